@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every test of mdcluster. Installs what the tests need when it is missing
+# (Debian/Ubuntu packages, as root), then runs `cargo test`.
+# Extra arguments go to `cargo test`, e.g.: scripts/test.sh --test apply
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "cargo is not installed: install Rust from https://rustup.rs, then rerun." >&2
+    exit 1
+fi
+
+# command -> Debian package providing it, for every program a test runs.
+declare -A needs=(
+    [mount]=mount
+    [umount]=mount
+)
+missing=()
+for cmd in "${!needs[@]}"; do
+    command -v "$cmd" >/dev/null 2>&1 || missing+=("${needs[$cmd]}")
+done
+if ((${#missing[@]})); then
+    if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+        echo "missing for the tests: ${missing[*]} (install them, or run this script as root on Debian/Ubuntu)" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends $(printf '%s\n' "${missing[@]}" | sort -u)
+fi
+
+exec cargo test --locked "$@"

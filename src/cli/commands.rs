@@ -1,0 +1,437 @@
+//! The subcommands.
+
+use super::output::{self, confirm, declined, json_line, HumanSink, JsonSink};
+use super::{ApplyArgs, DemoArgs, PlanArgs, SandboxArgs, UndoArgs};
+use crate::engine::events::EventSink;
+use crate::engine::{Engine, Preview};
+use crate::plan::Plan;
+use crate::problem::{Exit, Problem};
+use crate::profile::Profile;
+use crate::report::preview::{ini_edit_diff, render};
+use crate::report::sanitize;
+use crate::steps::StepId;
+use serde_json::json;
+use std::path::Path;
+
+pub fn apply(profile: &Profile, a: &ApplyArgs) -> Result<Exit, Problem> {
+    let plan = Plan::load(&a.plan.plan, profile)?;
+    let mut engine = Engine::open(plan, profile.clone())?;
+    let preview = engine.preview(a.restart)?;
+    let json = a.plan.json;
+    show_preview(&engine, &preview, json, a.dry_run);
+    if a.dry_run {
+        let pending = preview.pending().count();
+        if json {
+            json_line(
+                &json!({ "event": "finished", "dry_run": true, "steps_to_change": pending, "exit": 0 }),
+            );
+        } else if pending == 0 {
+            println!("Dry run: nothing to do, and nothing was changed.");
+        } else {
+            println!("Dry run: {pending} step(s) would change something; nothing was changed.");
+        }
+        return Ok(Exit::Success);
+    }
+    let sink: Box<dyn EventSink> = if json {
+        Box::new(JsonSink)
+    } else {
+        Box::new(HumanSink::new())
+    };
+    if !preview.has_changes() {
+        engine.apply(&preview, "apply", sink.as_ref())?;
+        if json {
+            json_line(&json!({ "event": "finished", "changed": [], "exit": 0 }));
+        } else {
+            println!("Nothing to do: the installation is already as the plan wants it; nothing was changed.");
+        }
+        return Ok(Exit::Success);
+    }
+    if !a.yes {
+        if json {
+            return Err(Problem::usage(
+                "--json cannot ask for confirmation, so nothing was changed",
+            )
+            .fix("add --yes to apply, or --dry-run to only see the changes"));
+        }
+        if !confirm("Apply these changes?")? {
+            return Err(declined());
+        }
+    }
+    let summary = engine.apply(&preview, "apply", sink.as_ref())?;
+    if json {
+        json_line(&json!({
+            "event": "finished",
+            "changed": summary.changed,
+            "journal": summary.journal,
+            "backups": summary.backups,
+            "next": summary.notes,
+            "exit": 0
+        }));
+    } else {
+        println!("\nApplied: {} step(s) changed.", summary.changed.len());
+        output::print_summary(
+            &summary,
+            &format!("mdcluster undo --plan {}", engine.plan.file.display()),
+        );
+    }
+    Ok(Exit::Success)
+}
+
+fn show_preview(engine: &Engine, preview: &Preview, json: bool, dry_run: bool) {
+    if json {
+        for sp in &preview.steps {
+            let actions: Vec<_> = sp
+                .actions
+                .iter()
+                .map(|(i, a)| {
+                    let diff = ini_edit_diff(a, preview)
+                        .map(|d| d.iter().map(|l| l.text()).collect::<Vec<_>>());
+                    json!({ "index": i, "action": a, "description": a.describe(), "diff": diff })
+                })
+                .collect();
+            json_line(&json!({
+                "event": "step-preview",
+                "step": sp.step,
+                "number": sp.step.number(),
+                "title": sp.step.title(),
+                "state": sp.state,
+                "facts": sp.facts.iter().map(|(k, v)| json!({ "name": k, "value": sanitize(v) })).collect::<Vec<_>>(),
+                "checks": sp.checks,
+                "actions": actions,
+                "notes": sp.notes,
+            }));
+        }
+        return;
+    }
+    let style = output::style_for_stdout();
+    let plan = &engine.plan;
+    let local = |w: &crate::winpath::WinPath| {
+        engine
+            .resolver
+            .locate(w)
+            .map(|l| l.local.display().to_string())
+            .unwrap_or_default()
+    };
+    println!(
+        "{}",
+        style.bold(if dry_run {
+            "Preview (dry run: nothing will be changed)"
+        } else {
+            "Preview"
+        })
+    );
+    println!("  plan          {}", plan.file.display());
+    println!(
+        "  installation  {}  ({})",
+        plan.install_root,
+        local(&plan.install_root)
+    );
+    println!(
+        "  shared path   {}  ({})",
+        plan.shared.path,
+        local(&plan.shared.path)
+    );
+    if preview.resuming() {
+        println!(
+            "  {}",
+            style.yellow(
+                "an earlier run was interrupted: its remaining actions resume where they stopped"
+            )
+        );
+    }
+    println!();
+    print!("{}", render(preview, style));
+    println!();
+}
+
+pub fn status(profile: &Profile, p: &PlanArgs) -> Result<Exit, Problem> {
+    let plan = Plan::load(&p.plan, profile)?;
+    let engine = Engine::open(plan, profile.clone())?;
+    let rows = engine.status();
+    if p.json {
+        for r in &rows {
+            json_line(
+                &json!({ "event": "step-status", "step": r.step, "number": r.step.number(), "title": r.title, "state": r.state, "detail": sanitize(&r.detail) }),
+            );
+        }
+        return Ok(Exit::Success);
+    }
+    println!(
+        "Status of {} (plan {})",
+        engine.plan.install_root,
+        engine.plan.file.display()
+    );
+    for r in &rows {
+        println!(
+            "{:>2}. {:<14} {:<15} {}",
+            r.step.number(),
+            r.step.id(),
+            r.state,
+            sanitize(&r.detail)
+        );
+    }
+    let journal = engine.journal_path();
+    if journal.exists() {
+        println!("Journal: {}", journal.display());
+    }
+    Ok(Exit::Success)
+}
+
+pub fn undo(profile: &Profile, u: &UndoArgs) -> Result<Exit, Problem> {
+    let plan = Plan::load(&u.plan.plan, profile)?;
+    let mut engine = Engine::open(plan, profile.clone())?;
+    let list = engine.undo_list();
+    let json = u.plan.json;
+    if list.is_empty() {
+        if json {
+            json_line(&json!({ "event": "finished", "undone": [], "exit": 0 }));
+        } else {
+            println!(
+                "Nothing to undo: there is no journal of an applied run for this installation."
+            );
+        }
+        return Ok(Exit::Success);
+    }
+    if json {
+        for (step, i, a) in &list {
+            json_line(
+                &json!({ "event": "undo-preview", "step": step, "index": i, "action": a, "description": a.describe() }),
+            );
+        }
+    } else {
+        println!("Undo reverses, newest first:");
+        for (step, _, a) in &list {
+            println!("  [{step}] {}", sanitize(&a.describe()));
+        }
+        println!();
+    }
+    if !u.yes {
+        if json {
+            return Err(Problem::usage(
+                "--json cannot ask for confirmation, so nothing was changed",
+            )
+            .fix("add --yes to undo"));
+        }
+        if !confirm("Undo these changes?")? {
+            return Err(declined());
+        }
+    }
+    let sink: Box<dyn EventSink> = if json {
+        Box::new(JsonSink)
+    } else {
+        Box::new(HumanSink::new())
+    };
+    let summary = engine.undo(sink.as_ref())?;
+    if json {
+        json_line(
+            &json!({ "event": "finished", "undone": summary.changed, "journal": summary.journal, "kept": summary.kept, "exit": 0 }),
+        );
+    } else {
+        println!("\nUndone: {} step(s) reversed.", summary.changed.len());
+        output::print_summary(&summary, "");
+        println!("If MDaemon was restarted with the new folders, restart it again so it uses the old ones.");
+    }
+    Ok(Exit::Success)
+}
+
+pub fn validate(profile: &Profile, file: &Path, json: bool) -> Result<Exit, Problem> {
+    let plan = Plan::load(file, profile)?;
+    let resolver = crate::location::Resolver::new(plan.mounts.clone());
+    let unreachable: Vec<String> = [&plan.install_root, &plan.shared.path]
+        .into_iter()
+        .filter(|p| resolver.locate(p).is_err())
+        .map(|p| p.to_string())
+        .collect();
+    if json {
+        json_line(
+            &json!({ "valid": true, "fingerprint": plan.fingerprint(), "plan": plan, "unreachable_here": unreachable }),
+        );
+        return Ok(Exit::Success);
+    }
+    println!("{}: valid plan", file.display());
+    println!("  installation    {}", plan.install_root);
+    println!("  shared path     {}", plan.shared.path);
+    println!("  mailboxes       {}", plan.shared.mailboxes);
+    println!("  public folders  {}", plan.shared.public_folders);
+    println!("  lock files      {}", plan.shared.lockfiles);
+    println!("  PEM             {}", plan.shared.pem);
+    for n in &plan.nodes {
+        println!(
+            "  node            {} ({}), {:?}, server ID {}",
+            n.name, n.address, n.role, n.server_id
+        );
+    }
+    for p in unreachable {
+        println!("  note: {p} cannot be reached from this machine without a [[mounts]] entry");
+    }
+    Ok(Exit::Success)
+}
+
+pub fn sandbox(profile: &Profile, s: &SandboxArgs) -> Result<Exit, Problem> {
+    let dir = absolute(&s.dir)?;
+    let opts = crate::sandbox::Options {
+        accounts: s.accounts,
+        messages: s.messages,
+        seed: s.seed,
+    };
+    let share = match &s.share {
+        Some(share) => {
+            let share = absolute(share)?;
+            if crate::fsops::exists(&share)
+                && !crate::fsops::tree::is_empty_dir(&share).unwrap_or(false)
+            {
+                return Err(
+                    Problem::usage(format!("{} exists and is not empty", share.display()))
+                        .fix("give a new or empty folder for the demo share"),
+                );
+            }
+            Some(share)
+        }
+        None => None,
+    };
+    let started = std::time::Instant::now();
+    let report = crate::sandbox::create(&dir, profile, &opts)?;
+    if let Some(share) = &share {
+        std::fs::create_dir_all(share)
+            .map_err(|e| Problem::io(Exit::Other, "create", share, &e))?;
+    }
+    eprintln!(
+        "Wrote a SAMPLE MDaemon installation to {} in {:.1} s: {} accounts in {} domains, {} messages, {}.",
+        dir.display(),
+        started.elapsed().as_secs_f64(),
+        report.accounts,
+        report.domains,
+        report.messages,
+        output::print_sizes_line(report.files, report.bytes)
+    );
+    let share_dir = share.unwrap_or_else(|| crate::sandbox::default_share(&dir));
+    if !share_dir.exists() {
+        eprintln!(
+            "Create the share folder before applying: mkdir {}",
+            share_dir.display()
+        );
+    }
+    eprintln!("A plan for it follows on standard output (save it with `> plan.toml`).");
+    print!("{}", crate::sandbox::plan_text(&dir, &share_dir));
+    Ok(Exit::Success)
+}
+
+pub fn demo(profile: Profile, d: &DemoArgs) -> Result<Exit, Problem> {
+    let dir = match &d.dir {
+        Some(dir) => absolute(dir)?,
+        None => std::env::temp_dir().join(format!(
+            "mdcluster-demo-{}-{:04x}",
+            std::process::id(),
+            rand::random::<u16>()
+        )),
+    };
+    if crate::fsops::exists(&dir) && !crate::fsops::tree::is_empty_dir(&dir).unwrap_or(false) {
+        return Err(Problem::usage(format!("{} exists and is not empty", dir.display()))
+            .fix("give a new or empty folder with --dir, or leave --dir out to use a new temporary folder"));
+    }
+    let install = dir.join("MDaemon");
+    let share = dir.join("share");
+    let plan_file = dir.join("plan.toml");
+    let style = output::style_for_stdout();
+    println!("{}", style.bold("mdcluster demo"));
+    println!(
+        "Everything happens inside {}; nothing else is touched.",
+        dir.display()
+    );
+    let report = crate::sandbox::create(&install, &profile, &crate::sandbox::Options::default())?;
+    std::fs::create_dir_all(&share).map_err(|e| Problem::io(Exit::Other, "create", &share, &e))?;
+    std::fs::write(&plan_file, crate::sandbox::plan_text(&install, &share))
+        .map_err(|e| Problem::io(Exit::Other, "write", &plan_file, &e))?;
+    println!(
+        "  SAMPLE installation  {} (stands for {}): {} accounts, {} messages",
+        install.display(),
+        crate::sandbox::WINDOWS_ROOT,
+        report.accounts,
+        report.messages
+    );
+    println!(
+        "  demo share           {} (stands for {})",
+        share.display(),
+        crate::sandbox::DEMO_SHARE
+    );
+    println!("  plan                 {}\n", plan_file.display());
+
+    let plan = Plan::load(&plan_file, &profile)?;
+    let mut engine = Engine::open(plan, profile)?;
+    let preview = engine.preview(false)?;
+    show_preview(&engine, &preview, false, false);
+    if !d.yes && !confirm("Apply these changes to the sample installation?")? {
+        return Err(declined());
+    }
+    let summary = engine.apply(&preview, "demo", &HumanSink::new())?;
+    println!("\nApplied: {} step(s) changed.", summary.changed.len());
+    output::print_summary(
+        &summary,
+        &format!("mdcluster undo --plan {}", plan_file.display()),
+    );
+    println!("\nWhere every step stands now:");
+    for r in engine.status() {
+        println!(
+            "{:>2}. {:<14} {:<15} {}",
+            r.step.number(),
+            r.step.id(),
+            r.state,
+            sanitize(&r.detail)
+        );
+    }
+    println!(
+        "\nLook around in {}; rerun `mdcluster apply --plan {}` to see that nothing is left to do.",
+        dir.display(),
+        plan_file.display()
+    );
+    Ok(Exit::Success)
+}
+
+pub fn steps(json: bool) {
+    for s in StepId::ALL {
+        if json {
+            json_line(&json!({
+                "number": s.number(),
+                "id": s.id(),
+                "title": s.title(),
+                "manual_steps": s.manual_steps(),
+                "available": s.available(),
+                "purpose": s.purpose(),
+            }));
+        } else {
+            let avail = if s.available() {
+                ""
+            } else {
+                "  (not yet available)"
+            };
+            println!(
+                "{:>2}. {:<14} {}  [manual step {}]{avail}",
+                s.number(),
+                s.id(),
+                s.title(),
+                s.manual_steps()
+            );
+        }
+    }
+}
+
+pub fn profile_show(profile: &Profile, file: Option<&Path>, table: bool) {
+    if table {
+        for (name, value, source) in profile.entries() {
+            println!(
+                "{name:<36} {:<11} {}",
+                format!("{source:?}").to_lowercase(),
+                sanitize(&value)
+            );
+        }
+        return;
+    }
+    match file.and_then(|f| std::fs::read_to_string(f).ok()) {
+        Some(text) => print!("{text}"),
+        None => print!("{}", crate::profile::DEFAULT_PROFILE),
+    }
+}
+
+fn absolute(p: &Path) -> Result<std::path::PathBuf, Problem> {
+    std::path::absolute(p).map_err(|e| Problem::io(Exit::Usage, "resolve", p, &e))
+}

@@ -1,0 +1,208 @@
+//! The command line: parsing, dispatch, and turning problems into exit codes.
+
+mod commands;
+mod output;
+
+use crate::problem::{Exit, Problem, EXIT_CODES_HELP};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "mdcluster",
+    version,
+    about = "Turns single MDaemon mail servers into an MDaemon cluster, safely.",
+    long_about = "Turns single MDaemon mail servers into an MDaemon cluster, safely.\n\n\
+                  Every change is previewed, journaled, backed up and undoable; a rerun \
+                  resumes where an interrupted run stopped.",
+    after_help = EXIT_CODES_HELP
+)]
+pub struct Cli {
+    /// Use this MDaemon profile instead of the built-in one (see `mdcluster profile show`)
+    #[arg(long, global = true, value_name = "FILE")]
+    profile: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Carry out a plan: preview, confirm, change, journal
+    #[command(after_help = EXIT_CODES_HELP)]
+    Apply(ApplyArgs),
+    /// Show where each step stands for a plan's installation
+    #[command(after_help = EXIT_CODES_HELP)]
+    Status(PlanArgs),
+    /// Reverse what mdcluster changed, newest first, from the journal
+    #[command(after_help = EXIT_CODES_HELP)]
+    Undo(UndoArgs),
+    /// Check a plan file or print an example
+    #[command(subcommand)]
+    Plan(PlanCommand),
+    /// Write a SAMPLE MDaemon installation to try mdcluster on; prints a plan for it
+    Sandbox(SandboxArgs),
+    /// Run mdcluster on a sample installation and a demo share in a temporary folder
+    Demo(DemoArgs),
+    /// List the eleven steps with their ids
+    Steps {
+        /// One JSON object per step
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the MDaemon profile in use
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+}
+
+#[derive(Args, Debug)]
+struct PlanArgs {
+    /// The plan file
+    #[arg(long, value_name = "FILE")]
+    plan: PathBuf,
+    /// Print JSON instead of text
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct ApplyArgs {
+    #[command(flatten)]
+    plan: PlanArgs,
+    /// Show every change and change nothing
+    #[arg(long)]
+    dry_run: bool,
+    /// Do not ask before changing anything (needed without a terminal and with --json)
+    #[arg(long, short = 'y')]
+    yes: bool,
+    /// Drop RESTART.SEM after MDaemon.ini is rewritten, so MDaemon restarts and uses the new folders
+    #[arg(long)]
+    restart: bool,
+}
+
+#[derive(Args, Debug)]
+struct UndoArgs {
+    #[command(flatten)]
+    plan: PlanArgs,
+    /// Do not ask before undoing
+    #[arg(long, short = 'y')]
+    yes: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum PlanCommand {
+    /// Check a plan without touching anything
+    Validate {
+        file: PathBuf,
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a commented example plan
+    Example,
+}
+
+#[derive(Subcommand, Debug)]
+enum ProfileCommand {
+    /// Print the profile (with --table: every entry and whether it is verified)
+    Show {
+        #[arg(long)]
+        table: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+struct SandboxArgs {
+    /// Folder to create (must be new or empty); it stands for C:\MDaemon
+    dir: PathBuf,
+    /// Number of accounts
+    #[arg(long, default_value_t = 12)]
+    accounts: usize,
+    /// Number of messages in all mailboxes together
+    #[arg(long, default_value_t = 600)]
+    messages: usize,
+    /// Random seed: the same seed writes the same files
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Also create this folder as the demo share and use it in the printed plan
+    #[arg(long, value_name = "DIR")]
+    share: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct DemoArgs {
+    /// Work in this folder (new or empty) instead of a new temporary one
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// Run without asking
+    #[arg(long, short = 'y')]
+    yes: bool,
+}
+
+/// Run the command line; returns the process exit code.
+pub fn main() -> u8 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                Exit::Usage.code()
+            } else {
+                Exit::Success.code()
+            };
+        }
+    };
+    let json = cli.wants_json();
+    match run(cli) {
+        Ok(code) => code.code(),
+        Err(problem) => {
+            output::print_problem(&problem, json);
+            problem.exit.code()
+        }
+    }
+}
+
+impl Cli {
+    fn wants_json(&self) -> bool {
+        match &self.command {
+            Some(Command::Apply(a)) => a.plan.json,
+            Some(Command::Status(p)) => p.json,
+            Some(Command::Undo(u)) => u.plan.json,
+            Some(Command::Plan(PlanCommand::Validate { json, .. })) => *json,
+            Some(Command::Steps { json }) => *json,
+            _ => false,
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<Exit, Problem> {
+    let profile = crate::profile::Profile::load(cli.profile.as_deref())?;
+    match cli.command {
+        None => {
+            use clap::CommandFactory;
+            let _ = Cli::command().print_help();
+            println!();
+            Ok(Exit::Usage)
+        }
+        Some(Command::Apply(a)) => commands::apply(&profile, &a),
+        Some(Command::Status(p)) => commands::status(&profile, &p),
+        Some(Command::Undo(u)) => commands::undo(&profile, &u),
+        Some(Command::Plan(PlanCommand::Validate { file, json })) => {
+            commands::validate(&profile, &file, json)
+        }
+        Some(Command::Plan(PlanCommand::Example)) => {
+            print!("{}", crate::plan::EXAMPLE);
+            Ok(Exit::Success)
+        }
+        Some(Command::Sandbox(s)) => commands::sandbox(&profile, &s),
+        Some(Command::Demo(d)) => commands::demo(profile, &d),
+        Some(Command::Steps { json }) => {
+            commands::steps(json);
+            Ok(Exit::Success)
+        }
+        Some(Command::Profile(ProfileCommand::Show { table })) => {
+            commands::profile_show(&profile, cli.profile.as_deref(), table);
+            Ok(Exit::Success)
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! Carrying out and undoing [`Action`]s. Every function here is idempotent:
+//! called again after a crash at any point, it finishes the job or finds it done.
+
+use crate::fsops::{self, atomic, mover, FsError};
+use crate::install::content_hash;
+use crate::problem::{Exit, Problem};
+use crate::steps::directories::apply_edits;
+use crate::steps::Action;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+/// What actions need besides themselves.
+pub struct ActionEnv<'a> {
+    /// Folder for backups of edited files.
+    pub backups: &'a Path,
+    /// Where the action sits (step id and index), used to name its backup.
+    pub slot: String,
+    pub allow_rename: bool,
+}
+
+impl ActionEnv<'_> {
+    fn backup_path(&self, file: &Path) -> PathBuf {
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "file".into());
+        self.backups.join(format!("{}-{name}", self.slot))
+    }
+}
+
+pub fn fs_problem(e: FsError) -> Problem {
+    let exit = match e {
+        FsError::Verify { .. } => Exit::Verification,
+        _ => Exit::Failed,
+    };
+    let fix = match &e {
+        FsError::Conflict { .. } => "something else wrote to the target meanwhile; move that file away and rerun to resume",
+        FsError::Verify { .. } => "the copy was removed again; check the share's health (disk, network), then rerun to resume",
+        FsError::Special { .. } => "remove the link or special file (mdcluster never follows them), then rerun to resume",
+        FsError::Io { kind, .. } if *kind == std::io::ErrorKind::PermissionDenied => {
+            "give this account access to that file, then rerun to resume (or run `mdcluster undo`)"
+        }
+        FsError::Io { .. } => "fix the cause (free space, share reachable, permissions), then rerun to resume, or run `mdcluster undo`",
+    };
+    Problem::new(exit, e.to_string())
+        .at(e.path().display().to_string())
+        .fix(fix)
+}
+
+/// Carry out an action; returns its evidence for the journal.
+pub fn execute(
+    action: &Action,
+    env: &ActionEnv,
+    progress: &mut dyn FnMut(&mover::Progress),
+) -> Result<serde_json::Value, Problem> {
+    match action {
+        Action::CreateFolder { folder } => match std::fs::create_dir(&folder.local) {
+            Ok(()) => Ok(json!({ "created": true })),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && folder.local.is_dir() => {
+                Ok(json!({ "created": false }))
+            }
+            Err(e) => Err(fs_problem(FsError::io("create folder", &folder.local, e))),
+        },
+        Action::MoveFolder {
+            from,
+            to,
+            files,
+            bytes,
+            ..
+        } => {
+            let out = mover::move_tree(
+                &from.local,
+                &to.local,
+                env.allow_rename,
+                (*files, *bytes),
+                progress,
+            )
+            .map_err(fs_problem)?;
+            Ok(serde_json::to_value(out).unwrap_or_default())
+        }
+        Action::CopyFolder {
+            from,
+            to,
+            files,
+            bytes,
+            ..
+        } => {
+            let out = mover::copy_tree(&from.local, &to.local, (*files, *bytes), progress)
+                .map_err(fs_problem)?;
+            Ok(serde_json::to_value(out).unwrap_or_default())
+        }
+        Action::EditIni {
+            file,
+            before,
+            after,
+            edits,
+        } => {
+            let current = std::fs::read(&file.local).map_err(|e| {
+                Problem::io(Exit::Failed, "read", &file.local, &e).fix("rerun to resume")
+            })?;
+            let hash = content_hash(&current);
+            let backup = env.backup_path(&file.local);
+            if hash == *after {
+                return Ok(json!({ "backup": backup, "already": true }));
+            }
+            if hash != *before {
+                return Err(Problem::new(Exit::Stale, format!("{} changed after the preview was made", file.win))
+                    .at(file.local.display().to_string())
+                    .fix("someone (or MDaemon) wrote the file meanwhile; rerun to get a fresh preview of the changes"));
+            }
+            let new = apply_edits(&current, edits)
+                .map_err(|e| Problem::failed(format!("could not edit {}: {e}", file.win)))?;
+            if content_hash(&new) != *after {
+                return Err(Problem::other(format!(
+                    "editing {} gave different bytes than the preview",
+                    file.win
+                ))
+                .fix("nothing was written; please report this as a bug"));
+            }
+            atomic::copy_durable(&file.local, &backup).map_err(fs_problem)?;
+            atomic::write_atomic(&file.local, &new, None).map_err(fs_problem)?;
+            Ok(json!({ "backup": backup }))
+        }
+        Action::DropSemaphore { file } => {
+            atomic::write_atomic(&file.local, b"", None).map_err(fs_problem)?;
+            Ok(json!({}))
+        }
+    }
+}
+
+/// Undo an action that was started (and maybe finished). Returns evidence;
+/// files that were kept because they are not ours to delete are listed in it.
+pub fn undo(action: &Action, env: &ActionEnv) -> Result<serde_json::Value, Problem> {
+    match action {
+        Action::CreateFolder { folder } => {
+            if fsops::exists(&folder.local) {
+                if fsops::tree::is_empty_dir(&folder.local).map_err(fs_problem)? {
+                    std::fs::remove_dir(&folder.local)
+                        .map_err(|e| fs_problem(FsError::io("remove folder", &folder.local, e)))?;
+                } else {
+                    return Ok(json!({ "kept": [folder.local] }));
+                }
+            }
+            Ok(json!({}))
+        }
+        Action::MoveFolder {
+            from,
+            to,
+            files,
+            bytes,
+            target_existed,
+        } => {
+            mover::move_tree(
+                &to.local,
+                &from.local,
+                env.allow_rename,
+                (*files, *bytes),
+                &mut |_| {},
+            )
+            .map_err(fs_problem)?;
+            if *target_existed && !fsops::exists(&to.local) {
+                std::fs::create_dir(&to.local)
+                    .map_err(|e| fs_problem(FsError::io("recreate folder", &to.local, e)))?;
+            }
+            Ok(json!({}))
+        }
+        Action::CopyFolder {
+            from,
+            to,
+            target_existed,
+            ..
+        } => {
+            let kept =
+                mover::remove_copy(&from.local, &to.local, *target_existed).map_err(fs_problem)?;
+            Ok(json!({ "kept": kept }))
+        }
+        Action::EditIni {
+            file,
+            before,
+            after,
+            ..
+        } => {
+            let current = std::fs::read(&file.local).map_err(|e| {
+                Problem::io(Exit::Failed, "read", &file.local, &e).fix("rerun undo")
+            })?;
+            let hash = content_hash(&current);
+            if hash == *before {
+                return Ok(json!({ "already": true }));
+            }
+            let backup = env.backup_path(&file.local);
+            if hash != *after {
+                return Err(Problem::failed(format!(
+                    "{} was changed after mdcluster edited it, so undo does not overwrite it",
+                    file.win
+                ))
+                .at(file.local.display().to_string())
+                .fix(format!(
+                    "compare it with the backup {} and restore by hand what should be restored; then rerun undo",
+                    backup.display()
+                )));
+            }
+            let saved = std::fs::read(&backup).map_err(|e| {
+                Problem::io(Exit::Failed, "read the backup", &backup, &e)
+                    .fix("the backup is missing; restore MDaemon.ini by hand from your own backup")
+            })?;
+            if content_hash(&saved) != *before {
+                return Err(Problem::failed(format!(
+                    "the backup of {} does not match the original",
+                    file.win
+                ))
+                .at(backup.display().to_string())
+                .fix("restore MDaemon.ini by hand from your own backup"));
+            }
+            let mtime = std::fs::metadata(&backup)
+                .ok()
+                .map(|m| filetime::FileTime::from_last_modification_time(&m));
+            atomic::write_atomic(&file.local, &saved, mtime).map_err(fs_problem)?;
+            Ok(json!({ "restored_from": backup }))
+        }
+        Action::DropSemaphore { file } => {
+            match std::fs::remove_file(&file.local) {
+                Ok(()) => Ok(json!({ "removed": true })),
+                // MDaemon already acted on it and deleted it: nothing to take back.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    Ok(json!({ "removed": false }))
+                }
+                Err(e) => Err(fs_problem(FsError::io("remove", &file.local, e))),
+            }
+        }
+    }
+}

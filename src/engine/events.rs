@@ -1,0 +1,77 @@
+//! Events the engine reports while it works: to the terminal, as JSON lines,
+//! or (in the wizard) as messages to the screen.
+
+use crate::problem::Problem;
+use crate::steps::StepId;
+use serde::Serialize;
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum Event {
+    StepStarted {
+        step: StepId,
+        number: usize,
+        title: &'static str,
+    },
+    StepProgress {
+        step: StepId,
+        files_done: u64,
+        files_total: u64,
+        bytes_done: u64,
+        bytes_total: u64,
+    },
+    ActionStarted {
+        step: StepId,
+        action: usize,
+        kind: &'static str,
+        description: String,
+    },
+    ActionDone {
+        step: StepId,
+        action: usize,
+        kind: &'static str,
+    },
+    StepDone {
+        step: StepId,
+        outcome: Outcome,
+    },
+    StepSkipped {
+        step: StepId,
+        reason: String,
+    },
+    StepFailed {
+        step: StepId,
+        error: Problem,
+    },
+    Note {
+        step: Option<StepId>,
+        text: String,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Changed,
+    AlreadyDone,
+    NothingToDo,
+    Checked,
+    Undone,
+}
+
+/// Receives events; implementations must be cheap (progress comes often).
+pub trait EventSink: Send + Sync {
+    fn emit(&self, event: Event);
+}
+
+/// Collects events (tests, and callers that only want the summary).
+#[derive(Default)]
+pub struct Collect(pub std::sync::Mutex<Vec<Event>>);
+
+impl EventSink for Collect {
+    fn emit(&self, event: Event) {
+        if let Ok(mut v) = self.0.lock() {
+            v.push(event);
+        }
+    }
+}

@@ -1,0 +1,372 @@
+//! The journal: an append-only JSON-lines file, fsynced after every record.
+//!
+//! Invariants:
+//! - Before an action runs, an `intent` record naming it is on disk; after it
+//!   succeeds, a `done` record with its evidence. A step's full action list is
+//!   recorded once (`step-begin`) before its first action, so a rerun resumes
+//!   exactly the recorded actions, not a re-computed guess.
+//! - A crash can tear only the last line. Reading drops a torn last line (it
+//!   never recorded a completed fact); damage anywhere else is an error, and
+//!   the file is left as it is.
+//! - `undo` writes `undo-intent`/`undo-done` the same way, then `undone`; the
+//!   journal is then archived so the next apply starts fresh.
+
+use crate::problem::{Exit, Problem};
+use crate::steps::{Action, StepId};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub const FILE_NAME: &str = "journal.jsonl";
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "record", rename_all = "kebab-case")]
+pub enum Record {
+    RunBegin {
+        run: String,
+        command: String,
+        plan: String,
+        plan_file: String,
+        version: String,
+    },
+    StepBegin {
+        step: StepId,
+        actions: Vec<Action>,
+    },
+    Intent {
+        step: StepId,
+        action: usize,
+    },
+    Done {
+        step: StepId,
+        action: usize,
+        evidence: serde_json::Value,
+    },
+    StepDone {
+        step: StepId,
+        evidence: serde_json::Value,
+    },
+    StepFailed {
+        step: StepId,
+        error: String,
+    },
+    RunEnd {
+        outcome: String,
+    },
+    UndoBegin {
+        run: String,
+    },
+    UndoIntent {
+        step: StepId,
+        action: usize,
+    },
+    UndoDone {
+        step: StepId,
+        action: usize,
+        evidence: serde_json::Value,
+    },
+    Undone {},
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Line {
+    pub seq: u64,
+    pub time: String,
+    #[serde(flatten)]
+    pub record: Record,
+}
+
+/// What one step's records say.
+#[derive(Clone, Debug, Default)]
+pub struct StepRecord {
+    pub actions: Vec<Action>,
+    pub intents: std::collections::BTreeSet<usize>,
+    pub done: BTreeMap<usize, serde_json::Value>,
+    pub finished: Option<serde_json::Value>,
+    pub failed: Option<String>,
+    pub undo_intents: std::collections::BTreeSet<usize>,
+    pub undo_done: std::collections::BTreeSet<usize>,
+}
+
+/// The journal's content, replayed.
+#[derive(Clone, Debug, Default)]
+pub struct Replay {
+    /// Plan fingerprint and file of the first run.
+    pub plan: Option<(String, String)>,
+    /// Id of the first run (names the backup folder).
+    pub first_run: Option<String>,
+    pub steps: BTreeMap<StepId, StepRecord>,
+    /// Action order as executed: (step, index), for undo in reverse.
+    pub executed: Vec<(StepId, usize)>,
+    pub undo_begun: bool,
+    pub undone: bool,
+    pub records: u64,
+    pub last_seq: u64,
+}
+
+impl Replay {
+    pub fn is_empty(&self) -> bool {
+        self.records == 0
+    }
+    pub fn step(&self, step: StepId) -> Option<&StepRecord> {
+        self.steps.get(&step)
+    }
+    pub fn finished(&self, step: StepId) -> bool {
+        self.step(step).is_some_and(|s| s.finished.is_some())
+    }
+    pub fn begun(&self, step: StepId) -> bool {
+        self.step(step).is_some()
+    }
+
+    fn apply(&mut self, line: &Line) {
+        self.records += 1;
+        self.last_seq = line.seq;
+        match &line.record {
+            Record::RunBegin {
+                run,
+                plan,
+                plan_file,
+                ..
+            } => {
+                if self.plan.is_none() {
+                    self.plan = Some((plan.clone(), plan_file.clone()));
+                    self.first_run = Some(run.clone());
+                }
+            }
+            Record::StepBegin { step, actions } => {
+                self.steps.entry(*step).or_default().actions = actions.clone();
+            }
+            Record::Intent { step, action } => {
+                self.steps.entry(*step).or_default().intents.insert(*action);
+                if !self.executed.contains(&(*step, *action)) {
+                    self.executed.push((*step, *action));
+                }
+            }
+            Record::Done {
+                step,
+                action,
+                evidence,
+            } => {
+                self.steps
+                    .entry(*step)
+                    .or_default()
+                    .done
+                    .insert(*action, evidence.clone());
+            }
+            Record::StepDone { step, evidence } => {
+                let s = self.steps.entry(*step).or_default();
+                s.finished = Some(evidence.clone());
+                s.failed = None;
+            }
+            Record::StepFailed { step, error } => {
+                self.steps.entry(*step).or_default().failed = Some(error.clone());
+            }
+            Record::RunEnd { .. } => {}
+            Record::UndoBegin { .. } => self.undo_begun = true,
+            Record::UndoIntent { step, action } => {
+                self.steps
+                    .entry(*step)
+                    .or_default()
+                    .undo_intents
+                    .insert(*action);
+            }
+            Record::UndoDone { step, action, .. } => {
+                self.steps
+                    .entry(*step)
+                    .or_default()
+                    .undo_done
+                    .insert(*action);
+            }
+            Record::Undone {} => self.undone = true,
+        }
+    }
+}
+
+/// Read a journal. A missing file is an empty journal.
+pub fn read(path: &Path) -> Result<Replay, Problem> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Replay::default()),
+        Err(e) => {
+            return Err(Problem::io(Exit::Other, "read the journal", path, &e)
+                .fix("make sure this account may read mdcluster's state folder"))
+        }
+    };
+    let mut replay = Replay::default();
+    let complete_len = complete_prefix_len(&bytes);
+    for (i, raw) in bytes[..complete_len].split(|b| *b == b'\n').enumerate() {
+        if raw.is_empty() {
+            continue;
+        }
+        let line: Line = serde_json::from_slice(raw).map_err(|e| {
+            Problem::other(format!("the journal is damaged at line {}: {e}", i + 1))
+                .at(path.display().to_string())
+                .fix("mdcluster left it untouched; keep a copy for support. Restore MDaemon.ini from the backups folder beside it if needed")
+        })?;
+        replay.apply(&line);
+    }
+    Ok(replay)
+}
+
+/// Length of the part of the journal made of complete lines (a torn last line
+/// without its newline is left out).
+fn complete_prefix_len(bytes: &[u8]) -> usize {
+    match bytes.iter().rposition(|b| *b == b'\n') {
+        Some(i) => i + 1,
+        None => 0,
+    }
+}
+
+/// A journal open for appending.
+pub struct Journal {
+    file: std::fs::File,
+    path: PathBuf,
+    next_seq: u64,
+    /// Test hook: abort the process after this many records (see docs/testing.md).
+    crash_after: Option<u64>,
+    written: u64,
+}
+
+/// Environment variable that makes the process abort right after writing the
+/// Nth journal record of this run: how tests simulate a crash at every point.
+pub const CRASH_AFTER_ENV: &str = "MDCLUSTER_CRASH_AFTER_RECORD";
+
+impl Journal {
+    /// Open (creating if needed) for appending; a torn last line is cut off first.
+    pub fn open(path: &Path, replay: &Replay) -> Result<Journal, Problem> {
+        let fail = |doing: &str, e: std::io::Error| {
+            Problem::io(Exit::Other, doing, path, &e)
+                .fix("make sure this account may write mdcluster's state folder")
+        };
+        if let Ok(bytes) = std::fs::read(path) {
+            let keep = complete_prefix_len(&bytes);
+            if keep < bytes.len() {
+                let f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map_err(|e| fail("open the journal", e))?;
+                f.set_len(keep as u64)
+                    .map_err(|e| fail("repair the journal", e))?;
+                f.sync_all().map_err(|e| fail("flush the journal", e))?;
+            }
+        }
+        let created = !path.exists();
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| fail("open the journal", e))?;
+        if created {
+            if let Some(dir) = path.parent() {
+                crate::fsops::fsync_dir(dir).map_err(|e| Problem::other(e.to_string()))?;
+            }
+        }
+        let crash_after = std::env::var(CRASH_AFTER_ENV)
+            .ok()
+            .and_then(|v| v.parse().ok());
+        Ok(Journal {
+            file,
+            path: path.to_path_buf(),
+            next_seq: replay.last_seq + 1,
+            crash_after,
+            written: 0,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Append one record and flush it to disk before returning.
+    pub fn append(&mut self, record: Record) -> Result<(), Problem> {
+        let line = Line {
+            seq: self.next_seq,
+            time: now_rfc3339(),
+            record,
+        };
+        let mut text = serde_json::to_string(&line)
+            .map_err(|e| Problem::other(format!("could not encode a journal record: {e}")))?;
+        text.push('\n');
+        self.file
+            .write_all(text.as_bytes())
+            .and_then(|_| self.file.sync_data())
+            .map_err(|e| {
+                Problem::io(Exit::Failed, "write the journal", &self.path, &e)
+                    .fix("free space or fix permissions on the installation's disk, then rerun to resume")
+            })?;
+        self.next_seq += 1;
+        self.written += 1;
+        if self.crash_after == Some(self.written) {
+            // Simulated crash for tests: no destructors, no flushing beyond what is on disk.
+            std::process::abort();
+        }
+        Ok(())
+    }
+}
+
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// A run id that sorts by time and names backup folders: `20261121T101530Z-1234`.
+pub fn new_run_id() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let fmt = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    format!(
+        "{}-{}",
+        now.format(fmt).unwrap_or_else(|_| "run".into()),
+        std::process::id()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn torn_last_line_is_dropped_and_cut_on_append() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join(FILE_NAME);
+        let mut j = Journal::open(&p, &Replay::default()).unwrap();
+        j.append(Record::RunBegin {
+            run: "r1".into(),
+            command: "apply".into(),
+            plan: "fp".into(),
+            plan_file: "p.toml".into(),
+            version: "0".into(),
+        })
+        .unwrap();
+        j.append(Record::StepDone {
+            step: StepId::SharedPath,
+            evidence: serde_json::json!({}),
+        })
+        .unwrap();
+        drop(j);
+        let mut bytes = std::fs::read(&p).unwrap();
+        bytes.extend_from_slice(br#"{"seq":3,"time":"x","record":"step-do"#);
+        std::fs::write(&p, &bytes).unwrap();
+        let r = read(&p).unwrap();
+        assert_eq!(r.records, 2);
+        assert!(r.finished(StepId::SharedPath));
+        assert_eq!(r.plan, Some(("fp".into(), "p.toml".into())));
+        let mut j = Journal::open(&p, &r).unwrap();
+        j.append(Record::RunEnd {
+            outcome: "complete".into(),
+        })
+        .unwrap();
+        let r = read(&p).unwrap();
+        assert_eq!((r.records, r.last_seq), (3, 3));
+    }
+
+    #[test]
+    fn damage_in_the_middle_is_an_error() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join(FILE_NAME);
+        std::fs::write(&p, b"not json\n{\"also\": \"not a record\"}\n").unwrap();
+        let err = read(&p).unwrap_err();
+        assert!(err.what.contains("line 1"), "{err}");
+    }
+}

@@ -1,0 +1,69 @@
+//! File-system operations that never lose data.
+//!
+//! - [`atomic`]: replace a file atomically (temp file in the same folder, fsync, rename).
+//! - [`tree`]: scan and compare folder trees without following links.
+//! - [`mover`]: move or copy a folder tree, verified file by file, resumable.
+//! - [`probe`]: prove a folder can be written to, leaving nothing behind.
+
+pub mod atomic;
+pub mod mover;
+pub mod probe;
+pub mod tree;
+
+use std::path::{Path, PathBuf};
+
+/// A failed file-system operation: the operation, the path, and the OS error.
+#[derive(Debug, thiserror::Error)]
+pub enum FsError {
+    #[error("could not {op} {path}: {reason}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        reason: String,
+        kind: std::io::ErrorKind,
+    },
+    #[error("{path} already exists at the destination with different content")]
+    Conflict { path: PathBuf },
+    #[error("the copy of {path} does not match its source (size or hash differs)")]
+    Verify { path: PathBuf },
+    #[error("{path} is {what}; mdcluster does not follow or copy links and special files")]
+    Special { path: PathBuf, what: &'static str },
+}
+
+impl FsError {
+    pub fn io(op: &'static str, path: &Path, err: std::io::Error) -> FsError {
+        FsError::Io {
+            op,
+            path: path.to_path_buf(),
+            reason: crate::problem::describe_io(&err),
+            kind: err.kind(),
+        }
+    }
+    pub fn path(&self) -> &Path {
+        match self {
+            FsError::Io { path, .. }
+            | FsError::Conflict { path }
+            | FsError::Verify { path }
+            | FsError::Special { path, .. } => path,
+        }
+    }
+}
+
+/// Flush a folder's entries (new names, renames) to disk. A no-op where the
+/// platform cannot open folders as files.
+pub fn fsync_dir(dir: &Path) -> Result<(), FsError> {
+    #[cfg(unix)]
+    {
+        let f = std::fs::File::open(dir).map_err(|e| FsError::io("open folder", dir, e))?;
+        f.sync_all()
+            .map_err(|e| FsError::io("flush folder", dir, e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// True when `path` exists, without following a final symlink.
+pub fn exists(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok()
+}

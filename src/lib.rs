@@ -1,0 +1,32 @@
+//! mdcluster: turns single MDaemon mail servers into an MDaemon cluster, safely.
+//!
+//! Map of the crate:
+//! - [`plan`]: the plan file (TOML v1), strict validation with positions.
+//! - [`profile`]: every MDaemon-specific name, from `assets/profiles/mdaemon.toml`.
+//! - [`winpath`]: Windows path rules (UNC, drives, case-insensitive, MAX_PATH) as plain code.
+//! - [`location`]: where MDaemon's Windows paths are on this machine (`[[mounts]]`).
+//! - [`ini`]: lossless MDaemon.ini editing: only the bytes of a changed value change.
+//! - [`install`]: reading the installation (MDaemon.ini, `[Directories]`).
+//! - [`steps`]: the eleven steps, their checks and the actions they are made of.
+//! - [`engine`]: preview, apply, status and undo over a journal.
+//! - [`fsops`]: atomic writes and verified, resumable folder moves.
+//! - [`report`]: human-readable output: sizes, safe text, diffs, previews.
+//! - [`sandbox`]: a realistic sample installation for tests and the demo.
+//! - [`cli`]: the command line.
+//! - [`problem`]: user-facing errors and exit codes.
+
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod engine;
+pub mod fsops;
+pub mod ini;
+pub mod install;
+pub mod location;
+pub mod plan;
+pub mod problem;
+pub mod profile;
+pub mod report;
+pub mod sandbox;
+pub mod steps;
+pub mod winpath;

@@ -1,0 +1,5 @@
+#![forbid(unsafe_code)]
+
+fn main() -> std::process::ExitCode {
+    std::process::ExitCode::from(mdcluster::cli::main())
+}

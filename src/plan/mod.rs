@@ -1,0 +1,704 @@
+//! The plan file (TOML, version 1): what to do, for headless runs and as the
+//! wizard's saved answers.
+//!
+//! Parsing is strict: an unknown key, a wrong type, a duplicate node name or
+//! server ID, no primary or two primaries, a relative path, or a shared path
+//! inside the installation is an error naming file, line and column. Every
+//! semantic error is reported, not just the first.
+
+use crate::location::Mount;
+use crate::problem::Problem;
+use crate::profile::Profile;
+use crate::winpath::{self, WinPath};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// The commented example printed by `mdcluster plan example`.
+pub const EXAMPLE: &str = include_str!("../../assets/plan-example.toml");
+
+pub const VERSION: i64 = 1;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Primary,
+    Secondary,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Node {
+    pub name: String,
+    pub address: String,
+    pub role: Role,
+    pub server_id: u32,
+}
+
+/// Where the shared data goes. Defaults follow the profile (and MDaemon:
+/// LockFiles below the mailboxes folder).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SharedPaths {
+    pub path: WinPath,
+    pub mailboxes: WinPath,
+    pub public_folders: WinPath,
+    pub lockfiles: WinPath,
+    pub pem: WinPath,
+}
+
+/// A validated plan.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    /// The file it was read from, for messages.
+    pub file: PathBuf,
+    pub install_root: WinPath,
+    pub shared: SharedPaths,
+    pub nodes: Vec<Node>,
+    pub mounts: Vec<Mount>,
+}
+
+/// One problem in a plan file, with its position.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlanError {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    pub fix: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlan {
+    version: Spanned<i64>,
+    install: RawInstall,
+    shared: RawShared,
+    #[serde(default)]
+    nodes: Vec<RawNode>,
+    #[serde(default)]
+    mounts: Vec<RawMount>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInstall {
+    root: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawShared {
+    path: Spanned<String>,
+    mailboxes: Option<Spanned<String>>,
+    public_folders: Option<Spanned<String>>,
+    lockfiles: Option<Spanned<String>>,
+    pem: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNode {
+    name: Spanned<String>,
+    address: Spanned<String>,
+    role: Spanned<Role>,
+    server_id: Spanned<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMount {
+    windows: Spanned<String>,
+    local: Spanned<String>,
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+struct Collector<'a> {
+    text: &'a str,
+    errors: Vec<PlanError>,
+}
+
+impl Collector<'_> {
+    fn at(&mut self, offset: usize, message: impl Into<String>, fix: Option<&str>) {
+        let (line, column) = line_col(self.text, offset);
+        self.errors.push(PlanError {
+            line,
+            column,
+            message: message.into(),
+            fix: fix.map(str::to_string),
+        });
+    }
+
+    fn path(&mut self, what: &str, value: &Spanned<String>) -> Option<WinPath> {
+        match WinPath::parse(value.get_ref()) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                self.at(value.span().start, format!("{what}: {e}"), None);
+                None
+            }
+        }
+    }
+}
+
+impl Plan {
+    /// Read and validate a plan file.
+    pub fn load(path: &Path, profile: &Profile) -> Result<Plan, Problem> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Problem::io(crate::problem::Exit::Usage, "read the plan", path, &e)
+                .fix("check the path given to --plan; `mdcluster plan example` prints a plan to start from")
+        })?;
+        Plan::parse(&text, path, profile).map_err(|errors| plan_problem(path, &errors))
+    }
+
+    /// Validate plan text. `file` is only used in the result and messages.
+    pub fn parse(text: &str, file: &Path, profile: &Profile) -> Result<Plan, Vec<PlanError>> {
+        let mut c = Collector {
+            text,
+            errors: Vec::new(),
+        };
+        let raw: RawPlan = match toml::from_str(text) {
+            Ok(raw) => raw,
+            Err(e) => {
+                let offset = e.span().map(|s| s.start).unwrap_or(0);
+                let message = e.message().trim().to_string();
+                let fix = if message.contains("escape") {
+                    Some("write Windows paths in single quotes, e.g. root = 'C:\\MDaemon', so backslashes are kept")
+                } else if message.contains("unknown field") {
+                    Some("remove or correct the key; `mdcluster plan example` shows every key a plan may have")
+                } else if message.contains("missing field") {
+                    Some("add the missing key; `mdcluster plan example` shows a complete plan")
+                } else {
+                    None
+                };
+                c.at(offset, message, fix);
+                return Err(c.errors);
+            }
+        };
+
+        if *raw.version.get_ref() != VERSION {
+            c.at(
+                raw.version.span().start,
+                format!(
+                    "plan version {} is not supported; this mdcluster reads version {VERSION}",
+                    raw.version.get_ref()
+                ),
+                Some("set version = 1"),
+            );
+        }
+
+        let root = c.path("install.root", &raw.install.root);
+        let shared = c.path("shared.path", &raw.shared.path);
+        let optional = |c: &mut Collector, what: &str, v: &Option<Spanned<String>>| {
+            v.as_ref().map(|s| (c.path(what, s), s.span().start))
+        };
+        let mailboxes = optional(&mut c, "shared.mailboxes", &raw.shared.mailboxes);
+        let public_folders = optional(&mut c, "shared.public_folders", &raw.shared.public_folders);
+        let lockfiles = optional(&mut c, "shared.lockfiles", &raw.shared.lockfiles);
+        let pem = optional(&mut c, "shared.pem", &raw.shared.pem);
+
+        let shared_paths = match shared {
+            Some(base) => {
+                let path_at = raw.shared.path.span().start;
+                let pick =
+                    |given: Option<(Option<WinPath>, usize)>,
+                     default: Result<WinPath, winpath::WinPathError>| {
+                        match given {
+                            Some((Some(p), at)) => Some((p, at)),
+                            Some((None, _)) => None,
+                            None => default.ok().map(|p| (p, path_at)),
+                        }
+                    };
+                let mailboxes = pick(mailboxes, base.join(&profile.shared.mailboxes));
+                let lockfiles = match (&lockfiles, &mailboxes) {
+                    (Some(_), _) => pick(lockfiles, Err(winpath::WinPathError::Empty)),
+                    (None, Some((m, at))) => m
+                        .join(&profile.shared.lockfiles_under_mailboxes)
+                        .ok()
+                        .map(|p| (p, *at)),
+                    (None, None) => None,
+                };
+                let public_folders =
+                    pick(public_folders, base.join(&profile.shared.public_folders));
+                let pem = pick(pem, base.join(&profile.shared.pem));
+                match (mailboxes, public_folders, lockfiles, pem) {
+                    (Some(m), Some(pf), Some(l), Some(pe)) => Some((base, path_at, [m, pf, l, pe])),
+                    _ => None,
+                }
+            }
+            None => None,
+        };
+
+        if let (Some(root), Some((base, base_at, subs))) = (&root, &shared_paths) {
+            let names = [
+                "shared.path",
+                "shared.mailboxes",
+                "shared.public_folders",
+                "shared.lockfiles",
+                "shared.pem",
+            ];
+            // Sub-folders derived from shared.path share its position; report them
+            // only when written out, so one mistake gives one error.
+            let all = std::iter::once((base, *base_at))
+                .chain(subs.iter().map(|(p, at)| (p, *at)))
+                .zip(names)
+                .enumerate()
+                .filter(|(i, ((_, at), _))| *i == 0 || at != base_at)
+                .map(|(_, x)| x);
+            for ((p, at), name) in all {
+                if p.starts_with(root) {
+                    c.at(
+                        at,
+                        format!("{name} {p} is inside the installation {root}"),
+                        Some("the shared data must live on a network share outside the installation, e.g. '\\\\fileserver\\mdaemon'"),
+                    );
+                } else if root.starts_with(p) {
+                    c.at(
+                        at,
+                        format!("{name} {p} contains the installation {root}"),
+                        Some(
+                            "choose a shared folder that does not contain the MDaemon installation",
+                        ),
+                    );
+                }
+            }
+            for i in 0..subs.len() {
+                for j in (i + 1)..subs.len() {
+                    if subs[i].0 == subs[j].0 {
+                        c.at(
+                            subs[j].1,
+                            format!(
+                                "{} and {} are the same folder {}",
+                                names[i + 1],
+                                names[j + 1],
+                                subs[j].0
+                            ),
+                            Some("give each kind of shared data its own folder"),
+                        );
+                    }
+                }
+            }
+        }
+
+        let nodes = validate_nodes(&mut c, &raw.nodes);
+
+        let mut mounts: Vec<(Mount, usize)> = Vec::new();
+        for m in &raw.mounts {
+            let windows = c.path("mounts.windows", &m.windows);
+            let local = PathBuf::from(m.local.get_ref());
+            if m.local.get_ref().is_empty() || !local.is_absolute() {
+                c.at(
+                    m.local.span().start,
+                    format!(
+                        "mounts.local '{}' is not an absolute path on this machine",
+                        m.local.get_ref()
+                    ),
+                    Some("give the full local path of the folder, e.g. /mnt/mdaemon"),
+                );
+                continue;
+            }
+            if let Some(windows) = windows {
+                if mounts.iter().any(|(other, _)| other.windows == windows) {
+                    c.at(
+                        m.windows.span().start,
+                        format!("{windows} is mounted twice"),
+                        Some("keep one [[mounts]] entry per Windows path"),
+                    );
+                }
+                mounts.push((Mount { windows, local }, m.windows.span().start));
+            }
+        }
+
+        match (root, shared_paths) {
+            (Some(install_root), Some((path, _, [m, pf, l, pe]))) if c.errors.is_empty() => {
+                Ok(Plan {
+                    file: file.to_path_buf(),
+                    install_root,
+                    shared: SharedPaths {
+                        path,
+                        mailboxes: m.0,
+                        public_folders: pf.0,
+                        lockfiles: l.0,
+                        pem: pe.0,
+                    },
+                    nodes,
+                    mounts: mounts.into_iter().map(|(m, _)| m).collect(),
+                })
+            }
+            _ => {
+                c.errors.sort_by_key(|e| (e.line, e.column));
+                Err(c.errors)
+            }
+        }
+    }
+
+    /// Identity of what the local steps do: the installation and the shared
+    /// targets (case-folded). A journal written for another fingerprint belongs
+    /// to another plan. Nodes are left out, so adding a node later is the same plan.
+    pub fn fingerprint(&self) -> String {
+        let mut h = blake3::Hasher::new();
+        for (k, p) in [
+            ("install", &self.install_root),
+            ("shared", &self.shared.path),
+            ("mailboxes", &self.shared.mailboxes),
+            ("public_folders", &self.shared.public_folders),
+            ("lockfiles", &self.shared.lockfiles),
+            ("pem", &self.shared.pem),
+        ] {
+            h.update(k.as_bytes());
+            h.update(b"=");
+            h.update(winpath::fold(&p.to_string()).as_bytes());
+            h.update(b"\n");
+        }
+        h.finalize().to_hex()[..16].to_string()
+    }
+
+    pub fn primary(&self) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.role == Role::Primary)
+    }
+
+    /// The plan as TOML text that [`Plan::parse`] reads back to the same plan.
+    /// Shared sub-folders are written only where they differ from the defaults.
+    pub fn render(&self, profile: &Profile) -> String {
+        let q = |s: &str| toml::Value::String(s.to_string()).to_string();
+        let mut out = String::new();
+        out.push_str("# mdcluster plan (see `mdcluster plan example` for every key)\n");
+        out.push_str("version = 1\n\n[install]\n");
+        out.push_str(&format!(
+            "root = {}\n\n[shared]\n",
+            q(&self.install_root.to_string())
+        ));
+        out.push_str(&format!("path = {}\n", q(&self.shared.path.to_string())));
+        let base = &self.shared.path;
+        let default_mailboxes = base.join(&profile.shared.mailboxes).ok();
+        let defaults = [
+            (
+                "mailboxes",
+                &self.shared.mailboxes,
+                default_mailboxes.clone(),
+            ),
+            (
+                "public_folders",
+                &self.shared.public_folders,
+                base.join(&profile.shared.public_folders).ok(),
+            ),
+            (
+                "lockfiles",
+                &self.shared.lockfiles,
+                self.shared
+                    .mailboxes
+                    .join(&profile.shared.lockfiles_under_mailboxes)
+                    .ok(),
+            ),
+            ("pem", &self.shared.pem, base.join(&profile.shared.pem).ok()),
+        ];
+        for (key, value, default) in defaults {
+            if default.as_ref() != Some(value) {
+                out.push_str(&format!("{key} = {}\n", q(&value.to_string())));
+            }
+        }
+        for n in &self.nodes {
+            out.push_str("\n[[nodes]]\n");
+            out.push_str(&format!("name = {}\n", q(&n.name)));
+            out.push_str(&format!("address = {}\n", q(&n.address)));
+            let role = match n.role {
+                Role::Primary => "primary",
+                Role::Secondary => "secondary",
+            };
+            out.push_str(&format!("role = \"{role}\"\nserver_id = {}\n", n.server_id));
+        }
+        for m in &self.mounts {
+            out.push_str("\n[[mounts]]\n");
+            out.push_str(&format!("windows = {}\n", q(&m.windows.to_string())));
+            out.push_str(&format!("local = {}\n", q(&m.local.to_string_lossy())));
+        }
+        out
+    }
+}
+
+fn validate_nodes(c: &mut Collector, raw: &[RawNode]) -> Vec<Node> {
+    let mut nodes: Vec<Node> = Vec::new();
+    let mut primaries = Vec::new();
+    for n in raw {
+        let name = n.name.get_ref().trim();
+        if let Err(why) = check_computer_name(name) {
+            c.at(
+                n.name.span().start,
+                format!("node name '{name}' {why}"),
+                Some("use the node's Windows computer name (NetBIOS name): up to 15 letters, digits and hyphens"),
+            );
+        } else if let Some(other) = nodes.iter().find(|o| o.name.eq_ignore_ascii_case(name)) {
+            c.at(
+                n.name.span().start,
+                format!("node name '{name}' is used twice (also '{}')", other.name),
+                Some("every node needs its own name; computer names are case-insensitive"),
+            );
+        }
+        let address = n.address.get_ref().trim();
+        if let Err(why) = check_address(address) {
+            c.at(
+                n.address.span().start,
+                format!("node address '{address}' {why}"),
+                Some("give an IP address or a DNS name"),
+            );
+        }
+        let id = *n.server_id.get_ref();
+        let server_id = match u32::try_from(id) {
+            Ok(v) if (1..=65535).contains(&v) => v,
+            _ => {
+                c.at(
+                    n.server_id.span().start,
+                    format!("server_id {id} is out of range"),
+                    Some("use a whole number from 1 to 65535"),
+                );
+                0
+            }
+        };
+        if server_id != 0 {
+            if let Some(other) = nodes.iter().find(|o| o.server_id == server_id) {
+                c.at(
+                    n.server_id.span().start,
+                    format!(
+                        "server_id {server_id} is used twice (also by node '{}')",
+                        other.name
+                    ),
+                    Some("give every node its own server ID"),
+                );
+            }
+        }
+        if *n.role.get_ref() == Role::Primary {
+            primaries.push(n.role.span().start);
+        }
+        nodes.push(Node {
+            name: name.to_string(),
+            address: address.to_string(),
+            role: *n.role.get_ref(),
+            server_id,
+        });
+    }
+    if !raw.is_empty() {
+        match primaries.len() {
+            0 => c.at(
+                raw[0].name.span().start,
+                "no node has role = \"primary\"",
+                Some("mark exactly one node (the server mdcluster runs on) as role = \"primary\""),
+            ),
+            1 => {}
+            _ => {
+                for at in &primaries[1..] {
+                    c.at(
+                        *at,
+                        "a second node has role = \"primary\"",
+                        Some("a cluster has exactly one primary; make the others \"secondary\""),
+                    );
+                }
+            }
+        }
+    }
+    nodes
+}
+
+/// Windows computer (NetBIOS) names: 1–15 characters, letters, digits, hyphens
+/// and underscores, not only digits.
+pub fn check_computer_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        return Err("is empty");
+    }
+    if name.chars().count() > 15 {
+        return Err("is longer than 15 characters");
+    }
+    if !name
+        .chars()
+        .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+    {
+        return Err("contains characters other than letters, digits, '-' and '_'");
+    }
+    if name.chars().all(|ch| ch.is_ascii_digit()) {
+        return Err("consists only of digits");
+    }
+    Ok(())
+}
+
+/// An IP address or a DNS name (labels of letters, digits and hyphens).
+pub fn check_address(address: &str) -> Result<(), &'static str> {
+    if address.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(());
+    }
+    if address.is_empty() {
+        return Err("is empty");
+    }
+    if address.len() > 253 {
+        return Err("is longer than 253 characters");
+    }
+    let name = address.strip_suffix('.').unwrap_or(address);
+    for label in name.split('.') {
+        let ok = !label.is_empty()
+            && label.len() <= 63
+            && label
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-')
+            && !label.starts_with('-')
+            && !label.ends_with('-');
+        if !ok {
+            return Err("is neither an IP address nor a valid DNS name");
+        }
+    }
+    if name.chars().all(|ch| ch.is_ascii_digit() || ch == '.') {
+        return Err("looks like an IP address but is not a valid one");
+    }
+    Ok(())
+}
+
+/// All errors of a plan as one problem (exit code 2).
+pub fn plan_problem(file: &Path, errors: &[PlanError]) -> Problem {
+    let name = file.display();
+    let lines: Vec<String> = errors
+        .iter()
+        .map(|e| {
+            let mut s = format!("{name}:{}:{}: {}", e.line, e.column, e.message);
+            if let Some(fix) = &e.fix {
+                s.push_str(&format!(" ({fix})"));
+            }
+            s
+        })
+        .collect();
+    let what = match lines.len() {
+        1 => format!("invalid plan: {}", lines[0]),
+        n => format!("invalid plan, {n} problems:\n  {}", lines.join("\n  ")),
+    };
+    Problem::usage(what).fix("correct the plan and check it with `mdcluster plan validate FILE`")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Plan, Vec<PlanError>> {
+        Plan::parse(text, Path::new("p.toml"), &Profile::builtin())
+    }
+
+    const MINIMAL: &str =
+        "version = 1\n[install]\nroot = 'C:\\MDaemon'\n[shared]\npath = '\\\\fs\\mdaemon'\n";
+
+    #[test]
+    fn example_is_a_valid_plan() {
+        let plan = parse(EXAMPLE).unwrap();
+        assert_eq!(plan.nodes.len(), 2);
+        assert_eq!(plan.primary().unwrap().name, "MAIL1");
+        assert_eq!(
+            plan.shared.lockfiles.to_string(),
+            r"\\fileserver\mdaemon\Users\LockFiles"
+        );
+        assert_eq!(plan.shared.pem.to_string(), r"\\fileserver\mdaemon\PEM");
+    }
+
+    #[test]
+    fn defaults_follow_the_profile() {
+        let plan = parse(MINIMAL).unwrap();
+        assert_eq!(plan.shared.mailboxes.to_string(), r"\\fs\mdaemon\Users");
+        assert_eq!(
+            plan.shared.public_folders.to_string(),
+            r"\\fs\mdaemon\Public Folders"
+        );
+        let with_mb = MINIMAL.to_string() + "mailboxes = '\\\\fs\\mdaemon\\Mail'\n";
+        assert_eq!(
+            parse(&with_mb).unwrap().shared.lockfiles.to_string(),
+            r"\\fs\mdaemon\Mail\LockFiles"
+        );
+    }
+
+    #[test]
+    fn render_round_trips() {
+        let mut plan = parse(EXAMPLE).unwrap();
+        plan.mounts.push(Mount {
+            windows: WinPath::parse(r"C:\MDaemon").unwrap(),
+            local: "/tmp/x y".into(),
+        });
+        plan.shared.pem = WinPath::parse(r"\\fs2\certs\it's").unwrap();
+        let text = plan.render(&Profile::builtin());
+        let back = parse(&text).unwrap();
+        assert_eq!(
+            back,
+            Plan {
+                file: "p.toml".into(),
+                ..plan
+            }
+        );
+    }
+
+    #[test]
+    fn errors_have_positions() {
+        let errs = parse(
+            "version = 1\n[install]\nroot = 'C:\\MDaemon'\nfoo = 1\n[shared]\npath='\\\\a\\b'\n",
+        )
+        .unwrap_err();
+        assert_eq!((errs[0].line, errs[0].column), (4, 1), "{errs:?}");
+        let errs = parse(&MINIMAL.replace("'C:\\MDaemon'", "'MDaemon'")).unwrap_err();
+        assert_eq!(errs[0].line, 3);
+        assert!(errs[0].message.contains("relative"), "{errs:?}");
+    }
+
+    #[test]
+    fn node_rules() {
+        let node = |name: &str, role: &str, id: i64| {
+            format!("[[nodes]]\nname = \"{name}\"\naddress = \"10.0.0.1\"\nrole = \"{role}\"\nserver_id = {id}\n")
+        };
+        let t = format!(
+            "{MINIMAL}{}{}",
+            node("A", "primary", 1),
+            node("a", "secondary", 1)
+        );
+        let errs = parse(&t).unwrap_err();
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        let t = format!(
+            "{MINIMAL}{}{}",
+            node("A", "secondary", 1),
+            node("B", "secondary", 2)
+        );
+        assert!(parse(&t).unwrap_err()[0].message.contains("primary"));
+        let t = format!(
+            "{MINIMAL}{}{}",
+            node("A", "primary", 1),
+            node("B", "primary", 2)
+        );
+        assert!(parse(&t).unwrap_err()[0].message.contains("second node"));
+        let t = format!("{MINIMAL}{}", node("A", "boss", 1));
+        assert!(parse(&t).is_err());
+    }
+
+    #[test]
+    fn shared_inside_installation_is_refused() {
+        let t = MINIMAL.replace("'\\\\fs\\mdaemon'", "'c:\\mdaemon\\share'");
+        let errs = parse(&t).unwrap_err();
+        assert!(
+            errs[0].message.contains("inside the installation"),
+            "{errs:?}"
+        );
+        assert_eq!(errs[0].line, 5);
+    }
+
+    #[test]
+    fn addresses_and_names() {
+        assert!(check_address("192.0.2.1").is_ok());
+        assert!(check_address("fe80::1").is_ok());
+        assert!(check_address("mail2.example.com").is_ok());
+        assert!(check_address("999.1.1.1").is_err());
+        assert!(check_address("-bad.example").is_err());
+        assert!(check_computer_name("MAIL-01").is_ok());
+        assert!(check_computer_name("1234").is_err());
+        assert!(check_computer_name("SIXTEENCHARSLONG").is_err());
+    }
+
+    #[test]
+    fn line_col_counts_characters() {
+        assert_eq!(line_col("ab\ncäd", 6), (2, 3));
+        assert_eq!(line_col("x", 99), (1, 2));
+    }
+}

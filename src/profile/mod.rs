@@ -1,0 +1,319 @@
+//! The MDaemon profile: every MDaemon-specific name, loaded from
+//! `assets/profiles/mdaemon.toml` (embedded) or a file given with `--profile`.
+//!
+//! Each entry is a [`Fact`] carrying its confidence ([`Source`]), so the
+//! screen and the reports can say which names are verified and which are not.
+
+use crate::problem::{Exit, Problem};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The embedded default profile.
+pub const DEFAULT_PROFILE: &str = include_str!("../../assets/profiles/mdaemon.toml");
+
+/// How sure we are about a name (see the facts file).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Seed,
+    Doc,
+    Seen,
+    Guess,
+}
+
+impl Source {
+    pub fn verified(self) -> bool {
+        matches!(self, Source::Seed | Source::Doc)
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            Source::Seed => "verified (MDaemon help)",
+            Source::Doc => "verified (vendor documentation)",
+            Source::Seen => "unverified (seen in third-party code)",
+            Source::Guess => "unverified (guess)",
+        }
+    }
+}
+
+/// One named value with its confidence.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fact<T> {
+    pub value: T,
+    pub source: Source,
+}
+
+impl<T> std::ops::Deref for Fact<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub format: u32,
+    pub name: String,
+    pub install: Install,
+    pub ini: Ini,
+    pub shared: Shared,
+    pub userlist: Userlist,
+    pub domains: Domains,
+    pub mailstore: Mailstore,
+    pub pem: Pem,
+    pub semaphores: Semaphores,
+    pub logs: Logs,
+    pub sandbox: Sandbox,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Install {
+    pub default_root: Fact<String>,
+    pub registry_key: Fact<String>,
+    pub registry_value: Fact<String>,
+    pub service_name: Fact<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ini {
+    pub file: Fact<String>,
+    pub directories_section: Fact<String>,
+    pub lockfiles_key: Fact<String>,
+    pub pem_key: Fact<String>,
+    pub folder_trailing_backslash: Fact<bool>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shared {
+    pub lockfiles_under_mailboxes: Fact<String>,
+    pub mailboxes: Fact<String>,
+    pub public_folders: Fact<String>,
+    pub pem: Fact<String>,
+}
+
+/// Column range `[start, end)` of a fixed-width field.
+pub type Columns = [usize; 2];
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Userlist {
+    pub file: Fact<String>,
+    pub domain: Fact<Columns>,
+    pub mailbox: Fact<Columns>,
+    pub full_name: Fact<Columns>,
+    pub mail_dir: Fact<Columns>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Domains {
+    pub file: Fact<String>,
+    pub ip_key: Fact<String>,
+    pub bind_key: Fact<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mailstore {
+    pub users_dir: Fact<String>,
+    pub public_folders_dir: Fact<String>,
+    pub message_prefix: Fact<String>,
+    pub message_extension: Fact<String>,
+    pub imap_folder_suffix: Fact<String>,
+    pub hiwater_file: Fact<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pem {
+    pub dir: Fact<String>,
+    pub private_key: Fact<String>,
+    pub public_key: Fact<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Semaphores {
+    pub dir: Fact<String>,
+    pub stop: Fact<String>,
+    pub restart: Fact<String>,
+    pub reload_userlist: Fact<String>,
+    pub reload_domains: Fact<String>,
+    pub reload_cache: Fact<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Logs {
+    pub dir: Fact<String>,
+    pub daily_file: Fact<String>,
+    pub system_log_name: Fact<String>,
+    pub cluster_log_glob: Fact<String>,
+    pub classic_line: Fact<String>,
+    pub service_line: Fact<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sandbox {
+    /// `[key, folder relative to the root]` pairs for `[Directories]`.
+    pub extra_directories: Fact<Vec<[String; 2]>>,
+}
+
+impl Profile {
+    /// The embedded profile. It is checked by a test, so failing here is a build defect.
+    pub fn builtin() -> Profile {
+        match Profile::parse(DEFAULT_PROFILE, "built-in profile") {
+            Ok(p) => p,
+            Err(e) => panic!("the embedded profile is invalid: {e}"),
+        }
+    }
+
+    /// The profile from `--profile FILE`, or the built-in one.
+    pub fn load(path: Option<&Path>) -> Result<Profile, Problem> {
+        let Some(path) = path else {
+            return Ok(Profile::builtin());
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Problem::io(Exit::Usage, "read the profile", path, &e)
+                .fix("pass an existing profile file with --profile, or leave --profile out to use the built-in one")
+        })?;
+        Profile::parse(&text, &path.display().to_string())
+    }
+
+    pub fn parse(text: &str, origin: &str) -> Result<Profile, Problem> {
+        let profile: Profile = toml::from_str(text).map_err(|e| {
+            let at = match e.span() {
+                Some(span) => {
+                    let (line, col) = crate::plan::line_col(text, span.start);
+                    format!("{origin}:{line}:{col}")
+                }
+                None => origin.to_string(),
+            };
+            Problem::usage(format!("invalid profile: {}", e.message().trim()))
+                .at(at)
+                .fix("start from `mdcluster profile show` and change only the values")
+        })?;
+        if profile.format != 1 {
+            return Err(Problem::usage(format!(
+                "profile format {} is not supported; this mdcluster reads format 1",
+                profile.format
+            ))
+            .at(origin.to_string()));
+        }
+        profile.check(origin)?;
+        Ok(profile)
+    }
+
+    /// Values that must be usable names; checked once so later code can rely on them.
+    fn check(&self, origin: &str) -> Result<(), Problem> {
+        let bad = |what: &str, why: &str| {
+            Err(Problem::usage(format!("invalid profile: {what} {why}")).at(origin.to_string()))
+        };
+        let [start, end] = *self.userlist.mail_dir;
+        if start >= end {
+            return bad("userlist.mail_dir", "must be [start, end) with start < end");
+        }
+        for (what, value) in [
+            (
+                "ini.directories_section",
+                &self.ini.directories_section.value,
+            ),
+            ("ini.lockfiles_key", &self.ini.lockfiles_key.value),
+            ("ini.pem_key", &self.ini.pem_key.value),
+            ("semaphores.restart", &self.semaphores.restart.value),
+        ] {
+            if value.trim().is_empty() {
+                return bad(what, "must not be empty");
+            }
+        }
+        Ok(())
+    }
+
+    /// Every entry as (dotted name, value, source), for `profile show` and reports.
+    pub fn entries(&self) -> Vec<(String, String, Source)> {
+        let value = match toml::Value::try_from(self) {
+            Ok(v) => v,
+            Err(_) => return Vec::new(),
+        };
+        let mut out = Vec::new();
+        collect_facts("", &value, &mut out);
+        out
+    }
+}
+
+fn collect_facts(prefix: &str, value: &toml::Value, out: &mut Vec<(String, String, Source)>) {
+    let Some(table) = value.as_table() else {
+        return;
+    };
+    if let (Some(v), Some(src), 2) = (table.get("value"), table.get("source"), table.len()) {
+        let source = match src.as_str() {
+            Some("seed") => Source::Seed,
+            Some("doc") => Source::Doc,
+            Some("seen") => Source::Seen,
+            _ => Source::Guess,
+        };
+        let shown = match v {
+            toml::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        out.push((prefix.to_string(), shown, source));
+        return;
+    }
+    for (k, v) in table {
+        let name = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        collect_facts(&name, v, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_profile_parses_and_has_the_seed_names() {
+        let p = Profile::builtin();
+        assert_eq!(p.ini.lockfiles_key.value, "LockFiles");
+        assert!(p.ini.lockfiles_key.source.verified());
+        assert_eq!(p.ini.pem_key.value, "PEM");
+        assert_eq!(*p.userlist.mail_dir, [105, 195]);
+        assert!(!p.userlist.mail_dir.source.verified());
+    }
+
+    #[test]
+    fn every_entry_is_listed_with_its_source() {
+        let entries = Profile::builtin().entries();
+        assert!(entries
+            .iter()
+            .any(|(n, v, s)| n == "ini.pem_key" && v == "PEM" && *s == Source::Seed));
+        assert!(entries
+            .iter()
+            .any(|(n, _, s)| n == "logs.cluster_log_glob" && *s == Source::Guess));
+        assert!(entries.len() > 30);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_sources_are_errors_with_a_position() {
+        let text = DEFAULT_PROFILE.replace("[install]", "[install]\nbogus = 1");
+        let err = Profile::parse(&text, "p.toml").unwrap_err();
+        assert_eq!(err.exit, Exit::Usage);
+        assert!(err.location.unwrap().starts_with("p.toml:"));
+        let text = DEFAULT_PROFILE.replacen("source = \"seed\"", "source = \"rumour\"", 1);
+        assert!(Profile::parse(&text, "p.toml").is_err());
+    }
+
+    #[test]
+    fn an_override_changes_one_name() {
+        let text = DEFAULT_PROFILE.replace("\"RESTART.SEM\"", "\"REBOOT.SEM\"");
+        let p = Profile::parse(&text, "custom").unwrap();
+        assert_eq!(p.semaphores.restart.value, "REBOOT.SEM");
+    }
+}

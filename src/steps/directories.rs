@@ -1,0 +1,110 @@
+//! Step 4: rewrite `[Directories]` in MDaemon.ini. LockFiles and PEM get their
+//! shared folders; every other value that points into a relocated folder is
+//! rebased the same way. Only those values' bytes change.
+
+use super::{Action, Check, Context, IniEdit, StepId, StepPlan, StepState};
+use crate::install::content_hash;
+use crate::problem::Problem;
+use crate::winpath::WinPath;
+
+pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
+    let section = &*ctx.profile.ini.directories_section;
+    let install = ctx.install;
+    let mut sp = StepPlan::new(StepId::Directories, StepState::NothingToDo);
+    sp.fact(
+        "MDaemon.ini",
+        format!("{} ({})", install.ini.win, install.ini.local.display()),
+    );
+    sp.fact(
+        &format!("[{section}]"),
+        format!("{} values", install.folders.len()),
+    );
+
+    // Folder moves this run makes: (from, to).
+    let mut moves: Vec<(WinPath, WinPath)> = Vec::new();
+    for (key, target) in [
+        (&*ctx.profile.ini.lockfiles_key, &ctx.plan.shared.lockfiles),
+        (&*ctx.profile.ini.pem_key, &ctx.plan.shared.pem),
+    ] {
+        let value = install.required_folder(key, section)?;
+        if value.path != *target {
+            moves.push((value.path.clone(), target.clone()));
+        }
+    }
+
+    let mut edits = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for value in &install.folders {
+        // Windows reads the first of duplicate keys; later ones are dead text.
+        if !seen.insert(value.key.to_ascii_lowercase()) {
+            continue;
+        }
+        let new = moves
+            .iter()
+            .find_map(|(from, to)| value.path.rebase(from, to));
+        let Some(new) = new else { continue };
+        if new == value.path {
+            continue;
+        }
+        if let Err(e) = new.check_length(0) {
+            sp.checks.push(Check::fail(
+                "path length",
+                format!("{} would become too long: {e}", value.key),
+                "choose a shorter shared path",
+            ));
+            continue;
+        }
+        edits.push(IniEdit {
+            section: section.to_string(),
+            key: value.key.clone(),
+            old: Some(value.raw.clone()),
+            new: value.styled(&new),
+        });
+    }
+    if edits.is_empty() {
+        sp.notes
+            .push("MDaemon.ini already points at the shared folders".into());
+        return Ok(sp);
+    }
+    let after = match apply_edits(&install.ini_bytes, &edits) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            sp.checks.push(Check::fail(
+                "encodable",
+                format!("a new value cannot be written in MDaemon.ini's encoding: {e}"),
+                "choose a shared path whose name uses only characters of the Windows-1252 code page",
+            ));
+            return Ok(sp);
+        }
+    };
+    let mut actions = vec![Action::EditIni {
+        file: install.ini.clone(),
+        before: install.ini_hash(),
+        after: content_hash(&after),
+        edits,
+    }];
+    let sem_dir = ctx.plan.install_root.join(&ctx.profile.semaphores.dir);
+    let sem = sem_dir.and_then(|d| d.join(&ctx.profile.semaphores.restart));
+    if ctx.restart {
+        if let Ok(sem) = sem {
+            actions.push(Action::DropSemaphore {
+                file: ctx.resolver.locate(&sem)?,
+            });
+        }
+    } else {
+        sp.notes.push(format!(
+            "MDaemon reads these folders when it starts: restart MDaemon afterwards, or rerun with --restart to drop {}",
+            *ctx.profile.semaphores.restart
+        ));
+    }
+    Ok(sp.with_actions(actions))
+}
+
+/// The INI bytes after the edits.
+pub fn apply_edits(bytes: &[u8], edits: &[IniEdit]) -> Result<Vec<u8>, crate::ini::IniError> {
+    let mut doc = crate::ini::IniDoc::parse(bytes.to_vec());
+    for e in edits {
+        doc.set_str(&e.section, &e.key, &e.new)?;
+    }
+    Ok(doc.as_bytes().to_vec())
+}

@@ -1,0 +1,296 @@
+//! The eleven steps, with stable ids used everywhere (screen, JSON, journal, errors).
+//!
+//! mdcluster's eleven steps cover the eleven steps of MDaemon's documented
+//! procedure; the first documented step ("mailbox and public-folder paths on a
+//! network path") is the bulk of the work and is split into five.
+//!
+//! A step is prepared into a [`StepPlan`]: facts found, checks, and the
+//! [`Action`]s that would carry it out. Preparing never changes anything.
+
+pub mod action;
+pub mod directories;
+mod relocate;
+mod shared_path;
+
+pub use action::{Action, IniEdit};
+
+use crate::install::Installation;
+use crate::location::Resolver;
+use crate::plan::Plan;
+use crate::problem::Problem;
+use crate::profile::Profile;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepId {
+    SharedPath,
+    Lockfiles,
+    Pem,
+    Directories,
+    MailStore,
+    Certificates,
+    Secondaries,
+    Discover,
+    ServerIds,
+    ClusterLog,
+    LoadBalancer,
+}
+
+impl StepId {
+    pub const ALL: [StepId; 11] = [
+        StepId::SharedPath,
+        StepId::Lockfiles,
+        StepId::Pem,
+        StepId::Directories,
+        StepId::MailStore,
+        StepId::Certificates,
+        StepId::Secondaries,
+        StepId::Discover,
+        StepId::ServerIds,
+        StepId::ClusterLog,
+        StepId::LoadBalancer,
+    ];
+
+    /// The stable id, e.g. `shared-path`.
+    pub fn id(self) -> &'static str {
+        match self {
+            StepId::SharedPath => "shared-path",
+            StepId::Lockfiles => "lockfiles",
+            StepId::Pem => "pem",
+            StepId::Directories => "directories",
+            StepId::MailStore => "mail-store",
+            StepId::Certificates => "certificates",
+            StepId::Secondaries => "secondaries",
+            StepId::Discover => "discover",
+            StepId::ServerIds => "server-ids",
+            StepId::ClusterLog => "cluster-log",
+            StepId::LoadBalancer => "load-balancer",
+        }
+    }
+
+    pub fn from_id(id: &str) -> Option<StepId> {
+        StepId::ALL.into_iter().find(|s| s.id() == id)
+    }
+
+    /// 1-based position in the wizard.
+    pub fn number(self) -> usize {
+        StepId::ALL
+            .iter()
+            .position(|s| *s == self)
+            .map(|i| i + 1)
+            .unwrap_or(0)
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            StepId::SharedPath => "Check the shared path",
+            StepId::Lockfiles => "Move LockFiles to the share",
+            StepId::Pem => "Copy PEM to the share",
+            StepId::Directories => "Rewrite [Directories] in MDaemon.ini",
+            StepId::MailStore => "Move mailboxes and public folders",
+            StepId::Certificates => "Certificates on every node",
+            StepId::Secondaries => "MDaemon on each secondary",
+            StepId::Discover => "Find the secondaries",
+            StepId::ServerIds => "Server IDs and registration",
+            StepId::ClusterLog => "Confirm the cluster in its log",
+            StepId::LoadBalancer => "Configure the load balancer",
+        }
+    }
+
+    /// The steps of MDaemon's documented procedure this step covers.
+    pub fn manual_steps(self) -> &'static str {
+        match self {
+            StepId::SharedPath
+            | StepId::Lockfiles
+            | StepId::Pem
+            | StepId::Directories
+            | StepId::MailStore => "1",
+            StepId::Certificates => "2",
+            StepId::Secondaries => "3",
+            StepId::Discover => "4-6",
+            StepId::ServerIds => "7-8",
+            StepId::ClusterLog => "9-10",
+            StepId::LoadBalancer => "11",
+        }
+    }
+
+    /// What the step does and why, in a sentence or two.
+    pub fn purpose(self) -> &'static str {
+        match self {
+            StepId::SharedPath => "Every node must reach the shared folder under the same UNC path, and the MDaemon service must be able to write there. Checked before anything moves: it exists, is writable, has room, and is not inside the installation.",
+            StepId::Lockfiles => "All nodes must see the same lock files, or two nodes could change one mailbox at once. The LockFiles folder moves to the share, below the mailboxes folder as MDaemon itself would put it.",
+            StepId::Pem => "The DKIM keys in the PEM folder must be the same on every node. The manual says to copy the folder to the share; the original stays where it is.",
+            StepId::Directories => "MDaemon finds its folders through [Directories] in MDaemon.ini. Only the values that point at moved folders change; every other byte stays. MDaemon reads them at start, so it must be restarted.",
+            StepId::MailStore => "Mailboxes and public folders are not replicated: every node works on the same store on the share. MDaemon cannot move them itself.",
+            StepId::Certificates => "Certificate settings replicate, certificates do not: a node without the primary's certificates serves no SSL/TLS/HTTPS.",
+            StepId::Secondaries => "Each secondary runs the same MDaemon version with its own licence key, and announces itself so the primary can find it.",
+            StepId::Discover => "The primary finds the secondaries on the LAN and checks the cluster rules before one is added.",
+            StepId::ServerIds => "Each node needs a unique server ID, entered in Setup > Cluster Service on the primary.",
+            StepId::ClusterLog => "The cluster log shows whether the nodes are connected and replication runs; success is only declared when MDaemon confirms it.",
+            StepId::LoadBalancer => "MDaemon does not route traffic: a balancer with sticky sessions must, with Remote Administration always on the primary.",
+        }
+    }
+
+    /// Whether this version of mdcluster carries the step out.
+    pub fn available(self) -> bool {
+        matches!(
+            self,
+            StepId::SharedPath | StepId::Lockfiles | StepId::Pem | StepId::Directories
+        )
+    }
+
+    /// What to do by hand while a step is not available.
+    pub fn manual_hint(self) -> &'static str {
+        match self {
+            StepId::MailStore => "stop MDaemon, move the mailbox and public-folder contents to the share, update each account's mail folder, then restart",
+            StepId::Certificates => "install every certificate the primary uses on each secondary",
+            StepId::Secondaries => "install MDaemon (same version, own licence key) on each secondary",
+            StepId::Discover | StepId::ServerIds => "on the primary, Setup > Cluster Service: add each secondary by name and choose a server ID",
+            StepId::ClusterLog => "check the Plugins/Cluster log on the primary and Setup > Cluster Service on a secondary",
+            StepId::LoadBalancer => "route Remote Administration to the primary and use sticky sessions for Webmail and XMPP",
+            _ => "",
+        }
+    }
+}
+
+impl std::fmt::Display for StepId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+/// Where a step stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepState {
+    /// Finished in an earlier run (journal).
+    Done,
+    /// Started in an earlier run that stopped; the remaining actions follow.
+    Resume,
+    /// Has actions to carry out.
+    Ready,
+    /// Already as the plan wants it.
+    NothingToDo,
+    /// Not carried out by this version.
+    Unavailable,
+}
+
+/// One preflight check and its verdict.
+#[derive(Clone, Debug, Serialize)]
+pub struct Check {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+impl Check {
+    pub fn pass(name: &str, detail: impl Into<String>) -> Check {
+        Check {
+            name: name.into(),
+            ok: true,
+            detail: detail.into(),
+            fix: None,
+        }
+    }
+    pub fn fail(name: &str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
+        Check {
+            name: name.into(),
+            ok: false,
+            detail: detail.into(),
+            fix: Some(fix.into()),
+        }
+    }
+}
+
+/// A prepared step: what was found, what was checked, what would change.
+#[derive(Clone, Debug, Serialize)]
+pub struct StepPlan {
+    pub step: StepId,
+    pub state: StepState,
+    pub facts: Vec<(String, String)>,
+    pub checks: Vec<Check>,
+    /// Remaining actions with their index in the step's action list.
+    pub actions: Vec<(usize, Action)>,
+    pub notes: Vec<String>,
+}
+
+impl StepPlan {
+    pub fn new(step: StepId, state: StepState) -> StepPlan {
+        StepPlan {
+            step,
+            state,
+            facts: Vec::new(),
+            checks: Vec::new(),
+            actions: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+    pub fn fact(&mut self, label: &str, value: impl Into<String>) {
+        self.facts.push((label.to_string(), value.into()));
+    }
+    pub fn failed_checks(&self) -> impl Iterator<Item = &Check> {
+        self.checks.iter().filter(|c| !c.ok)
+    }
+    /// Set the actions and the state they imply.
+    pub fn with_actions(mut self, actions: Vec<Action>) -> StepPlan {
+        self.state = if actions.is_empty() {
+            StepState::NothingToDo
+        } else {
+            StepState::Ready
+        };
+        self.actions = actions.into_iter().enumerate().collect();
+        self
+    }
+    /// Bytes this step puts on the share.
+    pub fn bytes_to_share(&self) -> u64 {
+        self.actions.iter().map(|(_, a)| a.bytes()).sum()
+    }
+}
+
+/// What a step needs to prepare itself.
+pub struct Context<'a> {
+    pub plan: &'a Plan,
+    pub profile: &'a Profile,
+    pub resolver: &'a Resolver,
+    pub install: &'a Installation,
+    pub restart: bool,
+}
+
+/// Prepare one available step that has not started yet. `bytes_to_share` is
+/// what the other steps will put on the share (for the free-space check).
+pub fn prepare(step: StepId, ctx: &Context, bytes_to_share: u64) -> Result<StepPlan, Problem> {
+    let result = match step {
+        StepId::SharedPath => shared_path::prepare(ctx, bytes_to_share),
+        StepId::Lockfiles => relocate::prepare(ctx, StepId::Lockfiles),
+        StepId::Pem => relocate::prepare(ctx, StepId::Pem),
+        StepId::Directories => directories::prepare(ctx),
+        other => {
+            let mut sp = StepPlan::new(other, StepState::Unavailable);
+            sp.notes.push(format!(
+                "not yet available in this version; by hand: {}",
+                other.manual_hint()
+            ));
+            Ok(sp)
+        }
+    };
+    result.map_err(|p| p.in_step(step.id()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eleven_steps_with_unique_stable_ids() {
+        let ids: std::collections::BTreeSet<_> = StepId::ALL.iter().map(|s| s.id()).collect();
+        assert_eq!(ids.len(), 11);
+        for s in StepId::ALL {
+            assert_eq!(StepId::from_id(s.id()), Some(s));
+            assert_eq!(serde_json::to_value(s).unwrap(), s.id());
+        }
+        assert_eq!(StepId::Directories.number(), 4);
+    }
+}

@@ -1,0 +1,115 @@
+//! The command-line surface: help, exit codes, steps, profile.
+
+mod common;
+use common::*;
+use predicates::prelude::*;
+
+#[test]
+fn help_documents_the_exit_codes() {
+    for args in [
+        vec!["--help"],
+        vec!["apply", "--help"],
+        vec!["undo", "--help"],
+    ] {
+        mdcluster()
+            .args(&args)
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("Exit codes:"))
+            .stdout(predicate::str::contains("3  a preflight check refused"));
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    mdcluster().arg("apply").assert().code(2);
+    mdcluster().arg("frobnicate").assert().code(2);
+    mdcluster()
+        .args(["apply", "--plan", "/nonexistent/plan.toml"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("plan example"));
+}
+
+#[test]
+fn steps_lists_eleven_with_stable_ids() {
+    let out = mdcluster()
+        .args(["steps", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let steps = json_lines(&out);
+    let ids: Vec<&str> = steps.iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        [
+            "shared-path",
+            "lockfiles",
+            "pem",
+            "directories",
+            "mail-store",
+            "certificates",
+            "secondaries",
+            "discover",
+            "server-ids",
+            "cluster-log",
+            "load-balancer"
+        ]
+    );
+    let available: Vec<bool> = steps
+        .iter()
+        .map(|s| s["available"].as_bool().unwrap())
+        .collect();
+    assert_eq!(&available[..5], &[true, true, true, true, false]);
+}
+
+#[test]
+fn profile_show_and_override() {
+    let out = mdcluster()
+        .args(["profile", "show"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("lockfiles_key = { value = \"LockFiles\", source = \"seed\" }"));
+    mdcluster()
+        .args(["profile", "show", "--table"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("ini.pem_key"))
+        .stdout(predicate::str::contains("guess"));
+
+    // An override of one name changes what mdcluster does: here the semaphore.
+    let lab = Lab::new();
+    let custom = lab.tmp.path().join("profile.toml");
+    std::fs::write(&custom, text.replace("\"RESTART.SEM\"", "\"REBOOT.SEM\"")).unwrap();
+    lab.apply()
+        .args(["--yes", "--restart", "--profile"])
+        .arg(&custom)
+        .assert()
+        .success();
+    assert!(lab.install.join("App/REBOOT.SEM").exists());
+    assert!(!lab.install.join("App/RESTART.SEM").exists());
+}
+
+#[test]
+fn hostile_text_from_files_is_escaped_on_screen() {
+    let lab = Lab::new();
+    // A [Directories] value carrying terminal escape sequences (clear screen, OSC 52 clipboard).
+    lab.edit_ini(
+        b"Gateways=C:\\MDaemon\\Gateways\\",
+        b"Gateways=C:\\MDaemon\\LockFiles\\x\x1b[2J\x1b]52;c;SGk=\x07\\",
+    );
+    let out = lab.apply().arg("--dry-run").output().unwrap();
+    let all = [out.stdout.clone(), out.stderr.clone()].concat();
+    assert!(
+        !all.contains(&0x1b),
+        "no raw ESC reaches the terminal: {}",
+        String::from_utf8_lossy(&all)
+    );
+    assert!(!all.contains(&0x07));
+}

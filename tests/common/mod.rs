@@ -1,0 +1,196 @@
+//! Helpers for tests that drive the real binary against sandboxes.
+#![allow(dead_code)]
+
+use assert_cmd::Command;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub fn mdcluster() -> Command {
+    let mut c = Command::cargo_bin("mdcluster").unwrap();
+    c.env_remove("MDCLUSTER_NO_RENAME")
+        .env_remove("MDCLUSTER_CRASH_AFTER_RECORD")
+        .env("NO_COLOR", "1");
+    c
+}
+
+/// A sandbox installation, a share and a plan in a temp folder.
+pub struct Lab {
+    pub tmp: tempfile::TempDir,
+    pub install: PathBuf,
+    pub share: PathBuf,
+    pub plan: PathBuf,
+    /// Kept alive when the share lives elsewhere (another file system).
+    _share_tmp: Option<tempfile::TempDir>,
+}
+
+impl Lab {
+    pub fn new() -> Lab {
+        Lab::with(mdcluster::sandbox::Options::default(), None)
+    }
+
+    /// A lab whose share is on another file system (/dev/shm, a tmpfs) when there is one.
+    pub fn cross_fs() -> Lab {
+        let shm = Path::new("/dev/shm");
+        assert!(
+            shm.is_dir(),
+            "these tests need /dev/shm (a tmpfs) for a second file system"
+        );
+        let t = tempfile::Builder::new()
+            .prefix("mdcluster-share-")
+            .tempdir_in(shm)
+            .unwrap();
+        Lab::with(mdcluster::sandbox::Options::default(), Some(t))
+    }
+
+    pub fn with(opts: mdcluster::sandbox::Options, share_tmp: Option<tempfile::TempDir>) -> Lab {
+        let tmp = tempfile::tempdir().unwrap();
+        let install = tmp.path().join("MDaemon");
+        let share = match &share_tmp {
+            Some(t) => t.path().join("share"),
+            None => tmp.path().join("share"),
+        };
+        let profile = mdcluster::profile::Profile::builtin();
+        mdcluster::sandbox::create(&install, &profile, &opts).unwrap();
+        std::fs::create_dir_all(&share).unwrap();
+        let plan = tmp.path().join("plan.toml");
+        std::fs::write(&plan, mdcluster::sandbox::plan_text(&install, &share)).unwrap();
+        Lab {
+            tmp,
+            install,
+            share,
+            plan,
+            _share_tmp: share_tmp,
+        }
+    }
+
+    pub fn ini(&self) -> PathBuf {
+        self.install.join("App/MDaemon.ini")
+    }
+
+    pub fn ini_bytes(&self) -> Vec<u8> {
+        std::fs::read(self.ini()).unwrap()
+    }
+
+    /// Replace text in the plan.
+    pub fn edit_plan(&self, from: &str, to: &str) {
+        let text = std::fs::read_to_string(&self.plan).unwrap();
+        assert!(text.contains(from), "plan has no {from:?}");
+        std::fs::write(&self.plan, text.replace(from, to)).unwrap();
+    }
+
+    pub fn edit_ini(&self, from: &[u8], to: &[u8]) {
+        let bytes = self.ini_bytes();
+        let pos = bytes
+            .windows(from.len())
+            .position(|w| w == from)
+            .expect("text in MDaemon.ini");
+        let mut out = bytes[..pos].to_vec();
+        out.extend_from_slice(to);
+        out.extend_from_slice(&bytes[pos + from.len()..]);
+        std::fs::write(self.ini(), out).unwrap();
+    }
+
+    /// Hash of the installation and the share: every path, kind, content,
+    /// modification time and permission bits; mdcluster's own state folder
+    /// is left out (it is the record of what happened).
+    pub fn hash(&self) -> String {
+        format!(
+            "{}|{}",
+            tree_hash(&self.install, true),
+            tree_hash(&self.share, false)
+        )
+    }
+
+    pub fn apply(&self) -> Command {
+        let mut c = mdcluster();
+        c.args(["apply", "--plan"]).arg(&self.plan);
+        c
+    }
+}
+
+/// Deterministic description of a tree; folders' own times are left out (any
+/// create or delete inside changes them).
+pub fn tree_map(root: &Path, skip_state: bool) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    if !root.exists() {
+        return out;
+    }
+    for e in walkdir::WalkDir::new(root).min_depth(1).sort_by_file_name() {
+        let e = e.unwrap();
+        let rel = e
+            .path()
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        if skip_state && (rel == "mdcluster" || rel.starts_with("mdcluster/")) {
+            continue;
+        }
+        let meta = e.path().symlink_metadata().unwrap();
+        #[cfg(unix)]
+        let mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions());
+        #[cfg(not(unix))]
+        let mode = 0;
+        let desc = if meta.is_dir() {
+            format!("dir {mode:o}")
+        } else if meta.is_file() {
+            let mtime = filetime::FileTime::from_last_modification_time(&meta);
+            let content = blake3::hash(&std::fs::read(e.path()).unwrap());
+            format!(
+                "file {mode:o} {} {}.{} {}",
+                meta.len(),
+                mtime.unix_seconds(),
+                mtime.nanoseconds(),
+                content.to_hex()
+            )
+        } else {
+            format!("other {mode:o}")
+        };
+        out.insert(rel, desc);
+    }
+    out
+}
+
+pub fn tree_hash(root: &Path, skip_state: bool) -> String {
+    let map = tree_map(root, skip_state);
+    let mut h = blake3::Hasher::new();
+    for (k, v) in &map {
+        h.update(k.as_bytes());
+        h.update(b"\0");
+        h.update(v.as_bytes());
+        h.update(b"\n");
+    }
+    h.finalize().to_hex().to_string()
+}
+
+/// Lines of JSON output, parsed.
+pub fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect()
+}
+
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+/// A tree map with the modification time of the files mdcluster rewrites
+/// (MDaemon.ini) blanked: two separate runs write them at different times.
+pub fn outcome_map(root: &Path, skip_state: bool) -> BTreeMap<String, String> {
+    let mut map = tree_map(root, skip_state);
+    if let Some(v) = map.get_mut("App/MDaemon.ini") {
+        let mut parts: Vec<&str> = v.split(' ').collect();
+        if parts.len() == 5 {
+            parts[3] = "-";
+        }
+        *v = parts.join(" ");
+    }
+    map
+}

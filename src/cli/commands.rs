@@ -46,17 +46,12 @@ pub fn apply(profile: &Profile, a: &ApplyArgs) -> Result<Exit, Problem> {
         }
         return Ok(Exit::Success);
     }
-    if !a.yes {
-        if json {
-            return Err(Problem::usage(
-                "--json cannot ask for confirmation, so nothing was changed",
-            )
-            .fix("add --yes to apply, or --dry-run to only see the changes"));
-        }
-        if !confirm("Apply these changes?")? {
-            return Err(declined());
-        }
-    }
+    ask_first(
+        a.yes,
+        json,
+        "Apply these changes?",
+        "add --yes to apply, or --dry-run to only see the changes",
+    )?;
     let summary = engine.apply(&preview, "apply", sink.as_ref())?;
     if json {
         json_line(&json!({
@@ -205,17 +200,7 @@ pub fn undo(profile: &Profile, u: &UndoArgs) -> Result<Exit, Problem> {
         }
         println!();
     }
-    if !u.yes {
-        if json {
-            return Err(Problem::usage(
-                "--json cannot ask for confirmation, so nothing was changed",
-            )
-            .fix("add --yes to undo"));
-        }
-        if !confirm("Undo these changes?")? {
-            return Err(declined());
-        }
-    }
+    ask_first(u.yes, json, "Undo these changes?", "add --yes to undo")?;
     let sink: Box<dyn EventSink> = if json {
         Box::new(JsonSink)
     } else {
@@ -360,9 +345,12 @@ pub fn demo(profile: Profile, d: &DemoArgs) -> Result<Exit, Problem> {
     let mut engine = Engine::open(plan, profile)?;
     let preview = engine.preview(false)?;
     show_preview(&engine, &preview, false, false);
-    if !d.yes && !confirm("Apply these changes to the sample installation?")? {
-        return Err(declined());
-    }
+    ask_first(
+        d.yes,
+        false,
+        "Apply these changes to the sample installation?",
+        "",
+    )?;
     let summary = engine.apply(&preview, "demo", &HumanSink::new())?;
     println!("\nApplied: {} step(s) changed.", summary.changed.len());
     output::print_summary(
@@ -429,6 +417,24 @@ pub fn profile_show(profile: &Profile, file: Option<&Path>, table: bool) {
     match file.and_then(|f| std::fs::read_to_string(f).ok()) {
         Some(text) => print!("{text}"),
         None => print!("{}", crate::profile::DEFAULT_PROFILE),
+    }
+}
+
+/// Ask once before changing anything, unless `--yes`. JSON output cannot ask.
+fn ask_first(yes: bool, json: bool, question: &str, json_fix: &str) -> Result<(), Problem> {
+    if yes {
+        return Ok(());
+    }
+    if json {
+        return Err(
+            Problem::usage("--json cannot ask for confirmation, so nothing was changed")
+                .fix(json_fix),
+        );
+    }
+    if confirm(question)? {
+        Ok(())
+    } else {
+        Err(declined())
     }
 }
 

@@ -334,11 +334,11 @@ impl Engine {
             slot: format!("{step}-{index}"),
             allow_rename: self.allow_rename,
         };
-        let mut last = Instant::now() - Duration::from_secs(1);
+        let mut last: Option<Instant> = None;
         let mut progress = |p: &crate::fsops::mover::Progress| {
             let finished = p.files_done >= p.files_total;
-            if finished || last.elapsed() >= Duration::from_millis(100) {
-                last = Instant::now();
+            if finished || last.is_none_or(|t| t.elapsed() >= Duration::from_millis(100)) {
+                last = Some(Instant::now());
                 events.emit(Event::StepProgress {
                     step,
                     files_done: p.files_done,
@@ -408,6 +408,13 @@ impl Engine {
                     rec.done.len(),
                     rec.actions.len()
                 ),
+            );
+        }
+        if step == StepId::SharedPath {
+            // Its checks include a write probe; status touches nothing.
+            return (
+                "pending",
+                "checked when apply runs (`apply --dry-run` checks it now)".into(),
             );
         }
         let Some(install) = install else {

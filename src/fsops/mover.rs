@@ -207,6 +207,33 @@ pub fn same_filesystem(from: &Path, to: &Path) -> Option<bool> {
     }
 }
 
+/// Every entry of the tree at `from` (itself included), sorted by name, with
+/// the matching path under `to` and its metadata. Links and special files are
+/// errors: never followed, never copied.
+fn walk_pairs<'a>(
+    from: &'a Path,
+    to: &'a Path,
+    contents_first: bool,
+) -> impl Iterator<Item = Result<(PathBuf, PathBuf, std::fs::Metadata), FsError>> + 'a {
+    WalkDir::new(from)
+        .follow_links(false)
+        .contents_first(contents_first)
+        .sort_by_file_name()
+        .into_iter()
+        .map(move |entry| {
+            let entry = entry.map_err(|e| walk_error(from, e))?;
+            let meta = entry.metadata().map_err(|e| walk_error(entry.path(), e))?;
+            if let Some(what) = kind_of(&meta) {
+                return Err(FsError::Special {
+                    path: entry.path().to_path_buf(),
+                    what,
+                });
+            }
+            let rel = entry.path().strip_prefix(from).unwrap_or(entry.path());
+            Ok((entry.path().to_path_buf(), to.join(rel), meta))
+        })
+}
+
 fn copy_phase(
     from: &Path,
     to: &Path,
@@ -215,17 +242,8 @@ fn copy_phase(
 ) -> Result<(), FsError> {
     // Folder times are set after their content is written (writing changes them).
     let mut folders: Vec<(PathBuf, std::fs::Metadata)> = Vec::new();
-    for entry in WalkDir::new(from).follow_links(false).sort_by_file_name() {
-        let entry = entry.map_err(|e| walk_error(from, e))?;
-        let rel = entry.path().strip_prefix(from).unwrap_or(entry.path());
-        let dst = to.join(rel);
-        let meta = entry.metadata().map_err(|e| walk_error(entry.path(), e))?;
-        if let Some(what) = kind_of(&meta) {
-            return Err(FsError::Special {
-                path: entry.path().to_path_buf(),
-                what,
-            });
-        }
+    for pair in walk_pairs(from, to, false) {
+        let (src, dst, meta) = pair?;
         if meta.is_dir() {
             match std::fs::create_dir(&dst) {
                 Ok(()) => {}
@@ -235,7 +253,7 @@ fn copy_phase(
             copy_permissions(&meta, &dst)?;
             folders.push((dst, meta));
         } else {
-            copy_file_verified(entry.path(), &dst, &meta, false)?;
+            copy_file_verified(&src, &dst, &meta, false)?;
             p.files_done += 1;
             p.bytes_done += meta.len();
             progress(p);
@@ -253,30 +271,17 @@ fn copy_phase(
 }
 
 fn delete_phase(from: &Path, to: &Path) -> Result<(), FsError> {
-    for entry in WalkDir::new(from)
-        .follow_links(false)
-        .contents_first(true)
-        .sort_by_file_name()
-    {
-        let entry = entry.map_err(|e| walk_error(from, e))?;
-        let rel = entry.path().strip_prefix(from).unwrap_or(entry.path());
-        let dst = to.join(rel);
-        let meta = entry.metadata().map_err(|e| walk_error(entry.path(), e))?;
-        if let Some(what) = kind_of(&meta) {
-            return Err(FsError::Special {
-                path: entry.path().to_path_buf(),
-                what,
-            });
-        }
+    for pair in walk_pairs(from, to, true) {
+        let (src, dst, meta) = pair?;
         if meta.is_dir() {
-            std::fs::remove_dir(entry.path())
-                .map_err(|e| FsError::io("remove the moved folder", entry.path(), e))?;
+            std::fs::remove_dir(&src)
+                .map_err(|e| FsError::io("remove the moved folder", &src, e))?;
         } else {
             if !unchanged_since_copy(&meta, &dst) {
                 // The source changed after it was copied: copy it again first.
-                copy_file_verified(entry.path(), &dst, &meta, true)?;
+                copy_file_verified(&src, &dst, &meta, true)?;
             }
-            remove_file(entry.path())?;
+            remove_file(&src)?;
         }
     }
     if let Some(parent) = from.parent() {

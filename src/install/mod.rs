@@ -23,14 +23,29 @@ pub struct FolderValue {
 }
 
 impl FolderValue {
-    /// The value for a new folder, in the same style as this one (MDaemon ends
-    /// folder values with a backslash).
+    /// The value for a new folder, in the same style as this one: MDaemon ends
+    /// folder values with a backslash; quotes around the value are kept.
     pub fn styled(&self, new: &WinPath) -> String {
-        if self.raw.ends_with('\\') || self.raw.ends_with('/') {
+        let (inner, quoted) = unquote(&self.raw);
+        let path = if inner.ends_with('\\') || inner.ends_with('/') {
             new.to_dir_string()
         } else {
             new.to_string()
+        };
+        if quoted {
+            format!("\"{path}\"")
+        } else {
+            path
         }
+    }
+}
+
+/// The Windows profile API drops one pair of double quotes around a value.
+fn unquote(raw: &str) -> (&str, bool) {
+    let t = raw.trim();
+    match t.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
+        Some(inner) if t.len() >= 2 => (inner, true),
+        _ => (t, false),
     }
 }
 
@@ -81,12 +96,12 @@ impl Installation {
             let key = decode(&ini_doc, &entry.key);
             let raw = decode(&ini_doc, &entry.value);
             let at = format!("{}, line {} ({})", ini.win, entry.line, ini.local.display());
-            if raw.trim().is_empty() {
+            if unquote(&raw).0.is_empty() {
                 return Err(Problem::refused(format!("[{section}] {key} in MDaemon.ini is empty"))
                     .at(at)
                     .fix(format!("set {key} to the folder MDaemon uses (an absolute path such as C:\\MDaemon\\...\\) in MDaemon's settings, then rerun")));
             }
-            let path = WinPath::parse(raw.trim()).map_err(|e| {
+            let path = WinPath::parse(unquote(&raw).0).map_err(|e| {
                 Problem::refused(format!("[{section}] {key} in MDaemon.ini is not an absolute folder path: {e}"))
                     .at(at.clone())
                     .fix("mdcluster only rewrites absolute folder paths; set the value to the full path MDaemon uses, then rerun")
@@ -140,5 +155,38 @@ pub fn decode(doc: &IniDoc, bytes: &[u8]) -> String {
             .decode_without_bom_handling(bytes)
             .0
             .into_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(raw: &str) -> FolderValue {
+        FolderValue {
+            key: "K".into(),
+            raw: raw.into(),
+            path: WinPath::parse(unquote(raw).0).unwrap(),
+            line: 1,
+        }
+    }
+
+    #[test]
+    fn new_values_keep_the_style_of_the_old_one() {
+        let new = WinPath::parse(r"\\fs\share\LockFiles").unwrap();
+        assert_eq!(
+            value(r"C:\MDaemon\LockFiles\").styled(&new),
+            r"\\fs\share\LockFiles\"
+        );
+        assert_eq!(
+            value(r"C:\MDaemon\LockFiles").styled(&new),
+            r"\\fs\share\LockFiles"
+        );
+        assert_eq!(
+            value(r#""C:\MDaemon\Lock Files\""#).styled(&new),
+            r#""\\fs\share\LockFiles\""#
+        );
+        assert_eq!(unquote(r#""""#), ("", true));
+        assert_eq!(unquote(r#"""#), (r#"""#, false));
     }
 }

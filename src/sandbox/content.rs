@@ -124,6 +124,36 @@ fn hiwater(last: u64) -> Vec<u8> {
     format!("[HiWater]\r\nHiWater={last}\r\n").into_bytes()
 }
 
+/// `count` messages and a Hiwater.mrk in `folder`, times advancing from `time`.
+/// Returns (files, bytes).
+fn write_messages(
+    folder: &Path,
+    count: usize,
+    a: &Account,
+    profile: &Profile,
+    rng: &mut ChaCha8Rng,
+    time: &mut i64,
+) -> Result<(u64, u64), Problem> {
+    let prefix = &*profile.mailstore.message_prefix;
+    let ext = &*profile.mailstore.message_extension;
+    let (mut files, mut bytes) = (0u64, 0u64);
+    let mut number: u64 = rng.random_range(1..500_000);
+    for _ in 0..count {
+        number += rng.random_range(1..4);
+        *time += rng.random_range(60..20_000);
+        let name = format!("{prefix}{number:09}{ext}");
+        let body = message(rng, a, &name, number, *time);
+        bytes += put(&folder.join(&name), &body, *time)?;
+        files += 1;
+    }
+    bytes += put(
+        &folder.join(&*profile.mailstore.hiwater_file),
+        &hiwater(number),
+        *time,
+    )?;
+    Ok((files + 1, bytes))
+}
+
 /// A mailbox folder tree with its share of the messages. Returns (messages, files, bytes).
 pub(super) fn write_mailbox(
     dir: &Path,
@@ -164,25 +194,11 @@ pub(super) fn write_mailbox(
         per_folder[i] += 1;
     }
     let (mut files, mut bytes) = (0u64, 0u64);
-    let prefix = &*profile.mailstore.message_prefix;
-    let ext = &*profile.mailstore.message_extension;
     let mut time = EPOCH + rng.random_range(0..30 * 86_400);
     for (folder, count) in folders.iter().zip(per_folder) {
-        let mut number: u64 = rng.random_range(1..500_000);
-        for _ in 0..count {
-            number += rng.random_range(1..4);
-            time += rng.random_range(60..20_000);
-            let name = format!("{prefix}{number:09}{ext}");
-            let body = message(&mut rng, a, &name, number, time);
-            bytes += put(&folder.join(&name), &body, time)?;
-            files += 1;
-        }
-        bytes += put(
-            &folder.join(&*profile.mailstore.hiwater_file),
-            &hiwater(number),
-            time,
-        )?;
-        files += 1;
+        let (f, b) = write_messages(folder, count, a, profile, &mut rng, &mut time)?;
+        files += f;
+        bytes += b;
     }
     Ok((a.messages as u64, files, bytes))
 }
@@ -436,29 +452,10 @@ pub(super) fn write_public_folders(
                 .join(format!("{domain}{suffix}"))
                 .join(format!("{sub}{suffix}"));
             std::fs::create_dir_all(&folder).map_err(io_err("create", &folder))?;
-            let mut number: u64 = rng.random_range(1..1000);
             let mut time = EPOCH + rng.random_range(0..86_400);
-            let (mut files, mut bytes) = (0, 0);
-            for _ in 0..per_domain {
-                number += 1;
-                time += rng.random_range(600..80_000);
-                let name = format!(
-                    "{}{number:09}{}",
-                    *profile.mailstore.message_prefix, *profile.mailstore.message_extension
-                );
-                bytes += put(
-                    &folder.join(&name),
-                    &message(&mut rng, &account, &name, number, time),
-                    time,
-                )?;
-                files += 1;
-            }
-            bytes += put(
-                &folder.join(&*profile.mailstore.hiwater_file),
-                &hiwater(number),
-                time,
-            )?;
-            parts.push((files + 1, bytes));
+            parts.push(write_messages(
+                &folder, per_domain, &account, profile, &mut rng, &mut time,
+            )?);
         }
     }
     Ok(parts)

@@ -14,6 +14,7 @@ fi
 declare -A needs=(
     [mount]=mount
     [umount]=mount
+    [tmux]=tmux
 )
 missing=()
 for cmd in "${!needs[@]}"; do

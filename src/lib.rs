@@ -12,6 +12,7 @@
 //! - [`fsops`]: atomic writes and verified, resumable folder moves.
 //! - [`report`]: human-readable output: sizes, safe text, diffs, previews.
 //! - [`sandbox`]: a realistic sample installation for tests and the demo.
+//! - [`wizard`]: the interactive wizard: full-screen (ratatui) and plain prompts.
 //! - [`cli`]: the command line.
 //! - [`problem`]: user-facing errors and exit codes.
 
@@ -30,3 +31,4 @@ pub mod report;
 pub mod sandbox;
 pub mod steps;
 pub mod winpath;
+pub mod wizard;

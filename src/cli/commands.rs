@@ -16,7 +16,7 @@ use std::path::Path;
 pub fn apply(profile: &Profile, a: &ApplyArgs) -> Result<Exit, Problem> {
     let plan = Plan::load(&a.plan.plan, profile)?;
     let mut engine = Engine::open(plan, profile.clone())?;
-    let preview = engine.preview(a.restart)?;
+    let preview = engine.preview(a.restart || engine.plan.restart)?;
     let json = a.plan.json;
     show_preview(&engine, &preview, json, a.dry_run);
     if a.dry_run {
@@ -301,7 +301,35 @@ pub fn sandbox(profile: &Profile, s: &SandboxArgs) -> Result<Exit, Problem> {
     Ok(Exit::Success)
 }
 
-pub fn demo(profile: Profile, d: &DemoArgs) -> Result<Exit, Problem> {
+/// The wizard on an installation folder: full screen, or plain prompts.
+pub fn wizard(profile: Profile, root: Option<&Path>, plain: bool) -> Result<Exit, Problem> {
+    let root = match root {
+        Some(r) => absolute(r)?,
+        None if cfg!(windows) => std::path::PathBuf::from(&profile.install.default_root.value),
+        None => {
+            return Err(Problem::usage("this machine is not Windows, so there is no C:\\MDaemon to start from")
+                .fix("give the installation folder with --root DIR (try `mdcluster sandbox DIR` for a sample, or `mdcluster demo`)"))
+        }
+    };
+    let answers = crate::wizard::answers::Answers::from_disk(&root, &profile);
+    start_wizard(answers, profile, plain)
+}
+
+fn start_wizard(
+    answers: crate::wizard::answers::Answers,
+    profile: Profile,
+    plain: bool,
+) -> Result<Exit, Problem> {
+    let style = output::style_for_stdout();
+    if plain {
+        crate::wizard::plain::run(answers, profile, style)
+    } else {
+        crate::wizard::run_tui(answers, profile, style.color)
+    }
+}
+
+pub fn demo(profile: Profile, d: &DemoArgs, plain: bool) -> Result<Exit, Problem> {
+    use std::io::IsTerminal;
     let dir = match &d.dir {
         Some(dir) => absolute(dir)?,
         None => std::env::temp_dir().join(format!(
@@ -314,43 +342,47 @@ pub fn demo(profile: Profile, d: &DemoArgs) -> Result<Exit, Problem> {
         return Err(Problem::usage(format!("{} exists and is not empty", dir.display()))
             .fix("give a new or empty folder with --dir, or leave --dir out to use a new temporary folder"));
     }
+    let terminal = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    if !d.yes && !terminal {
+        return Err(crate::wizard::plain::no_terminal()
+            .fix("run `mdcluster demo --yes` for the demo without questions"));
+    }
     let install = dir.join("MDaemon");
     let share = dir.join("share");
     let plan_file = dir.join("plan.toml");
-    let style = output::style_for_stdout();
-    println!("{}", style.bold("mdcluster demo"));
-    println!(
-        "Everything happens inside {}; nothing else is touched.",
-        dir.display()
-    );
     let report = crate::sandbox::create(&install, &profile, &crate::sandbox::Options::default())?;
     std::fs::create_dir_all(&share).map_err(|e| Problem::io(Exit::Other, "create", &share, &e))?;
     std::fs::write(&plan_file, crate::sandbox::plan_text(&install, &share))
         .map_err(|e| Problem::io(Exit::Other, "write", &plan_file, &e))?;
-    println!(
-        "  SAMPLE installation  {} (stands for {}): {} accounts, {} messages",
+    let intro = format!(
+        "mdcluster demo: everything happens inside {}; nothing else is touched.\n  \
+         SAMPLE installation  {} (stands for {}): {} accounts, {} messages\n  \
+         demo share           {} (stands for {})\n  \
+         plan                 {}",
+        dir.display(),
         install.display(),
         crate::sandbox::WINDOWS_ROOT,
         report.accounts,
-        report.messages
-    );
-    println!(
-        "  demo share           {} (stands for {})",
+        report.messages,
         share.display(),
-        crate::sandbox::DEMO_SHARE
+        crate::sandbox::DEMO_SHARE,
+        plan_file.display()
     );
-    println!("  plan                 {}\n", plan_file.display());
-
+    if !d.yes {
+        println!("{intro}");
+        let mut answers = crate::wizard::answers::Answers::from_disk(&install, &profile);
+        answers.shared_path = crate::sandbox::DEMO_SHARE.into();
+        answers.shared_local = share.display().to_string();
+        answers.node_name = "MAIL1".into();
+        answers.node_address = "127.0.0.1".into();
+        return start_wizard(answers, profile, plain);
+    }
+    let style = output::style_for_stdout();
+    println!("{}\n", style.bold(&intro));
     let plan = Plan::load(&plan_file, &profile)?;
     let mut engine = Engine::open(plan, profile)?;
     let preview = engine.preview(false)?;
     show_preview(&engine, &preview, false, false);
-    ask_first(
-        d.yes,
-        false,
-        "Apply these changes to the sample installation?",
-        "",
-    )?;
     let summary = engine.apply(&preview, "demo", &HumanSink::new())?;
     println!("\nApplied: {} step(s) changed.", summary.changed.len());
     output::print_summary(

@@ -1,7 +1,7 @@
 //! The command line: parsing, dispatch, and turning problems into exit codes.
 
 mod commands;
-mod output;
+pub(crate) mod output;
 
 use crate::problem::{Exit, Problem, EXIT_CODES_HELP};
 use clap::{Args, Parser, Subcommand};
@@ -22,12 +22,23 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     profile: Option<PathBuf>,
 
+    /// Without a command: the wizard on this installation folder (default: the profile's C:\MDaemon)
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
+
+    /// Ask the wizard's questions as plain line prompts instead of the full screen
+    #[arg(long, global = true)]
+    plain: bool,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// The interactive wizard (also what `mdcluster` without a command starts)
+    #[command(after_help = EXIT_CODES_HELP)]
+    Wizard(WizardArgs),
     /// Carry out a plan: preview, confirm, change, journal
     #[command(after_help = EXIT_CODES_HELP)]
     Apply(ApplyArgs),
@@ -53,6 +64,13 @@ enum Command {
     /// Show the MDaemon profile in use
     #[command(subcommand)]
     Profile(ProfileCommand),
+}
+
+#[derive(Args, Debug)]
+struct WizardArgs {
+    /// The MDaemon installation folder on this machine (default: the profile's C:\MDaemon)
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -134,13 +152,17 @@ struct DemoArgs {
     /// Work in this folder (new or empty) instead of a new temporary one
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
-    /// Run without asking
+    /// Run headless without asking (no wizard)
     #[arg(long, short = 'y')]
     yes: bool,
 }
 
+/// When `main` started (for the first-frame benchmark).
+pub static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
 /// Run the command line; returns the process exit code.
 pub fn main() -> u8 {
+    STARTED.get_or_init(std::time::Instant::now);
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -178,12 +200,12 @@ impl Cli {
 fn run(cli: Cli) -> Result<Exit, Problem> {
     let profile = crate::profile::Profile::load(cli.profile.as_deref())?;
     match cli.command {
-        None => {
-            use clap::CommandFactory;
-            let _ = Cli::command().print_help();
-            println!();
-            Ok(Exit::Usage)
-        }
+        None => commands::wizard(profile, cli.root.as_deref(), cli.plain),
+        Some(Command::Wizard(w)) => commands::wizard(
+            profile,
+            w.root.as_deref().or(cli.root.as_deref()),
+            cli.plain,
+        ),
         Some(Command::Apply(a)) => commands::apply(&profile, &a),
         Some(Command::Status(p)) => commands::status(&profile, &p),
         Some(Command::Undo(u)) => commands::undo(&profile, &u),
@@ -195,7 +217,7 @@ fn run(cli: Cli) -> Result<Exit, Problem> {
             Ok(Exit::Success)
         }
         Some(Command::Sandbox(s)) => commands::sandbox(&profile, &s),
-        Some(Command::Demo(d)) => commands::demo(profile, &d),
+        Some(Command::Demo(d)) => commands::demo(profile, &d, cli.plain),
         Some(Command::Steps { json }) => {
             commands::steps(json);
             Ok(Exit::Success)

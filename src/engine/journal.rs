@@ -118,6 +118,18 @@ impl Replay {
     pub fn begun(&self, step: StepId) -> bool {
         self.step(step).is_some()
     }
+    /// An earlier run stopped part-way: a step began and did not finish.
+    pub fn interrupted(&self) -> bool {
+        !self.undone
+            && self
+                .steps
+                .values()
+                .any(|s| !s.actions.is_empty() && s.finished.is_none())
+    }
+    /// The plan file the first run named.
+    pub fn plan_file(&self) -> Option<&str> {
+        self.plan.as_ref().map(|(_, f)| f.as_str())
+    }
 
     fn apply(&mut self, line: &Line) {
         self.records += 1;

@@ -41,6 +41,7 @@ pub struct Engine {
 }
 
 /// Everything a run would do, prepared and checked.
+#[derive(Clone)]
 pub struct Preview {
     pub steps: Vec<StepPlan>,
     /// MDaemon.ini as read, for showing diffs.
@@ -48,6 +49,36 @@ pub struct Preview {
 }
 
 impl Preview {
+    /// The refusal when any preflight check failed: every failed check with
+    /// its step and what to do.
+    pub fn refusal(&self) -> Option<Problem> {
+        let failed: Vec<String> = self
+            .steps
+            .iter()
+            .flat_map(|p| p.failed_checks().map(move |c| (p.step, c)))
+            .map(|(step, c)| {
+                let fix = c
+                    .fix
+                    .as_deref()
+                    .map(|f| format!(" What to do: {f}."))
+                    .unwrap_or_default();
+                format!("[{step}] {}: {}.{fix}", c.name, c.detail)
+            })
+            .collect();
+        if failed.is_empty() {
+            return None;
+        }
+        Some(
+            Problem::refused(format!(
+                "preflight refused, nothing was changed ({} check{} failed):\n  {}",
+                failed.len(),
+                if failed.len() == 1 { "" } else { "s" },
+                failed.join("\n  ")
+            ))
+            .fix("correct what the checks name, then rerun; `--dry-run` shows the whole preview"),
+        )
+    }
+
     /// Steps that will change something.
     pub fn pending(&self) -> impl Iterator<Item = &StepPlan> {
         self.steps.iter().filter(|s| {
@@ -120,8 +151,19 @@ impl Engine {
         Ok(())
     }
 
-    /// Prepare and check every step. Changes nothing.
+    /// Prepare and check every step; refuse (exit 3) when a check failed.
+    /// Changes nothing.
     pub fn preview(&self, restart: bool) -> Result<Preview, Problem> {
+        let preview = self.prepare(restart)?;
+        match preview.refusal() {
+            Some(problem) => Err(problem),
+            None => Ok(preview),
+        }
+    }
+
+    /// Prepare every step, keeping failed checks in the step plans (the wizard
+    /// shows them where they belong). Changes nothing.
+    pub fn prepare(&self, restart: bool) -> Result<Preview, Problem> {
         if self.replay.undo_begun && !self.replay.undone {
             return Err(
                 Problem::refused("an undo of this installation was interrupted")
@@ -150,28 +192,6 @@ impl Engine {
             .map(StepPlan::bytes_to_share)
             .sum();
         plans.insert(0, self.step_plan(StepId::SharedPath, &ctx, to_share)?);
-
-        let failed: Vec<String> = plans
-            .iter()
-            .flat_map(|p| p.failed_checks().map(move |c| (p.step, c)))
-            .map(|(step, c)| {
-                let fix = c
-                    .fix
-                    .as_deref()
-                    .map(|f| format!(" What to do: {f}."))
-                    .unwrap_or_default();
-                format!("[{step}] {}: {}.{fix}", c.name, c.detail)
-            })
-            .collect();
-        if !failed.is_empty() {
-            return Err(Problem::refused(format!(
-                "preflight refused, nothing was changed ({} check{} failed):\n  {}",
-                failed.len(),
-                if failed.len() == 1 { "" } else { "s" },
-                failed.join("\n  ")
-            ))
-            .fix("correct what the checks name, then rerun; `--dry-run` shows the whole preview"));
-        }
         Ok(Preview {
             steps: plans,
             ini: Some((install.ini.clone(), install.ini_bytes.clone())),
@@ -576,7 +596,7 @@ fn emit_unchanged(sp: &StepPlan, events: &dyn EventSink) {
 }
 
 /// The state folder holds backups of the administrator's files: owner-only.
-fn create_state_dir(dir: &std::path::Path) -> Result<(), Problem> {
+pub(crate) fn create_state_dir(dir: &std::path::Path) -> Result<(), Problem> {
     std::fs::create_dir_all(dir).map_err(|e| {
         Problem::io(Exit::Refused, "create mdcluster's state folder", dir, &e)
             .fix("make sure this account may write the installation folder")

@@ -54,6 +54,8 @@ pub struct Plan {
     pub shared: SharedPaths,
     pub nodes: Vec<Node>,
     pub mounts: Vec<Mount>,
+    /// `[options] restart`: drop RESTART.SEM after MDaemon.ini is rewritten.
+    pub restart: bool,
 }
 
 /// One problem in a plan file, with its position.
@@ -75,6 +77,15 @@ struct RawPlan {
     nodes: Vec<RawNode>,
     #[serde(default)]
     mounts: Vec<RawMount>,
+    #[serde(default)]
+    options: RawOptions,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawOptions {
+    #[serde(default)]
+    restart: bool,
 }
 
 #[derive(Deserialize)]
@@ -330,6 +341,7 @@ impl Plan {
                     },
                     nodes,
                     mounts: mounts.into_iter().map(|(m, _)| m).collect(),
+                    restart: raw.options.restart,
                 })
             }
             _ => {
@@ -413,6 +425,9 @@ impl Plan {
                 Role::Secondary => "secondary",
             };
             out.push_str(&format!("role = \"{role}\"\nserver_id = {}\n", n.server_id));
+        }
+        if self.restart {
+            out.push_str("\n[options]\nrestart = true\n");
         }
         for m in &self.mounts {
             out.push_str("\n[[mounts]]\n");
@@ -622,6 +637,7 @@ mod tests {
             local: "/tmp/x y".into(),
         });
         plan.shared.pem = WinPath::parse(r"\\fs2\certs\it's").unwrap();
+        plan.restart = true;
         let text = plan.render(&Profile::builtin());
         let back = parse(&text).unwrap();
         assert_eq!(

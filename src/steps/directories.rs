@@ -93,7 +93,7 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
         }
     } else {
         sp.notes.push(format!(
-            "MDaemon reads these folders when it starts: restart MDaemon afterwards, or rerun with --restart to drop {}",
+            "MDaemon reads these folders when it starts: restart MDaemon afterwards (or let mdcluster drop {}: --restart, or y in the wizard)",
             *ctx.profile.semaphores.restart
         ));
     }

@@ -1,0 +1,408 @@
+//! The wizard's questions and answers, shared by the full-screen and the plain
+//! wizard. Answers become plan text that goes through the same parser as a
+//! plan file (`Plan::parse`), so a saved plan replays exactly what was done.
+
+use crate::ini::IniDoc;
+use crate::plan::{check_address, check_computer_name, Plan, PlanError};
+use crate::profile::Profile;
+use crate::steps::StepId;
+use crate::winpath::WinPath;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldId {
+    InstallRoot,
+    SharedPath,
+    SharedLocal,
+    NodeName,
+    NodeAddress,
+    ServerId,
+    Restart,
+}
+
+/// One question: where it is asked, what it means, how it is checked.
+pub struct Question {
+    pub id: FieldId,
+    pub step: StepId,
+    pub label: &'static str,
+    pub help: &'static str,
+}
+
+pub const QUESTIONS: [Question; 7] = [
+    Question {
+        id: FieldId::InstallRoot,
+        step: StepId::SharedPath,
+        label: "Installation (Windows path)",
+        help: "The MDaemon folder as Windows names it; App\\MDaemon.ini is below it.",
+    },
+    Question {
+        id: FieldId::SharedPath,
+        step: StepId::SharedPath,
+        label: "Shared path (UNC)",
+        help: "The network share every node reaches, e.g. \\\\fileserver\\mdaemon.",
+    },
+    Question {
+        id: FieldId::SharedLocal,
+        step: StepId::SharedPath,
+        label: "Share on this machine",
+        help: "The local folder where this machine reaches the share (not Windows, or a sandbox).",
+    },
+    Question {
+        id: FieldId::NodeName,
+        step: StepId::SharedPath,
+        label: "This node's name",
+        help: "The primary's Windows computer name (NetBIOS, up to 15 characters).",
+    },
+    Question {
+        id: FieldId::NodeAddress,
+        step: StepId::SharedPath,
+        label: "This node's address",
+        help: "An IP address or DNS name the other nodes use to reach the primary.",
+    },
+    Question {
+        id: FieldId::ServerId,
+        step: StepId::SharedPath,
+        label: "This node's server ID",
+        help: "A whole number from 1 to 65535, unique in the cluster.",
+    },
+    Question {
+        id: FieldId::Restart,
+        step: StepId::Directories,
+        label: "Restart MDaemon afterwards (y/n)",
+        help: "y drops RESTART.SEM after MDaemon.ini is rewritten; n leaves the restart to you.",
+    },
+];
+
+pub fn question(id: FieldId) -> &'static Question {
+    QUESTIONS
+        .iter()
+        .find(|q| q.id == id)
+        .unwrap_or(&QUESTIONS[0])
+}
+
+/// Whether the share needs a local mapping: always off Windows.
+pub fn needs_local_share() -> bool {
+    !cfg!(windows)
+}
+
+/// The answers, as typed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answers {
+    /// Where this machine reaches the installation (`--root`).
+    pub install_local: PathBuf,
+    pub install_root: String,
+    pub shared_path: String,
+    pub shared_local: String,
+    pub node_name: String,
+    pub node_address: String,
+    pub server_id: String,
+    pub restart: String,
+}
+
+impl Answers {
+    /// Defaults from what is on disk: the installation's Windows path from
+    /// MDaemon.ini, this machine's name, an earlier plan when there is one.
+    pub fn from_disk(install_local: &Path, profile: &Profile) -> Answers {
+        let host = crate::engine::lock::hostname();
+        let ini = std::fs::read(install_local.join(profile.ini.file.replace('\\', "/")))
+            .ok()
+            .map(IniDoc::parse);
+        let install_root = if cfg!(windows) {
+            install_local.display().to_string()
+        } else {
+            ini.as_ref()
+                .and_then(|doc| windows_root_from_ini(doc, &profile.ini.directories_section))
+                .unwrap_or_else(|| profile.install.default_root.value.clone())
+        };
+        // A rerun: LockFiles already on a share names it.
+        let shared_path = ini
+            .as_ref()
+            .and_then(|doc| {
+                doc.get_str(&profile.ini.directories_section, &profile.ini.lockfiles_key)
+            })
+            .and_then(|v| WinPath::parse(v.trim()).ok())
+            .filter(WinPath::is_unc)
+            .map(|p| match p.prefix() {
+                crate::winpath::Prefix::Unc { server, share } => format!("\\\\{server}\\{share}"),
+                crate::winpath::Prefix::Drive(_) => String::new(),
+            })
+            .unwrap_or_default();
+        let name = netbios_name(&host);
+        let address = if check_address(&host).is_ok() {
+            host.clone()
+        } else {
+            "127.0.0.1".into()
+        };
+        Answers {
+            install_local: install_local.to_path_buf(),
+            install_root,
+            shared_path,
+            shared_local: String::new(),
+            node_name: name,
+            node_address: address,
+            server_id: "1".into(),
+            restart: "n".into(),
+        }
+    }
+
+    /// Answers that reproduce a plan (an earlier wizard run, or a resumed one).
+    pub fn from_plan(plan: &Plan, install_local: &Path) -> Answers {
+        let local_of = |w: &WinPath| {
+            plan.mounts
+                .iter()
+                .find(|m| m.windows == *w)
+                .map(|m| m.local.display().to_string())
+                .unwrap_or_default()
+        };
+        let primary = plan.primary();
+        Answers {
+            install_local: install_local.to_path_buf(),
+            install_root: plan.install_root.to_string(),
+            shared_path: plan.shared.path.to_string(),
+            shared_local: local_of(&plan.shared.path),
+            node_name: primary.map(|n| n.name.clone()).unwrap_or_default(),
+            node_address: primary.map(|n| n.address.clone()).unwrap_or_default(),
+            server_id: primary
+                .map(|n| n.server_id.to_string())
+                .unwrap_or_else(|| "1".into()),
+            restart: if plan.restart { "y" } else { "n" }.into(),
+        }
+    }
+
+    pub fn get(&self, id: FieldId) -> &str {
+        match id {
+            FieldId::InstallRoot => &self.install_root,
+            FieldId::SharedPath => &self.shared_path,
+            FieldId::SharedLocal => &self.shared_local,
+            FieldId::NodeName => &self.node_name,
+            FieldId::NodeAddress => &self.node_address,
+            FieldId::ServerId => &self.server_id,
+            FieldId::Restart => &self.restart,
+        }
+    }
+
+    pub fn get_mut(&mut self, id: FieldId) -> &mut String {
+        match id {
+            FieldId::InstallRoot => &mut self.install_root,
+            FieldId::SharedPath => &mut self.shared_path,
+            FieldId::SharedLocal => &mut self.shared_local,
+            FieldId::NodeName => &mut self.node_name,
+            FieldId::NodeAddress => &mut self.node_address,
+            FieldId::ServerId => &mut self.server_id,
+            FieldId::Restart => &mut self.restart,
+        }
+    }
+
+    /// The questions that apply on this machine, in order.
+    pub fn fields(&self) -> Vec<FieldId> {
+        QUESTIONS
+            .iter()
+            .map(|q| q.id)
+            .filter(|id| *id != FieldId::SharedLocal || needs_local_share())
+            .collect()
+    }
+
+    /// Check one answer as it is typed. Err says what is wrong and what to give.
+    pub fn validate(&self, id: FieldId) -> Result<(), String> {
+        let v = self.get(id).trim();
+        match id {
+            FieldId::InstallRoot => WinPath::parse(v).map(|_| ()).map_err(|e| e.to_string()),
+            FieldId::SharedPath => {
+                if v.is_empty() {
+                    return Err(
+                        "give the UNC path of the share, e.g. \\\\fileserver\\mdaemon".into(),
+                    );
+                }
+                let p = WinPath::parse(v).map_err(|e| e.to_string())?;
+                if !p.is_unc() {
+                    return Err("use a UNC path (\\\\server\\share): the MDaemon service cannot see mapped drive letters".into());
+                }
+                if let Ok(root) = WinPath::parse(self.install_root.trim()) {
+                    if p.starts_with(&root) || root.starts_with(&p) {
+                        return Err(format!(
+                            "the share and the installation {root} must not contain each other"
+                        ));
+                    }
+                }
+                Ok(())
+            }
+            FieldId::SharedLocal => {
+                if v.is_empty() {
+                    return Err("give the local folder that is this share on this machine".into());
+                }
+                let p = Path::new(v);
+                if !p.is_absolute() {
+                    return Err("give an absolute path".into());
+                }
+                if !p.is_dir() {
+                    return Err(format!("{v} is not an existing folder"));
+                }
+                Ok(())
+            }
+            FieldId::NodeName => check_computer_name(v).map_err(|why| format!("the name {why}")),
+            FieldId::NodeAddress => check_address(v).map_err(|why| format!("the address {why}")),
+            FieldId::ServerId => match v.parse::<u32>() {
+                Ok(n) if (1..=65535).contains(&n) => Ok(()),
+                _ => Err("give a whole number from 1 to 65535".into()),
+            },
+            FieldId::Restart => match v {
+                "y" | "Y" | "yes" | "n" | "N" | "no" => Ok(()),
+                _ => Err("answer y or n".into()),
+            },
+        }
+    }
+
+    /// The first field with an invalid answer.
+    pub fn first_invalid(&self) -> Option<(FieldId, String)> {
+        self.fields()
+            .into_iter()
+            .find_map(|f| self.validate(f).err().map(|e| (f, e)))
+    }
+
+    pub fn restart(&self) -> bool {
+        matches!(self.restart.trim(), "y" | "Y" | "yes")
+    }
+
+    /// The answers as a plan file.
+    pub fn plan_text(&self) -> String {
+        let q = |s: &str| toml::Value::String(s.trim().to_string()).to_string();
+        let mut t = String::from("# mdcluster plan, saved by the wizard (see `mdcluster plan example` for every key)\nversion = 1\n\n");
+        t.push_str(&format!("[install]\nroot = {}\n\n", q(&self.install_root)));
+        t.push_str(&format!("[shared]\npath = {}\n\n", q(&self.shared_path)));
+        t.push_str(&format!(
+            "[[nodes]]\nname = {}\naddress = {}\nrole = \"primary\"\nserver_id = {}\n",
+            q(&self.node_name),
+            q(&self.node_address),
+            self.server_id.trim()
+        ));
+        // Off Windows, or run from another machine: say where the installation is here.
+        let local = self.install_local.to_string_lossy();
+        if needs_local_share() || !local.eq_ignore_ascii_case(self.install_root.trim()) {
+            t.push_str(&format!(
+                "\n[[mounts]]\nwindows = {}\nlocal = {}\n",
+                q(&self.install_root),
+                q(&self.install_local.to_string_lossy())
+            ));
+        }
+        if needs_local_share() {
+            t.push_str(&format!(
+                "\n[[mounts]]\nwindows = {}\nlocal = {}\n",
+                q(&self.shared_path),
+                q(&self.shared_local)
+            ));
+        }
+        if self.restart() {
+            t.push_str("\n[options]\nrestart = true\n");
+        }
+        t
+    }
+
+    /// The plan these answers make, through the plan file parser.
+    pub fn plan(&self, profile: &Profile, file: &Path) -> Result<Plan, Vec<PlanError>> {
+        Plan::parse(&self.plan_text(), file, profile)
+    }
+}
+
+/// The longest common folder of the `[Directories]` values: the installation
+/// root as Windows names it (`C:\MDaemon`).
+fn windows_root_from_ini(doc: &IniDoc, section: &str) -> Option<String> {
+    let paths: Vec<WinPath> = doc
+        .entries(section)
+        .iter()
+        .filter_map(|e| WinPath::parse(crate::install::decode(doc, &e.value).trim()).ok())
+        .filter(|p| !p.is_unc())
+        .collect();
+    let first = paths.first()?;
+    let mut common = first.clone();
+    while !paths.iter().all(|p| p.starts_with(&common)) {
+        common = common.parent()?;
+    }
+    if common.components().is_empty() {
+        return None;
+    }
+    Some(common.to_string())
+}
+
+/// A computer name from a host name: letters, digits and hyphens, up to 15.
+fn netbios_name(host: &str) -> String {
+    let first = host.split('.').next().unwrap_or(host);
+    let mut name: String = first
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(15)
+        .collect::<String>()
+        .to_uppercase();
+    if check_computer_name(&name).is_err() {
+        name = "MAIL1".into();
+    }
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answers() -> Answers {
+        Answers {
+            install_local: "/srv/MDaemon".into(),
+            install_root: r"C:\MDaemon".into(),
+            shared_path: r"\\fileserver\mdaemon".into(),
+            shared_local: "/tmp".into(),
+            node_name: "MAIL1".into(),
+            node_address: "192.0.2.11".into(),
+            server_id: "1".into(),
+            restart: "n".into(),
+        }
+    }
+
+    #[test]
+    fn answers_make_a_plan_that_gives_the_answers_back() {
+        let a = answers();
+        let profile = Profile::builtin();
+        let plan = a.plan(&profile, Path::new("wizard.toml")).unwrap();
+        assert_eq!(
+            plan.shared.lockfiles.to_string(),
+            r"\\fileserver\mdaemon\Users\LockFiles"
+        );
+        assert_eq!(Answers::from_plan(&plan, Path::new("/srv/MDaemon")), a);
+    }
+
+    #[test]
+    fn validation_as_you_type() {
+        let mut a = answers();
+        a.shared_path = r"S:\mdaemon".into();
+        assert!(a.validate(FieldId::SharedPath).unwrap_err().contains("UNC"));
+        a.shared_path = r"\\fs".into();
+        assert!(a.validate(FieldId::SharedPath).is_err());
+        a.shared_path = r"C:\MDaemon\share".into();
+        assert!(a.validate(FieldId::SharedPath).is_err());
+        a.server_id = "0".into();
+        assert!(a.validate(FieldId::ServerId).is_err());
+        a.node_name = "TOO-LONG-FOR-NETBIOS".into();
+        assert!(a.validate(FieldId::NodeName).is_err());
+        a.shared_local = "/definitely/not/here".into();
+        assert!(a.validate(FieldId::SharedLocal).is_err());
+        assert_eq!(a.first_invalid().unwrap().0, FieldId::SharedPath);
+    }
+
+    #[test]
+    fn defaults_come_from_mdaemon_ini() {
+        let d = tempfile::tempdir().unwrap();
+        let profile = Profile::builtin();
+        crate::sandbox::create(
+            d.path(),
+            &profile,
+            &crate::sandbox::Options {
+                accounts: 2,
+                messages: 4,
+                seed: 1,
+            },
+        )
+        .unwrap();
+        let a = Answers::from_disk(d.path(), &profile);
+        assert_eq!(a.install_root, r"C:\MDaemon");
+        assert_eq!(a.shared_path, "");
+        assert!(a.validate(FieldId::NodeName).is_ok(), "{}", a.node_name);
+        assert_eq!(netbios_name("mail-01.example.com"), "MAIL-01");
+    }
+}

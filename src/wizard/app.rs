@@ -1,0 +1,758 @@
+//! The wizard's state and its update function.
+//!
+//! One [`App`] holds everything the screen shows. Every input (a key, a tick,
+//! a finished preview, an engine event) is a [`Msg`]; [`App::update`] changes
+//! the state and returns [`Cmd`]s for work that must not block the screen
+//! (preview, apply, undo, saving a plan), which the runtime carries out on
+//! threads and answers with more messages. Rendering (`view`) reads the state
+//! and nothing else.
+
+use super::answers::{question, Answers, FieldId};
+use crate::engine::events::{Event, Outcome};
+use crate::engine::{Preview, Summary};
+use crate::plan::Plan;
+use crate::problem::Problem;
+use crate::profile::Profile;
+use crate::steps::{StepId, StepState};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Most events kept for the event pane.
+const EVENT_LINES: usize = 500;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Screen {
+    /// An earlier run was interrupted: resume, undo or quit.
+    Resume,
+    /// Browsing the steps, answering questions, looking at the preview.
+    Steps,
+    Confirm(Confirm),
+    Running,
+    Summary,
+    SavePlan,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Confirm {
+    Apply,
+    Undo,
+    QuitWhileRunning,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Focus {
+    Steps,
+    /// Editing a question of the selected step.
+    Field(FieldId),
+}
+
+/// What the step list shows for a step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UiState {
+    Pending,
+    NeedsInput,
+    Ready,
+    Running,
+    Done,
+    Failed,
+    NotAvailable,
+}
+
+impl UiState {
+    pub fn label(self) -> &'static str {
+        match self {
+            UiState::Pending => "pending",
+            UiState::NeedsInput => "needs input",
+            UiState::Ready => "ready",
+            UiState::Running => "running",
+            UiState::Done => "done",
+            UiState::Failed => "failed",
+            UiState::NotAvailable => "not yet available",
+        }
+    }
+}
+
+pub enum PreviewState {
+    /// Waiting for valid answers or for the first result.
+    Waiting,
+    Computing,
+    Ready(Box<Preview>),
+    /// The installation could not be read at all.
+    Failed(Problem),
+}
+
+/// Long work in progress.
+#[derive(Clone, Debug)]
+pub struct ProgressInfo {
+    pub step: StepId,
+    pub files_done: u64,
+    pub files_total: u64,
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+    pub started: Instant,
+}
+
+/// What the summary screen shows.
+pub struct Finished {
+    pub undo: bool,
+    pub result: Result<Summary, Problem>,
+}
+
+pub enum Msg {
+    Key(KeyEvent),
+    Resize,
+    Tick(Instant),
+    Preview {
+        generation: u64,
+        result: Result<Preview, Problem>,
+    },
+    Engine(Event),
+    Finished {
+        undo: bool,
+        result: Result<Summary, Problem>,
+    },
+    Saved(Result<PathBuf, String>),
+}
+
+pub enum Cmd {
+    Preview {
+        generation: u64,
+        plan: Box<Plan>,
+        restart: bool,
+    },
+    Apply {
+        plan_text: String,
+        preview: Box<Preview>,
+    },
+    Undo {
+        plan: Box<Plan>,
+    },
+    SavePlan {
+        path: PathBuf,
+        text: String,
+    },
+}
+
+pub struct App {
+    pub profile: Profile,
+    pub answers: Answers,
+    pub screen: Screen,
+    /// Where a popup returns to.
+    pub previous: Screen,
+    pub focus: Focus,
+    pub selected: StepId,
+    pub scroll: u16,
+    pub preview: PreviewState,
+    generation: u64,
+    previewed: Option<Answers>,
+    /// States set by this session's run (running, done, failed).
+    pub run_states: BTreeMap<StepId, UiState>,
+    pub progress: Option<ProgressInfo>,
+    pub events: VecDeque<String>,
+    pub finished: Option<Finished>,
+    pub save_path: String,
+    pub save_error: Option<String>,
+    pub saved: Option<PathBuf>,
+    /// Set when an earlier run was interrupted: what the resume screen says.
+    pub resume_note: Option<String>,
+    pub undo_available: bool,
+    pub color: bool,
+    pub now: Instant,
+    pub quit: bool,
+    /// Where the wizard keeps the plan it applies (in the state folder).
+    pub plan_file: PathBuf,
+    /// Time from start to the first frame (the start-up benchmark).
+    pub first_frame: Option<Duration>,
+}
+
+impl App {
+    pub fn new(profile: Profile, answers: Answers, color: bool) -> App {
+        let state_dir = answers.install_local.join(crate::engine::STATE_DIR);
+        let replay =
+            crate::engine::journal::read(&state_dir.join(crate::engine::journal::FILE_NAME))
+                .unwrap_or_default();
+        let mut answers = answers;
+        let mut resume_note = None;
+        if replay.interrupted() {
+            if let Some(plan) = replay
+                .plan_file()
+                .and_then(|f| Plan::load(std::path::Path::new(f), &profile).ok())
+            {
+                answers = Answers::from_plan(&plan, &answers.install_local);
+            }
+            let (done, total) = replay
+                .steps
+                .values()
+                .fold((0, 0), |(d, t), s| (d + s.done.len(), t + s.actions.len()));
+            resume_note = Some(format!(
+                "An earlier run on this installation was interrupted: {done} of {total} recorded actions finished. \
+                 The journal lets mdcluster finish it exactly, or reverse what it did."
+            ));
+        }
+        let save_path = std::env::current_dir()
+            .unwrap_or_default()
+            .join("mdcluster-plan.toml")
+            .display()
+            .to_string();
+        let mut app = App {
+            profile,
+            answers,
+            screen: if resume_note.is_some() {
+                Screen::Resume
+            } else {
+                Screen::Steps
+            },
+            previous: Screen::Steps,
+            focus: Focus::Steps,
+            selected: StepId::SharedPath,
+            scroll: 0,
+            preview: PreviewState::Waiting,
+            generation: 0,
+            previewed: None,
+            run_states: BTreeMap::new(),
+            progress: None,
+            events: VecDeque::new(),
+            finished: None,
+            save_path,
+            save_error: None,
+            saved: None,
+            resume_note,
+            undo_available: !replay.is_empty() && !replay.undone,
+            color,
+            now: Instant::now(),
+            quit: false,
+            plan_file: state_dir.join("wizard-plan.toml"),
+            first_frame: None,
+        };
+        app.event("mdcluster wizard started");
+        if app.answers.first_invalid().is_some() {
+            app.focus = Focus::Field(
+                app.answers
+                    .first_invalid()
+                    .map(|(f, _)| f)
+                    .unwrap_or(FieldId::SharedPath),
+            );
+        }
+        app
+    }
+
+    /// Commands to run right after start (the first preview).
+    pub fn start(&mut self) -> Vec<Cmd> {
+        self.refresh_preview()
+    }
+
+    pub fn event(&mut self, text: impl Into<String>) {
+        if self.events.len() == EVENT_LINES {
+            self.events.pop_front();
+        }
+        self.events.push_back(text.into());
+    }
+
+    pub fn preview(&self) -> Option<&Preview> {
+        match &self.preview {
+            PreviewState::Ready(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The step a failed preparation belongs to (its own, or the first).
+    pub fn failed_step(&self) -> Option<StepId> {
+        match &self.preview {
+            PreviewState::Failed(p) => Some(
+                p.step
+                    .and_then(StepId::from_id)
+                    .unwrap_or(StepId::SharedPath),
+            ),
+            _ => None,
+        }
+    }
+
+    /// The step list's state for a step.
+    pub fn step_state(&self, step: StepId) -> UiState {
+        if let Some(s) = self.run_states.get(&step) {
+            return *s;
+        }
+        if self.failed_step() == Some(step) {
+            return UiState::Failed;
+        }
+        if !step.available() {
+            return UiState::NotAvailable;
+        }
+        let asks = self
+            .answers
+            .fields()
+            .into_iter()
+            .any(|f| question(f).step == step && self.answers.validate(f).is_err());
+        if asks {
+            return UiState::NeedsInput;
+        }
+        let Some(p) = self.preview() else {
+            return UiState::Pending;
+        };
+        match p.steps.iter().find(|s| s.step == step) {
+            Some(sp) if sp.failed_checks().next().is_some() => UiState::Failed,
+            Some(sp) => match sp.state {
+                StepState::Done | StepState::NothingToDo => UiState::Done,
+                StepState::Ready | StepState::Resume => UiState::Ready,
+                StepState::Unavailable => UiState::NotAvailable,
+            },
+            None => UiState::Pending,
+        }
+    }
+
+    /// Apply is possible: answers valid, a preview without failed checks that changes something.
+    pub fn can_apply(&self) -> Result<(), String> {
+        if let Some((f, e)) = self.answers.first_invalid() {
+            return Err(format!("{}: {e}", question(f).label));
+        }
+        match &self.preview {
+            PreviewState::Ready(p) => {
+                if p.refusal().is_some() {
+                    Err("a check failed; see the steps marked failed".into())
+                } else if !p.has_changes() {
+                    Err("nothing to do: the installation is already as planned".into())
+                } else {
+                    Ok(())
+                }
+            }
+            PreviewState::Failed(p) => Err(p.what.clone()),
+            _ => Err("the preview is not ready yet".into()),
+        }
+    }
+
+    fn refresh_preview(&mut self) -> Vec<Cmd> {
+        if self.answers.first_invalid().is_some() {
+            self.preview = PreviewState::Waiting;
+            self.previewed = None;
+            return Vec::new();
+        }
+        if self.previewed.as_ref() == Some(&self.answers)
+            && !matches!(self.preview, PreviewState::Waiting)
+        {
+            return Vec::new();
+        }
+        match self.answers.plan(&self.profile, &self.plan_file) {
+            Ok(plan) => {
+                self.generation += 1;
+                self.previewed = Some(self.answers.clone());
+                self.preview = PreviewState::Computing;
+                vec![Cmd::Preview {
+                    generation: self.generation,
+                    plan: Box::new(plan),
+                    restart: self.answers.restart(),
+                }]
+            }
+            Err(errors) => {
+                let p = crate::plan::plan_problem(&self.plan_file, &errors);
+                self.preview = PreviewState::Failed(p);
+                Vec::new()
+            }
+        }
+    }
+
+    pub fn update(&mut self, msg: Msg) -> Vec<Cmd> {
+        match msg {
+            Msg::Key(key)
+                if key.kind == KeyEventKind::Press || key.kind == KeyEventKind::Repeat =>
+            {
+                self.key(key)
+            }
+            Msg::Key(_) | Msg::Resize => Vec::new(),
+            Msg::Tick(now) => {
+                self.now = now;
+                Vec::new()
+            }
+            Msg::Preview { generation, result } => {
+                if generation != self.generation {
+                    return Vec::new(); // an older preview; a newer one is coming
+                }
+                match result {
+                    Ok(p) => {
+                        let changing = p.pending().count();
+                        match p.refusal() {
+                            Some(_) => self.event("preview ready: a check failed (see the steps marked failed)"),
+                            None if changing == 0 => self.event("preview ready: nothing to do"),
+                            None => self.event(format!("preview ready: {changing} step(s) will change something; press a to apply")),
+                        }
+                        self.preview = PreviewState::Ready(Box::new(p));
+                    }
+                    Err(p) => {
+                        self.event(format!("cannot prepare: {}", p.what));
+                        self.preview = PreviewState::Failed(p);
+                    }
+                }
+                Vec::new()
+            }
+            Msg::Engine(e) => {
+                self.engine_event(e);
+                Vec::new()
+            }
+            Msg::Finished { undo, result } => {
+                match &result {
+                    Ok(s) => {
+                        let verb = if undo { "undone" } else { "applied" };
+                        self.event(format!("{verb}: {} step(s)", s.changed.len()));
+                        // After an undo the journal is archived: nothing left to undo.
+                        self.undo_available = !undo;
+                    }
+                    Err(p) => self.event(format!(
+                        "failed: {}",
+                        p.what.lines().next().unwrap_or_default()
+                    )),
+                }
+                self.progress = None;
+                self.finished = Some(Finished { undo, result });
+                self.screen = Screen::Summary;
+                self.resume_note = None;
+                // Show where things stand now.
+                self.previewed = None;
+                self.run_states.retain(|_, s| *s == UiState::Failed);
+                self.refresh_preview()
+            }
+            Msg::Saved(result) => {
+                match result {
+                    Ok(path) => {
+                        self.event(format!("plan saved to {}", path.display()));
+                        self.saved = Some(path);
+                        self.save_error = None;
+                        self.screen = self.previous.clone();
+                    }
+                    Err(e) => self.save_error = Some(e),
+                }
+                Vec::new()
+            }
+        }
+    }
+
+    fn engine_event(&mut self, e: Event) {
+        match e {
+            Event::StepStarted { step, title, .. } => {
+                self.run_states.insert(step, UiState::Running);
+                self.selected = step;
+                self.scroll = 0;
+                self.event(format!("{step}: {title}"));
+            }
+            Event::StepProgress {
+                step,
+                files_done,
+                files_total,
+                bytes_done,
+                bytes_total,
+            } => {
+                let started = match &self.progress {
+                    Some(p) if p.step == step => p.started,
+                    _ => self.now,
+                };
+                self.progress = Some(ProgressInfo {
+                    step,
+                    files_done,
+                    files_total,
+                    bytes_done,
+                    bytes_total,
+                    started,
+                });
+            }
+            Event::ActionStarted {
+                step, description, ..
+            } => self.event(format!("{step}: {description}")),
+            Event::ActionDone { .. } => {}
+            Event::StepDone { step, outcome } => {
+                self.run_states.insert(step, UiState::Done);
+                let text = match outcome {
+                    Outcome::Changed => "done",
+                    Outcome::AlreadyDone => "already done",
+                    Outcome::NothingToDo => "nothing to do",
+                    Outcome::Checked => "checked",
+                    Outcome::Undone => "undone",
+                };
+                self.event(format!("{step}: {text}"));
+            }
+            Event::StepSkipped { step, .. } => {
+                self.run_states.insert(step, UiState::NotAvailable);
+            }
+            Event::StepFailed { step, error } => {
+                self.run_states.insert(step, UiState::Failed);
+                self.event(format!(
+                    "{step}: FAILED: {}",
+                    error.what.lines().next().unwrap_or_default()
+                ));
+            }
+            Event::Note { text, .. } => self.event(text),
+        }
+    }
+
+    fn key(&mut self, key: KeyEvent) -> Vec<Cmd> {
+        let ctrl_c =
+            key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
+        if ctrl_c {
+            return self.ask_quit();
+        }
+        match self.screen.clone() {
+            Screen::Resume => match key.code {
+                KeyCode::Char('r') | KeyCode::Enter => {
+                    self.screen = Screen::Steps;
+                    self.focus = Focus::Steps;
+                    self.event("resume: the preview shows what is left; press a to finish");
+                    self.refresh_preview()
+                }
+                KeyCode::Char('u') => {
+                    self.previous = Screen::Resume;
+                    self.screen = Screen::Confirm(Confirm::Undo);
+                    Vec::new()
+                }
+                KeyCode::Char('q') | KeyCode::Esc => {
+                    self.quit = true;
+                    Vec::new()
+                }
+                _ => Vec::new(),
+            },
+            Screen::Confirm(kind) => match key.code {
+                KeyCode::Char('y') | KeyCode::Char('Y') => self.confirmed(kind),
+                KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
+                    self.screen = self.previous.clone();
+                    Vec::new()
+                }
+                _ => Vec::new(),
+            },
+            Screen::SavePlan => self.save_key(key),
+            Screen::Running => {
+                if matches!(key.code, KeyCode::Char('q') | KeyCode::Esc) {
+                    return self.ask_quit();
+                }
+                self.browse_key(key);
+                Vec::new()
+            }
+            Screen::Summary => match key.code {
+                KeyCode::Char('q') | KeyCode::Esc => {
+                    self.quit = true;
+                    Vec::new()
+                }
+                KeyCode::Char('s') => self.open_save(),
+                _ => {
+                    self.browse_key(key);
+                    Vec::new()
+                }
+            },
+            Screen::Steps => match self.focus {
+                Focus::Field(field) => self.field_key(field, key),
+                Focus::Steps => self.steps_key(key),
+            },
+        }
+    }
+
+    fn ask_quit(&mut self) -> Vec<Cmd> {
+        if self.screen == Screen::Running {
+            self.previous = Screen::Running;
+            self.screen = Screen::Confirm(Confirm::QuitWhileRunning);
+        } else if !matches!(self.screen, Screen::Confirm(Confirm::QuitWhileRunning)) {
+            self.quit = true;
+        }
+        Vec::new()
+    }
+
+    fn confirmed(&mut self, kind: Confirm) -> Vec<Cmd> {
+        match kind {
+            Confirm::QuitWhileRunning => {
+                self.quit = true;
+                Vec::new()
+            }
+            Confirm::Apply => {
+                let Some(preview) = self.preview().cloned() else {
+                    self.screen = Screen::Steps;
+                    return Vec::new();
+                };
+                self.screen = Screen::Running;
+                self.focus = Focus::Steps;
+                self.finished = None;
+                self.event("applying; the journal records every change");
+                vec![Cmd::Apply {
+                    plan_text: self.answers.plan_text(),
+                    preview: Box::new(preview),
+                }]
+            }
+            Confirm::Undo => match self.answers.plan(&self.profile, &self.plan_file) {
+                Ok(plan) => {
+                    self.screen = Screen::Running;
+                    self.focus = Focus::Steps;
+                    self.finished = None;
+                    self.event("undoing, newest change first");
+                    vec![Cmd::Undo {
+                        plan: Box::new(plan),
+                    }]
+                }
+                Err(errors) => {
+                    self.event(crate::plan::plan_problem(&self.plan_file, &errors).what);
+                    self.screen = self.previous.clone();
+                    Vec::new()
+                }
+            },
+        }
+    }
+
+    fn browse_key(&mut self, key: KeyEvent) {
+        let i = self.selected.number() - 1;
+        match key.code {
+            KeyCode::Up | KeyCode::Char('k') if i > 0 => {
+                self.selected = StepId::ALL[i - 1];
+                self.scroll = 0;
+            }
+            KeyCode::Down | KeyCode::Char('j') if i + 1 < StepId::ALL.len() => {
+                self.selected = StepId::ALL[i + 1];
+                self.scroll = 0;
+            }
+            KeyCode::PageDown => self.scroll = self.scroll.saturating_add(8),
+            KeyCode::PageUp => self.scroll = self.scroll.saturating_sub(8),
+            KeyCode::Home => self.scroll = 0,
+            _ => {}
+        }
+    }
+
+    fn fields_of(&self, step: StepId) -> Vec<FieldId> {
+        self.answers
+            .fields()
+            .into_iter()
+            .filter(|f| question(*f).step == step)
+            .collect()
+    }
+
+    fn steps_key(&mut self, key: KeyEvent) -> Vec<Cmd> {
+        match key.code {
+            KeyCode::Char('q') | KeyCode::Esc => {
+                self.quit = true;
+                Vec::new()
+            }
+            KeyCode::Tab | KeyCode::Enter => {
+                if let Some(first) = self.fields_of(self.selected).first() {
+                    self.focus = Focus::Field(*first);
+                }
+                Vec::new()
+            }
+            KeyCode::Char('a') => match self.can_apply() {
+                Ok(()) => {
+                    self.previous = Screen::Steps;
+                    self.screen = Screen::Confirm(Confirm::Apply);
+                    Vec::new()
+                }
+                Err(why) => {
+                    self.event(format!("cannot apply yet: {why}"));
+                    Vec::new()
+                }
+            },
+            KeyCode::Char('u') => {
+                if self.undo_available {
+                    self.previous = Screen::Steps;
+                    self.screen = Screen::Confirm(Confirm::Undo);
+                } else {
+                    self.event("nothing to undo: no journal of an applied run");
+                }
+                Vec::new()
+            }
+            KeyCode::Char('s') => self.open_save(),
+            _ => {
+                self.browse_key(key);
+                Vec::new()
+            }
+        }
+    }
+
+    fn field_key(&mut self, field: FieldId, key: KeyEvent) -> Vec<Cmd> {
+        let fields = self.fields_of(question(field).step);
+        let pos = fields.iter().position(|f| *f == field).unwrap_or(0);
+        match key.code {
+            KeyCode::Tab | KeyCode::Down => {
+                self.focus = Focus::Field(fields[(pos + 1) % fields.len().max(1)]);
+                self.refresh_preview()
+            }
+            KeyCode::BackTab | KeyCode::Up => {
+                self.focus =
+                    Focus::Field(fields[(pos + fields.len().max(1) - 1) % fields.len().max(1)]);
+                self.refresh_preview()
+            }
+            KeyCode::Enter | KeyCode::Esc => {
+                self.focus = Focus::Steps;
+                self.refresh_preview()
+            }
+            KeyCode::Backspace => {
+                self.answers.get_mut(field).pop();
+                Vec::new()
+            }
+            KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                self.answers.get_mut(field).clear();
+                Vec::new()
+            }
+            KeyCode::Char(c) if !c.is_control() => {
+                let value = self.answers.get_mut(field);
+                if value.chars().count() < 300 {
+                    value.push(c);
+                }
+                Vec::new()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn open_save(&mut self) -> Vec<Cmd> {
+        if let Some((f, e)) = self.answers.first_invalid() {
+            self.event(format!(
+                "cannot save a plan yet: {}: {e}",
+                question(f).label
+            ));
+            return Vec::new();
+        }
+        self.previous = self.screen.clone();
+        self.screen = Screen::SavePlan;
+        self.save_error = None;
+        Vec::new()
+    }
+
+    fn save_key(&mut self, key: KeyEvent) -> Vec<Cmd> {
+        match key.code {
+            KeyCode::Esc => {
+                self.screen = self.previous.clone();
+                Vec::new()
+            }
+            KeyCode::Enter => {
+                let path = PathBuf::from(self.save_path.trim());
+                if !path.is_absolute() {
+                    self.save_error = Some("give an absolute path".into());
+                    return Vec::new();
+                }
+                if path.exists() {
+                    self.save_error = Some("that file exists; choose another name".into());
+                    return Vec::new();
+                }
+                vec![Cmd::SavePlan {
+                    path,
+                    text: self.answers.plan_text(),
+                }]
+            }
+            KeyCode::Backspace => {
+                self.save_path.pop();
+                Vec::new()
+            }
+            KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                self.save_path.clear();
+                Vec::new()
+            }
+            KeyCode::Char(c) if !c.is_control() => {
+                self.save_path.push(c);
+                Vec::new()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Files per second and time left of the running work, from the last tick.
+    pub fn rate(&self) -> Option<(f64, Option<Duration>)> {
+        let p = self.progress.as_ref()?;
+        let secs = self.now.checked_duration_since(p.started)?.as_secs_f64();
+        if secs < 0.2 || p.files_done == 0 {
+            return None;
+        }
+        let rate = p.files_done as f64 / secs;
+        let left = p.files_total.saturating_sub(p.files_done) as f64 / rate;
+        Some((rate, Some(Duration::from_secs_f64(left))))
+    }
+}

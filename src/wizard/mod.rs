@@ -1,0 +1,57 @@
+//! The interactive wizard: the full-screen TUI (ratatui) and plain prompts
+//! (inquire). Both ask the [`answers`] questions, turn the answers into a plan
+//! and run it through the same engine as `apply --plan`.
+
+pub mod answers;
+pub mod app;
+pub mod plain;
+pub mod runtime;
+pub mod view;
+
+use crate::problem::{Exit, Problem};
+use crate::profile::Profile;
+use answers::Answers;
+
+/// Start the full-screen wizard; print where things stand when it ends.
+pub fn run_tui(answers: Answers, profile: Profile, color: bool) -> Result<Exit, Problem> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        return Err(plain::no_terminal());
+    }
+    let app = app::App::new(profile.clone(), answers, color);
+    let app = runtime::run_terminal(app, profile)?;
+    if let Some(t) = app.first_frame {
+        eprintln!("first frame after {:.3} ms", t.as_secs_f64() * 1000.0);
+        return Ok(Exit::Success);
+    }
+    // After the alternate screen is gone, leave a short record on the terminal.
+    if let Some(fin) = &app.finished {
+        match &fin.result {
+            Ok(s) => {
+                let verb = if fin.undo { "Undone" } else { "Applied" };
+                println!("{verb}: {} step(s) changed.", s.changed.len());
+                crate::cli::output::print_summary(s, "");
+            }
+            Err(p) => {
+                eprintln!("error: {p}");
+                return Ok(p.exit);
+            }
+        }
+    }
+    if let Some(p) = &app.saved {
+        println!("Plan saved: {}", p.display());
+    }
+    // Quit without a run: say why nothing could be done, with its exit code.
+    if app.finished.is_none() {
+        let refused = match &app.preview {
+            app::PreviewState::Failed(p) => Some(p.clone()),
+            app::PreviewState::Ready(p) => p.refusal(),
+            _ => None,
+        };
+        if let Some(p) = refused {
+            eprintln!("error: {p}");
+            return Ok(p.exit);
+        }
+    }
+    Ok(Exit::Success)
+}

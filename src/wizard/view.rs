@@ -1,0 +1,610 @@
+//! Drawing the wizard: a pure function of [`App`]. Every text that came from
+//! files, logs or the network goes through `sanitize` before it is drawn.
+
+use super::answers::{question, FieldId};
+use super::app::{App, Confirm, Focus, PreviewState, Screen, UiState};
+use crate::report::preview::{ini_edit_diff, state_label};
+use crate::report::{sanitize, size, DiffLine};
+use crate::steps::{StepId, StepPlan};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Gauge, List, ListItem, Paragraph, Wrap};
+use ratatui::Frame;
+
+/// Colours, or none (NO_COLOR).
+struct Theme {
+    color: bool,
+}
+
+impl Theme {
+    fn fg(&self, c: Color) -> Style {
+        if self.color {
+            Style::default().fg(c)
+        } else {
+            Style::default()
+        }
+    }
+    fn bold(&self) -> Style {
+        Style::default().add_modifier(Modifier::BOLD)
+    }
+    fn dim(&self) -> Style {
+        if self.color {
+            Style::default().fg(Color::DarkGray)
+        } else {
+            Style::default()
+        }
+    }
+    fn state(&self, s: UiState) -> Style {
+        match s {
+            UiState::Ready => self.fg(Color::Yellow),
+            UiState::Running => self.fg(Color::Cyan).add_modifier(Modifier::BOLD),
+            UiState::Done => self.fg(Color::Green),
+            UiState::Failed => self.fg(Color::Red).add_modifier(Modifier::BOLD),
+            UiState::NeedsInput => self.fg(Color::Magenta),
+            UiState::NotAvailable => self.dim(),
+            UiState::Pending => Style::default(),
+        }
+    }
+}
+
+fn symbol(s: UiState) -> &'static str {
+    match s {
+        UiState::Pending => "·",
+        UiState::NeedsInput => "?",
+        UiState::Ready => "•",
+        UiState::Running => "»",
+        UiState::Done => "✓",
+        UiState::Failed => "✗",
+        UiState::NotAvailable => "-",
+    }
+}
+
+fn safe(s: &str) -> String {
+    sanitize(s).into_owned()
+}
+
+pub fn render(f: &mut Frame, app: &App) {
+    let t = Theme { color: app.color };
+    let area = f.area();
+    let events_height = if area.height >= 34 { 9 } else { 5 };
+    let [header, body, events, help] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(6),
+        Constraint::Length(events_height),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let [list, main] =
+        Layout::horizontal([Constraint::Length(24), Constraint::Min(20)]).areas(body);
+
+    let title = format!(
+        " mdcluster  {} -> {}",
+        safe(&app.answers.install_root),
+        if app.answers.shared_path.is_empty() {
+            "(shared path?)".to_string()
+        } else {
+            safe(&app.answers.shared_path)
+        }
+    );
+    f.render_widget(
+        Paragraph::new(Line::from(Span::styled(title, t.bold()))),
+        header,
+    );
+    render_steps(f, list, app, &t);
+    match app.screen {
+        Screen::Summary => render_summary(f, main, app, &t),
+        Screen::Resume => render_resume(f, main, app, &t),
+        _ => render_step(f, main, app, &t),
+    }
+    render_events(f, events, app, &t);
+    f.render_widget(Paragraph::new(Span::styled(help_text(app), t.dim())), help);
+    match app.screen {
+        Screen::Confirm(kind) => render_confirm(f, area, app, kind, &t),
+        Screen::SavePlan => render_save(f, area, app, &t),
+        _ => {}
+    }
+}
+
+fn render_steps(f: &mut Frame, area: Rect, app: &App, t: &Theme) {
+    let items: Vec<ListItem> = StepId::ALL
+        .iter()
+        .map(|s| {
+            let st = app.step_state(*s);
+            let mut style = t.state(st);
+            if *s == app.selected {
+                style = style.add_modifier(Modifier::REVERSED);
+            }
+            ListItem::new(Line::from(Span::styled(
+                format!("{} {:>2} {}", symbol(st), s.number(), s.id()),
+                style,
+            )))
+        })
+        .collect();
+    f.render_widget(
+        List::new(items).block(Block::default().borders(Borders::ALL).title(" Steps ")),
+        area,
+    );
+}
+
+fn heading<'a>(text: &'a str, t: &Theme) -> Line<'a> {
+    Line::from(Span::styled(text, t.bold()))
+}
+
+fn render_step(f: &mut Frame, area: Rect, app: &App, t: &Theme) {
+    let step = app.selected;
+    let state = app.step_state(step);
+    let mut lines: Vec<Line> = Vec::new();
+    lines.push(Line::from(Span::styled(step.purpose(), Style::default())));
+    lines.push(Line::from(Span::styled(
+        format!("MDaemon manual step {}", step.manual_steps()),
+        t.dim(),
+    )));
+
+    if let PreviewState::Failed(problem) = &app.preview {
+        if app.failed_step() == Some(step) {
+            lines.push(Line::default());
+            lines.push(Line::from(Span::styled(
+                "Cannot prepare the steps",
+                t.fg(Color::Red).add_modifier(Modifier::BOLD),
+            )));
+            for l in problem.to_string().lines() {
+                lines.push(Line::from(Span::styled(safe(l), t.fg(Color::Red))));
+            }
+        }
+    }
+
+    let fields: Vec<FieldId> = app
+        .answers
+        .fields()
+        .into_iter()
+        .filter(|fid| question(*fid).step == step)
+        .collect();
+    if !fields.is_empty() {
+        lines.push(Line::default());
+        lines.push(heading("Questions", t));
+        for fid in fields {
+            let q = question(fid);
+            let focused = app.focus == Focus::Field(fid) && app.screen == Screen::Steps;
+            let value = safe(app.answers.get(fid));
+            let cursor = if focused { "█" } else { "" };
+            let label_style = if focused {
+                t.bold().add_modifier(Modifier::UNDERLINED)
+            } else {
+                Style::default()
+            };
+            let verdict = app.answers.validate(fid);
+            let mark = if verdict.is_ok() {
+                Span::styled("  ✓", t.fg(Color::Green))
+            } else {
+                Span::styled("  ✗", t.fg(Color::Red))
+            };
+            lines.push(Line::from(vec![
+                Span::styled(format!(" {}: ", q.label), label_style),
+                Span::raw(format!("{value}{cursor}")),
+                mark,
+            ]));
+            if let Err(e) = verdict {
+                lines.push(Line::from(Span::styled(
+                    format!("    {}", safe(&e)),
+                    t.fg(Color::Red),
+                )));
+            }
+            if focused {
+                lines.push(Line::from(Span::styled(format!("    {}", q.help), t.dim())));
+            }
+        }
+    }
+
+    match &app.preview {
+        PreviewState::Ready(p) => {
+            if let Some(sp) = p.steps.iter().find(|s| s.step == step) {
+                step_lines(&mut lines, sp, p, t);
+            }
+        }
+        PreviewState::Computing if step.available() => {
+            lines.push(Line::default());
+            lines.push(Line::from(Span::styled(
+                "Preparing the preview...",
+                t.dim(),
+            )));
+        }
+        _ => {}
+    }
+    if !step.available() {
+        lines.push(Line::default());
+        lines.push(Line::from(Span::styled(
+            format!("Not yet available. By hand: {}.", step.manual_hint()),
+            t.dim(),
+        )));
+    }
+
+    let title = Line::from(vec![
+        Span::styled(format!(" {}. {} ", step.number(), step.title()), t.bold()),
+        Span::styled(format!("[{}] ", state.label()), t.state(state)),
+    ]);
+    let block = Block::default().borders(Borders::ALL).title(title);
+    let (content, gauge) = match &app.progress {
+        Some(_) if area.height > 8 => {
+            let [c, g] = Layout::vertical([Constraint::Min(3), Constraint::Length(3)]).areas(area);
+            (c, Some(g))
+        }
+        _ => (area, None),
+    };
+    f.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false })
+            .scroll((app.scroll, 0)),
+        content,
+    );
+    if let (Some(g), Some(p)) = (gauge, &app.progress) {
+        let ratio = if p.bytes_total > 0 {
+            p.bytes_done as f64 / p.bytes_total as f64
+        } else {
+            0.0
+        };
+        let speed = match app.rate() {
+            Some((rate, Some(left))) => format!(", {rate:.0}/s, {}s left", left.as_secs()),
+            _ => String::new(),
+        };
+        let label = format!(
+            "{}/{} files, {}/{}{speed}",
+            p.files_done,
+            p.files_total,
+            size(p.bytes_done),
+            size(p.bytes_total)
+        );
+        let gauge = Gauge::default()
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(format!(" {} ", p.step)),
+            )
+            .gauge_style(t.fg(Color::Cyan))
+            .ratio(ratio.clamp(0.0, 1.0))
+            .label(label);
+        f.render_widget(gauge, g);
+    }
+}
+
+fn step_lines(lines: &mut Vec<Line>, sp: &StepPlan, preview: &crate::engine::Preview, t: &Theme) {
+    // A failed check is what the administrator must see first.
+    let failed = sp.failed_checks().next().is_some();
+    if failed {
+        check_lines(lines, sp, t);
+    }
+    if !sp.facts.is_empty() {
+        lines.push(Line::default());
+        lines.push(heading("Found", t));
+        for (k, v) in &sp.facts {
+            lines.push(Line::from(format!(" {k}: {}", safe(v))));
+        }
+    }
+    if !failed {
+        check_lines(lines, sp, t);
+    }
+    action_lines(lines, sp, preview, t);
+}
+
+fn check_lines(lines: &mut Vec<Line>, sp: &StepPlan, t: &Theme) {
+    if !sp.checks.is_empty() {
+        lines.push(Line::default());
+        lines.push(heading("Checks", t));
+        for c in &sp.checks {
+            let (mark, style) = if c.ok {
+                ("ok  ", t.fg(Color::Green))
+            } else {
+                ("FAIL", t.fg(Color::Red).add_modifier(Modifier::BOLD))
+            };
+            lines.push(Line::from(vec![
+                Span::styled(format!(" {mark} "), style),
+                Span::raw(format!("{}: {}", c.name, safe(&c.detail))),
+            ]));
+            if let Some(fix) = c.fix.as_ref().filter(|_| !c.ok) {
+                lines.push(Line::from(Span::styled(
+                    format!("      what to do: {}", safe(fix)),
+                    t.fg(Color::Red),
+                )));
+            }
+        }
+    }
+}
+
+fn action_lines(lines: &mut Vec<Line>, sp: &StepPlan, preview: &crate::engine::Preview, t: &Theme) {
+    if !sp.actions.is_empty() {
+        lines.push(Line::default());
+        lines.push(heading(
+            if sp.state == crate::steps::StepState::Resume {
+                "Will finish"
+            } else {
+                "Will change"
+            },
+            t,
+        ));
+        for (_, a) in &sp.actions {
+            lines.push(Line::from(Span::styled(
+                format!(" -> {}", safe(&a.describe())),
+                t.fg(Color::Cyan),
+            )));
+            for d in ini_edit_diff(a, preview).unwrap_or_default() {
+                let style = match d {
+                    DiffLine::Removed(_) => t.fg(Color::Red),
+                    DiffLine::Added(_) => t.fg(Color::Green),
+                    DiffLine::Hunk(_) => t.fg(Color::Cyan),
+                    DiffLine::Header(_) => t.bold(),
+                    DiffLine::Context(_) => Style::default(),
+                };
+                lines.push(Line::from(Span::styled(format!("    {}", d.text()), style)));
+            }
+        }
+    } else if sp.state != crate::steps::StepState::Unavailable {
+        lines.push(Line::default());
+        lines.push(Line::from(Span::styled(
+            format!("Nothing to change ({}).", state_label(sp.state)),
+            t.dim(),
+        )));
+    }
+    for n in &sp.notes {
+        lines.push(Line::from(Span::styled(
+            format!(" note: {}", safe(n)),
+            t.dim(),
+        )));
+    }
+}
+
+fn render_summary(f: &mut Frame, area: Rect, app: &App, t: &Theme) {
+    let mut lines: Vec<Line> = Vec::new();
+    match &app.finished {
+        Some(fin) => match &fin.result {
+            Ok(s) => {
+                let verb = if fin.undo { "Undone" } else { "Applied" };
+                let steps: Vec<String> = s.changed.iter().map(|x| x.to_string()).collect();
+                lines.push(Line::from(Span::styled(
+                    format!(
+                        "{verb}: {} step(s) changed ({})",
+                        steps.len(),
+                        steps.join(", ")
+                    ),
+                    t.fg(Color::Green).add_modifier(Modifier::BOLD),
+                )));
+                if let Some(j) = &s.journal {
+                    lines.push(Line::from(format!(
+                        "Journal: {}",
+                        safe(&j.display().to_string())
+                    )));
+                }
+                if let Some(b) = s.backups.as_ref().filter(|b| b.exists()) {
+                    lines.push(Line::from(format!(
+                        "Backups: {}",
+                        safe(&b.display().to_string())
+                    )));
+                }
+                for k in &s.kept {
+                    lines.push(Line::from(format!(
+                        "Kept (changed after mdcluster wrote it): {}",
+                        safe(&k.display().to_string())
+                    )));
+                }
+                lines.push(Line::default());
+                lines.push(heading("What to do next", t));
+                let mut notes: Vec<&String> = s.notes.iter().collect();
+                notes.dedup();
+                for n in notes {
+                    lines.push(Line::from(format!(" - {}", safe(n))));
+                }
+                if fin.undo {
+                    lines.push(Line::from(
+                        " - if MDaemon was restarted with the new folders, restart it again",
+                    ));
+                } else {
+                    lines.push(Line::from(" - to reverse everything: run the wizard again and press u, or `mdcluster undo --plan <plan>`"));
+                }
+                let manual: Vec<&str> = StepId::ALL
+                    .iter()
+                    .filter(|x| !x.available())
+                    .map(|x| x.id())
+                    .collect();
+                lines.push(Line::from(format!(
+                    " - not yet available, by hand: {}",
+                    manual.join(", ")
+                )));
+            }
+            Err(p) => {
+                lines.push(Line::from(Span::styled(
+                    "Stopped: a step failed",
+                    t.fg(Color::Red).add_modifier(Modifier::BOLD),
+                )));
+                for l in p.to_string().lines() {
+                    lines.push(Line::from(Span::styled(safe(l), t.fg(Color::Red))));
+                }
+                lines.push(Line::default());
+                lines.push(Line::from("Nothing is lost: the journal records what was done. Fix the cause, then run the"));
+                lines.push(Line::from(
+                    "wizard again to resume (or press u there to undo).",
+                ));
+            }
+        },
+        None => lines.push(Line::from("")),
+    }
+    lines.push(Line::default());
+    match &app.saved {
+        Some(p) => lines.push(Line::from(format!(
+            "Plan saved: {} (replay with `mdcluster apply --plan`)",
+            safe(&p.display().to_string())
+        ))),
+        None => lines.push(Line::from(Span::styled(
+            "Press s to save the answers as a plan file for headless runs.",
+            t.dim(),
+        ))),
+    }
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(Span::styled(" Summary ", t.bold()));
+    f.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false })
+            .scroll((app.scroll, 0)),
+        area,
+    );
+}
+
+fn render_resume(f: &mut Frame, area: Rect, app: &App, t: &Theme) {
+    let note = app.resume_note.clone().unwrap_or_default();
+    let lines = vec![
+        Line::from(Span::styled(
+            "An interrupted run",
+            t.fg(Color::Yellow).add_modifier(Modifier::BOLD),
+        )),
+        Line::default(),
+        Line::from(safe(&note)),
+        Line::default(),
+        Line::from(vec![
+            Span::styled(" r ", t.bold()),
+            Span::raw("resume: finish what was started (the preview shows what is left)"),
+        ]),
+        Line::from(vec![
+            Span::styled(" u ", t.bold()),
+            Span::raw("undo: reverse what it did, newest first"),
+        ]),
+        Line::from(vec![
+            Span::styled(" q ", t.bold()),
+            Span::raw("quit: change nothing now"),
+        ]),
+    ];
+    let block = Block::default().borders(Borders::ALL).title(" Resume ");
+    f.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        area,
+    );
+}
+
+fn render_events(f: &mut Frame, area: Rect, app: &App, t: &Theme) {
+    let rows = area.height.saturating_sub(2) as usize;
+    let skip = app.events.len().saturating_sub(rows);
+    let lines: Vec<Line> = app
+        .events
+        .iter()
+        .skip(skip)
+        .map(|e| Line::from(safe(e)))
+        .collect();
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(Span::styled(" Events ", t.dim()));
+    f.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+fn help_text(app: &App) -> String {
+    match (&app.screen, app.focus) {
+        (Screen::Resume, _) => " r resume  u undo  q quit".into(),
+        (Screen::Confirm(_), _) => " y yes  n no".into(),
+        (Screen::SavePlan, _) => " type a path  Enter save  Esc cancel  Ctrl-U clear".into(),
+        (Screen::Running, _) => " Up/Down step  PgUp/PgDn scroll  q quit (asks first)".into(),
+        (Screen::Summary, _) => " Up/Down step  PgUp/PgDn scroll  s save plan  q quit".into(),
+        (Screen::Steps, Focus::Field(_)) => {
+            " type to edit  Tab next  Enter done  Esc back  Ctrl-U clear".into()
+        }
+        (Screen::Steps, Focus::Steps) => {
+            " Up/Down step  Tab answer  PgUp/PgDn scroll  a apply  s save  u undo  q quit".into()
+        }
+    }
+}
+
+/// A centred rectangle for popups.
+fn centred(area: Rect, width: u16, height: u16) -> Rect {
+    let w = width.min(area.width.saturating_sub(2));
+    let h = height.min(area.height.saturating_sub(2));
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}
+
+fn render_confirm(f: &mut Frame, area: Rect, app: &App, kind: Confirm, t: &Theme) {
+    let mut lines: Vec<Line> = Vec::new();
+    let title = match kind {
+        Confirm::Apply => {
+            let steps: Vec<String> = app
+                .preview()
+                .map(|p| p.pending().map(|s| s.step.to_string()).collect())
+                .unwrap_or_default();
+            lines.push(Line::from(format!(
+                "Apply the changes of {} step(s)?",
+                steps.len()
+            )));
+            lines.push(Line::from(Span::styled(steps.join(", "), t.bold())));
+            lines.push(Line::default());
+            lines.push(Line::from(
+                "A journal and backups are kept; a rerun resumes and undo reverses.",
+            ));
+            " Apply "
+        }
+        Confirm::Undo => {
+            lines.push(Line::from(
+                "Undo what mdcluster changed on this installation, newest first?",
+            ));
+            lines.push(Line::default());
+            lines.push(Line::from(
+                "Only what mdcluster did is reversed; files changed since are kept.",
+            ));
+            " Undo "
+        }
+        Confirm::QuitWhileRunning => {
+            lines.push(Line::from("A change is in progress. Quit anyway?"));
+            lines.push(Line::default());
+            lines.push(Line::from(
+                "Nothing is lost: run the wizard again to resume from the journal.",
+            ));
+            " Quit "
+        }
+    };
+    lines.push(Line::default());
+    lines.push(Line::from(vec![
+        Span::styled(" y ", t.bold().add_modifier(Modifier::REVERSED)),
+        Span::raw(" yes    "),
+        Span::styled(" n ", t.bold().add_modifier(Modifier::REVERSED)),
+        Span::raw(" no"),
+    ]));
+    let r = centred(area, 72, 9);
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(lines)
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(Span::styled(title, t.bold())),
+            )
+            .wrap(Wrap { trim: false }),
+        r,
+    );
+}
+
+fn render_save(f: &mut Frame, area: Rect, app: &App, t: &Theme) {
+    let mut lines = vec![
+        Line::from("Save the answers as a plan file; `mdcluster apply --plan FILE` replays them."),
+        Line::default(),
+        Line::from(vec![
+            Span::raw(" File: "),
+            Span::styled(format!("{}█", safe(&app.save_path)), t.bold()),
+        ]),
+    ];
+    if let Some(e) = &app.save_error {
+        lines.push(Line::from(Span::styled(
+            format!(" ✗ {}", safe(e)),
+            t.fg(Color::Red),
+        )));
+    }
+    let r = centred(area, 76, 8);
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(lines)
+            .block(Block::default().borders(Borders::ALL).title(" Save plan "))
+            .wrap(Wrap { trim: false }),
+        r,
+    );
+}

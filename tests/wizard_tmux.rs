@@ -1,0 +1,323 @@
+//! The real binary in a real terminal (tmux): the wizard completed with
+//! keystrokes, the screen read back, the installation checked afterwards.
+//! tmux is installed by scripts/test.sh; these tests do not skip without it.
+
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    /// A private tmux server running `command` in a window of the given size.
+    fn start(name: &str, width: u16, height: u16, command: &str) -> Tmux {
+        let socket = format!("mdc-{name}-{}", std::process::id());
+        let t = Tmux { socket };
+        let status = t
+            .tmux()
+            .args([
+                "new-session",
+                "-d",
+                "-x",
+                &width.to_string(),
+                "-y",
+                &height.to_string(),
+                "-s",
+                "main",
+            ])
+            .arg(command)
+            .status()
+            .expect("tmux must be installed (scripts/test.sh installs it)");
+        assert!(status.success());
+        t
+    }
+
+    fn tmux(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.socket]).env_remove("TMUX");
+        c
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            assert!(self
+                .tmux()
+                .args(["send-keys", "-t", "main", k])
+                .status()
+                .unwrap()
+                .success());
+        }
+    }
+
+    fn type_text(&self, text: &str) {
+        assert!(self
+            .tmux()
+            .args(["send-keys", "-t", "main", "-l", text])
+            .status()
+            .unwrap()
+            .success());
+    }
+
+    fn screen(&self) -> String {
+        let out = self
+            .tmux()
+            .args(["capture-pane", "-p", "-t", "main"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Wait until the screen shows `text`; fail with the screen after `secs`.
+    fn wait_for(&self, text: &str, secs: u64) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if s.contains(text) {
+                return s;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(secs),
+                "waited for {text:?}; the screen shows:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn alternate_on(&self) -> bool {
+        let out = self
+            .tmux()
+            .args(["display", "-p", "-t", "main", "#{alternate_on}"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim() == "1"
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.tmux().arg("kill-server").status();
+    }
+}
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_mdcluster")
+}
+
+/// After the wizard exits, the shell prints its exit code and whether the
+/// terminal is back in canonical (cooked) mode.
+fn then_report(cmd: &str) -> String {
+    format!("{cmd}; echo EXIT=$?; if stty -a | grep -q -- '-icanon'; then echo STTY=RAW; else echo STTY=COOKED; fi; sleep 60")
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    assert!(Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap()
+        .success());
+}
+
+#[test]
+fn the_wizard_completed_with_keystrokes_equals_a_headless_run_of_its_plan() {
+    let lab = Lab::new();
+    let pristine_install = lab.tmp.path().join("pristine-install");
+    let pristine_share = lab.tmp.path().join("pristine-share");
+    copy_tree(&lab.install, &pristine_install);
+    copy_tree(&lab.share, &pristine_share);
+    let saved: PathBuf = lab.tmp.path().join("saved-plan.toml");
+
+    let cmd = then_report(&format!(
+        "NO_COLOR=1 {} wizard --root '{}'",
+        bin(),
+        lab.install.display()
+    ));
+    let t = Tmux::start("flow", 80, 24, &cmd);
+    t.wait_for("Questions", 10);
+    assert!(t.alternate_on(), "full screen");
+    // The cursor starts in the first question that needs an answer: the shared path.
+    t.type_text(r"\\fileserver\mdaemon");
+    t.keys(&["Tab"]);
+    t.type_text(&lab.share.display().to_string());
+    t.keys(&["Enter"]);
+    t.wait_for("press a to apply", 15);
+    t.keys(&["Down", "Down", "Down"]);
+    t.wait_for("Rewrite [Directories]", 5);
+    t.keys(&["NPage", "NPage"]); // the diff is below the fold at 80x24
+    t.wait_for("+LockFiles=", 5);
+    t.keys(&["a"]);
+    t.wait_for("Apply the changes of 3 step(s)?", 5);
+    t.keys(&["y"]);
+    let summary = t.wait_for("Applied: 3 step(s)", 30);
+    assert!(summary.contains("Summary"), "{summary}");
+    t.keys(&["s"]);
+    t.wait_for("Save plan", 5);
+    t.keys(&["C-u"]);
+    t.type_text(&saved.display().to_string());
+    t.keys(&["Enter"]);
+    t.wait_for("plan saved to", 5);
+    t.keys(&["q"]);
+    let end = t.wait_for("STTY=", 10);
+    assert!(end.contains("EXIT=0"), "{end}");
+    assert!(
+        end.contains("STTY=COOKED"),
+        "terminal left in raw mode:\n{end}"
+    );
+    assert!(!t.alternate_on(), "alternate screen left on");
+
+    // The installation afterwards.
+    let ini = String::from_utf8_lossy(&lab.ini_bytes()).into_owned();
+    assert!(
+        ini.contains(r"LockFiles=\\fileserver\mdaemon\Users\LockFiles\"),
+        "{ini}"
+    );
+    assert_eq!(
+        lab.share
+            .join("Users/LockFiles")
+            .read_dir()
+            .unwrap()
+            .count(),
+        3
+    );
+    let wizard_result = (outcome_map(&lab.install, true), tree_map(&lab.share, false));
+
+    // The saved plan, headless, on a fresh copy of the same installation.
+    std::fs::remove_dir_all(&lab.install).unwrap();
+    std::fs::remove_dir_all(&lab.share).unwrap();
+    copy_tree(&pristine_install, &lab.install);
+    copy_tree(&pristine_share, &lab.share);
+    mdcluster()
+        .args(["apply", "--yes", "--plan"])
+        .arg(&saved)
+        .assert()
+        .success();
+    let headless_result = (outcome_map(&lab.install, true), tree_map(&lab.share, false));
+    assert_eq!(
+        wizard_result, headless_result,
+        "the TUI path and the headless path give identical trees"
+    );
+}
+
+#[test]
+fn ctrl_c_and_a_panic_restore_the_terminal() {
+    let lab = Lab::new();
+    let cmd = then_report(&format!(
+        "{} wizard --root '{}'",
+        bin(),
+        lab.install.display()
+    ));
+    let t = Tmux::start("ctrlc", 80, 24, &cmd);
+    t.wait_for("Questions", 10);
+    // A resize redraws the whole screen at the new size.
+    assert!(t
+        .tmux()
+        .args(["resize-window", "-t", "main", "-x", "120", "-y", "40"])
+        .status()
+        .unwrap()
+        .success());
+    let start = Instant::now();
+    while !t
+        .screen()
+        .lines()
+        .any(|l| l.contains("Events") && l.chars().count() == 120)
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "no redraw at 120 columns:\n{}",
+            t.screen()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    t.keys(&["C-c"]);
+    let end = t.wait_for("STTY=", 10);
+    assert!(end.contains("STTY=COOKED"), "{end}");
+    assert!(!t.alternate_on());
+    drop(t);
+
+    let cmd = then_report(&format!(
+        "MDCLUSTER_TEST_PANIC=1 {} wizard --root '{}'",
+        bin(),
+        lab.install.display()
+    ));
+    let t = Tmux::start("panic", 100, 30, &cmd);
+    let end = t.wait_for("STTY=", 10);
+    assert!(
+        end.contains("deliberate panic"),
+        "the panic message is readable:\n{end}"
+    );
+    assert!(end.contains("EXIT=101"), "{end}");
+    assert!(
+        end.contains("STTY=COOKED"),
+        "terminal restored after a panic:\n{end}"
+    );
+    assert!(!t.alternate_on());
+}
+
+#[test]
+fn the_plain_wizard_asks_the_same_questions() {
+    let lab = Lab::new();
+    let cmd = then_report(&format!(
+        "NO_COLOR=1 {} wizard --plain --root '{}'",
+        bin(),
+        lab.install.display()
+    ));
+    let t = Tmux::start("plain", 100, 40, &cmd);
+    t.wait_for("Installation (Windows path)", 10);
+    t.keys(&["Enter"]); // keep C:\MDaemon
+    t.wait_for("Shared path (UNC)", 5);
+    t.type_text(r"S:\mdaemon");
+    t.keys(&["Enter"]);
+    t.wait_for("UNC path", 5); // validated as typed: refused, asked again
+    t.keys(&["C-u"]);
+    for _ in 0..12 {
+        t.keys(&["BSpace"]);
+    }
+    t.type_text(r"\\fileserver\mdaemon");
+    t.keys(&["Enter"]);
+    t.wait_for("Share on this machine", 5);
+    t.type_text(&lab.share.display().to_string());
+    t.keys(&["Enter"]);
+    t.wait_for("This node's name", 5);
+    t.keys(&["C-u"]);
+    for _ in 0..20 {
+        t.keys(&["BSpace"]);
+    }
+    t.type_text("MAIL1");
+    t.keys(&["Enter"]);
+    t.wait_for("This node's address", 5);
+    t.keys(&["Enter"]);
+    t.wait_for("server ID", 5);
+    t.keys(&["Enter"]);
+    t.wait_for("Restart MDaemon", 5);
+    t.keys(&["Enter"]);
+    t.wait_for("Apply these changes?", 15);
+    t.type_text("y");
+    t.keys(&["Enter"]);
+    t.wait_for("Save these answers", 30);
+    t.type_text("n");
+    t.keys(&["Enter"]);
+    let end = t.wait_for("STTY=", 10);
+    assert!(end.contains("EXIT=0"), "{end}");
+    let ini = String::from_utf8_lossy(&lab.ini_bytes()).into_owned();
+    assert!(ini.contains(r"PEM=\\fileserver\mdaemon\PEM\"), "{ini}");
+}
+
+#[test]
+fn without_a_terminal_the_wizard_points_to_plan() {
+    let lab = Lab::new();
+    for plain in [false, true] {
+        let mut c = mdcluster();
+        c.arg("wizard").arg("--root").arg(&lab.install);
+        if plain {
+            c.arg("--plain");
+        }
+        let out = c.output().unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--plan"));
+    }
+}

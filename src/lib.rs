@@ -6,6 +6,7 @@
 //! - [`winpath`]: Windows path rules (UNC, drives, case-insensitive, MAX_PATH) as plain code.
 //! - [`location`]: where MDaemon's Windows paths are on this machine (`[[mounts]]`).
 //! - [`ini`]: lossless MDaemon.ini editing: only the bytes of a changed value change.
+//! - [`userlist`]: lossless Userlist.dat editing: only the bytes of a changed MailDir change.
 //! - [`install`]: reading the installation (MDaemon.ini, `[Directories]`).
 //! - [`steps`]: the eleven steps, their checks and the actions they are made of.
 //! - [`engine`]: preview, apply, status and undo over a journal.
@@ -30,5 +31,6 @@ pub mod profile;
 pub mod report;
 pub mod sandbox;
 pub mod steps;
+pub mod userlist;
 pub mod winpath;
 pub mod wizard;

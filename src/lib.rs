@@ -5,6 +5,7 @@
 //! - [`profile`]: every MDaemon-specific name, from `assets/profiles/mdaemon.toml`.
 //! - [`winpath`]: Windows path rules (UNC, drives, case-insensitive, MAX_PATH) as plain code.
 //! - [`location`]: where MDaemon's Windows paths are on this machine (`[[mounts]]`).
+//! - [`codepage`]: Windows-1252, the code page of MDaemon's files.
 //! - [`ini`]: lossless MDaemon.ini editing: only the bytes of a changed value change.
 //! - [`userlist`]: lossless Userlist.dat editing: only the bytes of a changed MailDir change.
 //! - [`install`]: reading the installation (MDaemon.ini, `[Directories]`).
@@ -20,6 +21,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod codepage;
 pub mod engine;
 pub mod fsops;
 pub mod ini;

@@ -66,10 +66,9 @@ mod parse;
 #[cfg(test)]
 mod tests;
 
+use crate::codepage::encode_windows_1252;
 use std::borrow::Cow;
 use std::fmt;
-
-use encoding_rs::WINDOWS_1252;
 
 use parse::{is_blank, Kind, Line, Span, UTF8_BOM};
 
@@ -231,10 +230,7 @@ impl IniDoc {
     pub fn get_str(&self, section: &str, key: &str) -> Option<String> {
         let entry = self.get(section, key)?;
         Some(match self.encoding() {
-            TextEncoding::Windows1252 => WINDOWS_1252
-                .decode_without_bom_handling(&entry.value)
-                .0
-                .into_owned(),
+            TextEncoding::Windows1252 => crate::codepage::decode_windows_1252(&entry.value),
             TextEncoding::Utf8Bom => String::from_utf8_lossy(&entry.value).into_owned(),
         })
     }
@@ -486,26 +482,6 @@ impl IniDoc {
             }
         }
     }
-}
-
-/// Encodes `text` as Windows-1252 (WHATWG mapping, so 0x81, 0x8D, 0x8F, 0x90
-/// and 0x9D round-trip through U+0081 etc.). Errs with the first character
-/// that has no byte.
-fn encode_windows_1252(text: &str) -> Result<Cow<'_, [u8]>, char> {
-    if text.is_ascii() {
-        return Ok(Cow::Borrowed(text.as_bytes()));
-    }
-    let mut out = Vec::with_capacity(text.len());
-    let mut buf = [0u8; 4];
-    for ch in text.chars() {
-        // `encode` replaces unmappable chars with "&#NNN;" and reports it.
-        let (bytes, _, unmappable) = WINDOWS_1252.encode(ch.encode_utf8(&mut buf));
-        match (unmappable, bytes.as_ref()) {
-            (false, [byte]) => out.push(*byte),
-            _ => return Err(ch),
-        }
-    }
-    Ok(Cow::Owned(out))
 }
 
 /// ASCII case-insensitive; bytes >= 0x80 must be equal.

@@ -84,11 +84,9 @@
 #[cfg(test)]
 mod tests;
 
-use std::borrow::Cow;
+use crate::codepage::encode_windows_1252;
 use std::fmt;
 use std::ops::Range;
-
-use encoding_rs::WINDOWS_1252;
 
 /// Column ranges `[start, end)`, 0-based, of the fields mdcluster reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -415,29 +413,5 @@ fn decode_field(bytes: &[u8]) -> String {
         .iter()
         .rposition(|&b| b != b' ')
         .map_or(0, |last| last + 1);
-    let trimmed = bytes.get(..kept).unwrap_or(&[]);
-    WINDOWS_1252
-        .decode_without_bom_handling(trimmed)
-        .0
-        .into_owned()
-}
-
-/// Encodes `text` as Windows-1252 (WHATWG mapping, so U+0081, U+008D,
-/// U+008F, U+0090 and U+009D round-trip to their bytes), one byte per
-/// character. Errs with the first character that has no byte.
-fn encode_windows_1252(text: &str) -> Result<Cow<'_, [u8]>, char> {
-    if text.is_ascii() {
-        return Ok(Cow::Borrowed(text.as_bytes()));
-    }
-    let mut out = Vec::with_capacity(text.len());
-    let mut buf = [0u8; 4];
-    for ch in text.chars() {
-        // `encode` replaces an unmappable char with "&#NNN;" and reports it.
-        let (bytes, _, unmappable) = WINDOWS_1252.encode(ch.encode_utf8(&mut buf));
-        match (unmappable, bytes.as_ref()) {
-            (false, [byte]) => out.push(*byte),
-            _ => return Err(ch),
-        }
-    }
-    Ok(Cow::Owned(out))
+    crate::codepage::decode_windows_1252(bytes.get(..kept).unwrap_or(&[]))
 }

@@ -54,7 +54,7 @@ fn sandbox_line(
         (l.full_name, full_name),
         (l.mail_dir, mail_dir),
     ] {
-        let bytes = WINDOWS_1252.encode(value).0;
+        let bytes = encoding_rs::WINDOWS_1252.encode(value).0;
         let n = bytes.len().min(cols[1] - cols[0]);
         line[cols[0]..cols[0] + n].copy_from_slice(&bytes[..n]);
     }

@@ -13,6 +13,7 @@
 //! - [`engine`]: preview, apply, status and undo over a journal.
 //! - [`fsops`]: atomic writes and verified, resumable folder moves.
 //! - [`report`]: human-readable output: sizes, safe text, diffs, previews.
+//! - [`service`]: whether MDaemon runs; stopping and starting it.
 //! - [`sandbox`]: a realistic sample installation for tests and the demo.
 //! - [`wizard`]: the interactive wizard: full-screen (ratatui) and plain prompts.
 //! - [`cli`]: the command line.
@@ -32,6 +33,7 @@ pub mod problem;
 pub mod profile;
 pub mod report;
 pub mod sandbox;
+pub mod service;
 pub mod steps;
 pub mod userlist;
 pub mod winpath;

@@ -42,7 +42,7 @@ fn apply_then_undo_restores_the_tree_exactly() {
         .arg("--yes")
         .assert()
         .success()
-        .stdout(predicate::str::contains("Applied: 3 step(s) changed"));
+        .stdout(predicate::str::contains("Applied: 4 step(s) changed"));
     let after = lab.hash();
     let after_map = outcome_map(&lab.install, true);
     assert_ne!(after, before);
@@ -136,10 +136,21 @@ fn only_changed_values_change_in_mdaemon_ini() {
         .filter(|(x, y)| x != y)
         .map(|(x, _)| String::from_utf8_lossy(x).into_owned())
         .collect();
-    assert_eq!(changed.len(), 3, "{changed:?}");
-    assert!(changed.iter().all(|l| l.starts_with("LockFiles=")
-        || l.starts_with("PEM=")
-        || l.starts_with("DKIMKeys=")));
+    assert_eq!(changed.len(), 6, "{changed:?}");
+    let keys = [
+        "LockFiles=",
+        "PEM=",
+        "DKIMKeys=",
+        "Users=",
+        "PublicFolders=",
+        "MailDir=",
+    ];
+    assert!(
+        changed
+            .iter()
+            .all(|l| keys.iter().any(|k| l.starts_with(k))),
+        "{changed:?}"
+    );
     // Windows-1252 bytes in a comment and a value survive untouched.
     assert!(after.windows(3).any(|w| w == b"J\xf6r"));
     assert!(after.windows(3).any(|w| w == b"M\xfcl"));
@@ -181,7 +192,13 @@ fn json_events_for_scripts() {
     let events = json_lines(&out);
     let kinds: Vec<&str> = events.iter().filter_map(|e| e["event"].as_str()).collect();
     assert_eq!(kinds.iter().filter(|k| **k == "step-preview").count(), 11);
-    for id in ["shared-path", "lockfiles", "pem", "directories"] {
+    for id in [
+        "shared-path",
+        "lockfiles",
+        "pem",
+        "mail-store",
+        "directories",
+    ] {
         assert!(
             events
                 .iter()
@@ -194,7 +211,10 @@ fn json_events_for_scripts() {
     }
     assert!(events
         .iter()
-        .any(|e| e["event"] == "step-skipped" && e["step"] == "mail-store"));
+        .any(|e| e["event"] == "step-done" && e["step"] == "mail-store"));
+    assert!(events
+        .iter()
+        .any(|e| e["event"] == "step-skipped" && e["step"] == "certificates"));
     let last = events.last().unwrap();
     assert_eq!(last["event"], "finished");
     assert_eq!(last["exit"], 0);
@@ -249,10 +269,11 @@ fn status_reports_each_step() {
     let s = status(&lab);
     assert_eq!(s.len(), 11);
     assert_eq!(s[1], ("lockfiles".to_string(), "pending".to_string()));
-    assert_eq!(s[4].1, "not-available");
+    assert_eq!(s[3], ("mail-store".to_string(), "pending".to_string()));
+    assert_eq!(s[5].1, "not-available");
     lab.apply().arg("--yes").assert().success();
     let s = status(&lab);
-    assert!(s[..4].iter().all(|(_, st)| st == "done"), "{s:?}");
+    assert!(s[..5].iter().all(|(_, st)| st == "done"), "{s:?}");
 }
 
 #[test]
@@ -285,6 +306,18 @@ fn moves_across_file_systems_copy_verify_and_undo_exactly() {
     assert_eq!(lab.hash(), before);
 }
 
+/// A sandbox small enough to run many times.
+fn small_lab() -> Lab {
+    Lab::with(
+        mdcluster::sandbox::Options {
+            accounts: 5,
+            messages: 40,
+            seed: 9,
+        },
+        None,
+    )
+}
+
 /// Simulate a crash after every journal record in turn; each time a rerun
 /// finishes the job and the result equals an uninterrupted run. Also: undo
 /// after a crash restores the original tree.
@@ -292,7 +325,7 @@ fn moves_across_file_systems_copy_verify_and_undo_exactly() {
 fn a_crash_at_any_journal_record_is_finished_by_a_rerun() {
     for copy_path in [false, true] {
         let reference = {
-            let lab = Lab::new();
+            let lab = small_lab();
             let mut c = lab.apply();
             if copy_path {
                 c.env("MDCLUSTER_NO_RENAME", "1");
@@ -302,7 +335,7 @@ fn a_crash_at_any_journal_record_is_finished_by_a_rerun() {
         };
         let mut crashes = 0;
         for n in 1.. {
-            let lab = Lab::new();
+            let lab = small_lab();
             let original = lab.hash();
             let mut c = lab.apply();
             c.args(["--yes", "--json"])

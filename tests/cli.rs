@@ -48,8 +48,8 @@ fn steps_lists_eleven_with_stable_ids() {
             "shared-path",
             "lockfiles",
             "pem",
-            "directories",
             "mail-store",
+            "directories",
             "certificates",
             "secondaries",
             "discover",
@@ -62,7 +62,7 @@ fn steps_lists_eleven_with_stable_ids() {
         .iter()
         .map(|s| s["available"].as_bool().unwrap())
         .collect();
-    assert_eq!(&available[..5], &[true, true, true, true, false]);
+    assert_eq!(&available[..6], &[true, true, true, true, true, false]);
 }
 
 #[test]

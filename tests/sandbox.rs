@@ -81,10 +81,10 @@ fn the_installation_looks_like_mdaemon() {
     assert_eq!(lines.len(), 30);
     for l in &lines {
         let maildir = String::from_utf8_lossy(&l[105..195]).trim_end().to_string();
-        assert!(
-            maildir.starts_with(r"C:\MDaemon\Users\") && maildir.ends_with('\\'),
-            "{maildir}"
-        );
+        // One account lives outside the Users tree, as on some installations.
+        let inside = maildir.starts_with(r"C:\MDaemon\Users\")
+            || maildir.starts_with(r"C:\MDaemon\MailExtra\");
+        assert!(inside && maildir.ends_with('\\'), "{maildir}");
         let rel = maildir
             .trim_start_matches(r"C:\MDaemon\")
             .replace('\\', "/");
@@ -99,7 +99,7 @@ fn the_installation_looks_like_mdaemon() {
     let map = tree_map(&dir, false);
     let msgs: Vec<&String> = map
         .keys()
-        .filter(|k| k.starts_with("Users/") && k.ends_with(".msg"))
+        .filter(|k| (k.starts_with("Users/") || k.starts_with("MailExtra/")) && k.ends_with(".msg"))
         .collect();
     assert_eq!(msgs.len(), 900);
     let name_ok = |k: &str| {

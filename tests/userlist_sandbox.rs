@@ -32,9 +32,15 @@ fn every_sandbox_account_moves_to_the_share_and_nothing_else_changes() {
         "the sandbox writes Windows-1252 full names"
     );
 
-    let old_prefix = format!(r"{WINDOWS_ROOT}\Users\");
     let new_prefix = format!(r"{DEMO_SHARE}\Users\");
     for a in &accounts {
+        // Every account is under Users, except one the sandbox keeps elsewhere.
+        let base = if a.mail_dir.contains(r"\MailExtra\") {
+            "MailExtra"
+        } else {
+            "Users"
+        };
+        let old_prefix = format!(r"{WINDOWS_ROOT}\{base}\");
         assert_eq!(
             a.mail_dir,
             format!(r"{old_prefix}{}\{}\", a.domain, a.mailbox)

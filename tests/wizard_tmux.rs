@@ -146,14 +146,14 @@ fn the_wizard_completed_with_keystrokes_equals_a_headless_run_of_its_plan() {
     t.type_text(&lab.share.display().to_string());
     t.keys(&["Enter"]);
     t.wait_for("press a to apply", 15);
-    t.keys(&["Down", "Down", "Down"]);
+    t.keys(&["Down", "Down", "Down", "Down"]);
     t.wait_for("Rewrite [Directories]", 5);
     t.keys(&["NPage", "NPage"]); // the diff is below the fold at 80x24
     t.wait_for("+LockFiles=", 5);
     t.keys(&["a"]);
-    t.wait_for("Apply the changes of 3 step(s)?", 5);
+    t.wait_for("Apply the changes of 4 step(s)?", 5);
     t.keys(&["y"]);
-    let summary = t.wait_for("Applied: 3 step(s)", 30);
+    let summary = t.wait_for("Applied: 4 step(s)", 30);
     assert!(summary.contains("Summary"), "{summary}");
     t.keys(&["s"]);
     t.wait_for("Save plan", 5);
@@ -292,6 +292,10 @@ fn the_plain_wizard_asks_the_same_questions() {
     t.wait_for("This node's address", 5);
     t.keys(&["Enter"]);
     t.wait_for("server ID", 5);
+    t.keys(&["Enter"]);
+    t.wait_for("Stop MDaemon while data moves", 5);
+    t.keys(&["Enter"]);
+    t.wait_for("Keep the old store", 5);
     t.keys(&["Enter"]);
     t.wait_for("Restart MDaemon", 5);
     t.keys(&["Enter"]);

@@ -1,13 +1,13 @@
 //! The subcommands.
 
 use super::output::{self, confirm, declined, json_line, HumanSink, JsonSink};
-use super::{ApplyArgs, DemoArgs, PlanArgs, SandboxArgs, UndoArgs};
+use super::{ApplyArgs, CleanupArgs, DemoArgs, PlanArgs, SandboxArgs, UndoArgs};
 use crate::engine::events::EventSink;
 use crate::engine::{Engine, Preview};
 use crate::plan::Plan;
 use crate::problem::{Exit, Problem};
 use crate::profile::Profile;
-use crate::report::preview::{ini_edit_diff, render};
+use crate::report::preview::{edit_diff, render};
 use crate::report::sanitize;
 use crate::steps::StepId;
 use serde_json::json;
@@ -16,7 +16,11 @@ use std::path::Path;
 pub fn apply(profile: &Profile, a: &ApplyArgs) -> Result<Exit, Problem> {
     let plan = Plan::load(&a.plan.plan, profile)?;
     let mut engine = Engine::open(plan, profile.clone())?;
-    let preview = engine.preview(a.restart || engine.plan.restart)?;
+    engine.options.restart |= a.restart;
+    engine.options.keep_source |= a.keep_source;
+    engine.options.stop_mdaemon |= a.stop_mdaemon;
+    engine.options.mdaemon_stopped |= a.mdaemon_stopped;
+    let preview = engine.preview()?;
     let json = a.plan.json;
     show_preview(&engine, &preview, json, a.dry_run);
     if a.dry_run {
@@ -79,7 +83,7 @@ fn show_preview(engine: &Engine, preview: &Preview, json: bool, dry_run: bool) {
                 .actions
                 .iter()
                 .map(|(i, a)| {
-                    let diff = ini_edit_diff(a, preview)
+                    let diff = edit_diff(a, preview, &engine.profile)
                         .map(|d| d.iter().map(|l| l.text()).collect::<Vec<_>>());
                     json!({ "index": i, "action": a, "description": a.describe(), "diff": diff })
                 })
@@ -135,7 +139,7 @@ fn show_preview(engine: &Engine, preview: &Preview, json: bool, dry_run: bool) {
         );
     }
     println!();
-    print!("{}", render(preview, style));
+    print!("{}", render(preview, style, &engine.profile));
     println!();
 }
 
@@ -175,6 +179,8 @@ pub fn status(profile: &Profile, p: &PlanArgs) -> Result<Exit, Problem> {
 pub fn undo(profile: &Profile, u: &UndoArgs) -> Result<Exit, Problem> {
     let plan = Plan::load(&u.plan.plan, profile)?;
     let mut engine = Engine::open(plan, profile.clone())?;
+    engine.options.stop_mdaemon |= u.stop_mdaemon;
+    engine.options.mdaemon_stopped |= u.mdaemon_stopped;
     let list = engine.undo_list();
     let json = u.plan.json;
     if list.is_empty() {
@@ -190,13 +196,13 @@ pub fn undo(profile: &Profile, u: &UndoArgs) -> Result<Exit, Problem> {
     if json {
         for (step, i, a) in &list {
             json_line(
-                &json!({ "event": "undo-preview", "step": step, "index": i, "action": a, "description": a.describe() }),
+                &json!({ "event": "undo-preview", "step": step, "index": i, "action": a, "description": a.describe_undo() }),
             );
         }
     } else {
         println!("Undo reverses, newest first:");
         for (step, _, a) in &list {
-            println!("  [{step}] {}", sanitize(&a.describe()));
+            println!("  [{step}] {}", sanitize(&a.describe_undo()));
         }
         println!();
     }
@@ -215,6 +221,60 @@ pub fn undo(profile: &Profile, u: &UndoArgs) -> Result<Exit, Problem> {
         println!("\nUndone: {} step(s) reversed.", summary.changed.len());
         output::print_summary(&summary, "");
         println!("If MDaemon was restarted with the new folders, restart it again so it uses the old ones.");
+    }
+    Ok(Exit::Success)
+}
+
+pub fn cleanup(profile: &Profile, c: &CleanupArgs) -> Result<Exit, Problem> {
+    let plan = Plan::load(&c.plan.plan, profile)?;
+    let mut engine = Engine::open(plan, profile.clone())?;
+    engine.options.mdaemon_restarted |= c.mdaemon_restarted;
+    let kept = engine.replay.kept_sources();
+    let json = c.plan.json;
+    if kept.is_empty() {
+        if json {
+            json_line(&json!({ "event": "finished", "cleaned": [], "exit": 0 }));
+        } else {
+            println!("Nothing to clean up: no old mail store is kept (only `apply --keep-source` keeps one).");
+        }
+        return Ok(Exit::Success);
+    }
+    for (source, copy) in &kept {
+        if json {
+            json_line(&json!({ "event": "cleanup-preview", "source": source, "copy": copy }));
+        } else {
+            println!(
+                "delete {} where its copy in {} is identical",
+                source.win.to_dir_string(),
+                copy.win.to_dir_string()
+            );
+        }
+    }
+    ask_first(
+        c.yes,
+        json,
+        "Delete the old store where the copy is identical?",
+        "add --yes to clean up",
+    )?;
+    let sink: Box<dyn EventSink> = if json {
+        Box::new(JsonSink)
+    } else {
+        Box::new(HumanSink::new())
+    };
+    let summary = engine.cleanup(sink.as_ref())?;
+    if json {
+        json_line(
+            &json!({ "event": "finished", "cleaned": kept.len(), "kept": summary.kept, "exit": 0 }),
+        );
+    } else {
+        println!(
+            "\nCleaned up: {} old folder(s) removed where identical to the share.",
+            kept.len()
+        );
+        output::print_summary(
+            &summary,
+            &format!("mdcluster undo --plan {}", engine.plan.file.display()),
+        );
     }
     Ok(Exit::Success)
 }
@@ -254,6 +314,10 @@ pub fn validate(profile: &Profile, file: &Path, json: bool) -> Result<Exit, Prob
 
 pub fn sandbox(profile: &Profile, s: &SandboxArgs) -> Result<Exit, Problem> {
     let dir = absolute(&s.dir)?;
+    if s.run_service && dir.join(crate::service::SANDBOX_MARKER).exists() {
+        crate::sandbox::service::run(&dir, profile, s.service_seconds)?;
+        return Ok(Exit::Success);
+    }
     let opts = crate::sandbox::Options {
         accounts: s.accounts,
         messages: s.messages,
@@ -298,6 +362,11 @@ pub fn sandbox(profile: &Profile, s: &SandboxArgs) -> Result<Exit, Problem> {
     }
     eprintln!("A plan for it follows on standard output (save it with `> plan.toml`).");
     print!("{}", crate::sandbox::plan_text(&dir, &share_dir));
+    if s.run_service {
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        crate::sandbox::service::run(&dir, profile, s.service_seconds)?;
+    }
     Ok(Exit::Success)
 }
 
@@ -381,7 +450,7 @@ pub fn demo(profile: Profile, d: &DemoArgs, plain: bool) -> Result<Exit, Problem
     println!("{}\n", style.bold(&intro));
     let plan = Plan::load(&plan_file, &profile)?;
     let mut engine = Engine::open(plan, profile)?;
-    let preview = engine.preview(false)?;
+    let preview = engine.preview()?;
     show_preview(&engine, &preview, false, false);
     let summary = engine.apply(&preview, "demo", &HumanSink::new())?;
     println!("\nApplied: {} step(s) changed.", summary.changed.len());

@@ -48,6 +48,9 @@ enum Command {
     /// Reverse what mdcluster changed, newest first, from the journal
     #[command(after_help = EXIT_CODES_HELP)]
     Undo(UndoArgs),
+    /// After `apply --keep-source`: delete the old mail store where its copy on the share is identical
+    #[command(after_help = EXIT_CODES_HELP)]
+    Cleanup(CleanupArgs),
     /// Check a plan file or print an example
     #[command(subcommand)]
     Plan(PlanCommand),
@@ -96,6 +99,15 @@ struct ApplyArgs {
     /// Drop RESTART.SEM after MDaemon.ini is rewritten, so MDaemon restarts and uses the new folders
     #[arg(long)]
     restart: bool,
+    /// Copy the mail store and keep the source until `mdcluster cleanup` removes it
+    #[arg(long)]
+    keep_source: bool,
+    /// Stop MDaemon while its data moves (EXITNOW.SEM or the service) and start it afterwards
+    #[arg(long)]
+    stop_mdaemon: bool,
+    /// Say that MDaemon is stopped, where mdcluster cannot ask the service (not on the server)
+    #[arg(long)]
+    mdaemon_stopped: bool,
 }
 
 #[derive(Args, Debug)]
@@ -105,6 +117,24 @@ struct UndoArgs {
     /// Do not ask before undoing
     #[arg(long, short = 'y')]
     yes: bool,
+    /// Stop a running MDaemon while data moves back, and start it again afterwards
+    #[arg(long)]
+    stop_mdaemon: bool,
+    /// Say that MDaemon is stopped, where mdcluster cannot ask the service
+    #[arg(long)]
+    mdaemon_stopped: bool,
+}
+
+#[derive(Args, Debug)]
+struct CleanupArgs {
+    #[command(flatten)]
+    plan: PlanArgs,
+    /// Do not ask before deleting
+    #[arg(long, short = 'y')]
+    yes: bool,
+    /// Say that MDaemon was restarted since MDaemon.ini was rewritten (it uses the share now)
+    #[arg(long)]
+    mdaemon_restarted: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -145,6 +175,12 @@ struct SandboxArgs {
     /// Also create this folder as the demo share and use it in the printed plan
     #[arg(long, value_name = "DIR")]
     share: Option<PathBuf>,
+    /// Run the SIMULATED MDaemon for this sandbox in the foreground (creating the sandbox first if DIR is new)
+    #[arg(long)]
+    run_service: bool,
+    /// With --run-service: stop the simulation after this many seconds
+    #[arg(long, value_name = "SECONDS")]
+    service_seconds: Option<u64>,
 }
 
 #[derive(Args, Debug)]
@@ -190,6 +226,7 @@ impl Cli {
             Some(Command::Apply(a)) => a.plan.json,
             Some(Command::Status(p)) => p.json,
             Some(Command::Undo(u)) => u.plan.json,
+            Some(Command::Cleanup(c)) => c.plan.json,
             Some(Command::Plan(PlanCommand::Validate { json, .. })) => *json,
             Some(Command::Steps { json }) => *json,
             _ => false,
@@ -209,6 +246,7 @@ fn run(cli: Cli) -> Result<Exit, Problem> {
         Some(Command::Apply(a)) => commands::apply(&profile, &a),
         Some(Command::Status(p)) => commands::status(&profile, &p),
         Some(Command::Undo(u)) => commands::undo(&profile, &u),
+        Some(Command::Cleanup(c)) => commands::cleanup(&profile, &c),
         Some(Command::Plan(PlanCommand::Validate { file, json })) => {
             commands::validate(&profile, &file, json)
         }

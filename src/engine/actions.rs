@@ -3,11 +3,16 @@
 
 use crate::fsops::{self, atomic, mover, FsError};
 use crate::install::content_hash;
+use crate::location::Loc;
 use crate::problem::{Exit, Problem};
+use crate::profile::Profile;
+use crate::service::Service;
 use crate::steps::directories::apply_edits;
+use crate::steps::mail_store::apply_userlist_edits;
 use crate::steps::Action;
 use serde_json::json;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// What actions need besides themselves.
 pub struct ActionEnv<'a> {
@@ -16,6 +21,11 @@ pub struct ActionEnv<'a> {
     /// Where the action sits (step id and index), used to name its backup.
     pub slot: String,
     pub allow_rename: bool,
+    /// The installation on this machine (for the service).
+    pub root: &'a Path,
+    pub profile: &'a Profile,
+    /// Tells the administrator what a long wait is waiting for.
+    pub note: &'a dyn Fn(String),
 }
 
 impl ActionEnv<'_> {
@@ -25,6 +35,22 @@ impl ActionEnv<'_> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "file".into());
         self.backups.join(format!("{}-{name}", self.slot))
+    }
+
+    fn service(&self) -> Service {
+        Service::of(self.root, self.profile)
+    }
+
+    fn wait(&self, running: bool, timeout_secs: u64) -> Result<(), Problem> {
+        let service = self.service();
+        let what = if running { "start" } else { "stop" };
+        service.wait(running, Duration::from_secs(timeout_secs), &mut |waited| {
+            (self.note)(format!(
+                "waiting for {} to {what}: {} s",
+                service.describe(),
+                waited.as_secs()
+            ))
+        })
     }
 }
 
@@ -94,36 +120,41 @@ pub fn execute(
             before,
             after,
             edits,
-        } => {
-            let current = std::fs::read(&file.local).map_err(|e| {
-                Problem::io(Exit::Failed, "read", &file.local, &e).fix("rerun to resume")
-            })?;
-            let hash = content_hash(&current);
-            let backup = env.backup_path(&file.local);
-            if hash == *after {
-                return Ok(json!({ "backup": backup, "already": true }));
-            }
-            if hash != *before {
-                return Err(Problem::new(Exit::Stale, format!("{} changed after the preview was made", file.win))
-                    .at(file.local.display().to_string())
-                    .fix("someone (or MDaemon) wrote the file meanwhile; rerun to get a fresh preview of the changes"));
-            }
-            let new = apply_edits(&current, edits)
-                .map_err(|e| Problem::failed(format!("could not edit {}: {e}", file.win)))?;
-            if content_hash(&new) != *after {
-                return Err(Problem::other(format!(
-                    "editing {} gave different bytes than the preview",
-                    file.win
-                ))
-                .fix("nothing was written; please report this as a bug"));
-            }
-            atomic::copy_durable(&file.local, &backup).map_err(fs_problem)?;
-            atomic::write_atomic(&file.local, &new, None).map_err(fs_problem)?;
-            Ok(json!({ "backup": backup }))
-        }
+        } => edit_file(file, before, after, env, |bytes| {
+            apply_edits(bytes, edits).map_err(|e| e.to_string())
+        }),
+        Action::EditUserlist {
+            file,
+            before,
+            after,
+            edits,
+        } => edit_file(file, before, after, env, |bytes| {
+            apply_userlist_edits(bytes, edits, env.profile)
+        }),
         Action::DropSemaphore { file } => {
             atomic::write_atomic(&file.local, b"", None).map_err(fs_problem)?;
             Ok(json!({}))
+        }
+        Action::StopService { timeout_secs } => {
+            let service = env.service();
+            if service.state() == crate::service::State::Running {
+                service.request_stop()?;
+            }
+            env.wait(false, *timeout_secs)?;
+            Ok(json!({ "stopped": true }))
+        }
+        Action::StartService { timeout_secs } => {
+            let service = env.service();
+            if service.state() != crate::service::State::Running {
+                service.request_start()?;
+            }
+            env.wait(true, *timeout_secs)?;
+            Ok(json!({ "started": true }))
+        }
+        Action::DeleteSource { source, copy } => {
+            // The copy plays the source here: delete what is identical to it.
+            let kept = mover::remove_copy(&copy.local, &source.local, false).map_err(fs_problem)?;
+            Ok(json!({ "kept": kept }))
         }
     }
 }
@@ -179,44 +210,13 @@ pub fn undo(action: &Action, env: &ActionEnv) -> Result<serde_json::Value, Probl
             before,
             after,
             ..
-        } => {
-            let current = std::fs::read(&file.local).map_err(|e| {
-                Problem::io(Exit::Failed, "read", &file.local, &e).fix("rerun undo")
-            })?;
-            let hash = content_hash(&current);
-            if hash == *before {
-                return Ok(json!({ "already": true }));
-            }
-            let backup = env.backup_path(&file.local);
-            if hash != *after {
-                return Err(Problem::failed(format!(
-                    "{} was changed after mdcluster edited it, so undo does not overwrite it",
-                    file.win
-                ))
-                .at(file.local.display().to_string())
-                .fix(format!(
-                    "compare it with the backup {} and restore by hand what should be restored; then rerun undo",
-                    backup.display()
-                )));
-            }
-            let saved = std::fs::read(&backup).map_err(|e| {
-                Problem::io(Exit::Failed, "read the backup", &backup, &e)
-                    .fix("the backup is missing; restore MDaemon.ini by hand from your own backup")
-            })?;
-            if content_hash(&saved) != *before {
-                return Err(Problem::failed(format!(
-                    "the backup of {} does not match the original",
-                    file.win
-                ))
-                .at(backup.display().to_string())
-                .fix("restore MDaemon.ini by hand from your own backup"));
-            }
-            let mtime = std::fs::metadata(&backup)
-                .ok()
-                .map(|m| filetime::FileTime::from_last_modification_time(&m));
-            atomic::write_atomic(&file.local, &saved, mtime).map_err(fs_problem)?;
-            Ok(json!({ "restored_from": backup }))
         }
+        | Action::EditUserlist {
+            file,
+            before,
+            after,
+            ..
+        } => restore_file(file, before, after, env),
         Action::DropSemaphore { file } => {
             match std::fs::remove_file(&file.local) {
                 Ok(()) => Ok(json!({ "removed": true })),
@@ -227,5 +227,103 @@ pub fn undo(action: &Action, env: &ActionEnv) -> Result<serde_json::Value, Probl
                 Err(e) => Err(fs_problem(FsError::io("remove", &file.local, e))),
             }
         }
+        Action::StopService { timeout_secs } => execute(
+            &Action::StartService {
+                timeout_secs: *timeout_secs,
+            },
+            env,
+            &mut |_| {},
+        ),
+        Action::StartService { timeout_secs } => execute(
+            &Action::StopService {
+                timeout_secs: *timeout_secs,
+            },
+            env,
+            &mut |_| {},
+        ),
+        Action::DeleteSource { source, copy } => {
+            // Bring back what cleanup deleted: it is identical in the copy.
+            let out = mover::copy_tree(&copy.local, &source.local, (0, 0), &mut |_| {})
+                .map_err(fs_problem)?;
+            Ok(serde_json::to_value(out).unwrap_or_default())
+        }
     }
+}
+
+/// Change a file from the bytes previewed (`before`) to the bytes planned
+/// (`after`), with a backup and an atomic write. Finds the change already made
+/// after a crash; refuses (stale) when someone else changed the file.
+fn edit_file(
+    file: &Loc,
+    before: &str,
+    after: &str,
+    env: &ActionEnv,
+    transform: impl FnOnce(&[u8]) -> Result<Vec<u8>, String>,
+) -> Result<serde_json::Value, Problem> {
+    let current = std::fs::read(&file.local)
+        .map_err(|e| Problem::io(Exit::Failed, "read", &file.local, &e).fix("rerun to resume"))?;
+    let hash = content_hash(&current);
+    let backup = env.backup_path(&file.local);
+    if hash == after {
+        return Ok(json!({ "backup": backup, "already": true }));
+    }
+    if hash != before {
+        return Err(Problem::new(Exit::Stale, format!("{} changed after the preview was made", file.win))
+            .at(file.local.display().to_string())
+            .fix("someone (or MDaemon) wrote the file meanwhile; rerun to get a fresh preview of the changes"));
+    }
+    let new = transform(&current)
+        .map_err(|e| Problem::failed(format!("could not edit {}: {e}", file.win)))?;
+    if content_hash(&new) != after {
+        return Err(Problem::other(format!(
+            "editing {} gave different bytes than the preview",
+            file.win
+        ))
+        .fix("nothing was written; please report this as a bug"));
+    }
+    atomic::copy_durable(&file.local, &backup).map_err(fs_problem)?;
+    atomic::write_atomic(&file.local, &new, None).map_err(fs_problem)?;
+    Ok(json!({ "backup": backup }))
+}
+
+/// Undo of [`edit_file`]: the backup back in place, with its time, but only
+/// over the bytes mdcluster wrote.
+fn restore_file(
+    file: &Loc,
+    before: &str,
+    after: &str,
+    env: &ActionEnv,
+) -> Result<serde_json::Value, Problem> {
+    let current = std::fs::read(&file.local)
+        .map_err(|e| Problem::io(Exit::Failed, "read", &file.local, &e).fix("rerun undo"))?;
+    let hash = content_hash(&current);
+    if hash == before {
+        return Ok(json!({ "already": true }));
+    }
+    let backup = env.backup_path(&file.local);
+    if hash != after {
+        return Err(Problem::failed(format!("{} was changed after mdcluster edited it, so undo does not overwrite it", file.win))
+            .at(file.local.display().to_string())
+            .fix(format!(
+                "compare it with the backup {} and restore by hand what should be restored; then rerun undo",
+                backup.display()
+            )));
+    }
+    let saved = std::fs::read(&backup).map_err(|e| {
+        Problem::io(Exit::Failed, "read the backup", &backup, &e)
+            .fix("the backup is missing; restore the file by hand from your own backup")
+    })?;
+    if content_hash(&saved) != before {
+        return Err(Problem::failed(format!(
+            "the backup of {} does not match the original",
+            file.win
+        ))
+        .at(backup.display().to_string())
+        .fix("restore the file by hand from your own backup"));
+    }
+    let mtime = std::fs::metadata(&backup)
+        .ok()
+        .map(|m| filetime::FileTime::from_last_modification_time(&m));
+    atomic::write_atomic(&file.local, &saved, mtime).map_err(fs_problem)?;
+    Ok(json!({ "restored_from": backup }))
 }

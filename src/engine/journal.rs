@@ -34,6 +34,12 @@ pub enum Record {
         step: StepId,
         actions: Vec<Action>,
     },
+    /// More actions for a step begun earlier (cleanup after `--keep-source`);
+    /// their indexes follow the step's earlier actions.
+    StepExtend {
+        step: StepId,
+        actions: Vec<Action>,
+    },
     Intent {
         step: StepId,
         action: usize,
@@ -126,6 +132,64 @@ impl Replay {
                 .values()
                 .any(|s| !s.actions.is_empty() && s.finished.is_none())
     }
+    /// MDaemon was stopped by this journal's run and not started again since.
+    pub fn stopped_by_us(&self) -> bool {
+        let mut stopped = false;
+        for (step, i) in &self.executed {
+            let Some(rec) = self.steps.get(step) else {
+                continue;
+            };
+            if !rec.done.contains_key(i) || rec.undo_done.contains(i) {
+                continue;
+            }
+            match rec.actions.get(*i) {
+                Some(Action::StopService { .. }) => stopped = true,
+                Some(Action::StartService { .. }) => stopped = false,
+                _ => {}
+            }
+        }
+        stopped
+    }
+
+    /// Copies of a `--keep-source` run whose source was not removed yet:
+    /// (source, copy).
+    pub fn kept_sources(&self) -> Vec<(crate::location::Loc, crate::location::Loc)> {
+        let Some(rec) = self.steps.get(&StepId::MailStore) else {
+            return Vec::new();
+        };
+        let finished = |i: &usize| rec.done.contains_key(i) && !rec.undo_done.contains(i);
+        let cleaned: Vec<&crate::location::Loc> = rec
+            .actions
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| finished(i))
+            .filter_map(|(_, a)| match a {
+                Action::DeleteSource { source, .. } => Some(source),
+                _ => None,
+            })
+            .collect();
+        rec.actions
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| finished(i))
+            .filter_map(|(_, a)| match a {
+                Action::CopyFolder { from, to, .. } if !cleaned.contains(&from) => {
+                    Some((from.clone(), to.clone()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Whether a finished (and not undone) action of this kind exists for the step.
+    pub fn done_kind(&self, step: StepId, kind: &str) -> bool {
+        self.steps.get(&step).is_some_and(|rec| {
+            rec.actions.iter().enumerate().any(|(i, a)| {
+                a.kind() == kind && rec.done.contains_key(&i) && !rec.undo_done.contains(&i)
+            })
+        })
+    }
+
     /// The plan file the first run named.
     pub fn plan_file(&self) -> Option<&str> {
         self.plan.as_ref().map(|(_, f)| f.as_str())
@@ -148,6 +212,13 @@ impl Replay {
             }
             Record::StepBegin { step, actions } => {
                 self.steps.entry(*step).or_default().actions = actions.clone();
+            }
+            Record::StepExtend { step, actions } => {
+                self.steps
+                    .entry(*step)
+                    .or_default()
+                    .actions
+                    .extend(actions.iter().cloned());
             }
             Record::Intent { step, action } => {
                 self.steps.entry(*step).or_default().intents.insert(*action);

@@ -20,7 +20,7 @@ use crate::location::{Loc, Resolver};
 use crate::plan::Plan;
 use crate::problem::{Exit, Problem};
 use crate::profile::Profile;
-use crate::steps::{self, Action, Context, StepId, StepPlan, StepState};
+use crate::steps::{self, Action, Context, RunOptions, StepId, StepPlan, StepState};
 use events::{Event, EventSink, Outcome};
 use journal::{Journal, Record, Replay};
 use serde_json::json;
@@ -30,6 +30,9 @@ use std::time::{Duration, Instant};
 /// Name of mdcluster's state folder inside the installation root.
 pub const STATE_DIR: &str = "mdcluster";
 
+/// How long to wait for MDaemon to stop or start.
+pub const STOP_TIMEOUT_SECS: u64 = 120;
+
 pub struct Engine {
     pub plan: Plan,
     pub profile: Profile,
@@ -38,14 +41,18 @@ pub struct Engine {
     pub replay: Replay,
     /// False when `MDCLUSTER_NO_RENAME` forces the copy path.
     pub allow_rename: bool,
+    /// The plan's options, with command-line flags added by the caller.
+    pub options: RunOptions,
 }
 
 /// Everything a run would do, prepared and checked.
 #[derive(Clone)]
 pub struct Preview {
     pub steps: Vec<StepPlan>,
-    /// MDaemon.ini as read, for showing diffs.
-    pub ini: Option<(Loc, Vec<u8>)>,
+    /// Files as read (MDaemon.ini, Userlist.dat), for showing diffs of edits.
+    pub files: Vec<(Loc, Vec<u8>)>,
+    /// Whether MDaemon ran when the preview was made.
+    pub service: crate::service::State,
 }
 
 impl Preview {
@@ -118,16 +125,27 @@ impl Engine {
         let root = resolver.locate(&plan.install_root)?;
         let state_dir = root.local.join(STATE_DIR);
         let replay = journal::read(&state_dir.join(journal::FILE_NAME))?;
-        let engine = Engine {
+        let options = RunOptions::from_plan(&plan.options);
+        let mut engine = Engine {
             plan,
             profile,
             resolver,
             state_dir,
             replay,
             allow_rename: crate::fsops::mover::rename_allowed(),
+            options: RunOptions::default(),
         };
+        engine.options = options;
         engine.check_journal_owner()?;
         Ok(engine)
+    }
+
+    /// The installation root on this machine (the state folder's parent).
+    pub fn root_local(&self) -> PathBuf {
+        self.state_dir
+            .parent()
+            .map(PathBuf::from)
+            .unwrap_or_default()
     }
 
     pub fn journal_path(&self) -> PathBuf {
@@ -153,8 +171,8 @@ impl Engine {
 
     /// Prepare and check every step; refuse (exit 3) when a check failed.
     /// Changes nothing.
-    pub fn preview(&self, restart: bool) -> Result<Preview, Problem> {
-        let preview = self.prepare(restart)?;
+    pub fn preview(&self) -> Result<Preview, Problem> {
+        let preview = self.prepare()?;
         match preview.refusal() {
             Some(problem) => Err(problem),
             None => Ok(preview),
@@ -163,7 +181,7 @@ impl Engine {
 
     /// Prepare every step, keeping failed checks in the step plans (the wizard
     /// shows them where they belong). Changes nothing.
-    pub fn prepare(&self, restart: bool) -> Result<Preview, Problem> {
+    pub fn prepare(&self) -> Result<Preview, Problem> {
         if self.replay.undo_begun && !self.replay.undone {
             return Err(
                 Problem::refused("an undo of this installation was interrupted")
@@ -175,12 +193,14 @@ impl Engine {
             );
         }
         let install = Installation::open(&self.plan, &self.profile, &self.resolver)?;
+        let service = self.service_state(&install);
         let ctx = Context {
             plan: &self.plan,
             profile: &self.profile,
             resolver: &self.resolver,
             install: &install,
-            restart,
+            options: self.options,
+            service: &service,
         };
         let mut plans = Vec::new();
         for step in StepId::ALL.into_iter().filter(|s| *s != StepId::SharedPath) {
@@ -192,10 +212,66 @@ impl Engine {
             .map(StepPlan::bytes_to_share)
             .sum();
         plans.insert(0, self.step_plan(StepId::SharedPath, &ctx, to_share)?);
+        drop_repeated_folders(&mut plans);
+        self.add_service_actions(&mut plans, &service);
+        let mut files = vec![(install.ini.clone(), install.ini_bytes.clone())];
+        if let Some(userlist) = install.userlist.as_ref() {
+            files.push(userlist.clone());
+        }
         Ok(Preview {
             steps: plans,
-            ini: Some((install.ini.clone(), install.ini_bytes.clone())),
+            files,
+            service,
         })
+    }
+
+    fn service_state(&self, install: &Installation) -> crate::service::State {
+        crate::service::Service::of(&install.root.local, &self.profile).state()
+    }
+
+    /// MDaemon must not run while data it uses moves. With `stop_mdaemon`, the
+    /// first step that moves data stops it, and the last step with changes
+    /// starts it again (also after an interrupted run that had stopped it).
+    fn add_service_actions(&self, plans: &mut [StepPlan], service: &crate::service::State) {
+        let fresh = |sp: &StepPlan| sp.state == StepState::Ready && !sp.actions.is_empty();
+        let running = *service == crate::service::State::Running;
+        let stop_here = if running && self.options.stop_mdaemon {
+            plans
+                .iter()
+                .position(|sp| fresh(sp) && sp.actions.iter().any(|(_, a)| a.moves_data()))
+        } else {
+            None
+        };
+        if let Some(i) = stop_here {
+            let sp = &mut plans[i];
+            let mut actions = vec![Action::StopService {
+                timeout_secs: STOP_TIMEOUT_SECS,
+            }];
+            actions.extend(sp.actions.drain(..).map(|(_, a)| a));
+            sp.actions = actions.into_iter().enumerate().collect();
+            sp.notes.push(
+                "MDaemon is stopped before the move and started again after the last change".into(),
+            );
+        }
+        let start_pending_in_journal = self.replay.stopped_by_us();
+        let start_recorded = plans.iter().any(|sp| {
+            sp.state == StepState::Resume
+                && sp
+                    .actions
+                    .iter()
+                    .any(|(_, a)| matches!(a, Action::StartService { .. }))
+        });
+        if (stop_here.is_some() || start_pending_in_journal) && !start_recorded {
+            if let Some(last) = plans.iter_mut().rev().find(|sp| fresh(sp)) {
+                let n = last.actions.len();
+                last.actions.push((
+                    n,
+                    Action::StartService {
+                        timeout_secs: STOP_TIMEOUT_SECS,
+                    },
+                ));
+            }
+        }
     }
 
     fn step_plan(&self, step: StepId, ctx: &Context, to_share: u64) -> Result<StepPlan, Problem> {
@@ -349,10 +425,20 @@ impl Engine {
             step,
             action: index,
         })?;
+        let root = self.root_local();
+        let note = |text: String| {
+            events.emit(Event::Note {
+                step: Some(step),
+                text,
+            })
+        };
         let env = actions::ActionEnv {
             backups,
             slot: format!("{step}-{index}"),
             allow_rename: self.allow_rename,
+            root: &root,
+            profile: &self.profile,
+            note: &note,
         };
         let mut last: Option<Instant> = None;
         let mut progress = |p: &crate::fsops::mover::Progress| {
@@ -440,12 +526,14 @@ impl Engine {
         let Some(install) = install else {
             return ("pending", "the installation could not be read".into());
         };
+        let service = self.service_state(install);
         let ctx = Context {
             plan: &self.plan,
             profile: &self.profile,
             resolver: &self.resolver,
             install,
-            restart: false,
+            options: self.options,
+            service: &service,
         };
         match steps::prepare(step, &ctx, 0) {
             Ok(sp) if sp.state == StepState::NothingToDo && sp.failed_checks().next().is_none() => {
@@ -463,6 +551,155 @@ impl Engine {
             },
             Err(p) => ("pending", format!("blocked: {}", p.what)),
         }
+    }
+
+    /// Before actions that move data MDaemon uses: make sure it does not run
+    /// then. `reversed` means the actions are undone (so undoing a start stops
+    /// MDaemon, and undoing a stop starts it). With `stop_mdaemon` a running
+    /// MDaemon is stopped here (true is returned: start it again afterwards);
+    /// without, that is a refusal.
+    fn guard_service(
+        &self,
+        actions: &[Action],
+        reversed: bool,
+        events: &dyn EventSink,
+    ) -> Result<bool, Problem> {
+        use crate::service::{Service, State};
+        let service = Service::of(&self.root_local(), &self.profile);
+        let state = service.state();
+        // Unknown counts as stopped here; it is refused below unless the
+        // administrator said MDaemon is stopped.
+        let mut running = state == State::Running;
+        let mut endangered = false;
+        for a in actions {
+            match (a, reversed) {
+                (Action::StartService { .. }, true) | (Action::StopService { .. }, false) => {
+                    running = false
+                }
+                (Action::StopService { .. }, true) | (Action::StartService { .. }, false) => {
+                    running = true
+                }
+                _ if a.moves_data() && running => endangered = true,
+                _ => {}
+            }
+        }
+        let unknown = matches!(state, State::Unknown(_))
+            && !self.options.mdaemon_stopped
+            && actions.iter().any(Action::moves_data);
+        if unknown {
+            return Err(crate::service::running_problem(&service, &state));
+        }
+        if !endangered {
+            return Ok(false);
+        }
+        if !self.options.stop_mdaemon {
+            return Err(crate::service::running_problem(&service, &state));
+        }
+        let note = |text: String| events.emit(Event::Note { step: None, text });
+        note(format!("stopping {}", service.describe()));
+        service.request_stop()?;
+        service.wait(false, Duration::from_secs(STOP_TIMEOUT_SECS), &mut |w| {
+            note(format!("waiting for MDaemon to stop: {} s", w.as_secs()))
+        })?;
+        Ok(true)
+    }
+
+    fn start_service(&self, events: &dyn EventSink) -> Result<(), Problem> {
+        let service = crate::service::Service::of(&self.root_local(), &self.profile);
+        events.emit(Event::Note {
+            step: None,
+            text: format!("starting {} again", service.describe()),
+        });
+        service.request_start()?;
+        service.wait(true, Duration::from_secs(STOP_TIMEOUT_SECS), &mut |_| {})
+    }
+
+    /// After `--keep-source`: delete the old store where its copy on the share
+    /// is identical. Journaled as more actions of the mail-store step, so undo
+    /// brings the deleted files back from the copy.
+    pub fn cleanup(&mut self, events: &dyn EventSink) -> Result<Summary, Problem> {
+        let mut summary = Summary::default();
+        let kept = self.replay.kept_sources();
+        if kept.is_empty() {
+            return Ok(summary);
+        }
+        if !self.replay.done_kind(StepId::Directories, "edit-ini")
+            && !self.replay.finished(StepId::Directories)
+        {
+            return Err(Problem::refused("MDaemon.ini does not point at the shared store yet, so the old store is still in use")
+                .fix(format!("finish the run first: mdcluster apply --plan {}", self.plan.file.display())));
+        }
+        let restarted = self.replay.done_kind(StepId::Directories, "start-service")
+            || self.replay.done_kind(StepId::Directories, "drop-semaphore")
+            || self.options.mdaemon_restarted;
+        let service = crate::service::Service::of(&self.root_local(), &self.profile);
+        if service.state() == crate::service::State::Running && !restarted {
+            return Err(Problem::refused("MDaemon may still use the old store: it was not restarted since MDaemon.ini was rewritten")
+                .fix("restart MDaemon so it uses the share, then rerun cleanup with --mdaemon-restarted"));
+        }
+        let actions: Vec<Action> = kept
+            .into_iter()
+            .map(|(source, copy)| Action::DeleteSource { source, copy })
+            .collect();
+        let _lock = lock::Lock::acquire(&self.state_dir, "cleanup")?;
+        let replay = journal::read(&self.journal_path())?;
+        let first = replay
+            .step(StepId::MailStore)
+            .map(|r| r.actions.len())
+            .unwrap_or(0);
+        let mut j = Journal::open(&self.journal_path(), &replay)?;
+        let first_run = replay.first_run.clone().unwrap_or_default();
+        let backups = self.state_dir.join("backups").join(&first_run);
+        j.append(Record::RunBegin {
+            run: journal::new_run_id(),
+            command: "cleanup".into(),
+            plan: self.plan.fingerprint(),
+            plan_file: self.plan.file.display().to_string(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        })?;
+        j.append(Record::StepExtend {
+            step: StepId::MailStore,
+            actions: actions.clone(),
+        })?;
+        let step = StepId::MailStore;
+        events.emit(Event::StepStarted {
+            step,
+            number: step.number(),
+            title: "Remove the old mail store",
+        });
+        for (n, action) in actions.iter().enumerate() {
+            self.run_action(&mut j, &backups, step, first + n, action, events)
+                .inspect_err(|p| {
+                    events.emit(Event::StepFailed {
+                        step,
+                        error: p.clone(),
+                    })
+                })?;
+        }
+        j.append(Record::RunEnd {
+            outcome: "complete".into(),
+        })?;
+        events.emit(Event::StepDone {
+            step,
+            outcome: Outcome::Changed,
+        });
+        summary.changed.push(step);
+        summary.journal = Some(self.journal_path());
+        self.replay = journal::read(&self.journal_path())?;
+        let evidence = self.replay.step(step).map(|r| {
+            r.done
+                .range(first..)
+                .map(|(_, e)| e.clone())
+                .collect::<Vec<_>>()
+        });
+        for e in evidence.unwrap_or_default() {
+            if let Some(kept) = e.get("kept").and_then(|k| k.as_array()) {
+                summary
+                    .kept
+                    .extend(kept.iter().filter_map(|v| v.as_str()).map(PathBuf::from));
+            }
+        }
+        Ok(summary)
     }
 
     /// The actions an undo would reverse, newest first.
@@ -494,6 +731,8 @@ impl Engine {
         let _lock = lock::Lock::acquire(&self.state_dir, "undo")?;
         self.replay = journal::read(&self.journal_path())?;
         let list = self.undo_list();
+        let actions: Vec<Action> = list.iter().map(|(_, _, a)| a.clone()).collect();
+        let stopped_here = self.guard_service(&actions, true, events)?;
         let mut j = Journal::open(&self.journal_path(), &self.replay)?;
         let first_run = self.replay.first_run.clone().unwrap_or_default();
         let backups = self.state_dir.join("backups").join(&first_run);
@@ -520,16 +759,26 @@ impl Engine {
                 step: *step,
                 action: *i,
                 kind: action.kind(),
-                description: format!("undo: {}", action.describe()),
+                description: format!("undo: {}", action.describe_undo()),
             });
             j.append(Record::UndoIntent {
                 step: *step,
                 action: *i,
             })?;
+            let root = self.root_local();
+            let note = |text: String| {
+                events.emit(Event::Note {
+                    step: Some(*step),
+                    text,
+                })
+            };
             let env = actions::ActionEnv {
                 backups: &backups,
                 slot: format!("{step}-{i}"),
                 allow_rename: self.allow_rename,
+                root: &root,
+                profile: &self.profile,
+                note: &note,
             };
             let evidence = actions::undo(action, &env).map_err(|p| {
                 let p = p.in_step(step.id());
@@ -561,6 +810,9 @@ impl Engine {
         }
         j.append(Record::Undone {})?;
         drop(j);
+        if stopped_here {
+            self.start_service(events)?;
+        }
         let archived = self
             .state_dir
             .join(format!("journal-{first_run}-undone.jsonl"));
@@ -571,6 +823,31 @@ impl Engine {
         summary.backups = Some(backups);
         self.replay = Replay::default();
         Ok(summary)
+    }
+}
+
+/// Steps are prepared before any of them runs, so two may plan to create the
+/// same folder on the share; the later one leaves it to the earlier.
+fn drop_repeated_folders(plans: &mut [StepPlan]) {
+    let mut created: Vec<crate::winpath::WinPath> = Vec::new();
+    for sp in plans.iter_mut().filter(|sp| sp.state == StepState::Ready) {
+        let before = sp.actions.len();
+        sp.actions.retain(|(_, a)| match a {
+            Action::CreateFolder { folder } => !created.contains(&folder.win),
+            _ => true,
+        });
+        if sp.actions.len() != before {
+            sp.actions = sp.actions.drain(..).map(|(_, a)| a).enumerate().collect();
+        }
+        for (_, a) in &sp.actions {
+            match a {
+                Action::CreateFolder { folder } => created.push(folder.win.clone()),
+                Action::MoveFolder { to, .. } | Action::CopyFolder { to, .. } => {
+                    created.push(to.win.clone())
+                }
+                _ => {}
+            }
+        }
     }
 }
 

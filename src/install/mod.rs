@@ -55,6 +55,9 @@ pub struct Installation {
     pub ini_bytes: Vec<u8>,
     pub ini_doc: IniDoc,
     pub folders: Vec<FolderValue>,
+    /// Userlist.dat and its bytes, when it can be read (accounts may also
+    /// live in ODBC or LDAP, where there is none).
+    pub userlist: Option<(Loc, Vec<u8>)>,
 }
 
 /// Hash used to notice a file that changed between preview and change.
@@ -113,12 +116,19 @@ impl Installation {
                 line: entry.line,
             });
         }
+        let userlist = plan
+            .install_root
+            .join(&profile.userlist.file)
+            .ok()
+            .and_then(|w| resolver.locate(&w).ok())
+            .and_then(|loc| std::fs::read(&loc.local).ok().map(|b| (loc, b)));
         Ok(Installation {
             root,
             ini,
             ini_bytes,
             ini_doc,
             folders,
+            userlist,
         })
     }
 

@@ -54,8 +54,22 @@ pub struct Plan {
     pub shared: SharedPaths,
     pub nodes: Vec<Node>,
     pub mounts: Vec<Mount>,
-    /// `[options] restart`: drop RESTART.SEM after MDaemon.ini is rewritten.
+    pub options: Options,
+}
+
+/// `[options]`: how the run goes. Each is also a command-line flag.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Options {
+    /// Drop RESTART.SEM after MDaemon.ini is rewritten (`--restart`).
+    #[serde(default)]
     pub restart: bool,
+    /// Copy the mail store and keep the source until `mdcluster cleanup` (`--keep-source`).
+    #[serde(default)]
+    pub keep_source: bool,
+    /// Stop MDaemon while its data moves and start it afterwards (`--stop-mdaemon`).
+    #[serde(default)]
+    pub stop_mdaemon: bool,
 }
 
 /// One problem in a plan file, with its position.
@@ -78,14 +92,7 @@ struct RawPlan {
     #[serde(default)]
     mounts: Vec<RawMount>,
     #[serde(default)]
-    options: RawOptions,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawOptions {
-    #[serde(default)]
-    restart: bool,
+    options: Options,
 }
 
 #[derive(Deserialize)]
@@ -341,7 +348,7 @@ impl Plan {
                     },
                     nodes,
                     mounts: mounts.into_iter().map(|(m, _)| m).collect(),
-                    restart: raw.options.restart,
+                    options: raw.options,
                 })
             }
             _ => {
@@ -426,9 +433,7 @@ impl Plan {
             };
             out.push_str(&format!("role = \"{role}\"\nserver_id = {}\n", n.server_id));
         }
-        if self.restart {
-            out.push_str("\n[options]\nrestart = true\n");
-        }
+        out.push_str(&options_text(&self.options));
         for m in &self.mounts {
             out.push_str("\n[[mounts]]\n");
             out.push_str(&format!("windows = {}\n", q(&m.windows.to_string())));
@@ -436,6 +441,27 @@ impl Plan {
         }
         out
     }
+}
+
+/// The `[options]` table for the flags that are on (empty when none is).
+pub fn options_text(o: &Options) -> String {
+    let on: Vec<&str> = [
+        ("restart", o.restart),
+        ("keep_source", o.keep_source),
+        ("stop_mdaemon", o.stop_mdaemon),
+    ]
+    .into_iter()
+    .filter(|(_, on)| *on)
+    .map(|(k, _)| k)
+    .collect();
+    if on.is_empty() {
+        return String::new();
+    }
+    let mut t = String::from("\n[options]\n");
+    for k in on {
+        t.push_str(&format!("{k} = true\n"));
+    }
+    t
 }
 
 fn validate_nodes(c: &mut Collector, raw: &[RawNode]) -> Vec<Node> {
@@ -637,7 +663,8 @@ mod tests {
             local: "/tmp/x y".into(),
         });
         plan.shared.pem = WinPath::parse(r"\\fs2\certs\it's").unwrap();
-        plan.restart = true;
+        plan.options.restart = true;
+        plan.options.stop_mdaemon = true;
         let text = plan.render(&Profile::builtin());
         let back = parse(&text).unwrap();
         assert_eq!(

@@ -64,6 +64,7 @@ pub struct Profile {
     pub pem: Pem,
     pub semaphores: Semaphores,
     pub logs: Logs,
+    pub service: Service,
     pub sandbox: Sandbox,
 }
 
@@ -84,6 +85,8 @@ pub struct Ini {
     pub lockfiles_key: Fact<String>,
     pub pem_key: Fact<String>,
     pub folder_trailing_backslash: Fact<bool>,
+    pub new_accounts_section: Fact<String>,
+    pub new_accounts_maildir_key: Fact<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -155,6 +158,15 @@ pub struct Logs {
     pub cluster_log_glob: Fact<String>,
     pub classic_line: Fact<String>,
     pub service_line: Fact<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    pub query_command: Fact<String>,
+    pub running_marker: Fact<String>,
+    pub stop_command: Fact<String>,
+    pub start_command: Fact<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -50,33 +50,69 @@ pub fn state_label(state: StepState) -> &'static str {
     }
 }
 
-/// The diff lines of an INI edit against the bytes read at preview time.
-pub fn ini_edit_diff(action: &Action, preview: &Preview) -> Option<Vec<DiffLine>> {
-    let Action::EditIni { file, edits, .. } = action else {
-        return None;
+/// The diff of a file edit (MDaemon.ini, Userlist.dat) against the bytes
+/// read at preview time.
+pub fn edit_diff(
+    action: &Action,
+    preview: &Preview,
+    profile: &crate::profile::Profile,
+) -> Option<Vec<DiffLine>> {
+    let file = match action {
+        Action::EditIni { file, .. } | Action::EditUserlist { file, .. } => file,
+        _ => return None,
     };
-    let (loc, bytes) = preview.ini.as_ref()?;
-    if loc != file {
-        return None;
+    let (_, bytes) = preview.files.iter().find(|(loc, _)| loc == file)?;
+    match action {
+        Action::EditIni { edits, .. } => {
+            let after = crate::steps::directories::apply_edits(bytes, edits).ok()?;
+            let doc = crate::ini::IniDoc::parse(bytes.clone());
+            Some(unified_diff(
+                &file.win.to_string(),
+                &decode(&doc, bytes),
+                &decode(&doc, &after),
+            ))
+        }
+        // Only the account and its mail folder: the rest of a Userlist.dat
+        // line holds the password field, which is never shown or logged.
+        Action::EditUserlist { edits, .. } => {
+            crate::steps::mail_store::apply_userlist_edits(bytes, edits, profile).ok()?;
+            let mut lines = vec![DiffLine::Header(format!(
+                "{} (mail folder per account)",
+                file.win
+            ))];
+            for e in edits {
+                lines.push(DiffLine::Removed(
+                    sanitize(&format!("{}  {}", e.account, e.old.trim_end())).into_owned(),
+                ));
+                lines.push(DiffLine::Added(
+                    sanitize(&format!("{}  {}", e.account, e.new)).into_owned(),
+                ));
+            }
+            Some(lines)
+        }
+        _ => None,
     }
-    let after = crate::steps::directories::apply_edits(bytes, edits).ok()?;
-    let doc = crate::ini::IniDoc::parse(bytes.clone());
-    Some(unified_diff(
-        &file.win.to_string(),
-        &decode(&doc, bytes),
-        &decode(&doc, &after),
-    ))
 }
 
-pub fn render(preview: &Preview, style: Style) -> String {
+/// Longest diff the text preview prints per edit; the JSON output and the
+/// wizard show all of it.
+pub const DIFF_LINES_SHOWN: usize = 60;
+
+pub fn render(preview: &Preview, style: Style, profile: &crate::profile::Profile) -> String {
     let mut out = String::new();
     for sp in &preview.steps {
-        render_step(&mut out, sp, preview, style);
+        render_step(&mut out, sp, preview, style, profile);
     }
     out
 }
 
-fn render_step(out: &mut String, sp: &StepPlan, preview: &Preview, s: Style) {
+fn render_step(
+    out: &mut String,
+    sp: &StepPlan,
+    preview: &Preview,
+    s: Style,
+    profile: &crate::profile::Profile,
+) {
     let step = sp.step;
     let label = state_label(sp.state);
     let label = match sp.state {
@@ -111,8 +147,9 @@ fn render_step(out: &mut String, sp: &StepPlan, preview: &Preview, s: Style) {
             s.cyan("->"),
             sanitize(&action.describe())
         ));
-        if let Some(lines) = ini_edit_diff(action, preview) {
-            for l in lines {
+        if let Some(lines) = edit_diff(action, preview, profile) {
+            let total = lines.len();
+            for l in lines.into_iter().take(DIFF_LINES_SHOWN) {
                 let text = l.text();
                 let painted = match l {
                     DiffLine::Removed(_) => s.red(&text),
@@ -122,6 +159,15 @@ fn render_step(out: &mut String, sp: &StepPlan, preview: &Preview, s: Style) {
                     DiffLine::Context(_) => text,
                 };
                 out.push_str(&format!("         {painted}\n"));
+            }
+            if total > DIFF_LINES_SHOWN {
+                out.push_str(&format!(
+                    "         {}\n",
+                    s.dim(&format!(
+                        "... {} more diff lines (`--json` lists every change)",
+                        total - DIFF_LINES_SHOWN
+                    ))
+                ));
             }
         }
     }

@@ -223,7 +223,7 @@ pub(super) fn write_installation(
     let ini_path = dir.join(profile.ini.file.replace('\\', "/"));
     let app = ini_path.parent().unwrap_or(dir).to_path_buf();
     std::fs::create_dir_all(&app).map_err(io_err("create", &app))?;
-    parts.push((1, put(&ini_path, &mdaemon_ini(&folders), t)?));
+    parts.push((1, put(&ini_path, &mdaemon_ini(&folders, profile), t)?));
     let userlist = dir.join(profile.userlist.file.replace('\\', "/"));
     parts.push((
         1,
@@ -258,6 +258,16 @@ pub(super) fn write_installation(
         .replace("{date}", "2026-11-20")
         .replace("{name}", &profile.logs.system_log_name);
     parts.push((1, put(&logs.join(log_name), &system_log(&mut rng), t)?));
+
+    let marker = "This folder is a SAMPLE MDaemon installation written by `mdcluster sandbox`.\r\n";
+    parts.push((
+        1,
+        put(
+            &dir.join(crate::service::SANDBOX_MARKER),
+            marker.as_bytes(),
+            t,
+        )?,
+    ));
 
     let readme = format!(
         "SAMPLE MDaemon installation\r\n===========================\r\n\r\n\
@@ -299,7 +309,7 @@ fn directories(profile: &Profile) -> Vec<(String, String)> {
 
 /// MDaemon.ini as MDaemon would write it: CRLF, Windows-1252, comments, blank
 /// lines, mixed-case keys, spacing around `=`, a duplicate key.
-fn mdaemon_ini(folders: &[(String, String)]) -> Vec<u8> {
+fn mdaemon_ini(folders: &[(String, String)], profile: &Profile) -> Vec<u8> {
     let mut lines: Vec<String> = vec![
         "; MDaemon.ini - SAMPLE written by mdcluster sandbox, not a real server".into(),
         "; Zuletzt geändert von Jörg – Übergabe an die IT".into(),
@@ -333,6 +343,14 @@ fn mdaemon_ini(folders: &[(String, String)]) -> Vec<u8> {
         ]
         .map(String::from),
     );
+    // The "New Accounts" template (where it lives is a guess of the profile).
+    lines.push(format!("[{}]", *profile.ini.new_accounts_section));
+    lines.push(format!(
+        "{}={WINDOWS_ROOT}\\{}\\$DOMAIN$\\$MAILBOX$\\",
+        *profile.ini.new_accounts_maildir_key, *profile.mailstore.users_dir
+    ));
+    lines.push("Quota=0".into());
+    lines.push(String::new());
     let text = lines.join("\r\n");
     encoding_rs::WINDOWS_1252.encode(&text).0.into_owned()
 }
@@ -344,11 +362,10 @@ fn userlist_dat(profile: &Profile, accounts: &[Account], rng: &mut ChaCha8Rng) -
         .map(|c| c[1])
         .max()
         .unwrap_or(0);
-    let users = &*profile.mailstore.users_dir;
     let mut out = Vec::new();
     for a in accounts {
         let mut line = vec![b' '; width];
-        let dir = format!("{WINDOWS_ROOT}\\{users}\\{}\\{}\\", a.domain, a.mailbox);
+        let dir = format!("{WINDOWS_ROOT}\\{}\\{}\\{}\\", a.base, a.domain, a.mailbox);
         for (cols, value) in [
             (*u.domain, &a.domain),
             (*u.mailbox, &a.mailbox),
@@ -446,6 +463,7 @@ pub(super) fn write_public_folders(
             full_name: "Public Folders".into(),
             messages: per_domain,
             seed: rng.random(),
+            base: profile.mailstore.public_folders_dir.value.clone(),
         };
         for sub in ["Announcements", "Shared Contacts"] {
             let folder = root

@@ -7,6 +7,7 @@
 //! the number of threads. Every MDaemon name comes from the profile.
 
 mod content;
+pub mod service;
 
 use crate::problem::{Exit, Problem};
 use crate::profile::Profile;
@@ -54,7 +55,13 @@ pub(crate) struct Account {
     pub full_name: String,
     pub messages: usize,
     pub seed: u64,
+    /// The folder below the root that holds this account's mail folder
+    /// (`Users`, or another one: some installations keep accounts elsewhere).
+    pub base: String,
 }
+
+/// Where the sandbox keeps the one account that lives outside the Users tree.
+pub const OUTSIDE_USERS: &str = "MailExtra";
 
 const DOMAINS: [&str; 3] = ["example.com", "example.net", "example.org"];
 const FIRST: [&str; 26] = [
@@ -86,11 +93,16 @@ pub fn create(dir: &Path, profile: &Profile, opts: &Options) -> Result<Report, P
     };
     std::fs::create_dir_all(dir).map_err(io("create", dir))?;
 
-    let accounts = make_accounts(opts);
-    let users_dir = dir.join(&*profile.mailstore.users_dir);
+    let accounts = make_accounts(opts, profile);
     let written: Vec<Result<(u64, u64, u64), Problem>> = accounts
         .par_iter()
-        .map(|a| content::write_mailbox(&users_dir.join(&a.domain).join(&a.mailbox), a, profile))
+        .map(|a| {
+            content::write_mailbox(
+                &dir.join(&a.base).join(&a.domain).join(&a.mailbox),
+                a,
+                profile,
+            )
+        })
         .collect();
     let mut report = Report {
         accounts: accounts.len(),
@@ -119,7 +131,7 @@ fn domains_used(accounts: &[Account]) -> Vec<&str> {
     d
 }
 
-fn make_accounts(opts: &Options) -> Vec<Account> {
+fn make_accounts(opts: &Options, profile: &Profile) -> Vec<Account> {
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     let mut taken = std::collections::BTreeSet::new();
     // A skewed share of the mail per account: a few heavy mailboxes, many light.
@@ -152,12 +164,19 @@ fn make_accounts(opts: &Options) -> Vec<Account> {
             m.min(remaining)
         };
         remaining -= messages;
+        // With a few accounts or more, the last one lives outside the Users tree.
+        let base = if opts.accounts >= 4 && i + 1 == opts.accounts {
+            OUTSIDE_USERS.to_string()
+        } else {
+            profile.mailstore.users_dir.value.clone()
+        };
         accounts.push(Account {
             domain,
             mailbox,
             full_name,
             messages,
             seed: rng.random(),
+            base,
         });
     }
     accounts
@@ -210,12 +229,14 @@ mod tests {
             messages: 1000,
             seed: 7,
         };
-        let a = make_accounts(&opts);
+        let profile = Profile::builtin();
+        let a = make_accounts(&opts, &profile);
         assert_eq!(a.iter().map(|a| a.messages).sum::<usize>(), 1000);
         let names: std::collections::BTreeSet<_> =
             a.iter().map(|a| (&a.domain, &a.mailbox)).collect();
         assert_eq!(names.len(), 40);
-        let b = make_accounts(&opts);
+        let b = make_accounts(&opts, &profile);
+        assert_eq!(a.iter().filter(|x| x.base == OUTSIDE_USERS).count(), 1);
         assert_eq!(
             a.iter().map(|x| &x.mailbox).collect::<Vec<_>>(),
             b.iter().map(|x| &x.mailbox).collect::<Vec<_>>()

@@ -16,6 +16,17 @@ pub struct IniEdit {
     pub new: String,
 }
 
+/// One changed MailDir in Userlist.dat.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserlistEdit {
+    /// 1-based line.
+    pub line: usize,
+    /// `mailbox@domain`, for people.
+    pub account: String,
+    pub old: String,
+    pub new: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum Action {
@@ -47,15 +58,44 @@ pub enum Action {
     },
     /// Drop a semaphore file MDaemon acts on. Undo removes it if still there.
     DropSemaphore { file: Loc },
+    /// Change MailDir fields of Userlist.dat, from bytes with hash `before`
+    /// to bytes with hash `after`. Undo restores the backup.
+    EditUserlist {
+        file: Loc,
+        before: String,
+        after: String,
+        edits: Vec<UserlistEdit>,
+    },
+    /// Stop MDaemon and wait until it has stopped. Undo starts it again.
+    StopService { timeout_secs: u64 },
+    /// Start MDaemon and wait until it runs. Undo stops it.
+    StartService { timeout_secs: u64 },
+    /// Cleanup after `--keep-source`: delete the source files whose copy is
+    /// identical. Undo copies them back from the copy.
+    DeleteSource { source: Loc, copy: Loc },
 }
 
 impl Action {
     /// Bytes this action puts somewhere new.
     pub fn bytes(&self) -> u64 {
         match self {
+            // A rename on one file system needs no room.
+            Action::MoveFolder { from, to, .. }
+                if same_filesystem(&from.local, &to.local) == Some(true) =>
+            {
+                0
+            }
             Action::MoveFolder { bytes, .. } | Action::CopyFolder { bytes, .. } => *bytes,
             _ => 0,
         }
+    }
+
+    /// Whether MDaemon must not run while this action works.
+    pub fn moves_data(&self) -> bool {
+        matches!(
+            self,
+            Action::MoveFolder { .. } | Action::CopyFolder { .. } | Action::DeleteSource { .. }
+        )
     }
 
     pub fn kind(&self) -> &'static str {
@@ -65,6 +105,45 @@ impl Action {
             Action::CopyFolder { .. } => "copy-folder",
             Action::EditIni { .. } => "edit-ini",
             Action::DropSemaphore { .. } => "drop-semaphore",
+            Action::EditUserlist { .. } => "edit-userlist",
+            Action::StopService { .. } => "stop-service",
+            Action::StartService { .. } => "start-service",
+            Action::DeleteSource { .. } => "delete-source",
+        }
+    }
+
+    /// What undoing this action does, in one line.
+    pub fn describe_undo(&self) -> String {
+        match self {
+            Action::CreateFolder { folder } => format!(
+                "remove folder {} if it is empty",
+                folder.win.to_dir_string()
+            ),
+            Action::MoveFolder { from, to, .. } => {
+                format!(
+                    "move {} back to {}",
+                    to.win.to_dir_string(),
+                    from.win.to_dir_string()
+                )
+            }
+            Action::CopyFolder { from, to, .. } => format!(
+                "delete the copy {} where it is still identical to {}",
+                to.win.to_dir_string(),
+                from.win.to_dir_string()
+            ),
+            Action::EditIni { file, .. } | Action::EditUserlist { file, .. } => {
+                format!("restore {} from its backup", file.win)
+            }
+            Action::DropSemaphore { file } => {
+                format!("remove {} if MDaemon has not taken it", file.win)
+            }
+            Action::StopService { .. } => "start MDaemon again".into(),
+            Action::StartService { .. } => "stop MDaemon and wait until it has stopped".into(),
+            Action::DeleteSource { source, copy } => format!(
+                "copy {} back from {}",
+                source.win.to_dir_string(),
+                copy.win.to_dir_string()
+            ),
         }
     }
 
@@ -117,6 +196,23 @@ impl Action {
             Action::DropSemaphore { file } => {
                 format!("drop {} (MDaemon acts on it and deletes it)", file.win)
             }
+            Action::EditUserlist { file, edits, .. } => format!(
+                "edit {}: the mail folder of {} account{}",
+                file.win,
+                edits.len(),
+                if edits.len() == 1 { "" } else { "s" }
+            ),
+            Action::StopService { timeout_secs } => {
+                format!("stop MDaemon and wait until it has stopped (at most {timeout_secs} s)")
+            }
+            Action::StartService { timeout_secs } => {
+                format!("start MDaemon again and wait until it runs (at most {timeout_secs} s)")
+            }
+            Action::DeleteSource { source, copy } => format!(
+                "delete the source {} where its copy in {} is identical",
+                source.win.to_dir_string(),
+                copy.win.to_dir_string()
+            ),
         }
     }
 }

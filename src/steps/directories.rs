@@ -1,6 +1,8 @@
-//! Step 4: rewrite `[Directories]` in MDaemon.ini. LockFiles and PEM get their
-//! shared folders; every other value that points into a relocated folder is
-//! rebased the same way. Only those values' bytes change.
+//! Step 5: rewrite `[Directories]` in MDaemon.ini, after the data has moved.
+//! LockFiles and PEM get their shared folders; every other value that points
+//! into a relocated folder (LockFiles, PEM, the mail store, the public
+//! folders) is rebased the same way, and so is the "New Accounts" mail folder
+//! template where the profile locates it. Only those values' bytes change.
 
 use super::{Action, Check, Context, IniEdit, StepId, StepPlan, StepState};
 use crate::install::content_hash;
@@ -31,6 +33,10 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
             moves.push((value.path.clone(), target.clone()));
         }
     }
+    moves.extend(super::mail_store::store_relocations(ctx));
+    // The most specific folder first: a value inside LockFiles inside Users
+    // follows LockFiles.
+    moves.sort_by_key(|(from, _)| std::cmp::Reverse(from.components().len()));
 
     let mut edits = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
@@ -61,6 +67,22 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
             new: value.styled(&new),
         });
     }
+    // The "New Accounts" template: a path with placeholders ($DOMAIN$ ...).
+    let (tsection, tkey) = (
+        &*ctx.profile.ini.new_accounts_section,
+        &*ctx.profile.ini.new_accounts_maildir_key,
+    );
+    if let Some(raw) = install.ini_doc.get_str(tsection, tkey) {
+        match WinPath::parse(raw.trim()) {
+            Ok(old) => {
+                if let Some(new) = moves.iter().find_map(|(from, to)| old.rebase(from, to)) {
+                    let text = if raw.trim_end().ends_with('\\') { new.to_dir_string() } else { new.to_string() };
+                    edits.push(IniEdit { section: tsection.to_string(), key: tkey.to_string(), old: Some(raw), new: text });
+                }
+            }
+            Err(_) => sp.notes.push(format!("[{tsection}] {tkey} is not a plain folder path; check the New Accounts template by hand")),
+        }
+    }
     if edits.is_empty() {
         sp.notes
             .push("MDaemon.ini already points at the shared folders".into());
@@ -85,7 +107,7 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
     }];
     let sem_dir = ctx.plan.install_root.join(&ctx.profile.semaphores.dir);
     let sem = sem_dir.and_then(|d| d.join(&ctx.profile.semaphores.restart));
-    if ctx.restart {
+    if ctx.options.restart {
         if let Ok(sem) = sem {
             actions.push(Action::DropSemaphore {
                 file: ctx.resolver.locate(&sem)?,

@@ -2,17 +2,20 @@
 //!
 //! mdcluster's eleven steps cover the eleven steps of MDaemon's documented
 //! procedure; the first documented step ("mailbox and public-folder paths on a
-//! network path") is the bulk of the work and is split into five.
+//! network path") is the bulk of the work and is split into five. Data moves
+//! before configuration points at it: LockFiles, PEM and the mail store first,
+//! then one rewrite of `[Directories]` for all of them.
 //!
 //! A step is prepared into a [`StepPlan`]: facts found, checks, and the
 //! [`Action`]s that would carry it out. Preparing never changes anything.
 
 pub mod action;
 pub mod directories;
+pub mod mail_store;
 mod relocate;
 mod shared_path;
 
-pub use action::{Action, IniEdit};
+pub use action::{Action, IniEdit, UserlistEdit};
 
 use crate::install::Installation;
 use crate::location::Resolver;
@@ -27,8 +30,8 @@ pub enum StepId {
     SharedPath,
     Lockfiles,
     Pem,
-    Directories,
     MailStore,
+    Directories,
     Certificates,
     Secondaries,
     Discover,
@@ -42,8 +45,8 @@ impl StepId {
         StepId::SharedPath,
         StepId::Lockfiles,
         StepId::Pem,
-        StepId::Directories,
         StepId::MailStore,
+        StepId::Directories,
         StepId::Certificates,
         StepId::Secondaries,
         StepId::Discover,
@@ -136,7 +139,11 @@ impl StepId {
     pub fn available(self) -> bool {
         matches!(
             self,
-            StepId::SharedPath | StepId::Lockfiles | StepId::Pem | StepId::Directories
+            StepId::SharedPath
+                | StepId::Lockfiles
+                | StepId::Pem
+                | StepId::MailStore
+                | StepId::Directories
         )
     }
 
@@ -256,7 +263,63 @@ pub struct Context<'a> {
     pub profile: &'a Profile,
     pub resolver: &'a Resolver,
     pub install: &'a Installation,
+    pub options: RunOptions,
+    /// Whether MDaemon runs (for the steps that move data it uses).
+    pub service: &'a crate::service::State,
+}
+
+/// How a run goes: the plan's options, command-line flags added.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunOptions {
     pub restart: bool,
+    pub keep_source: bool,
+    pub stop_mdaemon: bool,
+    /// The administrator says MDaemon is stopped (where mdcluster cannot tell).
+    pub mdaemon_stopped: bool,
+    /// The administrator says MDaemon was restarted after the rewrite (cleanup).
+    pub mdaemon_restarted: bool,
+}
+
+impl RunOptions {
+    pub fn from_plan(o: &crate::plan::Options) -> RunOptions {
+        RunOptions {
+            restart: o.restart,
+            keep_source: o.keep_source,
+            stop_mdaemon: o.stop_mdaemon,
+            ..RunOptions::default()
+        }
+    }
+}
+
+/// Whether MDaemon may run while a step moves data it uses: a failed check
+/// unless it is stopped (or will be: `stop_mdaemon`). None when nothing moves.
+pub fn service_check(ctx: &Context, moves: bool) -> Option<Check> {
+    use crate::service::State;
+    if !moves {
+        return None;
+    }
+    let fix = "rerun with --stop-mdaemon (mdcluster stops MDaemon, moves, and starts it again), or stop it yourself";
+    Some(match ctx.service {
+        State::Stopped => Check::pass("MDaemon stopped", "MDaemon is not running"),
+        State::Running if ctx.options.stop_mdaemon => Check::pass(
+            "MDaemon stopped",
+            "MDaemon runs; mdcluster stops it before the move and starts it afterwards",
+        ),
+        State::Running => Check::fail(
+            "MDaemon stopped",
+            "MDaemon is running; its data must not move under it",
+            fix,
+        ),
+        State::Unknown(_) if ctx.options.mdaemon_stopped => Check::pass(
+            "MDaemon stopped",
+            "you said MDaemon is stopped (--mdaemon-stopped)",
+        ),
+        State::Unknown(why) => Check::fail(
+            "MDaemon stopped",
+            format!("cannot tell whether MDaemon runs: {why}"),
+            "stop the MDaemon service on the server, then rerun with --mdaemon-stopped",
+        ),
+    })
 }
 
 /// Prepare one available step that has not started yet. `bytes_to_share` is
@@ -267,6 +330,7 @@ pub fn prepare(step: StepId, ctx: &Context, bytes_to_share: u64) -> Result<StepP
         StepId::Lockfiles => relocate::prepare(ctx, StepId::Lockfiles),
         StepId::Pem => relocate::prepare(ctx, StepId::Pem),
         StepId::Directories => directories::prepare(ctx),
+        StepId::MailStore => mail_store::prepare(ctx),
         other => {
             let mut sp = StepPlan::new(other, StepState::Unavailable);
             sp.notes.push(format!(
@@ -291,6 +355,7 @@ mod tests {
             assert_eq!(StepId::from_id(s.id()), Some(s));
             assert_eq!(serde_json::to_value(s).unwrap(), s.id());
         }
-        assert_eq!(StepId::Directories.number(), 4);
+        assert_eq!(StepId::MailStore.number(), 4);
+        assert_eq!(StepId::Directories.number(), 5);
     }
 }

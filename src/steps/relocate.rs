@@ -171,6 +171,14 @@ pub(super) fn prepare(ctx: &Context, step: StepId) -> Result<StepPlan, Problem> 
         }
     }
 
+    // Lock files are live while MDaemon runs: they move only when it is stopped.
+    if let Some(check) = super::service_check(ctx, !r.copy && summary.is_some()) {
+        let failed = !check.ok;
+        sp.checks.push(check);
+        if failed {
+            return Ok(sp);
+        }
+    }
     let mut actions = missing_parents(ctx, &target)?;
     actions.push(match (summary, r.copy) {
         (None, _) if !target_exists => Action::CreateFolder {

@@ -17,6 +17,8 @@ pub enum FieldId {
     NodeName,
     NodeAddress,
     ServerId,
+    StopMdaemon,
+    KeepSource,
     Restart,
 }
 
@@ -28,7 +30,7 @@ pub struct Question {
     pub help: &'static str,
 }
 
-pub const QUESTIONS: [Question; 7] = [
+pub const QUESTIONS: [Question; 9] = [
     Question {
         id: FieldId::InstallRoot,
         step: StepId::SharedPath,
@@ -66,6 +68,18 @@ pub const QUESTIONS: [Question; 7] = [
         help: "A whole number from 1 to 65535, unique in the cluster.",
     },
     Question {
+        id: FieldId::StopMdaemon,
+        step: StepId::MailStore,
+        label: "Stop MDaemon while data moves (y/n)",
+        help: "y: mdcluster stops MDaemon before moving lock files and mail, and starts it after the last change.",
+    },
+    Question {
+        id: FieldId::KeepSource,
+        step: StepId::MailStore,
+        label: "Keep the old store until cleanup (y/n)",
+        help: "y copies the store and keeps the original until `mdcluster cleanup`; n moves it.",
+    },
+    Question {
         id: FieldId::Restart,
         step: StepId::Directories,
         label: "Restart MDaemon afterwards (y/n)",
@@ -96,6 +110,8 @@ pub struct Answers {
     pub node_name: String,
     pub node_address: String,
     pub server_id: String,
+    pub stop_mdaemon: String,
+    pub keep_source: String,
     pub restart: String,
 }
 
@@ -141,6 +157,8 @@ impl Answers {
             node_name: name,
             node_address: address,
             server_id: "1".into(),
+            stop_mdaemon: "n".into(),
+            keep_source: "n".into(),
             restart: "n".into(),
         }
     }
@@ -165,7 +183,9 @@ impl Answers {
             server_id: primary
                 .map(|n| n.server_id.to_string())
                 .unwrap_or_else(|| "1".into()),
-            restart: if plan.restart { "y" } else { "n" }.into(),
+            stop_mdaemon: yes_no(plan.options.stop_mdaemon),
+            keep_source: yes_no(plan.options.keep_source),
+            restart: yes_no(plan.options.restart),
         }
     }
 
@@ -177,6 +197,8 @@ impl Answers {
             FieldId::NodeName => &self.node_name,
             FieldId::NodeAddress => &self.node_address,
             FieldId::ServerId => &self.server_id,
+            FieldId::StopMdaemon => &self.stop_mdaemon,
+            FieldId::KeepSource => &self.keep_source,
             FieldId::Restart => &self.restart,
         }
     }
@@ -189,6 +211,8 @@ impl Answers {
             FieldId::NodeName => &mut self.node_name,
             FieldId::NodeAddress => &mut self.node_address,
             FieldId::ServerId => &mut self.server_id,
+            FieldId::StopMdaemon => &mut self.stop_mdaemon,
+            FieldId::KeepSource => &mut self.keep_source,
             FieldId::Restart => &mut self.restart,
         }
     }
@@ -245,7 +269,7 @@ impl Answers {
                 Ok(n) if (1..=65535).contains(&n) => Ok(()),
                 _ => Err("give a whole number from 1 to 65535".into()),
             },
-            FieldId::Restart => match v {
+            FieldId::StopMdaemon | FieldId::KeepSource | FieldId::Restart => match v {
                 "y" | "Y" | "yes" | "n" | "N" | "no" => Ok(()),
                 _ => Err("answer y or n".into()),
             },
@@ -259,8 +283,14 @@ impl Answers {
             .find_map(|f| self.validate(f).err().map(|e| (f, e)))
     }
 
-    pub fn restart(&self) -> bool {
-        matches!(self.restart.trim(), "y" | "Y" | "yes")
+    /// The `[options]` the yes/no answers make.
+    pub fn options(&self) -> crate::plan::Options {
+        let yes = |v: &str| matches!(v.trim(), "y" | "Y" | "yes");
+        crate::plan::Options {
+            restart: yes(&self.restart),
+            keep_source: yes(&self.keep_source),
+            stop_mdaemon: yes(&self.stop_mdaemon),
+        }
     }
 
     /// The answers as a plan file.
@@ -291,9 +321,7 @@ impl Answers {
                 q(&self.shared_local)
             ));
         }
-        if self.restart() {
-            t.push_str("\n[options]\nrestart = true\n");
-        }
+        t.push_str(&crate::plan::options_text(&self.options()));
         t
     }
 
@@ -301,6 +329,10 @@ impl Answers {
     pub fn plan(&self, profile: &Profile, file: &Path) -> Result<Plan, Vec<PlanError>> {
         Plan::parse(&self.plan_text(), file, profile)
     }
+}
+
+fn yes_no(v: bool) -> String {
+    if v { "y" } else { "n" }.into()
 }
 
 /// The longest common folder of the `[Directories]` values: the installation
@@ -351,6 +383,8 @@ mod tests {
             node_name: "MAIL1".into(),
             node_address: "192.0.2.11".into(),
             server_id: "1".into(),
+            stop_mdaemon: "n".into(),
+            keep_source: "n".into(),
             restart: "n".into(),
         }
     }

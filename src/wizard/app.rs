@@ -120,7 +120,6 @@ pub enum Cmd {
     Preview {
         generation: u64,
         plan: Box<Plan>,
-        restart: bool,
     },
     Apply {
         plan_text: String,
@@ -341,7 +340,6 @@ impl App {
                 vec![Cmd::Preview {
                     generation: self.generation,
                     plan: Box::new(plan),
-                    restart: self.answers.restart(),
                 }]
             }
             Err(errors) => {

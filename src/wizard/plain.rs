@@ -85,9 +85,9 @@ pub fn run(mut answers: Answers, profile: Profile, style: Style) -> Result<Exit,
         .plan(&profile, &state.join("wizard-plan.toml"))
         .map_err(|e| crate::plan::plan_problem(&state.join("wizard-plan.toml"), &e))?;
     let engine = Engine::open(plan, profile.clone())?;
-    let preview = engine.preview(answers.restart())?;
+    let preview = engine.preview()?;
     println!();
-    print!("{}", render(&preview, style));
+    print!("{}", render(&preview, style, &profile));
     println!();
     if !preview.has_changes() {
         println!("Nothing to do: the installation is already as planned.");

@@ -46,12 +46,8 @@ impl EventSink for ChannelSink {
 /// Carry out one command and post the result (and engine events).
 pub fn execute(cmd: Cmd, profile: &Profile, tx: &Sender<Msg>) {
     let msg = match cmd {
-        Cmd::Preview {
-            generation,
-            plan,
-            restart,
-        } => {
-            let result = Engine::open(*plan, profile.clone()).and_then(|e| e.prepare(restart));
+        Cmd::Preview { generation, plan } => {
+            let result = Engine::open(*plan, profile.clone()).and_then(|e| e.prepare());
             Msg::Preview { generation, result }
         }
         Cmd::Apply { plan_text, preview } => {

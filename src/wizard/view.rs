@@ -3,7 +3,7 @@
 
 use super::answers::{question, FieldId};
 use super::app::{App, Confirm, Focus, PreviewState, Screen, UiState};
-use crate::report::preview::{ini_edit_diff, state_label};
+use crate::report::preview::{edit_diff, state_label};
 use crate::report::{sanitize, size, DiffLine};
 use crate::steps::{StepId, StepPlan};
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -199,7 +199,7 @@ fn render_step(f: &mut Frame, area: Rect, app: &App, t: &Theme) {
     match &app.preview {
         PreviewState::Ready(p) => {
             if let Some(sp) = p.steps.iter().find(|s| s.step == step) {
-                step_lines(&mut lines, sp, p, t);
+                step_lines(&mut lines, sp, p, &app.profile, t);
             }
         }
         PreviewState::Computing if step.available() => {
@@ -268,7 +268,13 @@ fn render_step(f: &mut Frame, area: Rect, app: &App, t: &Theme) {
     }
 }
 
-fn step_lines(lines: &mut Vec<Line>, sp: &StepPlan, preview: &crate::engine::Preview, t: &Theme) {
+fn step_lines(
+    lines: &mut Vec<Line>,
+    sp: &StepPlan,
+    preview: &crate::engine::Preview,
+    profile: &crate::profile::Profile,
+    t: &Theme,
+) {
     // A failed check is what the administrator must see first.
     let failed = sp.failed_checks().next().is_some();
     if failed {
@@ -284,7 +290,7 @@ fn step_lines(lines: &mut Vec<Line>, sp: &StepPlan, preview: &crate::engine::Pre
     if !failed {
         check_lines(lines, sp, t);
     }
-    action_lines(lines, sp, preview, t);
+    action_lines(lines, sp, preview, profile, t);
 }
 
 fn check_lines(lines: &mut Vec<Line>, sp: &StepPlan, t: &Theme) {
@@ -311,7 +317,13 @@ fn check_lines(lines: &mut Vec<Line>, sp: &StepPlan, t: &Theme) {
     }
 }
 
-fn action_lines(lines: &mut Vec<Line>, sp: &StepPlan, preview: &crate::engine::Preview, t: &Theme) {
+fn action_lines(
+    lines: &mut Vec<Line>,
+    sp: &StepPlan,
+    preview: &crate::engine::Preview,
+    profile: &crate::profile::Profile,
+    t: &Theme,
+) {
     if !sp.actions.is_empty() {
         lines.push(Line::default());
         lines.push(heading(
@@ -327,7 +339,7 @@ fn action_lines(lines: &mut Vec<Line>, sp: &StepPlan, preview: &crate::engine::P
                 format!(" -> {}", safe(&a.describe())),
                 t.fg(Color::Cyan),
             )));
-            for d in ini_edit_diff(a, preview).unwrap_or_default() {
+            for d in edit_diff(a, preview, profile).unwrap_or_default() {
                 let style = match d {
                     DiffLine::Removed(_) => t.fg(Color::Red),
                     DiffLine::Added(_) => t.fg(Color::Green),

@@ -181,11 +181,16 @@ pub fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// A tree map with the modification time of the files mdcluster rewrites
-/// (MDaemon.ini) blanked: two separate runs write them at different times.
+/// A tree map with the modification time of the files mdcluster writes
+/// (MDaemon.ini, Userlist.dat, semaphores) blanked: two separate runs write
+/// them at different times.
 pub fn outcome_map(root: &Path, skip_state: bool) -> BTreeMap<String, String> {
     let mut map = tree_map(root, skip_state);
-    if let Some(v) = map.get_mut("App/MDaemon.ini") {
+    for (k, v) in map.iter_mut() {
+        let written = k == "App/MDaemon.ini" || k == "App/Userlist.dat" || k.ends_with(".SEM");
+        if !written {
+            continue;
+        }
         let mut parts: Vec<&str> = v.split(' ').collect();
         if parts.len() == 5 {
             parts[3] = "-";

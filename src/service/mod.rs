@@ -1,0 +1,259 @@
+//! Whether MDaemon runs, and stopping or starting it.
+//!
+//! - On Windows: the service state from the profile's query command
+//!   (`sc query MDaemon`); stop and start with `sc stop` / `sc start`.
+//! - On a sandbox: the SIMULATED MDaemon (`mdcluster sandbox DIR --run-service`),
+//!   which records its state in a file in the sandbox and acts on semaphores
+//!   as MDaemon does (stops on EXITNOW.SEM, starts again on RESTART.SEM).
+//! - Anywhere else (a Windows installation reached through a mount): mdcluster
+//!   cannot tell; the administrator stops MDaemon and says so (`--mdaemon-stopped`).
+
+use crate::problem::{Exit, Problem};
+use crate::profile::Profile;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// File a sandbox carries so mdcluster knows it is one.
+pub const SANDBOX_MARKER: &str = ".mdcluster-sandbox";
+/// Where the simulated MDaemon keeps its state, inside the sandbox.
+pub const SIMULATION_STATE: &str = ".mdcluster-simulated-mdaemon.json";
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "state", content = "why")]
+pub enum State {
+    Running,
+    Stopped,
+    /// Cannot be told from here; the string says why.
+    Unknown(String),
+}
+
+/// The simulated service's state file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Simulated {
+    pub pid: u32,
+    pub running: bool,
+    pub since: String,
+    pub restarts: u32,
+}
+
+pub struct Service {
+    root: PathBuf,
+    kind: Kind,
+    name: String,
+    query: String,
+    marker: String,
+    stop: String,
+    start: String,
+    semaphores: PathBuf,
+    stop_sem: String,
+    start_sem: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Windows,
+    Simulated,
+    Unknown,
+}
+
+impl Service {
+    /// The service of the installation at `root` (a local path).
+    pub fn of(root: &Path, profile: &Profile) -> Service {
+        let kind = if root.join(SANDBOX_MARKER).exists() {
+            Kind::Simulated
+        } else if cfg!(windows) {
+            Kind::Windows
+        } else {
+            Kind::Unknown
+        };
+        let name = profile.install.service_name.value.clone();
+        let fill = |s: &str| s.replace("{service}", &name);
+        Service {
+            root: root.to_path_buf(),
+            kind,
+            query: fill(&profile.service.query_command),
+            marker: profile.service.running_marker.value.clone(),
+            stop: fill(&profile.service.stop_command),
+            start: fill(&profile.service.start_command),
+            name,
+            semaphores: root.join(profile.semaphores.dir.replace('\\', "/")),
+            stop_sem: profile.semaphores.stop.value.clone(),
+            start_sem: profile.semaphores.restart.value.clone(),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self.kind {
+            Kind::Windows => format!("the Windows service {}", self.name),
+            Kind::Simulated => "the SIMULATED MDaemon of this sandbox".into(),
+            Kind::Unknown => format!("the MDaemon service ({} from here)", "unknown"),
+        }
+    }
+
+    pub fn state(&self) -> State {
+        match self.kind {
+            Kind::Simulated => match read_simulated(&self.root) {
+                Some(s) if s.running && process_alive(s.pid) => State::Running,
+                _ => State::Stopped,
+            },
+            Kind::Windows => match run(&self.query) {
+                Ok(out) if out.contains(&self.marker) => State::Running,
+                Ok(_) => State::Stopped,
+                Err(e) => State::Unknown(format!("`{}` failed: {e}", self.query)),
+            },
+            Kind::Unknown => State::Unknown(
+                "this machine is not the Windows server, so the MDaemon service cannot be asked"
+                    .into(),
+            ),
+        }
+    }
+
+    /// Ask MDaemon to stop (does not wait).
+    pub fn request_stop(&self) -> Result<(), Problem> {
+        match self.kind {
+            Kind::Windows if run(&self.stop).is_ok() => Ok(()),
+            _ => self.drop_semaphore(&self.stop_sem),
+        }
+    }
+
+    /// Ask MDaemon to start (does not wait).
+    pub fn request_start(&self) -> Result<(), Problem> {
+        match self.kind {
+            Kind::Windows => run(&self.start).map(|_| ()).map_err(|e| {
+                Problem::failed(format!("could not start {}: {e}", self.describe()))
+                    .fix(format!("start the service by hand: {}", self.start))
+            }),
+            _ => self.drop_semaphore(&self.start_sem),
+        }
+    }
+
+    fn drop_semaphore(&self, name: &str) -> Result<(), Problem> {
+        let path = self.semaphores.join(name);
+        crate::fsops::atomic::write_atomic(&path, b"", None).map_err(|e| {
+            Problem::failed(format!("could not drop {name}: {e}")).at(path.display().to_string())
+        })
+    }
+
+    /// Wait until the service is (or is not) running, at most `timeout`;
+    /// `tick` is called about once a second with the time waited so far.
+    pub fn wait(
+        &self,
+        running: bool,
+        timeout: Duration,
+        tick: &mut dyn FnMut(Duration),
+    ) -> Result<(), Problem> {
+        let start = Instant::now();
+        let mut last = Duration::ZERO;
+        loop {
+            let now = self.state();
+            if (now == State::Running) == running && !matches!(now, State::Unknown(_)) {
+                return Ok(());
+            }
+            let waited = start.elapsed();
+            if waited >= timeout {
+                let what = if running { "start" } else { "stop" };
+                return Err(Problem::failed(format!(
+                    "{} did not {what} within {} s",
+                    self.describe(),
+                    timeout.as_secs()
+                ))
+                .fix(format!("{what} MDaemon by hand, then rerun to resume")));
+            }
+            if waited - last >= Duration::from_secs(1) {
+                last = waited;
+                tick(waited);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+pub fn read_simulated(root: &Path) -> Option<Simulated> {
+    let text = std::fs::read_to_string(root.join(SIMULATION_STATE)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+fn run(command: &str) -> Result<String, String> {
+    let mut parts = command.split_whitespace();
+    let program = parts.next().ok_or("empty command")?;
+    let out = std::process::Command::new(program)
+        .args(parts)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!(
+            "{} {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// Whether a process runs on this host (Linux: /proc). Elsewhere assume it
+/// does: the simulation exists for tests and demos on Linux.
+pub fn process_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new(&format!("/proc/{pid}")).exists()
+    } else {
+        true
+    }
+}
+
+/// A refusal when MDaemon may be running while data it uses is moved.
+pub fn running_problem(service: &Service, state: &State) -> Problem {
+    match state {
+        State::Unknown(why) => Problem::refused(format!("mdcluster cannot tell whether MDaemon runs: {why}"))
+            .fix("stop the MDaemon service on the server, then rerun with --mdaemon-stopped"),
+        _ => Problem::new(Exit::Refused, format!("{} is running; its data must not move under it", service.describe()))
+            .fix("rerun with --stop-mdaemon (mdcluster stops it, moves, and starts it again), or stop it yourself"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sandbox_without_a_simulation_is_stopped_and_a_live_one_runs() {
+        let d = tempfile::tempdir().unwrap();
+        let profile = Profile::builtin();
+        std::fs::write(d.path().join(SANDBOX_MARKER), b"").unwrap();
+        let s = Service::of(d.path(), &profile);
+        assert_eq!(s.state(), State::Stopped);
+        let me = Simulated {
+            pid: std::process::id(),
+            running: true,
+            since: "now".into(),
+            restarts: 0,
+        };
+        std::fs::write(
+            d.path().join(SIMULATION_STATE),
+            serde_json::to_string(&me).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(s.state(), State::Running);
+        let gone = Simulated {
+            pid: u32::MAX - 3,
+            ..me
+        };
+        std::fs::write(
+            d.path().join(SIMULATION_STATE),
+            serde_json::to_string(&gone).unwrap(),
+        )
+        .unwrap();
+        if cfg!(target_os = "linux") {
+            assert_eq!(s.state(), State::Stopped, "a dead simulation does not run");
+        }
+    }
+
+    #[cfg(not(windows))]
+    #[test]
+    fn a_mounted_installation_is_unknown() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Service::of(d.path(), &Profile::builtin());
+        assert!(matches!(s.state(), State::Unknown(_)));
+    }
+}

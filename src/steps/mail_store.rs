@@ -1,0 +1,574 @@
+//! Step 4: move the mail store (mailboxes and public folders) to the share and
+//! point every account at its new mail folder in Userlist.dat.
+//!
+//! The store moves one top-level folder at a time (each domain folder of the
+//! Users tree, each public folder), so a target that already holds mdcluster's
+//! own LockFiles can receive it, and on one file system each folder moves with
+//! one rename. An account whose mail folder lies outside the Users tree moves
+//! to `<mailboxes>\<domain>\<mailbox>`. Before anything moves the whole store is
+//! checked for what Windows or the share would refuse: names invalid on Windows,
+//! names that differ only in case in one folder, paths over MAX_PATH, and mail
+//! folder paths that do not fit Userlist.dat's fixed-width field.
+
+use super::relocate::missing_parents;
+use super::{service_check, Action, Check, Context, StepId, StepPlan, StepState, UserlistEdit};
+use crate::fsops::{self, tree};
+use crate::install::content_hash;
+use crate::location::Loc;
+use crate::problem::Problem;
+use crate::profile::Profile;
+use crate::report::size;
+use crate::userlist::{Layout, Userlist};
+use crate::winpath::{self, WinPath};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// How many examples a preflight finding lists (the count is always complete).
+const EXAMPLES: usize = 10;
+
+/// The relocations of the mail store: (source root, target root), most
+/// specific first. Shared with the directories step, which rewrites the
+/// MDaemon.ini values that point into them.
+pub fn store_relocations(ctx: &Context) -> Vec<(WinPath, WinPath)> {
+    let root = &ctx.plan.install_root;
+    let mut out = Vec::new();
+    for (dir, target) in [
+        (
+            &*ctx.profile.mailstore.users_dir,
+            &ctx.plan.shared.mailboxes,
+        ),
+        (
+            &*ctx.profile.mailstore.public_folders_dir,
+            &ctx.plan.shared.public_folders,
+        ),
+    ] {
+        if let Ok(from) = root.join(dir) {
+            if from != *target {
+                out.push((from, target.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// One folder to move.
+struct Source {
+    from: Loc,
+    to: Loc,
+    scan: StoreScan,
+}
+
+pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
+    let mut sp = StepPlan::new(StepId::MailStore, StepState::NothingToDo);
+    let relocations = store_relocations(ctx);
+    let Some((userlist_loc, userlist_bytes)) = ctx.install.userlist.clone() else {
+        sp.checks.push(Check::fail(
+            "Userlist.dat",
+            format!("{} cannot be read", *ctx.profile.userlist.file),
+            "mdcluster updates each account's mail folder in Userlist.dat; if the accounts live in ODBC or LDAP, \
+             move the store by hand and update them there",
+        ));
+        return Ok(sp);
+    };
+    let userlist = Userlist::parse(userlist_bytes.clone(), Layout::from_profile(ctx.profile));
+    let accounts = userlist.accounts();
+    sp.fact(
+        "accounts",
+        format!(
+            "{} in {} ({})",
+            accounts.len(),
+            userlist_loc.win,
+            userlist_loc.local.display()
+        ),
+    );
+    for issue in userlist.issues().iter().take(EXAMPLES) {
+        sp.notes
+            .push(format!("Userlist.dat: {issue}; that line is left as it is"));
+    }
+
+    // The folders that move: each top-level entry of the Users tree and of the
+    // public folders, then accounts whose mail folder lies elsewhere.
+    let mut sources: Vec<(Loc, Loc)> = Vec::new();
+    let mut problems = Findings::default();
+    for (from_root, to_root) in &relocations {
+        let local = ctx.resolver.locate(from_root)?;
+        sp.fact(
+            "store",
+            format!(
+                "{} -> {}",
+                from_root.to_dir_string(),
+                to_root.to_dir_string()
+            ),
+        );
+        let entries = match std::fs::read_dir(&local.local) {
+            Ok(it) => it,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                sp.notes.push(format!(
+                    "{} does not exist: nothing to move there",
+                    from_root.to_dir_string()
+                ));
+                continue;
+            }
+            Err(e) => {
+                return Err(Problem::io(
+                    crate::problem::Exit::Refused,
+                    "list",
+                    &local.local,
+                    &e,
+                ))
+            }
+        };
+        let mut names: Vec<std::ffi::OsString> = entries.flatten().map(|e| e.file_name()).collect();
+        names.sort();
+        for name in names {
+            let Some(text) = name.to_str() else {
+                problems.invalid.add(format!(
+                    "{}: not valid Unicode",
+                    local.local.join(&name).display()
+                ));
+                continue;
+            };
+            match (from_root.join(text), to_root.join(text)) {
+                (Ok(f), Ok(t)) => {
+                    sources.push((ctx.resolver.locate(&f)?, ctx.resolver.locate(&t)?))
+                }
+                (Err(e), _) | (_, Err(e)) => problems.invalid.add(e.to_string()),
+            }
+        }
+    }
+    let mut edits = Vec::new();
+    let mut too_long: Vec<(String, usize)> = Vec::new();
+    for a in &accounts {
+        let Ok(old) = WinPath::parse(a.mail_dir.trim()) else {
+            problems.invalid.add(format!(
+                "{}@{}: mail folder '{}' is not an absolute path",
+                a.mailbox, a.domain, a.mail_dir
+            ));
+            continue;
+        };
+        let new = match relocations
+            .iter()
+            .find_map(|(from, to)| old.rebase(from, to))
+        {
+            Some(new) => new,
+            None if relocations.iter().any(|(_, to)| old.starts_with(to)) => continue, // already moved
+            None => {
+                // Outside the Users tree: its own move to <mailboxes>\<domain>\<mailbox>.
+                let Ok(target) = ctx
+                    .plan
+                    .shared
+                    .mailboxes
+                    .join_components([a.domain.trim(), a.mailbox.trim()])
+                else {
+                    problems.invalid.add(format!(
+                        "{}@{}: domain or mailbox is not a valid folder name",
+                        a.mailbox, a.domain
+                    ));
+                    continue;
+                };
+                if target == old {
+                    continue;
+                }
+                let from = ctx.resolver.locate(&old)?;
+                if fsops::exists(&from.local) && !sources.iter().any(|(f, _)| f.win == old) {
+                    sources.push((from, ctx.resolver.locate(&target)?));
+                }
+                target
+            }
+        };
+        let text = if a.mail_dir.trim_end().ends_with('\\') {
+            new.to_dir_string()
+        } else {
+            new.to_string()
+        };
+        match userlist.check_mail_dir(a.line, &text) {
+            Ok(()) => {}
+            Err(crate::userlist::UserlistError::TooLong { len, .. }) => {
+                too_long.push((
+                    format!("{}@{} ({len} characters: {text})", a.mailbox, a.domain),
+                    len,
+                ));
+                continue;
+            }
+            Err(e) => {
+                problems
+                    .invalid
+                    .add(format!("{}@{}: {e}", a.mailbox, a.domain));
+                continue;
+            }
+        }
+        edits.push(UserlistEdit {
+            line: a.line,
+            account: format!("{}@{}", a.mailbox.trim(), a.domain.trim()),
+            old: a.mail_dir.clone(),
+            new: text,
+        });
+    }
+
+    // Preflight over the whole store, streaming.
+    let mut scanned: Vec<Source> = Vec::new();
+    for (from, to) in sources {
+        let scan = scan_store(&from.local, &to.win, &mut problems).map_err(|e| {
+            Problem::refused(format!("could not scan the mail store: {e}"))
+                .at(e.path().display().to_string())
+                .fix("make sure this account may read the whole store, then rerun")
+        })?;
+        scanned.push(Source { from, to, scan });
+    }
+    let (files, bytes, unusual): (u64, u64, Vec<String>) =
+        scanned.iter().fold((0, 0, Vec::new()), |(f, b, mut u), s| {
+            u.extend(s.scan.unusual.iter().cloned());
+            (f + s.scan.files, b + s.scan.bytes, u)
+        });
+    sp.fact(
+        "content",
+        format!(
+            "{} folders to move: {files} files, {}",
+            scanned.len(),
+            size(bytes)
+        ),
+    );
+    if !unusual.is_empty() {
+        sp.notes.push(format!(
+            "{} link(s) or special file(s) are not followed or copied and stay where they are: {}",
+            unusual.len(),
+            unusual
+                .iter()
+                .take(EXAMPLES)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+
+    if let Some(check) = service_check(ctx, !scanned.is_empty()) {
+        sp.checks.push(check);
+    }
+    push_findings(&mut sp, &problems);
+    if !too_long.is_empty() {
+        too_long.sort_by_key(|(_, len)| std::cmp::Reverse(*len));
+        let width = Layout::from_profile(ctx.profile).mail_dir_width();
+        let excess = too_long[0].1.saturating_sub(width);
+        let mailboxes = ctx.plan.shared.mailboxes.utf16_len();
+        sp.checks.push(Check::fail(
+            "mail folders fit Userlist.dat",
+            format!(
+                "{} account(s) would get a mail folder longer than the {width} characters Userlist.dat holds: {}",
+                too_long.len(),
+                too_long.iter().take(EXAMPLES).map(|(a, _)| a.clone()).collect::<Vec<_>>().join("; ")
+            ),
+            format!(
+                "choose a mailboxes path at most {} characters long (now {mailboxes}: {}), e.g. a shorter share or server name",
+                mailboxes.saturating_sub(excess),
+                ctx.plan.shared.mailboxes
+            ),
+        ));
+    }
+    if !scanned.is_empty() {
+        // Folders this installation's accounts already use are its own store.
+        let in_use: Vec<WinPath> = accounts
+            .iter()
+            .filter_map(|a| WinPath::parse(a.mail_dir.trim()).ok())
+            .collect();
+        foreign_check(ctx, &mut sp, &scanned, &relocations, &in_use)?;
+    }
+    if sp.failed_checks().next().is_some() {
+        return Ok(sp);
+    }
+
+    let mut actions = Vec::new();
+    for (_, to_root) in &relocations {
+        if scanned.iter().any(|s| s.to.win.starts_with(to_root)) {
+            let target = ctx.resolver.locate(to_root)?;
+            actions.extend(missing_parents(ctx, &target)?);
+            if !fsops::exists(&target.local)
+                && !actions
+                    .iter()
+                    .any(|a| matches!(a, Action::CreateFolder { folder } if folder.win == *to_root))
+            {
+                actions.push(Action::CreateFolder { folder: target });
+            }
+        }
+    }
+    for s in scanned {
+        for parent in missing_parents(ctx, &s.to)? {
+            // A folder an earlier move brings along needs no creating.
+            let Action::CreateFolder { folder } = &parent else {
+                continue;
+            };
+            let brought = actions.iter().any(|a| match a {
+                Action::MoveFolder { to, .. } | Action::CopyFolder { to, .. } => {
+                    folder.win.starts_with(&to.win)
+                }
+                _ => false,
+            });
+            if !brought && !actions.contains(&parent) {
+                actions.push(parent);
+            }
+        }
+        let target_existed = fsops::exists(&s.to.local);
+        let (files, bytes) = (s.scan.files, s.scan.bytes);
+        actions.push(if ctx.options.keep_source {
+            Action::CopyFolder {
+                from: s.from,
+                to: s.to,
+                files,
+                bytes,
+                target_existed,
+            }
+        } else {
+            Action::MoveFolder {
+                from: s.from,
+                to: s.to,
+                files,
+                bytes,
+                target_existed,
+            }
+        });
+    }
+    if ctx.options.keep_source && !actions.is_empty() {
+        sp.notes
+            .push("the source stays where it is until `mdcluster cleanup` removes it".into());
+    }
+    if !edits.is_empty() {
+        let after =
+            apply_userlist_edits(&userlist_bytes, &edits, ctx.profile).map_err(Problem::refused)?;
+        actions.push(Action::EditUserlist {
+            file: userlist_loc.clone(),
+            before: content_hash(&userlist_bytes),
+            after: content_hash(&after),
+            edits,
+        });
+        if let Ok(sem) = ctx
+            .plan
+            .install_root
+            .join(&ctx.profile.semaphores.dir)
+            .and_then(|d| d.join(&ctx.profile.semaphores.reload_userlist))
+        {
+            actions.push(Action::DropSemaphore {
+                file: ctx.resolver.locate(&sem)?,
+            });
+        }
+    }
+    Ok(sp.with_actions(actions))
+}
+
+/// Userlist.dat after the edits.
+pub fn apply_userlist_edits(
+    bytes: &[u8],
+    edits: &[UserlistEdit],
+    profile: &Profile,
+) -> Result<Vec<u8>, String> {
+    let mut list = Userlist::parse(bytes.to_vec(), Layout::from_profile(profile));
+    for e in edits {
+        list.set_mail_dir(e.line, &e.new)
+            .map_err(|err| format!("{}: {err}", e.account))?;
+    }
+    Ok(list.into_bytes())
+}
+
+/// A finding with a complete count and a few examples.
+#[derive(Default)]
+struct Finding {
+    count: u64,
+    examples: Vec<String>,
+}
+
+impl Finding {
+    fn add(&mut self, example: String) {
+        self.count += 1;
+        if self.examples.len() < EXAMPLES {
+            self.examples.push(example);
+        }
+    }
+}
+
+#[derive(Default)]
+struct Findings {
+    invalid: Finding,
+    collisions: Finding,
+    too_long: Finding,
+}
+
+fn push_findings(sp: &mut StepPlan, f: &Findings) {
+    for (name, finding, fix) in [
+        ("names valid on Windows", &f.invalid, "rename these files or folders (Windows refuses them), then rerun"),
+        (
+            "no names that differ only in case",
+            &f.collisions,
+            "the share compares names without case, so one would overwrite the other: rename one of each pair, then rerun",
+        ),
+        ("paths within MAX_PATH", &f.too_long, "shorten these folder or file names, or choose a shorter shared path, then rerun"),
+    ] {
+        if finding.count > 0 {
+            sp.checks.push(Check::fail(
+                name,
+                format!("{} found: {}", finding.count, finding.examples.join("; ")),
+                fix,
+            ));
+        }
+    }
+    if f.invalid.count + f.collisions.count + f.too_long.count == 0 {
+        sp.checks.push(Check::pass(
+            "names and paths",
+            "every name is valid on Windows, unique without case, and fits MAX_PATH",
+        ));
+    }
+}
+
+/// What a store folder holds, checked against Windows' rules at its target.
+#[derive(Default)]
+struct StoreScan {
+    files: u64,
+    bytes: u64,
+    unusual: Vec<String>,
+}
+
+/// Walk `root` (a file or folder) without following links; count it and
+/// record names Windows would refuse, names colliding without case in one
+/// folder, and target paths over MAX_PATH. Holds one folder's names at a time.
+fn scan_store(
+    root: &Path,
+    target: &WinPath,
+    findings: &mut Findings,
+) -> Result<StoreScan, fsops::FsError> {
+    let mut scan = StoreScan::default();
+    let meta = match std::fs::symlink_metadata(root) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(scan),
+        Err(e) => return Err(fsops::FsError::io("read", root, e)),
+    };
+    let root_len = target.utf16_len();
+    if meta.is_file() {
+        scan.files = 1;
+        scan.bytes = meta.len();
+        if root_len >= winpath::MAX_PATH {
+            findings
+                .too_long
+                .add(format!("{target} ({root_len} characters)"));
+        }
+        return Ok(scan);
+    }
+    if !meta.is_dir() {
+        scan.unusual.push(root.display().to_string());
+        return Ok(scan);
+    }
+    // (folder on disk, its target path's length, its path for messages)
+    let mut stack = vec![(root.to_path_buf(), root_len, target.to_string())];
+    while let Some((dir, len, shown)) = stack.pop() {
+        let mut seen: HashMap<String, String> = HashMap::new();
+        let mut entries: Vec<_> = std::fs::read_dir(&dir)
+            .map_err(|e| fsops::FsError::io("list", &dir, e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| fsops::FsError::io("list", &dir, e))?;
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let os_name = entry.file_name();
+            let name = os_name.to_string_lossy();
+            let path_shown = format!("{shown}\\{name}");
+            if os_name.to_str().is_none() {
+                findings
+                    .invalid
+                    .add(format!("{path_shown}: not valid Unicode"));
+            } else if let Err(why) = winpath::check_name(&name) {
+                findings.invalid.add(format!("{path_shown}: {why}"));
+            }
+            if let Some(other) = seen.insert(winpath::fold(&name), name.to_string()) {
+                findings
+                    .collisions
+                    .add(format!("{shown}\\{other} and {name}"));
+            }
+            let entry_len = len + 1 + name.encode_utf16().count();
+            if entry_len >= winpath::MAX_PATH {
+                findings
+                    .too_long
+                    .add(format!("{path_shown} ({entry_len} characters)"));
+            }
+            let meta = entry
+                .path()
+                .symlink_metadata()
+                .map_err(|e| fsops::FsError::io("read", &entry.path(), e))?;
+            if meta.is_dir() {
+                stack.push((entry.path(), entry_len, path_shown));
+            } else if meta.is_file() {
+                scan.files += 1;
+                scan.bytes += meta.len();
+            } else {
+                scan.unusual.push(entry.path().display().to_string());
+            }
+        }
+    }
+    Ok(scan)
+}
+
+/// The targets may hold only an earlier, identical partial copy of ours, or
+/// the folders of mdcluster's own steps (LockFiles, PEM). Anything else there
+/// is foreign data and refused: mdcluster never mixes a store into it.
+fn foreign_check(
+    ctx: &Context,
+    sp: &mut StepPlan,
+    sources: &[Source],
+    relocations: &[(WinPath, WinPath)],
+    in_use: &[WinPath],
+) -> Result<(), Problem> {
+    let ours = [&ctx.plan.shared.lockfiles, &ctx.plan.shared.pem];
+    let mut foreign = Finding::default();
+    for (_, to_root) in relocations {
+        let target = ctx.resolver.locate(to_root)?;
+        let Ok(entries) = std::fs::read_dir(&target.local) else {
+            continue;
+        };
+        let mut names: Vec<_> = entries.flatten().map(|e| e.file_name()).collect();
+        names.sort();
+        for name in names {
+            let text = name.to_string_lossy();
+            let Ok(win) = to_root.join(&text) else {
+                foreign.add(format!("{}\\{text}", to_root));
+                continue;
+            };
+            if ours.iter().any(|o| o.starts_with(&win))
+                || in_use.iter().any(|p| p.starts_with(&win))
+            {
+                continue;
+            }
+            match sources
+                .iter()
+                .find(|s| s.to.win == win || s.to.win.starts_with(&win))
+            {
+                // A folder some source moves into (an account from outside the Users tree).
+                Some(s) if s.to.win != win && !fsops::exists(&s.to.local) => {}
+                Some(s) => {
+                    let other = tree::foreign_content(&s.from.local, &s.to.local).map_err(|e| {
+                        Problem::refused(format!("could not compare the target: {e}"))
+                    })?;
+                    if let Some(rel) = other {
+                        foreign.add(format!("{win}\\{}", rel.display()));
+                    }
+                }
+                None => foreign.add(win.to_string()),
+            }
+        }
+    }
+    // Sources whose target lies deeper (accounts from outside the Users tree).
+    for s in sources.iter().filter(|s| fsops::exists(&s.to.local)) {
+        if relocations
+            .iter()
+            .any(|(_, root)| s.to.win.parent().as_ref() == Some(root))
+        {
+            continue; // checked above
+        }
+        let other = tree::foreign_content(&s.from.local, &s.to.local)
+            .map_err(|e| Problem::refused(format!("could not compare the target: {e}")))?;
+        if let Some(rel) = other {
+            foreign.add(format!("{}\\{}", s.to.win, rel.display()));
+        }
+    }
+    if foreign.count > 0 {
+        sp.checks.push(Check::fail(
+            "targets hold no foreign data",
+            format!("{} item(s) in the targets are not mdcluster's: {}", foreign.count, foreign.examples.join("; ")),
+            "move that data away or choose other target folders in the plan; mdcluster never mixes the store into foreign data",
+        ));
+    }
+    Ok(())
+}

@@ -37,6 +37,11 @@ impl ActionEnv<'_> {
         self.backups.join(format!("{}-{name}", self.slot))
     }
 
+    /// Where a cleanup action lists what it deleted.
+    fn deletion_log(&self) -> PathBuf {
+        self.backups.join(format!("{}-deleted.jsonl", self.slot))
+    }
+
     fn service(&self) -> Service {
         Service::of(self.root, self.profile)
     }
@@ -152,8 +157,11 @@ pub fn execute(
             Ok(json!({ "started": true }))
         }
         Action::DeleteSource { source, copy } => {
-            // The copy plays the source here: delete what is identical to it.
-            let kept = mover::remove_copy(&copy.local, &source.local, false).map_err(fs_problem)?;
+            std::fs::create_dir_all(env.backups)
+                .map_err(|e| fs_problem(FsError::io("create folder", env.backups, e)))?;
+            let kept =
+                fsops::cleanup::delete_identical(&source.local, &copy.local, &env.deletion_log())
+                    .map_err(fs_problem)?;
             Ok(json!({ "kept": kept }))
         }
     }
@@ -242,10 +250,11 @@ pub fn undo(action: &Action, env: &ActionEnv) -> Result<serde_json::Value, Probl
             &mut |_| {},
         ),
         Action::DeleteSource { source, copy } => {
-            // Bring back what cleanup deleted: it is identical in the copy.
-            let out = mover::copy_tree(&copy.local, &source.local, (0, 0), &mut |_| {})
-                .map_err(fs_problem)?;
-            Ok(serde_json::to_value(out).unwrap_or_default())
+            // Bring back exactly what cleanup deleted: it is identical in the copy.
+            let restored =
+                fsops::cleanup::restore_deleted(&source.local, &copy.local, &env.deletion_log())
+                    .map_err(fs_problem)?;
+            Ok(json!({ "restored": restored }))
         }
     }
 }

@@ -4,8 +4,10 @@
 //! - [`tree`]: scan and compare folder trees without following links.
 //! - [`mover`]: move or copy a folder tree, verified file by file, resumable.
 //! - [`probe`]: prove a folder can be written to, leaving nothing behind.
+//! - [`cleanup`]: delete an old copy, logged, so exactly it can come back.
 
 pub mod atomic;
+pub mod cleanup;
 pub mod mover;
 pub mod probe;
 pub mod tree;

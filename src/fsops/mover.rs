@@ -230,7 +230,13 @@ fn walk_pairs<'a>(
                 });
             }
             let rel = entry.path().strip_prefix(from).unwrap_or(entry.path());
-            Ok((entry.path().to_path_buf(), to.join(rel), meta))
+            // The root itself maps to `to` (joining "" would add a separator).
+            let dst = if rel.as_os_str().is_empty() {
+                to.to_path_buf()
+            } else {
+                to.join(rel)
+            };
+            Ok((entry.path().to_path_buf(), dst, meta))
         })
 }
 

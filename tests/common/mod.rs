@@ -43,7 +43,24 @@ impl Lab {
     }
 
     pub fn with(opts: mdcluster::sandbox::Options, share_tmp: Option<tempfile::TempDir>) -> Lab {
-        let tmp = tempfile::tempdir().unwrap();
+        Lab::build(tempfile::tempdir().unwrap(), opts, share_tmp)
+    }
+
+    /// Installation and share both on /dev/shm (a tmpfs): fast, and with
+    /// MDCLUSTER_NO_RENAME still a real copy.
+    pub fn in_shm(opts: mdcluster::sandbox::Options) -> Lab {
+        let tmp = tempfile::Builder::new()
+            .prefix("mdcluster-lab-")
+            .tempdir_in("/dev/shm")
+            .unwrap();
+        Lab::build(tmp, opts, None)
+    }
+
+    fn build(
+        tmp: tempfile::TempDir,
+        opts: mdcluster::sandbox::Options,
+        share_tmp: Option<tempfile::TempDir>,
+    ) -> Lab {
         let install = tmp.path().join("MDaemon");
         let share = match &share_tmp {
             Some(t) => t.path().join("share"),

@@ -1,0 +1,476 @@
+//! The mail-store move (step 4) end to end through the real binary.
+
+mod common;
+use common::*;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+/// Every file of the store before the move, keyed by where it must end up on
+/// the share: (relative path on the share, description of the file).
+fn expected_on_share(lab: &Lab) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (dir, target) in [
+        ("Users", "Users"),
+        ("Public Folders", "Public Folders"),
+        ("MailExtra", "Users"),
+    ] {
+        for (k, v) in tree_map(&lab.install.join(dir), false) {
+            if v.starts_with("file") {
+                out.insert(format!("{target}/{k}"), v);
+            }
+        }
+    }
+    out
+}
+
+fn files_on_share(lab: &Lab) -> BTreeMap<String, String> {
+    tree_map(&lab.share, false)
+        .into_iter()
+        .filter(|(k, v)| {
+            v.starts_with("file") && !k.starts_with("Users/LockFiles") && !k.starts_with("PEM")
+        })
+        .collect()
+}
+
+fn userlist(lab: &Lab) -> Vec<u8> {
+    std::fs::read(lab.install.join("App/Userlist.dat")).unwrap()
+}
+
+#[test]
+fn across_file_systems_the_copy_equals_the_source_file_for_file() {
+    let lab = Lab::cross_fs();
+    let expected = expected_on_share(&lab);
+    assert!(expected.len() > 500);
+    let before = lab.hash();
+    let out = lab.apply().args(["--yes", "--json"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // Content, size, modification time and mode of every message, identical.
+    assert_eq!(files_on_share(&lab), expected);
+    for dir in ["Users", "Public Folders", "MailExtra/example.com"] {
+        let left = std::fs::read_dir(lab.install.join(dir))
+            .map(|d| d.count())
+            .unwrap_or(0);
+        assert_eq!(left, 0, "{dir} is empty after the move");
+    }
+    let events = json_lines(&out.stdout);
+    assert!(events
+        .iter()
+        .any(|e| e["event"] == "step-progress" && e["step"] == "mail-store"));
+    mdcluster()
+        .args(["undo", "--yes", "--plan"])
+        .arg(&lab.plan)
+        .assert()
+        .success();
+    assert_eq!(lab.hash(), before);
+}
+
+#[test]
+fn userlist_lines_change_only_in_the_mail_dir_field() {
+    let lab = Lab::new();
+    let before = userlist(&lab);
+    lab.apply().arg("--yes").assert().success();
+    let after = userlist(&lab);
+    let lines = |b: &[u8]| {
+        b.split(|c| *c == b'\n')
+            .map(<[u8]>::to_vec)
+            .collect::<Vec<_>>()
+    };
+    let (a, b) = (lines(&before), lines(&after));
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(&b).filter(|(x, _)| !x.is_empty()) {
+        assert_eq!(x.len(), y.len(), "fixed width kept");
+        assert_eq!(x[..105], y[..105]);
+        assert_eq!(x[195..], y[195..], "password and flags untouched");
+        let new = String::from_utf8_lossy(&y[105..195]).trim_end().to_string();
+        assert!(new.starts_with(r"\\fileserver\mdaemon\Users\"), "{new}");
+        let rel = new
+            .trim_start_matches(r"\\fileserver\mdaemon\")
+            .replace('\\', "/");
+        assert!(
+            lab.share.join(rel).join("Hiwater.mrk").is_file(),
+            "the account points at a folder that holds its mail"
+        );
+    }
+}
+
+/// Kill the real process with SIGKILL at moments spread over the move, rerun,
+/// and get exactly the result of an uninterrupted run. The moments are
+/// fractions of how long an uninterrupted run takes here.
+#[test]
+fn killed_at_any_moment_a_rerun_completes_the_store() {
+    let opts = || mdcluster::sandbox::Options {
+        accounts: 10,
+        messages: 3000,
+        seed: 4,
+    };
+    let apply = |lab: &Lab| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_mdcluster"));
+        c.args(["apply", "--yes", "--plan"])
+            .arg(&lab.plan)
+            .env("MDCLUSTER_NO_RENAME", "1");
+        c.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        c
+    };
+    let (reference, full) = {
+        let lab = Lab::in_shm(opts());
+        let start = std::time::Instant::now();
+        assert!(apply(&lab).status().unwrap().success());
+        let full = start.elapsed();
+        (
+            (outcome_map(&lab.install, true), tree_map(&lab.share, false)),
+            full,
+        )
+    };
+    let mut mid_move = 0;
+    let fractions = [0.05, 0.15, 0.25, 0.35, 0.45, 0.55, 0.65, 0.75, 0.85, 0.95];
+    for f in fractions {
+        let lab = Lab::in_shm(opts());
+        let expected = expected_on_share(&lab);
+        let mut child = apply(&lab).spawn().unwrap();
+        std::thread::sleep(full.mul_f64(f));
+        let _ = child.kill(); // SIGKILL
+        let status = child.wait().unwrap();
+        let journal = std::fs::read_to_string(lab.install.join("mdcluster/journal.jsonl"))
+            .unwrap_or_default();
+        let moving = journal.contains(r#""step":"mail-store""#)
+            && !journal.contains(r#""record":"step-done","step":"mail-store""#);
+        if !status.success() && moving {
+            mid_move += 1;
+            // Nothing lost at the moment of the kill: every message is at the
+            // source or, verified, on the share.
+            let now_share = files_on_share(&lab);
+            for (k, v) in &expected {
+                let at_source = ["Users", "Public Folders"].iter().any(|d| {
+                    k.strip_prefix(&format!("{d}/"))
+                        .is_some_and(|rel| lab.install.join(d).join(rel).exists())
+                }) || k
+                    .strip_prefix("Users/")
+                    .is_some_and(|rel| lab.install.join("MailExtra").join(rel).exists());
+                assert!(
+                    at_source || now_share.get(k) == Some(v),
+                    "after a kill at {f} of the run, {k} is lost"
+                );
+            }
+        }
+        assert!(
+            apply(&lab).status().unwrap().success(),
+            "the rerun after a kill at {f} of the run"
+        );
+        assert_eq!(
+            outcome_map(&lab.install, true),
+            reference.0,
+            "kill at {f} of the run"
+        );
+        assert_eq!(
+            tree_map(&lab.share, false),
+            reference.1,
+            "kill at {f} of the run"
+        );
+    }
+    assert!(
+        mid_move >= 3,
+        "only {mid_move} kills landed during the move (a run takes {full:?})"
+    );
+    eprintln!(
+        "killed {} times, {mid_move} during the move, all recovered, 0 lost",
+        fractions.len()
+    );
+}
+
+fn refused(lab: &Lab, args: &[&str], needles: &[&str]) {
+    let before = lab.hash();
+    let out = lab.apply().arg("--yes").args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    for n in needles {
+        assert!(stderr.contains(n), "expected {n:?} in {stderr}");
+    }
+    assert_eq!(lab.hash(), before, "nothing moved");
+}
+
+#[test]
+fn a_mail_folder_too_long_for_userlist_is_refused_with_the_accounts_and_a_shorter_path() {
+    let lab = Lab::new();
+    let long = "a-very-long-share-folder-name-that-no-administrator-should-ever-pick";
+    lab.edit_plan(
+        "path = '\\\\fileserver\\mdaemon'",
+        &format!("path = '\\\\fileserver\\mdaemon'\nmailboxes = '\\\\fileserver\\mdaemon\\{long}'"),
+    );
+    refused(
+        &lab,
+        &[],
+        &[
+            "longer than the 90 characters Userlist.dat holds",
+            "@example.",
+            "at most",
+        ],
+    );
+}
+
+#[test]
+fn names_windows_or_the_share_would_refuse() {
+    let lab = Lab::new();
+    let mbx = std::fs::read_dir(lab.install.join("Users/example.org"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::write(mbx.join("Report.msg"), b"1").unwrap();
+    std::fs::write(mbx.join("report.MSG"), b"2").unwrap();
+    refused(
+        &lab,
+        &[],
+        &["differ only in case", "Report.msg and report.MSG"],
+    );
+
+    let lab = Lab::new();
+    let mbx = std::fs::read_dir(lab.install.join("Users/example.net"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::write(mbx.join("con.msg"), b"x").unwrap();
+    std::fs::write(mbx.join("what?.msg"), b"x").unwrap();
+    refused(
+        &lab,
+        &[],
+        &["names valid on Windows", "2 found", "con.msg", "what?.msg"],
+    );
+
+    let lab = Lab::new();
+    let mut deep = std::fs::read_dir(lab.install.join("Users/example.com"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    for i in 0..5 {
+        deep = deep.join(format!("{}{i}.IMAP", "x".repeat(45)));
+    }
+    std::fs::create_dir_all(&deep).unwrap();
+    std::fs::write(deep.join("md50000000001.msg"), b"deep").unwrap();
+    refused(&lab, &[], &["paths within MAX_PATH", "characters)"]);
+}
+
+#[test]
+fn foreign_data_in_the_target_is_refused() {
+    let lab = Lab::new();
+    std::fs::create_dir_all(lab.share.join("Users/someone.else")).unwrap();
+    std::fs::write(lab.share.join("Users/someone.else/mail.msg"), b"not ours").unwrap();
+    refused(&lab, &[], &["targets hold no foreign data", "someone.else"]);
+}
+
+#[test]
+fn without_userlist_the_store_does_not_move() {
+    let lab = Lab::new();
+    std::fs::remove_file(lab.install.join("App/Userlist.dat")).unwrap();
+    refused(&lab, &[], &["Userlist.dat cannot be read", "ODBC or LDAP"]);
+}
+
+struct Simulation(std::process::Child);
+
+impl Drop for Simulation {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn simulate(lab: &Lab) -> Simulation {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_mdcluster"))
+        .args(["sandbox", "--run-service", "--service-seconds", "120"])
+        .arg(&lab.install)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let state = lab.install.join(mdcluster::service::SIMULATION_STATE);
+    for _ in 0..100 {
+        if state.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(state.exists(), "the simulated MDaemon did not start");
+    Simulation(child)
+}
+
+#[test]
+fn a_running_mdaemon_is_refused_or_stopped_and_started_again() {
+    let lab = Lab::new();
+    let _sim = simulate(&lab);
+    // The simulation keeps a state file in the sandbox; leave it out of the tree hash.
+    let state_file = lab.install.join(mdcluster::service::SIMULATION_STATE);
+    let before = {
+        let s = std::fs::read(&state_file).unwrap();
+        let h = lab.hash();
+        (s, h)
+    };
+    let out = lab.apply().arg("--yes").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("MDaemon is running") && stderr.contains("--stop-mdaemon"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&state_file).unwrap(), before.0);
+    assert_eq!(lab.hash(), before.1);
+
+    lab.apply()
+        .args(["--yes", "--stop-mdaemon"])
+        .assert()
+        .success();
+    let log = std::fs::read_to_string(lab.install.join("Logs/SIMULATED-MDaemon.log")).unwrap();
+    let stop = log.find("EXITNOW.SEM: stopped").expect("stopped");
+    let start = log.find("RESTART.SEM: started").expect("started again");
+    assert!(stop < start);
+    let sim = mdcluster::service::read_simulated(&lab.install).unwrap();
+    assert!(sim.running, "MDaemon runs again after the run");
+    assert!(lab.share.join("Users/example.org").is_dir());
+
+    // Undo stops it while the store moves back, and starts it again.
+    mdcluster()
+        .args(["undo", "--yes", "--plan"])
+        .arg(&lab.plan)
+        .assert()
+        .success();
+    let log = std::fs::read_to_string(lab.install.join("Logs/SIMULATED-MDaemon.log")).unwrap();
+    assert_eq!(log.matches("EXITNOW.SEM: stopped").count(), 2);
+    assert!(
+        mdcluster::service::read_simulated(&lab.install)
+            .unwrap()
+            .running
+    );
+    assert!(lab.install.join("Users/example.org").is_dir());
+}
+
+#[test]
+fn keep_source_then_cleanup_then_undo() {
+    let lab = Lab::cross_fs();
+    let before = lab.hash();
+    let expected = expected_on_share(&lab);
+    lab.apply()
+        .args(["--yes", "--keep-source"])
+        .assert()
+        .success();
+    assert_eq!(files_on_share(&lab), expected, "copied");
+    assert_eq!(expected_on_share(&lab), expected, "and the source kept");
+    // Mail that reached the old store after the copy is not the copy's: kept.
+    let late = std::fs::read_dir(lab.install.join("Users/example.org"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+        .join("md50999999999.msg");
+    std::fs::write(&late, b"late mail").unwrap();
+    let out = mdcluster()
+        .args(["cleanup", "--yes", "--plan"])
+        .arg(&lab.plan)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        late.exists(),
+        "a file without an identical copy is never deleted"
+    );
+    assert_eq!(
+        expected_on_share(&lab).len(),
+        1,
+        "everything else of the old store is gone"
+    );
+    std::fs::remove_file(&late).unwrap();
+    mdcluster()
+        .args(["undo", "--yes", "--plan"])
+        .arg(&lab.plan)
+        .assert()
+        .success();
+    assert_eq!(
+        lab.hash(),
+        before,
+        "undo brings the cleaned-up store back exactly"
+    );
+}
+
+#[test]
+fn a_failure_in_the_middle_stops_with_exit_4_and_loses_nothing() {
+    if !is_root() {
+        assert!(
+            std::env::var_os("MDCLUSTER_REQUIRE_ROOT_TESTS").is_none(),
+            "CI runs this test as root"
+        );
+        eprintln!("skipped: needs root to mount a tmpfs");
+        return;
+    }
+    let lab = Lab::new();
+    // Room enough by the free-space check, but too few inodes for the store:
+    // the copy runs out of space part-way, like a full disk.
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256m,nr_inodes=300", "tmpfs"])
+        .arg(&lab.share)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "mounting a tmpfs failed");
+    let result = std::panic::catch_unwind(|| {
+        let before = lab.hash();
+        let out = lab.apply().arg("--yes").output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{stderr}");
+        assert!(
+            stderr.contains("[mail-store]") && stderr.contains("space"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains(&lab.share.display().to_string()),
+            "the message names the file: {stderr}"
+        );
+        // Every message is still at the source or verified on the share; undo restores all.
+        mdcluster()
+            .args(["undo", "--yes", "--plan"])
+            .arg(&lab.plan)
+            .assert()
+            .success();
+        assert_eq!(lab.hash(), before);
+    });
+    let _ = std::process::Command::new("umount")
+        .arg(&lab.share)
+        .status();
+    result.unwrap();
+}
+
+#[test]
+fn same_file_system_moves_by_rename() {
+    let lab = Lab::new();
+    let out = lab.apply().arg("--dry-run").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(
+            r"move C:\MDaemon\Users\example.org\ -> \\fileserver\mdaemon\Users\example.org\"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("one rename, same file system"));
+    let inode = |p: &Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
+    let msg = walkdir::WalkDir::new(lab.install.join("Users/example.org"))
+        .into_iter()
+        .flatten()
+        .find(|e| e.file_type().is_file())
+        .unwrap()
+        .into_path();
+    let rel = msg.strip_prefix(&lab.install).unwrap().to_path_buf();
+    let before = inode(&msg);
+    lab.apply().arg("--yes").assert().success();
+    assert_eq!(inode(&lab.share.join(rel)), before, "renamed, not copied");
+}

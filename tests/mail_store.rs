@@ -474,3 +474,24 @@ fn same_file_system_moves_by_rename() {
     lab.apply().arg("--yes").assert().success();
     assert_eq!(inode(&lab.share.join(rel)), before, "renamed, not copied");
 }
+
+#[test]
+fn an_account_outside_the_users_tree_never_lands_on_an_existing_folder() {
+    let lab = Lab::new();
+    // The sandbox keeps one account under MailExtra; give the Users tree a folder of the same name.
+    let outside = std::fs::read_dir(lab.install.join("MailExtra"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let domain = outside.file_name().unwrap().to_owned();
+    let mailbox = std::fs::read_dir(&outside)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .file_name();
+    std::fs::create_dir_all(lab.install.join("Users").join(&domain).join(&mailbox)).unwrap();
+    refused(&lab, &[], &["would move onto", "already exists"]);
+}

@@ -169,6 +169,19 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
                 if target == old {
                     continue;
                 }
+                // Its new place must not be a folder the Users tree brings along.
+                if let Some(inside) = relocations
+                    .iter()
+                    .find_map(|(from, to)| target.rebase(to, from))
+                {
+                    if fsops::exists(&ctx.resolver.locate(&inside)?.local) {
+                        problems.invalid.add(format!(
+                            "{}@{}: its mail folder {old} would move onto {inside}, which already exists",
+                            a.mailbox, a.domain
+                        ));
+                        continue;
+                    }
+                }
                 let from = ctx.resolver.locate(&old)?;
                 if fsops::exists(&from.local) && !sources.iter().any(|(f, _)| f.win == old) {
                     sources.push((from, ctx.resolver.locate(&target)?));

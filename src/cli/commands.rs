@@ -1,7 +1,7 @@
 //! The subcommands.
 
 use super::output::{self, confirm, declined, json_line, HumanSink, JsonSink};
-use super::{ApplyArgs, CleanupArgs, DemoArgs, PlanArgs, SandboxArgs, UndoArgs};
+use super::{ApplyArgs, BenchMoverArgs, CleanupArgs, DemoArgs, PlanArgs, SandboxArgs, UndoArgs};
 use crate::engine::events::EventSink;
 use crate::engine::{Engine, Preview};
 use crate::plan::Plan;
@@ -541,4 +541,42 @@ fn ask_first(yes: bool, json: bool, question: &str, json_fix: &str) -> Result<()
 
 fn absolute(p: &Path) -> Result<std::path::PathBuf, Problem> {
     std::path::absolute(p).map_err(|e| Problem::io(Exit::Usage, "resolve", p, &e))
+}
+
+/// The hidden `bench-mover` command: one move or copy, timed, as one JSON line.
+pub fn bench_mover(b: &BenchMoverArgs) -> Result<Exit, Problem> {
+    use crate::fsops::mover;
+    let opts = mover::Options {
+        allow_rename: !b.no_rename,
+        threads: b.threads,
+        flush: match b.flush.as_str() {
+            "each-file" => mover::Flush::EachFile,
+            "batched" => mover::Flush::Batched,
+            _ => mover::Flush::Auto,
+        },
+    };
+    let started = std::time::Instant::now();
+    let out = if b.op == "move" {
+        mover::move_tree(&b.from, &b.to, &opts, (0, 0), &mut |_| {})
+    } else {
+        mover::copy_tree(&b.from, &b.to, &opts, (0, 0), &mut |_| {})
+    }
+    .map_err(crate::engine::actions::fs_problem)?;
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        serde_json::json!({
+            "op": b.op,
+            "threads": b.threads,
+            "flush": b.flush,
+            "method": out.method,
+            "files": out.files,
+            "bytes": out.bytes,
+            "skipped": out.skipped.len(),
+            "seconds": seconds,
+            "files_per_s": out.files as f64 / seconds.max(1e-9),
+            "mb_per_s": out.bytes as f64 / 1e6 / seconds.max(1e-9),
+        })
+    );
+    Ok(Exit::Success)
 }

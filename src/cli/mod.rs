@@ -67,6 +67,27 @@ enum Command {
     /// Show the MDaemon profile in use
     #[command(subcommand)]
     Profile(ProfileCommand),
+    /// Benchmark hook (benches/move.sh): move or copy a folder with the mover
+    #[command(name = "bench-mover", hide = true)]
+    BenchMover(BenchMoverArgs),
+}
+
+#[derive(Args, Debug)]
+struct BenchMoverArgs {
+    /// `move` (copy, verify, delete; or one rename) or `copy` (verified copy)
+    #[arg(value_parser = ["move", "copy"])]
+    op: String,
+    from: PathBuf,
+    to: PathBuf,
+    /// Worker threads
+    #[arg(long, default_value_t = crate::fsops::mover::DEFAULT_THREADS)]
+    threads: usize,
+    /// Never use the one-rename shortcut
+    #[arg(long)]
+    no_rename: bool,
+    /// How copies are made durable: auto, each-file (fsync per file), batched (syncfs)
+    #[arg(long, default_value = "auto", value_parser = ["auto", "each-file", "batched"])]
+    flush: String,
 }
 
 #[derive(Args, Debug)]
@@ -260,6 +281,7 @@ fn run(cli: Cli) -> Result<Exit, Problem> {
             commands::steps(json);
             Ok(Exit::Success)
         }
+        Some(Command::BenchMover(b)) => commands::bench_mover(&b),
         Some(Command::Profile(ProfileCommand::Show { table })) => {
             commands::profile_show(&profile, cli.profile.as_deref(), table);
             Ok(Exit::Success)

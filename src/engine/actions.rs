@@ -29,6 +29,13 @@ pub struct ActionEnv<'a> {
 }
 
 impl ActionEnv<'_> {
+    fn mover(&self) -> mover::Options {
+        mover::Options {
+            allow_rename: self.allow_rename,
+            ..mover::Options::default()
+        }
+    }
+
     fn backup_path(&self, file: &Path) -> PathBuf {
         let name = file
             .file_name()
@@ -102,7 +109,7 @@ pub fn execute(
             let out = mover::move_tree(
                 &from.local,
                 &to.local,
-                env.allow_rename,
+                &env.mover(),
                 (*files, *bytes),
                 progress,
             )
@@ -116,8 +123,14 @@ pub fn execute(
             bytes,
             ..
         } => {
-            let out = mover::copy_tree(&from.local, &to.local, (*files, *bytes), progress)
-                .map_err(fs_problem)?;
+            let out = mover::copy_tree(
+                &from.local,
+                &to.local,
+                &env.mover(),
+                (*files, *bytes),
+                progress,
+            )
+            .map_err(fs_problem)?;
             Ok(serde_json::to_value(out).unwrap_or_default())
         }
         Action::EditIni {
@@ -192,7 +205,7 @@ pub fn undo(action: &Action, env: &ActionEnv) -> Result<serde_json::Value, Probl
             mover::move_tree(
                 &to.local,
                 &from.local,
-                env.allow_rename,
+                &env.mover(),
                 (*files, *bytes),
                 &mut |_| {},
             )

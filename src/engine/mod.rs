@@ -455,6 +455,18 @@ impl Engine {
             }
         };
         let evidence = actions::execute(action, &env, &mut progress)?;
+        if let Some(skipped) = evidence.get("skipped").and_then(|s| s.as_array()) {
+            let names: Vec<&str> = skipped.iter().filter_map(|v| v.as_str()).collect();
+            events.emit(Event::Note {
+                step: Some(step),
+                text: format!(
+                    "{} link(s) or special file(s) were not copied (mdcluster never follows them) and stay where they were: {}{}",
+                    names.len(),
+                    names.iter().take(5).copied().collect::<Vec<_>>().join(", "),
+                    if names.len() > 5 { ", …" } else { "" }
+                ),
+            });
+        }
         j.append(Record::Done {
             step,
             action: index,

@@ -142,7 +142,13 @@ pub fn restore_deleted(old: &Path, kept: &Path, log: &Path) -> Result<u64, FsErr
             if super::exists(&target) {
                 continue;
             }
-            mover::copy_tree(&kept.join(rel), &target, (1, 0), &mut |_| {})?;
+            mover::copy_tree(
+                &kept.join(rel),
+                &target,
+                &mover::Options::default(),
+                (1, 0),
+                &mut |_| {},
+            )?;
             restored += 1;
         }
     }
@@ -192,7 +198,7 @@ mod tests {
         std::fs::write(old.join("a/b/1.msg"), b"one").unwrap();
         std::fs::write(old.join("a/2.msg"), b"two").unwrap();
         std::fs::write(old.join("late.msg"), b"only here").unwrap();
-        mover::copy_tree(&old, &kept, (0, 0), &mut |_| {}).unwrap();
+        mover::copy_tree(&old, &kept, &mover::Options::default(), (0, 0), &mut |_| {}).unwrap();
         std::fs::remove_file(kept.join("late.msg")).unwrap();
         std::fs::create_dir_all(kept.join("other")).unwrap();
         std::fs::write(kept.join("other/new.msg"), b"arrived on the share later").unwrap();

@@ -313,6 +313,7 @@ fn small_lab() -> Lab {
             accounts: 5,
             messages: 40,
             seed: 9,
+            message_size: None,
         },
         None,
     )

@@ -107,6 +107,7 @@ fn killed_at_any_moment_a_rerun_completes_the_store() {
         accounts: 10,
         messages: 3000,
         seed: 4,
+        message_size: None,
     };
     let apply = |lab: &Lab| {
         let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_mdcluster"));
@@ -494,4 +495,51 @@ fn an_account_outside_the_users_tree_never_lands_on_an_existing_folder() {
         .file_name();
     std::fs::create_dir_all(lab.install.join("Users").join(&domain).join(&mailbox)).unwrap();
     refused(&lab, &[], &["would move onto", "already exists"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn links_and_special_files_are_reported_not_copied_and_not_followed() {
+    let lab = Lab::cross_fs();
+    let mbx = std::fs::read_dir(lab.install.join("Users/example.org"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let outside = lab.tmp.path().join("outside-secret.txt");
+    std::fs::write(&outside, b"must never be copied through a link").unwrap();
+    std::os::unix::fs::symlink(&outside, mbx.join("link-out.msg")).unwrap();
+    assert!(std::process::Command::new("mkfifo")
+        .arg(mbx.join("pipe"))
+        .status()
+        .unwrap()
+        .success());
+    let dry = lab.apply().arg("--dry-run").output().unwrap();
+    let text = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        text.contains("2 link(s) or special file(s) are not followed or copied"),
+        "{text}"
+    );
+    let out = lab.apply().arg("--yes").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rel = mbx.strip_prefix(&lab.install).unwrap();
+    let moved = lab.share.join(rel);
+    assert!(moved.join("Hiwater.mrk").is_file(), "the mailbox moved");
+    assert!(
+        !moved.join("link-out.msg").exists() && !moved.join("pipe").exists(),
+        "not copied"
+    );
+    assert!(
+        mbx.join("link-out.msg").symlink_metadata().is_ok() && mbx.join("pipe").exists(),
+        "left where they were"
+    );
+    assert_eq!(
+        std::fs::read(&outside).unwrap(),
+        b"must never be copied through a link"
+    );
 }

@@ -13,6 +13,7 @@ fn sandbox_userlist() -> (tempfile::TempDir, Vec<u8>, Layout) {
         accounts: 25,
         messages: 50,
         seed: 7,
+        message_size: None,
     };
     sandbox::create(&dir, &profile, &opts).unwrap();
     let file = profile.userlist.file.replace('\\', "/");

@@ -33,6 +33,7 @@ impl Lab {
             accounts: 6,
             messages: 60,
             seed: 3,
+            message_size: None,
         };
         mdcluster::sandbox::create(&install, &Profile::builtin(), &opts).unwrap();
         std::fs::create_dir_all(&share).unwrap();

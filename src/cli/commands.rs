@@ -322,6 +322,7 @@ pub fn sandbox(profile: &Profile, s: &SandboxArgs) -> Result<Exit, Problem> {
         accounts: s.accounts,
         messages: s.messages,
         seed: s.seed,
+        message_size: s.message_size,
     };
     let share = match &s.share {
         Some(share) => {

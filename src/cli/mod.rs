@@ -193,6 +193,9 @@ struct SandboxArgs {
     /// Random seed: the same seed writes the same files
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Make every message this many bytes (benchmark stores of many small files)
+    #[arg(long, value_name = "BYTES")]
+    message_size: Option<usize>,
     /// Also create this folder as the demo share and use it in the printed plan
     #[arg(long, value_name = "DIR")]
     share: Option<PathBuf>,

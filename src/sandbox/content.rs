@@ -97,7 +97,7 @@ fn message(rng: &mut ChaCha8Rng, a: &Account, name: &str, n: u64, time: i64) -> 
         a.seed % 1_000_000
     )
     .into_bytes();
-    let size = message_size(rng);
+    let size = a.message_size.unwrap_or_else(|| message_size(rng));
     let pool = pool();
     let mut start = rng.random_range(0..pool.len() / 2) / 78 * 78;
     while m.len() < size {
@@ -464,6 +464,7 @@ pub(super) fn write_public_folders(
             messages: per_domain,
             seed: rng.random(),
             base: profile.mailstore.public_folders_dir.value.clone(),
+            message_size: opts.message_size,
         };
         for sub in ["Announcements", "Shared Contacts"] {
             let folder = root

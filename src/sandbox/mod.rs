@@ -27,6 +27,9 @@ pub struct Options {
     /// Messages in all mailboxes together.
     pub messages: usize,
     pub seed: u64,
+    /// Every message this many bytes (benchmark stores of many small files);
+    /// None: realistic sizes (mostly 2-20 KB, a few up to 5 MB).
+    pub message_size: Option<usize>,
 }
 
 impl Default for Options {
@@ -35,6 +38,7 @@ impl Default for Options {
             accounts: 12,
             messages: 600,
             seed: 1,
+            message_size: None,
         }
     }
 }
@@ -58,6 +62,8 @@ pub(crate) struct Account {
     /// The folder below the root that holds this account's mail folder
     /// (`Users`, or another one: some installations keep accounts elsewhere).
     pub base: String,
+    /// A fixed message size (benchmarks), or None for realistic sizes.
+    pub message_size: Option<usize>,
 }
 
 /// Where the sandbox keeps the one account that lives outside the Users tree.
@@ -177,6 +183,7 @@ fn make_accounts(opts: &Options, profile: &Profile) -> Vec<Account> {
             messages,
             seed: rng.random(),
             base,
+            message_size: opts.message_size,
         });
     }
     accounts
@@ -228,6 +235,7 @@ mod tests {
             accounts: 40,
             messages: 1000,
             seed: 7,
+            message_size: None,
         };
         let profile = Profile::builtin();
         let a = make_accounts(&opts, &profile);

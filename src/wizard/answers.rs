@@ -430,6 +430,7 @@ mod tests {
                 accounts: 2,
                 messages: 4,
                 seed: 1,
+                message_size: None,
             },
         )
         .unwrap();

@@ -16,13 +16,17 @@
 //! - [`service`]: whether MDaemon runs; stopping and starting it.
 //! - [`sandbox`]: a realistic sample installation for tests and the demo.
 //! - [`wizard`]: the interactive wizard: full-screen (ratatui) and plain prompts.
+//! - [`cluster`]: node facts, pairing, cluster rules, the manifest of nodes and server IDs.
+//! - [`discovery`]: mDNS announcements and browsing of nodes on the LAN.
 //! - [`cli`]: the command line.
 //! - [`problem`]: user-facing errors and exit codes.
 
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod cluster;
 pub mod codepage;
+pub mod discovery;
 pub mod engine;
 pub mod fsops;
 pub mod ini;

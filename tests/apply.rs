@@ -212,9 +212,15 @@ fn json_events_for_scripts() {
     assert!(events
         .iter()
         .any(|e| e["event"] == "step-done" && e["step"] == "mail-store"));
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "step-waiting" && e["step"] == "certificates"),
+        "no secondary in the plan yet"
+    );
     assert!(events
         .iter()
-        .any(|e| e["event"] == "step-skipped" && e["step"] == "certificates"));
+        .any(|e| e["event"] == "step-skipped" && e["step"] == "cluster-log"));
     let last = events.last().unwrap();
     assert_eq!(last["event"], "finished");
     assert_eq!(last["exit"], 0);
@@ -270,7 +276,11 @@ fn status_reports_each_step() {
     assert_eq!(s.len(), 11);
     assert_eq!(s[1], ("lockfiles".to_string(), "pending".to_string()));
     assert_eq!(s[3], ("mail-store".to_string(), "pending".to_string()));
-    assert_eq!(s[5].1, "not-available");
+    assert_eq!(
+        s[5].1, "waiting",
+        "certificates: no secondary in the plan yet"
+    );
+    assert_eq!(s[9].1, "not-available");
     lab.apply().arg("--yes").assert().success();
     let s = status(&lab);
     assert!(s[..5].iter().all(|(_, st)| st == "done"), "{s:?}");

@@ -62,7 +62,10 @@ fn steps_lists_eleven_with_stable_ids() {
         .iter()
         .map(|s| s["available"].as_bool().unwrap())
         .collect();
-    assert_eq!(&available[..6], &[true, true, true, true, true, false]);
+    assert_eq!(
+        &available[..],
+        &[true, true, true, true, true, true, true, true, true, false, false]
+    );
 }
 
 #[test]

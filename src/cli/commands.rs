@@ -20,6 +20,7 @@ pub fn apply(profile: &Profile, a: &ApplyArgs) -> Result<Exit, Problem> {
     engine.options.keep_source |= a.keep_source;
     engine.options.stop_mdaemon |= a.stop_mdaemon;
     engine.options.mdaemon_stopped |= a.mdaemon_stopped;
+    engine.discovered = super::cluster::survey_plan(profile, &engine.plan, &a.discovery)?;
     let preview = engine.preview()?;
     let json = a.plan.json;
     show_preview(&engine, &preview, json, a.dry_run);
@@ -341,6 +342,9 @@ pub fn sandbox(profile: &Profile, s: &SandboxArgs) -> Result<Exit, Problem> {
     };
     let started = std::time::Instant::now();
     let report = crate::sandbox::create(&dir, profile, &opts)?;
+    if let Some(primary) = &s.secondary_of {
+        crate::sandbox::make_secondary(&dir, &absolute(primary)?, &s.name, profile)?;
+    }
     if let Some(share) = &share {
         std::fs::create_dir_all(share)
             .map_err(|e| Problem::io(Exit::Other, "create", share, &e))?;

@@ -1,5 +1,6 @@
 //! The command line: parsing, dispatch, and turning problems into exit codes.
 
+mod cluster;
 mod commands;
 pub(crate) mod output;
 
@@ -67,6 +68,18 @@ enum Command {
     /// Show the MDaemon profile in use
     #[command(subcommand)]
     Profile(ProfileCommand),
+    /// On the primary: issue a join code for the secondaries (printed on stdout)
+    Code(cluster::CodeArgs),
+    /// On a secondary: announce this node, signed with the join code, until it is registered
+    #[command(after_help = EXIT_CODES_HELP)]
+    Join(cluster::JoinArgs),
+    /// On the primary: find the nodes announcing on the LAN and check the cluster rules
+    Discover(cluster::DiscoverArgs),
+    /// Record that nodes were registered in MDaemon's Cluster Service dialog
+    Register(cluster::RegisterArgs),
+    /// Manage the cluster's nodes
+    #[command(subcommand)]
+    Node(NodeCommand),
     /// Benchmark hook (benches/move.sh): move or copy a folder with the mover
     #[command(name = "bench-mover", hide = true)]
     BenchMover(BenchMoverArgs),
@@ -129,6 +142,8 @@ struct ApplyArgs {
     /// Say that MDaemon is stopped, where mdcluster cannot ask the service (not on the server)
     #[arg(long)]
     mdaemon_stopped: bool,
+    #[command(flatten)]
+    discovery: cluster::DiscoveryArgs,
 }
 
 #[derive(Args, Debug)]
@@ -172,6 +187,12 @@ enum PlanCommand {
 }
 
 #[derive(Subcommand, Debug)]
+enum NodeCommand {
+    /// Remove a node from the cluster manifest; its server ID is retired
+    Remove(cluster::RemoveArgs),
+}
+
+#[derive(Subcommand, Debug)]
 enum ProfileCommand {
     /// Print the profile (with --table: every entry and whether it is verified)
     Show {
@@ -202,6 +223,12 @@ struct SandboxArgs {
     /// Run the SIMULATED MDaemon for this sandbox in the foreground (creating the sandbox first if DIR is new)
     #[arg(long)]
     run_service: bool,
+    /// Make it a secondary of the sandbox in DIR: its certificates installed, its own licence
+    #[arg(long, value_name = "DIR")]
+    secondary_of: Option<PathBuf>,
+    /// With --secondary-of: the secondary's computer name
+    #[arg(long, value_name = "NAME", default_value = "MAIL2")]
+    name: String,
     /// With --run-service: stop the simulation after this many seconds
     #[arg(long, value_name = "SECONDS")]
     service_seconds: Option<u64>,
@@ -253,6 +280,8 @@ impl Cli {
             Some(Command::Cleanup(c)) => c.plan.json,
             Some(Command::Plan(PlanCommand::Validate { json, .. })) => *json,
             Some(Command::Steps { json }) => *json,
+            Some(Command::Join(j)) => j.json,
+            Some(Command::Discover(d)) => d.json,
             _ => false,
         }
     }
@@ -280,6 +309,11 @@ fn run(cli: Cli) -> Result<Exit, Problem> {
         }
         Some(Command::Sandbox(s)) => commands::sandbox(&profile, &s),
         Some(Command::Demo(d)) => commands::demo(profile, &d, cli.plain),
+        Some(Command::Code(c)) => cluster::code(&profile, &c),
+        Some(Command::Join(j)) => cluster::join(&profile, &j),
+        Some(Command::Discover(d)) => cluster::discover(&profile, &d),
+        Some(Command::Register(r)) => cluster::register(&profile, &r),
+        Some(Command::Node(NodeCommand::Remove(r))) => cluster::remove(&profile, &r),
         Some(Command::Steps { json }) => {
             commands::steps(json);
             Ok(Exit::Success)

@@ -125,6 +125,13 @@ impl EventSink for HumanSink {
             Event::StepSkipped { step, reason } => {
                 eprintln!("[{:>2}/11] {step}: skipped, {reason}", step.number())
             }
+            Event::StepWaiting { step, reason } => {
+                eprintln!(
+                    "[{:>2}/11] {step}: waiting: {}",
+                    step.number(),
+                    sanitize(&reason)
+                )
+            }
             Event::StepFailed { .. } => {
                 self.finish_bar();
                 eprintln!("        FAILED");

@@ -1,6 +1,7 @@
 //! Carrying out and undoing [`Action`]s. Every function here is idempotent:
 //! called again after a crash at any point, it finishes the job or finds it done.
 
+use crate::cluster::manifest::{self, ManifestLock};
 use crate::fsops::{self, atomic, mover, FsError};
 use crate::install::content_hash;
 use crate::location::Loc;
@@ -177,6 +178,29 @@ pub fn execute(
                     .map_err(fs_problem)?;
             Ok(json!({ "kept": kept }))
         }
+        Action::UpdateManifest {
+            share,
+            before,
+            after,
+            ..
+        } => {
+            let _lock = ManifestLock::acquire(&share.local, "apply")?;
+            let path = manifest::dir_of(&share.local).join(manifest::FILE);
+            let current = std::fs::read_to_string(&path).ok();
+            if current.as_deref() == Some(after.as_str()) {
+                return Ok(json!({ "already": true }));
+            }
+            if current != *before {
+                return Err(Problem::new(
+                    Exit::Stale,
+                    "the cluster manifest on the share changed after the preview",
+                )
+                .at(path.display().to_string())
+                .fix("another run changed it; rerun to get a fresh preview"));
+            }
+            atomic::write_atomic(&path, after.as_bytes(), None).map_err(fs_problem)?;
+            Ok(json!({ "written": path }))
+        }
     }
 }
 
@@ -268,6 +292,39 @@ pub fn undo(action: &Action, env: &ActionEnv) -> Result<serde_json::Value, Probl
                 fsops::cleanup::restore_deleted(&source.local, &copy.local, &env.deletion_log())
                     .map_err(fs_problem)?;
             Ok(json!({ "restored": restored }))
+        }
+        Action::UpdateManifest {
+            share,
+            before,
+            after,
+            ..
+        } => {
+            let dir = manifest::dir_of(&share.local);
+            let path = dir.join(manifest::FILE);
+            {
+                let _lock = ManifestLock::acquire(&share.local, "undo")?;
+                let current = std::fs::read_to_string(&path).ok();
+                if current == *before {
+                    return Ok(json!({ "already": true }));
+                }
+                if current.as_deref() != Some(after.as_str()) {
+                    return Err(Problem::failed("the cluster manifest was changed after mdcluster wrote it, so undo does not overwrite it")
+                        .at(path.display().to_string())
+                        .fix("put it right by hand (server IDs of nodes already registered in MDaemon must stay), then rerun undo"));
+                }
+                match before {
+                    Some(text) => {
+                        atomic::write_atomic(&path, text.as_bytes(), None).map_err(fs_problem)?
+                    }
+                    None => std::fs::remove_file(&path)
+                        .map_err(|e| fs_problem(FsError::io("remove", &path, e)))?,
+                }
+            }
+            // The lock is gone with its scope: the folder mdcluster made goes too, if empty.
+            if before.is_none() {
+                let _ = std::fs::remove_dir(&dir);
+            }
+            Ok(json!({}))
         }
     }
 }

@@ -39,6 +39,11 @@ pub enum Event {
         step: StepId,
         reason: String,
     },
+    /// The step waits for the administrator or another machine; nothing failed.
+    StepWaiting {
+        step: StepId,
+        reason: String,
+    },
     StepFailed {
         step: StepId,
         error: Problem,

@@ -20,7 +20,7 @@ use crate::location::{Loc, Resolver};
 use crate::plan::Plan;
 use crate::problem::{Exit, Problem};
 use crate::profile::Profile;
-use crate::steps::{self, Action, Context, RunOptions, StepId, StepPlan, StepState};
+use crate::steps::{self, Action, ClusterView, Context, RunOptions, StepId, StepPlan, StepState};
 use events::{Event, EventSink, Outcome};
 use journal::{Journal, Record, Replay};
 use serde_json::json;
@@ -43,6 +43,9 @@ pub struct Engine {
     pub allow_rename: bool,
     /// The plan's options, with command-line flags added by the caller.
     pub options: RunOptions,
+    /// What discovery found (set by the caller before the preview); None:
+    /// discovery did not run, and the cluster steps wait for it.
+    pub discovered: Option<Vec<crate::cluster::survey::NodeReport>>,
 }
 
 /// Everything a run would do, prepared and checked.
@@ -134,6 +137,7 @@ impl Engine {
             replay,
             allow_rename: crate::fsops::mover::rename_allowed(),
             options: RunOptions::default(),
+            discovered: None,
         };
         engine.options = options;
         engine.check_journal_owner()?;
@@ -194,6 +198,7 @@ impl Engine {
         }
         let install = Installation::open(&self.plan, &self.profile, &self.resolver)?;
         let service = self.service_state(&install);
+        let cluster = self.cluster_view()?;
         let ctx = Context {
             plan: &self.plan,
             profile: &self.profile,
@@ -201,6 +206,7 @@ impl Engine {
             install: &install,
             options: self.options,
             service: &service,
+            cluster: &cluster,
         };
         let mut plans = Vec::new();
         for step in StepId::ALL.into_iter().filter(|s| *s != StepId::SharedPath) {
@@ -222,6 +228,24 @@ impl Engine {
             steps: plans,
             files,
             service,
+        })
+    }
+
+    /// The cluster manifest on the share (if any) and what discovery found.
+    fn cluster_view(&self) -> Result<ClusterView, Problem> {
+        let share = self.resolver.locate(&self.plan.shared.path)?.local;
+        if !share.is_dir() {
+            // The shared-path step refuses this with its own words.
+            return Ok(ClusterView {
+                reports: self.discovered.clone(),
+                ..ClusterView::default()
+            });
+        }
+        let path = crate::cluster::manifest::dir_of(&share).join(crate::cluster::manifest::FILE);
+        Ok(ClusterView {
+            manifest: crate::cluster::manifest::Manifest::load(&share)?,
+            manifest_text: std::fs::read_to_string(path).ok(),
+            reports: self.discovered.clone(),
         })
     }
 
@@ -277,7 +301,9 @@ impl Engine {
     fn step_plan(&self, step: StepId, ctx: &Context, to_share: u64) -> Result<StepPlan, Problem> {
         if step.available() {
             if let Some(rec) = self.replay.step(step) {
-                if rec.finished.is_some() {
+                // The cluster steps judge each run anew (a plan may gain a node);
+                // only an interrupted manifest write resumes from the journal.
+                if rec.finished.is_some() && !step.per_node() {
                     let mut sp = StepPlan::new(step, StepState::Done);
                     sp.notes.push("done in an earlier run (journal)".into());
                     return Ok(sp);
@@ -347,7 +373,9 @@ impl Engine {
         for sp in &preview.steps {
             let step = sp.step;
             match sp.state {
-                StepState::Unavailable | StepState::Done => emit_unchanged(sp, events),
+                StepState::Unavailable | StepState::Done | StepState::Waiting => {
+                    emit_unchanged(sp, events)
+                }
                 StepState::NothingToDo => {
                     j.append(Record::StepDone {
                         step,
@@ -539,6 +567,7 @@ impl Engine {
             return ("pending", "the installation could not be read".into());
         };
         let service = self.service_state(install);
+        let cluster = self.cluster_view().unwrap_or_default();
         let ctx = Context {
             plan: &self.plan,
             profile: &self.profile,
@@ -546,6 +575,7 @@ impl Engine {
             install,
             options: self.options,
             service: &service,
+            cluster: &cluster,
         };
         match steps::prepare(step, &ctx, 0) {
             Ok(sp) if sp.state == StepState::NothingToDo && sp.failed_checks().next().is_none() => {
@@ -557,6 +587,13 @@ impl Engine {
                         .unwrap_or_else(|| "already as planned".into()),
                 )
             }
+            Ok(sp) if sp.state == StepState::Waiting => (
+                "waiting",
+                sp.notes
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| "waiting".into()),
+            ),
             Ok(sp) => match sp.failed_checks().next() {
                 Some(c) => ("pending", format!("blocked: {}: {}", c.name, c.detail)),
                 None => ("pending", format!("{} change(s) to make", sp.actions.len())),
@@ -876,6 +913,14 @@ fn emit_unchanged(sp: &StepPlan, events: &dyn EventSink) {
         StepState::Done => events.emit(Event::StepDone {
             step,
             outcome: Outcome::AlreadyDone,
+        }),
+        StepState::Waiting => events.emit(Event::StepWaiting {
+            step,
+            reason: sp
+                .notes
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "waiting".into()),
         }),
         _ => events.emit(Event::StepDone {
             step,

@@ -31,7 +31,10 @@ pub struct Node {
     pub name: String,
     pub address: String,
     pub role: Role,
+    /// 0 when the plan leaves it to mdcluster (assigned from the cluster manifest).
     pub server_id: u32,
+    /// A removed node whose server ID this node takes over (explicit replace).
+    pub replaces: Option<String>,
 }
 
 /// Where the shared data goes. Defaults follow the profile (and MDaemon:
@@ -117,7 +120,8 @@ struct RawNode {
     name: Spanned<String>,
     address: Spanned<String>,
     role: Spanned<Role>,
-    server_id: Spanned<i64>,
+    server_id: Option<Spanned<i64>>,
+    replaces: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -431,7 +435,13 @@ impl Plan {
                 Role::Primary => "primary",
                 Role::Secondary => "secondary",
             };
-            out.push_str(&format!("role = \"{role}\"\nserver_id = {}\n", n.server_id));
+            out.push_str(&format!("role = \"{role}\"\n"));
+            if n.server_id != 0 {
+                out.push_str(&format!("server_id = {}\n", n.server_id));
+            }
+            if let Some(r) = &n.replaces {
+                out.push_str(&format!("replaces = {}\n", q(r)));
+            }
         }
         out.push_str(&options_text(&self.options));
         for m in &self.mounts {
@@ -490,27 +500,35 @@ fn validate_nodes(c: &mut Collector, raw: &[RawNode]) -> Vec<Node> {
                 Some("give an IP address or a DNS name"),
             );
         }
-        let id = *n.server_id.get_ref();
-        let server_id = match u32::try_from(id) {
-            Ok(v) if (1..=65535).contains(&v) => v,
-            _ => {
-                c.at(
-                    n.server_id.span().start,
-                    format!("server_id {id} is out of range"),
-                    Some("use a whole number from 1 to 65535"),
-                );
-                0
-            }
+        let server_id = match &n.server_id {
+            None => 0,
+            Some(id) => match u32::try_from(*id.get_ref()) {
+                Ok(v) if (1..=65535).contains(&v) => {
+                    if let Some(other) = nodes.iter().find(|o| o.server_id == v) {
+                        c.at(
+                            id.span().start,
+                            format!(
+                                "server_id {v} is used twice (also by node '{}')",
+                                other.name
+                            ),
+                            Some("give every node its own server ID"),
+                        );
+                    }
+                    v
+                }
+                _ => {
+                    c.at(id.span().start, format!("server_id {} is out of range", id.get_ref()), Some("use a whole number from 1 to 65535, or leave it out to let mdcluster choose"));
+                    0
+                }
+            },
         };
-        if server_id != 0 {
-            if let Some(other) = nodes.iter().find(|o| o.server_id == server_id) {
+        let replaces = n.replaces.as_ref().map(|r| r.get_ref().trim().to_string());
+        if let (Some(r), Some(span)) = (&replaces, &n.replaces) {
+            if check_computer_name(r).is_err() {
                 c.at(
-                    n.server_id.span().start,
-                    format!(
-                        "server_id {server_id} is used twice (also by node '{}')",
-                        other.name
-                    ),
-                    Some("give every node its own server ID"),
+                    span.span().start,
+                    format!("replaces '{r}' is not a computer name"),
+                    Some("name the removed node this one replaces"),
                 );
             }
         }
@@ -522,6 +540,7 @@ fn validate_nodes(c: &mut Collector, raw: &[RawNode]) -> Vec<Node> {
             address: address.to_string(),
             role: *n.role.get_ref(),
             server_id,
+            replaces,
         });
     }
     if !raw.is_empty() {

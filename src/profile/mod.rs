@@ -64,6 +64,8 @@ pub struct Profile {
     pub pem: Pem,
     pub semaphores: Semaphores,
     pub logs: Logs,
+    pub facts: Facts,
+    pub cluster: Cluster,
     pub service: Service,
     pub sandbox: Sandbox,
 }
@@ -158,6 +160,28 @@ pub struct Logs {
     pub cluster_log_glob: Fact<String>,
     pub classic_line: Fact<String>,
     pub service_line: Fact<String>,
+}
+
+/// `[section, key]` in MDaemon.ini.
+pub type IniKey = [String; 2];
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Facts {
+    pub version: Fact<IniKey>,
+    pub licence_key: Fact<IniKey>,
+    pub certificates_in_use: Fact<IniKey>,
+    pub attachment_linking: Fact<IniKey>,
+    pub auto_update_install: Fact<IniKey>,
+    pub letsencrypt: Fact<IniKey>,
+    pub yes_values: Fact<Vec<String>>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cluster {
+    pub registered_servers: Fact<Vec<String>>,
+    pub dialog: Fact<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -47,6 +47,7 @@ pub fn state_label(state: StepState) -> &'static str {
         StepState::Ready => "ready",
         StepState::NothingToDo => "nothing to do",
         StepState::Unavailable => "not yet available",
+        StepState::Waiting => "waiting",
     }
 }
 
@@ -119,6 +120,7 @@ fn render_step(
         StepState::Ready | StepState::Resume => s.yellow(label),
         StepState::Done | StepState::NothingToDo => s.green(label),
         StepState::Unavailable => s.dim(label),
+        StepState::Waiting => s.cyan(label),
     };
     out.push_str(&format!(
         "{:>2}. {} {}  {}\n",

@@ -223,7 +223,30 @@ pub(super) fn write_installation(
     let ini_path = dir.join(profile.ini.file.replace('\\', "/"));
     let app = ini_path.parent().unwrap_or(dir).to_path_buf();
     std::fs::create_dir_all(&app).map_err(io_err("create", &app))?;
-    parts.push((1, put(&ini_path, &mdaemon_ini(&folders, profile), t)?));
+    // Facts the cluster rules compare: a licence key of its own per seed, and
+    // the certificates MDaemon uses, "installed" in a simulated store.
+    let hex = |rng: &mut ChaCha8Rng, n: usize| {
+        (0..n)
+            .map(|_| format!("{:X}", rng.random_range(0..16u8)))
+            .collect::<String>()
+    };
+    let licence = format!(
+        "SAMPLE-{}-{}-{}",
+        hex(&mut rng, 5),
+        hex(&mut rng, 5),
+        hex(&mut rng, 5)
+    );
+    let thumbprints = [hex(&mut rng, 40), hex(&mut rng, 40)];
+    parts.push((
+        1,
+        put(
+            &ini_path,
+            &mdaemon_ini(&folders, profile, &licence, &thumbprints),
+            t,
+        )?,
+    ));
+    let store = thumbprints.join("\r\n") + "\r\n";
+    parts.push((1, put(&dir.join(super::CERT_STORE), store.as_bytes(), t)?));
     let userlist = dir.join(profile.userlist.file.replace('\\', "/"));
     parts.push((
         1,
@@ -309,7 +332,12 @@ fn directories(profile: &Profile) -> Vec<(String, String)> {
 
 /// MDaemon.ini as MDaemon would write it: CRLF, Windows-1252, comments, blank
 /// lines, mixed-case keys, spacing around `=`, a duplicate key.
-fn mdaemon_ini(folders: &[(String, String)], profile: &Profile) -> Vec<u8> {
+fn mdaemon_ini(
+    folders: &[(String, String)],
+    profile: &Profile,
+    licence: &str,
+    thumbprints: &[String],
+) -> Vec<u8> {
     let mut lines: Vec<String> = vec![
         "; MDaemon.ini - SAMPLE written by mdcluster sandbox, not a real server".into(),
         "; Zuletzt geändert von Jörg – Übergabe an die IT".into(),
@@ -351,6 +379,15 @@ fn mdaemon_ini(folders: &[(String, String)], profile: &Profile) -> Vec<u8> {
     ));
     lines.push("Quota=0".into());
     lines.push(String::new());
+    let f = &profile.facts;
+    for (key, value) in [
+        (&f.licence_key.value, licence.to_string()),
+        (&f.certificates_in_use.value, thumbprints.join(",")),
+    ] {
+        lines.push(format!("[{}]", key[0]));
+        lines.push(format!("{}={value}", key[1]));
+        lines.push(String::new());
+    }
     let text = lines.join("\r\n");
     encoding_rs::WINDOWS_1252.encode(&text).0.into_owned()
 }

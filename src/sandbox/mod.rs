@@ -32,6 +32,37 @@ pub struct Options {
     pub message_size: Option<usize>,
 }
 
+/// Make the sandbox at `dir` a secondary of the sandbox at `primary`: the
+/// certificates the primary uses installed (in the simulated store), and the
+/// server name changed. Its licence key stays its own (from its seed).
+pub fn make_secondary(
+    dir: &Path,
+    primary: &Path,
+    name: &str,
+    profile: &Profile,
+) -> Result<(), Problem> {
+    let io = |doing: &'static str, p: &Path| {
+        let p = p.to_path_buf();
+        move |e: std::io::Error| Problem::io(Exit::Usage, doing, &p, &e)
+    };
+    let store = primary.join(CERT_STORE);
+    let certs = std::fs::read(&store).map_err(io("read the certificates of", &store))?;
+    std::fs::write(dir.join(CERT_STORE), certs).map_err(io("write", dir))?;
+    let ini_path = dir.join(profile.ini.file.replace('\\', "/"));
+    let primary_ini = std::fs::read(primary.join(profile.ini.file.replace('\\', "/")))
+        .map_err(io("read", primary))?;
+    let p = crate::ini::IniDoc::parse(primary_ini);
+    let mut doc =
+        crate::ini::IniDoc::parse(std::fs::read(&ini_path).map_err(io("read", &ini_path))?);
+    let key = &profile.facts.certificates_in_use.value;
+    if let Some(v) = p.get_str(&key[0], &key[1]) {
+        let _ = doc.set_str(&key[0], &key[1], &v);
+    }
+    let _ = doc.set_str("Special", "ServerName", name);
+    std::fs::write(&ini_path, doc.as_bytes()).map_err(io("write", &ini_path))?;
+    Ok(())
+}
+
 impl Default for Options {
     fn default() -> Options {
         Options {
@@ -65,6 +96,11 @@ pub(crate) struct Account {
     /// A fixed message size (benchmarks), or None for realistic sizes.
     pub message_size: Option<usize>,
 }
+
+/// The SIMULATED certificate store of a sandbox: the thumbprints of the
+/// certificates "installed" on this machine, one per line. (On Windows the
+/// machine's certificate store is asked instead.)
+pub const CERT_STORE: &str = ".mdcluster-sandbox-certificates";
 
 /// Where the sandbox keeps the one account that lives outside the Users tree.
 pub const OUTSIDE_USERS: &str = "MailExtra";

@@ -73,6 +73,14 @@ pub enum Action {
     /// Cleanup after `--keep-source`: delete the source files whose copy is
     /// identical. Undo copies them back from the copy.
     DeleteSource { source: Loc, copy: Loc },
+    /// Write the cluster manifest on the share (nodes and server IDs), from
+    /// `before` (None: no manifest yet) to `after`. Undo puts `before` back.
+    UpdateManifest {
+        share: Loc,
+        before: Option<String>,
+        after: String,
+        added: Vec<String>,
+    },
 }
 
 impl Action {
@@ -109,6 +117,7 @@ impl Action {
             Action::StopService { .. } => "stop-service",
             Action::StartService { .. } => "start-service",
             Action::DeleteSource { .. } => "delete-source",
+            Action::UpdateManifest { .. } => "update-manifest",
         }
     }
 
@@ -144,6 +153,10 @@ impl Action {
                 source.win.to_dir_string(),
                 copy.win.to_dir_string()
             ),
+            Action::UpdateManifest { before, .. } => match before {
+                Some(_) => "put the cluster manifest back as it was".into(),
+                None => "remove the cluster manifest mdcluster wrote".into(),
+            },
         }
     }
 
@@ -212,6 +225,17 @@ impl Action {
                 "delete the source {} where its copy in {} is identical",
                 source.win.to_dir_string(),
                 copy.win.to_dir_string()
+            ),
+            Action::UpdateManifest { share, added, .. } => format!(
+                "write the cluster manifest {}\\{}\\{} ({})",
+                share.win,
+                crate::cluster::manifest::DIR,
+                crate::cluster::manifest::FILE,
+                if added.is_empty() {
+                    "no new node".to_string()
+                } else {
+                    format!("adds {}", added.join(", "))
+                }
             ),
         }
     }

@@ -10,6 +10,7 @@
 //! [`Action`]s that would carry it out. Preparing never changes anything.
 
 pub mod action;
+mod cluster;
 pub mod directories;
 pub mod mail_store;
 mod relocate;
@@ -135,6 +136,14 @@ impl StepId {
         }
     }
 
+    /// Steps judged per node, anew on every run (the cluster steps).
+    pub fn per_node(self) -> bool {
+        matches!(
+            self,
+            StepId::Certificates | StepId::Secondaries | StepId::Discover | StepId::ServerIds
+        )
+    }
+
     /// Whether this version of mdcluster carries the step out.
     pub fn available(self) -> bool {
         matches!(
@@ -144,6 +153,10 @@ impl StepId {
                 | StepId::Pem
                 | StepId::MailStore
                 | StepId::Directories
+                | StepId::Certificates
+                | StepId::Secondaries
+                | StepId::Discover
+                | StepId::ServerIds
         )
     }
 
@@ -181,6 +194,9 @@ pub enum StepState {
     NothingToDo,
     /// Not carried out by this version.
     Unavailable,
+    /// Waits for the administrator or another machine (a secondary to
+    /// announce itself, a registration to be confirmed); nothing fails.
+    Waiting,
 }
 
 /// One preflight check and its verdict.
@@ -266,6 +282,19 @@ pub struct Context<'a> {
     pub options: RunOptions,
     /// Whether MDaemon runs (for the steps that move data it uses).
     pub service: &'a crate::service::State,
+    /// The cluster as known: the manifest on the share and what discovery found.
+    pub cluster: &'a ClusterView,
+}
+
+/// What the cluster steps (6-9) judge from.
+#[derive(Clone, Debug, Default)]
+pub struct ClusterView {
+    /// The cluster manifest on the share, when there is one.
+    pub manifest: Option<crate::cluster::manifest::Manifest>,
+    /// The manifest file's text as read (for a change that can be undone).
+    pub manifest_text: Option<String>,
+    /// Discovery's reports; None when discovery did not run.
+    pub reports: Option<Vec<crate::cluster::survey::NodeReport>>,
 }
 
 /// How a run goes: the plan's options, command-line flags added.
@@ -331,6 +360,9 @@ pub fn prepare(step: StepId, ctx: &Context, bytes_to_share: u64) -> Result<StepP
         StepId::Pem => relocate::prepare(ctx, StepId::Pem),
         StepId::Directories => directories::prepare(ctx),
         StepId::MailStore => mail_store::prepare(ctx),
+        StepId::Certificates | StepId::Secondaries | StepId::Discover | StepId::ServerIds => {
+            cluster::prepare(ctx, step)
+        }
         other => {
             let mut sp = StepPlan::new(other, StepState::Unavailable);
             sp.notes.push(format!(

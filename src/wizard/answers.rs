@@ -143,7 +143,7 @@ impl Answers {
                 crate::winpath::Prefix::Drive(_) => String::new(),
             })
             .unwrap_or_default();
-        let name = netbios_name(&host);
+        let name = crate::cluster::facts::computer_name();
         let address = if check_address(&host).is_ok() {
             host.clone()
         } else {
@@ -355,21 +355,6 @@ fn windows_root_from_ini(doc: &IniDoc, section: &str) -> Option<String> {
     Some(common.to_string())
 }
 
-/// A computer name from a host name: letters, digits and hyphens, up to 15.
-fn netbios_name(host: &str) -> String {
-    let first = host.split('.').next().unwrap_or(host);
-    let mut name: String = first
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-        .take(15)
-        .collect::<String>()
-        .to_uppercase();
-    if check_computer_name(&name).is_err() {
-        name = "MAIL1".into();
-    }
-    name
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -438,6 +423,9 @@ mod tests {
         assert_eq!(a.install_root, r"C:\MDaemon");
         assert_eq!(a.shared_path, "");
         assert!(a.validate(FieldId::NodeName).is_ok(), "{}", a.node_name);
-        assert_eq!(netbios_name("mail-01.example.com"), "MAIL-01");
+        assert_eq!(
+            crate::cluster::facts::netbios_name("mail-01.example.com"),
+            "MAIL-01"
+        );
     }
 }

@@ -296,6 +296,7 @@ impl App {
                 StepState::Done | StepState::NothingToDo => UiState::Done,
                 StepState::Ready | StepState::Resume => UiState::Ready,
                 StepState::Unavailable => UiState::NotAvailable,
+                StepState::Waiting => UiState::NeedsInput,
             },
             None => UiState::Pending,
         }
@@ -469,6 +470,10 @@ impl App {
             }
             Event::StepSkipped { step, .. } => {
                 self.run_states.insert(step, UiState::NotAvailable);
+            }
+            Event::StepWaiting { step, reason } => {
+                self.run_states.insert(step, UiState::NeedsInput);
+                self.event(format!("{step}: waiting: {reason}"));
             }
             Event::StepFailed { step, error } => {
                 self.run_states.insert(step, UiState::Failed);

@@ -1,0 +1,645 @@
+//! Commands for the cluster's nodes: `code`, `join`, `discover`, `register`,
+//! `node remove`.
+
+use super::output::{json_line, style_for_stdout};
+use crate::cluster::facts::{self, Facts};
+use crate::cluster::manifest::{Manifest, ManifestLock};
+use crate::cluster::pairing::{self, JoinCode};
+use crate::cluster::survey::{Judge, NodeReport, Source};
+use crate::discovery::{self, Browser, Scope};
+use crate::location::Resolver;
+use crate::plan::Plan;
+use crate::problem::{Exit, Problem};
+use crate::profile::Profile;
+use crate::report::sanitize;
+use crate::winpath::WinPath;
+use clap::Args;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Which installation (and share) a command is about: a plan, or a folder.
+#[derive(Args, Debug, Clone)]
+pub struct Place {
+    /// The plan of this installation
+    #[arg(long, value_name = "FILE", conflicts_with = "root")]
+    pub plan: Option<PathBuf>,
+    /// The MDaemon installation folder on this machine (without a plan)
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// The shared path as a UNC path (without a plan)
+    #[arg(long, value_name = "UNC")]
+    pub share: Option<String>,
+    /// Where this machine reaches the shared path (not needed on Windows)
+    #[arg(long, value_name = "DIR")]
+    pub share_local: Option<PathBuf>,
+}
+
+/// Which network interfaces mDNS uses.
+#[derive(Args, Debug, Clone)]
+pub struct ScopeArgs {
+    /// Use only loopback: nothing leaves this machine (trials, tests)
+    #[arg(long)]
+    pub loopback: bool,
+    /// Use only this interface (repeat for more); default: every non-loopback one
+    #[arg(long = "interface", value_name = "NAME")]
+    pub interfaces: Vec<String>,
+}
+
+impl ScopeArgs {
+    fn scope(&self) -> Scope {
+        Scope {
+            loopback: self.loopback,
+            interfaces: self.interfaces.clone(),
+        }
+    }
+}
+
+/// Where things are for a command.
+pub struct Located {
+    pub plan: Option<Plan>,
+    pub root: PathBuf,
+    pub share: Option<PathBuf>,
+    pub share_win: Option<WinPath>,
+}
+
+impl Place {
+    pub fn locate(&self, profile: &Profile) -> Result<Located, Problem> {
+        if let Some(file) = &self.plan {
+            let plan = Plan::load(file, profile)?;
+            let r = Resolver::new(plan.mounts.clone());
+            let root = r.locate(&plan.install_root)?.local;
+            let share = r.locate(&plan.shared.path)?.local;
+            let share_win = Some(plan.shared.path.clone());
+            return Ok(Located {
+                plan: Some(plan),
+                root,
+                share: Some(share),
+                share_win,
+            });
+        }
+        let root = match &self.root {
+            Some(r) => {
+                std::path::absolute(r).map_err(|e| Problem::io(Exit::Usage, "resolve", r, &e))?
+            }
+            None if cfg!(windows) => PathBuf::from(&profile.install.default_root.value),
+            None => {
+                return Err(
+                    Problem::usage("say which installation: --plan FILE or --root DIR")
+                        .fix("on a sandbox: --root DIR (the folder `mdcluster sandbox` wrote)"),
+                )
+            }
+        };
+        let share_win = match &self.share {
+            Some(s) => {
+                Some(WinPath::parse(s).map_err(|e| Problem::usage(format!("--share: {e}")))?)
+            }
+            None => None,
+        };
+        let share = match (&share_win, &self.share_local) {
+            (_, Some(local)) => Some(local.clone()),
+            (Some(w), None) if cfg!(windows) => Some(PathBuf::from(w.to_string())),
+            (Some(w), None) => {
+                return Err(Problem::usage(format!(
+                    "this machine is not Windows: say where it reaches {w}"
+                ))
+                .fix("add --share-local DIR"))
+            }
+            (None, None) => None,
+        };
+        Ok(Located {
+            plan: None,
+            root,
+            share,
+            share_win,
+        })
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct CodeArgs {
+    #[command(flatten)]
+    pub place: Place,
+}
+
+/// Issue a fresh join code; print it on stdout.
+pub fn code(profile: &Profile, a: &CodeArgs) -> Result<Exit, Problem> {
+    let at = a.place.locate(profile)?;
+    let state = at.root.join(crate::engine::STATE_DIR);
+    let (code, expires) = pairing::issue_code(&state)?;
+    println!("{}", code.display());
+    let share = at
+        .share_win
+        .map(|s| format!(" --share '{s}'"))
+        .unwrap_or_default();
+    eprintln!(
+        "Valid for {} minutes. On each secondary run:\n  mdcluster join --code {}{share}\nThe code stays on the machines where you type it; only signatures made with it cross the network.",
+        pairing::CODE_LIFETIME_SECS / 60,
+        code.display()
+    );
+    let _ = expires;
+    Ok(Exit::Success)
+}
+
+#[derive(Args, Debug)]
+pub struct JoinArgs {
+    #[command(flatten)]
+    pub place: Place,
+    /// The join code the primary shows
+    #[arg(long, value_name = "CODE")]
+    pub code: String,
+    /// This node's name (default: the computer name)
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Stop after this many seconds if not registered by then (exit 5)
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+    /// One JSON object per event
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Announce this node until the primary registers it (or it is stopped).
+pub fn join(profile: &Profile, a: &JoinArgs) -> Result<Exit, Problem> {
+    let code = JoinCode::parse(&a.code)?;
+    let at = a.place.locate(profile)?;
+    let name = match &a.name {
+        Some(n) => {
+            crate::plan::check_computer_name(n)
+                .map_err(|why| Problem::usage(format!("--name '{n}' {why}")))?;
+            n.to_uppercase()
+        }
+        None => facts::computer_name(),
+    };
+    if !at.root.join(profile.ini.file.replace('\\', "/")).exists() {
+        return Err(Problem::refused(format!("no MDaemon installation at {}", at.root.display()))
+            .fix("install MDaemon on this secondary first (same version, its own licence key), or give --root"));
+    }
+    let scope = a.scope.scope();
+    let collect = {
+        let (root, share, profile, scope, name) = (
+            at.root.clone(),
+            at.share.clone(),
+            profile.clone(),
+            scope.clone(),
+            name.clone(),
+        );
+        move || facts::collect(&root, &profile, &name, scope.addresses(), share.as_deref())
+    };
+    let first = collect();
+    report_facts(&first, a.json);
+    let _announcer = discovery::Announcer::start(&scope, code, collect)?;
+    if a.json {
+        json_line(&json!({ "event": "announcing", "name": name, "scope": scope.describe() }));
+    } else {
+        println!(
+            "Announcing {name} on {} (signed with the join code). Stop with Ctrl-C.",
+            scope.describe()
+        );
+    }
+    let start = Instant::now();
+    let mut told_added = false;
+    loop {
+        if let Some(share) = &at.share {
+            if let Ok(Some(m)) = Manifest::load(share) {
+                if let Some(me) = m.member(&name) {
+                    if me.registered.is_some() {
+                        if a.json {
+                            json_line(
+                                &json!({ "event": "registered", "name": name, "server_id": me.server_id, "exit": 0 }),
+                            );
+                        } else {
+                            println!(
+                                "{name} is registered in the cluster as server ID {}.",
+                                me.server_id
+                            );
+                        }
+                        return Ok(Exit::Success);
+                    }
+                    if !told_added {
+                        told_added = true;
+                        if a.json {
+                            json_line(
+                                &json!({ "event": "added", "name": name, "server_id": me.server_id }),
+                            );
+                        } else {
+                            println!("Added to the cluster manifest as server ID {}; waiting for its registration in MDaemon.", me.server_id);
+                        }
+                    }
+                }
+            }
+        }
+        if a.timeout
+            .is_some_and(|t| start.elapsed() >= Duration::from_secs(t))
+        {
+            return Err(Problem::new(Exit::Verification, format!("{name} was not registered within {} s", start.elapsed().as_secs()))
+                .fix("add it on the primary (wizard, or `mdcluster apply` with it in the plan), then register it in MDaemon"));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn report_facts(f: &Facts, json: bool) {
+    if json {
+        json_line(&json!({ "event": "facts", "facts": f }));
+        return;
+    }
+    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "unknown".into());
+    let flag = |v: Option<bool>| match v {
+        Some(true) => "on",
+        Some(false) => "off",
+        None => "unknown",
+    };
+    println!(
+        "This node: {} ({})",
+        f.name,
+        f.addresses
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "  MDaemon {}, time zone {}, licence fingerprint {}",
+        opt(&f.version),
+        sanitize(&f.time_zone),
+        opt(&f.licence)
+    );
+    println!(
+        "  certificates installed: {}; attachment linking {}, automatic updates {}, domain IP binding {}",
+        f.certificates.as_ref().map(|c| c.len().to_string()).unwrap_or_else(|| "unknown".into()),
+        flag(f.attachment_linking),
+        flag(f.auto_update),
+        flag(f.domain_ip_binding)
+    );
+    match f.share.writable {
+        Some(w) => println!(
+            "  shared path: {} as {}; clock {} ms from the file server's",
+            if w { "writable" } else { "NOT writable" },
+            sanitize(&f.share.identity),
+            f.share
+                .clock_offset_ms
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "?".into())
+        ),
+        None => println!("  shared path: not given (--share), so not probed"),
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct DiscoverArgs {
+    #[command(flatten)]
+    pub place: Place,
+    /// The join code (default: the one `mdcluster code` issued here)
+    #[arg(long, value_name = "CODE")]
+    pub code: Option<String>,
+    /// How long to listen, in seconds
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub timeout: u64,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Go on despite a failed rule (repeat; see the rule ids in the output)
+    #[arg(long = "ignore", value_name = "RULE")]
+    pub ignore: Vec<String>,
+    /// Also check a node entered by hand: NetBIOS name, IP or DNS name (repeat)
+    #[arg(long = "manual", value_name = "HOST")]
+    pub manual: Vec<String>,
+    /// One JSON object per node
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What the primary needs to judge candidates.
+pub struct PrimaryView {
+    pub facts: Facts,
+    pub networks: Vec<(std::net::IpAddr, u8)>,
+    pub members: Vec<(String, String)>,
+    pub code: Option<JoinCode>,
+}
+
+pub fn primary_view(
+    profile: &Profile,
+    at: &Located,
+    scope: &Scope,
+    code: Option<&str>,
+) -> Result<PrimaryView, Problem> {
+    let name = at
+        .plan
+        .as_ref()
+        .and_then(|p| p.primary())
+        .map(|n| n.name.clone())
+        .unwrap_or_else(facts::computer_name);
+    let networks = scope.networks();
+    let facts = facts::collect(
+        &at.root,
+        profile,
+        &name,
+        scope.addresses(),
+        at.share.as_deref(),
+    );
+    let members = match &at.share {
+        Some(s) => Manifest::load(s)?
+            .map(|m| {
+                m.nodes
+                    .into_iter()
+                    .filter_map(|n| n.licence.map(|l| (n.name, l)))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let code = match code {
+        Some(c) => Some(JoinCode::parse(c)?),
+        None => pairing::current_code(&at.root.join(crate::engine::STATE_DIR)),
+    };
+    Ok(PrimaryView {
+        facts,
+        networks,
+        members,
+        code,
+    })
+}
+
+/// Listen for announcements and judge every node found.
+pub fn discover(profile: &Profile, a: &DiscoverArgs) -> Result<Exit, Problem> {
+    let at = a.place.locate(profile)?;
+    for rule in &a.ignore {
+        if !crate::cluster::rules::RULES.contains(&rule.as_str()) {
+            return Err(
+                Problem::usage(format!("--ignore {rule}: there is no such rule")).fix(format!(
+                    "name one of: {}",
+                    crate::cluster::rules::RULES.join(", ")
+                )),
+            );
+        }
+    }
+    let scope = a.scope.scope();
+    let view = primary_view(profile, &at, &scope, a.code.as_deref())?;
+    if view.code.is_none() && !a.json {
+        eprintln!("note: no join code here (issue one with `mdcluster code`): no announcement can be trusted.");
+    }
+    let mut browser = Browser::start(&scope)?;
+    let deadline = Instant::now() + Duration::from_secs(a.timeout);
+    while Instant::now() < deadline {
+        browser.poll(
+            deadline
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_millis(250)),
+        );
+    }
+    let sightings: Vec<&discovery::Sighting> = browser.sightings().collect();
+    let judge = Judge {
+        primary: &view.facts,
+        code: view.code.as_ref(),
+        now_ms: facts::now_ms(),
+        networks: &view.networks,
+        members: &view.members,
+        ignore: &a.ignore,
+    };
+    let reports = judge.all(&sightings, &a.manual);
+    let trusted = reports.iter().filter(|r| r.trusted).count();
+    let why = discovery::explain_nothing(
+        &scope,
+        sightings.len(),
+        trusted,
+        Duration::from_secs(a.timeout),
+    );
+    if a.json {
+        for r in &reports {
+            json_line(&json!({
+                "event": "node",
+                "name": r.name,
+                "addresses": r.addresses,
+                "source": r.source,
+                "trusted": r.trusted,
+                "untrusted": r.untrusted,
+                "addable": r.addable(),
+                "facts": r.facts,
+                "rules": r.rules,
+            }));
+        }
+        json_line(
+            &json!({ "event": "finished", "found": reports.len(), "trusted": trusted, "why": why, "exit": 0 }),
+        );
+    } else {
+        print_reports(&reports);
+        if !why.is_empty() {
+            println!("{why}");
+        }
+        println!("Clock: {}.", crate::cluster::rules::CLOCK_METHOD);
+    }
+    Ok(Exit::Success)
+}
+
+fn print_reports(reports: &[NodeReport]) {
+    let style = style_for_stdout();
+    if reports.is_empty() {
+        println!("No node found.");
+        return;
+    }
+    for r in reports {
+        let trust = match (r.source, r.trusted) {
+            (Source::Manual, _) => style.yellow("entered by hand"),
+            (_, true) => style.green("trusted"),
+            (_, false) => style.red("NOT trusted"),
+        };
+        let verdict = if r.addable() {
+            style.green("can join")
+        } else {
+            style.red("cannot join")
+        };
+        let addrs: Vec<String> = r.addresses.iter().map(ToString::to_string).collect();
+        println!(
+            "{}  {}  {trust}  {verdict}",
+            style.bold(&sanitize(&r.name)),
+            addrs.join(", ")
+        );
+        if let Some(why) = &r.untrusted {
+            println!("    {}", sanitize(why));
+        }
+        for v in r
+            .rules
+            .iter()
+            .filter(|v| v.level != crate::cluster::rules::Level::Pass)
+        {
+            println!("    {:<18} {:?}: {}", v.rule, v.level, sanitize(&v.detail));
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct RegisterArgs {
+    /// The plan of this cluster
+    #[arg(long, value_name = "FILE")]
+    pub plan: PathBuf,
+    /// The node now registered in MDaemon's Cluster Service (repeat)
+    #[arg(long = "node", value_name = "NAME", required = true)]
+    pub nodes: Vec<String>,
+}
+
+/// Record that the administrator registered nodes in MDaemon's dialog.
+pub fn register(profile: &Profile, a: &RegisterArgs) -> Result<Exit, Problem> {
+    let at = Place {
+        plan: Some(a.plan.clone()),
+        root: None,
+        share: None,
+        share_local: None,
+    }
+    .locate(profile)?;
+    let share = at.share.as_deref().unwrap_or(Path::new("."));
+    let _lock = ManifestLock::acquire(share, "register")?;
+    let mut m = Manifest::load(share)?.ok_or_else(|| {
+        Problem::refused("there is no cluster manifest on the share yet")
+            .fix("run `mdcluster apply --plan FILE` first; it assigns the server IDs")
+    })?;
+    let now = crate::engine::journal::now_rfc3339();
+    for n in &a.nodes {
+        let member = m
+            .nodes
+            .iter_mut()
+            .find(|x| x.name.eq_ignore_ascii_case(n))
+            .ok_or_else(|| {
+                Problem::usage(format!("{n} is not in the cluster manifest"))
+                    .fix("add it to the plan and run apply first")
+            })?;
+        member.registered = Some(now.clone());
+        println!(
+            "{} (server ID {}) recorded as registered in MDaemon.",
+            member.name, member.server_id
+        );
+    }
+    m.save(share)?;
+    Ok(Exit::Success)
+}
+
+#[derive(Args, Debug)]
+pub struct RemoveArgs {
+    /// The plan of this cluster
+    #[arg(long, value_name = "FILE")]
+    pub plan: PathBuf,
+    /// The node to remove; its server ID is retired
+    pub name: String,
+}
+
+/// Remove a node from the manifest; its server ID is never reused by itself.
+pub fn remove(profile: &Profile, a: &RemoveArgs) -> Result<Exit, Problem> {
+    let at = Place {
+        plan: Some(a.plan.clone()),
+        root: None,
+        share: None,
+        share_local: None,
+    }
+    .locate(profile)?;
+    let share = at.share.as_deref().unwrap_or(Path::new("."));
+    let _lock = ManifestLock::acquire(share, "node remove")?;
+    let mut m = Manifest::load(share)?
+        .ok_or_else(|| Problem::refused("there is no cluster manifest on the share"))?;
+    let removed = m.remove(&a.name, &crate::engine::journal::now_rfc3339())?;
+    m.save(share)?;
+    println!(
+        "{} removed; server ID {} is retired. Also remove it in MDaemon ({}), and from the plan.",
+        removed.name, removed.server_id, *profile.cluster.dialog
+    );
+    Ok(Exit::Success)
+}
+
+/// How `apply` listens for the plan's secondaries.
+#[derive(Args, Debug, Clone)]
+pub struct DiscoveryArgs {
+    /// The join code (default: the one `mdcluster code` issued here)
+    #[arg(long, value_name = "CODE")]
+    pub code: Option<String>,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Go on despite a failed cluster rule (repeat)
+    #[arg(long = "ignore", value_name = "RULE")]
+    pub ignore: Vec<String>,
+    /// How long to listen for the secondaries, in seconds
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub discovery_timeout: u64,
+}
+
+/// Listen for the plan's secondaries that are not registered yet, until all
+/// are found and trusted or the time is up; judge them. None when the plan
+/// has no such secondary (nothing to listen for).
+pub fn survey_plan(
+    profile: &Profile,
+    plan: &Plan,
+    d: &DiscoveryArgs,
+) -> Result<Option<Vec<NodeReport>>, Problem> {
+    for rule in &d.ignore {
+        if !crate::cluster::rules::RULES.contains(&rule.as_str()) {
+            return Err(
+                Problem::usage(format!("--ignore {rule}: there is no such rule")).fix(format!(
+                    "name one of: {}",
+                    crate::cluster::rules::RULES.join(", ")
+                )),
+            );
+        }
+    }
+    if !plan
+        .nodes
+        .iter()
+        .any(|n| n.role == crate::plan::Role::Secondary)
+    {
+        return Ok(None);
+    }
+    let r = Resolver::new(plan.mounts.clone());
+    let at = Located {
+        plan: Some(plan.clone()),
+        root: r.locate(&plan.install_root)?.local,
+        share: Some(r.locate(&plan.shared.path)?.local),
+        share_win: Some(plan.shared.path.clone()),
+    };
+    // An unreachable share is refused by the shared-path step, in its own words.
+    let manifest = at
+        .share
+        .as_deref()
+        .filter(|s| s.is_dir())
+        .map(Manifest::load)
+        .transpose()?
+        .flatten();
+    let wanted: Vec<&str> = plan
+        .nodes
+        .iter()
+        .filter(|n| n.role == crate::plan::Role::Secondary)
+        .filter(|n| {
+            manifest
+                .as_ref()
+                .and_then(|m| m.member(&n.name))
+                .is_none_or(|m| m.registered.is_none())
+        })
+        .map(|n| n.name.as_str())
+        .collect();
+    if wanted.is_empty() {
+        return Ok(None);
+    }
+    let scope = d.scope.scope();
+    let view = primary_view(profile, &at, &scope, d.code.as_deref())?;
+    let mut browser = Browser::start(&scope)?;
+    let deadline = Instant::now() + Duration::from_secs(d.discovery_timeout);
+    loop {
+        browser.poll(Duration::from_millis(200));
+        let now = facts::now_ms();
+        let all_found = wanted.iter().all(|w| {
+            browser.sightings().any(|s| {
+                s.name().eq_ignore_ascii_case(w) && s.trust(view.code.as_ref(), now).is_ok()
+            })
+        });
+        if all_found || Instant::now() >= deadline {
+            break;
+        }
+    }
+    let sightings: Vec<&discovery::Sighting> = browser.sightings().collect();
+    let judge = Judge {
+        primary: &view.facts,
+        code: view.code.as_ref(),
+        now_ms: facts::now_ms(),
+        networks: &view.networks,
+        members: &view.members,
+        ignore: &d.ignore,
+    };
+    Ok(Some(judge.all(&sightings, &[])))
+}

@@ -1,0 +1,476 @@
+//! The cluster manifest on the share, `<shared>\mdcluster\cluster.toml`: the
+//! nodes, their roles and server IDs, and the IDs retired with removed nodes.
+//!
+//! Invariants:
+//! - Server IDs are unique and stable: a node keeps its ID across reruns; a new
+//!   node gets a number never used before (retired IDs included); a retired ID
+//!   is reused only when a plan names the node it replaces (`replaces`).
+//! - A plan that contradicts the manifest (another ID for a known node, an ID
+//!   another node holds) is refused with both sides named.
+//! - Written atomically; changed only under the manifest lock, which names
+//!   host, process and time and is refreshed while held, so two runs never
+//!   change it at once and a lock whose holder died is recognised as stale.
+
+use crate::plan::{Plan, Role};
+use crate::problem::{Exit, Problem};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const DIR: &str = "mdcluster";
+pub const FILE: &str = "cluster.toml";
+pub const LOCK: &str = "cluster.lock";
+/// A lock not refreshed for this long belongs to a run that is gone.
+pub const STALE_SECS: i64 = 120;
+const HEARTBEAT: Duration = Duration::from_secs(15);
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub version: u32,
+    pub primary: String,
+    #[serde(default)]
+    pub nodes: Vec<Member>,
+    /// Removed nodes: their IDs are never handed out again by themselves.
+    #[serde(default)]
+    pub retired: Vec<Retired>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retired {
+    pub name: String,
+    pub server_id: u32,
+    pub removed: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Member {
+    pub name: String,
+    pub role: Role,
+    pub server_id: u32,
+    #[serde(default)]
+    pub address: String,
+    /// Licence fingerprint as announced (never the key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub licence: Option<String>,
+    pub added: String,
+    /// When the administrator confirmed the node is registered in MDaemon.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registered: Option<String>,
+}
+
+/// The manifest folder on the share (local path).
+pub fn dir_of(share: &Path) -> PathBuf {
+    share.join(DIR)
+}
+
+impl Manifest {
+    pub fn load(share: &Path) -> Result<Option<Manifest>, Problem> {
+        let path = dir_of(share).join(FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(Problem::io(
+                    Exit::Refused,
+                    "read the cluster manifest",
+                    &path,
+                    &e,
+                ))
+            }
+        };
+        let m: Manifest = toml::from_str(&text).map_err(|e| {
+            let at = e.span().map(|s| crate::plan::line_col(&text, s.start)).unwrap_or((1, 1));
+            Problem::refused(format!("the cluster manifest is damaged: {}", e.message().trim()))
+                .at(format!("{}:{}:{}", path.display(), at.0, at.1))
+                .fix("restore it from a backup, or correct it by hand; mdcluster does not guess server IDs")
+        })?;
+        if m.version != 1 {
+            return Err(Problem::refused(format!(
+                "cluster manifest version {} is not supported",
+                m.version
+            ))
+            .at(path.display().to_string()));
+        }
+        Ok(Some(m))
+    }
+
+    pub fn save(&self, share: &Path) -> Result<(), Problem> {
+        let dir = dir_of(share);
+        std::fs::create_dir_all(&dir).map_err(|e| Problem::io(Exit::Failed, "create", &dir, &e))?;
+        let mut text = String::from(
+            "# mdcluster cluster manifest: nodes and server IDs. Written by mdcluster; keep it.\n",
+        );
+        text.push_str(
+            &toml::to_string(self)
+                .map_err(|e| Problem::other(format!("could not write the manifest: {e}")))?,
+        );
+        crate::fsops::atomic::write_atomic(&dir.join(FILE), text.as_bytes(), None)
+            .map_err(|e| Problem::failed(format!("could not write the cluster manifest: {e}")))
+    }
+
+    pub fn member(&self, name: &str) -> Option<&Member> {
+        self.nodes
+            .iter()
+            .find(|m| m.name.eq_ignore_ascii_case(name))
+    }
+
+    fn used_ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.nodes
+            .iter()
+            .map(|m| m.server_id)
+            .chain(self.retired.iter().map(|r| r.server_id))
+    }
+
+    /// The manifest with the plan's nodes in it: known nodes keep their IDs,
+    /// new ones get a fresh ID (or the plan's, if free), `replaces` reuses a
+    /// retired node's ID. Nodes of the manifest the plan does not list stay.
+    pub fn with_plan(&self, plan: &Plan, now: &str) -> Result<Manifest, Problem> {
+        let mut m = self.clone();
+        m.version = 1;
+        let primary = plan.primary().ok_or_else(|| {
+            Problem::usage("the plan lists nodes but none as primary")
+                .fix("mark this server role = \"primary\"")
+        })?;
+        if !m.primary.is_empty() && !m.primary.eq_ignore_ascii_case(&primary.name) {
+            return Err(conflict(format!(
+                "the plan's primary is {}, the manifest's is {}",
+                primary.name, m.primary
+            )));
+        }
+        m.primary = primary.name.clone();
+        for node in &plan.nodes {
+            if let Some(known) = m.member(&node.name) {
+                if node.server_id != 0 && node.server_id != known.server_id {
+                    return Err(conflict(format!(
+                        "the plan gives {} server ID {}, the manifest on the share has {}",
+                        node.name, node.server_id, known.server_id
+                    )));
+                }
+                if known.role != node.role {
+                    return Err(conflict(format!(
+                        "the plan makes {} {:?}, the manifest has it {:?}",
+                        node.name, node.role, known.role
+                    )));
+                }
+                continue;
+            }
+            let id = if let Some(old) = &node.replaces {
+                let i = m
+                    .retired
+                    .iter()
+                    .position(|r| r.name.eq_ignore_ascii_case(old))
+                    .ok_or_else(|| {
+                        conflict(format!(
+                            "{} replaces {old}, but the manifest has no removed node {old}",
+                            node.name
+                        ))
+                    })?;
+                m.retired.remove(i).server_id
+            } else if node.server_id != 0 {
+                if let Some(holder) = m.nodes.iter().find(|o| o.server_id == node.server_id) {
+                    return Err(conflict(format!(
+                        "the plan gives {} server ID {}, which {} holds in the manifest",
+                        node.name, node.server_id, holder.name
+                    )));
+                }
+                if m.retired.iter().any(|r| r.server_id == node.server_id) {
+                    return Err(conflict(format!(
+                        "the plan gives {} server ID {}, retired with a removed node; retired IDs are not reused \
+                         unless the plan says which node it replaces (replaces = \"NAME\")",
+                        node.name, node.server_id
+                    )));
+                }
+                node.server_id
+            } else {
+                m.used_ids().max().unwrap_or(0) + 1
+            };
+            m.nodes.push(Member {
+                name: node.name.clone(),
+                role: node.role,
+                server_id: id,
+                address: node.address.clone(),
+                licence: None,
+                added: now.to_string(),
+                registered: None,
+            });
+        }
+        Ok(m)
+    }
+
+    /// Remove a node; its ID is retired, never handed out again by itself.
+    pub fn remove(&mut self, name: &str, now: &str) -> Result<Member, Problem> {
+        let i = self
+            .nodes
+            .iter()
+            .position(|m| m.name.eq_ignore_ascii_case(name))
+            .ok_or_else(|| Problem::usage(format!("{name} is not in the cluster manifest")))?;
+        if self.nodes[i].role == Role::Primary {
+            return Err(Problem::usage(format!(
+                "{name} is the primary; it cannot be removed"
+            )));
+        }
+        let m = self.nodes.remove(i);
+        self.retired.push(Retired {
+            name: m.name.clone(),
+            server_id: m.server_id,
+            removed: now.to_string(),
+        });
+        Ok(m)
+    }
+}
+
+fn conflict(what: String) -> Problem {
+    Problem::refused(what).fix("correct the plan to match the cluster manifest on the share (or the manifest, if the plan is right)")
+}
+
+/// The manifest lock, refreshed while held; dropped, it is removed.
+pub struct ManifestLock {
+    path: PathBuf,
+    stop: Arc<AtomicBool>,
+    beat: Option<std::thread::JoinHandle<()>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Holder {
+    host: String,
+    pid: u32,
+    command: String,
+    since: String,
+    /// Unix seconds of the last refresh.
+    alive: i64,
+}
+
+fn now_secs() -> i64 {
+    super::facts::now_ms() / 1000
+}
+
+impl ManifestLock {
+    pub fn acquire(share: &Path, command: &str) -> Result<ManifestLock, Problem> {
+        let dir = dir_of(share);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Problem::io(Exit::Refused, "create", &dir, &e))?;
+        let path = dir.join(LOCK);
+        let me = Holder {
+            host: crate::engine::lock::hostname(),
+            pid: std::process::id(),
+            command: command.into(),
+            since: crate::engine::journal::now_rfc3339(),
+            alive: now_secs(),
+        };
+        for _ in 0..2 {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(f) => {
+                    drop(f);
+                    write_holder(&path, &me)?;
+                    let stop = Arc::new(AtomicBool::new(false));
+                    let beat = {
+                        let (stop, path) = (stop.clone(), path.clone());
+                        let mut me = me;
+                        std::thread::spawn(move || {
+                            while !stop.load(Ordering::Relaxed) {
+                                std::thread::park_timeout(HEARTBEAT);
+                                me.alive = now_secs();
+                                if !stop.load(Ordering::Relaxed) {
+                                    let _ = write_holder(&path, &me);
+                                }
+                            }
+                        })
+                    };
+                    return Ok(ManifestLock {
+                        path,
+                        stop,
+                        beat: Some(beat),
+                    });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let holder: Option<Holder> = std::fs::read_to_string(&path)
+                        .ok()
+                        .and_then(|t| serde_json::from_str(&t).ok());
+                    match holder {
+                        Some(h) if now_secs() - h.alive <= STALE_SECS => {
+                            return Err(Problem::refused(format!(
+                                "another mdcluster is working on this cluster: {} (process {} on {}, since {})",
+                                h.command, h.pid, h.host, h.since
+                            ))
+                            .at(path.display().to_string())
+                            .fix("let it finish first; two wizards must not assign server IDs at once"));
+                        }
+                        // Stale (its holder stopped refreshing it) or unreadable and old: take over.
+                        _ if lock_age(&path) > STALE_SECS => {
+                            let _ = std::fs::remove_file(&path);
+                        }
+                        _ => {
+                            return Err(Problem::refused("the cluster manifest is locked by another run")
+                                .at(path.display().to_string())
+                                .fix("wait a moment and retry; a lock nobody refreshes expires after two minutes"));
+                        }
+                    }
+                }
+                Err(e) => {
+                    return Err(Problem::io(
+                        Exit::Refused,
+                        "lock the cluster manifest",
+                        &path,
+                        &e,
+                    ))
+                }
+            }
+        }
+        Err(Problem::refused("could not lock the cluster manifest").at(path.display().to_string()))
+    }
+}
+
+/// Seconds since the lock file last changed (by its content, else its time).
+fn lock_age(path: &Path) -> i64 {
+    let by_content = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<Holder>(&t).ok())
+        .map(|h| now_secs() - h.alive);
+    by_content.unwrap_or_else(|| {
+        std::fs::metadata(path)
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.elapsed().ok())
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(i64::MAX)
+    })
+}
+
+fn write_holder(path: &Path, h: &Holder) -> Result<(), Problem> {
+    let text = serde_json::to_vec(h).unwrap_or_default();
+    crate::fsops::atomic::write_atomic(path, &text, None)
+        .map_err(|e| Problem::failed(format!("could not write the manifest lock: {e}")))
+}
+
+impl Drop for ManifestLock {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.beat.take() {
+            t.thread().unpark();
+            let _ = t.join();
+        }
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::Profile;
+
+    fn plan(nodes: &str) -> Plan {
+        let text = format!(
+            "version = 1\n[install]\nroot = 'C:\\MDaemon'\n[shared]\npath = '\\\\fs\\m'\n{nodes}"
+        );
+        Plan::parse(&text, Path::new("p.toml"), &Profile::builtin()).unwrap()
+    }
+
+    fn node(name: &str, role: &str, extra: &str) -> String {
+        format!(
+            "[[nodes]]\nname = \"{name}\"\naddress = \"10.0.0.1\"\nrole = \"{role}\"\n{extra}\n"
+        )
+    }
+
+    #[test]
+    fn ids_are_stable_fresh_and_never_reused_unless_replacing() {
+        let p =
+            plan(&(node("MAIL1", "primary", "server_id = 1") + &node("MAIL2", "secondary", "")));
+        let m = Manifest::default().with_plan(&p, "t0").unwrap();
+        assert_eq!(
+            m.nodes
+                .iter()
+                .map(|n| (n.name.as_str(), n.server_id))
+                .collect::<Vec<_>>(),
+            [("MAIL1", 1), ("MAIL2", 2)]
+        );
+        // Rerun: the same IDs.
+        assert_eq!(m.with_plan(&p, "t1").unwrap().nodes, m.nodes);
+        // Remove MAIL2: its ID is retired; a new node gets 3, not 2.
+        let mut m2 = m.clone();
+        m2.remove("MAIL2", "t2").unwrap();
+        let p3 = plan(&(node("MAIL1", "primary", "") + &node("MAIL3", "secondary", "")));
+        let m3 = m2.with_plan(&p3, "t3").unwrap();
+        assert_eq!(m3.member("MAIL3").unwrap().server_id, 3);
+        // Asking for the retired ID is refused; replacing explicitly reuses it.
+        let p4 =
+            plan(&(node("MAIL1", "primary", "") + &node("MAIL4", "secondary", "server_id = 2")));
+        assert!(m2
+            .with_plan(&p4, "t4")
+            .unwrap_err()
+            .what
+            .contains("retired"));
+        let p5 = plan(
+            &(node("MAIL1", "primary", "") + &node("MAIL4", "secondary", "replaces = \"MAIL2\"")),
+        );
+        let m5 = m2.with_plan(&p5, "t5").unwrap();
+        assert_eq!(m5.member("MAIL4").unwrap().server_id, 2);
+        assert!(m5.retired.is_empty());
+    }
+
+    #[test]
+    fn conflicts_name_both_sides() {
+        let p = plan(
+            &(node("MAIL1", "primary", "server_id = 1")
+                + &node("MAIL2", "secondary", "server_id = 2")),
+        );
+        let m = Manifest::default().with_plan(&p, "t").unwrap();
+        let other = plan(
+            &(node("MAIL1", "primary", "server_id = 1")
+                + &node("MAIL2", "secondary", "server_id = 7")),
+        );
+        let e = m.with_plan(&other, "t").unwrap_err();
+        assert!(
+            e.what.contains("server ID 7") && e.what.contains("has 2"),
+            "{e}"
+        );
+        let taken =
+            plan(&(node("MAIL1", "primary", "") + &node("MAIL9", "secondary", "server_id = 2")));
+        let e = m.with_plan(&taken, "t").unwrap_err();
+        assert!(
+            e.what.contains("MAIL9") && e.what.contains("MAIL2 holds"),
+            "{e}"
+        );
+        assert!(m.clone().remove("MAIL1", "t").is_err(), "the primary stays");
+    }
+
+    #[test]
+    fn saves_and_loads_and_the_lock_refuses_a_second_run() {
+        let d = tempfile::tempdir().unwrap();
+        let p = plan(&(node("MAIL1", "primary", "") + &node("MAIL2", "secondary", "")));
+        let m = Manifest::default().with_plan(&p, "t").unwrap();
+        m.save(d.path()).unwrap();
+        assert_eq!(Manifest::load(d.path()).unwrap().unwrap(), m);
+        let first = ManifestLock::acquire(d.path(), "wizard").unwrap();
+        let e = ManifestLock::acquire(d.path(), "apply").err().unwrap();
+        assert!(
+            e.what.contains("wizard") && e.what.contains(&std::process::id().to_string()),
+            "{e}"
+        );
+        drop(first);
+        let again = ManifestLock::acquire(d.path(), "apply").unwrap();
+        drop(again);
+        // A lock whose holder stopped refreshing it two minutes ago is stale.
+        let old = Holder {
+            host: "MAIL9".into(),
+            pid: 1,
+            command: "wizard".into(),
+            since: "then".into(),
+            alive: now_secs() - STALE_SECS - 5,
+        };
+        std::fs::write(
+            dir_of(d.path()).join(LOCK),
+            serde_json::to_vec(&old).unwrap(),
+        )
+        .unwrap();
+        assert!(ManifestLock::acquire(d.path(), "apply").is_ok());
+    }
+}

@@ -1,0 +1,388 @@
+//! The rules a node must meet before it joins, from MDaemon's Cluster Service
+//! page: same version, same time zone, clocks within a second, its own
+//! licence, every certificate the primary uses, no attachment linking, no
+//! automatic update installation, no domain IP binding, the shared path
+//! writable, the same LAN (a warning), Let's Encrypt on the primary (a warning).
+//!
+//! A failed rule blocks adding the node unless the administrator names it in
+//! `--ignore RULE`; warnings never block; "unknown" (a fact that cannot be
+//! read) blocks like a failure, since nothing was checked.
+
+use super::facts::Facts;
+use serde::Serialize;
+use std::net::IpAddr;
+
+/// Every rule's id, in the order they are shown.
+pub const RULES: [&str; 11] = [
+    "version",
+    "time-zone",
+    "clock",
+    "licence",
+    "certificates",
+    "attachment-linking",
+    "auto-update",
+    "domain-ip-binding",
+    "shared-path",
+    "lan",
+    "letsencrypt",
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Level {
+    Pass,
+    Warn,
+    Fail,
+    Unknown,
+    /// Failed or unknown, but the administrator said to go on (`--ignore`).
+    Ignored,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    pub rule: &'static str,
+    pub level: Level,
+    pub detail: String,
+}
+
+impl Verdict {
+    pub fn blocks(&self) -> bool {
+        matches!(self.level, Level::Fail | Level::Unknown)
+    }
+}
+
+/// How the clock rule was measured, for people.
+pub const CLOCK_METHOD: &str = "each node writes a file on the share and compares the file server's timestamp \
+with its own clock; the difference of the two offsets is the difference of the two clocks, whatever the network delay";
+
+/// One of the primary's networks: an address and its prefix length.
+pub type Subnet = (IpAddr, u8);
+
+fn v(rule: &'static str, level: Level, detail: impl Into<String>) -> Verdict {
+    Verdict {
+        rule,
+        level,
+        detail: detail.into(),
+    }
+}
+
+fn same_subnet(a: IpAddr, (net, prefix): Subnet) -> bool {
+    match (a, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            let mask = if prefix == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(prefix.min(32)))
+            };
+            u32::from(a) & mask == u32::from(n) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            let mask = if prefix == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(prefix.min(128)))
+            };
+            u128::from(a) & mask == u128::from(n) & mask
+        }
+        _ => false,
+    }
+}
+
+fn switch(rule: &'static str, what: &str, primary: Option<bool>, node: Option<bool>) -> Verdict {
+    match (primary, node) {
+        (Some(false), Some(false)) => v(rule, Level::Pass, format!("{what} is off on both")),
+        (Some(true), _) => v(
+            rule,
+            Level::Fail,
+            format!("{what} is on on the primary; turn it off there"),
+        ),
+        (_, Some(true)) => v(
+            rule,
+            Level::Fail,
+            format!("{what} is on on the node; turn it off there"),
+        ),
+        _ => v(
+            rule,
+            Level::Unknown,
+            format!("whether {what} is on could not be read"),
+        ),
+    }
+}
+
+/// Check `node` against the primary. `licences_in_use` are the licence
+/// fingerprints of the other nodes; `subnets` are the primary's networks.
+pub fn check(
+    primary: &Facts,
+    node: &Facts,
+    licences_in_use: &[String],
+    subnets: &[Subnet],
+    ignore: &[String],
+) -> Vec<Verdict> {
+    let mut out = Vec::new();
+    out.push(match (&primary.version, &node.version) {
+        (Some(p), Some(n)) if p == n => v("version", Level::Pass, format!("MDaemon {n} on both")),
+        (Some(p), Some(n)) => v(
+            "version",
+            Level::Fail,
+            format!("the node runs MDaemon {n}, the primary {p}: all nodes need the same version"),
+        ),
+        _ => v(
+            "version",
+            Level::Unknown,
+            "the MDaemon version could not be read",
+        ),
+    });
+    out.push(if primary.time_zone == node.time_zone {
+        v(
+            "time-zone",
+            Level::Pass,
+            format!("both in {}", node.time_zone),
+        )
+    } else {
+        v(
+            "time-zone",
+            Level::Fail,
+            format!(
+                "the node is in {}, the primary in {}",
+                node.time_zone, primary.time_zone
+            ),
+        )
+    });
+    out.push(match (primary.share.clock_offset_ms, node.share.clock_offset_ms) {
+        (Some(p), Some(n)) => {
+            let diff = (p - n).abs();
+            let level = if diff <= 1000 { Level::Pass } else { Level::Fail };
+            v("clock", level, format!("clocks {diff} ms apart (limit 1000 ms; measured against the share's file server)"))
+        }
+        _ => v("clock", Level::Unknown, "the clock could not be compared (no share probe on one side)"),
+    });
+    out.push(match &node.licence {
+        None => v(
+            "licence",
+            Level::Unknown,
+            "the licence key could not be read",
+        ),
+        Some(l) if primary.licence.as_ref() == Some(l) => v(
+            "licence",
+            Level::Fail,
+            "the node uses the primary's licence key: each node needs its own",
+        ),
+        Some(l) if licences_in_use.contains(l) => v(
+            "licence",
+            Level::Fail,
+            "another node already uses this licence key",
+        ),
+        Some(_) => v("licence", Level::Pass, "a licence key of its own"),
+    });
+    out.push(match &node.certificates {
+        None => v(
+            "certificates",
+            Level::Unknown,
+            "the node's certificate store could not be read",
+        ),
+        Some(installed) => {
+            let missing: Vec<&String> = primary
+                .certificates_in_use
+                .iter()
+                .filter(|c| !installed.contains(c))
+                .collect();
+            if missing.is_empty() {
+                v(
+                    "certificates",
+                    Level::Pass,
+                    format!(
+                        "all {} certificate(s) the primary uses are installed",
+                        primary.certificates_in_use.len()
+                    ),
+                )
+            } else {
+                let list: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
+                v(
+                    "certificates",
+                    Level::Fail,
+                    format!(
+                        "missing on the node: {} (it would serve no SSL/TLS/HTTPS)",
+                        list.join(", ")
+                    ),
+                )
+            }
+        }
+    });
+    out.push(switch(
+        "attachment-linking",
+        "attachment linking",
+        primary.attachment_linking,
+        node.attachment_linking,
+    ));
+    out.push(switch(
+        "auto-update",
+        "automatic installation of updates",
+        primary.auto_update,
+        node.auto_update,
+    ));
+    out.push(switch(
+        "domain-ip-binding",
+        "binding domains to IP addresses",
+        primary.domain_ip_binding,
+        node.domain_ip_binding,
+    ));
+    out.push(match node.share.writable {
+        Some(true) => v(
+            "shared-path",
+            Level::Pass,
+            format!("reachable and writable as {}", node.share.identity),
+        ),
+        Some(false) => v(
+            "shared-path",
+            Level::Fail,
+            format!(
+                "not writable as {}; MDaemon on the node must write there",
+                node.share.identity
+            ),
+        ),
+        None => v(
+            "shared-path",
+            Level::Unknown,
+            "the node did not probe the shared path",
+        ),
+    });
+    out.push(
+        if subnets.is_empty()
+            || node
+                .addresses
+                .iter()
+                .any(|a| subnets.iter().any(|s| same_subnet(*a, *s)))
+        {
+            v("lan", Level::Pass, "on the primary's network")
+        } else {
+            v(
+                "lan",
+                Level::Warn,
+                "no address in the primary's networks: the manual advises against separated nodes",
+            )
+        },
+    );
+    out.push(if primary.letsencrypt == Some(true) {
+        v("letsencrypt", Level::Warn, "the primary uses Let's Encrypt, which does not support secondaries: bring the certificate to each node another way")
+    } else {
+        v("letsencrypt", Level::Pass, "Let's Encrypt is not in use")
+    });
+    for verdict in &mut out {
+        if verdict.blocks() && ignore.iter().any(|i| i == verdict.rule) {
+            verdict.level = Level::Ignored;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::facts::ShareCheck;
+    use super::*;
+
+    fn node(name: &str, licence: &str) -> Facts {
+        Facts {
+            name: name.into(),
+            addresses: vec!["10.0.0.12".parse().unwrap()],
+            version: Some("23.5.2".into()),
+            time_zone: "Europe/Berlin".into(),
+            licence: Some(licence.into()),
+            certificates: Some(vec!["AAAAAAAAAAAAAAAA".into()]),
+            certificates_in_use: vec!["AAAAAAAAAAAAAAAA".into()],
+            attachment_linking: Some(false),
+            auto_update: Some(false),
+            domain_ip_binding: Some(false),
+            letsencrypt: Some(false),
+            share: ShareCheck {
+                writable: Some(true),
+                identity: "svc".into(),
+                clock_offset_ms: Some(5),
+            },
+        }
+    }
+
+    fn failing(p: &Facts, n: &Facts) -> Vec<&'static str> {
+        let net = [("10.0.0.0".parse().unwrap(), 24)];
+        check(p, n, &["used0000used0000".into()], &net, &[])
+            .into_iter()
+            .filter(|v| v.level != Level::Pass)
+            .map(|v| v.rule)
+            .collect()
+    }
+
+    #[test]
+    fn a_good_node_passes_every_rule() {
+        assert_eq!(
+            failing(&node("MAIL1", "p"), &node("MAIL2", "n")),
+            Vec::<&str>::new()
+        );
+    }
+
+    #[test]
+    fn each_rule_catches_its_violation() {
+        let p = node("MAIL1", "p");
+        let mut cases: Vec<(&str, Facts)> = Vec::new();
+        let mut n = node("MAIL2", "n");
+        n.version = Some("24.0.0".into());
+        cases.push(("version", n));
+        let mut n = node("MAIL2", "n");
+        n.time_zone = "Asia/Tokyo".into();
+        cases.push(("time-zone", n));
+        let mut n = node("MAIL2", "n");
+        n.share.clock_offset_ms = Some(-2000);
+        cases.push(("clock", n));
+        cases.push(("licence", node("MAIL2", "p")));
+        cases.push(("licence", node("MAIL2", "used0000used0000")));
+        let mut n = node("MAIL2", "n");
+        n.certificates = Some(vec![]);
+        cases.push(("certificates", n));
+        let mut n = node("MAIL2", "n");
+        n.attachment_linking = Some(true);
+        cases.push(("attachment-linking", n));
+        let mut n = node("MAIL2", "n");
+        n.auto_update = Some(true);
+        cases.push(("auto-update", n));
+        let mut n = node("MAIL2", "n");
+        n.domain_ip_binding = Some(true);
+        cases.push(("domain-ip-binding", n));
+        let mut n = node("MAIL2", "n");
+        n.share.writable = Some(false);
+        cases.push(("shared-path", n));
+        let mut n = node("MAIL2", "n");
+        n.addresses = vec!["192.0.2.9".parse().unwrap()];
+        cases.push(("lan", n));
+        for (rule, n) in cases {
+            assert_eq!(failing(&p, &n), vec![rule], "{rule}");
+        }
+        let mut p2 = node("MAIL1", "p");
+        p2.letsencrypt = Some(true);
+        assert_eq!(failing(&p2, &node("MAIL2", "n")), vec!["letsencrypt"]);
+    }
+
+    #[test]
+    fn ignore_and_warnings() {
+        let p = node("MAIL1", "p");
+        let mut n = node("MAIL2", "n");
+        n.version = Some("24.0.0".into());
+        n.addresses = vec!["192.0.2.9".parse().unwrap()];
+        let verdicts = check(
+            &p,
+            &n,
+            &[],
+            &[("10.0.0.0".parse().unwrap(), 24)],
+            &["version".into()],
+        );
+        assert!(!verdicts.iter().any(Verdict::blocks), "{verdicts:?}");
+        assert!(verdicts
+            .iter()
+            .any(|v| v.rule == "lan" && v.level == Level::Warn));
+        assert!(same_subnet(
+            "10.0.0.200".parse().unwrap(),
+            ("10.0.0.1".parse().unwrap(), 24)
+        ));
+        assert!(!same_subnet(
+            "10.0.1.2".parse().unwrap(),
+            ("10.0.0.1".parse().unwrap(), 24)
+        ));
+    }
+}

@@ -1,0 +1,169 @@
+//! A survey of candidate nodes: what answered on the LAN (or was entered by
+//! hand), whether it can be trusted, and how it fares against every rule.
+//! Shared by `mdcluster discover`, `apply` and the wizard.
+
+use super::facts::Facts;
+use super::pairing::{JoinCode, Untrusted};
+use super::rules::{self, Subnet, Verdict};
+use crate::discovery::Sighting;
+use serde::Serialize;
+use std::net::{IpAddr, ToSocketAddrs};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    Mdns,
+    Manual,
+}
+
+/// One candidate node.
+#[derive(Clone, Debug, Serialize)]
+pub struct NodeReport {
+    pub name: String,
+    pub addresses: Vec<IpAddr>,
+    pub source: Source,
+    pub trusted: bool,
+    /// Why it is not trusted, when it is not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub untrusted: Option<String>,
+    /// The facts it announced (only from a trusted announcement).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub facts: Option<Facts>,
+    pub rules: Vec<Verdict>,
+}
+
+impl NodeReport {
+    /// It may join: trusted (or entered by hand) and no rule blocks.
+    pub fn addable(&self) -> bool {
+        (self.trusted || self.source == Source::Manual) && !self.rules.iter().any(Verdict::blocks)
+    }
+
+    pub fn blocking(&self) -> Vec<&Verdict> {
+        self.rules.iter().filter(|v| v.blocks()).collect()
+    }
+}
+
+/// Everything needed to judge candidates.
+pub struct Judge<'a> {
+    pub primary: &'a Facts,
+    pub code: Option<&'a JoinCode>,
+    pub now_ms: i64,
+    pub networks: &'a [Subnet],
+    /// Licence fingerprints of nodes already in the cluster (name, fingerprint).
+    pub members: &'a [(String, String)],
+    pub ignore: &'a [String],
+}
+
+impl Judge<'_> {
+    pub fn sighting(&self, s: &Sighting, others: &[NodeReport]) -> NodeReport {
+        let name = s.name();
+        let addresses: Vec<IpAddr> = s.addresses.iter().copied().collect();
+        match s.trust(self.code, self.now_ms) {
+            Ok(a) => {
+                let licences = self.licences_except(&a.facts.name, others);
+                let rules = rules::check(
+                    self.primary,
+                    &a.facts,
+                    &licences,
+                    self.networks,
+                    self.ignore,
+                );
+                NodeReport {
+                    name,
+                    addresses,
+                    source: Source::Mdns,
+                    trusted: true,
+                    untrusted: None,
+                    facts: Some(a.facts.clone()),
+                    rules,
+                }
+            }
+            Err(why) => NodeReport {
+                name,
+                addresses,
+                source: Source::Mdns,
+                trusted: false,
+                untrusted: Some(why.to_string()),
+                facts: None,
+                rules: Vec::new(),
+            },
+        }
+    }
+
+    /// A node entered by hand (NetBIOS name, IP or DNS name): resolved, and
+    /// judged with what can be known without its announcement.
+    pub fn manual(&self, host: &str) -> NodeReport {
+        let addresses = resolve(host);
+        let facts = Facts {
+            name: host.split('.').next().unwrap_or(host).to_uppercase(),
+            addresses: addresses.clone(),
+            ..Facts::default()
+        };
+        let mut rules = rules::check(self.primary, &facts, &[], self.networks, self.ignore);
+        if addresses.is_empty() {
+            rules.insert(
+                0,
+                Verdict {
+                    rule: "address",
+                    level: rules::Level::Fail,
+                    detail: format!("{host} does not resolve to an address"),
+                },
+            );
+        }
+        NodeReport {
+            name: facts.name.clone(),
+            addresses,
+            source: Source::Manual,
+            trusted: false,
+            untrusted: Some(Untrusted::Unsigned.to_string()),
+            facts: None,
+            rules,
+        }
+    }
+
+    fn licences_except(&self, name: &str, others: &[NodeReport]) -> Vec<String> {
+        self.members
+            .iter()
+            .filter(|(n, _)| !n.eq_ignore_ascii_case(name))
+            .map(|(_, l)| l.clone())
+            .chain(
+                others
+                    .iter()
+                    .filter(|o| !o.name.eq_ignore_ascii_case(name))
+                    .filter_map(|o| o.facts.as_ref().and_then(|f| f.licence.clone())),
+            )
+            .collect()
+    }
+
+    /// Judge every sighting (in a stable order) and the hand-entered hosts.
+    pub fn all(&self, sightings: &[&Sighting], manual: &[String]) -> Vec<NodeReport> {
+        let mut out: Vec<NodeReport> = Vec::new();
+        for s in sightings {
+            let report = self.sighting(s, &out);
+            out.push(report);
+        }
+        // Judge again with every other candidate known (licences used twice).
+        let first = out.clone();
+        let mut out: Vec<NodeReport> = sightings.iter().map(|s| self.sighting(s, &first)).collect();
+        out.extend(manual.iter().map(|h| self.manual(h)));
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+}
+
+fn resolve(host: &str) -> Vec<IpAddr> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return vec![ip];
+    }
+    if crate::plan::check_address(host).is_err() {
+        return Vec::new();
+    }
+    let mut out: Vec<IpAddr> = (host, 0u16)
+        .to_socket_addrs()
+        .map(|it| it.map(|a| a.ip()).collect())
+        .unwrap_or_default();
+    out.sort();
+    out.dedup();
+    out.truncate(8);
+    out
+}

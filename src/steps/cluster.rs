@@ -1,0 +1,277 @@
+//! Steps 6-9: the secondaries. Each planned secondary that is not registered
+//! yet must announce itself (`mdcluster join`), be trusted, and meet the
+//! cluster rules; then step 9 gives it a server ID in the cluster manifest and
+//! says exactly what to enter in MDaemon's Cluster Service dialog.
+//!
+//! A secondary that has not announced itself makes these steps wait (nothing
+//! fails); one that announces but breaks a rule is a failed check (unless the
+//! rule is ignored by name).
+
+use super::{Action, Check, Context, StepId, StepPlan, StepState};
+use crate::cluster::manifest::Manifest;
+use crate::cluster::rules::{Level, Verdict};
+use crate::cluster::survey::NodeReport;
+use crate::plan::{Node, Role};
+use crate::problem::Problem;
+
+/// Which rules each step judges.
+fn rules_of(step: StepId) -> &'static [&'static str] {
+    match step {
+        StepId::Certificates => &["certificates"],
+        StepId::Secondaries => &["version", "licence"],
+        StepId::ServerIds => &[],
+        _ => &[
+            "time-zone",
+            "clock",
+            "attachment-linking",
+            "auto-update",
+            "domain-ip-binding",
+            "shared-path",
+            "lan",
+            "letsencrypt",
+        ],
+    }
+}
+
+/// The plan's secondaries not registered in the manifest yet.
+fn pending<'a>(ctx: &'a Context) -> Vec<&'a Node> {
+    ctx.plan
+        .nodes
+        .iter()
+        .filter(|n| n.role == Role::Secondary)
+        .filter(|n| {
+            ctx.cluster
+                .manifest
+                .as_ref()
+                .and_then(|m| m.member(&n.name))
+                .is_none_or(|m| m.registered.is_none())
+        })
+        .collect()
+}
+
+fn report<'a>(ctx: &'a Context, name: &str) -> Option<&'a NodeReport> {
+    ctx.cluster
+        .reports
+        .as_ref()?
+        .iter()
+        .find(|r| r.name.eq_ignore_ascii_case(name))
+}
+
+fn verdict_check(node: &str, v: &Verdict) -> Check {
+    let name = format!("{node}: {}", v.rule);
+    match v.level {
+        Level::Pass => Check::pass(&name, v.detail.clone()),
+        Level::Warn => Check::pass(&name, format!("warning: {}", v.detail)),
+        Level::Ignored => Check::pass(
+            &name,
+            format!("ignored as asked (--ignore {}): {}", v.rule, v.detail),
+        ),
+        Level::Fail | Level::Unknown => Check::fail(
+            &name,
+            v.detail.clone(),
+            format!(
+                "fix it on {node} and rerun, or go on regardless with --ignore {}",
+                v.rule
+            ),
+        ),
+    }
+}
+
+pub(super) fn prepare(ctx: &Context, step: StepId) -> Result<StepPlan, Problem> {
+    let mut sp = StepPlan::new(step, StepState::NothingToDo);
+    let secondaries: Vec<&Node> = ctx
+        .plan
+        .nodes
+        .iter()
+        .filter(|n| n.role == Role::Secondary)
+        .collect();
+    if secondaries.is_empty() {
+        sp.state = StepState::Waiting;
+        sp.notes.push("no secondary in the plan yet: add them in the wizard, or as [[nodes]] with role = \"secondary\"".into());
+        return Ok(sp);
+    }
+    let todo = pending(ctx);
+    for n in &secondaries {
+        let status = match ctx
+            .cluster
+            .manifest
+            .as_ref()
+            .and_then(|m| m.member(&n.name))
+        {
+            Some(m) if m.registered.is_some() => format!("server ID {}, registered", m.server_id),
+            Some(m) => format!("server ID {}, registration not confirmed", m.server_id),
+            None => "new".into(),
+        };
+        sp.fact(&n.name, format!("{} ({status})", n.address));
+    }
+    if todo.is_empty() {
+        sp.notes
+            .push("every secondary in the plan is in the cluster".into());
+        return Ok(sp);
+    }
+    if ctx.cluster.reports.is_none() && step != StepId::ServerIds {
+        sp.state = StepState::Waiting;
+        sp.notes.push("discovery did not run: the secondaries are found when apply listens for them (--discovery-timeout)".into());
+        return Ok(sp);
+    }
+    let mut waiting = Vec::new();
+    for node in &todo {
+        match report(ctx, &node.name) {
+            None => waiting.push(format!(
+                "{} has not announced itself: run `mdcluster join --code …` on it",
+                node.name
+            )),
+            Some(r) if !r.trusted => {
+                let why = r.untrusted.clone().unwrap_or_default();
+                if step == StepId::Secondaries {
+                    sp.checks.push(Check::fail(
+                        &format!("{}: trusted", node.name),
+                        format!("it answers but cannot be trusted: {why}"),
+                        "start `mdcluster join` there with this primary's current join code (`mdcluster code`)",
+                    ));
+                } else {
+                    waiting.push(format!("{} is not trusted yet", node.name));
+                }
+            }
+            Some(r) => {
+                if step == StepId::Secondaries {
+                    sp.checks.push(Check::pass(
+                        &format!("{}: trusted", node.name),
+                        "its announcement is signed with the join code",
+                    ));
+                }
+                if step == StepId::Discover {
+                    address_check(&mut sp, node, r);
+                }
+                for v in r.rules.iter().filter(|v| rules_of(step).contains(&v.rule)) {
+                    sp.checks.push(verdict_check(&node.name, v));
+                }
+            }
+        }
+    }
+    if !waiting.is_empty() {
+        sp.state = StepState::Waiting;
+        sp.notes.extend(waiting);
+        if step != StepId::ServerIds
+            || todo
+                .iter()
+                .all(|n| report(ctx, &n.name).is_none_or(|r| !r.trusted))
+        {
+            return Ok(sp);
+        }
+    }
+    if step != StepId::ServerIds {
+        // Checked on every run: these steps have nothing to change.
+        if sp.state == StepState::NothingToDo && !sp.checks.is_empty() {
+            sp.state = StepState::Ready;
+        }
+        return Ok(sp);
+    }
+    server_ids(ctx, sp, &todo)
+}
+
+/// The plan's address must be one the node announces (when it is an IP).
+fn address_check(sp: &mut StepPlan, node: &Node, r: &NodeReport) {
+    if let Ok(ip) = node.address.parse::<std::net::IpAddr>() {
+        let announced: Vec<String> = r.addresses.iter().map(ToString::to_string).collect();
+        if r.addresses.contains(&ip) {
+            sp.checks.push(Check::pass(
+                &format!("{}: address", node.name),
+                format!("announces {ip}"),
+            ));
+        } else {
+            sp.checks.push(Check::fail(
+                &format!("{}: address", node.name),
+                format!(
+                    "the plan says {} is {ip}; it announces {}",
+                    node.name,
+                    announced.join(", ")
+                ),
+                "correct the address in the plan (or the node's network settings)",
+            ));
+        }
+    }
+}
+
+/// Step 9: server IDs in the manifest, and what to enter in MDaemon.
+fn server_ids(ctx: &Context, mut sp: StepPlan, todo: &[&Node]) -> Result<StepPlan, Problem> {
+    let share = ctx.resolver.locate(&ctx.plan.shared.path)?;
+    let current = ctx.cluster.manifest.clone().unwrap_or_default();
+    let mut next = current.with_plan(ctx.plan, &crate::engine::journal::now_rfc3339())?;
+    let mut added = Vec::new();
+    for m in next.nodes.iter_mut() {
+        if current.member(&m.name).is_none() {
+            added.push(m.name.clone());
+            m.licence = report(ctx, &m.name)
+                .and_then(|r| r.facts.as_ref())
+                .and_then(|f| f.licence.clone());
+        }
+    }
+    // Who is ready: found, trusted, no blocking rule.
+    let ready = |name: &str| report(ctx, name).is_some_and(NodeReport::addable);
+    let blocked: Vec<&str> = todo
+        .iter()
+        .filter(|n| !ready(&n.name))
+        .map(|n| n.name.as_str())
+        .collect();
+    if !blocked.is_empty() {
+        sp.state = StepState::Waiting;
+        sp.notes.push(format!(
+            "waiting for {} to be found and to meet the rules",
+            blocked.join(", ")
+        ));
+        return Ok(sp);
+    }
+    for m in next
+        .nodes
+        .iter()
+        .filter(|m| m.role == Role::Secondary && m.registered.is_none())
+    {
+        sp.notes.push(registration_text(
+            ctx,
+            m.name.as_str(),
+            m.server_id,
+            &m.address,
+        ));
+        sp.fact(&format!("{} server ID", m.name), m.server_id.to_string());
+    }
+    let after = manifest_text(&next)?;
+    let actions = if ctx.cluster.manifest_text.as_deref().map(str::trim) == Some(after.trim())
+        || added.is_empty() && current == next
+    {
+        Vec::new()
+    } else {
+        vec![Action::UpdateManifest {
+            share,
+            before: ctx.cluster.manifest_text.clone(),
+            after,
+            added,
+        }]
+    };
+    let mut sp = sp.with_actions(actions);
+    if sp.state == StepState::NothingToDo {
+        sp.state = StepState::Waiting;
+    }
+    Ok(sp)
+}
+
+/// Exactly what the administrator enters in MDaemon, and how to confirm it.
+pub fn registration_text(ctx: &Context, name: &str, id: u32, address: &str) -> String {
+    format!(
+        "register {name} in MDaemon on the primary: {}; server name {name} (or {address}), server ID {id}, OK. \
+         Then confirm: mdcluster register --plan {} --node {name}",
+        *ctx.profile.cluster.dialog,
+        ctx.plan.file.display()
+    )
+}
+
+pub fn manifest_text(m: &Manifest) -> Result<String, Problem> {
+    let mut text = String::from(
+        "# mdcluster cluster manifest: nodes and server IDs. Written by mdcluster; keep it.\n",
+    );
+    text.push_str(
+        &toml::to_string(m)
+            .map_err(|e| Problem::other(format!("could not write the manifest: {e}")))?,
+    );
+    Ok(text)
+}

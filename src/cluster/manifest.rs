@@ -224,13 +224,56 @@ impl Manifest {
     }
 }
 
+impl Manifest {
+    /// Undo of a manifest write: take back the nodes it added. One already
+    /// registered in MDaemon keeps its ID retired (MDaemon may still know it);
+    /// those are returned. The primary goes only with everything else.
+    pub fn take_back(&mut self, added: &[String], now: &str) -> Vec<String> {
+        let is_added = |n: &str| added.iter().any(|a| a.eq_ignore_ascii_case(n));
+        let mut registered = Vec::new();
+        let mut kept = Vec::new();
+        for m in std::mem::take(&mut self.nodes) {
+            if m.role == Role::Primary || !is_added(&m.name) {
+                kept.push(m);
+                continue;
+            }
+            if m.registered.is_some() {
+                self.retired.push(Retired {
+                    name: m.name.clone(),
+                    server_id: m.server_id,
+                    removed: now.to_string(),
+                });
+                registered.push(m.name);
+            }
+        }
+        self.nodes = kept;
+        if self
+            .nodes
+            .iter()
+            .all(|m| m.role == Role::Primary && is_added(&m.name))
+            && self.retired.is_empty()
+        {
+            self.nodes.clear();
+        }
+        registered
+    }
+
+    /// Nothing left: no node and no retired ID.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty() && self.retired.is_empty()
+    }
+}
+
 fn conflict(what: String) -> Problem {
     Problem::refused(what).fix("correct the plan to match the cluster manifest on the share (or the manifest, if the plan is right)")
 }
 
-/// The manifest lock, refreshed while held; dropped, it is removed.
+/// The manifest lock, refreshed while held; dropped, it is removed. A
+/// process that already holds it (the wizard, for its whole run) may take it
+/// again: the inner guard neither refreshes nor removes it.
 pub struct ManifestLock {
     path: PathBuf,
+    owned: bool,
     stop: Arc<AtomicBool>,
     beat: Option<std::thread::JoinHandle<()>>,
 }
@@ -245,11 +288,41 @@ struct Holder {
     alive: i64,
 }
 
+impl Holder {
+    fn is_me(&self) -> bool {
+        self.pid == std::process::id() && self.host == crate::engine::lock::hostname()
+    }
+
+    fn is_live(&self) -> bool {
+        now_secs() - self.alive <= STALE_SECS
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{} (process {} on {}, since {})",
+            self.command, self.pid, self.host, self.since
+        )
+    }
+}
+
 fn now_secs() -> i64 {
     super::facts::now_ms() / 1000
 }
 
+fn read_holder(path: &Path) -> Option<Holder> {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+}
+
 impl ManifestLock {
+    /// Who holds the lock, when another live process does (checked before a
+    /// run, so a refusal comes before any change).
+    pub fn held_elsewhere(share: &Path) -> Option<String> {
+        let h = read_holder(&dir_of(share).join(LOCK))?;
+        (h.is_live() && !h.is_me()).then(|| h.describe())
+    }
+
     pub fn acquire(share: &Path, command: &str) -> Result<ManifestLock, Problem> {
         let dir = dir_of(share);
         std::fs::create_dir_all(&dir)
@@ -287,22 +360,28 @@ impl ManifestLock {
                     };
                     return Ok(ManifestLock {
                         path,
+                        owned: true,
                         stop,
                         beat: Some(beat),
                     });
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let holder: Option<Holder> = std::fs::read_to_string(&path)
-                        .ok()
-                        .and_then(|t| serde_json::from_str(&t).ok());
-                    match holder {
-                        Some(h) if now_secs() - h.alive <= STALE_SECS => {
+                    match read_holder(&path) {
+                        Some(h) if h.is_me() => {
+                            return Ok(ManifestLock {
+                                path,
+                                owned: false,
+                                stop: Arc::new(AtomicBool::new(true)),
+                                beat: None,
+                            })
+                        }
+                        Some(h) if h.is_live() => {
                             return Err(Problem::refused(format!(
-                                "another mdcluster is working on this cluster: {} (process {} on {}, since {})",
-                                h.command, h.pid, h.host, h.since
-                            ))
-                            .at(path.display().to_string())
-                            .fix("let it finish first; two wizards must not assign server IDs at once"));
+                            "another mdcluster is working on this cluster: {}",
+                            h.describe()
+                        ))
+                        .at(path.display().to_string())
+                        .fix("let it finish first; two wizards must not assign server IDs at once"));
                         }
                         // Stale (its holder stopped refreshing it) or unreadable and old: take over.
                         _ if lock_age(&path) > STALE_SECS => {
@@ -310,8 +389,8 @@ impl ManifestLock {
                         }
                         _ => {
                             return Err(Problem::refused("the cluster manifest is locked by another run")
-                                .at(path.display().to_string())
-                                .fix("wait a moment and retry; a lock nobody refreshes expires after two minutes"));
+                            .at(path.display().to_string())
+                            .fix("wait a moment and retry; a lock nobody refreshes expires after two minutes"));
                         }
                     }
                 }
@@ -358,7 +437,9 @@ impl Drop for ManifestLock {
             t.thread().unpark();
             let _ = t.join();
         }
-        let _ = std::fs::remove_file(&self.path);
+        if self.owned {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 
@@ -443,21 +524,68 @@ mod tests {
     }
 
     #[test]
+    fn undo_takes_back_added_nodes_and_retires_registered_ones() {
+        let p = plan(&(node("MAIL1", "primary", "") + &node("MAIL2", "secondary", "")));
+        let first = Manifest::default().with_plan(&p, "t").unwrap();
+        let p3 = plan(
+            &(node("MAIL1", "primary", "")
+                + &node("MAIL2", "secondary", "")
+                + &node("MAIL3", "secondary", "")),
+        );
+        let mut m = first.with_plan(&p3, "t2").unwrap();
+        m.nodes[1].registered = Some("t3".into());
+        // Undo of the second write: MAIL3 goes, unregistered, so no ID is retired.
+        let mut a = m.clone();
+        assert!(a.take_back(&["MAIL3".into()], "t4").is_empty());
+        assert_eq!(a.nodes.len(), 2);
+        assert!(a.retired.is_empty());
+        // Undo of the first: MAIL2 was registered, so its ID stays retired and
+        // the primary stays to hold the manifest.
+        assert_eq!(
+            a.take_back(&["MAIL1".into(), "MAIL2".into()], "t5"),
+            vec!["MAIL2".to_string()]
+        );
+        assert_eq!(a.nodes.len(), 1);
+        assert_eq!(a.retired[0].server_id, 2);
+        assert!(!a.is_empty());
+        // Without registrations everything goes.
+        let mut b = first.clone();
+        b.take_back(&["MAIL1".into(), "MAIL2".into()], "t6");
+        assert!(b.is_empty());
+    }
+
+    #[test]
     fn saves_and_loads_and_the_lock_refuses_a_second_run() {
         let d = tempfile::tempdir().unwrap();
         let p = plan(&(node("MAIL1", "primary", "") + &node("MAIL2", "secondary", "")));
         let m = Manifest::default().with_plan(&p, "t").unwrap();
         m.save(d.path()).unwrap();
         assert_eq!(Manifest::load(d.path()).unwrap().unwrap(), m);
+        // Held by this process (the wizard): taken again, kept by the inner drop.
         let first = ManifestLock::acquire(d.path(), "wizard").unwrap();
-        let e = ManifestLock::acquire(d.path(), "apply").err().unwrap();
-        assert!(
-            e.what.contains("wizard") && e.what.contains(&std::process::id().to_string()),
-            "{e}"
-        );
+        assert_eq!(ManifestLock::held_elsewhere(d.path()), None);
+        drop(ManifestLock::acquire(d.path(), "apply").unwrap());
+        assert!(dir_of(d.path()).join(LOCK).exists());
         drop(first);
-        let again = ManifestLock::acquire(d.path(), "apply").unwrap();
-        drop(again);
+        assert!(!dir_of(d.path()).join(LOCK).exists());
+        // Held by a live run elsewhere: refused, naming it.
+        let other = Holder {
+            host: "MAIL7".into(),
+            pid: 4242,
+            command: "wizard".into(),
+            since: "2026-11-21T10:00:00Z".into(),
+            alive: now_secs(),
+        };
+        std::fs::write(
+            dir_of(d.path()).join(LOCK),
+            serde_json::to_vec(&other).unwrap(),
+        )
+        .unwrap();
+        let e = ManifestLock::acquire(d.path(), "apply").err().unwrap();
+        assert!(e.what.contains("wizard (process 4242 on MAIL7"), "{e}");
+        assert!(ManifestLock::held_elsewhere(d.path())
+            .unwrap()
+            .contains("MAIL7"));
         // A lock whose holder stopped refreshing it two minutes ago is stale.
         let old = Holder {
             host: "MAIL9".into(),

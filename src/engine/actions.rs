@@ -296,35 +296,32 @@ pub fn undo(action: &Action, env: &ActionEnv) -> Result<serde_json::Value, Probl
         Action::UpdateManifest {
             share,
             before,
-            after,
+            added,
             ..
         } => {
+            // The manifest may have changed since (a registration, another
+            // node), so undo takes back what this write added, not its bytes.
             let dir = manifest::dir_of(&share.local);
             let path = dir.join(manifest::FILE);
-            {
+            let registered = {
                 let _lock = ManifestLock::acquire(&share.local, "undo")?;
-                let current = std::fs::read_to_string(&path).ok();
-                if current == *before {
+                let Some(mut current) = manifest::Manifest::load(&share.local)? else {
                     return Ok(json!({ "already": true }));
+                };
+                let registered = current.take_back(added, &crate::engine::journal::now_rfc3339());
+                if current.is_empty() && before.is_none() {
+                    std::fs::remove_file(&path)
+                        .map_err(|e| fs_problem(FsError::io("remove", &path, e)))?;
+                } else {
+                    current.save(&share.local)?;
                 }
-                if current.as_deref() != Some(after.as_str()) {
-                    return Err(Problem::failed("the cluster manifest was changed after mdcluster wrote it, so undo does not overwrite it")
-                        .at(path.display().to_string())
-                        .fix("put it right by hand (server IDs of nodes already registered in MDaemon must stay), then rerun undo"));
-                }
-                match before {
-                    Some(text) => {
-                        atomic::write_atomic(&path, text.as_bytes(), None).map_err(fs_problem)?
-                    }
-                    None => std::fs::remove_file(&path)
-                        .map_err(|e| fs_problem(FsError::io("remove", &path, e)))?,
-                }
-            }
+                registered
+            };
             // The lock is gone with its scope: the folder mdcluster made goes too, if empty.
             if before.is_none() {
                 let _ = std::fs::remove_dir(&dir);
             }
-            Ok(json!({}))
+            Ok(json!({ "taken_back": added, "registered_in_mdaemon": registered }))
         }
     }
 }

@@ -40,6 +40,12 @@ pub enum Record {
         step: StepId,
         actions: Vec<Action>,
     },
+    /// A cluster step judged again in a later run (a node added): its new
+    /// actions follow the earlier ones, and the step is in progress again.
+    StepAgain {
+        step: StepId,
+        actions: Vec<Action>,
+    },
     Intent {
         step: StepId,
         action: usize,
@@ -219,6 +225,12 @@ impl Replay {
                     .or_default()
                     .actions
                     .extend(actions.iter().cloned());
+            }
+            Record::StepAgain { step, actions } => {
+                let s = self.steps.entry(*step).or_default();
+                s.actions.extend(actions.iter().cloned());
+                s.finished = None;
+                s.failed = None;
             }
             Record::Intent { step, action } => {
                 self.steps.entry(*step).or_default().intents.insert(*action);

@@ -303,12 +303,13 @@ impl Engine {
             if let Some(rec) = self.replay.step(step) {
                 // The cluster steps judge each run anew (a plan may gain a node);
                 // only an interrupted manifest write resumes from the journal.
-                if rec.finished.is_some() && !step.per_node() {
-                    let mut sp = StepPlan::new(step, StepState::Done);
-                    sp.notes.push("done in an earlier run (journal)".into());
-                    return Ok(sp);
-                }
-                if !rec.actions.is_empty() {
+                if rec.finished.is_some() {
+                    if !step.per_node() {
+                        let mut sp = StepPlan::new(step, StepState::Done);
+                        sp.notes.push("done in an earlier run (journal)".into());
+                        return Ok(sp);
+                    }
+                } else if !rec.actions.is_empty() {
                     let mut sp = StepPlan::new(step, StepState::Resume);
                     sp.actions = rec
                         .actions
@@ -389,13 +390,22 @@ impl Engine {
                         number: step.number(),
                         title: step.title(),
                     });
+                    // A cluster step done in an earlier run gets its new actions
+                    // after the earlier ones, so undo still finds those.
+                    let mut offset = 0;
                     if sp.state == StepState::Ready {
                         let all: Vec<Action> = sp.actions.iter().map(|(_, a)| a.clone()).collect();
-                        j.append(Record::StepBegin { step, actions: all })?;
+                        match self.replay.step(step) {
+                            Some(rec) if step.per_node() => {
+                                offset = rec.actions.len();
+                                j.append(Record::StepAgain { step, actions: all })?;
+                            }
+                            _ => j.append(Record::StepBegin { step, actions: all })?,
+                        }
                     }
                     for (i, action) in &sp.actions {
-                        if let Err(p) = self.run_action(&mut j, &backups, step, *i, action, events)
-                        {
+                        let i = offset + i;
+                        if let Err(p) = self.run_action(&mut j, &backups, step, i, action, events) {
                             let p = p.in_step(step.id());
                             j.append(Record::StepFailed {
                                 step,
@@ -536,7 +546,12 @@ impl Engine {
         if self.replay.undone {
             return ("pending", "undone".into());
         }
-        if let Some(rec) = self.replay.step(step) {
+        // The cluster steps are judged anew: a node may await registration.
+        let journaled = self
+            .replay
+            .step(step)
+            .filter(|rec| !(step.per_node() && rec.finished.is_some()));
+        if let Some(rec) = journaled {
             if rec.finished.is_some() {
                 return ("done", "done (journal)".into());
             }

@@ -59,6 +59,15 @@ pub fn make_secondary(
         let _ = doc.set_str(&key[0], &key[1], &v);
     }
     let _ = doc.set_str("Special", "ServerName", name);
+    // Its own licence key (one per node is a cluster rule), derived from the name.
+    let lk = &profile.facts.licence_key.value;
+    let h = blake3::hash(format!("sandbox licence {name}").as_bytes()).to_hex();
+    let h = h.to_ascii_uppercase();
+    let _ = doc.set_str(
+        &lk[0],
+        &lk[1],
+        &format!("SAMPLE-{}-{}-{}", &h[..5], &h[5..10], &h[10..15]),
+    );
     std::fs::write(&ini_path, doc.as_bytes()).map_err(io("write", &ini_path))?;
     Ok(())
 }

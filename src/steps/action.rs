@@ -153,10 +153,10 @@ impl Action {
                 source.win.to_dir_string(),
                 copy.win.to_dir_string()
             ),
-            Action::UpdateManifest { before, .. } => match before {
-                Some(_) => "put the cluster manifest back as it was".into(),
-                None => "remove the cluster manifest mdcluster wrote".into(),
-            },
+            Action::UpdateManifest { added, .. } => format!(
+                "take {} back out of the cluster manifest (a node already registered in MDaemon keeps its server ID retired: remove it from MDaemon's registered servers too)",
+                added.join(", ")
+            ),
         }
     }
 

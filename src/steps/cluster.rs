@@ -196,6 +196,14 @@ fn address_check(sp: &mut StepPlan, node: &Node, r: &NodeReport) {
 /// Step 9: server IDs in the manifest, and what to enter in MDaemon.
 fn server_ids(ctx: &Context, mut sp: StepPlan, todo: &[&Node]) -> Result<StepPlan, Problem> {
     let share = ctx.resolver.locate(&ctx.plan.shared.path)?;
+    // Refused before any change when another run holds the manifest.
+    if let Some(holder) = crate::cluster::manifest::ManifestLock::held_elsewhere(&share.local) {
+        sp.checks.push(Check::fail(
+            "cluster manifest lock",
+            format!("another mdcluster is working on this cluster: {holder}"),
+            "let it finish first; two wizards must not assign server IDs at once",
+        ));
+    }
     let current = ctx.cluster.manifest.clone().unwrap_or_default();
     let mut next = current.with_plan(ctx.plan, &crate::engine::journal::now_rfc3339())?;
     let mut added = Vec::new();

@@ -1,0 +1,801 @@
+//! Secondaries with real mDNS traffic on loopback: `mdcluster join` and
+//! `mdcluster discover` as separate processes, forged and unsigned
+//! announcements published from this test, each cluster rule broken by a
+//! node, and the whole apply flow (server IDs, registration, a node added
+//! later, conflicts, the manifest lock, undo).
+//!
+//! Tests in this file run at the same time and all use loopback mDNS, so
+//! every node has a name of its own and each test looks only at its nodes.
+
+mod common;
+
+use common::{json_lines, mdcluster, Lab};
+use mdcluster::cluster::facts;
+use mdcluster::cluster::pairing::{Announcement, JoinCode, SERVICE_TYPE};
+use mdcluster::profile::Profile;
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Stdio};
+
+const UNC: &str = r"\\fileserver\mdaemon";
+
+fn small_lab() -> Lab {
+    Lab::with(
+        mdcluster::sandbox::Options {
+            accounts: 2,
+            messages: 4,
+            ..Default::default()
+        },
+        None,
+    )
+}
+
+/// A secondary installation next to the lab's primary.
+fn secondary(lab: &Lab, name: &str) -> PathBuf {
+    let dir = lab.tmp.path().join(name);
+    let profile = Profile::builtin();
+    let opts = mdcluster::sandbox::Options {
+        accounts: 1,
+        messages: 1,
+        seed: 7,
+        message_size: None,
+    };
+    mdcluster::sandbox::create(&dir, &profile, &opts).unwrap();
+    mdcluster::sandbox::make_secondary(&dir, &lab.install, name, &profile).unwrap();
+    dir
+}
+
+/// Replace the first `from` in a file (bytes: MDaemon's files are not UTF-8).
+fn replace_in(file: &Path, from: &str, to: &str) {
+    let bytes = std::fs::read(file).unwrap();
+    let pos = bytes
+        .windows(from.len())
+        .position(|w| w == from.as_bytes())
+        .unwrap_or_else(|| panic!("{} has no {from:?}", file.display()));
+    let mut out = bytes[..pos].to_vec();
+    out.extend_from_slice(to.as_bytes());
+    out.extend_from_slice(&bytes[pos + from.len()..]);
+    std::fs::write(file, out).unwrap();
+}
+
+fn ini_of(root: &Path) -> PathBuf {
+    root.join("App/MDaemon.ini")
+}
+
+fn ini_value(root: &Path, key: &str) -> String {
+    String::from_utf8_lossy(&std::fs::read(ini_of(root)).unwrap())
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")).map(str::to_string))
+        .unwrap_or_else(|| panic!("no {key}= in MDaemon.ini"))
+}
+
+/// A fresh join code for the lab's primary.
+fn code(lab: &Lab) -> String {
+    let out = mdcluster()
+        .args(["code", "--root"])
+        .arg(&lab.install)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// A running `mdcluster join`; stopped when dropped.
+struct Joined {
+    child: Child,
+    out: BufReader<ChildStdout>,
+}
+
+impl Joined {
+    /// The next JSON event it prints (None at its end).
+    fn next_event(&mut self) -> Option<Value> {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if self.out.read_line(&mut line).ok()? == 0 {
+                return None;
+            }
+            if let Ok(v) = serde_json::from_str::<Value>(line.trim()) {
+                return Some(v);
+            }
+        }
+    }
+
+    fn wait_for(&mut self, event: &str) -> Value {
+        while let Some(v) = self.next_event() {
+            if v["event"] == event {
+                return v;
+            }
+        }
+        let status = self.child.wait().unwrap();
+        let mut err = String::new();
+        if let Some(e) = self.child.stderr.as_mut() {
+            let _ = std::io::Read::read_to_string(e, &mut err);
+        }
+        panic!("join ended ({status}) before {event:?}: {err}");
+    }
+}
+
+impl Drop for Joined {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start `mdcluster join` for a secondary; returns once it announces.
+fn join(
+    lab: &Lab,
+    root: &Path,
+    name: &str,
+    code: &str,
+    share_local: &Path,
+    env: &[(&str, &str)],
+) -> Joined {
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin!("mdcluster"));
+    c.args(["join", "--root"])
+        .arg(root)
+        .args(["--share", UNC, "--share-local"])
+        .arg(share_local)
+        .args(["--name", name, "--code", code, "--loopback", "--json"])
+        .env("NO_COLOR", "1")
+        .env("TZ", "Etc/UTC")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let _ = lab;
+    let mut child = c.spawn().unwrap();
+    let out = BufReader::new(child.stdout.take().unwrap());
+    let mut j = Joined { child, out };
+    j.wait_for("announcing");
+    j
+}
+
+/// `mdcluster discover` on the lab's primary: the JSON node objects by name.
+fn discover(lab: &Lab, extra: &[&str]) -> (Vec<Value>, Value) {
+    let out = mdcluster()
+        .args(["discover", "--root"])
+        .arg(&lab.install)
+        .args(["--share", UNC, "--share-local"])
+        .arg(&lab.share)
+        .args(["--loopback", "--timeout", "3", "--json"])
+        .args(extra)
+        .env("TZ", "Etc/UTC")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let mut lines = json_lines(&out.stdout);
+    let last = lines.pop().unwrap();
+    assert_eq!(last["event"], "finished", "{last}");
+    (lines, last)
+}
+
+fn node<'a>(nodes: &'a [Value], name: &str) -> &'a Value {
+    nodes
+        .iter()
+        .find(|n| n["name"] == name)
+        .unwrap_or_else(|| panic!("{name} not discovered; found {nodes:#?}"))
+}
+
+fn rule<'a>(n: &'a Value, id: &str) -> &'a Value {
+    n["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule"] == id)
+        .unwrap_or_else(|| panic!("no rule {id} in {n}"))
+}
+
+#[test]
+fn a_joining_node_is_discovered_trusted_with_every_rule_verdict() {
+    let lab = small_lab();
+    let sec = secondary(&lab, "JD-MAIL2");
+    let code = code(&lab);
+    let _j = join(&lab, &sec, "JD-MAIL2", &code, &lab.share, &[]);
+    let (nodes, finished) = discover(&lab, &[]);
+    let n = node(&nodes, "JD-MAIL2");
+    assert_eq!(n["trusted"], true, "{n}");
+    assert_eq!(n["addable"], true, "{n}");
+    assert_eq!(n["addresses"][0], "127.0.0.1", "{n}");
+    let ids: Vec<&str> = n["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, mdcluster::cluster::rules::RULES.to_vec());
+    assert!(n["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["level"] == "pass"));
+    // The facts arrived, with fingerprints instead of secrets.
+    let key = ini_value(&sec, "Key");
+    assert_eq!(n["facts"]["licence"], facts::licence_fingerprint(&key));
+    assert!(
+        !n.to_string().contains(&key),
+        "the licence key crossed the network"
+    );
+    assert!(
+        !n.to_string().contains(&code),
+        "the join code crossed the network"
+    );
+    assert_eq!(n["facts"]["version"], "23.5.2");
+    assert!(finished["trusted"].as_u64().unwrap() >= 1);
+
+    // The human form says the same, and how the clock was measured.
+    let out = mdcluster()
+        .args(["discover", "--root"])
+        .arg(&lab.install)
+        .args(["--share", UNC, "--share-local"])
+        .arg(&lab.share)
+        .args(["--loopback", "--timeout", "2"])
+        .env("TZ", "Etc/UTC")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.starts_with("JD-MAIL2")).unwrap();
+    assert!(
+        line.contains("trusted") && line.contains("can join"),
+        "{text}"
+    );
+    assert!(text.contains("file server's timestamp"), "{text}");
+}
+
+#[test]
+fn without_the_right_code_a_node_is_untrusted_and_cannot_be_added() {
+    let lab = small_lab();
+    let sec = secondary(&lab, "WC-MAIL2");
+    let real = code(&lab);
+    let wrong = JoinCode::generate().display();
+    assert_ne!(real, wrong);
+    let _j = join(&lab, &sec, "WC-MAIL2", &wrong, &lab.share, &[]);
+    let (nodes, _) = discover(&lab, &[]);
+    let n = node(&nodes, "WC-MAIL2");
+    assert_eq!(n["trusted"], false, "{n}");
+    assert_eq!(n["addable"], false, "{n}");
+    assert!(
+        n["untrusted"].as_str().unwrap().contains("signature"),
+        "{n}"
+    );
+    assert!(
+        n["facts"].is_null(),
+        "untrusted facts are not passed on: {n}"
+    );
+
+    // Apply with it in the plan: refused, nothing changed.
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&lab.plan)
+        .and_then(|mut f| {
+            std::io::Write::write_all(
+                &mut f,
+                b"\n[[nodes]]\nname = \"WC-MAIL2\"\naddress = \"127.0.0.1\"\nrole = \"secondary\"\n",
+            )
+        })
+        .unwrap();
+    let before = lab.hash();
+    let out = lab
+        .apply()
+        .args(["--loopback", "--discovery-timeout", "3", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("WC-MAIL2: trusted") && err.contains("join code"),
+        "{err}"
+    );
+    assert_eq!(lab.hash(), before, "a refused run changed something");
+    assert!(!lab.share.join("mdcluster/cluster.toml").exists());
+}
+
+/// Publish an announcement from this test process, as anyone on the LAN could.
+struct Published {
+    daemon: mdns_sd::ServiceDaemon,
+    fullname: String,
+}
+
+impl Published {
+    fn new(instance: &str, props: &[(String, String)]) -> Published {
+        let daemon = mdns_sd::ServiceDaemon::new().unwrap();
+        daemon.disable_interface(mdns_sd::IfKind::All).unwrap();
+        daemon
+            .enable_interface(mdns_sd::IfKind::LoopbackV4)
+            .unwrap();
+        let props: Vec<(&str, &str)> = props
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let host = format!("{}.local.", instance.to_ascii_lowercase());
+        let info =
+            mdns_sd::ServiceInfo::new(SERVICE_TYPE, instance, &host, "127.0.0.1", 1000, &props[..])
+                .unwrap();
+        let fullname = info.get_fullname().to_string();
+        daemon.register(info).unwrap();
+        Published { daemon, fullname }
+    }
+}
+
+impl Drop for Published {
+    fn drop(&mut self) {
+        if let Ok(rx) = self.daemon.unregister(&self.fullname) {
+            let _ = rx.recv_timeout(std::time::Duration::from_secs(1));
+        }
+        let _ = self.daemon.shutdown();
+    }
+}
+
+fn signed_txt(lab: &Lab, root: &Path, name: &str, code: &str, time_ms: i64) -> Announcement {
+    let f = facts::collect(
+        root,
+        &Profile::builtin(),
+        name,
+        vec!["127.0.0.1".parse().unwrap()],
+        Some(&lab.share),
+    );
+    Announcement::sign(f, time_ms, &JoinCode::parse(code).unwrap())
+}
+
+#[test]
+fn forged_replayed_copied_and_unsigned_announcements_are_refused() {
+    let lab = small_lab();
+    let code = code(&lab);
+    let sec = secondary(&lab, "FG-GOOD");
+
+    // A replay: a real signature, ten minutes old.
+    let old = signed_txt(&lab, &sec, "FG-REPLAY", &code, facts::now_ms() - 600_000);
+    let _replay = Published::new("FG-REPLAY", &old.to_txt());
+    // Tampered: signed, then a fact changed.
+    let mut txt = signed_txt(&lab, &sec, "FG-TAMPER", &code, facts::now_ms()).to_txt();
+    for (k, v) in txt.iter_mut() {
+        if v == "23.5.2" {
+            *v = "23.5.3".into();
+            let _ = k;
+        }
+    }
+    let _tamper = Published::new("FG-TAMPER", &txt);
+    // Copied: valid and fresh, but the signed address is not where it answers from.
+    let mut copied = signed_txt(&lab, &sec, "FG-COPY", &code, facts::now_ms());
+    copied.facts.addresses = vec!["192.0.2.99".parse().unwrap()];
+    let copied = Announcement::sign(
+        copied.facts,
+        facts::now_ms(),
+        &JoinCode::parse(&code).unwrap(),
+    );
+    let _copy = Published::new("FG-COPY", &copied.to_txt());
+    // Unsigned, with terminal escapes in a value.
+    let _unsigned = Published::new(
+        "FG-UNSIGNED",
+        &[
+            ("name".into(), "FG-UNSIGNED".into()),
+            ("version".into(), "\u{1b}[2J23.5.2".into()),
+        ],
+    );
+    // And the real thing, for contrast.
+    let _j = join(&lab, &sec, "FG-GOOD", &code, &lab.share, &[]);
+
+    let (nodes, _) = discover(&lab, &[]);
+    assert_eq!(node(&nodes, "FG-GOOD")["trusted"], true);
+    for (name, why) in [
+        ("FG-REPLAY", "a replay"),
+        ("FG-TAMPER", "signature"),
+        ("FG-COPY", "addresses"),
+        ("FG-UNSIGNED", "not signed"),
+    ] {
+        let n = node(&nodes, name);
+        assert_eq!(n["trusted"], false, "{n}");
+        assert_eq!(n["addable"], false, "{n}");
+        assert!(
+            n["untrusted"].as_str().unwrap().contains(why),
+            "{name}: {n}"
+        );
+    }
+
+    // Nothing from the network reaches the terminal raw.
+    let out = mdcluster()
+        .args(["discover", "--root"])
+        .arg(&lab.install)
+        .args(["--share", UNC, "--share-local"])
+        .arg(&lab.share)
+        .args(["--loopback", "--timeout", "2"])
+        .output()
+        .unwrap();
+    assert!(
+        !out.stdout.contains(&0x1b),
+        "an escape reached the terminal"
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("FG-UNSIGNED") && text.contains("NOT trusted"),
+        "{text}"
+    );
+}
+
+#[test]
+fn every_rule_is_checked_against_a_node_that_breaks_it() {
+    let lab = small_lab();
+    let code = code(&lab);
+    let mut joined = Vec::new();
+    let mut start = |name: &str, edit: &dyn Fn(&Path), env: &[(&str, &str)], share: &Path| {
+        let sec = secondary(&lab, name);
+        edit(&sec);
+        joined.push(join(&lab, &sec, name, &code, share, env));
+    };
+    let none = |_: &Path| {};
+    start("RV-GOOD", &none, &[], &lab.share);
+    start(
+        "RV-VERSION",
+        &|s| replace_in(&ini_of(s), "Version=23.5.2", "Version=23.0.1"),
+        &[],
+        &lab.share,
+    );
+    start("RV-TZ", &none, &[("TZ", "Europe/Berlin")], &lab.share);
+    start(
+        "RV-CLOCK",
+        &none,
+        &[(facts::CLOCK_SKEW_ENV, "2500")],
+        &lab.share,
+    );
+    let primary_key = ini_value(&lab.install, "Key");
+    start(
+        "RV-LICENCE",
+        &|s| {
+            let own = ini_value(s, "Key");
+            replace_in(&ini_of(s), &own, &primary_key)
+        },
+        &[],
+        &lab.share,
+    );
+    start(
+        "RV-CERTS",
+        &|s| {
+            let store = s.join(mdcluster::sandbox::CERT_STORE);
+            let first = std::fs::read_to_string(&store)
+                .unwrap()
+                .lines()
+                .next()
+                .unwrap()
+                .to_string();
+            std::fs::write(&store, first).unwrap();
+        },
+        &[],
+        &lab.share,
+    );
+    start(
+        "RV-ATTACH",
+        &|s| {
+            replace_in(
+                &ini_of(s),
+                "attachmentLinking = No",
+                "attachmentLinking = Yes",
+            )
+        },
+        &[],
+        &lab.share,
+    );
+    start(
+        "RV-UPDATE",
+        &|s| replace_in(&ini_of(s), "AutoUpdateInstall=No", "AutoUpdateInstall=Yes"),
+        &[],
+        &lab.share,
+    );
+    start(
+        "RV-BIND",
+        &|s| replace_in(&s.join("App/Domains.dat"), "Bind=No", "Bind=Yes"),
+        &[],
+        &lab.share,
+    );
+    let unreachable = lab.tmp.path().join("not-the-share");
+    start("RV-SHARE", &none, &[], &unreachable);
+
+    let (nodes, _) = discover(&lab, &[]);
+    let good = node(&nodes, "RV-GOOD");
+    assert_eq!(good["addable"], true, "{good}");
+    for (name, id, detail) in [
+        ("RV-VERSION", "version", "23.0.1"),
+        ("RV-TZ", "time-zone", "Europe/Berlin"),
+        ("RV-CLOCK", "clock", "apart"),
+        ("RV-LICENCE", "licence", ""),
+        ("RV-CERTS", "certificates", ""),
+        ("RV-ATTACH", "attachment-linking", "on the node"),
+        ("RV-UPDATE", "auto-update", "on the node"),
+        ("RV-BIND", "domain-ip-binding", "on the node"),
+        ("RV-SHARE", "shared-path", ""),
+    ] {
+        let n = node(&nodes, name);
+        assert_eq!(n["trusted"], true, "{n}");
+        assert_eq!(n["addable"], false, "{name} may join: {n}");
+        let r = rule(n, id);
+        assert_eq!(r["level"], "fail", "{name}: {r}");
+        assert!(
+            r["detail"].as_str().unwrap().contains(detail),
+            "{name}: {r}"
+        );
+        // Only its own rule (and what follows from it) fails.
+        let failing: Vec<&str> = n["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["level"] != "pass")
+            .map(|r| r["rule"].as_str().unwrap())
+            .collect();
+        let allowed: &[&str] = if id == "shared-path" {
+            &["shared-path", "clock"]
+        } else {
+            &[id]
+        };
+        assert!(
+            failing.iter().all(|f| allowed.contains(f)),
+            "{name}: {failing:?}"
+        );
+    }
+    // A rule named in --ignore no longer blocks, and says so.
+    let (nodes, _) = discover(&lab, &["--ignore", "version"]);
+    let n = node(&nodes, "RV-VERSION");
+    assert_eq!(rule(n, "version")["level"], "ignored");
+    assert_eq!(n["addable"], true);
+    // An unknown rule name is a usage error.
+    mdcluster()
+        .args(["discover", "--root"])
+        .arg(&lab.install)
+        .args(["--loopback", "--ignore", "versoin"])
+        .assert()
+        .code(2);
+
+    // Let's Encrypt on the primary: a warning for every node, not a block.
+    replace_in(&ini_of(&lab.install), "LetsEncrypt=No", "LetsEncrypt=Yes");
+    let (nodes, _) = discover(&lab, &[]);
+    let good = node(&nodes, "RV-GOOD");
+    assert_eq!(rule(good, "letsencrypt")["level"], "warn", "{good}");
+    assert_eq!(good["addable"], true);
+}
+
+fn add_secondary_to_plan(lab: &Lab, name: &str, extra: &str) {
+    let mut text = std::fs::read_to_string(&lab.plan).unwrap();
+    text.push_str(&format!(
+        "\n[[nodes]]\nname = \"{name}\"\naddress = \"127.0.0.1\"\nrole = \"secondary\"\n{extra}\n"
+    ));
+    std::fs::write(&lab.plan, text).unwrap();
+}
+
+fn manifest(lab: &Lab) -> mdcluster::cluster::manifest::Manifest {
+    mdcluster::cluster::manifest::Manifest::load(&lab.share)
+        .unwrap()
+        .expect("a cluster manifest on the share")
+}
+
+fn apply_json(lab: &Lab, env: &[(&str, &str)]) -> (Option<i32>, Vec<Value>, String) {
+    let out = lab
+        .apply()
+        .args(["--loopback", "--discovery-timeout", "6", "--yes", "--json"])
+        .envs(env.iter().copied())
+        .env("TZ", "Etc/UTC")
+        .output()
+        .unwrap();
+    // With --json an error is an event on stdout: the text is both streams.
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code(), json_lines(&out.stdout), text)
+}
+
+fn step_status(lab: &Lab, step: &str) -> String {
+    let out = mdcluster()
+        .args(["status", "--json", "--plan"])
+        .arg(&lab.plan)
+        .output()
+        .unwrap();
+    json_lines(&out.stdout)
+        .into_iter()
+        .find(|v| v["step"] == step)
+        .map(|v| v["state"].as_str().unwrap().to_string())
+        .unwrap()
+}
+
+#[test]
+fn apply_assigns_ids_waits_for_registration_and_a_rerun_adds_only_the_new_node() {
+    let lab = small_lab();
+    let original_ini = lab.ini_bytes();
+    let code = code(&lab);
+    add_secondary_to_plan(&lab, "AF-MAIL2", "");
+    let sec2 = secondary(&lab, "AF-MAIL2");
+    let mut j2 = join(&lab, &sec2, "AF-MAIL2", &code, &lab.share, &[]);
+
+    // First run: the whole conversion, and AF-MAIL2 gets server ID 2.
+    let (rc, events, err) = apply_json(&lab, &[]);
+    assert_eq!(rc, Some(0), "{err}\n{events:#?}");
+    let m = manifest(&lab);
+    assert_eq!(m.member("MAIL1").unwrap().server_id, 1);
+    let m2 = m.member("AF-MAIL2").unwrap();
+    assert_eq!(m2.server_id, 2);
+    assert!(m2.registered.is_none());
+    assert_eq!(
+        m2.licence.as_deref(),
+        Some(&*facts::licence_fingerprint(&ini_value(&sec2, "Key")))
+    );
+    let finished = events.last().unwrap();
+    let next = finished.to_string();
+    assert!(
+        next.contains("server ID 2") && next.contains("register --plan"),
+        "the registration instructions: {finished}"
+    );
+    assert_eq!(j2.wait_for("added")["server_id"], 2);
+    assert_eq!(step_status(&lab, "server-ids"), "waiting");
+
+    // The administrator registers it in MDaemon and says so; join ends.
+    mdcluster()
+        .args(["register", "--plan"])
+        .arg(&lab.plan)
+        .args(["--node", "AF-MAIL2"])
+        .assert()
+        .success();
+    assert_eq!(j2.wait_for("registered")["server_id"], 2);
+    assert!(j2.child.wait().unwrap().success());
+    assert_eq!(step_status(&lab, "server-ids"), "done");
+
+    // A rerun changes nothing.
+    let manifest_bytes = std::fs::read(lab.share.join("mdcluster/cluster.toml")).unwrap();
+    let before = lab.hash();
+    let (rc, events, err) = apply_json(&lab, &[]);
+    assert_eq!(rc, Some(0), "{err}");
+    assert!(
+        events.iter().all(|e| e["event"] != "action-done"),
+        "{events:#?}"
+    );
+    assert_eq!(lab.hash(), before);
+
+    // Add a node: a plan with one more [[nodes]] entry.
+    add_secondary_to_plan(&lab, "AF-MAIL3", "");
+    let sec3 = secondary(&lab, "AF-MAIL3");
+    let mut j3 = join(&lab, &sec3, "AF-MAIL3", &code, &lab.share, &[]);
+    let install_before = common::tree_hash(&lab.install, true);
+
+    // While another wizard holds the manifest: refused before any change, naming it.
+    let lock = lab.share.join("mdcluster/cluster.lock");
+    let alive = facts::now_ms() / 1000;
+    std::fs::write(
+        &lock,
+        format!(r#"{{"host":"OTHERHOST","pid":4242,"command":"wizard","since":"2026-11-21T09:00:00Z","alive":{alive}}}"#),
+    )
+    .unwrap();
+    let (rc, _, err) = apply_json(&lab, &[]);
+    assert_eq!(rc, Some(3), "{err}");
+    assert!(err.contains("wizard (process 4242 on OTHERHOST"), "{err}");
+    assert_eq!(
+        std::fs::read(lab.share.join("mdcluster/cluster.toml")).unwrap(),
+        manifest_bytes
+    );
+    std::fs::remove_file(&lock).unwrap();
+
+    // An ID the plan asks for that another node holds: an error naming both.
+    lab.edit_plan(
+        "name = \"AF-MAIL3\"\naddress = \"127.0.0.1\"\nrole = \"secondary\"\n",
+        "name = \"AF-MAIL3\"\naddress = \"127.0.0.1\"\nrole = \"secondary\"\nserver_id = 2\n",
+    );
+    let (rc, _, err) = apply_json(&lab, &[]);
+    assert_eq!(rc, Some(3), "{err}");
+    assert!(
+        err.contains("AF-MAIL3") && err.contains("AF-MAIL2"),
+        "{err}"
+    );
+    lab.edit_plan("server_id = 2\n", "");
+
+    let (rc, events, err) = apply_json(&lab, &[]);
+    assert_eq!(rc, Some(0), "{err}\n{events:#?}");
+    let m = manifest(&lab);
+    assert_eq!(m.member("AF-MAIL3").unwrap().server_id, 3);
+    let m2 = m.member("AF-MAIL2").unwrap();
+    assert_eq!(m2.server_id, 2);
+    assert!(m2.registered.is_some(), "the earlier registration stays");
+    assert_eq!(
+        common::tree_hash(&lab.install, true),
+        install_before,
+        "adding a node touched the installation"
+    );
+    let changed: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event"] == "step-done" && e["outcome"] == "changed")
+        .collect();
+    assert_eq!(changed.len(), 1, "{changed:#?}");
+    assert_eq!(changed[0]["step"], "server-ids");
+    assert_eq!(j3.wait_for("added")["server_id"], 3);
+
+    // Undo takes the nodes back out: AF-MAIL3 (never registered) is simply
+    // gone; AF-MAIL2 was registered in MDaemon, so its ID stays retired.
+    mdcluster()
+        .args(["undo", "--yes", "--plan"])
+        .arg(&lab.plan)
+        .assert()
+        .success();
+    let m = manifest(&lab);
+    assert!(
+        m.member("AF-MAIL3").is_none() && m.member("AF-MAIL2").is_none(),
+        "{m:?}"
+    );
+    assert_eq!(m.retired.len(), 1);
+    assert_eq!(m.retired[0].server_id, 2);
+    assert_eq!(
+        lab.ini_bytes(),
+        original_ini,
+        "undo reverses the whole conversion"
+    );
+}
+
+/// Give a lab the join code another lab issued (one join serves both).
+fn share_code(from: &Lab, to: &Lab) {
+    let state = to.install.join("mdcluster");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::copy(
+        from.install.join("mdcluster/join-code.json"),
+        state.join("join-code.json"),
+    )
+    .unwrap();
+}
+
+#[test]
+fn adding_a_node_survives_a_kill_at_every_journal_record() {
+    let first = small_lab();
+    let code = code(&first);
+    let sec2 = secondary(&first, "KC-MAIL2");
+    let _j2 = join(&first, &sec2, "KC-MAIL2", &code, &first.share, &[]);
+    let sec3 = secondary(&first, "KC-MAIL3");
+    let _j3 = join(&first, &sec3, "KC-MAIL3", &code, &first.share, &[]);
+    let mut crashes = 0;
+    for n in 1.. {
+        // A cluster of two, KC-MAIL2 registered; then KC-MAIL3 is added.
+        let lab = small_lab();
+        let original_ini = lab.ini_bytes();
+        share_code(&first, &lab);
+        add_secondary_to_plan(&lab, "KC-MAIL2", "");
+        let (rc, _, text) = apply_json(&lab, &[]);
+        assert_eq!(rc, Some(0), "{text}");
+        mdcluster()
+            .args(["register", "--plan"])
+            .arg(&lab.plan)
+            .args(["--node", "KC-MAIL2"])
+            .assert()
+            .success();
+        add_secondary_to_plan(&lab, "KC-MAIL3", "");
+        let (rc, _, _) = apply_json(&lab, &[("MDCLUSTER_CRASH_AFTER_RECORD", &n.to_string())]);
+        if rc == Some(0) {
+            break; // past the last record: the run completed
+        }
+        crashes += 1;
+        if n % 2 == 0 {
+            // A rerun finishes the job.
+            let (rc, _, text) = apply_json(&lab, &[]);
+            assert_eq!(rc, Some(0), "crash after record {n}: {text}");
+            let m = manifest(&lab);
+            assert_eq!(
+                m.member("KC-MAIL3").map(|x| x.server_id),
+                Some(3),
+                "crash after record {n}"
+            );
+            assert!(m.member("KC-MAIL2").unwrap().registered.is_some());
+        } else {
+            // Or undo reverses everything, this run's part included.
+            mdcluster()
+                .args(["undo", "--yes", "--plan"])
+                .arg(&lab.plan)
+                .assert()
+                .success();
+            let m = manifest(&lab);
+            assert!(
+                m.member("KC-MAIL3").is_none(),
+                "crash after record {n}: {m:?}"
+            );
+            assert_eq!(
+                m.retired.iter().map(|r| r.server_id).collect::<Vec<_>>(),
+                vec![2]
+            );
+            assert_eq!(lab.ini_bytes(), original_ini, "crash after record {n}");
+        }
+    }
+    assert!(
+        crashes >= 5,
+        "only {crashes} records in the run that adds a node"
+    );
+}

@@ -10,15 +10,31 @@ if ! command -v cargo >/dev/null 2>&1; then
     exit 1
 fi
 
+# The balancers live in sbin, which a non-root PATH may lack.
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+
 # command -> Debian package providing it, for every program a test runs.
 declare -A needs=(
     [mount]=mount
     [umount]=mount
     [tmux]=tmux
+    [haproxy]=haproxy
+    [nginx]=nginx
+    [apache2]=apache2
+    [curl]=curl
+    [python3]=python3
+)
+# file -> Debian package, for what no command names: nginx's stream module
+# (the TCP services of the generated nginx configuration).
+declare -A files=(
+    [/usr/lib/nginx/modules/ngx_stream_module.so]=libnginx-mod-stream
 )
 missing=()
 for cmd in "${!needs[@]}"; do
     command -v "$cmd" >/dev/null 2>&1 || missing+=("${needs[$cmd]}")
+done
+for file in "${!files[@]}"; do
+    [[ -e $file ]] || missing+=("${files[$file]}")
 done
 if ((${#missing[@]})); then
     if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then

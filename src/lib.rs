@@ -15,6 +15,7 @@
 //! - [`report`]: human-readable output: sizes, safe text, diffs, previews.
 //! - [`service`]: whether MDaemon runs; stopping and starting it.
 //! - [`sandbox`]: a realistic sample installation for tests and the demo.
+//! - [`lb`]: load-balancer configuration (step 11): generated, checked by the real balancer, failover.
 //! - [`wizard`]: the interactive wizard: full-screen (ratatui) and plain prompts.
 //! - [`cluster`]: node facts, pairing, cluster rules, the manifest of nodes and server IDs.
 //! - [`discovery`]: mDNS announcements and browsing of nodes on the LAN.
@@ -31,6 +32,7 @@ pub mod engine;
 pub mod fsops;
 pub mod ini;
 pub mod install;
+pub mod lb;
 pub mod location;
 pub mod plan;
 pub mod problem;

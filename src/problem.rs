@@ -21,7 +21,8 @@ pub enum Exit {
     Refused = 3,
     /// A change failed part-way; the journal is kept: rerun to resume, or undo.
     Failed = 4,
-    /// A copy did not match its source, or a confirmation did not arrive.
+    /// A copy did not match its source, a confirmation did not arrive, or a
+    /// balancer's own check refused a generated configuration.
     Verification = 5,
     /// A file changed on disk between the preview and the change: the plan is stale.
     Stale = 6,
@@ -47,7 +48,7 @@ Exit codes:
   2  usage error, or an invalid plan or profile
   3  a preflight check refused to go on; nothing was changed
   4  a change failed part-way; the journal is kept (rerun to resume, or undo)
-  5  verification failed: a copy differs from its source
+  5  verification failed: a copy differs from its source, or a balancer refused a generated configuration
   6  the plan is stale: a file changed between preview and change";
 
 /// An error the administrator can act on.

@@ -307,6 +307,17 @@ pub fn validate(profile: &Profile, file: &Path, json: bool) -> Result<Exit, Prob
             n.name, n.address, n.role, n.server_id
         );
     }
+    let lb = &plan.load_balancer;
+    let services: Vec<String> = lb
+        .enabled()
+        .map(|s| format!("{} {}", s.key(), lb.ports.get(s)))
+        .collect();
+    println!(
+        "  load balancer   http_mode = {}, listens on {}: {}",
+        lb.http_mode.key(),
+        lb.listen,
+        services.join(", ")
+    );
     for p in unreachable {
         println!("  note: {p} cannot be reached from this machine without a [[mounts]] entry");
     }

@@ -2,6 +2,7 @@
 
 mod cluster;
 mod commands;
+mod lb;
 pub(crate) mod output;
 
 use crate::problem::{Exit, Problem, EXIT_CODES_HELP};
@@ -55,6 +56,13 @@ enum Command {
     /// Check a plan file or print an example
     #[command(subcommand)]
     Plan(PlanCommand),
+    /// Write the load balancer's configuration (HAProxy, nginx, Apache) from a plan, checked by the balancer itself
+    #[command(
+        after_help = EXIT_CODES_HELP,
+        args_conflicts_with_subcommands = true,
+        subcommand_negates_reqs = true
+    )]
+    Lb(LbArgs),
     /// Write a SAMPLE MDaemon installation to try mdcluster on; prints a plan for it
     Sandbox(SandboxArgs),
     /// Run mdcluster on a sample installation and a demo share in a temporary folder
@@ -173,6 +181,87 @@ struct CleanupArgs {
     mdaemon_restarted: bool,
 }
 
+#[derive(Args, Debug)]
+struct LbArgs {
+    #[command(subcommand)]
+    command: Option<LbCommand>,
+    #[command(flatten)]
+    generate: LbGenerateArgs,
+}
+
+/// Which balancer.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum KindArg {
+    Haproxy,
+    Nginx,
+    Apache,
+    /// All three, each in its own folder
+    All,
+}
+
+impl KindArg {
+    fn kinds(self) -> Vec<crate::lb::Kind> {
+        use crate::lb::Kind;
+        match self {
+            KindArg::Haproxy => vec![Kind::Haproxy],
+            KindArg::Nginx => vec![Kind::Nginx],
+            KindArg::Apache => vec![Kind::Apache],
+            KindArg::All => Kind::ALL.to_vec(),
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+struct LbGenerateArgs {
+    /// The plan file: its [[nodes]] and [load_balancer]
+    #[arg(long, value_name = "FILE", required = true)]
+    plan: Option<PathBuf>,
+    /// Which balancer the configuration is for
+    #[arg(long, value_enum, required = true)]
+    kind: Option<KindArg>,
+    /// Folder for the files (default: ./mdcluster-lb/<kind>/; with --kind all, one folder per kind inside it)
+    #[arg(long, short = 'o', value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Replace files that already exist
+    #[arg(long)]
+    force: bool,
+    /// Print JSON instead of text
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum LbCommand {
+    /// Move the sessions of a failed node to another node: writes the failover include (Apache) or the changed configuration (HAProxy, nginx)
+    #[command(after_help = EXIT_CODES_HELP)]
+    Failover(LbFailoverArgs),
+}
+
+#[derive(Args, Debug)]
+struct LbFailoverArgs {
+    /// The plan file the configuration was generated from
+    #[arg(long, value_name = "FILE")]
+    plan: PathBuf,
+    /// Which balancer
+    #[arg(long, value_enum)]
+    kind: KindArg,
+    /// The failed node (its name in the plan)
+    #[arg(long, value_name = "NODE")]
+    from: String,
+    /// The node that takes over its sessions
+    #[arg(long, value_name = "NODE")]
+    to: String,
+    /// Folder of the generated files (default: ./mdcluster-lb/<kind>/)
+    #[arg(long, short = 'o', value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Replace files even if mdcluster did not write them
+    #[arg(long)]
+    force: bool,
+    /// Print JSON instead of text
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(Subcommand, Debug)]
 enum PlanCommand {
     /// Check a plan without touching anything
@@ -282,6 +371,10 @@ impl Cli {
             Some(Command::Steps { json }) => *json,
             Some(Command::Join(j)) => j.json,
             Some(Command::Discover(d)) => d.json,
+            Some(Command::Lb(l)) => match &l.command {
+                Some(LbCommand::Failover(f)) => f.json,
+                None => l.generate.json,
+            },
             _ => false,
         }
     }
@@ -307,6 +400,10 @@ fn run(cli: Cli) -> Result<Exit, Problem> {
             print!("{}", crate::plan::EXAMPLE);
             Ok(Exit::Success)
         }
+        Some(Command::Lb(l)) => match l.command {
+            Some(LbCommand::Failover(f)) => lb::failover(&profile, &f),
+            None => lb::generate(&profile, &l.generate),
+        },
         Some(Command::Sandbox(s)) => commands::sandbox(&profile, &s),
         Some(Command::Demo(d)) => commands::demo(profile, &d, cli.plain),
         Some(Command::Code(c)) => cluster::code(&profile, &c),

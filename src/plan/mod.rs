@@ -6,6 +6,12 @@
 //! inside the installation is an error naming file, line and column. Every
 //! semantic error is reported, not just the first.
 
+mod load_balancer;
+
+pub use load_balancer::{
+    check_cookie_name, HttpMode, LoadBalancer, Ports, Service, DEFAULT_COOKIE, DEFAULT_LISTEN,
+};
+
 use crate::location::Mount;
 use crate::problem::Problem;
 use crate::profile::Profile;
@@ -58,6 +64,8 @@ pub struct Plan {
     pub nodes: Vec<Node>,
     pub mounts: Vec<Mount>,
     pub options: Options,
+    /// `[load_balancer]`: what `mdcluster lb` generates (defaults when absent).
+    pub load_balancer: LoadBalancer,
 }
 
 /// `[options]`: how the run goes. Each is also a command-line flag.
@@ -96,6 +104,8 @@ struct RawPlan {
     mounts: Vec<RawMount>,
     #[serde(default)]
     options: Options,
+    #[serde(default)]
+    load_balancer: load_balancer::RawLoadBalancer,
 }
 
 #[derive(Deserialize)]
@@ -310,6 +320,7 @@ impl Plan {
         }
 
         let nodes = validate_nodes(&mut c, &raw.nodes);
+        let load_balancer = load_balancer::validate(&mut c, &raw.load_balancer, profile);
 
         let mut mounts: Vec<(Mount, usize)> = Vec::new();
         for m in &raw.mounts {
@@ -353,6 +364,7 @@ impl Plan {
                     nodes,
                     mounts: mounts.into_iter().map(|(m, _)| m).collect(),
                     options: raw.options,
+                    load_balancer,
                 })
             }
             _ => {
@@ -444,6 +456,7 @@ impl Plan {
             }
         }
         out.push_str(&options_text(&self.options));
+        out.push_str(&load_balancer::render(&self.load_balancer, profile));
         for m in &self.mounts {
             out.push_str("\n[[mounts]]\n");
             out.push_str(&format!("windows = {}\n", q(&m.windows.to_string())));
@@ -693,6 +706,35 @@ mod tests {
                 ..plan
             }
         );
+    }
+
+    #[test]
+    fn load_balancer_defaults_and_round_trip() {
+        let profile = Profile::builtin();
+        let plan = parse(EXAMPLE).unwrap();
+        assert_eq!(plan.load_balancer, LoadBalancer::defaults(&profile));
+        assert_eq!(plan.load_balancer.ports.get(Service::RemoteAdmin), 1000);
+        assert!(
+            !plan.render(&profile).contains("load_balancer"),
+            "defaults are not written"
+        );
+        let text = format!(
+            "{MINIMAL}[load_balancer]\nhttp_mode = \"balanced\"\n[load_balancer.ports]\nhttp = 8080\nimap = 0\n[load_balancer.backend_ports]\nsmtp = 2525\n"
+        );
+        let plan = parse(&text).unwrap();
+        let lb = &plan.load_balancer;
+        assert_eq!(lb.http_mode, HttpMode::Balanced);
+        assert_eq!(lb.ports.get(Service::Http), 8080);
+        // A node's port follows the balancer's unless the plan names it.
+        assert_eq!(lb.backend_ports.get(Service::Http), 8080);
+        assert_eq!(lb.backend_ports.get(Service::Smtp), 2525);
+        assert_eq!(lb.backend_ports.get(Service::Imap), 143);
+        assert!(!lb.enabled().any(|s| s == Service::Imap));
+        let back = parse(&plan.render(&profile)).unwrap();
+        assert_eq!(back, plan);
+        // A default port taken by another service is a clash too.
+        let errs = parse(&format!("{MINIMAL}[load_balancer.ports]\nhttp = 25\n")).unwrap_err();
+        assert!(errs[0].message.contains("default port of smtp"), "{errs:?}");
     }
 
     #[test]

@@ -67,6 +67,10 @@ pub struct Profile {
     pub facts: Facts,
     pub cluster: Cluster,
     pub service: Service,
+    /// Absent in profiles written before the load balancer existed: then the
+    /// built-in ports apply (see [`Profile::ports`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ports: Option<Ports>,
     pub sandbox: Sandbox,
 }
 
@@ -193,6 +197,22 @@ pub struct Service {
     pub start_command: Fact<String>,
 }
 
+/// Default TCP ports of MDaemon's services on a node.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ports {
+    pub remote_admin: Fact<u16>,
+    pub http: Fact<u16>,
+    pub https: Fact<u16>,
+    pub xmpp: Fact<u16>,
+    pub smtp: Fact<u16>,
+    pub submission: Fact<u16>,
+    pub imap: Fact<u16>,
+    pub imaps: Fact<u16>,
+    pub pop3: Fact<u16>,
+    pub pop3s: Fact<u16>,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Sandbox {
@@ -245,11 +265,39 @@ impl Profile {
         Ok(profile)
     }
 
+    /// The services' default ports: this profile's, or the built-in ones
+    /// when the profile predates them.
+    pub fn ports(&self) -> Ports {
+        match &self.ports {
+            Some(p) => p.clone(),
+            None => Profile::builtin().ports.unwrap_or_else(|| {
+                panic!("the embedded profile has no [ports] (checked by a test)")
+            }),
+        }
+    }
+
     /// Values that must be usable names; checked once so later code can rely on them.
     fn check(&self, origin: &str) -> Result<(), Problem> {
         let bad = |what: &str, why: &str| {
             Err(Problem::usage(format!("invalid profile: {what} {why}")).at(origin.to_string()))
         };
+        if let Some(p) = &self.ports {
+            let all = [
+                &p.remote_admin,
+                &p.http,
+                &p.https,
+                &p.xmpp,
+                &p.smtp,
+                &p.submission,
+                &p.imap,
+                &p.imaps,
+                &p.pop3,
+                &p.pop3s,
+            ];
+            if all.iter().any(|f| f.value == 0) {
+                return bad("ports", "must all be from 1 to 65535");
+            }
+        }
         let [start, end] = *self.userlist.mail_dir;
         if start >= end {
             return bad("userlist.mail_dir", "must be [start, end) with start < end");
@@ -343,6 +391,22 @@ mod tests {
         assert_eq!(err.exit, Exit::Usage);
         assert!(err.location.unwrap().starts_with("p.toml:"));
         let text = DEFAULT_PROFILE.replacen("source = \"seed\"", "source = \"rumour\"", 1);
+        assert!(Profile::parse(&text, "p.toml").is_err());
+    }
+
+    #[test]
+    fn ports_come_from_the_profile_or_the_builtin_one() {
+        let p = Profile::builtin();
+        assert_eq!(*p.ports().remote_admin, 1000);
+        assert!(p.ports().remote_admin.source.verified());
+        // A profile written before [ports] existed still loads.
+        let start = DEFAULT_PROFILE.find("[ports]").unwrap();
+        let end = DEFAULT_PROFILE.find("[sandbox]").unwrap();
+        let old = format!("{}{}", &DEFAULT_PROFILE[..start], &DEFAULT_PROFILE[end..]);
+        let p = Profile::parse(&old, "old").unwrap();
+        assert!(p.ports.is_none());
+        assert_eq!(*p.ports().imap, 143);
+        let text = DEFAULT_PROFILE.replace("value = 1000", "value = 0");
         assert!(Profile::parse(&text, "p.toml").is_err());
     }
 

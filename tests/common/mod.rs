@@ -216,3 +216,40 @@ pub fn outcome_map(root: &Path, skip_state: bool) -> BTreeMap<String, String> {
     }
     map
 }
+
+/// A plan with `nodes` nodes named MAIL1.. (MAIL1 the primary) at the
+/// addresses `address(i)` (1-based), and `extra` appended (e.g. a
+/// `[load_balancer]` table).
+pub fn lb_plan_text(nodes: usize, address: impl Fn(usize) -> String, extra: &str) -> String {
+    let mut t = String::from(
+        "version = 1\n[install]\nroot = 'C:\\MDaemon'\n[shared]\npath = '\\\\fs\\mdaemon'\n",
+    );
+    for i in 1..=nodes {
+        let role = if i == 1 { "primary" } else { "secondary" };
+        t.push_str(&format!(
+            "\n[[nodes]]\nname = \"MAIL{i}\"\naddress = \"{}\"\nrole = \"{role}\"\nserver_id = {i}\n",
+            address(i)
+        ));
+    }
+    t.push_str(extra);
+    t
+}
+
+/// Whether a test of a real balancer can run: the program is installed. When
+/// it is not, the test fails if MDCLUSTER_REQUIRE_LB_TESTS is set (CI, where
+/// scripts/test.sh installs them) and is skipped with a message otherwise.
+pub fn lb_program(kind: mdcluster::lb::Kind) -> Option<PathBuf> {
+    let found = mdcluster::lb::check::find_program(kind, &mdcluster::lb::check::search_path());
+    if found.is_none() {
+        let msg = format!(
+            "{} is not installed (bash scripts/test.sh installs it)",
+            kind.programs().join(" or ")
+        );
+        assert!(
+            std::env::var_os("MDCLUSTER_REQUIRE_LB_TESTS").is_none(),
+            "{msg}, and MDCLUSTER_REQUIRE_LB_TESTS is set"
+        );
+        eprintln!("skipped: {msg}");
+    }
+    found
+}

@@ -7,7 +7,8 @@ use mdcluster::profile::Profile;
 use mdcluster::steps::StepId;
 use mdcluster::wizard::answers::Answers;
 use mdcluster::wizard::app::{App, Msg};
-use mdcluster::wizard::{runtime, view};
+use mdcluster::wizard::runtime::{self, Executor};
+use mdcluster::wizard::view;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use std::path::{Path, PathBuf};
@@ -67,9 +68,9 @@ impl Drop for Lab {
 
 struct Driver {
     app: App,
+    exec: runtime::Inline,
     tx: Sender<Msg>,
     rx: Receiver<Msg>,
-    profile: Profile,
     t0: Instant,
 }
 
@@ -81,15 +82,18 @@ impl Driver {
         let (tx, rx) = channel();
         let t0 = Instant::now();
         let mut d = Driver {
+            exec: runtime::Inline {
+                profile: profile.clone(),
+                lock: Default::default(),
+            },
             app,
             tx,
             rx,
-            profile,
             t0,
         };
-        d.app.update(Msg::Tick(t0));
-        for cmd in d.app.start() {
-            runtime::execute(cmd, &d.profile, &d.tx);
+        let first = d.app.update(Msg::Tick(t0));
+        for cmd in first.into_iter().chain(d.app.start()) {
+            d.exec.run(cmd, d.tx.clone());
         }
         d.pump();
         d
@@ -99,14 +103,14 @@ impl Driver {
     fn pump(&mut self) {
         while let Ok(msg) = self.rx.try_recv() {
             for cmd in self.app.update(msg) {
-                runtime::execute(cmd, &self.profile, &self.tx);
+                self.exec.run(cmd, self.tx.clone());
             }
         }
     }
 
     fn send(&mut self, msg: Msg) {
         for cmd in self.app.update(msg) {
-            runtime::execute(cmd, &self.profile, &self.tx);
+            self.exec.run(cmd, self.tx.clone());
         }
         self.pump();
     }
@@ -366,4 +370,228 @@ fn hostile_text_from_files_is_never_drawn_raw() {
         screen.contains("U+001B") || screen.contains("\\x1b"),
         "shown as a visible escape: {screen}"
     );
+}
+
+mod cluster {
+    use super::*;
+    use mdcluster::cluster::manifest::Manifest;
+    use mdcluster::cluster::rules::{Level, Verdict, RULES};
+    use mdcluster::cluster::survey::{NodeReport, Source};
+    use mdcluster::discovery::Scope;
+
+    /// 2026-11-21 14:05 UTC, when the test join code expires.
+    const EXPIRES: i64 = 1_795_269_900_000;
+
+    fn report(name: &str, trusted: bool, failing: &[&'static str]) -> NodeReport {
+        NodeReport {
+            name: name.into(),
+            addresses: vec!["192.0.2.12".parse().unwrap()],
+            source: Source::Mdns,
+            trusted,
+            untrusted: (!trusted).then(|| "the signature does not match the join code".into()),
+            facts: None,
+            rules: if trusted {
+                RULES
+                    .iter()
+                    .map(|r| Verdict {
+                        rule: r,
+                        level: if failing.contains(r) {
+                            Level::Fail
+                        } else {
+                            Level::Pass
+                        },
+                        detail: if failing.contains(r) {
+                            "23.0.1 here, 23.5.2 on the primary".into()
+                        } else {
+                            "same as the primary".into()
+                        },
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    fn with_discovery(answers: Answers) -> Driver {
+        let mut d = Driver::new(answers, true);
+        d.app.discovery_scope = Some(Scope {
+            loopback: true,
+            interfaces: Vec::new(),
+        });
+        d.send(Msg::JoinCode(Ok(("K7QM-3XPA-9RTW".into(), EXPIRES))));
+        d
+    }
+
+    fn found(d: &mut Driver, reports: Vec<NodeReport>) {
+        let generation = d.app.cluster.generation;
+        assert!(generation > 0, "discovery was not started");
+        d.send(Msg::Discovered {
+            generation,
+            reports,
+            why: String::new(),
+        });
+    }
+
+    #[test]
+    fn discovery_table_join_code_and_adding_a_node() {
+        let lab = Lab::new("cluster-add");
+        let mut d = with_discovery(lab.filled());
+        d.select(StepId::Discover);
+        found(
+            &mut d,
+            vec![
+                report("MAIL2", true, &[]),
+                report("MAIL3", true, &["version"]),
+                report("EVIL\u{1b}[2J", false, &[]),
+            ],
+        );
+        let screen = d.render(120, 40);
+        assert!(
+            screen.contains(
+                "mdcluster join --code K7QM-3XPA-9RTW --share '\\\\fileserver\\mdaemon' --loopback"
+            ),
+            "{screen}"
+        );
+        assert!(!screen.contains('\u{1b}'));
+        d.snap("cluster-found");
+
+        // Choose MAIL2 (the second row, after the primary) and add it.
+        d.key(KeyCode::Enter);
+        d.key(KeyCode::Down);
+        d.snap("cluster-choosing");
+        d.key(KeyCode::Enter);
+        assert_eq!(d.app.answers.secondaries.len(), 1);
+        assert_eq!(d.app.answers.secondaries[0].name, "MAIL2");
+        assert!(d.app.answers.plan_text().contains("name = \"MAIL2\""));
+        // The untrusted one cannot be added.
+        d.key(KeyCode::Down);
+        d.key(KeyCode::Down);
+        d.key(KeyCode::Enter);
+        assert_eq!(d.app.answers.secondaries.len(), 1);
+        assert!(d.app.events.back().unwrap().contains("cannot be added"));
+        d.key(KeyCode::Esc);
+        assert!(d.app.can_apply().is_ok(), "{:?}", d.app.can_apply());
+        d.snap("cluster-added");
+        d.select(StepId::ServerIds);
+        let screen = d.render(120, 40);
+        assert!(screen.contains("adds MAIL1, MAIL2"), "{screen}");
+        d.snap("cluster-server-ids");
+    }
+
+    #[test]
+    fn a_node_found_later_or_blocked_by_a_rule_updates_the_preview() {
+        let lab = Lab::new("cluster-later");
+        let mut a = lab.filled();
+        a.add_secondary("MAIL2", "192.0.2.12").unwrap();
+        let mut d = with_discovery(a);
+        d.select(StepId::Secondaries);
+        found(&mut d, vec![]);
+        assert!(
+            d.app.can_apply().is_ok(),
+            "steps 1-5 can go ahead while MAIL2 is awaited"
+        );
+        d.select(StepId::Discover);
+        assert!(d.render(120, 40).contains("not found yet"));
+        found(&mut d, vec![report("MAIL2", true, &["version"])]);
+        d.select(StepId::Secondaries);
+        let screen = d.render(120, 40);
+        assert!(
+            screen.contains("FAIL") && screen.contains("MAIL2: version"),
+            "{screen}"
+        );
+        assert!(d.app.can_apply().is_err());
+        d.snap("cluster-blocked");
+    }
+
+    fn manifest_with(lab: &Lab, registered: bool) {
+        let profile = Profile::builtin();
+        let mut a = lab.filled();
+        a.add_secondary("MAIL2", "192.0.2.12").unwrap();
+        let plan = a.plan(&profile, Path::new("p.toml")).unwrap();
+        let mut m = Manifest::default()
+            .with_plan(&plan, "2026-11-20T10:00:00Z")
+            .unwrap();
+        if registered {
+            m.nodes[1].registered = Some("2026-11-20T10:05:00Z".into());
+        }
+        m.save(&lab.share).unwrap();
+    }
+
+    #[test]
+    fn a_rerun_on_a_cluster_opens_at_add_a_node() {
+        let lab = Lab::new("cluster-rerun");
+        manifest_with(&lab, true);
+        let mut a = lab.filled();
+        a.add_secondary("MAIL2", "192.0.2.12").unwrap();
+        let mut d = with_discovery(a);
+        assert_eq!(d.app.selected, StepId::Discover);
+        assert!(d.app.cluster.adding);
+        found(
+            &mut d,
+            vec![report("MAIL2", true, &[]), report("MAIL3", true, &[])],
+        );
+        let screen = d.render(120, 40);
+        assert!(
+            screen.contains("in the cluster") && screen.contains("can join"),
+            "{screen}"
+        );
+        d.snap("cluster-rerun");
+    }
+
+    #[test]
+    fn registration_is_confirmed_from_step_9() {
+        let lab = Lab::new("cluster-register");
+        manifest_with(&lab, false);
+        let mut a = lab.filled();
+        a.add_secondary("MAIL2", "192.0.2.12").unwrap();
+        let mut d = with_discovery(a);
+        d.select(StepId::ServerIds);
+        assert_eq!(
+            d.app.awaiting_registration(),
+            vec![("MAIL2".to_string(), 2)]
+        );
+        d.snap("cluster-awaiting-registration");
+        d.key(KeyCode::Char('r'));
+        d.snap("cluster-confirm-registered");
+        d.key(KeyCode::Char('y'));
+        let m = Manifest::load(&lab.share).unwrap().unwrap();
+        assert!(m.member("MAIL2").unwrap().registered.is_some());
+        assert!(d.app.awaiting_registration().is_empty());
+    }
+
+    #[test]
+    fn a_second_wizard_is_refused_naming_who_holds_the_cluster() {
+        let lab = Lab::new("cluster-locked");
+        std::fs::create_dir_all(lab.share.join("mdcluster")).unwrap();
+        let alive = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        std::fs::write(
+            lab.share.join("mdcluster/cluster.lock"),
+            format!(r#"{{"host":"MAIL9","pid":4242,"command":"wizard","since":"2026-11-21T09:00:00Z","alive":{alive}}}"#),
+        )
+        .unwrap();
+        let mut d = with_discovery(lab.filled());
+        let why = d.app.can_apply().unwrap_err();
+        assert!(why.contains("wizard (process 4242 on MAIL9"), "{why}");
+        d.select(StepId::Discover);
+        d.snap("cluster-locked");
+
+        // This wizard, unlike the other, holds the lock for its whole run.
+        std::fs::remove_file(lab.share.join("mdcluster/cluster.lock")).unwrap();
+        let lab2 = Lab::new("cluster-lock-holder");
+        let d2 = with_discovery(lab2.filled());
+        let lock = lab2.share.join("mdcluster/cluster.lock");
+        let holder = std::fs::read_to_string(&lock).unwrap();
+        assert!(holder.contains("\"command\":\"wizard\""), "{holder}");
+        assert!(holder.contains(&format!("\"pid\":{}", std::process::id())));
+        drop(d2);
+        assert!(!lock.exists(), "the lock goes with the wizard");
+        assert!(
+            !lab2.share.join("mdcluster").exists(),
+            "and the folder it made"
+        );
+    }
 }

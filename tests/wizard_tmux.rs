@@ -262,7 +262,7 @@ fn ctrl_c_and_a_panic_restore_the_terminal() {
 fn the_plain_wizard_asks_the_same_questions() {
     let lab = Lab::new();
     let cmd = then_report(&format!(
-        "NO_COLOR=1 {} wizard --plain --root '{}'",
+        "NO_COLOR=1 {} wizard --plain --loopback --root '{}'",
         bin(),
         lab.install.display()
     ));
@@ -299,6 +299,10 @@ fn the_plain_wizard_asks_the_same_questions() {
     t.keys(&["Enter"]);
     t.wait_for("Restart MDaemon", 5);
     t.keys(&["Enter"]);
+    // Secondaries: the join code, what answered, then on to the preview.
+    let screen = t.wait_for("Secondaries:", 20);
+    assert!(screen.contains("mdcluster join --code"), "{screen}");
+    t.keys(&["Enter"]);
     t.wait_for("Apply these changes?", 15);
     t.type_text("y");
     t.keys(&["Enter"]);
@@ -324,4 +328,161 @@ fn without_a_terminal_the_wizard_points_to_plan() {
         assert_eq!(out.status.code(), Some(2));
         assert!(String::from_utf8_lossy(&out.stderr).contains("--plan"));
     }
+}
+
+/// A secondary sandbox next to the lab, announcing itself with the lab's
+/// current join code; its output goes to a file.
+fn start_secondary(lab: &Lab, name: &str) -> (std::process::Child, PathBuf) {
+    let profile = mdcluster::profile::Profile::builtin();
+    let dir = lab.tmp.path().join(name);
+    let opts = mdcluster::sandbox::Options {
+        accounts: 1,
+        messages: 1,
+        seed: 9,
+        message_size: None,
+    };
+    mdcluster::sandbox::create(&dir, &profile, &opts).unwrap();
+    mdcluster::sandbox::make_secondary(&dir, &lab.install, name, &profile).unwrap();
+    let code = mdcluster()
+        .args(["code", "--root"])
+        .arg(&lab.install)
+        .output()
+        .unwrap();
+    let code = String::from_utf8(code.stdout).unwrap().trim().to_string();
+    let log = lab.tmp.path().join(format!("{name}.out"));
+    let child = Command::new(bin())
+        .args(["join", "--root"])
+        .arg(&dir)
+        .args(["--share", r"\\fileserver\mdaemon", "--share-local"])
+        .arg(&lab.share)
+        .args(["--name", name, "--code", &code, "--loopback", "--json"])
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    (child, log)
+}
+
+/// Press a key until the screen shows `text` (at most `times` presses).
+fn press_until(t: &Tmux, key: &str, text: &str, times: usize) {
+    for _ in 0..times {
+        if t.screen().contains(text) {
+            return;
+        }
+        t.keys(&[key]);
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    t.wait_for(text, 2);
+}
+
+#[test]
+fn the_wizard_finds_a_secondary_adds_it_and_records_its_registration() {
+    let lab = Lab::new();
+    let (mut join, join_log) = start_secondary(&lab, "TW-MAIL2");
+    let cmd = then_report(&format!(
+        "NO_COLOR=1 {} wizard --loopback --root '{}'",
+        bin(),
+        lab.install.display()
+    ));
+    let t = Tmux::start("cluster", 120, 40, &cmd);
+    t.wait_for("Questions", 10);
+    t.type_text(r"\\fileserver\mdaemon");
+    t.keys(&["Tab"]);
+    t.type_text(&lab.share.display().to_string());
+    t.keys(&["Enter"]);
+    t.wait_for("press a to apply", 15);
+    press_until(&t, "Down", "8. Find the secondaries", 8);
+    let screen = t.wait_for("TW-MAIL2", 15);
+    assert!(screen.contains("mdcluster join --code"), "{screen}");
+    t.wait_for("can join: Enter adds it", 10);
+    t.keys(&["Enter"]);
+    press_until(&t, "Down", "> TW-MAIL2", 10);
+    t.keys(&["Enter"]);
+    t.wait_for("ready: apply adds it", 10);
+    t.keys(&["Escape"]);
+    t.wait_for("preview ready: 5 step(s)", 10);
+    t.keys(&["a"]);
+    t.wait_for("Apply the changes of 5 step(s)?", 5);
+    t.keys(&["y"]);
+    t.wait_for("Applied: 5 step(s)", 60);
+    let m = mdcluster::cluster::manifest::Manifest::load(&lab.share)
+        .unwrap()
+        .unwrap();
+    assert_eq!(m.member("TW-MAIL2").unwrap().server_id, 2);
+    assert!(m.member("TW-MAIL2").unwrap().registered.is_none());
+
+    // Back to the steps; register it in MDaemon, then say so in step 9.
+    t.keys(&["Enter"]);
+    press_until(&t, "Down", "9. Server IDs and registration", 10);
+    t.wait_for("Press r once they are registered", 10);
+    t.keys(&["r"]);
+    t.wait_for("Are these registered", 5);
+    t.keys(&["y"]);
+    t.wait_for("recorded as registered in MDaemon", 10);
+    // The secondary hears it and stops announcing.
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = join.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "join did not end"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success());
+    let out = std::fs::read_to_string(&join_log).unwrap();
+    assert!(out.contains(r#""event":"registered""#), "{out}");
+    t.keys(&["q"]);
+    let end = t.wait_for("STTY=", 10);
+    assert!(
+        end.contains("EXIT=0") && end.contains("STTY=COOKED"),
+        "{end}"
+    );
+    assert!(!lab.share.join("mdcluster/cluster.lock").exists());
+}
+
+#[test]
+fn a_second_wizard_on_the_same_cluster_is_refused_naming_the_first() {
+    let lab = Lab::new();
+    // An applied run: the wizard starts from its plan, answers complete.
+    lab.apply().arg("--yes").assert().success();
+    let cmd = |name: &str| {
+        then_report(&format!(
+            "NO_COLOR=1 {} wizard --no-discovery --root '{}'",
+            bin(),
+            lab.install.display()
+        )) + &format!(" # {name}")
+    };
+    let first = Tmux::start("first", 120, 40, &cmd("first"));
+    first.wait_for("Steps", 10);
+    let lock = lab.share.join("mdcluster/cluster.lock");
+    let start = Instant::now();
+    while !lock.exists() {
+        assert!(start.elapsed() < Duration::from_secs(10), "no lock taken");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let second = Tmux::start("second", 120, 40, &cmd("second"));
+    let screen = second.wait_for(
+        "another mdcluster is working on this cluster: wizard (process",
+        10,
+    );
+    assert!(screen.contains("Events"), "{screen}");
+    second.keys(&["a"]);
+    second.wait_for("cannot apply yet: another mdcluster is working", 5);
+    second.keys(&["q"]);
+    second.wait_for("STTY=", 10);
+    // Headless commands are refused the same way.
+    let out = mdcluster()
+        .args(["register", "--plan"])
+        .arg(&lab.plan)
+        .args(["--node", "MAIL1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("wizard (process"));
+    first.keys(&["q"]);
+    first.wait_for("STTY=", 10);
+    assert!(!lock.exists(), "the lock goes with the first wizard");
 }

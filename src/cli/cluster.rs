@@ -5,7 +5,7 @@ use super::output::{json_line, style_for_stdout};
 use crate::cluster::facts::{self, Facts};
 use crate::cluster::manifest::{Manifest, ManifestLock};
 use crate::cluster::pairing::{self, JoinCode};
-use crate::cluster::survey::{Judge, NodeReport, Source};
+use crate::cluster::survey::{NodeReport, PrimaryView, Source};
 use crate::discovery::{self, Browser, Scope};
 use crate::location::Resolver;
 use crate::plan::Plan;
@@ -311,14 +311,7 @@ pub struct DiscoverArgs {
     pub json: bool,
 }
 
-/// What the primary needs to judge candidates.
-pub struct PrimaryView {
-    pub facts: Facts,
-    pub networks: Vec<(std::net::IpAddr, u8)>,
-    pub members: Vec<(String, String)>,
-    pub code: Option<JoinCode>,
-}
-
+/// The primary's view, from a located installation.
 pub fn primary_view(
     profile: &Profile,
     at: &Located,
@@ -331,35 +324,8 @@ pub fn primary_view(
         .and_then(|p| p.primary())
         .map(|n| n.name.clone())
         .unwrap_or_else(facts::computer_name);
-    let networks = scope.networks();
-    let facts = facts::collect(
-        &at.root,
-        profile,
-        &name,
-        scope.addresses(),
-        at.share.as_deref(),
-    );
-    let members = match &at.share {
-        Some(s) => Manifest::load(s)?
-            .map(|m| {
-                m.nodes
-                    .into_iter()
-                    .filter_map(|n| n.licence.map(|l| (n.name, l)))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        None => Vec::new(),
-    };
-    let code = match code {
-        Some(c) => Some(JoinCode::parse(c)?),
-        None => pairing::current_code(&at.root.join(crate::engine::STATE_DIR)),
-    };
-    Ok(PrimaryView {
-        facts,
-        networks,
-        members,
-        code,
-    })
+    let code = code.map(JoinCode::parse).transpose()?;
+    PrimaryView::gather(profile, &at.root, at.share.as_deref(), &name, scope, code)
 }
 
 /// Listen for announcements and judge every node found.
@@ -390,15 +356,7 @@ pub fn discover(profile: &Profile, a: &DiscoverArgs) -> Result<Exit, Problem> {
         );
     }
     let sightings: Vec<&discovery::Sighting> = browser.sightings().collect();
-    let judge = Judge {
-        primary: &view.facts,
-        code: view.code.as_ref(),
-        now_ms: facts::now_ms(),
-        networks: &view.networks,
-        members: &view.members,
-        ignore: &a.ignore,
-    };
-    let reports = judge.all(&sightings, &a.manual);
+    let reports = view.judge(&a.ignore).all(&sightings, &a.manual);
     let trusted = reports.iter().filter(|r| r.trusted).count();
     let why = discovery::explain_nothing(
         &scope,
@@ -489,28 +447,9 @@ pub fn register(profile: &Profile, a: &RegisterArgs) -> Result<Exit, Problem> {
     }
     .locate(profile)?;
     let share = at.share.as_deref().unwrap_or(Path::new("."));
-    let _lock = ManifestLock::acquire(share, "register")?;
-    let mut m = Manifest::load(share)?.ok_or_else(|| {
-        Problem::refused("there is no cluster manifest on the share yet")
-            .fix("run `mdcluster apply --plan FILE` first; it assigns the server IDs")
-    })?;
-    let now = crate::engine::journal::now_rfc3339();
-    for n in &a.nodes {
-        let member = m
-            .nodes
-            .iter_mut()
-            .find(|x| x.name.eq_ignore_ascii_case(n))
-            .ok_or_else(|| {
-                Problem::usage(format!("{n} is not in the cluster manifest"))
-                    .fix("add it to the plan and run apply first")
-            })?;
-        member.registered = Some(now.clone());
-        println!(
-            "{} (server ID {}) recorded as registered in MDaemon.",
-            member.name, member.server_id
-        );
+    for (name, id) in crate::cluster::manifest::confirm_registered(share, &a.nodes, "register")? {
+        println!("{name} (server ID {id}) recorded as registered in MDaemon.");
     }
-    m.save(share)?;
     Ok(Exit::Success)
 }
 
@@ -605,12 +544,8 @@ pub fn survey_plan(
         .nodes
         .iter()
         .filter(|n| n.role == crate::plan::Role::Secondary)
-        .filter(|n| {
-            manifest
-                .as_ref()
-                .and_then(|m| m.member(&n.name))
-                .is_none_or(|m| m.registered.is_none())
-        })
+        // One in the manifest already was checked when it was added.
+        .filter(|n| manifest.as_ref().and_then(|m| m.member(&n.name)).is_none())
         .map(|n| n.name.as_str())
         .collect();
     if wanted.is_empty() {
@@ -633,13 +568,5 @@ pub fn survey_plan(
         }
     }
     let sightings: Vec<&discovery::Sighting> = browser.sightings().collect();
-    let judge = Judge {
-        primary: &view.facts,
-        code: view.code.as_ref(),
-        now_ms: facts::now_ms(),
-        networks: &view.networks,
-        members: &view.members,
-        ignore: &d.ignore,
-    };
-    Ok(Some(judge.all(&sightings, &[])))
+    Ok(Some(view.judge(&d.ignore).all(&sightings, &[])))
 }

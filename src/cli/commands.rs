@@ -387,7 +387,12 @@ pub fn sandbox(profile: &Profile, s: &SandboxArgs) -> Result<Exit, Problem> {
 }
 
 /// The wizard on an installation folder: full screen, or plain prompts.
-pub fn wizard(profile: Profile, root: Option<&Path>, plain: bool) -> Result<Exit, Problem> {
+pub fn wizard(
+    profile: Profile,
+    root: Option<&Path>,
+    plain: bool,
+    scope: Option<crate::discovery::Scope>,
+) -> Result<Exit, Problem> {
     let root = match root {
         Some(r) => absolute(r)?,
         None if cfg!(windows) => std::path::PathBuf::from(&profile.install.default_root.value),
@@ -397,19 +402,20 @@ pub fn wizard(profile: Profile, root: Option<&Path>, plain: bool) -> Result<Exit
         }
     };
     let answers = crate::wizard::answers::Answers::from_disk(&root, &profile);
-    start_wizard(answers, profile, plain)
+    start_wizard(answers, profile, plain, scope)
 }
 
 fn start_wizard(
     answers: crate::wizard::answers::Answers,
     profile: Profile,
     plain: bool,
+    scope: Option<crate::discovery::Scope>,
 ) -> Result<Exit, Problem> {
     let style = output::style_for_stdout();
     if plain {
-        crate::wizard::plain::run(answers, profile, style)
+        crate::wizard::plain::run(answers, profile, style, scope)
     } else {
-        crate::wizard::run_tui(answers, profile, style.color)
+        crate::wizard::run_tui(answers, profile, style.color, scope)
     }
 }
 
@@ -460,7 +466,8 @@ pub fn demo(profile: Profile, d: &DemoArgs, plain: bool) -> Result<Exit, Problem
         answers.shared_local = share.display().to_string();
         answers.node_name = "MAIL1".into();
         answers.node_address = "127.0.0.1".into();
-        return start_wizard(answers, profile, plain);
+        // The demo's secondaries are sandboxes on this machine: loopback.
+        return start_wizard(answers, profile, plain, d.discovery.scope(true));
     }
     let style = output::style_for_stdout();
     println!("{}\n", style.bold(&intro));

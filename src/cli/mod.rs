@@ -116,6 +116,31 @@ struct WizardArgs {
     /// The MDaemon installation folder on this machine (default: the profile's C:\MDaemon)
     #[arg(long, value_name = "DIR")]
     root: Option<PathBuf>,
+    #[command(flatten)]
+    discovery: WizardDiscovery,
+}
+
+/// Where the wizard looks for secondaries (steps 6-9).
+#[derive(Args, Debug, Clone, Default)]
+pub struct WizardDiscovery {
+    /// Look for secondaries on loopback only (sandbox nodes on this machine)
+    #[arg(long, conflicts_with = "no_discovery")]
+    pub loopback: bool,
+    /// Look for secondaries only on this interface (repeat for more)
+    #[arg(long = "interface", value_name = "NAME")]
+    pub interfaces: Vec<String>,
+    /// Do not look for secondaries (add them with a plan instead)
+    #[arg(long)]
+    pub no_discovery: bool,
+}
+
+impl WizardDiscovery {
+    pub fn scope(&self, loopback_default: bool) -> Option<crate::discovery::Scope> {
+        (!self.no_discovery).then(|| crate::discovery::Scope {
+            loopback: self.loopback || (loopback_default && self.interfaces.is_empty()),
+            interfaces: self.interfaces.clone(),
+        })
+    }
 }
 
 #[derive(Args, Debug)]
@@ -331,6 +356,8 @@ struct DemoArgs {
     /// Run headless without asking (no wizard)
     #[arg(long, short = 'y')]
     yes: bool,
+    #[command(flatten)]
+    discovery: WizardDiscovery,
 }
 
 /// When `main` started (for the first-frame benchmark).
@@ -383,11 +410,17 @@ impl Cli {
 fn run(cli: Cli) -> Result<Exit, Problem> {
     let profile = crate::profile::Profile::load(cli.profile.as_deref())?;
     match cli.command {
-        None => commands::wizard(profile, cli.root.as_deref(), cli.plain),
+        None => commands::wizard(
+            profile,
+            cli.root.as_deref(),
+            cli.plain,
+            WizardDiscovery::default().scope(false),
+        ),
         Some(Command::Wizard(w)) => commands::wizard(
             profile,
             w.root.as_deref().or(cli.root.as_deref()),
             cli.plain,
+            w.discovery.scope(false),
         ),
         Some(Command::Apply(a)) => commands::apply(&profile, &a),
         Some(Command::Status(p)) => commands::status(&profile, &p),

@@ -264,6 +264,38 @@ impl Manifest {
     }
 }
 
+/// Record that the administrator registered these nodes in MDaemon's
+/// Cluster Service (under the manifest lock). Returns (name, server ID).
+pub fn confirm_registered(
+    share: &Path,
+    names: &[String],
+    command: &str,
+) -> Result<Vec<(String, u32)>, Problem> {
+    let _lock = ManifestLock::acquire(share, command)?;
+    let mut m = Manifest::load(share)?.ok_or_else(|| {
+        Problem::refused("there is no cluster manifest on the share yet")
+            .fix("run `mdcluster apply --plan FILE` first; it assigns the server IDs")
+    })?;
+    let now = crate::engine::journal::now_rfc3339();
+    let mut done = Vec::new();
+    for n in names {
+        let member = m
+            .nodes
+            .iter_mut()
+            .find(|x| x.name.eq_ignore_ascii_case(n))
+            .ok_or_else(|| {
+                Problem::usage(format!("{n} is not in the cluster manifest"))
+                    .fix("add it to the plan and run apply first")
+            })?;
+        if member.registered.is_none() {
+            member.registered = Some(now.clone());
+        }
+        done.push((member.name.clone(), member.server_id));
+    }
+    m.save(share)?;
+    Ok(done)
+}
+
 fn conflict(what: String) -> Problem {
     Problem::refused(what).fix("correct the plan to match the cluster manifest on the share (or the manifest, if the plan is right)")
 }
@@ -439,6 +471,10 @@ impl Drop for ManifestLock {
         }
         if self.owned {
             let _ = std::fs::remove_file(&self.path);
+            // The folder too, when the lock was all there was in it.
+            if let Some(dir) = self.path.parent() {
+                let _ = std::fs::remove_dir(dir);
+            }
         }
     }
 }

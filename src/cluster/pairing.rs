@@ -111,9 +111,24 @@ pub fn issue_code(state_dir: &Path) -> Result<(JoinCode, i64), Problem> {
 
 /// The primary's current join code, unless it has expired.
 pub fn current_code(state_dir: &Path) -> Option<JoinCode> {
+    current_code_until(state_dir).map(|(c, _)| c)
+}
+
+/// The current join code and when it expires (Unix milliseconds).
+fn current_code_until(state_dir: &Path) -> Option<(JoinCode, i64)> {
     let text = std::fs::read(state_dir.join(CODE_FILE)).ok()?;
     let stored: StoredCode = serde_json::from_slice(&text).ok()?;
-    (stored.expires_ms > super::facts::now_ms()).then_some(JoinCode(stored.code))
+    let code = JoinCode::parse(&stored.code).ok()?;
+    (stored.expires_ms > super::facts::now_ms()).then_some((code, stored.expires_ms))
+}
+
+/// The code to show: the current one while it has ten minutes left, else a
+/// new one (so a secondary started from the screen has time to join).
+pub fn code_to_show(state_dir: &Path) -> Result<(JoinCode, i64), Problem> {
+    match current_code_until(state_dir) {
+        Some((code, until)) if until - super::facts::now_ms() > 600_000 => Ok((code, until)),
+        _ => issue_code(state_dir),
+    }
 }
 
 /// A signed announcement: a node's facts and when they were signed.

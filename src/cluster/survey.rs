@@ -43,6 +43,61 @@ impl NodeReport {
     }
 }
 
+/// What the primary needs to judge candidates: its own facts, networks, the
+/// licences of the cluster's members and the join code.
+pub struct PrimaryView {
+    pub facts: Facts,
+    pub networks: Vec<Subnet>,
+    pub members: Vec<(String, String)>,
+    pub code: Option<JoinCode>,
+}
+
+impl PrimaryView {
+    /// Read the primary's side: facts of the installation at `root`, the
+    /// networks in `scope`, the manifest on `share`, and the join code (the
+    /// one given, else the one issued here).
+    pub fn gather(
+        profile: &crate::profile::Profile,
+        root: &std::path::Path,
+        share: Option<&std::path::Path>,
+        name: &str,
+        scope: &crate::discovery::Scope,
+        code: Option<JoinCode>,
+    ) -> Result<PrimaryView, crate::problem::Problem> {
+        let facts = super::facts::collect(root, profile, name, scope.addresses(), share);
+        let members = match share.filter(|s| s.is_dir()) {
+            Some(s) => super::manifest::Manifest::load(s)?
+                .map(|m| {
+                    m.nodes
+                        .into_iter()
+                        .filter_map(|n| n.licence.map(|l| (n.name, l)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let code =
+            code.or_else(|| super::pairing::current_code(&root.join(crate::engine::STATE_DIR)));
+        Ok(PrimaryView {
+            facts,
+            networks: scope.networks(),
+            members,
+            code,
+        })
+    }
+
+    pub fn judge<'a>(&'a self, ignore: &'a [String]) -> Judge<'a> {
+        Judge {
+            primary: &self.facts,
+            code: self.code.as_ref(),
+            now_ms: super::facts::now_ms(),
+            networks: &self.networks,
+            members: &self.members,
+            ignore,
+        }
+    }
+}
+
 /// Everything needed to judge candidates.
 pub struct Judge<'a> {
     pub primary: &'a Facts,
@@ -137,6 +192,14 @@ impl Judge<'_> {
 
     /// Judge every sighting (in a stable order) and the hand-entered hosts.
     pub fn all(&self, sightings: &[&Sighting], manual: &[String]) -> Vec<NodeReport> {
+        let manual = manual.iter().map(|h| self.manual(h)).collect();
+        self.all_with(sightings, manual)
+    }
+
+    /// Like [`Judge::all`], with the hand-entered hosts judged already (they
+    /// are resolved once, not on every look). A host that turns out to be a
+    /// node announcing itself with a valid signature is that node.
+    pub fn all_with(&self, sightings: &[&Sighting], manual: Vec<NodeReport>) -> Vec<NodeReport> {
         let mut out: Vec<NodeReport> = Vec::new();
         for s in sightings {
             let report = self.sighting(s, &out);
@@ -145,7 +208,15 @@ impl Judge<'_> {
         // Judge again with every other candidate known (licences used twice).
         let first = out.clone();
         let mut out: Vec<NodeReport> = sightings.iter().map(|s| self.sighting(s, &first)).collect();
-        out.extend(manual.iter().map(|h| self.manual(h)));
+        let announced = |m: &NodeReport| {
+            out.iter().any(|r| {
+                r.trusted
+                    && (r.name.eq_ignore_ascii_case(&m.name)
+                        || r.addresses.iter().any(|a| m.addresses.contains(a)))
+            })
+        };
+        let manual: Vec<NodeReport> = manual.into_iter().filter(|m| !announced(m)).collect();
+        out.extend(manual);
         out.sort_by(|a, b| a.name.cmp(&b.name));
         out
     }

@@ -56,6 +56,8 @@ pub struct Preview {
     pub files: Vec<(Loc, Vec<u8>)>,
     /// Whether MDaemon ran when the preview was made.
     pub service: crate::service::State,
+    /// The cluster manifest on the share as it was read (nodes, server IDs).
+    pub manifest: Option<crate::cluster::manifest::Manifest>,
 }
 
 impl Preview {
@@ -228,6 +230,7 @@ impl Engine {
             steps: plans,
             files,
             service,
+            manifest: cluster.manifest.clone(),
         })
     }
 

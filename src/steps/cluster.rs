@@ -33,7 +33,9 @@ fn rules_of(step: StepId) -> &'static [&'static str] {
     }
 }
 
-/// The plan's secondaries not registered in the manifest yet.
+/// The plan's secondaries not in the manifest yet: they must be found,
+/// trusted and meet the rules before step 9 gives them a server ID. (One in
+/// the manifest was checked when it was added; it only awaits registration.)
 fn pending<'a>(ctx: &'a Context) -> Vec<&'a Node> {
     ctx.plan
         .nodes
@@ -44,7 +46,7 @@ fn pending<'a>(ctx: &'a Context) -> Vec<&'a Node> {
                 .manifest
                 .as_ref()
                 .and_then(|m| m.member(&n.name))
-                .is_none_or(|m| m.registered.is_none())
+                .is_none()
         })
         .collect()
 }
@@ -106,7 +108,10 @@ pub(super) fn prepare(ctx: &Context, step: StepId) -> Result<StepPlan, Problem> 
     }
     if todo.is_empty() {
         sp.notes
-            .push("every secondary in the plan is in the cluster".into());
+            .push("every secondary in the plan is in the cluster manifest".into());
+        if step == StepId::ServerIds {
+            return server_ids(ctx, sp, &todo);
+        }
         return Ok(sp);
     }
     if ctx.cluster.reports.is_none() && step != StepId::ServerIds {
@@ -196,14 +201,6 @@ fn address_check(sp: &mut StepPlan, node: &Node, r: &NodeReport) {
 /// Step 9: server IDs in the manifest, and what to enter in MDaemon.
 fn server_ids(ctx: &Context, mut sp: StepPlan, todo: &[&Node]) -> Result<StepPlan, Problem> {
     let share = ctx.resolver.locate(&ctx.plan.shared.path)?;
-    // Refused before any change when another run holds the manifest.
-    if let Some(holder) = crate::cluster::manifest::ManifestLock::held_elsewhere(&share.local) {
-        sp.checks.push(Check::fail(
-            "cluster manifest lock",
-            format!("another mdcluster is working on this cluster: {holder}"),
-            "let it finish first; two wizards must not assign server IDs at once",
-        ));
-    }
     let current = ctx.cluster.manifest.clone().unwrap_or_default();
     let mut next = current.with_plan(ctx.plan, &crate::engine::journal::now_rfc3339())?;
     let mut added = Vec::new();
@@ -250,14 +247,28 @@ fn server_ids(ctx: &Context, mut sp: StepPlan, todo: &[&Node]) -> Result<StepPla
         Vec::new()
     } else {
         vec![Action::UpdateManifest {
-            share,
+            share: share.clone(),
             before: ctx.cluster.manifest_text.clone(),
             after,
             added,
         }]
     };
+    // Refused before any change when another run holds the manifest.
+    if !actions.is_empty() {
+        if let Some(holder) = crate::cluster::manifest::ManifestLock::held_elsewhere(&share.local) {
+            sp.checks.push(Check::fail(
+                "cluster manifest lock",
+                format!("another mdcluster is working on this cluster: {holder}"),
+                "let it finish first; two wizards must not assign server IDs at once",
+            ));
+        }
+    }
+    let unregistered = next
+        .nodes
+        .iter()
+        .any(|m| m.role == Role::Secondary && m.registered.is_none());
     let mut sp = sp.with_actions(actions);
-    if sp.state == StepState::NothingToDo {
+    if sp.state == StepState::NothingToDo && unregistered {
         sp.state = StepState::Waiting;
     }
     Ok(sp)

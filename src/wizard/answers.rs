@@ -99,6 +99,17 @@ pub fn needs_local_share() -> bool {
     !cfg!(windows)
 }
 
+/// A secondary the administrator added (found by discovery, or typed in).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Secondary {
+    pub name: String,
+    pub address: String,
+    /// None: mdcluster assigns one (the cluster manifest keeps it).
+    pub server_id: Option<u32>,
+    /// A removed node whose server ID it takes over (explicit replace).
+    pub replaces: Option<String>,
+}
+
 /// The answers, as typed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Answers {
@@ -113,12 +124,23 @@ pub struct Answers {
     pub stop_mdaemon: String,
     pub keep_source: String,
     pub restart: String,
+    /// The secondaries, in the order they were added.
+    pub secondaries: Vec<Secondary>,
 }
 
 impl Answers {
-    /// Defaults from what is on disk: the installation's Windows path from
-    /// MDaemon.ini, this machine's name, an earlier plan when there is one.
+    /// Defaults from what is on disk: the plan of an earlier run when there
+    /// is one (a rerun adds a node to what is there), else the installation's
+    /// Windows path from MDaemon.ini and this machine's name.
     pub fn from_disk(install_local: &Path, profile: &Profile) -> Answers {
+        match earlier_plan(install_local, profile) {
+            Some(plan) => Answers::from_plan(&plan, install_local),
+            None => Answers::fresh(install_local, profile),
+        }
+    }
+
+    /// Defaults for an installation mdcluster has not worked on.
+    pub fn fresh(install_local: &Path, profile: &Profile) -> Answers {
         let host = crate::engine::lock::hostname();
         let ini = std::fs::read(install_local.join(profile.ini.file.replace('\\', "/")))
             .ok()
@@ -160,6 +182,7 @@ impl Answers {
             stop_mdaemon: "n".into(),
             keep_source: "n".into(),
             restart: "n".into(),
+            secondaries: Vec::new(),
         }
     }
 
@@ -186,7 +209,49 @@ impl Answers {
             stop_mdaemon: yes_no(plan.options.stop_mdaemon),
             keep_source: yes_no(plan.options.keep_source),
             restart: yes_no(plan.options.restart),
+            secondaries: plan
+                .nodes
+                .iter()
+                .filter(|n| n.role == crate::plan::Role::Secondary)
+                .map(|n| Secondary {
+                    name: n.name.clone(),
+                    address: n.address.clone(),
+                    server_id: (n.server_id != 0).then_some(n.server_id),
+                    replaces: n.replaces.clone(),
+                })
+                .collect(),
         }
+    }
+
+    /// Add a secondary (or update the address of one with the same name).
+    pub fn add_secondary(&mut self, name: &str, address: &str) -> Result<(), String> {
+        check_computer_name(name).map_err(|why| format!("the name {why}"))?;
+        check_address(address).map_err(|why| format!("the address {why}"))?;
+        if name.eq_ignore_ascii_case(self.node_name.trim()) {
+            return Err(format!("{name} is the primary"));
+        }
+        match self
+            .secondaries
+            .iter_mut()
+            .find(|s| s.name.eq_ignore_ascii_case(name))
+        {
+            Some(s) => s.address = address.to_string(),
+            None => self.secondaries.push(Secondary {
+                name: name.to_uppercase(),
+                address: address.to_string(),
+                server_id: None,
+                replaces: None,
+            }),
+        }
+        Ok(())
+    }
+
+    /// Take a secondary out of the plan again (before it was applied).
+    pub fn remove_secondary(&mut self, name: &str) -> bool {
+        let before = self.secondaries.len();
+        self.secondaries
+            .retain(|s| !s.name.eq_ignore_ascii_case(name));
+        before != self.secondaries.len()
     }
 
     pub fn get(&self, id: FieldId) -> &str {
@@ -305,6 +370,19 @@ impl Answers {
             q(&self.node_address),
             self.server_id.trim()
         ));
+        for n in &self.secondaries {
+            t.push_str(&format!(
+                "\n[[nodes]]\nname = {}\naddress = {}\nrole = \"secondary\"\n",
+                q(&n.name),
+                q(&n.address)
+            ));
+            if let Some(id) = n.server_id {
+                t.push_str(&format!("server_id = {id}\n"));
+            }
+            if let Some(r) = &n.replaces {
+                t.push_str(&format!("replaces = {}\n", q(r)));
+            }
+        }
         // Off Windows, or run from another machine: say where the installation is here.
         let local = self.install_local.to_string_lossy();
         if needs_local_share() || !local.eq_ignore_ascii_case(self.install_root.trim()) {
@@ -329,6 +407,22 @@ impl Answers {
     pub fn plan(&self, profile: &Profile, file: &Path) -> Result<Plan, Vec<PlanError>> {
         Plan::parse(&self.plan_text(), file, profile)
     }
+}
+
+/// The plan an earlier run used: the one its journal names, else the one the
+/// wizard kept in the state folder.
+fn earlier_plan(install_local: &Path, profile: &Profile) -> Option<Plan> {
+    let state = install_local.join(crate::engine::STATE_DIR);
+    let replay =
+        crate::engine::journal::read(&state.join(crate::engine::journal::FILE_NAME)).ok()?;
+    if replay.is_empty() || replay.undone {
+        return None;
+    }
+    let named = replay.plan_file().map(PathBuf::from);
+    [named, Some(state.join("wizard-plan.toml"))]
+        .into_iter()
+        .flatten()
+        .find_map(|f| Plan::load(&f, profile).ok())
 }
 
 fn yes_no(v: bool) -> String {
@@ -371,6 +465,20 @@ mod tests {
             stop_mdaemon: "n".into(),
             keep_source: "n".into(),
             restart: "n".into(),
+            secondaries: vec![
+                Secondary {
+                    name: "MAIL2".into(),
+                    address: "192.0.2.12".into(),
+                    server_id: None,
+                    replaces: None,
+                },
+                Secondary {
+                    name: "MAIL4".into(),
+                    address: "mail4.example.com".into(),
+                    server_id: Some(2),
+                    replaces: Some("MAIL3".into()),
+                },
+            ],
         }
     }
 
@@ -384,6 +492,26 @@ mod tests {
             r"\\fileserver\mdaemon\Users\LockFiles"
         );
         assert_eq!(Answers::from_plan(&plan, Path::new("/srv/MDaemon")), a);
+        assert_eq!(plan.nodes.len(), 3);
+    }
+
+    #[test]
+    fn secondaries_are_added_checked_and_removed() {
+        let mut a = answers();
+        a.secondaries.clear();
+        a.add_secondary("mail3", "192.0.2.13").unwrap();
+        assert_eq!(a.secondaries[0].name, "MAIL3");
+        a.add_secondary("MAIL3", "192.0.2.14").unwrap();
+        assert_eq!(a.secondaries.len(), 1, "the same node twice is one node");
+        assert_eq!(a.secondaries[0].address, "192.0.2.14");
+        assert!(
+            a.add_secondary("MAIL1", "192.0.2.1").is_err(),
+            "the primary"
+        );
+        assert!(a.add_secondary("BAD NAME", "192.0.2.1").is_err());
+        assert!(a.add_secondary("MAIL5", "not an address!").is_err());
+        assert!(a.remove_secondary("mail3"));
+        assert!(a.secondaries.is_empty());
     }
 
     #[test]

@@ -8,6 +8,9 @@
 //! and nothing else.
 
 use super::answers::{question, Answers, FieldId};
+use super::nodes::{self, NodeRow, Standing};
+use crate::cluster::survey::NodeReport;
+use crate::discovery::Scope;
 use crate::engine::events::{Event, Outcome};
 use crate::engine::{Preview, Summary};
 use crate::plan::Plan;
@@ -21,6 +24,8 @@ use std::time::{Duration, Instant};
 
 /// Most events kept for the event pane.
 const EVENT_LINES: usize = 500;
+/// How often to ask again for a manifest lock another run holds.
+const LOCK_RETRY: Duration = Duration::from_secs(5);
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Screen {
@@ -39,6 +44,8 @@ pub enum Confirm {
     Apply,
     Undo,
     QuitWhileRunning,
+    /// The administrator registered these nodes in MDaemon (step 9).
+    Registered,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +53,10 @@ pub enum Focus {
     Steps,
     /// Editing a question of the selected step.
     Field(FieldId),
+    /// Choosing in the nodes table (step 8).
+    Nodes,
+    /// Typing a host to check by hand (step 8).
+    ManualHost,
 }
 
 /// What the step list shows for a step.
@@ -101,6 +112,18 @@ pub struct Finished {
 }
 
 pub enum Msg {
+    /// What discovery found (all of it, judged), and why nothing if nothing.
+    Discovered {
+        generation: u64,
+        reports: Vec<NodeReport>,
+        why: String,
+    },
+    /// The join code on screen and when it expires (Unix milliseconds).
+    JoinCode(Result<(String, i64), String>),
+    /// The cluster manifest lock: None when this wizard holds it, else who does.
+    ClusterLock(Option<String>),
+    /// Registrations recorded in the manifest: (name, server ID).
+    Registered(Result<Vec<(String, u32)>, String>),
     Key(KeyEvent),
     Resize,
     Tick(Instant),
@@ -120,6 +143,24 @@ pub enum Cmd {
     Preview {
         generation: u64,
         plan: Box<Plan>,
+        /// What discovery found (None: it has not run).
+        discovered: Option<Vec<NodeReport>>,
+    },
+    /// Listen for secondaries (until a newer Discover); issue the join code.
+    Discover {
+        generation: u64,
+        plan: Box<Plan>,
+        scope: Scope,
+        manual: Vec<String>,
+    },
+    /// Hold the cluster manifest lock on this share for the wizard's run.
+    HoldLock {
+        share: PathBuf,
+    },
+    /// Record that these nodes are registered in MDaemon.
+    Register {
+        plan: Box<Plan>,
+        names: Vec<String>,
     },
     Apply {
         plan_text: String,
@@ -132,6 +173,38 @@ pub enum Cmd {
         path: PathBuf,
         text: String,
     },
+}
+
+/// Steps 6-9: the secondaries.
+#[derive(Default)]
+pub struct ClusterState {
+    /// The join code on screen and when it expires (Unix milliseconds).
+    pub code: Option<(String, i64)>,
+    pub code_error: Option<String>,
+    /// Everything discovery found, judged.
+    pub reports: Vec<NodeReport>,
+    /// Why nothing (trusted) was found, as far as can be seen.
+    pub why_nothing: String,
+    /// What discovery was started for (installation, share, primary, hosts).
+    pub started: Option<String>,
+    pub generation: u64,
+    /// Hosts typed in by hand, checked with the others.
+    pub manual: Vec<String>,
+    /// The host being typed.
+    pub typing: String,
+    /// The selected row of the nodes table.
+    pub row: usize,
+    /// The share whose manifest lock was asked for.
+    pub lock_share: Option<PathBuf>,
+    /// Who else holds the manifest lock (None: this wizard, or not asked yet).
+    pub lock_held_by: Option<String>,
+    pub lock_asked: Option<Instant>,
+    /// The manifest existed at start: this run adds a node.
+    pub adding: bool,
+    /// The first preview was seen (add-node mode is decided there).
+    seen_first_preview: bool,
+    /// The discovery fingerprint the current preview was made with.
+    previewed: String,
 }
 
 pub struct App {
@@ -164,6 +237,9 @@ pub struct App {
     pub plan_file: PathBuf,
     /// Time from start to the first frame (the start-up benchmark).
     pub first_frame: Option<Duration>,
+    /// Where discovery listens (None: it is off; tests feed what it finds).
+    pub discovery_scope: Option<Scope>,
+    pub cluster: ClusterState,
 }
 
 impl App {
@@ -224,6 +300,8 @@ impl App {
             quit: false,
             plan_file: state_dir.join("wizard-plan.toml"),
             first_frame: None,
+            discovery_scope: None,
+            cluster: ClusterState::default(),
         };
         app.event("mdcluster wizard started");
         if app.answers.first_invalid().is_some() {
@@ -307,6 +385,11 @@ impl App {
         if let Some((f, e)) = self.answers.first_invalid() {
             return Err(format!("{}: {e}", question(f).label));
         }
+        if let Some(h) = &self.cluster.lock_held_by {
+            return Err(format!(
+                "another mdcluster is working on this cluster: {h}; let it finish first"
+            ));
+        }
         match &self.preview {
             PreviewState::Ready(p) => {
                 if p.refusal().is_some() {
@@ -322,13 +405,108 @@ impl App {
         }
     }
 
+    /// The nodes table of steps 6-9.
+    pub fn node_rows(&self) -> Vec<NodeRow> {
+        nodes::rows(
+            &self.answers,
+            self.preview().and_then(|p| p.manifest.as_ref()),
+            &self.cluster.reports,
+        )
+    }
+
+    /// Secondaries in the manifest whose registration in MDaemon is not confirmed.
+    pub fn awaiting_registration(&self) -> Vec<(String, u32)> {
+        self.preview()
+            .and_then(|p| p.manifest.as_ref())
+            .map(|m| {
+                m.nodes
+                    .iter()
+                    .filter(|n| n.role == crate::plan::Role::Secondary && n.registered.is_none())
+                    .map(|n| (n.name.clone(), n.server_id))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// A cluster exists already (its manifest is on the share): this run
+    /// adds a node, so the wizard opens at discovery.
+    fn enter_add_node_mode(&mut self, p: &Preview) {
+        let Some(m) = &p.manifest else { return };
+        self.cluster.adding = true;
+        if self.focus == Focus::Steps && self.screen == Screen::Steps {
+            self.selected = StepId::Discover;
+            self.scroll = 0;
+        }
+        self.event(format!(
+            "this is the primary of a cluster of {} node(s): add a node in step 8; nothing else changes",
+            m.nodes.len()
+        ));
+    }
+
+    /// Work that follows from the state: hold the manifest lock on the
+    /// share, and listen for secondaries once the cluster steps are in view.
+    fn background(&mut self) -> Vec<Cmd> {
+        let mut cmds = Vec::new();
+        if self.answers.first_invalid().is_some() || self.screen == Screen::Running {
+            return cmds;
+        }
+        let Ok(plan) = self.answers.plan(&self.profile, &self.plan_file) else {
+            return cmds;
+        };
+        let share = crate::location::Resolver::new(plan.mounts.clone())
+            .locate(&plan.shared.path)
+            .ok()
+            .map(|l| l.local)
+            .filter(|s| s.is_dir());
+        if let Some(share) = share {
+            let retry = self.cluster.lock_held_by.is_some()
+                && self
+                    .cluster
+                    .lock_asked
+                    .is_none_or(|t| self.now.saturating_duration_since(t) > LOCK_RETRY);
+            if self.cluster.lock_share.as_ref() != Some(&share) || retry {
+                self.cluster.lock_share = Some(share.clone());
+                self.cluster.lock_asked = Some(self.now);
+                cmds.push(Cmd::HoldLock { share });
+            }
+        }
+        let Some(scope) = self.discovery_scope.clone() else {
+            return cmds;
+        };
+        let in_view = self.cluster.adding || (6..=9).contains(&self.selected.number());
+        if !in_view && self.cluster.started.is_none() {
+            return cmds;
+        }
+        let key = format!(
+            "{}|{}|{}|{}|{}",
+            self.answers.install_local.display(),
+            self.answers.shared_path,
+            self.answers.shared_local,
+            self.answers.node_name,
+            self.cluster.manual.join(",")
+        );
+        if self.cluster.started.as_deref() != Some(key.as_str()) {
+            self.cluster.started = Some(key);
+            self.cluster.generation += 1;
+            cmds.push(Cmd::Discover {
+                generation: self.cluster.generation,
+                plan: Box::new(plan),
+                scope,
+                manual: self.cluster.manual.clone(),
+            });
+        }
+        cmds
+    }
+
     fn refresh_preview(&mut self) -> Vec<Cmd> {
         if self.answers.first_invalid().is_some() {
             self.preview = PreviewState::Waiting;
             self.previewed = None;
             return Vec::new();
         }
+        let found = nodes::fingerprint(&self.answers, &self.cluster.reports);
         if self.previewed.as_ref() == Some(&self.answers)
+            && self.cluster.previewed == found
             && !matches!(self.preview, PreviewState::Waiting)
         {
             return Vec::new();
@@ -337,10 +515,16 @@ impl App {
             Ok(plan) => {
                 self.generation += 1;
                 self.previewed = Some(self.answers.clone());
+                self.cluster.previewed = found;
                 self.preview = PreviewState::Computing;
                 vec![Cmd::Preview {
                     generation: self.generation,
                     plan: Box::new(plan),
+                    discovered: self
+                        .cluster
+                        .started
+                        .is_some()
+                        .then(|| self.cluster.reports.clone()),
                 }]
             }
             Err(errors) => {
@@ -352,7 +536,70 @@ impl App {
     }
 
     pub fn update(&mut self, msg: Msg) -> Vec<Cmd> {
+        let mut cmds = self.handle(msg);
+        cmds.extend(self.background());
+        cmds
+    }
+
+    fn handle(&mut self, msg: Msg) -> Vec<Cmd> {
         match msg {
+            Msg::Discovered {
+                generation,
+                reports,
+                why,
+            } => {
+                if generation != self.cluster.generation {
+                    return Vec::new();
+                }
+                for r in &reports {
+                    let new = !self
+                        .cluster
+                        .reports
+                        .iter()
+                        .any(|o| o.name == r.name && o.trusted == r.trusted);
+                    if new {
+                        let trust = if r.trusted { "trusted" } else { "NOT trusted" };
+                        self.event(format!("found {} ({trust})", r.name));
+                    }
+                }
+                self.cluster.reports = reports;
+                self.cluster.why_nothing = why;
+                self.refresh_preview()
+            }
+            Msg::JoinCode(result) => {
+                match result {
+                    Ok((code, until)) => {
+                        self.event(format!("join code {code} for the secondaries (see step 8)"));
+                        self.cluster.code = Some((code, until));
+                        self.cluster.code_error = None;
+                    }
+                    Err(e) => self.cluster.code_error = Some(e),
+                }
+                Vec::new()
+            }
+            Msg::ClusterLock(holder) => {
+                if let Some(h) = &holder {
+                    if self.cluster.lock_held_by.as_ref() != Some(h) {
+                        self.event(format!("another mdcluster is working on this cluster: {h}"));
+                    }
+                }
+                self.cluster.lock_held_by = holder;
+                Vec::new()
+            }
+            Msg::Registered(result) => {
+                match result {
+                    Ok(done) => {
+                        for (name, id) in done {
+                            self.event(format!(
+                                "{name} (server ID {id}) recorded as registered in MDaemon"
+                            ));
+                        }
+                    }
+                    Err(e) => self.event(format!("could not record the registration: {e}")),
+                }
+                self.previewed = None;
+                self.refresh_preview()
+            }
             Msg::Key(key)
                 if key.kind == KeyEventKind::Press || key.kind == KeyEventKind::Repeat =>
             {
@@ -369,6 +616,10 @@ impl App {
                 }
                 match result {
                     Ok(p) => {
+                        if !self.cluster.seen_first_preview {
+                            self.cluster.seen_first_preview = true;
+                            self.enter_add_node_mode(&p);
+                        }
                         let changing = p.pending().count();
                         match p.refusal() {
                             Some(_) => self.event("preview ready: a check failed (see the steps marked failed)"),
@@ -528,8 +779,14 @@ impl App {
                 Vec::new()
             }
             Screen::Summary => match key.code {
-                KeyCode::Char('q') | KeyCode::Esc => {
+                KeyCode::Char('q') => {
                     self.quit = true;
+                    Vec::new()
+                }
+                // Back to the steps: register the new nodes, add another one.
+                KeyCode::Esc | KeyCode::Enter => {
+                    self.screen = Screen::Steps;
+                    self.focus = Focus::Steps;
                     Vec::new()
                 }
                 KeyCode::Char('s') => self.open_save(),
@@ -541,6 +798,8 @@ impl App {
             Screen::Steps => match self.focus {
                 Focus::Field(field) => self.field_key(field, key),
                 Focus::Steps => self.steps_key(key),
+                Focus::Nodes => self.nodes_key(key),
+                Focus::ManualHost => self.manual_key(key),
             },
         }
     }
@@ -560,6 +819,21 @@ impl App {
             Confirm::QuitWhileRunning => {
                 self.quit = true;
                 Vec::new()
+            }
+            Confirm::Registered => {
+                self.screen = Screen::Steps;
+                let names: Vec<String> = self
+                    .awaiting_registration()
+                    .into_iter()
+                    .map(|(n, _)| n)
+                    .collect();
+                match self.answers.plan(&self.profile, &self.plan_file) {
+                    Ok(plan) if !names.is_empty() => vec![Cmd::Register {
+                        plan: Box::new(plan),
+                        names,
+                    }],
+                    _ => Vec::new(),
+                }
             }
             Confirm::Apply => {
                 let Some(preview) = self.preview().cloned() else {
@@ -629,6 +903,21 @@ impl App {
             KeyCode::Tab | KeyCode::Enter => {
                 if let Some(first) = self.fields_of(self.selected).first() {
                     self.focus = Focus::Field(*first);
+                } else if self.selected == StepId::Discover {
+                    self.focus = Focus::Nodes;
+                    self.cluster.row = self
+                        .cluster
+                        .row
+                        .min(self.node_rows().len().saturating_sub(1));
+                }
+                Vec::new()
+            }
+            KeyCode::Char('r') if self.selected == StepId::ServerIds => {
+                if self.awaiting_registration().is_empty() {
+                    self.event("no node awaits its registration in MDaemon");
+                } else {
+                    self.previous = Screen::Steps;
+                    self.screen = Screen::Confirm(Confirm::Registered);
                 }
                 Vec::new()
             }
@@ -658,6 +947,96 @@ impl App {
                 Vec::new()
             }
         }
+    }
+
+    /// The nodes table: move, add a found node to the plan, take one out,
+    /// or type a host to check by hand.
+    fn nodes_key(&mut self, key: KeyEvent) -> Vec<Cmd> {
+        let rows = self.node_rows();
+        let row = rows.get(self.cluster.row.min(rows.len().saturating_sub(1)));
+        match key.code {
+            KeyCode::Esc | KeyCode::Tab => self.focus = Focus::Steps,
+            KeyCode::Up | KeyCode::Char('k') => {
+                self.cluster.row = self.cluster.row.saturating_sub(1);
+            }
+            KeyCode::Down | KeyCode::Char('j') if self.cluster.row + 1 < rows.len() => {
+                self.cluster.row += 1;
+            }
+            KeyCode::Char('m') => {
+                self.focus = Focus::ManualHost;
+                self.cluster.typing.clear();
+            }
+            KeyCode::Enter | KeyCode::Char('+') => {
+                let Some(row) = row else { return Vec::new() };
+                match &row.standing {
+                    Standing::Addable => {
+                        let address = row
+                            .report
+                            .as_ref()
+                            .and_then(|r| r.addresses.first())
+                            .map(ToString::to_string)
+                            .unwrap_or_default();
+                        match self.answers.add_secondary(&row.name, &address) {
+                            Ok(()) => self.event(format!(
+                                "{} added to the plan; press a to apply (it gets a server ID)",
+                                row.name
+                            )),
+                            Err(e) => self.event(format!("cannot add {}: {e}", row.name)),
+                        }
+                        return self.refresh_preview();
+                    }
+                    Standing::CannotJoin(why) => {
+                        self.event(format!("{} cannot be added: {why}", row.name));
+                    }
+                    _ => self.event(format!("{}: {}", row.name, row.standing.text())),
+                }
+            }
+            KeyCode::Char('-') | KeyCode::Delete => {
+                let Some(row) = row else { return Vec::new() };
+                let member = matches!(
+                    row.standing,
+                    Standing::Registered | Standing::AwaitingRegistration | Standing::Primary
+                );
+                if member {
+                    self.event(format!(
+                        "{} is in the cluster; remove it with `mdcluster node remove --plan FILE {}` (its server ID is retired)",
+                        row.name, row.name
+                    ));
+                } else if self.answers.remove_secondary(&row.name) {
+                    self.event(format!("{} taken out of the plan", row.name));
+                    return self.refresh_preview();
+                }
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn manual_key(&mut self, key: KeyEvent) -> Vec<Cmd> {
+        match key.code {
+            KeyCode::Esc => self.focus = Focus::Nodes,
+            KeyCode::Enter => {
+                let host = self.cluster.typing.trim().to_string();
+                match crate::plan::check_address(&host) {
+                    Ok(()) => {
+                        if !self.cluster.manual.contains(&host) {
+                            self.cluster.manual.push(host.clone());
+                        }
+                        self.event(format!("checking {host}"));
+                        self.focus = Focus::Nodes;
+                    }
+                    Err(why) => self.event(format!("{host}: the host {why}")),
+                }
+            }
+            KeyCode::Backspace => {
+                self.cluster.typing.pop();
+            }
+            KeyCode::Char(c) if !c.is_control() && self.cluster.typing.len() < 253 => {
+                self.cluster.typing.push(c);
+            }
+            _ => {}
+        }
+        Vec::new()
     }
 
     fn field_key(&mut self, field: FieldId, key: KeyEvent) -> Vec<Cmd> {

@@ -4,6 +4,7 @@
 
 pub mod answers;
 pub mod app;
+pub mod nodes;
 pub mod plain;
 pub mod runtime;
 pub mod view;
@@ -13,12 +14,18 @@ use crate::profile::Profile;
 use answers::Answers;
 
 /// Start the full-screen wizard; print where things stand when it ends.
-pub fn run_tui(answers: Answers, profile: Profile, color: bool) -> Result<Exit, Problem> {
+pub fn run_tui(
+    answers: Answers,
+    profile: Profile,
+    color: bool,
+    scope: Option<crate::discovery::Scope>,
+) -> Result<Exit, Problem> {
     use std::io::IsTerminal;
     if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
         return Err(plain::no_terminal());
     }
-    let app = app::App::new(profile.clone(), answers, color);
+    let mut app = app::App::new(profile.clone(), answers, color);
+    app.discovery_scope = scope;
     let app = runtime::run_terminal(app, profile)?;
     if let Some(t) = app.first_frame {
         eprintln!("first frame after {:.3} ms", t.as_secs_f64() * 1000.0);

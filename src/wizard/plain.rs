@@ -4,12 +4,17 @@
 use super::answers::{question, Answers};
 use super::runtime::{keep_plan, save_plan};
 use crate::cli::output::{print_summary, HumanSink};
+use crate::cluster::pairing;
+use crate::cluster::survey::{NodeReport, PrimaryView};
+use crate::discovery::Browser;
 use crate::engine::Engine;
 use crate::problem::{Exit, Problem};
 use crate::profile::Profile;
 use crate::report::preview::{render, Style};
+use crate::report::sanitize;
 use inquire::validator::Validation;
-use inquire::{Confirm, InquireError, Select, Text};
+use inquire::{Confirm, InquireError, MultiSelect, Select, Text};
+use std::time::Duration;
 
 fn cancelled(e: InquireError) -> Problem {
     match e {
@@ -21,12 +26,165 @@ fn cancelled(e: InquireError) -> Problem {
     }
 }
 
+/// Steps 6-8 as prompts: show the join code, listen for the secondaries,
+/// let the administrator pick the ones that may join (or enter a host by
+/// hand). Returns what was found, judged, for the preview.
+fn secondaries(
+    answers: &mut Answers,
+    plan: &crate::plan::Plan,
+    scope: &crate::discovery::Scope,
+    profile: &Profile,
+) -> Result<Vec<NodeReport>, Problem> {
+    let resolver = crate::location::Resolver::new(plan.mounts.clone());
+    let root = resolver.locate(&plan.install_root)?.local;
+    let share = resolver.locate(&plan.shared.path)?.local;
+    let (code, _) = pairing::code_to_show(&root.join(crate::engine::STATE_DIR))?;
+    println!(
+        "\nSecondaries. Join code {} (valid for an hour). On each secondary run:\n  mdcluster join --code {} --share '{}'{}",
+        code.display(),
+        code.display(),
+        plan.shared.path,
+        if scope.loopback { " --loopback" } else { "" }
+    );
+    let name = plan.primary().map(|n| n.name.clone()).unwrap_or_default();
+    let view = PrimaryView::gather(profile, &root, Some(&share), &name, scope, Some(code))?;
+    let mut browser = Browser::start(scope)?;
+    let mut manual: Vec<NodeReport> = Vec::new();
+    loop {
+        let wait = Duration::from_secs(LISTEN_SECS);
+        println!("Listening for {LISTEN_SECS} s on {}...", scope.describe());
+        let end = std::time::Instant::now() + wait;
+        while std::time::Instant::now() < end {
+            browser.poll(Duration::from_millis(250));
+        }
+        let sightings: Vec<&crate::discovery::Sighting> = browser.sightings().collect();
+        let reports = view.judge(&[]).all_with(&sightings, manual.clone());
+        let trusted = reports.iter().filter(|r| r.trusted).count();
+        for r in &reports {
+            let standing = if r.addable() {
+                "can join"
+            } else {
+                "cannot join"
+            };
+            println!("  {}  {standing}", sanitize(&r.name));
+            if let Some(why) = &r.untrusted {
+                println!("      not trusted: {}", sanitize(why));
+            }
+            for v in r.blocking() {
+                println!("      {}: {}", v.rule, sanitize(&v.detail));
+            }
+        }
+        let why = crate::discovery::explain_nothing(scope, sightings.len(), trusted, wait);
+        if !why.is_empty() {
+            println!("  {why}");
+        }
+        let choices: Vec<String> = reports
+            .iter()
+            .filter(|r| r.addable())
+            .filter(|r| {
+                !answers
+                    .secondaries
+                    .iter()
+                    .any(|s| s.name.eq_ignore_ascii_case(&r.name))
+            })
+            .map(|r| sanitize(&r.name).into_owned())
+            .collect();
+        if !choices.is_empty() {
+            let picked = MultiSelect::new("Add to the cluster:", choices)
+                .prompt()
+                .map_err(cancelled)?;
+            for name in picked {
+                if let Some(r) = reports.iter().find(|r| r.name == name) {
+                    let address = r
+                        .addresses
+                        .first()
+                        .map(ToString::to_string)
+                        .unwrap_or_default();
+                    if let Err(e) = answers.add_secondary(&r.name, &address) {
+                        eprintln!("cannot add {name}: {e}");
+                    }
+                }
+            }
+        }
+        let next = Select::new(
+            "Secondaries:",
+            vec![
+                "go on to the preview",
+                "listen again",
+                "enter a host by hand (NetBIOS name, IP or DNS name)",
+            ],
+        )
+        .prompt()
+        .map_err(cancelled)?;
+        if next.starts_with("go on") {
+            return Ok(reports);
+        }
+        if next.starts_with("enter") {
+            let host = Text::new("Host:")
+                .with_validator(|h: &str| {
+                    Ok(match crate::plan::check_address(h.trim()) {
+                        Ok(()) => Validation::Valid,
+                        Err(why) => Validation::Invalid(format!("the host {why}").into()),
+                    })
+                })
+                .prompt()
+                .map_err(cancelled)?;
+            manual.push(view.judge(&[]).manual(host.trim()));
+        }
+    }
+}
+
+/// How long the plain wizard listens each time.
+const LISTEN_SECS: u64 = 5;
+
+/// Nodes in the manifest whose registration in MDaemon is not confirmed:
+/// say what to enter, and record it once the administrator says it is done.
+fn confirm_registrations(share: &std::path::Path, profile: &Profile) -> Result<(), Problem> {
+    let Some(m) = crate::cluster::manifest::Manifest::load(share)? else {
+        return Ok(());
+    };
+    let waiting: Vec<(String, u32)> = m
+        .nodes
+        .iter()
+        .filter(|n| n.role == crate::plan::Role::Secondary && n.registered.is_none())
+        .map(|n| (n.name.clone(), n.server_id))
+        .collect();
+    if waiting.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = waiting
+        .iter()
+        .map(|(n, id)| format!("{n} (server ID {id})"))
+        .collect();
+    println!(
+        "\nRegister in MDaemon on the primary, {}: {}.",
+        *profile.cluster.dialog,
+        list.join(", ")
+    );
+    if Confirm::new("Are they registered now?")
+        .with_default(false)
+        .prompt()
+        .map_err(cancelled)?
+    {
+        let names: Vec<String> = waiting.into_iter().map(|(n, _)| n).collect();
+        for (name, id) in crate::cluster::manifest::confirm_registered(share, &names, "wizard")? {
+            println!("{name} (server ID {id}) recorded as registered.");
+        }
+    }
+    Ok(())
+}
+
 pub fn no_terminal() -> Problem {
     Problem::usage("the wizard needs a terminal to ask its questions, and there is none")
         .fix("for a run without questions use `mdcluster apply --plan FILE` (`mdcluster plan example` prints one)")
 }
 
-pub fn run(mut answers: Answers, profile: Profile, style: Style) -> Result<Exit, Problem> {
+pub fn run(
+    mut answers: Answers,
+    profile: Profile,
+    style: Style,
+    scope: Option<crate::discovery::Scope>,
+) -> Result<Exit, Problem> {
     use std::io::IsTerminal;
     if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
         return Err(no_terminal());
@@ -84,7 +242,29 @@ pub fn run(mut answers: Answers, profile: Profile, style: Style) -> Result<Exit,
     let plan = answers
         .plan(&profile, &state.join("wizard-plan.toml"))
         .map_err(|e| crate::plan::plan_problem(&state.join("wizard-plan.toml"), &e))?;
-    let engine = Engine::open(plan, profile.clone())?;
+    // Held for the whole session, like the full-screen wizard does.
+    let lock = super::runtime::LockHolder::default();
+    let share = crate::location::Resolver::new(plan.mounts.clone())
+        .locate(&plan.shared.path)?
+        .local;
+    if share.is_dir() {
+        if let Some(holder) = lock.hold(&share) {
+            return Err(Problem::refused(format!(
+                "another mdcluster is working on this cluster: {holder}"
+            ))
+            .fix("let it finish first; two wizards must not assign server IDs at once"));
+        }
+        confirm_registrations(&share, &profile)?;
+    }
+    let discovered = match &scope {
+        Some(scope) => Some(secondaries(&mut answers, &plan, scope, &profile)?),
+        None => None,
+    };
+    let plan = answers
+        .plan(&profile, &state.join("wizard-plan.toml"))
+        .map_err(|e| crate::plan::plan_problem(&state.join("wizard-plan.toml"), &e))?;
+    let mut engine = Engine::open(plan, profile.clone())?;
+    engine.discovered = discovered;
     let preview = engine.preview()?;
     println!();
     print!("{}", render(&preview, style, &profile));
@@ -104,6 +284,9 @@ pub fn run(mut answers: Answers, profile: Profile, style: Style) -> Result<Exit,
             &summary,
             "run the wizard again and choose undo, or `mdcluster undo --plan <plan>`",
         );
+        if share.is_dir() {
+            confirm_registrations(&share, &profile)?;
+        }
     } else {
         return Err(Problem::new(Exit::Other, "cancelled; nothing was changed"));
     }

@@ -6,6 +6,10 @@
 
 use super::app::{App, Cmd, Msg};
 use super::view;
+use crate::cluster::manifest::ManifestLock;
+use crate::cluster::pairing;
+use crate::cluster::survey::{NodeReport, PrimaryView};
+use crate::discovery::{Browser, Scope};
 use crate::engine::events::{Event, EventSink};
 use crate::engine::{Engine, Summary};
 use crate::plan::Plan;
@@ -13,8 +17,10 @@ use crate::problem::{Exit, Problem};
 use crate::profile::Profile;
 use ratatui::backend::Backend;
 use ratatui::Terminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Carries out [`Cmd`]s.
@@ -22,17 +28,199 @@ pub trait Executor {
     fn run(&self, cmd: Cmd, tx: Sender<Msg>);
 }
 
-/// Each command on its own thread.
+/// Each command on its own thread; discovery runs until a newer one starts
+/// or the executor is dropped; the manifest lock lives as long as it.
 pub struct Threads {
     pub profile: Profile,
+    lock: LockHolder,
+    discovery: Arc<AtomicU64>,
+}
+
+impl Threads {
+    pub fn new(profile: Profile) -> Threads {
+        Threads {
+            profile,
+            lock: LockHolder::default(),
+            discovery: Arc::new(AtomicU64::new(0)),
+        }
+    }
 }
 
 impl Executor for Threads {
     fn run(&self, cmd: Cmd, tx: Sender<Msg>) {
-        let profile = self.profile.clone();
-        std::thread::spawn(move || execute(cmd, &profile, &tx));
+        match cmd {
+            Cmd::HoldLock { share } => {
+                let _ = tx.send(Msg::ClusterLock(self.lock.hold(&share)));
+            }
+            Cmd::Discover {
+                generation,
+                plan,
+                scope,
+                manual,
+            } => {
+                self.discovery.store(generation, Ordering::SeqCst);
+                let (current, profile) = (self.discovery.clone(), self.profile.clone());
+                std::thread::spawn(move || {
+                    discover(generation, &current, &plan, &scope, &manual, &profile, &tx)
+                });
+            }
+            cmd => {
+                let profile = self.profile.clone();
+                std::thread::spawn(move || execute(cmd, &profile, &tx));
+            }
+        }
     }
 }
+
+impl Drop for Threads {
+    fn drop(&mut self) {
+        // Discovery threads see this and stop.
+        self.discovery.store(u64::MAX, Ordering::SeqCst);
+    }
+}
+
+/// Commands run on the caller's thread, as they come (screen tests). The
+/// lock is held like in the real wizard; discovery does not run (tests send
+/// what it would find).
+pub struct Inline {
+    pub profile: Profile,
+    pub lock: LockHolder,
+}
+
+impl Executor for Inline {
+    fn run(&self, cmd: Cmd, tx: Sender<Msg>) {
+        match cmd {
+            Cmd::HoldLock { share } => {
+                let _ = tx.send(Msg::ClusterLock(self.lock.hold(&share)));
+            }
+            Cmd::Discover { .. } => {}
+            cmd => execute(cmd, &self.profile, &tx),
+        }
+    }
+}
+
+/// The wizard's hold on the cluster manifest lock of one share.
+#[derive(Default)]
+pub struct LockHolder(Mutex<Option<(PathBuf, ManifestLock)>>);
+
+impl LockHolder {
+    /// Hold the lock of `share` (letting go of another share's). None when
+    /// held; else who holds it.
+    pub fn hold(&self, share: &Path) -> Option<String> {
+        let Ok(mut held) = self.0.lock() else {
+            return Some("the lock holder failed".into());
+        };
+        if matches!(&*held, Some((s, _)) if s == share) {
+            return None;
+        }
+        *held = None;
+        match ManifestLock::acquire(share, "wizard") {
+            Ok(lock) => {
+                *held = Some((share.to_path_buf(), lock));
+                None
+            }
+            Err(p) => Some(ManifestLock::held_elsewhere(share).unwrap_or(p.what)),
+        }
+    }
+}
+
+/// Listen for secondaries and post what is found, judged, whenever it
+/// changes; also the join code to show. Stops when a newer discovery starts
+/// (or the wizard ends).
+fn discover(
+    generation: u64,
+    current: &AtomicU64,
+    plan: &Plan,
+    scope: &Scope,
+    manual: &[String],
+    profile: &Profile,
+    tx: &Sender<Msg>,
+) {
+    let still = || current.load(Ordering::SeqCst) == generation;
+    let post = |reports: Vec<NodeReport>, why: String| {
+        tx.send(Msg::Discovered {
+            generation,
+            reports,
+            why,
+        })
+        .is_ok()
+    };
+    let resolver = crate::location::Resolver::new(plan.mounts.clone());
+    let (Ok(root), Ok(share)) = (
+        resolver.locate(&plan.install_root),
+        resolver.locate(&plan.shared.path),
+    ) else {
+        return;
+    };
+    let code = pairing::code_to_show(&root.local.join(crate::engine::STATE_DIR));
+    let _ = tx.send(Msg::JoinCode(
+        code.as_ref()
+            .map(|(c, until)| (c.display(), *until))
+            .map_err(|p| p.what.clone()),
+    ));
+    let name = plan.primary().map(|n| n.name.clone()).unwrap_or_default();
+    let gather = || {
+        PrimaryView::gather(
+            profile,
+            &root.local,
+            Some(&share.local),
+            &name,
+            scope,
+            code.as_ref().ok().map(|(c, _)| c.clone()),
+        )
+    };
+    let mut view = match gather() {
+        Ok(v) => v,
+        Err(p) => {
+            post(Vec::new(), p.to_string());
+            return;
+        }
+    };
+    let mut browser = match Browser::start(scope) {
+        Ok(b) => b,
+        Err(p) => {
+            post(Vec::new(), p.to_string());
+            return;
+        }
+    };
+    let mut manual_reports: Vec<NodeReport> =
+        manual.iter().map(|h| view.judge(&[]).manual(h)).collect();
+    let started = Instant::now();
+    let mut gathered = Instant::now();
+    let mut last = String::new();
+    while still() {
+        browser.poll(Duration::from_millis(250));
+        // The primary's own facts (clock, members) age: read them again now and then.
+        if gathered.elapsed() > REGATHER {
+            if let Ok(v) = gather() {
+                view = v;
+                manual_reports = manual.iter().map(|h| view.judge(&[]).manual(h)).collect();
+            }
+            gathered = Instant::now();
+        }
+        let sightings: Vec<&crate::discovery::Sighting> = browser.sightings().collect();
+        let reports = view.judge(&[]).all_with(&sightings, manual_reports.clone());
+        let trusted = reports.iter().filter(|r| r.trusted).count();
+        let why = if started.elapsed() > Duration::from_secs(3) {
+            crate::discovery::explain_nothing(scope, sightings.len(), trusted, started.elapsed())
+        } else {
+            String::new()
+        };
+        let now = format!(
+            "{}{why}",
+            serde_json::to_string(&reports).unwrap_or_default()
+        );
+        if now != last {
+            last = now;
+            if !post(reports, why) {
+                return;
+            }
+        }
+    }
+}
+
+/// How often discovery reads the primary's facts again.
+const REGATHER: Duration = Duration::from_secs(30);
 
 /// Engine events become messages.
 struct ChannelSink(Sender<Msg>);
@@ -46,10 +234,31 @@ impl EventSink for ChannelSink {
 /// Carry out one command and post the result (and engine events).
 pub fn execute(cmd: Cmd, profile: &Profile, tx: &Sender<Msg>) {
     let msg = match cmd {
-        Cmd::Preview { generation, plan } => {
-            let result = Engine::open(*plan, profile.clone()).and_then(|e| e.prepare());
+        Cmd::Preview {
+            generation,
+            plan,
+            discovered,
+        } => {
+            let result = Engine::open(*plan, profile.clone()).and_then(|mut e| {
+                e.discovered = discovered;
+                e.prepare()
+            });
             Msg::Preview { generation, result }
         }
+        Cmd::Register { plan, names } => {
+            let share = crate::location::Resolver::new(plan.mounts.clone())
+                .locate(&plan.shared.path)
+                .map(|l| l.local);
+            Msg::Registered(
+                share
+                    .and_then(|s| {
+                        crate::cluster::manifest::confirm_registered(&s, &names, "wizard")
+                    })
+                    .map_err(|p| p.what),
+            )
+        }
+        // Stateful: carried out by the executor.
+        Cmd::HoldLock { .. } | Cmd::Discover { .. } => return,
         Cmd::Apply { plan_text, preview } => {
             let result = apply(&plan_text, &preview, profile, tx);
             Msg::Finished {
@@ -199,7 +408,7 @@ pub fn run_terminal(mut app: App, profile: Profile) -> Result<App, Problem> {
             break;
         }
     });
-    let exec = Threads { profile };
+    let exec = Threads::new(profile);
     run_loop(&mut terminal, &mut app, &rx, &tx, &exec, first_frame_only)
         .map_err(|e| Problem::other(format!("the terminal failed: {e}")))?;
     Ok(app)

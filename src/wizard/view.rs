@@ -3,6 +3,7 @@
 
 use super::answers::{question, FieldId};
 use super::app::{App, Confirm, Focus, PreviewState, Screen, UiState};
+use super::nodes::Tone;
 use crate::report::preview::{edit_diff, state_label};
 use crate::report::{sanitize, size, DiffLine};
 use crate::steps::{StepId, StepPlan};
@@ -196,6 +197,10 @@ fn render_step(f: &mut Frame, area: Rect, app: &App, t: &Theme) {
         }
     }
 
+    if (6..=9).contains(&step.number()) {
+        cluster_lines(&mut lines, app, t, area.width.saturating_sub(2));
+    }
+
     match &app.preview {
         PreviewState::Ready(p) => {
             if let Some(sp) = p.steps.iter().find(|s| s.step == step) {
@@ -265,6 +270,209 @@ fn render_step(f: &mut Frame, area: Rect, app: &App, t: &Theme) {
             .ratio(ratio.clamp(0.0, 1.0))
             .label(label);
         f.render_widget(gauge, g);
+    }
+}
+
+/// When a join code expires, as people read it.
+fn until(ms: i64) -> String {
+    let format = time::macros::format_description!("[hour]:[minute] UTC");
+    time::OffsetDateTime::from_unix_timestamp(ms / 1000)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| "?".into())
+}
+
+/// Steps 6-9: the join code, the nodes table (step 8) and the registration
+/// (step 9). Names, reasons and rule details come from the network: sanitized.
+fn cluster_lines(lines: &mut Vec<Line>, app: &App, t: &Theme, width: u16) {
+    let c = &app.cluster;
+    let step = app.selected;
+    if let Some(h) = &c.lock_held_by {
+        lines.push(Line::default());
+        lines.push(Line::from(Span::styled(
+            format!(
+                "Another mdcluster is working on this cluster: {}. Let it finish first.",
+                safe(h)
+            ),
+            t.fg(Color::Red).add_modifier(Modifier::BOLD),
+        )));
+    }
+    // Step 8 is about the table; the others about what to run on a secondary.
+    if step == StepId::Discover {
+        nodes_table(lines, app, t, width);
+    }
+    join_lines(lines, app, t);
+    if step == StepId::ServerIds {
+        registration_lines(lines, app, t);
+    }
+}
+
+fn join_lines(lines: &mut Vec<Line>, app: &App, t: &Theme) {
+    let c = &app.cluster;
+    lines.push(Line::default());
+    match (&c.code, &c.code_error, &app.discovery_scope) {
+        (Some((code, expires)), _, scope) => {
+            lines.push(Line::from(vec![
+                Span::styled(" Join code ", t.bold()),
+                Span::styled(safe(code), t.bold().add_modifier(Modifier::REVERSED)),
+                Span::raw(format!("  valid until {}", until(*expires))),
+            ]));
+            let scope_arg = match scope {
+                Some(s) if s.loopback => " --loopback".to_string(),
+                Some(s) => s
+                    .interfaces
+                    .iter()
+                    .map(|i| format!(" --interface {i}"))
+                    .collect(),
+                None => String::new(),
+            };
+            lines.push(Line::from(" On each secondary (MDaemon installed, same version, its own licence):"));
+            lines.push(Line::from(Span::styled(
+                format!(
+                    "   mdcluster join --code {} --share '{}'{scope_arg}",
+                    safe(code),
+                    safe(app.answers.shared_path.trim())
+                ),
+                t.fg(Color::Cyan),
+            )));
+        }
+        (None, Some(e), _) => lines.push(Line::from(Span::styled(
+            format!(" No join code: {}", safe(e)),
+            t.fg(Color::Red),
+        ))),
+        (None, None, None) => lines.push(Line::from(Span::styled(
+            " Discovery is off in this session: add secondaries with a plan (`mdcluster apply --plan`).",
+            t.dim(),
+        ))),
+        (None, None, Some(_)) => lines.push(Line::from(Span::styled(
+            " Looking for secondaries...",
+            t.dim(),
+        ))),
+    }
+}
+
+fn registration_lines(lines: &mut Vec<Line>, app: &App, t: &Theme) {
+    let waiting = app.awaiting_registration();
+    if waiting.is_empty() {
+        return;
+    }
+    let list: Vec<String> = waiting
+        .iter()
+        .map(|(n, id)| format!("{} (server ID {id})", safe(n)))
+        .collect();
+    lines.push(Line::default());
+    lines.push(heading("Registration in MDaemon", t));
+    lines.push(Line::from(format!(
+        " On the primary, {}: add {}.",
+        *app.profile.cluster.dialog,
+        list.join(", ")
+    )));
+    lines.push(Line::from(Span::styled(
+        " Press r once they are registered; mdcluster records it in the cluster manifest.",
+        t.fg(Color::Yellow),
+    )));
+}
+
+/// The nodes table. Wide panes get one line per node; narrow ones put the
+/// standing on a second line.
+fn nodes_table(lines: &mut Vec<Line>, app: &App, t: &Theme, width: u16) {
+    let c = &app.cluster;
+    let rows = app.node_rows();
+    let focused =
+        matches!(app.focus, Focus::Nodes | Focus::ManualHost) && app.screen == Screen::Steps;
+    let wide = width >= 80;
+    lines.push(Line::default());
+    lines.push(heading("Nodes", t));
+    let head = if wide {
+        format!(
+            "   {:<15} {:<22} {:>5}  {}",
+            "NAME", "ADDRESS", "ID", "STANDING"
+        )
+    } else {
+        format!("   {:<15} {:<16} {:>5}", "NAME", "ADDRESS", "ID")
+    };
+    lines.push(Line::from(Span::styled(head, t.dim())));
+    for (i, r) in rows.iter().enumerate() {
+        let selected = focused && i == c.row.min(rows.len().saturating_sub(1));
+        let tone = match r.standing.tone() {
+            Tone::Good => t.fg(Color::Green),
+            Tone::Waiting => t.fg(Color::Yellow),
+            Tone::Bad => t.fg(Color::Red),
+        };
+        let id = r
+            .server_id
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "-".into());
+        let name: String = safe(&r.name).chars().take(15).collect();
+        let marker = if selected { " > " } else { "   " };
+        let reversed = |l: Line<'static>| {
+            if selected {
+                l.style(Style::default().add_modifier(Modifier::REVERSED))
+            } else {
+                l
+            }
+        };
+        if wide {
+            let addresses: String = safe(&r.addresses).chars().take(22).collect();
+            lines.push(reversed(Line::from(vec![
+                Span::raw(marker),
+                Span::raw(format!("{name:<15} {addresses:<22} {id:>5}  ")),
+                Span::styled(safe(&r.standing.text()), tone),
+            ])));
+        } else {
+            let addresses: String = safe(&r.addresses).chars().take(16).collect();
+            lines.push(reversed(Line::from(vec![
+                Span::raw(marker),
+                Span::raw(format!("{name:<15} {addresses:<16} {id:>5}")),
+            ])));
+            lines.push(Line::from(Span::styled(
+                format!("     {}", safe(&r.standing.text())),
+                tone,
+            )));
+        }
+    }
+    if !c.why_nothing.is_empty() {
+        lines.push(Line::from(Span::styled(
+            format!(" {}", safe(&c.why_nothing)),
+            t.fg(Color::Yellow),
+        )));
+    }
+    if app.focus == Focus::ManualHost {
+        lines.push(Line::from(vec![
+            Span::styled(" Host (NetBIOS name, IP or DNS name): ", t.bold()),
+            Span::raw(format!("{}█", safe(&c.typing))),
+        ]));
+    } else if !focused {
+        lines.push(Line::from(Span::styled(
+            " Enter: choose nodes (add one that was found, or enter a host by hand)",
+            t.dim(),
+        )));
+    }
+    // The selected node's verdicts: what it announced, rule by rule.
+    let selected = rows.get(c.row.min(rows.len().saturating_sub(1)));
+    if let (true, Some(report)) = (focused, selected.and_then(|r| r.report.as_ref())) {
+        lines.push(Line::default());
+        lines.push(heading("Cluster rules", t));
+        if let Some(why) = &report.untrusted {
+            lines.push(Line::from(Span::styled(
+                format!(" not trusted: {}", safe(why)),
+                t.fg(Color::Red),
+            )));
+        }
+        for v in &report.rules {
+            use crate::cluster::rules::Level;
+            let (mark, style) = match v.level {
+                Level::Pass => ("ok  ", t.fg(Color::Green)),
+                Level::Warn => ("warn", t.fg(Color::Yellow)),
+                Level::Ignored => ("ign ", t.fg(Color::Yellow)),
+                Level::Fail => ("FAIL", t.fg(Color::Red).add_modifier(Modifier::BOLD)),
+                Level::Unknown => ("??  ", t.fg(Color::Red)),
+            };
+            lines.push(Line::from(vec![
+                Span::styled(format!(" {mark} "), style),
+                Span::raw(format!("{}: {}", v.rule, safe(&v.detail))),
+            ]));
+        }
     }
 }
 
@@ -515,9 +723,21 @@ fn help_text(app: &App) -> String {
         (Screen::Confirm(_), _) => " y yes  n no".into(),
         (Screen::SavePlan, _) => " type a path  Enter save  Esc cancel  Ctrl-U clear".into(),
         (Screen::Running, _) => " Up/Down step  PgUp/PgDn scroll  q quit (asks first)".into(),
-        (Screen::Summary, _) => " Up/Down step  PgUp/PgDn scroll  s save plan  q quit".into(),
+        (Screen::Summary, _) => {
+            " Up/Down step  PgUp/PgDn scroll  Enter back to the steps  s save plan  q quit".into()
+        }
         (Screen::Steps, Focus::Field(_)) => {
             " type to edit  Tab next  Enter done  Esc back  Ctrl-U clear".into()
+        }
+        (Screen::Steps, Focus::Nodes) => {
+            " Up/Down node  Enter add  - take out  m enter a host  Esc back".into()
+        }
+        (Screen::Steps, Focus::ManualHost) => " type a host  Enter check  Esc back".into(),
+        (Screen::Steps, Focus::Steps) if app.selected == StepId::ServerIds => {
+            " Up/Down step  r registered in MDaemon  a apply  s save  u undo  q quit".into()
+        }
+        (Screen::Steps, Focus::Steps) if app.selected == StepId::Discover => {
+            " Up/Down step  Enter choose nodes  a apply  s save  u undo  q quit".into()
         }
         (Screen::Steps, Focus::Steps) => {
             " Up/Down step  Tab answer  PgUp/PgDn scroll  a apply  s save  u undo  q quit".into()
@@ -566,6 +786,20 @@ fn render_confirm(f: &mut Frame, area: Rect, app: &App, kind: Confirm, t: &Theme
             ));
             " Undo "
         }
+        Confirm::Registered => {
+            let names: Vec<String> = app
+                .awaiting_registration()
+                .iter()
+                .map(|(n, id)| format!("{} (server ID {id})", safe(n)))
+                .collect();
+            lines.push(Line::from(
+                "Are these registered in MDaemon's Cluster Service now?",
+            ));
+            lines.push(Line::from(Span::styled(names.join(", "), t.bold())));
+            lines.push(Line::default());
+            lines.push(Line::from("mdcluster records it in the cluster manifest."));
+            " Registered "
+        }
         Confirm::QuitWhileRunning => {
             lines.push(Line::from("A change is in progress. Quit anyway?"));
             lines.push(Line::default());
@@ -582,7 +816,9 @@ fn render_confirm(f: &mut Frame, area: Rect, app: &App, kind: Confirm, t: &Theme
         Span::styled(" n ", t.bold().add_modifier(Modifier::REVERSED)),
         Span::raw(" no"),
     ]));
-    let r = centred(area, 72, 9);
+    // Tall enough for the wrapped text (70 columns inside the border).
+    let rows: usize = lines.iter().map(|l| l.width().div_ceil(70).max(1)).sum();
+    let r = centred(area, 72, (rows as u16 + 2).max(9));
     f.render_widget(Clear, r);
     f.render_widget(
         Paragraph::new(lines)

@@ -594,4 +594,55 @@ mod cluster {
             "and the folder it made"
         );
     }
+
+    #[test]
+    fn the_join_screen_on_a_secondary() {
+        use mdcluster::wizard::app::{JoinUpdate, Screen};
+        let lab = Lab::new("cluster-join");
+        let mut d = with_discovery(lab.filled());
+        d.key(KeyCode::Char('J'));
+        assert_eq!(d.app.screen, Screen::Join);
+        d.keys("k7qm3xpa9rtw");
+        d.key(KeyCode::Tab);
+        for _ in 0..10 {
+            d.key(KeyCode::Backspace);
+        }
+        d.keys("MAIL2");
+        d.snap("join-typed");
+        d.key(KeyCode::Enter);
+        assert!(d.app.join.running);
+        let generation = d.app.join.generation;
+        let facts = mdcluster::cluster::facts::Facts {
+            name: "MAIL2".into(),
+            version: Some("23.5.2".into()),
+            time_zone: "Europe/Berlin".into(),
+            licence: Some("60716a9c53282fd3".into()),
+            certificates: Some(vec!["9256BA42082DAF3A".into()]),
+            attachment_linking: Some(false),
+            auto_update: Some(false),
+            domain_ip_binding: Some(false),
+            share: mdcluster::cluster::facts::ShareCheck {
+                writable: Some(true),
+                identity: "MAIL2\\MDaemon".into(),
+                clock_offset_ms: Some(3),
+            },
+            ..Default::default()
+        };
+        for update in [
+            JoinUpdate::Facts(Box::new(facts)),
+            JoinUpdate::Announcing("loopback only".into()),
+            JoinUpdate::Added(2),
+        ] {
+            d.send(Msg::Joining { generation, update });
+        }
+        d.snap("join-added");
+        d.send(Msg::Joining {
+            generation,
+            update: JoinUpdate::Registered(2),
+        });
+        assert!(d.app.join.registered && !d.app.join.running);
+        assert!(d.render(120, 40).contains("registered as server ID 2"));
+        d.key(KeyCode::Esc);
+        assert_eq!(d.app.screen, Screen::Steps);
+    }
 }

@@ -486,3 +486,75 @@ fn a_second_wizard_on_the_same_cluster_is_refused_naming_the_first() {
     first.wait_for("STTY=", 10);
     assert!(!lock.exists(), "the lock goes with the first wizard");
 }
+
+#[test]
+fn a_secondary_joins_from_the_wizard_and_hears_its_registration() {
+    let lab = Lab::new();
+    let profile = mdcluster::profile::Profile::builtin();
+    let sec = lab.tmp.path().join("TJ-MAIL2");
+    let opts = mdcluster::sandbox::Options {
+        accounts: 1,
+        messages: 1,
+        seed: 9,
+        message_size: None,
+    };
+    mdcluster::sandbox::create(&sec, &profile, &opts).unwrap();
+    mdcluster::sandbox::make_secondary(&sec, &lab.install, "TJ-MAIL2", &profile).unwrap();
+    let code = mdcluster()
+        .args(["code", "--root"])
+        .arg(&lab.install)
+        .output()
+        .unwrap();
+    let code = String::from_utf8(code.stdout).unwrap().trim().to_string();
+
+    // The wizard on the secondary: the share (step 1), then J, the code, the name.
+    let cmd = then_report(&format!(
+        "NO_COLOR=1 {} wizard --loopback --root '{}'",
+        bin(),
+        sec.display()
+    ));
+    let t = Tmux::start("join", 120, 40, &cmd);
+    t.wait_for("Questions", 10);
+    t.type_text(r"\\fileserver\mdaemon");
+    t.keys(&["Tab"]);
+    t.type_text(&lab.share.display().to_string());
+    t.keys(&["Enter"]);
+    t.wait_for("press a to apply", 15);
+    t.keys(&["J"]);
+    t.wait_for("Join a cluster", 5);
+    t.type_text(&code);
+    t.keys(&["Tab", "C-u"]);
+    for _ in 0..20 {
+        t.keys(&["BSpace"]);
+    }
+    t.type_text("TJ-MAIL2");
+    t.keys(&["Enter"]);
+    t.wait_for("waiting for the primary", 10);
+    t.wait_for("What the primary will check", 5);
+
+    // The primary adds it headless (the plan with one more node) and registers it.
+    let mut plan = std::fs::read_to_string(&lab.plan).unwrap();
+    plan.push_str(
+        "\n[[nodes]]\nname = \"TJ-MAIL2\"\naddress = \"127.0.0.1\"\nrole = \"secondary\"\n",
+    );
+    std::fs::write(&lab.plan, plan).unwrap();
+    lab.apply()
+        .args(["--yes", "--loopback", "--discovery-timeout", "10"])
+        .assert()
+        .success();
+    t.wait_for("added to the cluster as server ID 2", 10);
+    mdcluster()
+        .args(["register", "--plan"])
+        .arg(&lab.plan)
+        .args(["--node", "TJ-MAIL2"])
+        .assert()
+        .success();
+    t.wait_for("registered as server ID 2", 10);
+    t.keys(&["Escape"]);
+    t.keys(&["q"]);
+    let end = t.wait_for("STTY=", 10);
+    assert!(
+        end.contains("EXIT=0") && end.contains("STTY=COOKED"),
+        "{end}"
+    );
+}

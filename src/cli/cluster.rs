@@ -145,9 +145,9 @@ pub fn code(profile: &Profile, a: &CodeArgs) -> Result<Exit, Problem> {
 pub struct JoinArgs {
     #[command(flatten)]
     pub place: Place,
-    /// The join code the primary shows
+    /// The join code the primary shows (asked for on a terminal when left out)
     #[arg(long, value_name = "CODE")]
-    pub code: String,
+    pub code: Option<String>,
     /// This node's name (default: the computer name)
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
@@ -163,7 +163,10 @@ pub struct JoinArgs {
 
 /// Announce this node until the primary registers it (or it is stopped).
 pub fn join(profile: &Profile, a: &JoinArgs) -> Result<Exit, Problem> {
-    let code = JoinCode::parse(&a.code)?;
+    let code = match &a.code {
+        Some(c) => JoinCode::parse(c)?,
+        None => ask_code()?,
+    };
     let at = a.place.locate(profile)?;
     let name = match &a.name {
         Some(n) => {
@@ -202,32 +205,27 @@ pub fn join(profile: &Profile, a: &JoinArgs) -> Result<Exit, Problem> {
     let start = Instant::now();
     let mut told_added = false;
     loop {
-        if let Some(share) = &at.share {
-            if let Ok(Some(m)) = Manifest::load(share) {
-                if let Some(me) = m.member(&name) {
-                    if me.registered.is_some() {
-                        if a.json {
-                            json_line(
-                                &json!({ "event": "registered", "name": name, "server_id": me.server_id, "exit": 0 }),
-                            );
-                        } else {
-                            println!(
-                                "{name} is registered in the cluster as server ID {}.",
-                                me.server_id
-                            );
-                        }
-                        return Ok(Exit::Success);
-                    }
-                    if !told_added {
-                        told_added = true;
-                        if a.json {
-                            json_line(
-                                &json!({ "event": "added", "name": name, "server_id": me.server_id }),
-                            );
-                        } else {
-                            println!("Added to the cluster manifest as server ID {}; waiting for its registration in MDaemon.", me.server_id);
-                        }
-                    }
+        let standing = at
+            .share
+            .as_deref()
+            .and_then(|share| crate::cluster::manifest::standing(share, &name));
+        if let Some((id, registered)) = standing {
+            if registered {
+                if a.json {
+                    json_line(
+                        &json!({ "event": "registered", "name": name, "server_id": id, "exit": 0 }),
+                    );
+                } else {
+                    println!("{name} is registered in the cluster as server ID {id}.");
+                }
+                return Ok(Exit::Success);
+            }
+            if !told_added {
+                told_added = true;
+                if a.json {
+                    json_line(&json!({ "event": "added", "name": name, "server_id": id }));
+                } else {
+                    println!("Added to the cluster manifest as server ID {id}; waiting for its registration in MDaemon.");
                 }
             }
         }
@@ -239,6 +237,25 @@ pub fn join(profile: &Profile, a: &JoinArgs) -> Result<Exit, Problem> {
         }
         std::thread::sleep(Duration::from_millis(500));
     }
+}
+
+/// The join code, typed at the terminal (validated as it is typed).
+fn ask_code() -> Result<JoinCode, Problem> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        return Err(Problem::usage("give the join code: --code CODE")
+            .fix("the primary's wizard (step 8) or `mdcluster code` shows it"));
+    }
+    let typed = inquire::Text::new("Join code (from the primary's wizard or `mdcluster code`):")
+        .with_validator(|s: &str| {
+            Ok(match JoinCode::parse(s) {
+                Ok(_) => inquire::validator::Validation::Valid,
+                Err(p) => inquire::validator::Validation::Invalid(p.what.into()),
+            })
+        })
+        .prompt()
+        .map_err(|e| Problem::usage(format!("no join code: {e}")))?;
+    JoinCode::parse(&typed)
 }
 
 fn report_facts(f: &Facts, json: bool) {

@@ -264,6 +264,15 @@ impl Manifest {
     }
 }
 
+/// Where a node stands in the manifest on `share`: its server ID and
+/// whether its registration in MDaemon is confirmed (None: not in it, or no
+/// manifest readable). What `join` watches for.
+pub fn standing(share: &Path, name: &str) -> Option<(u32, bool)> {
+    let m = Manifest::load(share).ok()??;
+    let me = m.member(name)?;
+    Some((me.server_id, me.registered.is_some()))
+}
+
 /// Record that the administrator registered these nodes in MDaemon's
 /// Cluster Service (under the manifest lock). Returns (name, server ID).
 pub fn confirm_registered(

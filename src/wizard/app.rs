@@ -37,6 +37,8 @@ pub enum Screen {
     Running,
     Summary,
     SavePlan,
+    /// This machine is a secondary: announce it to the primary (`J`).
+    Join,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,6 +126,11 @@ pub enum Msg {
     ClusterLock(Option<String>),
     /// Registrations recorded in the manifest: (name, server ID).
     Registered(Result<Vec<(String, u32)>, String>),
+    /// The join screen: this node's facts, and where it stands.
+    Joining {
+        generation: u64,
+        update: JoinUpdate,
+    },
     Key(KeyEvent),
     Resize,
     Tick(Instant),
@@ -157,11 +164,19 @@ pub enum Cmd {
     HoldLock {
         share: PathBuf,
     },
+    /// Let go of it (this machine is about to join as a secondary).
+    ReleaseLock,
     /// Record that these nodes are registered in MDaemon.
     Register {
         plan: Box<Plan>,
         names: Vec<String>,
     },
+    /// Announce this machine as a secondary until a newer Join (or StopJoin).
+    Join {
+        generation: u64,
+        request: JoinRequest,
+    },
+    StopJoin,
     Apply {
         plan_text: String,
         preview: Box<Preview>,
@@ -173,6 +188,41 @@ pub enum Cmd {
         path: PathBuf,
         text: String,
     },
+}
+
+/// What the join screen asks the runtime to announce.
+#[derive(Clone, Debug)]
+pub struct JoinRequest {
+    pub root: PathBuf,
+    pub share: Option<PathBuf>,
+    pub name: String,
+    pub code: String,
+    pub scope: Scope,
+}
+
+/// What the announcing thread reports.
+#[derive(Clone, Debug)]
+pub enum JoinUpdate {
+    Facts(Box<crate::cluster::facts::Facts>),
+    Announcing(String),
+    Added(u32),
+    Registered(u32),
+    Failed(String),
+}
+
+/// The join screen (this machine as a secondary).
+#[derive(Default)]
+pub struct JoinState {
+    pub code: String,
+    pub name: String,
+    /// 0: the code field, 1: the name field.
+    pub field: usize,
+    pub generation: u64,
+    pub running: bool,
+    pub facts: Option<crate::cluster::facts::Facts>,
+    pub status: Vec<String>,
+    pub server_id: Option<u32>,
+    pub registered: bool,
 }
 
 /// Steps 6-9: the secondaries.
@@ -240,6 +290,7 @@ pub struct App {
     /// Where discovery listens (None: it is off; tests feed what it finds).
     pub discovery_scope: Option<Scope>,
     pub cluster: ClusterState,
+    pub join: JoinState,
 }
 
 impl App {
@@ -302,6 +353,7 @@ impl App {
             first_frame: None,
             discovery_scope: None,
             cluster: ClusterState::default(),
+            join: JoinState::default(),
         };
         app.event("mdcluster wizard started");
         if app.answers.first_invalid().is_some() {
@@ -447,7 +499,9 @@ impl App {
     /// share, and listen for secondaries once the cluster steps are in view.
     fn background(&mut self) -> Vec<Cmd> {
         let mut cmds = Vec::new();
-        if self.answers.first_invalid().is_some() || self.screen == Screen::Running {
+        if self.answers.first_invalid().is_some()
+            || matches!(self.screen, Screen::Running | Screen::Join)
+        {
             return cmds;
         }
         let Ok(plan) = self.answers.plan(&self.profile, &self.plan_file) else {
@@ -584,6 +638,12 @@ impl App {
                     }
                 }
                 self.cluster.lock_held_by = holder;
+                Vec::new()
+            }
+            Msg::Joining { generation, update } => {
+                if generation == self.join.generation {
+                    self.join_update(update);
+                }
                 Vec::new()
             }
             Msg::Registered(result) => {
@@ -771,6 +831,7 @@ impl App {
                 _ => Vec::new(),
             },
             Screen::SavePlan => self.save_key(key),
+            Screen::Join => self.join_key(key),
             Screen::Running => {
                 if matches!(key.code, KeyCode::Char('q') | KeyCode::Esc) {
                     return self.ask_quit();
@@ -942,9 +1003,118 @@ impl App {
                 Vec::new()
             }
             KeyCode::Char('s') => self.open_save(),
+            KeyCode::Char('J') => {
+                self.screen = Screen::Join;
+                if self.join.name.is_empty() {
+                    self.join.name = self.answers.node_name.trim().to_string();
+                }
+                // A secondary must not hold the primary's manifest lock.
+                self.cluster.lock_share = None;
+                self.cluster.lock_held_by = None;
+                vec![Cmd::ReleaseLock]
+            }
             _ => {
                 self.browse_key(key);
                 Vec::new()
+            }
+        }
+    }
+
+    /// The join screen: type the code (and the name), Enter announces, Esc
+    /// stops announcing and goes back.
+    fn join_key(&mut self, key: KeyEvent) -> Vec<Cmd> {
+        let j = &mut self.join;
+        let field = if j.field == 0 {
+            &mut j.code
+        } else {
+            &mut j.name
+        };
+        match key.code {
+            KeyCode::Esc => {
+                self.screen = Screen::Steps;
+                if self.join.running {
+                    self.join.running = false;
+                    self.join.generation += 1;
+                    self.event("stopped announcing this node");
+                    return vec![Cmd::StopJoin];
+                }
+            }
+            KeyCode::Tab | KeyCode::BackTab | KeyCode::Up | KeyCode::Down => {
+                j.field = 1 - j.field;
+            }
+            KeyCode::Backspace if !j.running => {
+                field.pop();
+            }
+            KeyCode::Char(c) if !c.is_control() && !j.running && field.len() < 40 => {
+                field.push(c);
+            }
+            KeyCode::Enter if !j.running => return self.start_join(),
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn start_join(&mut self) -> Vec<Cmd> {
+        if let Err(p) = crate::cluster::pairing::JoinCode::parse(&self.join.code) {
+            self.event(p.what);
+            return Vec::new();
+        }
+        let name = self.join.name.trim().to_uppercase();
+        if let Err(why) = crate::plan::check_computer_name(&name) {
+            self.event(format!("the name {why}"));
+            return Vec::new();
+        }
+        let share = match self.answers.plan(&self.profile, &self.plan_file) {
+            Ok(plan) => crate::location::Resolver::new(plan.mounts.clone())
+                .locate(&plan.shared.path)
+                .ok()
+                .map(|l| l.local),
+            Err(_) => None,
+        };
+        if share.is_none() {
+            self.event("the shared path is not answered yet (step 1): the share is not probed");
+        }
+        self.join.generation += 1;
+        self.join.running = true;
+        self.join.status.clear();
+        self.join.server_id = None;
+        self.join.registered = false;
+        vec![Cmd::Join {
+            generation: self.join.generation,
+            request: JoinRequest {
+                root: self.answers.install_local.clone(),
+                share,
+                name,
+                code: self.join.code.clone(),
+                scope: self.discovery_scope.clone().unwrap_or_default(),
+            },
+        }]
+    }
+
+    fn join_update(&mut self, update: JoinUpdate) {
+        let j = &mut self.join;
+        match update {
+            JoinUpdate::Facts(f) => j.facts = Some(*f),
+            JoinUpdate::Announcing(on) => j
+                .status
+                .push(format!("announcing on {on}; waiting for the primary")),
+            JoinUpdate::Added(id) => {
+                j.server_id = Some(id);
+                j.status.push(format!(
+                    "added to the cluster as server ID {id}; waiting for its registration in MDaemon on the primary"
+                ));
+            }
+            JoinUpdate::Registered(id) => {
+                j.server_id = Some(id);
+                j.registered = true;
+                j.running = false;
+                j.status.push(format!(
+                    "registered as server ID {id}: this node is in the cluster"
+                ));
+            }
+            JoinUpdate::Failed(e) => {
+                j.running = false;
+                j.status.push(format!("stopped: {e}"));
             }
         }
     }

@@ -4,7 +4,7 @@
 //! with a `TestBackend`. Input, the engine and previews run on threads that
 //! post [`Msg`]s; the screen never waits for them.
 
-use super::app::{App, Cmd, Msg};
+use super::app::{App, Cmd, JoinRequest, JoinUpdate, Msg};
 use super::view;
 use crate::cluster::manifest::ManifestLock;
 use crate::cluster::pairing;
@@ -34,6 +34,7 @@ pub struct Threads {
     pub profile: Profile,
     lock: LockHolder,
     discovery: Arc<AtomicU64>,
+    joining: Arc<AtomicU64>,
 }
 
 impl Threads {
@@ -42,6 +43,7 @@ impl Threads {
             profile,
             lock: LockHolder::default(),
             discovery: Arc::new(AtomicU64::new(0)),
+            joining: Arc::new(AtomicU64::new(0)),
         }
     }
 }
@@ -52,6 +54,16 @@ impl Executor for Threads {
             Cmd::HoldLock { share } => {
                 let _ = tx.send(Msg::ClusterLock(self.lock.hold(&share)));
             }
+            Cmd::ReleaseLock => self.lock.release(),
+            Cmd::Join {
+                generation,
+                request,
+            } => {
+                self.joining.store(generation, Ordering::SeqCst);
+                let (current, profile) = (self.joining.clone(), self.profile.clone());
+                std::thread::spawn(move || join(generation, &current, request, &profile, &tx));
+            }
+            Cmd::StopJoin => self.joining.store(0, Ordering::SeqCst),
             Cmd::Discover {
                 generation,
                 plan,
@@ -74,8 +86,9 @@ impl Executor for Threads {
 
 impl Drop for Threads {
     fn drop(&mut self) {
-        // Discovery threads see this and stop.
+        // Discovery and announcing threads see this and stop.
         self.discovery.store(u64::MAX, Ordering::SeqCst);
+        self.joining.store(0, Ordering::SeqCst);
     }
 }
 
@@ -93,7 +106,8 @@ impl Executor for Inline {
             Cmd::HoldLock { share } => {
                 let _ = tx.send(Msg::ClusterLock(self.lock.hold(&share)));
             }
-            Cmd::Discover { .. } => {}
+            Cmd::ReleaseLock => self.lock.release(),
+            Cmd::Discover { .. } | Cmd::Join { .. } | Cmd::StopJoin => {}
             cmd => execute(cmd, &self.profile, &tx),
         }
     }
@@ -115,12 +129,89 @@ impl LockHolder {
         }
         *held = None;
         match ManifestLock::acquire(share, "wizard") {
+            // (released on drop, or by `release`)
             Ok(lock) => {
                 *held = Some((share.to_path_buf(), lock));
                 None
             }
             Err(p) => Some(ManifestLock::held_elsewhere(share).unwrap_or(p.what)),
         }
+    }
+}
+
+impl LockHolder {
+    /// Let go of the lock (the join screen: this machine is a secondary).
+    pub fn release(&self) {
+        if let Ok(mut held) = self.0.lock() {
+            *held = None;
+        }
+    }
+}
+
+/// Announce this machine as a secondary (the join screen) and report where
+/// it stands, until a newer join starts, it is stopped, or it is registered.
+fn join(
+    generation: u64,
+    current: &AtomicU64,
+    req: JoinRequest,
+    profile: &Profile,
+    tx: &Sender<Msg>,
+) {
+    let post = |update: JoinUpdate| tx.send(Msg::Joining { generation, update }).is_ok();
+    let code = match pairing::JoinCode::parse(&req.code) {
+        Ok(c) => c,
+        Err(p) => {
+            post(JoinUpdate::Failed(p.what));
+            return;
+        }
+    };
+    let collect = {
+        let (root, share, profile, scope, name) = (
+            req.root.clone(),
+            req.share.clone(),
+            profile.clone(),
+            req.scope.clone(),
+            req.name.clone(),
+        );
+        move || {
+            crate::cluster::facts::collect(
+                &root,
+                &profile,
+                &name,
+                scope.addresses(),
+                share.as_deref(),
+            )
+        }
+    };
+    post(JoinUpdate::Facts(Box::new(collect())));
+    let _announcer = match crate::discovery::Announcer::start(&req.scope, code, collect) {
+        Ok(a) => a,
+        Err(p) => {
+            post(JoinUpdate::Failed(p.to_string()));
+            return;
+        }
+    };
+    post(JoinUpdate::Announcing(req.scope.describe()));
+    let mut added = None;
+    while current.load(Ordering::SeqCst) == generation {
+        let standing = req
+            .share
+            .as_deref()
+            .and_then(|s| crate::cluster::manifest::standing(s, &req.name));
+        match standing {
+            Some((id, true)) => {
+                post(JoinUpdate::Registered(id));
+                return;
+            }
+            Some((id, false)) if added != Some(id) => {
+                added = Some(id);
+                if !post(JoinUpdate::Added(id)) {
+                    return;
+                }
+            }
+            _ => {}
+        }
+        std::thread::sleep(Duration::from_millis(500));
     }
 }
 
@@ -258,7 +349,11 @@ pub fn execute(cmd: Cmd, profile: &Profile, tx: &Sender<Msg>) {
             )
         }
         // Stateful: carried out by the executor.
-        Cmd::HoldLock { .. } | Cmd::Discover { .. } => return,
+        Cmd::HoldLock { .. }
+        | Cmd::ReleaseLock
+        | Cmd::Discover { .. }
+        | Cmd::Join { .. }
+        | Cmd::StopJoin => return,
         Cmd::Apply { plan_text, preview } => {
             let result = apply(&plan_text, &preview, profile, tx);
             Msg::Finished {

@@ -96,6 +96,7 @@ pub fn render(f: &mut Frame, app: &App) {
     match app.screen {
         Screen::Summary => render_summary(f, main, app, &t),
         Screen::Resume => render_resume(f, main, app, &t),
+        Screen::Join => render_join(f, main, app, &t),
         _ => render_step(f, main, app, &t),
     }
     render_events(f, events, app, &t);
@@ -670,6 +671,97 @@ fn render_summary(f: &mut Frame, area: Rect, app: &App, t: &Theme) {
     );
 }
 
+/// The join screen: this machine as a secondary. Its facts are what the
+/// primary will check; the status says where it stands.
+fn render_join(f: &mut Frame, area: Rect, app: &App, t: &Theme) {
+    let j = &app.join;
+    let field = |label: &str, value: &str, focused: bool| {
+        let cursor = if focused && !j.running { "█" } else { "" };
+        let style = if focused {
+            t.bold().add_modifier(Modifier::UNDERLINED)
+        } else {
+            Style::default()
+        };
+        Line::from(vec![
+            Span::styled(format!(" {label}: "), style),
+            Span::raw(format!("{}{cursor}", safe(value))),
+        ])
+    };
+    let mut lines = vec![
+        Line::from(
+            "Announce this machine to the primary as a new secondary. The primary's wizard \
+             (step 8) or `mdcluster code` shows the join code; it never crosses the network.",
+        ),
+        Line::default(),
+        field("Join code", &j.code, j.field == 0),
+        field("This node's name", &j.name, j.field == 1),
+        Line::from(format!(
+            " Shared path: {}",
+            if app.answers.shared_path.trim().is_empty() {
+                "(answer it in step 1; it is probed from here)".to_string()
+            } else {
+                safe(app.answers.shared_path.trim())
+            }
+        )),
+    ];
+    if let Some(facts) = &j.facts {
+        let flag = |v: Option<bool>| match v {
+            Some(true) => "on",
+            Some(false) => "off",
+            None => "unknown",
+        };
+        lines.push(Line::default());
+        lines.push(heading("What the primary will check", t));
+        lines.push(Line::from(format!(
+            " MDaemon {}, time zone {}, licence fingerprint {}",
+            safe(facts.version.as_deref().unwrap_or("unknown")),
+            safe(&facts.time_zone),
+            safe(facts.licence.as_deref().unwrap_or("unknown"))
+        )));
+        lines.push(Line::from(format!(
+            " certificates installed: {}; attachment linking {}, automatic updates {}, domain IP binding {}",
+            facts
+                .certificates
+                .as_ref()
+                .map(|c| c.len().to_string())
+                .unwrap_or_else(|| "unknown".into()),
+            flag(facts.attachment_linking),
+            flag(facts.auto_update),
+            flag(facts.domain_ip_binding)
+        )));
+        lines.push(Line::from(match facts.share.writable {
+            Some(true) => format!(" shared path writable as {}", safe(&facts.share.identity)),
+            Some(false) => format!(
+                " shared path NOT writable as {}",
+                safe(&facts.share.identity)
+            ),
+            None => " shared path not probed".to_string(),
+        }));
+    }
+    if !j.status.is_empty() {
+        lines.push(Line::default());
+        lines.push(heading("Status", t));
+        for s in &j.status {
+            let style = if j.registered {
+                t.fg(Color::Green)
+            } else {
+                Style::default()
+            };
+            lines.push(Line::from(Span::styled(format!(" {}", safe(s)), style)));
+        }
+    }
+    let block = Block::default().borders(Borders::ALL).title(Span::styled(
+        " Join a cluster (this machine is a secondary) ",
+        t.bold(),
+    ));
+    f.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        area,
+    );
+}
+
 fn render_resume(f: &mut Frame, area: Rect, app: &App, t: &Theme) {
     let note = app.resume_note.clone().unwrap_or_default();
     let lines = vec![
@@ -720,6 +812,8 @@ fn render_events(f: &mut Frame, area: Rect, app: &App, t: &Theme) {
 fn help_text(app: &App) -> String {
     match (&app.screen, app.focus) {
         (Screen::Resume, _) => " r resume  u undo  q quit".into(),
+        (Screen::Join, _) if app.join.running => " Esc stop announcing and go back".into(),
+        (Screen::Join, _) => " type  Tab next field  Enter announce  Esc back".into(),
         (Screen::Confirm(_), _) => " y yes  n no".into(),
         (Screen::SavePlan, _) => " type a path  Enter save  Esc cancel  Ctrl-U clear".into(),
         (Screen::Running, _) => " Up/Down step  PgUp/PgDn scroll  q quit (asks first)".into(),
@@ -740,7 +834,8 @@ fn help_text(app: &App) -> String {
             " Up/Down step  Enter choose nodes  a apply  s save  u undo  q quit".into()
         }
         (Screen::Steps, Focus::Steps) => {
-            " Up/Down step  Tab answer  PgUp/PgDn scroll  a apply  s save  u undo  q quit".into()
+            " Up/Dn step  Tab answer  PgUp/Dn scroll  a apply  s save  u undo  J join  q quit"
+                .into()
         }
     }
 }

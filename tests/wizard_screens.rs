@@ -625,6 +625,7 @@ mod cluster {
                 writable: Some(true),
                 identity: "MAIL2\\MDaemon".into(),
                 clock_offset_ms: Some(3),
+                service_account: None,
             },
             ..Default::default()
         };

@@ -47,6 +47,9 @@ pub struct ShareCheck {
     /// This machine's clock against the file server's, from a probe file's
     /// timestamp (file server time minus local time), in milliseconds.
     pub clock_offset_ms: Option<i64>,
+    /// The account the MDaemon service runs as, where it could be asked.
+    #[serde(default)]
+    pub service_account: Option<String>,
 }
 
 /// The current time in Unix milliseconds, as this process reads it (with the
@@ -123,7 +126,12 @@ pub fn collect(
         auto_update: yes(&f.auto_update_install),
         domain_ip_binding: domain_ip_binding(root, profile),
         letsencrypt: yes(&f.letsencrypt),
-        share: share.map(check_share).unwrap_or_default(),
+        share: share
+            .map(|s| ShareCheck {
+                service_account: crate::service::Service::of(root, profile).account(),
+                ..check_share(s)
+            })
+            .unwrap_or_default(),
     }
 }
 
@@ -205,6 +213,7 @@ pub fn check_share(share: &Path) -> ShareCheck {
         writable,
         identity,
         clock_offset_ms: clock_offset(share),
+        service_account: None,
     }
 }
 

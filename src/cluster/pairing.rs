@@ -207,7 +207,18 @@ impl Announcement {
                 .join(","),
         );
         m.insert("ver", f.version.clone().unwrap_or_else(|| "?".into()));
-        m.insert("tz", f.time_zone.clone());
+        // Text is cut to what the receiving side accepts.
+        let cut = |v: &str| {
+            let mut out = String::new();
+            for c in v.chars().filter(|c| !c.is_control()) {
+                if out.len() + c.len_utf8() > 64 {
+                    break;
+                }
+                out.push(c);
+            }
+            out
+        };
+        m.insert("tz", cut(&f.time_zone));
         m.insert("lic", f.licence.clone().unwrap_or_else(|| "?".into()));
         m.insert(
             "crt",
@@ -222,7 +233,15 @@ impl Announcement {
         m.insert("bind", flag(f.domain_ip_binding).into());
         m.insert("le", flag(f.letsencrypt).into());
         m.insert("sw", flag(f.share.writable).into());
-        m.insert("sid", f.share.identity.clone());
+        m.insert("sid", cut(&f.share.identity));
+        m.insert(
+            "svc",
+            f.share
+                .service_account
+                .as_deref()
+                .map(cut)
+                .unwrap_or_else(|| "?".into()),
+        );
         m.insert(
             "clk",
             f.share
@@ -344,6 +363,7 @@ impl Announcement {
                 writable: boolean("sw")?,
                 identity: text("sid", 64, printable)?,
                 clock_offset_ms,
+                service_account: optional(text("svc", 64, printable)?),
             },
         };
         Ok(Announcement {
@@ -402,8 +422,23 @@ mod tests {
                 writable: Some(true),
                 identity: "MAIL2\\mdaemon".into(),
                 clock_offset_ms: Some(-12),
+                service_account: Some("LocalSystem".into()),
             },
         }
+    }
+
+    #[test]
+    fn long_text_is_cut_to_what_the_other_side_accepts_and_still_verifies() {
+        let code = JoinCode::generate();
+        let mut f = facts();
+        f.share.identity = format!("ÄÖÜ-DOMAIN\\{}", "ü".repeat(80));
+        f.time_zone = "Zone/".repeat(30);
+        let a = Announcement::sign(f, 1_000, &code);
+        let back = round_trip(&a).unwrap();
+        assert!(back.facts.share.identity.len() <= 64);
+        assert!(back.facts.share.identity.starts_with("ÄÖÜ-DOMAIN"));
+        assert!(back.facts.time_zone.len() <= 64);
+        assert_eq!(back.verify(Some(&code), 1_000), Ok(()));
     }
 
     fn round_trip(a: &Announcement) -> Result<Announcement, Untrusted> {

@@ -226,7 +226,22 @@ pub fn check(
         primary.domain_ip_binding,
         node.domain_ip_binding,
     ));
+    let service = node.share.service_account.as_deref();
     out.push(match node.share.writable {
+        // Probed as another account than MDaemon's: it may still be refused.
+        Some(true)
+            if service.is_some_and(|a| !crate::service::same_account(&node.share.identity, a)) =>
+        {
+            v(
+                "shared-path",
+                Level::Warn,
+                format!(
+                    "writable as {}, but MDaemon runs as {}: run `mdcluster join` as that account for a probe that counts",
+                    node.share.identity,
+                    service.unwrap_or_default()
+                ),
+            )
+        }
         Some(true) => v(
             "shared-path",
             Level::Pass,
@@ -297,6 +312,7 @@ mod tests {
                 writable: Some(true),
                 identity: "svc".into(),
                 clock_offset_ms: Some(5),
+                service_account: None,
             },
         }
     }
@@ -384,5 +400,23 @@ mod tests {
             "10.0.1.2".parse().unwrap(),
             ("10.0.0.1".parse().unwrap(), 24)
         ));
+    }
+
+    #[test]
+    fn a_share_probed_as_another_account_than_mdaemons_is_a_warning() {
+        let p = node("MAIL1", "p");
+        let level = |identity: &str, service: Option<&str>| {
+            let mut n = node("MAIL2", "n");
+            n.share.identity = identity.into();
+            n.share.service_account = service.map(str::to_string);
+            check(&p, &n, &[], &[("10.0.0.0".parse().unwrap(), 24)], &[])
+                .into_iter()
+                .find(|v| v.rule == "shared-path")
+                .unwrap()
+                .level
+        };
+        assert_eq!(level("EXAMPLE\\admin", Some("LocalSystem")), Level::Warn);
+        assert_eq!(level("EXAMPLE\\MAIL2$", Some("LocalSystem")), Level::Pass);
+        assert_eq!(level("EXAMPLE\\admin", None), Level::Pass);
     }
 }

@@ -195,6 +195,10 @@ pub struct Service {
     pub running_marker: Fact<String>,
     pub stop_command: Fact<String>,
     pub start_command: Fact<String>,
+    /// Prints the service's configuration, with the account it runs as.
+    pub config_command: Fact<String>,
+    /// The field of that output naming the account.
+    pub account_field: Fact<String>,
 }
 
 /// Default TCP ports of MDaemon's services on a node.

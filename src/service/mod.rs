@@ -45,6 +45,8 @@ pub struct Service {
     marker: String,
     stop: String,
     start: String,
+    config: String,
+    account_field: String,
     semaphores: PathBuf,
     stop_sem: String,
     start_sem: String,
@@ -76,6 +78,8 @@ impl Service {
             marker: profile.service.running_marker.value.clone(),
             stop: fill(&profile.service.stop_command),
             start: fill(&profile.service.start_command),
+            config: fill(&profile.service.config_command),
+            account_field: profile.service.account_field.value.clone(),
             name,
             semaphores: root.join(profile.semaphores.dir.replace('\\', "/")),
             stop_sem: profile.semaphores.stop.value.clone(),
@@ -106,6 +110,16 @@ impl Service {
                 "this machine is not the Windows server, so the MDaemon service cannot be asked"
                     .into(),
             ),
+        }
+    }
+
+    /// The account the service runs as, where it can be asked (Windows).
+    pub fn account(&self) -> Option<String> {
+        match self.kind {
+            Kind::Windows => run(&self.config)
+                .ok()
+                .and_then(|out| account_of(&out, &self.account_field)),
+            Kind::Simulated | Kind::Unknown => None,
         }
     }
 
@@ -167,6 +181,32 @@ impl Service {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+}
+
+/// The account in `sc qc` output: the value of the `field` line
+/// (`        SERVICE_START_NAME : LocalSystem`).
+pub fn account_of(sc_qc: &str, field: &str) -> Option<String> {
+    sc_qc.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        (k.trim().eq_ignore_ascii_case(field) && !v.trim().is_empty())
+            .then(|| v.trim().chars().take(256).collect())
+    })
+}
+
+/// Whether the account a probe ran as is the one a service runs as:
+/// LocalSystem is `NT AUTHORITY\SYSTEM`, and reaches a share as the
+/// computer account (`DOMAIN\NAME$`); `.\user` is a local account.
+pub fn same_account(probed: &str, service: &str) -> bool {
+    let norm = |s: &str| {
+        let s = s.trim().to_ascii_lowercase();
+        let s = s.strip_prefix(".\\").unwrap_or(&s).to_string();
+        match s.as_str() {
+            "localsystem" | "nt authority\\system" | "system" => "system".to_string(),
+            _ if s.ends_with('$') => "system".to_string(),
+            _ => s.rsplit('\\').next().unwrap_or(&s).to_string(),
+        }
+    };
+    norm(probed) == norm(service)
 }
 
 pub fn read_simulated(root: &Path) -> Option<Simulated> {
@@ -250,6 +290,21 @@ mod tests {
     }
 
     #[cfg(not(windows))]
+    #[test]
+    fn the_service_account_from_sc_qc() {
+        let out = "[SC] QueryServiceConfig SUCCESS\r\n\r\nSERVICE_NAME: MDaemon\r\n        TYPE               : 10  WIN32_OWN_PROCESS\r\n        BINARY_PATH_NAME   : C:\\MDaemon\\App\\MDaemon.exe\r\n        SERVICE_START_NAME : LocalSystem\r\n";
+        assert_eq!(
+            account_of(out, "SERVICE_START_NAME").as_deref(),
+            Some("LocalSystem")
+        );
+        assert_eq!(account_of("nothing here", "SERVICE_START_NAME"), None);
+        assert!(same_account("EXAMPLE\\MAIL2$", "LocalSystem"));
+        assert!(same_account("NT AUTHORITY\\SYSTEM", "LocalSystem"));
+        assert!(same_account("EXAMPLE\\mdsvc", ".\\mdsvc"));
+        assert!(!same_account("EXAMPLE\\admin", "LocalSystem"));
+        assert!(!same_account("EXAMPLE\\admin", "EXAMPLE\\mdsvc"));
+    }
+
     #[test]
     fn a_mounted_installation_is_unknown() {
         let d = tempfile::tempdir().unwrap();

@@ -64,7 +64,7 @@ fn steps_lists_eleven_with_stable_ids() {
         .collect();
     assert_eq!(
         &available[..],
-        &[true, true, true, true, true, true, true, true, true, false, false]
+        &[true, true, true, true, true, true, true, true, true, false, true]
     );
 }
 

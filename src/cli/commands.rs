@@ -318,6 +318,22 @@ pub fn validate(profile: &Profile, file: &Path, json: bool) -> Result<Exit, Prob
         lb.listen,
         services.join(", ")
     );
+    if let Some(kind) = lb.kind {
+        let files = match &lb.output {
+            Some(dir) => dir.display().to_string(),
+            None => format!(
+                "{}\\{}\\{}\\{} (default)",
+                plan.install_root,
+                crate::engine::STATE_DIR,
+                crate::steps::load_balancer::DEFAULT_DIR,
+                kind.key()
+            ),
+        };
+        println!(
+            "  step 11         writes the {} configuration to {files}",
+            kind.title()
+        );
+    }
     for p in unreachable {
         println!("  note: {p} cannot be reached from this machine without a [[mounts]] entry");
     }

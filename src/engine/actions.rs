@@ -10,7 +10,7 @@ use crate::profile::Profile;
 use crate::service::Service;
 use crate::steps::directories::apply_edits;
 use crate::steps::mail_store::apply_userlist_edits;
-use crate::steps::Action;
+use crate::steps::{Action, FileWrite};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -201,6 +201,7 @@ pub fn execute(
             atomic::write_atomic(&path, after.as_bytes(), None).map_err(fs_problem)?;
             Ok(json!({ "written": path }))
         }
+        Action::WriteFiles { dir, files, .. } => write_files(dir, files, env),
     }
 }
 
@@ -323,7 +324,162 @@ pub fn undo(action: &Action, env: &ActionEnv) -> Result<serde_json::Value, Probl
             }
             Ok(json!({ "taken_back": added, "registered_in_mdaemon": registered }))
         }
+        Action::WriteFiles {
+            dir,
+            created,
+            files,
+            ..
+        } => unwrite_files(dir, created, files, env),
     }
+}
+
+/// The hash of a regular file, None when there is none. Anything else at
+/// the path (a folder, a link, a device) is an error: mdcluster neither
+/// follows nor replaces it.
+fn regular_file_hash(path: &Path) -> Result<Option<(String, String)>, Problem> {
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Problem::io(Exit::Failed, "look at", path, &e).fix("rerun to resume")),
+        Ok(m) if !m.is_file() => {
+            return Err(Problem::failed(format!(
+            "{} is not a regular file (a folder, link or device), so mdcluster does not touch it",
+            path.display()
+        ))
+            .at(path.display().to_string())
+            .fix("move it away, then rerun"))
+        }
+        Ok(_) => {}
+    }
+    let bytes = std::fs::read(path)
+        .map_err(|e| Problem::io(Exit::Failed, "read", path, &e).fix("rerun to resume"))?;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    Ok(Some((content_hash(&bytes), text)))
+}
+
+/// Where the file a [`FileWrite`] replaces is kept: named by the action's
+/// slot and the file's path below the folder.
+fn file_backup(env: &ActionEnv, f: &FileWrite) -> PathBuf {
+    let flat: Vec<String> = f
+        .path
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    env.backups.join(format!("{}-{}", env.slot, flat.join("_")))
+}
+
+/// Write the files of [`Action::WriteFiles`]. Every file is looked at before
+/// the first is written: each must be as previewed (or already written, after
+/// a crash); a file that changed since the preview stops the action (stale)
+/// with nothing written. A file replaced is backed up durably first, and only
+/// a file carrying mdcluster's header is replaced.
+fn write_files(
+    dir: &Path,
+    files: &[FileWrite],
+    env: &ActionEnv,
+) -> Result<serde_json::Value, Problem> {
+    let mut todo = Vec::new();
+    let mut already = Vec::new();
+    for f in files {
+        let path = dir.join(&f.path);
+        let current = regular_file_hash(&path)?;
+        match current {
+            Some((hash, _)) if hash == f.after_hash() => already.push(path),
+            Some((hash, text)) if Some(&hash) == f.before_hash.as_ref() => {
+                if !crate::lb::carries_marker(&text) {
+                    return Err(Problem::refused(format!(
+                        "{} was not written by mdcluster, so it is not replaced",
+                        path.display()
+                    ))
+                    .at(path.display().to_string())
+                    .fix("move it away, or choose another folder with output = '…' under [load_balancer]; nothing was written"));
+                }
+                todo.push((f, path));
+            }
+            None if f.before_hash.is_none() => todo.push((f, path)),
+            _ => return Err(Problem::new(
+                Exit::Stale,
+                format!("{} changed after the preview was made", path.display()),
+            )
+            .at(path.display().to_string())
+            .fix(
+                "something else wrote it meanwhile; rerun to get a fresh preview of the changes",
+            )),
+        }
+    }
+    let mut written = Vec::new();
+    let mut backups = Vec::new();
+    for (f, path) in todo {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| fs_problem(FsError::io("create folder", parent, e)))?;
+        }
+        if f.before_hash.is_some() {
+            let backup = file_backup(env, f);
+            atomic::copy_durable(&path, &backup).map_err(fs_problem)?;
+            backups.push(backup);
+        }
+        atomic::write_atomic(&path, f.after.as_bytes(), None).map_err(fs_problem)?;
+        written.push(path);
+    }
+    Ok(json!({ "written": written, "already": already, "backups": backups }))
+}
+
+/// Undo of [`write_files`]: a file mdcluster created is removed, a file it
+/// replaced comes back from its backup (with its time), each only while it
+/// still holds what mdcluster wrote; a file changed since is kept and
+/// listed. The folders the action created go when they are empty again.
+fn unwrite_files(
+    dir: &Path,
+    created: &[PathBuf],
+    files: &[FileWrite],
+    env: &ActionEnv,
+) -> Result<serde_json::Value, Problem> {
+    let mut removed = Vec::new();
+    let mut restored = Vec::new();
+    let mut kept = Vec::new();
+    for f in files.iter().rev() {
+        let path = dir.join(&f.path);
+        let current = regular_file_hash(&path)?.map(|(h, _)| h);
+        if current == f.before_hash {
+            continue; // never written, or already undone
+        }
+        let ours = current.as_deref() == Some(f.after_hash().as_str());
+        match (&f.before_hash, ours) {
+            (None, true) => {
+                std::fs::remove_file(&path)
+                    .map_err(|e| fs_problem(FsError::io("remove", &path, e)))?;
+                removed.push(path);
+            }
+            // Ours, or gone since: the file mdcluster replaced comes back.
+            (Some(before), _) if ours || current.is_none() => {
+                let backup = file_backup(env, f);
+                let saved = std::fs::read(&backup).map_err(|e| {
+                    Problem::io(Exit::Failed, "read the backup", &backup, &e)
+                        .fix("the backup is missing; restore the file by hand from your own backup")
+                })?;
+                if content_hash(&saved) != *before {
+                    return Err(Problem::failed(format!(
+                        "the backup of {} does not match the file it replaced",
+                        path.display()
+                    ))
+                    .at(backup.display().to_string())
+                    .fix("restore the file by hand from your own backup"));
+                }
+                let mtime = std::fs::metadata(&backup)
+                    .ok()
+                    .map(|m| filetime::FileTime::from_last_modification_time(&m));
+                atomic::write_atomic(&path, &saved, mtime).map_err(fs_problem)?;
+                restored.push(path);
+            }
+            _ => kept.push(path),
+        }
+    }
+    for d in created.iter().rev() {
+        if d.is_dir() && fsops::tree::is_empty_dir(d).map_err(fs_problem)? {
+            std::fs::remove_dir(d).map_err(|e| fs_problem(FsError::io("remove folder", d, e)))?;
+        }
+    }
+    Ok(json!({ "removed": removed, "restored": restored, "kept": kept }))
 }
 
 /// Change a file from the bytes previewed (`before`) to the bytes planned

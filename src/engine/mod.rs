@@ -54,6 +54,9 @@ pub struct Preview {
     pub steps: Vec<StepPlan>,
     /// Files as read (MDaemon.ini, Userlist.dat), for showing diffs of edits.
     pub files: Vec<(Loc, Vec<u8>)>,
+    /// Files on this machine that actions replace (the load balancer's), as
+    /// read when the preview was made, for showing diffs.
+    pub local_files: Vec<(PathBuf, Vec<u8>)>,
     /// Whether MDaemon ran when the preview was made.
     pub service: crate::service::State,
     /// The cluster manifest on the share as it was read (nodes, server IDs).
@@ -226,9 +229,11 @@ impl Engine {
         if let Some(userlist) = install.userlist.as_ref() {
             files.push(userlist.clone());
         }
+        let local_files = replaced_local_files(&plans);
         Ok(Preview {
             steps: plans,
             files,
+            local_files,
             service,
             manifest: cluster.manifest.clone(),
         })
@@ -891,6 +896,22 @@ impl Engine {
         self.replay = Replay::default();
         Ok(summary)
     }
+}
+
+/// The files on this machine that the planned actions replace, as they are now.
+fn replaced_local_files(plans: &[StepPlan]) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for (_, a) in plans.iter().flat_map(|sp| sp.actions.iter()) {
+        if let Action::WriteFiles { dir, files, .. } = a {
+            for f in files.iter().filter(|f| f.before_hash.is_some()) {
+                let path = dir.join(&f.path);
+                if let Ok(bytes) = std::fs::read(&path) {
+                    out.push((path, bytes));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Steps are prepared before any of them runs, so two may plan to create the

@@ -58,6 +58,11 @@ pub enum Kind {
 impl Kind {
     pub const ALL: [Kind; 3] = [Kind::Haproxy, Kind::Nginx, Kind::Apache];
 
+    /// The kind named by its key (`haproxy`, `nginx`, `apache`).
+    pub fn from_key(key: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.key() == key)
+    }
+
     pub fn key(self) -> &'static str {
         match self {
             Kind::Haproxy => "haproxy",
@@ -299,6 +304,11 @@ pub(crate) fn why(model: &Model, entry: &Entry, passive_checks: bool) -> Result<
         .join("\n"))
 }
 
+/// Whether a file's text is mdcluster's output: its first line carries [`MARKER`].
+pub fn carries_marker(text: &str) -> bool {
+    text.lines().next().is_some_and(|l| l.contains(MARKER))
+}
+
 /// Whether an existing file may be replaced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Overwrite {
@@ -324,7 +334,7 @@ pub fn check_targets(
             continue;
         }
         let ours = std::fs::read_to_string(&path)
-            .map(|t| t.lines().next().is_some_and(|l| l.contains(MARKER)))
+            .map(|t| carries_marker(&t))
             .unwrap_or(false);
         let allowed = match overwrite {
             Overwrite::Never => false,

@@ -2,6 +2,8 @@
 //!
 //! ```toml
 //! [load_balancer]
+//! kind = "haproxy"             # or "nginx", "apache": what step 11 writes
+//! output = '/srv/mdcluster-lb' # the folder on this machine (default: in the state folder)
 //! http_mode = "primary"        # or "balanced": every node, sticky by cookie
 //! cookie = "MDCLUSTER_NODE"    # the route cookie in "balanced" mode
 //! listen = "0.0.0.0"           # the balancer's own address
@@ -17,6 +19,7 @@ use super::Collector;
 use crate::profile::Profile;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
+use std::path::{Component, Path, PathBuf};
 use toml::Spanned;
 
 /// The route cookie's name unless the plan names another.
@@ -156,6 +159,11 @@ impl Serialize for Ports {
 /// The validated `[load_balancer]` table (defaults filled in).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct LoadBalancer {
+    /// The balancer step 11 writes configuration for; None: the step waits.
+    pub kind: Option<crate::lb::Kind>,
+    /// The folder on this machine where step 11 writes the files; None: a
+    /// folder in mdcluster's state folder of the installation.
+    pub output: Option<PathBuf>,
     pub http_mode: HttpMode,
     pub cookie: String,
     pub listen: IpAddr,
@@ -169,6 +177,8 @@ impl LoadBalancer {
     pub fn defaults(profile: &Profile) -> LoadBalancer {
         let ports = Ports::defaults(profile);
         LoadBalancer {
+            kind: None,
+            output: None,
             http_mode: HttpMode::Primary,
             cookie: DEFAULT_COOKIE.to_string(),
             listen: DEFAULT_LISTEN,
@@ -195,6 +205,8 @@ fn backend_default(s: Service, ports: &Ports, profile: &Profile) -> u16 {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawLoadBalancer {
+    kind: Option<Spanned<String>>,
+    output: Option<Spanned<String>>,
     http_mode: Option<Spanned<String>>,
     cookie: Option<Spanned<String>>,
     listen: Option<Spanned<String>>,
@@ -250,12 +262,51 @@ pub fn check_cookie_name(name: &str) -> Result<(), &'static str> {
     }
 }
 
+/// A folder on this machine for the balancer's files: absolute, without
+/// `..`, and not an existing file.
+pub fn check_output_dir(text: &str) -> Result<PathBuf, &'static str> {
+    if text.trim().is_empty() {
+        return Err("is empty");
+    }
+    let path = PathBuf::from(text);
+    if !path.is_absolute() {
+        return Err("is not an absolute path on this machine");
+    }
+    if path.components().any(|c| c == Component::ParentDir) {
+        return Err("contains a '..' component");
+    }
+    if Path::new(text).exists() && !path.is_dir() {
+        return Err("exists and is not a folder");
+    }
+    Ok(path)
+}
+
 pub(super) fn validate(
     c: &mut Collector,
     raw: &RawLoadBalancer,
     profile: &Profile,
 ) -> LoadBalancer {
     let mut lb = LoadBalancer::defaults(profile);
+    if let Some(kind) = &raw.kind {
+        match crate::lb::Kind::from_key(kind.get_ref()) {
+            Some(k) => lb.kind = Some(k),
+            None => c.at(
+                kind.span().start,
+                format!("load_balancer.kind \"{}\" is not a balancer mdcluster writes for", kind.get_ref()),
+                Some("use \"haproxy\", \"nginx\" or \"apache\"; `mdcluster lb --plan FILE --kind all` previews all three"),
+            ),
+        }
+    }
+    if let Some(output) = &raw.output {
+        match check_output_dir(output.get_ref()) {
+            Ok(dir) => lb.output = Some(dir),
+            Err(why) => c.at(
+                output.span().start,
+                format!("load_balancer.output '{}' {why}", output.get_ref()),
+                Some("give the folder on this machine where the balancer's files go, e.g. '/srv/mdcluster-lb', or leave it out for a folder in the installation's mdcluster folder"),
+            ),
+        }
+    }
     if let Some(mode) = &raw.http_mode {
         match mode.get_ref().as_str() {
             "primary" => lb.http_mode = HttpMode::Primary,
@@ -374,6 +425,13 @@ pub(super) fn validate(
 pub(super) fn render(lb: &LoadBalancer, profile: &Profile) -> String {
     let d = LoadBalancer::defaults(profile);
     let mut main = String::new();
+    if let Some(kind) = lb.kind {
+        main.push_str(&format!("kind = \"{}\"\n", kind.key()));
+    }
+    if let Some(output) = &lb.output {
+        let text = toml::Value::String(output.to_string_lossy().into_owned()).to_string();
+        main.push_str(&format!("output = {text}\n"));
+    }
     if lb.http_mode != d.http_mode {
         main.push_str(&format!("http_mode = \"{}\"\n", lb.http_mode.key()));
     }

@@ -9,7 +9,8 @@
 mod load_balancer;
 
 pub use load_balancer::{
-    check_cookie_name, HttpMode, LoadBalancer, Ports, Service, DEFAULT_COOKIE, DEFAULT_LISTEN,
+    check_cookie_name, check_output_dir, HttpMode, LoadBalancer, Ports, Service, DEFAULT_COOKIE,
+    DEFAULT_LISTEN,
 };
 
 use crate::location::Mount;
@@ -732,6 +733,26 @@ mod tests {
         assert!(!lb.enabled().any(|s| s == Service::Imap));
         let back = parse(&plan.render(&profile)).unwrap();
         assert_eq!(back, plan);
+        // The balancer step: kind and output folder, read back the same.
+        let out = std::env::temp_dir().join("mdcluster lb 'out'");
+        let text = format!(
+            "{MINIMAL}[load_balancer]\nkind = \"nginx\"\noutput = {}\n",
+            toml::Value::String(out.display().to_string())
+        );
+        let plan = parse(&text).unwrap();
+        assert_eq!(plan.load_balancer.kind, Some(crate::lb::Kind::Nginx));
+        assert_eq!(plan.load_balancer.output.as_deref(), Some(out.as_path()));
+        assert_eq!(parse(&plan.render(&profile)).unwrap(), plan);
+        for (bad, why) in [
+            ("kind = \"f5\"", "not a balancer"),
+            ("output = 'relative/dir'", "not an absolute path"),
+            ("output = ''", "is empty"),
+            ("output = '/srv/x/../y'", "'..'"),
+        ] {
+            let errs = parse(&format!("{MINIMAL}[load_balancer]\n{bad}\n")).unwrap_err();
+            assert!(errs[0].message.contains(why), "{bad}: {errs:?}");
+            assert_eq!(errs[0].line, 7, "{errs:?}");
+        }
         // A default port taken by another service is a clash too.
         let errs = parse(&format!("{MINIMAL}[load_balancer.ports]\nhttp = 25\n")).unwrap_err();
         assert!(errs[0].message.contains("default port of smtp"), "{errs:?}");

@@ -60,6 +60,7 @@ pub fn edit_diff(
 ) -> Option<Vec<DiffLine>> {
     let file = match action {
         Action::EditIni { file, .. } | Action::EditUserlist { file, .. } => file,
+        Action::WriteFiles { dir, files, .. } => return Some(files_diff(dir, files, preview)),
         _ => return None,
     };
     let (_, bytes) = preview.files.iter().find(|(loc, _)| loc == file)?;
@@ -93,6 +94,42 @@ pub fn edit_diff(
         }
         _ => None,
     }
+}
+
+/// The diff of each file an [`Action::WriteFiles`] writes, against the file
+/// as read for the preview (a new file: against nothing).
+fn files_diff(
+    dir: &std::path::Path,
+    files: &[crate::steps::FileWrite],
+    preview: &Preview,
+) -> Vec<DiffLine> {
+    let mut lines = Vec::new();
+    for f in files {
+        let path = dir.join(&f.path);
+        let shown = path.display().to_string();
+        let before = preview
+            .local_files
+            .iter()
+            .find(|(p, _)| *p == path)
+            .filter(|(_, b)| Some(crate::install::content_hash(b)) == f.before_hash)
+            .map(|(_, b)| String::from_utf8_lossy(b).into_owned());
+        match (&f.before_hash, before) {
+            (None, _) => {
+                let mut diff = unified_diff(&shown, "", &f.after);
+                if let Some(first) = diff.first_mut() {
+                    *first = DiffLine::Header(format!("--- {shown} (new file: nothing there yet)"));
+                }
+                lines.extend(diff);
+            }
+            (Some(_), Some(before)) => lines.extend(unified_diff(&shown, &before, &f.after)),
+            (Some(_), None) => {
+                lines.push(DiffLine::Header(format!(
+                    "{shown}: no diff, the file no longer holds what the preview was made from (written by an interrupted run, or changed since: then the change is refused as stale)"
+                )));
+            }
+        }
+    }
+    lines
 }
 
 /// Longest diff the text preview prints per edit; the JSON output and the

@@ -5,6 +5,7 @@
 use crate::fsops::mover::same_filesystem;
 use crate::location::Loc;
 use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
 
 /// One changed value in an INI file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,6 +26,23 @@ pub struct UserlistEdit {
     pub account: String,
     pub old: String,
     pub new: String,
+}
+
+/// One file of [`Action::WriteFiles`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileWrite {
+    /// Relative to the action's folder.
+    pub path: PathBuf,
+    /// Hash of the file as previewed; None: there was no file.
+    pub before_hash: Option<String>,
+    /// The new content.
+    pub after: String,
+}
+
+impl FileWrite {
+    pub fn after_hash(&self) -> String {
+        crate::install::content_hash(self.after.as_bytes())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,6 +99,20 @@ pub enum Action {
         after: String,
         added: Vec<String>,
     },
+    /// Write files into a folder on this machine (the load balancer's
+    /// configuration), each atomically, the one it replaces backed up first.
+    /// Only files that carry mdcluster's header are ever replaced. Undo
+    /// restores the backups and removes the files it created; a file changed
+    /// since is kept.
+    WriteFiles {
+        dir: PathBuf,
+        /// Folders missing when the action was prepared, outermost first:
+        /// created by the action, removed by undo when empty again.
+        created: Vec<PathBuf>,
+        files: Vec<FileWrite>,
+        /// What the files are, for people ("HAProxy configuration").
+        what: String,
+    },
 }
 
 impl Action {
@@ -118,6 +150,7 @@ impl Action {
             Action::StartService { .. } => "start-service",
             Action::DeleteSource { .. } => "delete-source",
             Action::UpdateManifest { .. } => "update-manifest",
+            Action::WriteFiles { .. } => "write-files",
         }
     }
 
@@ -157,6 +190,27 @@ impl Action {
                 "take {} back out of the cluster manifest (a node already registered in MDaemon keeps its server ID retired: remove it from MDaemon's registered servers too)",
                 added.join(", ")
             ),
+            Action::WriteFiles { dir, files, .. } => {
+                let (new, replaced): (Vec<&FileWrite>, Vec<&FileWrite>) =
+                    files.iter().partition(|f| f.before_hash.is_none());
+                let list = |fs: &[&FileWrite]| {
+                    fs.iter()
+                        .map(|f| dir.join(&f.path).display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                let mut parts = Vec::new();
+                if !new.is_empty() {
+                    parts.push(format!("remove {}", list(&new)));
+                }
+                if !replaced.is_empty() {
+                    parts.push(format!("restore {} from the backup", list(&replaced)));
+                }
+                format!(
+                    "{} (a file changed since mdcluster wrote it is kept)",
+                    parts.join("; ")
+                )
+            }
         }
     }
 
@@ -237,6 +291,34 @@ impl Action {
                     format!("adds {}", added.join(", "))
                 }
             ),
+            Action::WriteFiles {
+                dir, files, what, ..
+            } => {
+                let list: Vec<String> = files
+                    .iter()
+                    .map(|f| {
+                        let how = if f.before_hash.is_some() {
+                            "replaces mdcluster's earlier file"
+                        } else {
+                            "new"
+                        };
+                        format!("{} ({how})", dir.join(&f.path).display())
+                    })
+                    .collect();
+                format!(
+                    "write the {what} to {}: {}",
+                    folder_text(dir),
+                    list.join(", ")
+                )
+            }
         }
     }
+}
+
+fn folder_text(dir: &Path) -> String {
+    let mut s = dir.display().to_string();
+    if !s.ends_with(std::path::MAIN_SEPARATOR) {
+        s.push(std::path::MAIN_SEPARATOR);
+    }
+    s
 }

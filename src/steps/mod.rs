@@ -12,11 +12,12 @@
 pub mod action;
 mod cluster;
 pub mod directories;
+pub mod load_balancer;
 pub mod mail_store;
 mod relocate;
 mod shared_path;
 
-pub use action::{Action, IniEdit, UserlistEdit};
+pub use action::{Action, FileWrite, IniEdit, UserlistEdit};
 
 use crate::install::Installation;
 use crate::location::Resolver;
@@ -136,11 +137,16 @@ impl StepId {
         }
     }
 
-    /// Steps judged per node, anew on every run (the cluster steps).
+    /// Steps judged per node, anew on every run (the cluster steps, and the
+    /// load balancer, whose files follow the cluster's nodes).
     pub fn per_node(self) -> bool {
         matches!(
             self,
-            StepId::Certificates | StepId::Secondaries | StepId::Discover | StepId::ServerIds
+            StepId::Certificates
+                | StepId::Secondaries
+                | StepId::Discover
+                | StepId::ServerIds
+                | StepId::LoadBalancer
         )
     }
 
@@ -157,6 +163,7 @@ impl StepId {
                 | StepId::Secondaries
                 | StepId::Discover
                 | StepId::ServerIds
+                | StepId::LoadBalancer
         )
     }
 
@@ -363,6 +370,7 @@ pub fn prepare(step: StepId, ctx: &Context, bytes_to_share: u64) -> Result<StepP
         StepId::Certificates | StepId::Secondaries | StepId::Discover | StepId::ServerIds => {
             cluster::prepare(ctx, step)
         }
+        StepId::LoadBalancer => load_balancer::prepare(ctx),
         other => {
             let mut sp = StepPlan::new(other, StepState::Unavailable);
             sp.notes.push(format!(

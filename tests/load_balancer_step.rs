@@ -1,0 +1,571 @@
+//! Step 11 through `mdcluster apply`: the balancer's files from the plan's
+//! `[load_balancer]` and the nodes in the cluster manifest, checked by the
+//! real HAProxy, nginx and Apache, written atomically, judged again on every
+//! run, refused over foreign files, undone, and finished or undone after a
+//! crash at every journal record.
+//!
+//! The cluster manifest is written with the library (a node whose
+//! registration is confirmed), as `mdcluster register` leaves it, so no
+//! mDNS traffic is needed; `tests/cluster.rs` covers how nodes get there.
+
+mod common;
+use common::*;
+use mdcluster::cluster::manifest::Manifest;
+use mdcluster::lb::{self, Kind, Verdict};
+use mdcluster::plan::Plan;
+use mdcluster::profile::Profile;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+const STAMP: &str = "2026-01-01T00:00:00Z";
+
+fn small_lab() -> Lab {
+    Lab::with(
+        mdcluster::sandbox::Options {
+            accounts: 2,
+            messages: 4,
+            seed: 3,
+            message_size: None,
+        },
+        None,
+    )
+}
+
+/// Append a secondary (127.0.0.<11+n>) to the plan.
+fn add_node(lab: &Lab, name: &str, n: usize) {
+    let mut text = std::fs::read_to_string(&lab.plan).unwrap();
+    text.push_str(&format!(
+        "\n[[nodes]]\nname = \"{name}\"\naddress = \"127.0.0.{}\"\nrole = \"secondary\"\n",
+        11 + n
+    ));
+    std::fs::write(&lab.plan, text).unwrap();
+}
+
+fn set_lb(lab: &Lab, table: &str) {
+    let mut text = std::fs::read_to_string(&lab.plan).unwrap();
+    text.push_str(table);
+    std::fs::write(&lab.plan, text).unwrap();
+}
+
+fn lb_table(kind: &str, output: Option<&Path>, extra: &str) -> String {
+    let mut t = format!("\n[load_balancer]\nkind = \"{kind}\"\n");
+    if let Some(o) = output {
+        t.push_str(&format!(
+            "output = {}\n",
+            toml::Value::String(o.display().to_string())
+        ));
+    }
+    t.push_str(extra);
+    t
+}
+
+/// The manifest as `mdcluster register` leaves it: every node of the plan,
+/// each secondary's registration in MDaemon confirmed.
+fn register_all(lab: &Lab) {
+    let plan = Plan::load(&lab.plan, &Profile::builtin()).unwrap();
+    let current = Manifest::load(&lab.share).unwrap().unwrap_or_default();
+    let mut m = current.with_plan(&plan, STAMP).unwrap();
+    for n in m.nodes.iter_mut() {
+        n.registered.get_or_insert_with(|| STAMP.to_string());
+    }
+    m.save(&lab.share).unwrap();
+}
+
+/// A lab whose cluster is MAIL1 and `secondaries` (registered), with `lb`.
+fn cluster_lab(secondaries: &[&str], lb: &str) -> Lab {
+    let lab = small_lab();
+    for (i, s) in secondaries.iter().enumerate() {
+        add_node(&lab, s, i + 1);
+    }
+    set_lb(&lab, lb);
+    if !secondaries.is_empty() {
+        register_all(&lab);
+    }
+    lab
+}
+
+fn apply_json(lab: &Lab, extra: &[&str]) -> (Option<i32>, Vec<Value>, String) {
+    let out = lab
+        .apply()
+        .args(["--yes", "--json"])
+        .args(extra)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code(), json_lines(&out.stdout), text)
+}
+
+fn event<'a>(events: &'a [Value], kind: &str, step: &str) -> Option<&'a Value> {
+    events
+        .iter()
+        .find(|e| e["event"] == kind && e["step"] == step)
+}
+
+fn lb_preview(events: &[Value]) -> &Value {
+    event(events, "step-preview", "load-balancer").expect("a preview of step 11")
+}
+
+fn status_of(lab: &Lab, step: &str) -> (String, String) {
+    let out = mdcluster()
+        .args(["status", "--json", "--plan"])
+        .arg(&lab.plan)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let row = json_lines(&out.stdout)
+        .into_iter()
+        .find(|v| v["step"] == step)
+        .unwrap();
+    (
+        row["state"].as_str().unwrap().to_string(),
+        row["detail"].as_str().unwrap().to_string(),
+    )
+}
+
+fn default_dir(lab: &Lab, kind: &str) -> PathBuf {
+    lab.install.join("mdcluster/load-balancer").join(kind)
+}
+
+/// Every file below `dir` and its content (times left out: two runs write at
+/// different times).
+fn contents(dir: &Path) -> BTreeMap<String, String> {
+    tree_map(dir, false)
+        .into_iter()
+        .map(|(k, v)| {
+            let hash = v.rsplit(' ').next().unwrap_or_default().to_string();
+            let kind = v.split(' ').next().unwrap_or_default().to_string();
+            (k, format!("{kind} {hash}"))
+        })
+        .collect()
+}
+
+#[test]
+fn without_a_kind_the_step_waits_and_says_what_to_add() {
+    let lab = cluster_lab(&["MAIL2"], "");
+    let (rc, events, text) = apply_json(&lab, &[]);
+    assert_eq!(rc, Some(0), "{text}");
+    assert_eq!(lb_preview(&events)["state"], "waiting");
+    let reason = event(&events, "step-waiting", "load-balancer").unwrap()["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        reason.contains("kind = \"haproxy\"") && reason.contains("[load_balancer]"),
+        "{reason}"
+    );
+    assert!(reason.contains("--kind all"), "{reason}");
+    assert!(!lab.install.join("mdcluster/load-balancer").exists());
+    let (state, detail) = status_of(&lab, "load-balancer");
+    assert_eq!(state, "waiting", "{detail}");
+    assert!(detail.contains("kind = "), "{detail}");
+}
+
+#[test]
+fn with_only_the_primary_the_step_waits_for_the_secondaries() {
+    let lab = cluster_lab(&[], &lb_table("haproxy", None, ""));
+    let (rc, events, text) = apply_json(&lab, &[]);
+    assert_eq!(rc, Some(0), "{text}");
+    let reason = event(&events, "step-waiting", "load-balancer")
+        .unwrap_or_else(|| panic!("{events:#?}"))["reason"]
+        .as_str()
+        .unwrap();
+    assert!(
+        reason.contains("no secondary in the cluster yet"),
+        "{reason}"
+    );
+    assert!(reason.contains("steps 6-9"), "{reason}");
+    assert!(!default_dir(&lab, "haproxy").exists());
+    assert_eq!(status_of(&lab, "load-balancer").0, "waiting");
+}
+
+/// Two nodes: the files of each balancer are previewed with full paths and
+/// diffs, checked by the balancer itself, written, and the summary says to
+/// copy them and reload the balancer. A rerun has nothing to do.
+#[test]
+fn two_nodes_get_checked_files_for_each_balancer_and_a_rerun_changes_nothing() {
+    for kind in Kind::ALL {
+        let installed = lb_program(kind).is_some();
+        let lab = cluster_lab(&["MAIL2"], &lb_table(kind.key(), None, ""));
+        let dir = default_dir(&lab, kind.key());
+
+        // The human preview: every file with its full path and its lines.
+        let out = lab.apply().arg("--dry-run").output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let plan = Plan::load(&lab.plan, &Profile::builtin()).unwrap();
+        let first = lb::generate(&plan, &Profile::builtin(), kind).unwrap();
+        for f in &first.files {
+            let full = dir.join(&f.path).display().to_string();
+            assert!(text.contains(&full), "{kind:?}: {full} in {text}");
+        }
+        assert!(text.contains("(new file: nothing there yet)"), "{text}");
+        assert!(text.contains("+# Generated by mdcluster"), "{text}");
+        assert!(!dir.exists(), "a dry run wrote files");
+
+        let (rc, events, text) = apply_json(&lab, &[]);
+        assert_eq!(rc, Some(0), "{kind:?}: {text}");
+        let preview = lb_preview(&events);
+        assert_eq!(preview["state"], "ready", "{preview}");
+        // JSON carries the files (path and content), their diffs and the verdicts.
+        let action = &preview["actions"][0];
+        assert_eq!(action["action"]["type"], "write-files");
+        let files = action["action"]["files"].as_array().unwrap();
+        assert_eq!(files.len(), first.files.len());
+        assert!(action["diff"].as_array().unwrap().len() > 10);
+        let check = preview["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == format!("{} check", kind.title()))
+            .unwrap_or_else(|| panic!("no balancer check: {preview}"));
+        assert_eq!(check["ok"], true, "{check}");
+        let detail = check["detail"].as_str().unwrap();
+        if installed {
+            assert!(detail.starts_with("passed `"), "{kind:?}: {detail}");
+        } else {
+            assert!(detail.starts_with("not checked here"), "{detail}");
+        }
+        // Written as previewed, and the balancer accepts them as they are on disk.
+        let mut on_disk = Vec::new();
+        for f in files {
+            let path = dir.join(f["path"].as_str().unwrap());
+            let content = std::fs::read_to_string(&path).unwrap();
+            assert_eq!(content, f["after"].as_str().unwrap(), "{}", path.display());
+            on_disk.push(lb::GeneratedFile {
+                path: f["path"].as_str().unwrap().into(),
+                contents: content,
+                about: String::new(),
+            });
+        }
+        if installed {
+            match lb::validate(kind, &on_disk) {
+                Verdict::Passed { .. } => {}
+                other => panic!("{kind:?} refuses the written files: {other:#?}"),
+            }
+        }
+        let cfg: String = on_disk.iter().map(|f| f.contents.as_str()).collect();
+        // Mail goes to every node (Apache carries HTTP only, all to the primary here).
+        assert_eq!(cfg.contains("127.0.0.12"), kind != Kind::Apache, "{cfg}");
+        let next = events.last().unwrap()["next"].to_string();
+        assert!(
+            next.contains("copy ") && next.contains("reloads nothing"),
+            "{next}"
+        );
+        assert!(
+            next.contains(kind.reload_hint().split(' ').next().unwrap()),
+            "{next}"
+        );
+        assert_eq!(status_of(&lab, "load-balancer").0, "done");
+
+        // A rerun: nothing to do, no new journal record, the files untouched.
+        let journal = std::fs::read(lab.install.join("mdcluster/journal.jsonl")).unwrap();
+        let files_before = tree_map(&dir, false);
+        let out = lab.apply().arg("--yes").output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Nothing to do"),
+            "{out:?}"
+        );
+        assert_eq!(
+            std::fs::read(lab.install.join("mdcluster/journal.jsonl")).unwrap(),
+            journal
+        );
+        assert_eq!(tree_map(&dir, false), files_before, "{kind:?}");
+    }
+}
+
+/// The human summary after the first write.
+#[test]
+fn the_summary_says_to_copy_the_files_and_reload_the_balancer() {
+    let out_dir_holder = tempfile::tempdir().unwrap();
+    let out_dir = out_dir_holder.path().join("balancer");
+    let lab = cluster_lab(&["MAIL2"], &lb_table("haproxy", Some(&out_dir), ""));
+    let out = lab.apply().arg("--yes").output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let cfg = out_dir.join("haproxy.cfg").display().to_string();
+    assert!(
+        text.contains(&format!("Next: copy {cfg} to the balancer")),
+        "{text}"
+    );
+    assert!(
+        text.contains("Next: then check and reload the balancer there: haproxy -c"),
+        "{text}"
+    );
+    assert!(
+        text.contains("mdcluster starts and reloads nothing"),
+        "{text}"
+    );
+    let (state, detail) = status_of(&lab, "load-balancer");
+    assert_eq!(state, "done");
+    assert!(detail.contains("up to date"), "{detail}");
+}
+
+/// A node joins the cluster: the next run writes only the files that change
+/// (Apache's failover include does not depend on the nodes), and undo takes
+/// both runs back.
+#[test]
+fn a_third_node_rewrites_only_the_files_that_change_and_undo_takes_it_all_back() {
+    let out_holder = tempfile::tempdir().unwrap();
+    let out = out_holder.path().join("lb");
+    let lab = cluster_lab(
+        &["MAIL2"],
+        &lb_table("apache", Some(&out), "http_mode = \"balanced\"\n"),
+    );
+    let original = before_undo(&lab, &out);
+    let (rc, _, text) = apply_json(&lab, &[]);
+    assert_eq!(rc, Some(0), "{text}");
+    let failover = out.join("mdcluster/failover.inc");
+    let balancer = out.join("mdcluster/balancer.conf");
+    let failover_meta = tree_map(&out, false)["mdcluster/failover.inc"].clone();
+    let balancer_before = std::fs::read_to_string(&balancer).unwrap();
+    assert!(!balancer_before.contains("MAIL3"));
+
+    add_node(&lab, "MAIL3", 2);
+    register_all(&lab);
+    let install_before = tree_hash(&lab.install, true);
+    let (rc, events, text) = apply_json(&lab, &[]);
+    assert_eq!(rc, Some(0), "{text}");
+    let preview = lb_preview(&events);
+    let files = preview["actions"][0]["action"]["files"].as_array().unwrap();
+    assert_eq!(files.len(), 1, "{preview}");
+    assert_eq!(files[0]["path"], "mdcluster/balancer.conf");
+    assert!(files[0]["before_hash"].is_string());
+    let diff: Vec<&str> = preview["actions"][0]["diff"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l.as_str())
+        .collect();
+    assert!(
+        diff.iter()
+            .any(|l| l.starts_with('+') && l.contains(r#""http://127.0.0.13:80" route=MAIL3"#)),
+        "{diff:#?}"
+    );
+    assert!(
+        diff.iter().all(|l| !l.contains("failover.inc (new file)")),
+        "{diff:#?}"
+    );
+    let changed: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event"] == "step-done" && e["outcome"] == "changed")
+        .collect();
+    assert_eq!(changed.len(), 1, "{changed:#?}");
+    assert_eq!(changed[0]["step"], "load-balancer");
+    assert!(std::fs::read_to_string(&balancer)
+        .unwrap()
+        .contains("route=MAIL3"));
+    assert_eq!(
+        tree_map(&out, false)["mdcluster/failover.inc"],
+        failover_meta,
+        "the unchanged file was written again"
+    );
+    assert_eq!(tree_hash(&lab.install, true), install_before);
+    // The journal: step 11 judged again in a later run, its action after the first.
+    let journal = std::fs::read_to_string(lab.install.join("mdcluster/journal.jsonl")).unwrap();
+    assert!(
+        journal.contains(r#""record":"step-again","step":"load-balancer""#),
+        "{journal}"
+    );
+
+    // Undo: the second write comes back from its backup, then the first is removed.
+    mdcluster()
+        .args(["undo", "--yes", "--plan"])
+        .arg(&lab.plan)
+        .assert()
+        .success();
+    assert!(!out.exists(), "the folders mdcluster created are gone");
+    assert!(!failover.exists());
+    // The whole conversion is reversed (the manifest, which this test wrote, aside).
+    assert_eq!(before_undo(&lab, &out), original);
+}
+
+#[test]
+fn a_foreign_file_at_the_target_is_refused_before_any_change() {
+    let out_holder = tempfile::tempdir().unwrap();
+    let out = out_holder.path().join("etc-nginx");
+    std::fs::create_dir_all(&out).unwrap();
+    let theirs = out.join("mdcluster-stream.conf");
+    std::fs::write(&theirs, "stream { }\n").unwrap();
+    let lab = cluster_lab(&["MAIL2"], &lb_table("nginx", Some(&out), ""));
+    let before = lab.hash();
+    let out_before = tree_map(&out, false);
+    let output = lab.apply().arg("--yes").output().unwrap();
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains(&theirs.display().to_string()), "{err}");
+    assert!(err.contains("not written by mdcluster"), "{err}");
+    assert!(err.contains("output = "), "the fix: {err}");
+    assert!(err.contains("nothing was changed"), "{err}");
+    assert_eq!(lab.hash(), before, "a refused run changed the installation");
+    assert_eq!(tree_map(&out, false), out_before);
+    assert!(!lab.install.join("mdcluster/journal.jsonl").exists());
+    let (state, detail) = status_of(&lab, "load-balancer");
+    assert_eq!(state, "pending");
+    assert!(detail.contains("blocked"), "{detail}");
+}
+
+/// A balancer whose own check refuses the files: a failed check, nothing
+/// written. (A stand-in haproxy on PATH, so the refusal does not depend on a
+/// broken generator.)
+#[cfg(unix)]
+#[test]
+fn a_refusing_balancer_check_fails_the_preflight_and_nothing_is_written() {
+    use std::os::unix::fs::PermissionsExt;
+    let bin_holder = tempfile::tempdir().unwrap();
+    let fake = bin_holder.path().join("haproxy");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\necho \"[ALERT] config : parsing [$3:7] : unknown keyword 'frobnicate'\"\nexit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let lab = cluster_lab(&["MAIL2"], &lb_table("haproxy", None, ""));
+    let before = lab.hash();
+    let path = format!(
+        "{}:{}",
+        bin_holder.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = lab.apply().arg("--yes").env("PATH", path).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("HAProxy check"), "{err}");
+    assert!(err.contains("unknown keyword 'frobnicate'"), "{err}");
+    assert!(
+        !err.contains("mdcluster-lb-check-"),
+        "the temporary folder leaked: {err}"
+    );
+    assert_eq!(lab.hash(), before);
+    assert!(!default_dir(&lab, "haproxy").exists());
+}
+
+type Trees = (
+    BTreeMap<String, String>,
+    BTreeMap<String, String>,
+    BTreeMap<String, String>,
+);
+
+/// The share, with the cluster manifest by content only (the test writes it).
+fn share_map(lab: &Lab) -> BTreeMap<String, String> {
+    let mut map = tree_map(&lab.share, false);
+    if let Some(v) = map.get_mut("mdcluster/cluster.toml") {
+        *v = std::fs::read_to_string(lab.share.join("mdcluster/cluster.toml")).unwrap();
+    }
+    map
+}
+
+/// What a finished run leaves: the installation (written files' times
+/// blanked), the share and the balancer's files.
+fn outcome(lab: &Lab, out: &Path) -> Trees {
+    (
+        outcome_map(&lab.install, true),
+        share_map(lab),
+        contents(out),
+    )
+}
+
+/// What undo must bring back: the installation exactly, the share (the
+/// manifest, which the test changes, left out) and no balancer files.
+fn before_undo(
+    lab: &Lab,
+    out: &Path,
+) -> (String, BTreeMap<String, String>, BTreeMap<String, String>) {
+    let mut share = tree_map(&lab.share, false);
+    share.remove("mdcluster/cluster.toml");
+    (tree_hash(&lab.install, true), share, contents(out))
+}
+
+/// A crash after every journal record of the whole conversion, step 11
+/// included (nginx: two files), and of a later run that adds a node (both
+/// nginx files change in balanced mode): a rerun gives the result of an
+/// uninterrupted run; undo restores the original tree, the balancer's
+/// folder included.
+#[test]
+fn a_crash_at_any_journal_record_is_finished_by_a_rerun_or_undone() {
+    let table = |out: &Path| lb_table("nginx", Some(out), "http_mode = \"balanced\"\n");
+    let make = || {
+        let lab = small_lab();
+        let out = lab.tmp.path().join("balancer");
+        add_node(&lab, "MAIL2", 1);
+        set_lb(&lab, &table(&out));
+        register_all(&lab);
+        (lab, out)
+    };
+    let grow = |lab: &Lab| {
+        add_node(lab, "MAIL3", 2);
+        register_all(lab);
+    };
+    // References: uninterrupted runs.
+    let (reference_one, reference_two) = {
+        let (lab, out) = make();
+        let (rc, _, text) = apply_json(&lab, &[]);
+        assert_eq!(rc, Some(0), "{text}");
+        let one = outcome(&lab, &out);
+        grow(&lab);
+        let (rc, _, text) = apply_json(&lab, &[]);
+        assert_eq!(rc, Some(0), "{text}");
+        (one, outcome(&lab, &out))
+    };
+    assert_eq!(reference_one.2.len(), 2, "{:?}", reference_one.2);
+    assert_ne!(reference_one.2, reference_two.2);
+
+    for second_run in [false, true] {
+        let mut crashes = 0;
+        for n in 1.. {
+            let (lab, out) = make();
+            let original = before_undo(&lab, &out);
+            if second_run {
+                let (rc, _, text) = apply_json(&lab, &[]);
+                assert_eq!(rc, Some(0), "{text}");
+                grow(&lab);
+            }
+            let crash = n.to_string();
+            let status = lab
+                .apply()
+                .args(["--yes", "--json"])
+                .env("MDCLUSTER_CRASH_AFTER_RECORD", &crash)
+                .output()
+                .unwrap()
+                .status;
+            if status.success() {
+                break; // past the last record: the run completed
+            }
+            crashes += 1;
+            let reference = if second_run {
+                &reference_two
+            } else {
+                &reference_one
+            };
+            if n % 2 == 0 {
+                let (rc, _, text) = apply_json(&lab, &[]);
+                assert_eq!(rc, Some(0), "rerun after a crash at record {n}: {text}");
+                assert_eq!(
+                    outcome(&lab, &out),
+                    *reference,
+                    "second run {second_run}, crash after record {n}"
+                );
+            } else {
+                mdcluster()
+                    .args(["undo", "--yes", "--plan"])
+                    .arg(&lab.plan)
+                    .assert()
+                    .success();
+                assert_eq!(
+                    before_undo(&lab, &out),
+                    original,
+                    "undo after a crash at record {n} (second run {second_run})"
+                );
+            }
+        }
+        // Every record of the whole conversion; of the later run: its begin,
+        // steps 6-9 judged again, step 11's step-again, intent, done, end.
+        let least = if second_run { 8 } else { 30 };
+        assert!(
+            crashes >= least,
+            "expected a crash point per journal record, got {crashes} (second run {second_run})"
+        );
+    }
+}

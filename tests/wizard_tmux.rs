@@ -299,6 +299,16 @@ fn the_plain_wizard_asks_the_same_questions() {
     t.keys(&["Enter"]);
     t.wait_for("Restart MDaemon", 5);
     t.keys(&["Enter"]);
+    t.wait_for("Load balancer (haproxy, nginx, apache or none)", 5);
+    t.type_text("f5");
+    t.keys(&["Enter"]);
+    t.wait_for("answer haproxy, nginx, apache", 5); // refused, asked again
+    t.keys(&["BSpace", "BSpace"]);
+    t.keys(&["Enter"]); // keep "none": step 11 waits
+    t.wait_for("Webmail routing", 5);
+    t.keys(&["Enter"]);
+    t.wait_for("Folder for the balancer's files", 5);
+    t.keys(&["Enter"]);
     // Secondaries: the join code, what answered, then on to the preview.
     let screen = t.wait_for("Secondaries:", 20);
     assert!(screen.contains("mdcluster join --code"), "{screen}");

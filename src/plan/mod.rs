@@ -467,6 +467,11 @@ impl Plan {
     }
 }
 
+/// The `[load_balancer]` tables for what differs from the defaults (empty when nothing does).
+pub fn load_balancer_text(lb: &LoadBalancer, profile: &Profile) -> String {
+    load_balancer::render(lb, profile)
+}
+
 /// The `[options]` table for the flags that are on (empty when none is).
 pub fn options_text(o: &Options) -> String {
     let on: Vec<&str> = [

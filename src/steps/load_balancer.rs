@@ -191,7 +191,7 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
     let Some(kind) = ctx.plan.load_balancer.kind else {
         sp.state = StepState::Waiting;
         sp.notes.push(format!(
-            "no balancer chosen: add kind = \"haproxy\" (or \"nginx\", \"apache\") under [load_balancer] in the plan; \
+            "no balancer chosen: answer \"Load balancer\" in the wizard, or add kind = \"haproxy\" (or \"nginx\", \"apache\") under [load_balancer] in the plan; \
              `mdcluster lb --plan {file} --kind all` previews all three"
         ));
         return Ok(sp);

@@ -20,6 +20,9 @@ pub enum FieldId {
     StopMdaemon,
     KeepSource,
     Restart,
+    LbKind,
+    LbHttpMode,
+    LbOutput,
 }
 
 /// One question: where it is asked, what it means, how it is checked.
@@ -30,7 +33,7 @@ pub struct Question {
     pub help: &'static str,
 }
 
-pub const QUESTIONS: [Question; 9] = [
+pub const QUESTIONS: [Question; 12] = [
     Question {
         id: FieldId::InstallRoot,
         step: StepId::SharedPath,
@@ -85,6 +88,24 @@ pub const QUESTIONS: [Question; 9] = [
         label: "Restart MDaemon afterwards (y/n)",
         help: "y drops RESTART.SEM after MDaemon.ini is rewritten; n leaves the restart to you.",
     },
+    Question {
+        id: FieldId::LbKind,
+        step: StepId::LoadBalancer,
+        label: "Load balancer (haproxy, nginx, apache or none)",
+        help: "The balancer in front of the cluster; step 11 writes its configuration for the nodes in the cluster. none: step 11 waits.",
+    },
+    Question {
+        id: FieldId::LbHttpMode,
+        step: StepId::LoadBalancer,
+        label: "Webmail routing (primary or balanced)",
+        help: "primary: all Webmail to the primary, as MDaemon's manual recommends; balanced: every node, sticky by a route cookie.",
+    },
+    Question {
+        id: FieldId::LbOutput,
+        step: StepId::LoadBalancer,
+        label: "Folder for the balancer's files (empty: default)",
+        help: "A folder on this machine, copied to the balancer afterwards; empty: the installation's mdcluster\\load-balancer\\<kind> folder.",
+    },
 ];
 
 pub fn question(id: FieldId) -> &'static Question {
@@ -126,6 +147,15 @@ pub struct Answers {
     pub restart: String,
     /// The secondaries, in the order they were added.
     pub secondaries: Vec<Secondary>,
+    /// Step 11: `haproxy`, `nginx`, `apache`, or `none` (the step waits).
+    pub lb_kind: String,
+    /// Step 11: `primary` or `balanced`.
+    pub lb_http_mode: String,
+    /// Step 11: a folder on this machine; empty for the default.
+    pub lb_output: String,
+    /// The rest of an earlier plan's `[load_balancer]` (cookie, listen,
+    /// ports) as plan text, kept as it was: the wizard does not ask for it.
+    pub lb_kept: String,
 }
 
 impl Answers {
@@ -134,7 +164,7 @@ impl Answers {
     /// Windows path from MDaemon.ini and this machine's name.
     pub fn from_disk(install_local: &Path, profile: &Profile) -> Answers {
         match earlier_plan(install_local, profile) {
-            Some(plan) => Answers::from_plan(&plan, install_local),
+            Some(plan) => Answers::from_plan(&plan, install_local, profile),
             None => Answers::fresh(install_local, profile),
         }
     }
@@ -183,11 +213,15 @@ impl Answers {
             keep_source: "n".into(),
             restart: "n".into(),
             secondaries: Vec::new(),
+            lb_kind: "none".into(),
+            lb_http_mode: "primary".into(),
+            lb_output: String::new(),
+            lb_kept: String::new(),
         }
     }
 
     /// Answers that reproduce a plan (an earlier wizard run, or a resumed one).
-    pub fn from_plan(plan: &Plan, install_local: &Path) -> Answers {
+    pub fn from_plan(plan: &Plan, install_local: &Path, profile: &Profile) -> Answers {
         let local_of = |w: &WinPath| {
             plan.mounts
                 .iter()
@@ -196,6 +230,7 @@ impl Answers {
                 .unwrap_or_default()
         };
         let primary = plan.primary();
+        let lb = &plan.load_balancer;
         Answers {
             install_local: install_local.to_path_buf(),
             install_root: plan.install_root.to_string(),
@@ -220,6 +255,17 @@ impl Answers {
                     replaces: n.replaces.clone(),
                 })
                 .collect(),
+            lb_kind: lb
+                .kind
+                .map(|k| k.key().to_string())
+                .unwrap_or_else(|| "none".into()),
+            lb_http_mode: lb.http_mode.key().into(),
+            lb_output: lb
+                .output
+                .as_ref()
+                .map(|o| o.display().to_string())
+                .unwrap_or_default(),
+            lb_kept: kept_lb_text(lb, profile),
         }
     }
 
@@ -265,6 +311,9 @@ impl Answers {
             FieldId::StopMdaemon => &self.stop_mdaemon,
             FieldId::KeepSource => &self.keep_source,
             FieldId::Restart => &self.restart,
+            FieldId::LbKind => &self.lb_kind,
+            FieldId::LbHttpMode => &self.lb_http_mode,
+            FieldId::LbOutput => &self.lb_output,
         }
     }
 
@@ -279,6 +328,9 @@ impl Answers {
             FieldId::StopMdaemon => &mut self.stop_mdaemon,
             FieldId::KeepSource => &mut self.keep_source,
             FieldId::Restart => &mut self.restart,
+            FieldId::LbKind => &mut self.lb_kind,
+            FieldId::LbHttpMode => &mut self.lb_http_mode,
+            FieldId::LbOutput => &mut self.lb_output,
         }
     }
 
@@ -338,6 +390,20 @@ impl Answers {
                 "y" | "Y" | "yes" | "n" | "N" | "no" => Ok(()),
                 _ => Err("answer y or n".into()),
             },
+            FieldId::LbKind => match v {
+                "none" | "haproxy" | "nginx" | "apache" => Ok(()),
+                _ => {
+                    Err("answer haproxy, nginx, apache, or none to leave step 11 for later".into())
+                }
+            },
+            FieldId::LbHttpMode => match v {
+                "primary" | "balanced" => Ok(()),
+                _ => Err("answer primary (all Webmail to the primary) or balanced".into()),
+            },
+            FieldId::LbOutput if v.is_empty() => Ok(()),
+            FieldId::LbOutput => crate::plan::check_output_dir(v).map(|_| ()).map_err(|why| {
+                format!("{v} {why}; give an absolute folder on this machine, or leave it empty")
+            }),
         }
     }
 
@@ -399,8 +465,31 @@ impl Answers {
                 q(&self.shared_local)
             ));
         }
+        t.push_str(&self.load_balancer_text());
         t.push_str(&crate::plan::options_text(&self.options()));
         t
+    }
+
+    /// The `[load_balancer]` table: the step-11 answers and what an earlier
+    /// plan had beyond them. Empty when there is nothing to say.
+    fn load_balancer_text(&self) -> String {
+        let q = |s: &str| toml::Value::String(s.trim().to_string()).to_string();
+        let mut keys = String::new();
+        let kind = self.lb_kind.trim();
+        if kind != "none" && !kind.is_empty() {
+            keys.push_str(&format!("kind = {}\n", q(kind)));
+        }
+        if !self.lb_output.trim().is_empty() {
+            keys.push_str(&format!("output = {}\n", q(&self.lb_output)));
+        }
+        let mode = self.lb_http_mode.trim();
+        if mode != crate::plan::HttpMode::Primary.key() && !mode.is_empty() {
+            keys.push_str(&format!("http_mode = {}\n", q(mode)));
+        }
+        if keys.is_empty() && self.lb_kept.is_empty() {
+            return String::new();
+        }
+        format!("\n[load_balancer]\n{keys}{}", self.lb_kept)
     }
 
     /// The plan these answers make, through the plan file parser.
@@ -423,6 +512,21 @@ fn earlier_plan(install_local: &Path, profile: &Profile) -> Option<Plan> {
         .into_iter()
         .flatten()
         .find_map(|f| Plan::load(&f, profile).ok())
+}
+
+/// An earlier plan's `[load_balancer]` without the keys the wizard asks for,
+/// as the text that follows the table's header.
+fn kept_lb_text(lb: &crate::plan::LoadBalancer, profile: &Profile) -> String {
+    let rest = crate::plan::LoadBalancer {
+        kind: None,
+        output: None,
+        http_mode: crate::plan::HttpMode::Primary,
+        ..lb.clone()
+    };
+    let text = crate::plan::load_balancer_text(&rest, profile);
+    text.strip_prefix("\n[load_balancer]\n")
+        .unwrap_or(&text)
+        .to_string()
 }
 
 fn yes_no(v: bool) -> String {
@@ -465,6 +569,10 @@ mod tests {
             stop_mdaemon: "n".into(),
             keep_source: "n".into(),
             restart: "n".into(),
+            lb_kind: "nginx".into(),
+            lb_http_mode: "balanced".into(),
+            lb_output: "/srv/lb".into(),
+            lb_kept: "cookie = \"ROUTE\"\n\n[load_balancer.ports]\nhttp = 8080\n".into(),
             secondaries: vec![
                 Secondary {
                     name: "MAIL2".into(),
@@ -491,7 +599,16 @@ mod tests {
             plan.shared.lockfiles.to_string(),
             r"\\fileserver\mdaemon\Users\LockFiles"
         );
-        assert_eq!(Answers::from_plan(&plan, Path::new("/srv/MDaemon")), a);
+        assert_eq!(
+            Answers::from_plan(&plan, Path::new("/srv/MDaemon"), &profile),
+            a
+        );
+        assert_eq!(plan.load_balancer.kind, Some(crate::lb::Kind::Nginx));
+        assert_eq!(plan.load_balancer.cookie, "ROUTE");
+        assert_eq!(
+            plan.load_balancer.ports.get(crate::plan::Service::Http),
+            8080
+        );
         assert_eq!(plan.nodes.len(), 3);
     }
 
@@ -530,6 +647,20 @@ mod tests {
         a.shared_local = "/definitely/not/here".into();
         assert!(a.validate(FieldId::SharedLocal).is_err());
         assert_eq!(a.first_invalid().unwrap().0, FieldId::SharedPath);
+        a.lb_kind = "f5".into();
+        assert!(a.validate(FieldId::LbKind).unwrap_err().contains("haproxy"));
+        a.lb_http_mode = "sticky".into();
+        assert!(a.validate(FieldId::LbHttpMode).is_err());
+        a.lb_output = "relative/dir".into();
+        assert!(a
+            .validate(FieldId::LbOutput)
+            .unwrap_err()
+            .contains("absolute"));
+        a.lb_output = String::new();
+        assert!(
+            a.validate(FieldId::LbOutput).is_ok(),
+            "empty: the default folder"
+        );
     }
 
     #[test]

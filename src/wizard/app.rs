@@ -306,7 +306,7 @@ impl App {
                 .plan_file()
                 .and_then(|f| Plan::load(std::path::Path::new(f), &profile).ok())
             {
-                answers = Answers::from_plan(&plan, &answers.install_local);
+                answers = Answers::from_plan(&plan, &answers.install_local, &profile);
             }
             let (done, total) = replay
                 .steps

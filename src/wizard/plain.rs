@@ -196,7 +196,7 @@ pub fn run(
             .plan_file()
             .and_then(|f| crate::plan::Plan::load(std::path::Path::new(f), &profile).ok())
         {
-            answers = Answers::from_plan(&plan, &answers.install_local);
+            answers = Answers::from_plan(&plan, &answers.install_local, &profile);
         }
         println!("An earlier run on this installation was interrupted; its journal can finish it or reverse it.");
         let choice = Select::new(

@@ -23,11 +23,19 @@ declare -A needs=(
     [apache2]=apache2
     [curl]=curl
     [python3]=python3
+    [ip]=iproute2
+    [dbus-daemon]=dbus
+    [avahi-daemon]=avahi-daemon
+    [avahi-browse]=avahi-utils
+    [avahi-publish]=avahi-utils
 )
 # file -> Debian package, for what no command names: nginx's stream module
-# (the TCP services of the generated nginx configuration).
+# (the TCP services of the generated nginx configuration); the system bus's
+# configuration, which the avahi tests' own dbus-daemon reads (the `dbus`
+# package, not only `dbus-daemon`).
 declare -A files=(
     [/usr/lib/nginx/modules/ngx_stream_module.so]=libnginx-mod-stream
+    [/usr/share/dbus-1/system.conf]=dbus
 )
 missing=()
 for cmd in "${!needs[@]}"; do

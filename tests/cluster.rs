@@ -9,42 +9,16 @@
 
 mod common;
 
+use common::cluster::{
+    binary, code, discover_args, discovered, join_args, node, rule, secondary, small_lab, Joined,
+    UNC,
+};
 use common::{json_lines, mdcluster, Lab};
 use mdcluster::cluster::facts;
 use mdcluster::cluster::pairing::{Announcement, JoinCode, SERVICE_TYPE};
 use mdcluster::profile::Profile;
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Stdio};
-
-const UNC: &str = r"\\fileserver\mdaemon";
-
-fn small_lab() -> Lab {
-    Lab::with(
-        mdcluster::sandbox::Options {
-            accounts: 2,
-            messages: 4,
-            ..Default::default()
-        },
-        None,
-    )
-}
-
-/// A secondary installation next to the lab's primary.
-fn secondary(lab: &Lab, name: &str) -> PathBuf {
-    let dir = lab.tmp.path().join(name);
-    let profile = Profile::builtin();
-    let opts = mdcluster::sandbox::Options {
-        accounts: 1,
-        messages: 1,
-        seed: 7,
-        message_size: None,
-    };
-    mdcluster::sandbox::create(&dir, &profile, &opts).unwrap();
-    mdcluster::sandbox::make_secondary(&dir, &lab.install, name, &profile).unwrap();
-    dir
-}
 
 /// Replace the first `from` in a file (bytes: MDaemon's files are not UTF-8).
 fn replace_in(file: &Path, from: &str, to: &str) {
@@ -70,61 +44,7 @@ fn ini_value(root: &Path, key: &str) -> String {
         .unwrap_or_else(|| panic!("no {key}= in MDaemon.ini"))
 }
 
-/// A fresh join code for the lab's primary.
-fn code(lab: &Lab) -> String {
-    let out = mdcluster()
-        .args(["code", "--root"])
-        .arg(&lab.install)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-/// A running `mdcluster join`; stopped when dropped.
-struct Joined {
-    child: Child,
-    out: BufReader<ChildStdout>,
-}
-
-impl Joined {
-    /// The next JSON event it prints (None at its end).
-    fn next_event(&mut self) -> Option<Value> {
-        let mut line = String::new();
-        loop {
-            line.clear();
-            if self.out.read_line(&mut line).ok()? == 0 {
-                return None;
-            }
-            if let Ok(v) = serde_json::from_str::<Value>(line.trim()) {
-                return Some(v);
-            }
-        }
-    }
-
-    fn wait_for(&mut self, event: &str) -> Value {
-        while let Some(v) = self.next_event() {
-            if v["event"] == event {
-                return v;
-            }
-        }
-        let status = self.child.wait().unwrap();
-        let mut err = String::new();
-        if let Some(e) = self.child.stderr.as_mut() {
-            let _ = std::io::Read::read_to_string(e, &mut err);
-        }
-        panic!("join ended ({status}) before {event:?}: {err}");
-    }
-}
-
-impl Drop for Joined {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Start `mdcluster join` for a secondary; returns once it announces.
+/// Start `mdcluster join` for a secondary on loopback; returns once it announces.
 fn join(
     lab: &Lab,
     root: &Path,
@@ -133,60 +53,25 @@ fn join(
     share_local: &Path,
     env: &[(&str, &str)],
 ) -> Joined {
-    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin!("mdcluster"));
-    c.args(["join", "--root"])
-        .arg(root)
-        .args(["--share", UNC, "--share-local"])
-        .arg(share_local)
-        .args(["--name", name, "--code", code, "--loopback", "--json"])
-        .env("NO_COLOR", "1")
+    let mut c = std::process::Command::new(binary());
+    c.args(join_args(root, name, code, share_local))
+        .arg("--loopback")
         .env("TZ", "Etc/UTC")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        c.env(k, v);
-    }
+        .envs(env.iter().copied());
     let _ = lab;
-    let mut child = c.spawn().unwrap();
-    let out = BufReader::new(child.stdout.take().unwrap());
-    let mut j = Joined { child, out };
-    j.wait_for("announcing");
-    j
+    Joined::start(c)
 }
 
 /// `mdcluster discover` on the lab's primary: the JSON node objects by name.
 fn discover(lab: &Lab, extra: &[&str]) -> (Vec<Value>, Value) {
     let out = mdcluster()
-        .args(["discover", "--root"])
-        .arg(&lab.install)
-        .args(["--share", UNC, "--share-local"])
-        .arg(&lab.share)
+        .args(discover_args(lab))
         .args(["--loopback", "--timeout", "3", "--json"])
         .args(extra)
         .env("TZ", "Etc/UTC")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let mut lines = json_lines(&out.stdout);
-    let last = lines.pop().unwrap();
-    assert_eq!(last["event"], "finished", "{last}");
-    (lines, last)
-}
-
-fn node<'a>(nodes: &'a [Value], name: &str) -> &'a Value {
-    nodes
-        .iter()
-        .find(|n| n["name"] == name)
-        .unwrap_or_else(|| panic!("{name} not discovered; found {nodes:#?}"))
-}
-
-fn rule<'a>(n: &'a Value, id: &str) -> &'a Value {
-    n["rules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["rule"] == id)
-        .unwrap_or_else(|| panic!("no rule {id} in {n}"))
+    discovered(&out)
 }
 
 #[test]
@@ -555,11 +440,7 @@ fn every_rule_is_checked_against_a_node_that_breaks_it() {
 }
 
 fn add_secondary_to_plan(lab: &Lab, name: &str, extra: &str) {
-    let mut text = std::fs::read_to_string(&lab.plan).unwrap();
-    text.push_str(&format!(
-        "\n[[nodes]]\nname = \"{name}\"\naddress = \"127.0.0.1\"\nrole = \"secondary\"\n{extra}\n"
-    ));
-    std::fs::write(&lab.plan, text).unwrap();
+    common::cluster::add_secondary_to_plan(lab, name, "127.0.0.1", extra);
 }
 
 fn manifest(lab: &Lab) -> mdcluster::cluster::manifest::Manifest {

@@ -587,3 +587,161 @@ pub fn survey_plan(
     let sightings: Vec<&discovery::Sighting> = browser.sightings().collect();
     Ok(Some(view.judge(&d.ignore).all(&sightings, &[])))
 }
+
+#[derive(Args, Debug)]
+pub struct BenchDiscoveryArgs {
+    #[command(flatten)]
+    pub place: Place,
+    /// The join code (default: the one `mdcluster code` issued here)
+    #[arg(long, value_name = "CODE")]
+    pub code: Option<String>,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// The node to wait for, as the node command announces it
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+    /// Give up after this many seconds (exit 5)
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub timeout: u64,
+    /// Listen this long before starting the node, so the primary's own first
+    /// queries are over (a quiet LAN)
+    #[arg(long, value_name = "MS", default_value_t = 1500)]
+    pub settle_ms: u64,
+    /// Before the second measurement, let the node announce this long, so its
+    /// two start-up announcements and the one-second multicast rate limit of
+    /// RFC 6762 are over (a node that has been announcing for a while)
+    #[arg(long, value_name = "MS", default_value_t = 3000)]
+    pub rest_ms: u64,
+    /// After `--`: the command that starts the node (`mdcluster join … --json`)
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub node: Vec<std::ffi::OsString>,
+}
+
+/// The node process of a benchmark round; stopped when dropped.
+struct NodeProcess(std::process::Child);
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Poll until `name` is seen trusted (what `discover` would show as a trusted
+/// row); the moment it was.
+fn until_trusted(
+    browser: &mut Browser,
+    view: &PrimaryView,
+    name: &str,
+    deadline: Instant,
+    node: &mut NodeProcess,
+) -> Result<Instant, Problem> {
+    loop {
+        browser.poll(
+            deadline
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_millis(100)),
+        );
+        let judge = Judge {
+            primary: &view.facts,
+            code: view.code.as_ref(),
+            now_ms: facts::now_ms(),
+            networks: &view.networks,
+            members: &view.members,
+            ignore: &[],
+        };
+        if browser
+            .sightings()
+            .any(|s| s.name().eq_ignore_ascii_case(name) && judge.sighting(s, &[]).trusted)
+        {
+            return Ok(Instant::now());
+        }
+        if let Ok(Some(status)) = node.0.try_wait() {
+            return Err(Problem::other(format!(
+                "the node command ended ({status}) before {name} was seen"
+            )));
+        }
+        if Instant::now() >= deadline {
+            return Err(Problem::new(
+                Exit::Verification,
+                format!("{name} was not seen trusted in time"),
+            ));
+        }
+    }
+}
+
+/// The hidden `bench-discovery` command (benches/discovery.sh): how long from
+/// a node's start, and from its first announcement, until the primary sees it
+/// trusted; then how long a primary that starts listening while the node
+/// announces takes. One JSON line.
+pub fn bench_discovery(profile: &Profile, a: &BenchDiscoveryArgs) -> Result<Exit, Problem> {
+    use std::io::BufRead;
+    let at = a.place.locate(profile)?;
+    let scope = a.scope.scope();
+    let view = primary_view(profile, &at, &scope, a.code.as_deref())?;
+    if view.code.is_none() {
+        return Err(Problem::usage(
+            "no join code: issue one with `mdcluster code`, or give --code",
+        ));
+    }
+    let limit = Duration::from_secs(a.timeout);
+    let mut browser = Browser::start(&scope)?;
+    let settled = Instant::now() + Duration::from_millis(a.settle_ms);
+    while Instant::now() < settled {
+        browser.poll(settled.saturating_duration_since(Instant::now()));
+    }
+
+    let Some((program, args)) = a.node.split_first() else {
+        return Err(Problem::usage("give the node's command after `--`"));
+    };
+    let spawned = Instant::now();
+    let mut child = std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            Problem::other(format!(
+                "could not start {}: {e}",
+                program.to_string_lossy()
+            ))
+        })?;
+    let stdout = child.stdout.take();
+    let mut node = NodeProcess(child);
+    // The moment the node prints its "announcing" event: right after it
+    // handed the signed announcement to its mDNS responder.
+    let (tx, announced) = std::sync::mpsc::channel::<Instant>();
+    if let Some(out) = stdout {
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                let event = serde_json::from_str::<serde_json::Value>(&line).ok();
+                if event.is_some_and(|v| v["event"] == "announcing") {
+                    let _ = tx.send(Instant::now());
+                }
+            }
+        });
+    }
+    let trusted = until_trusted(&mut browser, &view, &a.name, spawned + limit, &mut node)?;
+    let announcing = announced.recv_timeout(Duration::from_secs(1)).ok();
+    drop(browser);
+
+    // A primary that starts listening while the node already announces.
+    std::thread::sleep(Duration::from_millis(a.rest_ms));
+    let listening = Instant::now();
+    let mut browser = Browser::start(&scope)?;
+    let found = until_trusted(&mut browser, &view, &a.name, listening + limit, &mut node)?;
+    drop(browser);
+    drop(node);
+
+    let ms = |from: Instant, to: Instant| to.saturating_duration_since(from).as_secs_f64() * 1000.0;
+    json_line(&json!({
+        "event": "bench-discovery",
+        "name": a.name,
+        "scope": scope.describe(),
+        "start_to_trusted_ms": ms(spawned, trusted),
+        "start_to_announcing_ms": announcing.map(|t| ms(spawned, t)),
+        "announcing_to_trusted_ms": announcing.map(|t| ms(t, trusted)),
+        "listen_to_trusted_ms": ms(listening, found),
+    }));
+    Ok(Exit::Success)
+}

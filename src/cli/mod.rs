@@ -91,6 +91,9 @@ enum Command {
     /// Benchmark hook (benches/move.sh): move or copy a folder with the mover
     #[command(name = "bench-mover", hide = true)]
     BenchMover(BenchMoverArgs),
+    /// Benchmark hook (benches/discovery.sh): time until a starting node is seen trusted
+    #[command(name = "bench-discovery", hide = true)]
+    BenchDiscovery(cluster::BenchDiscoveryArgs),
 }
 
 #[derive(Args, Debug)]
@@ -449,6 +452,7 @@ fn run(cli: Cli) -> Result<Exit, Problem> {
             Ok(Exit::Success)
         }
         Some(Command::BenchMover(b)) => commands::bench_mover(&b),
+        Some(Command::BenchDiscovery(b)) => cluster::bench_discovery(&profile, &b),
         Some(Command::Profile(ProfileCommand::Show { table })) => {
             commands::profile_show(&profile, cli.profile.as_deref(), table);
             Ok(Exit::Success)

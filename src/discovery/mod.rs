@@ -53,7 +53,9 @@ impl Scope {
                 if self.loopback {
                     i.is_loopback()
                 } else if !self.interfaces.is_empty() {
-                    self.interfaces.contains(&i.name)
+                    // A named interface counts only when it is up, like the
+                    // default's: announcing on a link that is down reaches no one.
+                    self.interfaces.contains(&i.name) && i.is_oper_up()
                 } else {
                     !i.is_loopback() && i.is_oper_up()
                 }
@@ -76,6 +78,49 @@ impl Scope {
         a.dedup();
         a.truncate(8);
         a
+    }
+
+    fn interface(name: &str) -> Scope {
+        Scope {
+            loopback: false,
+            interfaces: vec![name.to_string()],
+        }
+    }
+
+    /// Why named interfaces cannot be used: one phrase per unusable name (not
+    /// found with an address, down, or only link-local IPv6 addresses). Empty
+    /// for the other scopes.
+    pub fn unusable(&self) -> Vec<String> {
+        if self.loopback || self.interfaces.is_empty() {
+            return Vec::new();
+        }
+        let list = if_addrs::get_if_addrs().unwrap_or_default();
+        self.interfaces
+            .iter()
+            .filter_map(|name| {
+                let mine: Vec<&if_addrs::Interface> =
+                    list.iter().filter(|i| &i.name == name).collect();
+                if mine.is_empty() {
+                    Some(format!("{name}: no such interface, or it has no address"))
+                } else if !mine.iter().any(|i| i.is_oper_up()) {
+                    Some(format!("{name} is down (no link)"))
+                } else if Scope::interface(name).networks().is_empty() {
+                    Some(format!("{name} has only IPv6 link-local addresses"))
+                } else {
+                    None
+                }
+            })
+            .collect()
+    }
+
+    /// The scope, and what is wrong with the interfaces it names.
+    fn describe_problems(&self) -> String {
+        let unusable = self.unusable();
+        if unusable.is_empty() {
+            self.describe()
+        } else {
+            format!("{}: {}", self.describe(), unusable.join("; "))
+        }
     }
 
     pub fn describe(&self) -> String {
@@ -133,7 +178,7 @@ impl Announcer {
         if first.addresses.is_empty() {
             return Err(Problem::refused(format!(
                 "no network address to announce on ({})",
-                scope.describe()
+                scope.describe_problems()
             ))
             .fix(
                 "connect this machine to the primary's LAN, or name an interface with --interface",
@@ -351,7 +396,7 @@ impl Drop for Browser {
 /// Why nothing (trusted) was found, as far as can be seen from here.
 pub fn explain_nothing(scope: &Scope, seen: usize, trusted: usize, waited: Duration) -> String {
     if scope.networks().is_empty() {
-        return format!("no network interface to search on ({}): connect this machine to the LAN, or name one with --interface", scope.describe());
+        return format!("no network interface to search on ({}): connect this machine to the LAN, or name one with --interface", scope.describe_problems());
     }
     if seen == 0 {
         return format!(

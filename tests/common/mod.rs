@@ -1,6 +1,9 @@
 //! Helpers for tests that drive the real binary against sandboxes.
 #![allow(dead_code)]
 
+pub mod cluster;
+pub mod netns;
+
 use assert_cmd::Command;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

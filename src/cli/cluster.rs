@@ -642,14 +642,7 @@ fn until_trusted(
                 .saturating_duration_since(Instant::now())
                 .min(Duration::from_millis(100)),
         );
-        let judge = Judge {
-            primary: &view.facts,
-            code: view.code.as_ref(),
-            now_ms: facts::now_ms(),
-            networks: &view.networks,
-            members: &view.members,
-            ignore: &[],
-        };
+        let judge = view.judge(&[]);
         if browser
             .sightings()
             .any(|s| s.name().eq_ignore_ascii_case(name) && judge.sighting(s, &[]).trusted)

@@ -224,6 +224,7 @@ impl Engine {
             .sum();
         plans.insert(0, self.step_plan(StepId::SharedPath, &ctx, to_share)?);
         drop_repeated_folders(&mut plans);
+        chain_ini_edits(&mut plans, &install);
         self.add_service_actions(&mut plans, &service);
         let mut files = vec![(install.ini.clone(), install.ini_bytes.clone())];
         if let Some(userlist) = install.userlist.as_ref() {
@@ -912,6 +913,57 @@ fn replaced_local_files(plans: &[StepPlan]) -> Vec<(PathBuf, Vec<u8>)> {
         }
     }
     out
+}
+
+/// Steps are prepared each against MDaemon.ini as it is now, but run one
+/// after the other: a freshly prepared edit of the same file that follows an
+/// earlier one in this run (step 9's registration, where the profile locates
+/// it, after step 5) starts from the bytes the earlier one leaves, so its
+/// `before` and `after` are what it will see. Journaled actions of a resumed
+/// step are never touched: their hashes are what detects a file changed
+/// meanwhile.
+fn chain_ini_edits(plans: &mut [StepPlan], install: &Installation) {
+    use crate::install::content_hash;
+    let mut current = install.ini_bytes.clone();
+    let mut moved = false;
+    for sp in plans.iter_mut() {
+        let fresh = sp.state == StepState::Ready;
+        let mut failed = None;
+        for (_, action) in sp.actions.iter_mut() {
+            let Action::EditIni {
+                file,
+                before,
+                after,
+                edits,
+            } = action
+            else {
+                continue;
+            };
+            if *file != install.ini {
+                continue;
+            }
+            let as_prepared = content_hash(&current) == *before;
+            if !as_prepared && !(fresh && moved) {
+                continue; // done already, or stale: the execution decides
+            }
+            match crate::steps::directories::apply_edits(&current, edits) {
+                Ok(next) => {
+                    *before = content_hash(&current);
+                    *after = content_hash(&next);
+                    current = next;
+                    moved = true;
+                }
+                Err(e) => failed = Some(e.to_string()),
+            }
+        }
+        if let Some(why) = failed {
+            sp.checks.push(crate::steps::Check::fail(
+                "MDaemon.ini edits",
+                format!("the edits of this step cannot follow the earlier ones: {why}"),
+                "report this as a bug; nothing was changed",
+            ));
+        }
+    }
 }
 
 /// Steps are prepared before any of them runs, so two may plan to create the

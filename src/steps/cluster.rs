@@ -227,18 +227,60 @@ fn server_ids(ctx: &Context, mut sp: StepPlan, todo: &[&Node]) -> Result<StepPla
         ));
         return Ok(sp);
     }
-    for m in next
+    let registering: Vec<(String, u32)> = next
         .nodes
         .iter()
         .filter(|m| m.role == Role::Secondary && m.registered.is_none())
-    {
-        sp.notes.push(registration_text(
-            ctx,
-            m.name.as_str(),
-            m.server_id,
-            &m.address,
-        ));
-        sp.fact(&format!("{} server ID", m.name), m.server_id.to_string());
+        .map(|m| (m.name.clone(), m.server_id))
+        .collect();
+    let mut ini_edit = None;
+    match registration_edits(ctx, &registering) {
+        // MDaemon's list located: written with the manifest, registered now.
+        Some(edits) => {
+            let now = crate::engine::journal::now_rfc3339();
+            for m in next.nodes.iter_mut() {
+                if registering.iter().any(|(n, _)| *n == m.name) {
+                    m.registered = Some(now.clone());
+                }
+            }
+            for e in &edits {
+                sp.notes.push(format!(
+                    "registers {} in MDaemon.ini: [{}] {}={} (restart MDaemon afterwards)",
+                    e.new, e.section, e.key, e.new
+                ));
+            }
+            if !edits.is_empty() {
+                let install = ctx.install;
+                match crate::steps::directories::apply_edits(&install.ini_bytes, &edits) {
+                    Ok(bytes) => {
+                        ini_edit = Some(Action::EditIni {
+                            file: install.ini.clone(),
+                            before: install.ini_hash(),
+                            after: crate::install::content_hash(&bytes),
+                            edits,
+                        })
+                    }
+                    Err(e) => sp.checks.push(Check::fail(
+                        "registration",
+                        format!("a node's name cannot be written in MDaemon.ini: {e}"),
+                        "register the node in MDaemon by hand and confirm with `mdcluster register`",
+                    )),
+                }
+            }
+        }
+        None => {
+            for (name, id) in &registering {
+                let address = next
+                    .member(name)
+                    .map(|m| m.address.clone())
+                    .unwrap_or_default();
+                sp.notes
+                    .push(registration_text(ctx, name.as_str(), *id, &address));
+            }
+        }
+    }
+    for (name, id) in &registering {
+        sp.fact(&format!("{name} server ID"), id.to_string());
     }
     let after = manifest_text(&next)?;
     let actions = if ctx.cluster.manifest_text.as_deref().map(str::trim) == Some(after.trim())
@@ -246,12 +288,15 @@ fn server_ids(ctx: &Context, mut sp: StepPlan, todo: &[&Node]) -> Result<StepPla
     {
         Vec::new()
     } else {
-        vec![Action::UpdateManifest {
-            share: share.clone(),
-            before: ctx.cluster.manifest_text.clone(),
-            after,
-            added,
-        }]
+        ini_edit
+            .into_iter()
+            .chain([Action::UpdateManifest {
+                share: share.clone(),
+                before: ctx.cluster.manifest_text.clone(),
+                after,
+                added,
+            }])
+            .collect()
     };
     // Refused before any change when another run holds the manifest.
     if !actions.is_empty() {
@@ -272,6 +317,41 @@ fn server_ids(ctx: &Context, mut sp: StepPlan, todo: &[&Node]) -> Result<StepPla
         sp.state = StepState::Waiting;
     }
     Ok(sp)
+}
+
+/// The one seam for registering nodes with MDaemon itself. Where MDaemon
+/// keeps its list of registered cluster servers is not known (facts file), so
+/// the profile's `[cluster] registered_servers` is empty and this gives None:
+/// the administrator enters each node in MDaemon's dialog and confirms it.
+/// A profile that locates the list as `[section, key prefix]` makes step 9
+/// write `<prefix><server ID>=<name>` there instead (through the lossless INI
+/// editor, journaled, undone like every edit), and the node counts as
+/// registered.
+pub fn registration_edits(
+    ctx: &Context,
+    nodes: &[(String, u32)],
+) -> Option<Vec<crate::steps::IniEdit>> {
+    let [section, prefix] = ctx.profile.cluster.registered_servers.value.as_slice() else {
+        return None;
+    };
+    let doc = &ctx.install.ini_doc;
+    Some(
+        nodes
+            .iter()
+            .filter_map(|(name, id)| {
+                let key = format!("{prefix}{id}");
+                let old = doc.get_str(section, &key);
+                (old.as_deref().map(str::trim) != Some(name.as_str())).then(|| {
+                    crate::steps::IniEdit {
+                        section: section.clone(),
+                        key,
+                        old,
+                        new: name.clone(),
+                    }
+                })
+            })
+            .collect(),
+    )
 }
 
 /// Exactly what the administrator enters in MDaemon, and how to confirm it.

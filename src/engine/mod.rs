@@ -943,7 +943,7 @@ fn chain_ini_edits(plans: &mut [StepPlan], install: &Installation) {
                 continue;
             }
             let as_prepared = content_hash(&current) == *before;
-            if !as_prepared && !(fresh && moved) {
+            if !(as_prepared || fresh && moved) {
                 continue; // done already, or stale: the execution decides
             }
             match crate::steps::directories::apply_edits(&current, edits) {

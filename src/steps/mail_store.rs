@@ -141,7 +141,7 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
     for a in &accounts {
         let Ok(old) = WinPath::parse(a.mail_dir.trim()) else {
             problems.invalid.add(format!(
-                "{}@{}: mail folder '{}' is not an absolute path",
+                "{}@{} in Userlist.dat: its mail folder '{}' is not an absolute Windows path (a damaged line?)",
                 a.mailbox, a.domain, a.mail_dir
             ));
             continue;

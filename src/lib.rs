@@ -17,6 +17,7 @@
 //! - [`sandbox`]: a realistic sample installation for tests and the demo.
 //! - [`lb`]: load-balancer configuration (step 11): generated, checked by the real balancer, failover.
 //! - [`wizard`]: the interactive wizard: full-screen (ratatui) and plain prompts.
+//! - [`clusterlog`]: the cluster log: found, followed by polling, parsed, matched per node (step 10, `verify`).
 //! - [`cluster`]: node facts, pairing, cluster rules, the manifest of nodes and server IDs.
 //! - [`discovery`]: mDNS announcements and browsing of nodes on the LAN.
 //! - [`cli`]: the command line.
@@ -26,6 +27,7 @@
 
 pub mod cli;
 pub mod cluster;
+pub mod clusterlog;
 pub mod codepage;
 pub mod discovery;
 pub mod engine;

@@ -64,6 +64,10 @@ pub struct Profile {
     pub pem: Pem,
     pub semaphores: Semaphores,
     pub logs: Logs,
+    /// Absent in profiles written before the log follower existed: then the
+    /// built-in patterns apply (see [`Profile::cluster_log`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_log: Option<ClusterLog>,
     pub facts: Facts,
     pub cluster: Cluster,
     pub service: Service,
@@ -162,8 +166,39 @@ pub struct Logs {
     pub daily_file: Fact<String>,
     pub system_log_name: Fact<String>,
     pub cluster_log_glob: Fact<String>,
+    /// The cluster log's `{name}` in `daily_file`. Absent in profiles written
+    /// before it existed: then the built-in one applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_log_name: Option<Fact<String>>,
     pub classic_line: Fact<String>,
     pub service_line: Fact<String>,
+}
+
+/// What the cluster service writes in its log: regular expressions (matched
+/// without case) with a group `node`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterLog {
+    pub connected: Fact<String>,
+    pub disconnected: Fact<String>,
+    pub replication_done: Fact<String>,
+    pub replication_error: Fact<String>,
+    pub clock_warning: Fact<String>,
+    pub time_zone_warning: Fact<String>,
+}
+
+impl ClusterLog {
+    /// (key, pattern) pairs, in the order they are tried.
+    pub fn patterns(&self) -> [(&'static str, &Fact<String>); 6] {
+        [
+            ("replication_error", &self.replication_error),
+            ("replication_done", &self.replication_done),
+            ("disconnected", &self.disconnected),
+            ("connected", &self.connected),
+            ("clock_warning", &self.clock_warning),
+            ("time_zone_warning", &self.time_zone_warning),
+        ]
+    }
 }
 
 /// `[section, key]` in MDaemon.ini.
@@ -280,6 +315,27 @@ impl Profile {
         }
     }
 
+    /// The cluster log's patterns: this profile's, or the built-in ones.
+    pub fn cluster_log(&self) -> ClusterLog {
+        match &self.cluster_log {
+            Some(c) => c.clone(),
+            None => Profile::builtin().cluster_log.unwrap_or_else(|| {
+                panic!("the embedded profile has no [cluster_log] (checked by a test)")
+            }),
+        }
+    }
+
+    /// The cluster log's name in the daily file pattern.
+    pub fn cluster_log_name(&self) -> Fact<String> {
+        match &self.logs.cluster_log_name {
+            Some(n) => n.clone(),
+            None => Profile::builtin()
+                .logs
+                .cluster_log_name
+                .unwrap_or_else(|| panic!("the embedded profile has no logs.cluster_log_name")),
+        }
+    }
+
     /// Values that must be usable names; checked once so later code can rely on them.
     fn check(&self, origin: &str) -> Result<(), Problem> {
         let bad = |what: &str, why: &str| {
@@ -300,6 +356,33 @@ impl Profile {
             ];
             if all.iter().any(|f| f.value == 0) {
                 return bad("ports", "must all be from 1 to 65535");
+            }
+        }
+        for (what, pattern) in [
+            ("logs.classic_line", &self.logs.classic_line.value),
+            ("logs.service_line", &self.logs.service_line.value),
+        ] {
+            if let Err(e) = regex::Regex::new(pattern) {
+                return bad(what, &format!("is not a valid regular expression: {e}"));
+            }
+        }
+        if let Some(c) = &self.cluster_log {
+            for (key, pattern) in c.patterns() {
+                match regex::Regex::new(&pattern.value) {
+                    Err(e) => {
+                        return bad(
+                            &format!("cluster_log.{key}"),
+                            &format!("is not a valid regular expression: {e}"),
+                        )
+                    }
+                    Ok(re) if !re.capture_names().any(|n| n == Some("node")) => {
+                        return bad(
+                            &format!("cluster_log.{key}"),
+                            "must name the node in a group (?P<node>...)",
+                        )
+                    }
+                    Ok(_) => {}
+                }
             }
         }
         let [start, end] = *self.userlist.mail_dir;
@@ -412,6 +495,36 @@ mod tests {
         assert_eq!(*p.ports().imap, 143);
         let text = DEFAULT_PROFILE.replace("value = 1000", "value = 0");
         assert!(Profile::parse(&text, "p.toml").is_err());
+    }
+
+    #[test]
+    fn cluster_log_patterns_are_guesses_checked_at_load() {
+        let p = Profile::builtin();
+        assert_eq!(p.cluster_log_name().value, "Cluster");
+        for (_, f) in p.cluster_log().patterns() {
+            assert_eq!(f.source, Source::Guess);
+        }
+        let text = DEFAULT_PROFILE.replace(r"\bclock\s+", r"\bclock(\s+");
+        let err = Profile::parse(&text, "p.toml").unwrap_err();
+        assert!(err.what.contains("cluster_log.clock_warning"), "{err}");
+        let text = DEFAULT_PROFILE.replace(
+            "(?P<node>[A-Za-z0-9_$-]+(?:\\.[A-Za-z0-9_$-]+)*)\"?\\s+(?:differs|is",
+            "(?P<name>x)\"?\\s+(?:differs|is",
+        );
+        assert_ne!(text, DEFAULT_PROFILE);
+        let err = Profile::parse(&text, "p.toml").unwrap_err();
+        assert!(err.what.contains("(?P<node>"), "{err}");
+        // A profile from before [cluster_log] still loads, with the built-in patterns.
+        let start = DEFAULT_PROFILE.find("[cluster_log]").unwrap();
+        let end = DEFAULT_PROFILE.find("[facts]").unwrap();
+        let old = format!("{}{}", &DEFAULT_PROFILE[..start], &DEFAULT_PROFILE[end..]).replace(
+            "cluster_log_name = { value = \"Cluster\", source = \"guess\" }",
+            "",
+        );
+        let p = Profile::parse(&old, "old").unwrap();
+        assert!(p.cluster_log.is_none() && p.logs.cluster_log_name.is_none());
+        assert_eq!(p.cluster_log_name().value, "Cluster");
+        assert!(p.cluster_log().connected.value.contains("connected"));
     }
 
     #[test]

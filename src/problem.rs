@@ -48,7 +48,8 @@ Exit codes:
   2  usage error, or an invalid plan or profile
   3  a preflight check refused to go on; nothing was changed
   4  a change failed part-way; the journal is kept (rerun to resume, or undo)
-  5  verification failed: a copy differs from its source, or a balancer refused a generated configuration
+  5  verification failed: a copy differs from its source, a balancer refused a generated configuration,
+     or the cluster log did not confirm every registered node in time (verify)
   6  the plan is stale: a file changed between preview and change";
 
 /// An error the administrator can act on.

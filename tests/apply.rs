@@ -26,7 +26,7 @@ fn dry_run_changes_nothing_and_shows_every_change() {
     assert!(text.contains("move C:\\MDaemon\\LockFiles\\"), "{text}");
     assert!(text.contains("3 files"), "{text}");
     assert!(text.contains("copy C:\\MDaemon\\Pem\\"), "{text}");
-    assert!(text.contains("not yet available"), "{text}");
+    assert!(text.contains("no secondary is registered yet"), "{text}");
     assert_eq!(lab.hash(), before);
     assert!(
         !lab.install.join("mdcluster").exists(),
@@ -220,7 +220,7 @@ fn json_events_for_scripts() {
     );
     assert!(events
         .iter()
-        .any(|e| e["event"] == "step-skipped" && e["step"] == "cluster-log"));
+        .any(|e| e["event"] == "step-waiting" && e["step"] == "cluster-log"));
     let last = events.last().unwrap();
     assert_eq!(last["event"], "finished");
     assert_eq!(last["exit"], 0);
@@ -280,7 +280,10 @@ fn status_reports_each_step() {
         s[5].1, "waiting",
         "certificates: no secondary in the plan yet"
     );
-    assert_eq!(s[9].1, "not-available");
+    assert_eq!(
+        s[9].1, "waiting",
+        "cluster-log: no secondary registered yet"
+    );
     lab.apply().arg("--yes").assert().success();
     let s = status(&lab);
     assert!(s[..5].iter().all(|(_, st)| st == "done"), "{s:?}");

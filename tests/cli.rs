@@ -62,10 +62,7 @@ fn steps_lists_eleven_with_stable_ids() {
         .iter()
         .map(|s| s["available"].as_bool().unwrap())
         .collect();
-    assert_eq!(
-        &available[..],
-        &[true, true, true, true, true, true, true, true, true, false, true]
-    );
+    assert_eq!(&available[..], &[true; 11]);
 }
 
 #[test]

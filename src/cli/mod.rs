@@ -4,6 +4,7 @@ mod cluster;
 mod commands;
 mod lb;
 pub(crate) mod output;
+mod verify;
 
 use crate::problem::{Exit, Problem, EXIT_CODES_HELP};
 use clap::{Args, Parser, Subcommand};
@@ -85,6 +86,9 @@ enum Command {
     Discover(cluster::DiscoverArgs),
     /// Record that nodes were registered in MDaemon's Cluster Service dialog
     Register(cluster::RegisterArgs),
+    /// Confirm the cluster from MDaemon's cluster log: every registered node connected and replicating (exit 5 if not)
+    #[command(after_help = EXIT_CODES_HELP)]
+    Verify(verify::VerifyArgs),
     /// Manage the cluster's nodes
     #[command(subcommand)]
     Node(NodeCommand),
@@ -401,6 +405,7 @@ impl Cli {
             Some(Command::Steps { json }) => *json,
             Some(Command::Join(j)) => j.json,
             Some(Command::Discover(d)) => d.json,
+            Some(Command::Verify(v)) => v.json,
             Some(Command::Lb(l)) => match &l.command {
                 Some(LbCommand::Failover(f)) => f.json,
                 None => l.generate.json,
@@ -446,6 +451,7 @@ fn run(cli: Cli) -> Result<Exit, Problem> {
         Some(Command::Join(j)) => cluster::join(&profile, &j),
         Some(Command::Discover(d)) => cluster::discover(&profile, &d),
         Some(Command::Register(r)) => cluster::register(&profile, &r),
+        Some(Command::Verify(v)) => verify::verify(&profile, &v),
         Some(Command::Node(NodeCommand::Remove(r))) => cluster::remove(&profile, &r),
         Some(Command::Steps { json }) => {
             commands::steps(json);

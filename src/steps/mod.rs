@@ -11,6 +11,7 @@
 
 pub mod action;
 mod cluster;
+mod cluster_log;
 pub mod directories;
 pub mod load_balancer;
 pub mod mail_store;
@@ -146,6 +147,7 @@ impl StepId {
                 | StepId::Secondaries
                 | StepId::Discover
                 | StepId::ServerIds
+                | StepId::ClusterLog
                 | StepId::LoadBalancer
         )
     }
@@ -163,6 +165,7 @@ impl StepId {
                 | StepId::Secondaries
                 | StepId::Discover
                 | StepId::ServerIds
+                | StepId::ClusterLog
                 | StepId::LoadBalancer
         )
     }
@@ -370,7 +373,9 @@ pub fn prepare(step: StepId, ctx: &Context, bytes_to_share: u64) -> Result<StepP
         StepId::Certificates | StepId::Secondaries | StepId::Discover | StepId::ServerIds => {
             cluster::prepare(ctx, step)
         }
+        StepId::ClusterLog => cluster_log::prepare(ctx),
         StepId::LoadBalancer => load_balancer::prepare(ctx),
+        #[allow(unreachable_patterns)]
         other => {
             let mut sp = StepPlan::new(other, StepState::Unavailable);
             sp.notes.push(format!(

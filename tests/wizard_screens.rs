@@ -569,6 +569,76 @@ mod cluster {
         assert!(summary.contains("reload"), "{summary}");
     }
 
+    /// Step 10: the cluster log of a cluster with a registered secondary,
+    /// waiting while a confirmation is missing, done once the log has both;
+    /// a clock warning shown; escape sequences from the log never drawn.
+    #[test]
+    fn step_10_follows_the_cluster_log_until_it_confirms_the_cluster() {
+        let lab = Lab::new("cluster-log");
+        manifest_with(&lab, true);
+        let log = lab.install.join("Logs/MDaemon-2026-11-22-Cluster.log");
+        std::fs::write(
+            &log,
+            "Sun 2026-11-22 10:15:02.117: 17: Cluster service: connected to MAIL2 (server ID 2)\r\n\
+             261122 101503204 W [1002FA89] 0x415041A1 Cluster service: clock of MAIL2 differs from this server by 1.4 seconds\r\n\
+             Sun 2026-11-22 10:15:04.000: 17: \x1b[2J\x1b]52;c;aGk=\x07 something else\r\n",
+        )
+        .unwrap();
+        let mut a = lab.filled();
+        a.add_secondary("MAIL2", "192.0.2.12").unwrap();
+        let mut d = Driver::new(a, true);
+        d.select(StepId::ClusterLog);
+        let screen = d.render(120, 40);
+        assert!(
+            screen.contains("MDaemon-2026-11-22-Cluster.log"),
+            "{screen}"
+        );
+        assert!(
+            screen.contains("waiting: MAIL2: not replicating"),
+            "{screen}"
+        );
+        assert!(screen.contains("clock warning"), "{screen}");
+        assert_ne!(
+            d.app.step_state(StepId::ClusterLog),
+            mdcluster::wizard::app::UiState::Done
+        );
+        d.snap("cluster-log-waiting");
+
+        // MDaemon writes the replication: the follower (here: a fresh read)
+        // confirms the cluster.
+        let mut text = std::fs::read(&log).unwrap();
+        text.extend_from_slice(b"261122 101510000 I [1002FA89] 0x415041A1 Cluster service: replication to MAIL2 complete (14 items)\r\n");
+        std::fs::write(&log, text).unwrap();
+        let generation = d.app.log.generation;
+        let (found, confirmations) = mdcluster::clusterlog::scan_once(
+            &lab.install,
+            &Profile::builtin(),
+            &d.app
+                .log
+                .confirmations
+                .as_ref()
+                .unwrap()
+                .nodes
+                .iter()
+                .map(|(n, _)| n.clone())
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+        d.send(Msg::ClusterLog {
+            generation,
+            found: found.describe(),
+            confirmations,
+            lines: vec!["Cluster service: replication to MAIL2 complete (14 items)".into()],
+        });
+        assert_eq!(
+            d.app.step_state(StepId::ClusterLog),
+            mdcluster::wizard::app::UiState::Done
+        );
+        let screen = d.render(120, 40);
+        assert!(screen.contains("confirms every node"), "{screen}");
+        d.snap("cluster-log-confirmed");
+    }
+
     #[test]
     fn a_rerun_on_a_cluster_opens_at_add_a_node() {
         let lab = Lab::new("cluster-rerun");

@@ -10,6 +10,7 @@
 use super::answers::{question, Answers, FieldId};
 use super::nodes::{self, NodeRow, Standing};
 use crate::cluster::survey::NodeReport;
+use crate::clusterlog::{Confirmations, NodeSpec};
 use crate::discovery::Scope;
 use crate::engine::events::{Event, Outcome};
 use crate::engine::{Preview, Summary};
@@ -144,6 +145,15 @@ pub enum Msg {
         result: Result<Summary, Problem>,
     },
     Saved(Result<PathBuf, String>),
+    /// Step 10: the cluster log as followed so far.
+    ClusterLog {
+        generation: u64,
+        /// Which file is followed, and by which pattern (from the log folder).
+        found: String,
+        confirmations: Confirmations,
+        /// Lines about the awaited nodes and what happened to the file, since the last message.
+        lines: Vec<String>,
+    },
 }
 
 pub enum Cmd {
@@ -177,6 +187,12 @@ pub enum Cmd {
         request: JoinRequest,
     },
     StopJoin,
+    /// Follow the cluster log for these nodes (until a newer FollowLog).
+    FollowLog {
+        generation: u64,
+        root: PathBuf,
+        nodes: Vec<NodeSpec>,
+    },
     Apply {
         plan_text: String,
         preview: Box<Preview>,
@@ -257,6 +273,24 @@ pub struct ClusterState {
     previewed: String,
 }
 
+/// Step 10: the cluster log, followed while the cluster has registered
+/// secondaries, until it confirms every node.
+#[derive(Default)]
+pub struct LogState {
+    pub generation: u64,
+    /// What the follower was started for (installation and nodes).
+    started: Option<String>,
+    pub found: String,
+    pub confirmations: Option<Confirmations>,
+    /// The latest lines about the awaited nodes (untrusted: sanitized when drawn).
+    pub recent: VecDeque<String>,
+    /// The confirmation was announced in the event pane.
+    announced: bool,
+}
+
+/// How many log lines step 10 keeps on screen.
+const LOG_LINES: usize = 8;
+
 pub struct App {
     pub profile: Profile,
     pub answers: Answers,
@@ -291,6 +325,7 @@ pub struct App {
     pub discovery_scope: Option<Scope>,
     pub cluster: ClusterState,
     pub join: JoinState,
+    pub log: LogState,
 }
 
 impl App {
@@ -354,6 +389,7 @@ impl App {
             discovery_scope: None,
             cluster: ClusterState::default(),
             join: JoinState::default(),
+            log: LogState::default(),
         };
         app.event("mdcluster wizard started");
         if app.answers.first_invalid().is_some() {
@@ -408,6 +444,9 @@ impl App {
         }
         if !step.available() {
             return UiState::NotAvailable;
+        }
+        if step == StepId::ClusterLog && self.log_confirmed() {
+            return UiState::Done;
         }
         let asks = self
             .answers
@@ -552,6 +591,45 @@ impl App {
         cmds
     }
 
+    /// Step 10: follow the cluster log once the cluster (as the last preview
+    /// saw its manifest) has a registered secondary; again when that changes.
+    fn follow_log(&mut self) -> Vec<Cmd> {
+        let PreviewState::Ready(p) = &self.preview else {
+            return Vec::new();
+        };
+        let Ok(plan) = self.answers.plan(&self.profile, &self.plan_file) else {
+            return Vec::new();
+        };
+        let (nodes, _) = crate::clusterlog::confirm::registered_nodes(&plan, p.manifest.as_ref());
+        if !nodes.iter().any(|n| !n.primary) {
+            return Vec::new();
+        }
+        let root = self.answers.install_local.clone();
+        let names: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
+        let key = format!("{}|{}", root.display(), names.join(","));
+        if self.log.started.as_deref() == Some(key.as_str()) {
+            return Vec::new();
+        }
+        self.log = LogState {
+            generation: self.log.generation + 1,
+            started: Some(key),
+            ..LogState::default()
+        };
+        vec![Cmd::FollowLog {
+            generation: self.log.generation,
+            root,
+            nodes,
+        }]
+    }
+
+    /// The cluster log confirms every registered node.
+    pub fn log_confirmed(&self) -> bool {
+        self.log
+            .confirmations
+            .as_ref()
+            .is_some_and(Confirmations::all_confirmed)
+    }
+
     fn refresh_preview(&mut self) -> Vec<Cmd> {
         if self.answers.first_invalid().is_some() {
             self.preview = PreviewState::Waiting;
@@ -592,11 +670,36 @@ impl App {
     pub fn update(&mut self, msg: Msg) -> Vec<Cmd> {
         let mut cmds = self.handle(msg);
         cmds.extend(self.background());
+        cmds.extend(self.follow_log());
         cmds
     }
 
     fn handle(&mut self, msg: Msg) -> Vec<Cmd> {
         match msg {
+            Msg::ClusterLog {
+                generation,
+                found,
+                confirmations,
+                lines,
+            } => {
+                if generation != self.log.generation {
+                    return Vec::new(); // an older follower, for other nodes
+                }
+                for l in lines {
+                    if self.log.recent.len() == LOG_LINES {
+                        self.log.recent.pop_front();
+                    }
+                    self.log.recent.push_back(l);
+                }
+                let confirmed = confirmations.all_confirmed();
+                self.log.found = found;
+                self.log.confirmations = Some(confirmations);
+                if confirmed && !self.log.announced {
+                    self.log.announced = true;
+                    self.event("the cluster log confirms every node: connected and replicating (step 10 done)");
+                }
+                Vec::new()
+            }
             Msg::Discovered {
                 generation,
                 reports,

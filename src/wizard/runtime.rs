@@ -35,6 +35,7 @@ pub struct Threads {
     lock: LockHolder,
     discovery: Arc<AtomicU64>,
     joining: Arc<AtomicU64>,
+    logging: Arc<AtomicU64>,
 }
 
 impl Threads {
@@ -44,6 +45,7 @@ impl Threads {
             lock: LockHolder::default(),
             discovery: Arc::new(AtomicU64::new(0)),
             joining: Arc::new(AtomicU64::new(0)),
+            logging: Arc::new(AtomicU64::new(0)),
         }
     }
 }
@@ -76,6 +78,17 @@ impl Executor for Threads {
                     discover(generation, &current, &plan, &scope, &manual, &profile, &tx)
                 });
             }
+            Cmd::FollowLog {
+                generation,
+                root,
+                nodes,
+            } => {
+                self.logging.store(generation, Ordering::SeqCst);
+                let (current, profile) = (self.logging.clone(), self.profile.clone());
+                std::thread::spawn(move || {
+                    follow_log(generation, &current, &root, &nodes, &profile, &tx)
+                });
+            }
             cmd => {
                 let profile = self.profile.clone();
                 std::thread::spawn(move || execute(cmd, &profile, &tx));
@@ -89,6 +102,7 @@ impl Drop for Threads {
         // Discovery and announcing threads see this and stop.
         self.discovery.store(u64::MAX, Ordering::SeqCst);
         self.joining.store(0, Ordering::SeqCst);
+        self.logging.store(u64::MAX, Ordering::SeqCst);
     }
 }
 
@@ -108,6 +122,23 @@ impl Executor for Inline {
             }
             Cmd::ReleaseLock => self.lock.release(),
             Cmd::Discover { .. } | Cmd::Join { .. } | Cmd::StopJoin => {}
+            // The log read once, as it is (tests write what MDaemon would).
+            Cmd::FollowLog {
+                generation,
+                root,
+                nodes,
+            } => {
+                if let Ok((found, confirmations)) =
+                    crate::clusterlog::scan_once(&root, &self.profile, &nodes)
+                {
+                    let _ = tx.send(Msg::ClusterLog {
+                        generation,
+                        found: found.describe(),
+                        confirmations,
+                        lines: Vec::new(),
+                    });
+                }
+            }
             cmd => execute(cmd, &self.profile, &tx),
         }
     }
@@ -218,6 +249,61 @@ fn join(
 /// Listen for secondaries and post what is found, judged, whenever it
 /// changes; also the join code to show. Stops when a newer discovery starts
 /// (or the wizard ends).
+/// Step 10's follower: the cluster log from its beginning, then polled,
+/// posting what it confirms whenever something about the nodes happened.
+fn follow_log(
+    generation: u64,
+    current: &AtomicU64,
+    root: &Path,
+    nodes: &[crate::clusterlog::NodeSpec],
+    profile: &Profile,
+    tx: &Sender<Msg>,
+) {
+    use crate::clusterlog::{Confirmations, Follower, Reader};
+    let reader = match Reader::new(profile) {
+        Ok(r) => r,
+        Err(p) => {
+            let _ = tx.send(Msg::ClusterLog {
+                generation,
+                found: format!("cannot read the cluster log: {}", p.what),
+                confirmations: Confirmations::new(nodes),
+                lines: Vec::new(),
+            });
+            return;
+        }
+    };
+    let mut follower = Follower::new(root, profile);
+    let mut confirmations = Confirmations::new(nodes);
+    let mut shown: Option<String> = None;
+    while current.load(Ordering::SeqCst) == generation {
+        let mut lines = Vec::new();
+        // A bounded bite per round, so a huge log still lets the screen move.
+        follower.poll(4 << 20, &mut |line| {
+            let (event, matched) = reader.read(&line);
+            if let Some(m) = matched {
+                if confirmations.apply(&event, &m).is_some() {
+                    lines.push(event.text);
+                }
+            }
+        });
+        lines.extend(follower.take_happenings().iter().map(|h| h.describe()));
+        let found = follower.found().describe();
+        if !lines.is_empty() || shown.as_deref() != Some(found.as_str()) {
+            shown = Some(found.clone());
+            let sent = tx.send(Msg::ClusterLog {
+                generation,
+                found,
+                confirmations: confirmations.clone(),
+                lines,
+            });
+            if sent.is_err() {
+                return;
+            }
+        }
+        std::thread::sleep(crate::clusterlog::POLL);
+    }
+}
+
 fn discover(
     generation: u64,
     current: &AtomicU64,
@@ -352,6 +438,7 @@ pub fn execute(cmd: Cmd, profile: &Profile, tx: &Sender<Msg>) {
         Cmd::HoldLock { .. }
         | Cmd::ReleaseLock
         | Cmd::Discover { .. }
+        | Cmd::FollowLog { .. }
         | Cmd::Join { .. }
         | Cmd::StopJoin => return,
         Cmd::Apply { plan_text, preview } => {

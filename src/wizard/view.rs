@@ -201,6 +201,9 @@ fn render_step(f: &mut Frame, area: Rect, app: &App, t: &Theme) {
     if (6..=9).contains(&step.number()) {
         cluster_lines(&mut lines, app, t, area.width.saturating_sub(2));
     }
+    if step == StepId::ClusterLog {
+        log_lines(&mut lines, app, t);
+    }
 
     match &app.preview {
         PreviewState::Ready(p) => {
@@ -305,6 +308,82 @@ fn cluster_lines(lines: &mut Vec<Line>, app: &App, t: &Theme, width: u16) {
     join_lines(lines, app, t);
     if step == StepId::ServerIds {
         registration_lines(lines, app, t);
+    }
+}
+
+/// Step 10: the cluster log as followed, a row per node, what is missing,
+/// warnings, and the latest lines. Everything from the log is sanitized.
+fn log_lines(lines: &mut Vec<Line>, app: &App, t: &Theme) {
+    lines.push(Line::default());
+    lines.push(heading("Cluster log", t));
+    let Some(c) = &app.log.confirmations else {
+        lines.push(Line::from(Span::styled(
+            " Followed once a secondary is registered (steps 6-9).",
+            t.dim(),
+        )));
+        return;
+    };
+    lines.push(Line::from(format!(" {}", safe(&app.log.found))));
+    lines.push(Line::from(Span::styled(
+        format!(
+            "   {:<15} {:<10} {:<12} {}",
+            "NODE", "CONNECTED", "REPLICATING", "WARNINGS"
+        ),
+        t.dim(),
+    )));
+    let mark = |ok: Option<bool>| match ok {
+        Some(true) => ("yes", Color::Green),
+        Some(false) => ("no", Color::Red),
+        None => ("-", Color::Yellow),
+    };
+    for (n, log) in &c.nodes {
+        let name: String = safe(&n.name).chars().take(15).collect();
+        if n.primary {
+            lines.push(Line::from(format!(
+                "   {name:<15} (the primary: it writes this log)"
+            )));
+            continue;
+        }
+        let (conn, cc) = mark(log.connection.as_ref().map(|(ok, _)| *ok));
+        let (repl, rc) = mark(log.replication.as_ref().map(|(ok, _)| *ok));
+        let warnings: Vec<&str> = [
+            log.clock.as_ref().map(|_| "clock"),
+            log.time_zone.as_ref().map(|_| "time zone"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        lines.push(Line::from(vec![
+            Span::raw(format!("   {name:<15} ")),
+            Span::styled(format!("{conn:<10} "), t.fg(cc)),
+            Span::styled(format!("{repl:<12} "), t.fg(rc)),
+            Span::styled(warnings.join(", "), t.fg(Color::Yellow)),
+        ]));
+    }
+    if app.log_confirmed() {
+        lines.push(Line::from(Span::styled(
+            " The cluster log confirms every node: connected and replicating.",
+            t.fg(Color::Green).add_modifier(Modifier::BOLD),
+        )));
+    } else {
+        for m in c.missing() {
+            lines.push(Line::from(Span::styled(
+                format!(" waiting: {}", safe(&m)),
+                t.fg(Color::Yellow),
+            )));
+        }
+    }
+    for w in c.warnings() {
+        lines.push(Line::from(Span::styled(
+            format!(" warning: {}", safe(&w)),
+            t.fg(Color::Yellow),
+        )));
+    }
+    if !app.log.recent.is_empty() {
+        lines.push(Line::from(Span::styled(" Latest lines:", t.dim())));
+        for l in &app.log.recent {
+            lines.push(Line::from(Span::styled(format!("   {}", safe(l)), t.dim())));
+        }
     }
 }
 

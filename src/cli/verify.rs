@@ -178,14 +178,16 @@ struct Out {
     json: bool,
     live: bool,
     drawn: u16,
+    grid: Vec<String>,
 }
 
 impl Out {
-    /// Text lines above the grid.
+    /// Text lines above the grid (redrawn when it changed).
     fn lines(&mut self, lines: &[String], grid: &[String]) {
-        if self.json || (lines.is_empty() && !self.live) {
+        if self.json || (lines.is_empty() && (!self.live || self.grid == grid)) {
             return;
         }
+        self.grid = grid.to_vec();
         let mut out = std::io::stdout().lock();
         if self.live && self.drawn > 0 {
             let _ = crossterm::queue!(
@@ -261,6 +263,7 @@ pub fn verify(profile: &Profile, a: &VerifyArgs) -> Result<Exit, Problem> {
         json: a.json,
         live: !a.json && std::io::stdout().is_terminal(),
         drawn: 0,
+        grid: Vec::new(),
     };
     if !a.json {
         println!(
@@ -274,6 +277,7 @@ pub fn verify(profile: &Profile, a: &VerifyArgs) -> Result<Exit, Problem> {
     let mut shown_rows: Vec<Option<[Cell; 6]>> = vec![None; nodes.len()];
     let mut unknown = 0u64;
     let mut searched_reported = false;
+    let mut last_happening = None;
     loop {
         let mut text = Vec::new();
         let more = follower.poll(4 << 20, &mut |line| {
@@ -305,6 +309,11 @@ pub fn verify(profile: &Profile, a: &VerifyArgs) -> Result<Exit, Problem> {
             }
         });
         for h in follower.take_happenings() {
+            // The same error on every poll is said once.
+            if last_happening.as_ref() == Some(&h) {
+                continue;
+            }
+            last_happening = Some(h.clone());
             if a.json {
                 json_line(&json!({
                     "event": "log-file",
@@ -352,7 +361,7 @@ pub fn verify(profile: &Profile, a: &VerifyArgs) -> Result<Exit, Problem> {
                         "state": cell.state,
                         "detail": cell.detail,
                     }));
-                } else if before.is_some() || cell.state != State::Waiting {
+                } else if before.is_some() || (!out.live && cell.state != State::Waiting) {
                     text.push(format!(
                         "{:<12} {:<12} {:<8} {}",
                         shown(&nodes[i].name, 12),

@@ -93,6 +93,22 @@ fn identity(meta: &std::fs::Metadata) -> Identity {
     }
 }
 
+/// Without a file id in stable Rust on Windows, and with file-system
+/// tunnelling there (a file created under a name deleted or renamed away
+/// within 15 s inherits its creation time), a path now shorter than what was
+/// read from the handle names another file.
+#[cfg(not(unix))]
+fn replaced_by_size(path_meta: &std::fs::Metadata, pos: u64) -> bool {
+    path_meta.len() < pos
+}
+
+/// On Unix dev+inode tell files apart; a shorter file is truncation, which
+/// the handle shows.
+#[cfg(unix)]
+fn replaced_by_size(_path_meta: &std::fs::Metadata, _pos: u64) -> bool {
+    false
+}
+
 /// Open for reading without getting in the writer's way: on Windows with
 /// read, write and delete sharing, so MDaemon can go on appending, rename
 /// and delete the file.
@@ -202,7 +218,7 @@ impl Follower {
         };
         let path = cur.path.clone();
         match std::fs::metadata(&path) {
-            Ok(meta) if identity(&meta) != cur.id => {
+            Ok(meta) if identity(&meta) != cur.id || replaced_by_size(&meta, cur.pos) => {
                 self.flush_partial(on_line);
                 self.open(&path, Happening::Replaced(path.clone()));
                 return true;

@@ -143,6 +143,7 @@ pub struct Follower {
     dropped_cr: bool,
     buf: Vec<u8>,
     last_find: Option<Instant>,
+    gone_date: Option<String>,
     happenings: Vec<Happening>,
     /// Bytes read in all.
     pub bytes: u64,
@@ -170,6 +171,7 @@ impl Follower {
             dropped_cr: false,
             buf: vec![0; CHUNK],
             last_find: None,
+            gone_date: None,
             happenings: Vec::new(),
             bytes: 0,
             lines: 0,
@@ -200,6 +202,11 @@ impl Follower {
             let Some(path) = self.found.file.clone() else {
                 return false;
             };
+            // After the file being read was removed, an older day's file
+            // never takes over (its lines are history).
+            if find::date_in_name(&file_name(&path)) < self.gone_date {
+                return false;
+            }
             if !self.open(&path, Happening::Opened(path.clone())) {
                 return false;
             }
@@ -227,6 +234,7 @@ impl Follower {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 self.flush_partial(on_line);
                 self.happenings.push(Happening::Gone(path.clone()));
+                self.gone_date = self.current.as_ref().and_then(|c| c.date.clone());
                 self.current = None;
                 self.last_find = None;
                 return true;
@@ -518,6 +526,21 @@ mod tests {
         f.last_find = None;
         assert!(collect(&mut f).is_empty());
         assert_eq!(f.file(), Some(day2.as_path()));
+    }
+
+    #[test]
+    fn a_removed_file_is_not_followed_by_an_older_one() {
+        let (_t, logs, mut f) = setup();
+        let day1 = logs.join("MDaemon-2026-11-22-Cluster.log");
+        let day2 = logs.join("MDaemon-2026-11-23-Cluster.log");
+        append(&day1, b"old\r\n");
+        append(&day2, b"new\r\n");
+        assert_eq!(collect(&mut f), ["new"]);
+        std::fs::remove_file(&day2).unwrap();
+        assert!(collect(&mut f).is_empty());
+        assert!(f.take_happenings().contains(&Happening::Gone(day2.clone())));
+        append(&day2, b"again\r\n");
+        assert_eq!(collect(&mut f), ["again"]);
     }
 
     #[test]

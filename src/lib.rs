@@ -15,6 +15,7 @@
 //! - [`report`]: human-readable output: sizes, safe text, diffs, previews.
 //! - [`service`]: whether MDaemon runs; stopping and starting it.
 //! - [`sandbox`]: a realistic sample installation for tests and the demo.
+//! - [`simulation`]: a SIMULATED cluster (secondaries announcing, a primary writing cluster-log lines) for the demo and tests.
 //! - [`lb`]: load-balancer configuration (step 11): generated, checked by the real balancer, failover.
 //! - [`wizard`]: the interactive wizard: full-screen (ratatui) and plain prompts.
 //! - [`clusterlog`]: the cluster log: found, followed by polling, parsed, matched per node (step 10, `verify`).
@@ -42,6 +43,7 @@ pub mod profile;
 pub mod report;
 pub mod sandbox;
 pub mod service;
+pub mod simulation;
 pub mod steps;
 pub mod userlist;
 pub mod winpath;

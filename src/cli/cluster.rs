@@ -47,7 +47,7 @@ pub struct ScopeArgs {
 }
 
 impl ScopeArgs {
-    fn scope(&self) -> Scope {
+    pub(crate) fn scope(&self) -> Scope {
         Scope {
             loopback: self.loopback,
             interfaces: self.interfaces.clone(),

@@ -4,6 +4,7 @@ mod cluster;
 mod commands;
 mod lb;
 pub(crate) mod output;
+mod simulate;
 mod verify;
 
 use crate::problem::{Exit, Problem, EXIT_CODES_HELP};
@@ -68,6 +69,8 @@ enum Command {
     Sandbox(SandboxArgs),
     /// Run mdcluster on a sample installation and a demo share in a temporary folder
     Demo(DemoArgs),
+    /// Run a SIMULATED cluster for a sample primary: secondaries that announce, cluster-log lines once registered
+    Simulate(simulate::SimulateArgs),
     /// List the eleven steps with their ids
     Steps {
         /// One JSON object per step
@@ -405,6 +408,7 @@ impl Cli {
             Some(Command::Steps { json }) => *json,
             Some(Command::Join(j)) => j.json,
             Some(Command::Discover(d)) => d.json,
+            Some(Command::Simulate(s)) => s.json,
             Some(Command::Verify(v)) => v.json,
             Some(Command::Lb(l)) => match &l.command {
                 Some(LbCommand::Failover(f)) => f.json,
@@ -447,6 +451,7 @@ fn run(cli: Cli) -> Result<Exit, Problem> {
         },
         Some(Command::Sandbox(s)) => commands::sandbox(&profile, &s),
         Some(Command::Demo(d)) => commands::demo(profile, &d, cli.plain),
+        Some(Command::Simulate(s)) => simulate::simulate(&profile, &s),
         Some(Command::Code(c)) => cluster::code(&profile, &c),
         Some(Command::Join(j)) => cluster::join(&profile, &j),
         Some(Command::Discover(d)) => cluster::discover(&profile, &d),

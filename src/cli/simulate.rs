@@ -1,0 +1,221 @@
+//! `mdcluster simulate`: a SIMULATED cluster for a sandbox primary (demo, tests).
+
+use super::cluster::ScopeArgs;
+use super::output::json_line;
+use crate::cluster::pairing::{self, JoinCode};
+use crate::problem::{Exit, Problem};
+use crate::profile::Profile;
+use crate::report::sanitize;
+use crate::simulation::{self, Fault, LogFormat, Report};
+use clap::Args;
+use serde_json::json;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FormatArg {
+    /// `Sun 2026-11-22 10:15:02.117: 17: text`
+    Classic,
+    /// `261122 101503204 I [1002FA89] 0x415041A1 text`
+    Service,
+    /// Both, alternately
+    Mixed,
+}
+
+#[derive(Args, Debug)]
+pub struct SimulateArgs {
+    /// The primary: a sample installation made by `mdcluster sandbox`
+    #[arg(long, value_name = "DIR")]
+    pub primary: PathBuf,
+    /// The share's folder on this machine (the cluster manifest is below it)
+    #[arg(long, value_name = "DIR")]
+    pub share: PathBuf,
+    /// How many secondaries (named SIM2, SIM3, …)
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub secondaries: usize,
+    /// The secondaries' names instead (comma-separated; sets their number)
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub names: Vec<String>,
+    /// Where the secondaries' sample installations go (default: `simulation` next to the primary)
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// The join code (default: the one `mdcluster code` issued for the primary)
+    #[arg(long, value_name = "CODE")]
+    pub code: Option<String>,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// A fault to play: KIND for every node or NODE:KIND (repeat). KIND: never-connects, clock, replication-error, rollover, timezone
+    #[arg(long = "fault", value_name = "F")]
+    pub faults: Vec<Fault>,
+    /// The format of the cluster log lines
+    #[arg(long, value_enum, default_value_t = FormatArg::Classic)]
+    pub log_format: FormatArg,
+    /// Milliseconds between a node's replication lines
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    pub interval_ms: u64,
+    /// Stop by itself after this many seconds (default: at Ctrl-C or SIGTERM)
+    #[arg(long, value_name = "SECONDS")]
+    pub seconds: Option<u64>,
+    /// One JSON object per event (each with "simulation": true)
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn absolute(p: &std::path::Path) -> Result<PathBuf, Problem> {
+    std::path::absolute(p).map_err(|e| Problem::io(Exit::Usage, "resolve", p, &e))
+}
+
+pub fn simulate(profile: &Profile, a: &SimulateArgs) -> Result<Exit, Problem> {
+    let primary = absolute(&a.primary)?;
+    let share = absolute(&a.share)?;
+    let names = if a.names.is_empty() {
+        if a.secondaries == 0 || a.secondaries > 50 {
+            return Err(Problem::usage("--secondaries must be from 1 to 50"));
+        }
+        simulation::default_names(a.secondaries)
+    } else {
+        let mut names = Vec::new();
+        for n in &a.names {
+            crate::plan::check_computer_name(n)
+                .map_err(|why| Problem::usage(format!("--names: '{}' {why}", sanitize(n))))?;
+            let n = n.to_uppercase();
+            if names.contains(&n) {
+                return Err(Problem::usage(format!("--names: {n} is named twice")));
+            }
+            names.push(n);
+        }
+        names
+    };
+    let code = match &a.code {
+        Some(c) => JoinCode::parse(c)?,
+        None => {
+            pairing::current_code(&primary.join(crate::engine::STATE_DIR)).ok_or_else(|| {
+                Problem::usage("no join code for this primary").fix(format!(
+                    "issue one with `mdcluster code --root {}`, or give --code",
+                    primary.display()
+                ))
+            })?
+        }
+    };
+    let dir = match &a.dir {
+        Some(d) => absolute(d)?,
+        None => primary
+            .parent()
+            .map(|p| p.join("simulation"))
+            .unwrap_or_else(|| PathBuf::from("simulation")),
+    };
+    let cfg = simulation::Config {
+        primary,
+        share,
+        dir,
+        names,
+        code,
+        scope: a.scope.scope(),
+        interval: Duration::from_millis(a.interval_ms.max(50)),
+        format: match a.log_format {
+            FormatArg::Classic => LogFormat::Classic,
+            FormatArg::Service => LogFormat::Service,
+            FormatArg::Mixed => LogFormat::Mixed,
+        },
+        faults: a.faults.clone(),
+        stop_after: a.seconds.map(Duration::from_secs),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone())
+            .map_err(|e| Problem::other(format!("could not watch for Ctrl-C: {e}")))?;
+    }
+    let json = a.json;
+    if json {
+        json_line(&json!({
+            "event": "simulation-started",
+            "simulation": true,
+            "note": "SIMULATION: not MDaemon; sample secondaries and a simulated primary cluster service",
+            "primary": cfg.primary,
+            "share": cfg.share,
+            "dir": cfg.dir,
+            "names": cfg.names,
+            "log_format": cfg.format,
+            "interval_ms": cfg.interval.as_millis() as u64,
+            "faults": cfg.faults,
+            "scope": cfg.scope.describe(),
+            "pid": std::process::id(),
+        }));
+    } else {
+        println!(
+            "SIMULATION (not MDaemon): {} simulated secondar{} for the SAMPLE primary {}, announcing on {}; \
+             the simulated primary writes cluster-log lines once a node is registered. Stop with Ctrl-C.",
+            cfg.names.len(),
+            if cfg.names.len() == 1 { "y" } else { "ies" },
+            cfg.primary.display(),
+            cfg.scope.describe()
+        );
+    }
+    simulation::run(profile, &cfg, &stop, &mut |r| show(&r, json))?;
+    if json {
+        json_line(&json!({ "event": "simulation-stopped", "simulation": true, "exit": 0 }));
+    } else {
+        println!("SIMULATION stopped; registered nodes no longer announce.");
+    }
+    Ok(Exit::Success)
+}
+
+fn show(r: &Report, json: bool) {
+    if json {
+        let v = match r {
+            Report::Secondary { name, dir, created } => {
+                json!({ "event": "secondary", "name": name, "dir": dir, "created": created })
+            }
+            Report::Announcing { name } => json!({ "event": "announcing", "name": name }),
+            Report::Registered { name, server_id } => {
+                json!({ "event": "registered", "name": name, "server_id": server_id })
+            }
+            Report::Unregistered { name } => json!({ "event": "unregistered", "name": name }),
+            Report::Line {
+                node,
+                kind,
+                format,
+                file,
+                line,
+            } => {
+                json!({ "event": "log-line", "node": node, "kind": kind, "format": format, "file": file, "line": line })
+            }
+            Report::Rollover { from, to } => {
+                json!({ "event": "rollover", "from": from, "to": to })
+            }
+            Report::Note { text } => json!({ "event": "note", "text": text }),
+        };
+        let mut v = v;
+        v["simulation"] = json!(true);
+        json_line(&v);
+        return;
+    }
+    let text = match r {
+        Report::Secondary { name, dir, created } => format!(
+            "{name}: SAMPLE secondary {} {}",
+            if *created { "made at" } else { "reused from" },
+            dir.display()
+        ),
+        Report::Announcing { name } => format!("{name}: announcing, signed with the join code"),
+        Report::Registered { name, server_id } => {
+            format!("{name}: registered as server ID {server_id}; no longer announcing")
+        }
+        Report::Unregistered { name } => format!("{name}: no longer in the cluster manifest"),
+        Report::Line { file, line, .. } => format!(
+            "log {}: {}",
+            file.file_name()
+                .map(|f| f.to_string_lossy())
+                .unwrap_or_default(),
+            line
+        ),
+        Report::Rollover { from, to } => format!(
+            "midnight simulated: the log moves from {} to {}",
+            from.display(),
+            to.display()
+        ),
+        Report::Note { text } => text.clone(),
+    };
+    println!("SIMULATION {}", sanitize(&text));
+}

@@ -1,0 +1,566 @@
+//! A SIMULATED cluster on this machine, for the demo and the tests: N sample
+//! secondaries that announce themselves exactly like `mdcluster join` does,
+//! and a simulated primary cluster service that writes realistic cluster-log
+//! lines once a node is registered in the cluster manifest.
+//!
+//! It is not MDaemon. Every secondary is a sandbox (`mdcluster sandbox
+//! --secondary-of`), labelled as a simulation in a README next to it; the
+//! command's output and JSON say so on every line. Only the log lines carry
+//! no marker: they must look like MDaemon's own, because they are what the
+//! log follower and `verify` read.
+//!
+//! The primary service polls the manifest on the share. When one of its
+//! nodes is registered there, it appends to the primary's daily cluster log
+//! (`<root>/Logs/MDaemon-YYYY-MM-DD-Cluster.log` by the profile, local date,
+//! CRLF): a connection line, then a replication line every interval, in the
+//! classic or the service format (or alternating). Faults on request:
+//! - `never-connects`: no connection line; a "lost connection" line on the
+//!   first replication tick and every fifth one after it;
+//! - `clock`, `timezone`: a warning right after the connection line;
+//! - `replication-error`: replication failed lines instead of complete ones;
+//! - `rollover`: after the node's first replication line, the log clock jumps
+//!   to the next local midnight (simulated time = real time + the distance to
+//!   midnight), so every later line goes to the next day's file, stamped from
+//!   00:00:00 on, as when the date changes while MDaemon runs.
+
+pub mod logline;
+
+use crate::cluster::manifest::Manifest;
+use crate::cluster::pairing::JoinCode;
+use crate::discovery::{Announcer, Scope};
+use crate::problem::{Exit, Problem};
+use crate::profile::Profile;
+use logline::{Event, Format, Origin};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// The README written into the simulation's folders.
+pub const README: &str = "SIMULATION-README.txt";
+
+/// Which format the simulated primary writes its cluster log in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Classic,
+    Service,
+    /// Classic and service lines alternately (both formats in one file).
+    Mixed,
+}
+
+/// A fault the simulation plays on request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKind {
+    NeverConnects,
+    Clock,
+    ReplicationError,
+    Rollover,
+    Timezone,
+}
+
+impl FaultKind {
+    pub const ALL: [(&'static str, FaultKind); 5] = [
+        ("never-connects", FaultKind::NeverConnects),
+        ("clock", FaultKind::Clock),
+        ("replication-error", FaultKind::ReplicationError),
+        ("rollover", FaultKind::Rollover),
+        ("timezone", FaultKind::Timezone),
+    ];
+}
+
+/// `KIND` (every node) or `NODE:KIND`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Fault {
+    pub node: Option<String>,
+    pub kind: FaultKind,
+}
+
+impl std::str::FromStr for Fault {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Fault, String> {
+        let (node, kind) = match s.rsplit_once(':') {
+            Some((n, k)) => (Some(n.trim().to_uppercase()), k.trim()),
+            None => (None, s.trim()),
+        };
+        if node.as_deref() == Some("") {
+            return Err(format!("'{s}': the node name before ':' is empty"));
+        }
+        let kind = FaultKind::ALL
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(kind))
+            .map(|(_, k)| *k)
+            .ok_or_else(|| {
+                let names: Vec<&str> = FaultKind::ALL.iter().map(|(n, _)| *n).collect();
+                format!(
+                    "'{s}': no such fault; say KIND or NODE:KIND with KIND one of {}",
+                    names.join(", ")
+                )
+            })?;
+        Ok(Fault { node, kind })
+    }
+}
+
+/// What to simulate.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The primary's installation (a sandbox).
+    pub primary: PathBuf,
+    /// The share, as this machine reaches it (the manifest is below it).
+    pub share: PathBuf,
+    /// Where the secondaries' sample installations go.
+    pub dir: PathBuf,
+    /// The secondaries' names (NetBIOS names, upper case).
+    pub names: Vec<String>,
+    pub code: JoinCode,
+    pub scope: Scope,
+    /// Time between replication lines of a node.
+    pub interval: Duration,
+    pub format: LogFormat,
+    pub faults: Vec<Fault>,
+    /// Stop by itself after this long (None: until stopped).
+    pub stop_after: Option<Duration>,
+}
+
+/// What happens, for the command to print.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Report {
+    /// A secondary's sample installation, made now or found from an earlier run.
+    Secondary {
+        name: String,
+        dir: PathBuf,
+        created: bool,
+    },
+    Announcing {
+        name: String,
+    },
+    Registered {
+        name: String,
+        server_id: u32,
+    },
+    /// A node no longer registered in the manifest.
+    Unregistered {
+        name: String,
+    },
+    Line {
+        node: String,
+        kind: &'static str,
+        format: Format,
+        file: PathBuf,
+        line: String,
+    },
+    /// The log clock jumped to the next midnight.
+    Rollover {
+        from: PathBuf,
+        to: PathBuf,
+    },
+    Note {
+        text: String,
+    },
+}
+
+/// The names `SIM2`, `SIM3`, … for `n` secondaries.
+pub fn default_names(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("SIM{}", i + 2)).collect()
+}
+
+#[derive(Clone, Debug)]
+enum NodeState {
+    Waiting,
+    Active {
+        server_id: u32,
+        ticks: u64,
+        next_due: jiff::Timestamp,
+    },
+    Gone,
+}
+
+/// The simulated primary's cluster service: what it writes, tick by tick.
+/// Time comes in as an argument, so tests can drive it.
+pub struct PrimaryService {
+    root: PathBuf,
+    profile: Profile,
+    format: LogFormat,
+    faults: Vec<Fault>,
+    interval: jiff::SignedDuration,
+    nodes: BTreeMap<String, (usize, NodeState)>,
+    /// How far the log clock is ahead of the real one (rollover).
+    shift: jiff::SignedDuration,
+    rolled: bool,
+    written: u64,
+}
+
+impl PrimaryService {
+    pub fn new(
+        root: &Path,
+        profile: &Profile,
+        names: &[String],
+        format: LogFormat,
+        faults: &[Fault],
+        interval: Duration,
+    ) -> PrimaryService {
+        let interval = jiff::SignedDuration::try_from(interval)
+            .unwrap_or(jiff::SignedDuration::from_secs(2))
+            .max(jiff::SignedDuration::from_millis(50));
+        PrimaryService {
+            root: root.to_path_buf(),
+            profile: profile.clone(),
+            format,
+            faults: faults.to_vec(),
+            interval,
+            nodes: names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.clone(), (i, NodeState::Waiting)))
+                .collect(),
+            shift: jiff::SignedDuration::ZERO,
+            rolled: false,
+            written: 0,
+        }
+    }
+
+    fn has(&self, node: &str, kind: FaultKind) -> bool {
+        self.faults.iter().any(|f| {
+            f.kind == kind
+                && f.node
+                    .as_deref()
+                    .is_none_or(|n| n.eq_ignore_ascii_case(node))
+        })
+    }
+
+    /// Whether a node has been registered (and so no longer announces).
+    pub fn is_registered(&self, node: &str) -> bool {
+        self.nodes
+            .get(node)
+            .is_some_and(|(_, s)| !matches!(s, NodeState::Waiting))
+    }
+
+    /// The log clock: local time, plus the rollover's jump.
+    fn log_time(&self, now: &jiff::Zoned) -> jiff::Zoned {
+        now.checked_add(self.shift).unwrap_or_else(|_| now.clone())
+    }
+
+    /// Append one event; the report of the line written.
+    fn write(
+        &mut self,
+        now: &jiff::Zoned,
+        index: usize,
+        node: &str,
+        event: Event,
+        out: &mut Vec<Report>,
+    ) -> Result<(), Problem> {
+        let at = self.log_time(now);
+        let format = match self.format {
+            LogFormat::Classic => Format::Classic,
+            LogFormat::Service => Format::Service,
+            LogFormat::Mixed if self.written.is_multiple_of(2) => Format::Classic,
+            LogFormat::Mixed => Format::Service,
+        };
+        let origin = Origin {
+            thread: 17 + index as u32,
+            id: 0x1002_FA89 + index as u32,
+        };
+        let line = logline::format_line(format, at.datetime(), origin, &event);
+        let file = logline::file_for(&self.root, &self.profile, at.date());
+        logline::append(&file, &line)
+            .map_err(|e| Problem::io(Exit::Failed, "append to the cluster log", &file, &e))?;
+        self.written += 1;
+        out.push(Report::Line {
+            node: node.to_string(),
+            kind: event.kind(),
+            format,
+            file,
+            line: line.trim_end().to_string(),
+        });
+        Ok(())
+    }
+
+    /// Look at the manifest (None: none yet) at local time `now`; write what
+    /// is due. Returns what happened.
+    pub fn tick(
+        &mut self,
+        manifest: Option<&Manifest>,
+        now: &jiff::Zoned,
+    ) -> Result<Vec<Report>, Problem> {
+        let mut out = Vec::new();
+        let ts = now.timestamp();
+        let names: Vec<String> = self.nodes.keys().cloned().collect();
+        for name in names {
+            let Some((index, state)) = self.nodes.get(&name).cloned() else {
+                continue;
+            };
+            let member = manifest.and_then(|m| m.member(&name));
+            let registered = member.filter(|m| m.registered.is_some());
+            let next = match (state, registered) {
+                (NodeState::Waiting, Some(m)) => {
+                    out.push(Report::Registered {
+                        name: name.clone(),
+                        server_id: m.server_id,
+                    });
+                    if !self.has(&name, FaultKind::NeverConnects) {
+                        let connected = Event::Connected {
+                            node: name.clone(),
+                            server_id: m.server_id,
+                        };
+                        self.write(now, index, &name, connected, &mut out)?;
+                        if self.has(&name, FaultKind::Clock) {
+                            let seconds = 2.4 + index as f64 * 0.3;
+                            let e = Event::ClockWarning {
+                                node: name.clone(),
+                                seconds,
+                            };
+                            self.write(now, index, &name, e, &mut out)?;
+                        }
+                        if self.has(&name, FaultKind::Timezone) {
+                            let e = Event::TimeZoneWarning { node: name.clone() };
+                            self.write(now, index, &name, e, &mut out)?;
+                        }
+                    }
+                    NodeState::Active {
+                        server_id: m.server_id,
+                        ticks: 0,
+                        next_due: ts.checked_add(self.interval).unwrap_or(ts),
+                    }
+                }
+                (NodeState::Waiting, None) => NodeState::Waiting,
+                (NodeState::Active { .. }, None) => {
+                    out.push(Report::Unregistered { name: name.clone() });
+                    let e = Event::Disconnected { node: name.clone() };
+                    self.write(now, index, &name, e, &mut out)?;
+                    NodeState::Gone
+                }
+                (
+                    NodeState::Active {
+                        server_id,
+                        ticks,
+                        next_due,
+                    },
+                    Some(_),
+                ) if ts >= next_due => {
+                    let ticks = ticks + 1;
+                    let event = if self.has(&name, FaultKind::NeverConnects) {
+                        (ticks - 1)
+                            .is_multiple_of(5)
+                            .then(|| Event::Disconnected { node: name.clone() })
+                    } else if self.has(&name, FaultKind::ReplicationError) {
+                        Some(Event::ReplicationError {
+                            node: name.clone(),
+                            reason: "the connection to the node was reset (10054)".into(),
+                        })
+                    } else {
+                        Some(Event::ReplicationDone {
+                            node: name.clone(),
+                            items: (ticks * 7 + index as u64 * 13) % 50 + 1,
+                        })
+                    };
+                    if let Some(e) = event {
+                        self.write(now, index, &name, e, &mut out)?;
+                    }
+                    if ticks == 1 && !self.rolled && self.has(&name, FaultKind::Rollover) {
+                        self.roll_over(now, &mut out);
+                    }
+                    // Never a burst after a pause (a suspended machine).
+                    let mut due = next_due.checked_add(self.interval).unwrap_or(ts);
+                    if due <= ts {
+                        due = ts.checked_add(self.interval).unwrap_or(ts);
+                    }
+                    NodeState::Active {
+                        server_id,
+                        ticks,
+                        next_due: due,
+                    }
+                }
+                (s @ NodeState::Active { .. }, Some(_)) => s,
+                (NodeState::Gone, _) => NodeState::Gone,
+            };
+            self.nodes.insert(name, (index, next));
+        }
+        Ok(out)
+    }
+
+    /// Jump the log clock to the next local midnight.
+    fn roll_over(&mut self, now: &jiff::Zoned, out: &mut Vec<Report>) {
+        let at = self.log_time(now);
+        let Ok(midnight) = at
+            .date()
+            .tomorrow()
+            .and_then(|d| d.to_zoned(at.time_zone().clone()))
+        else {
+            return;
+        };
+        self.shift += at.duration_until(&midnight);
+        self.rolled = true;
+        out.push(Report::Rollover {
+            from: logline::file_for(&self.root, &self.profile, at.date()),
+            to: logline::file_for(&self.root, &self.profile, midnight.date()),
+        });
+    }
+}
+
+/// The README text of the simulation's folder.
+fn readme(primary: &Path, names: &[String]) -> String {
+    format!(
+        "SIMULATION - this is not MDaemon.\r\n\r\n\
+         `mdcluster simulate` made the folders here: SAMPLE secondary installations\r\n\
+         ({}) of the SAMPLE primary at {}, for the demo and the tests.\r\n\
+         They announce themselves like `mdcluster join`, and a SIMULATED primary\r\n\
+         cluster service writes cluster-log lines into the primary's Logs folder once\r\n\
+         a node is registered. Delete this folder when you are done with it.\r\n",
+        names.join(", "),
+        primary.display()
+    )
+}
+
+/// Make (or find from an earlier run) the sample secondary `name` in `dir`.
+fn secondary(
+    dir: &Path,
+    primary: &Path,
+    name: &str,
+    index: usize,
+    profile: &Profile,
+) -> Result<bool, Problem> {
+    let fresh =
+        !crate::fsops::exists(dir) || crate::fsops::tree::is_empty_dir(dir).unwrap_or(false);
+    if !fresh && !dir.join(crate::service::SANDBOX_MARKER).exists() {
+        return Err(Problem::usage(format!(
+            "{} exists and is not a sample installation",
+            dir.display()
+        ))
+        .fix("give another folder for the simulated secondaries with --dir"));
+    }
+    if fresh {
+        let opts = crate::sandbox::Options {
+            accounts: 2,
+            messages: 8,
+            seed: 100 + index as u64,
+            message_size: None,
+        };
+        crate::sandbox::create(dir, profile, &opts)?;
+    }
+    crate::sandbox::make_secondary(dir, primary, name, profile)?;
+    let note = dir.join(README);
+    std::fs::write(&note, readme(primary, &[name.to_string()]))
+        .map_err(|e| Problem::io(Exit::Other, "write", &note, &e))?;
+    Ok(fresh)
+}
+
+/// Run the simulation until `stop` is set (or `stop_after` has passed).
+pub fn run(
+    profile: &Profile,
+    cfg: &Config,
+    stop: &AtomicBool,
+    report: &mut dyn FnMut(Report),
+) -> Result<(), Problem> {
+    if !cfg.primary.join(crate::service::SANDBOX_MARKER).exists() {
+        return Err(Problem::usage(format!(
+            "{} is not a sample installation made by `mdcluster sandbox`",
+            cfg.primary.display()
+        ))
+        .fix("the simulation runs only for sandboxes: `mdcluster sandbox DIR` makes one"));
+    }
+    if !cfg.share.is_dir() {
+        return Err(
+            Problem::usage(format!("the share {} is not a folder", cfg.share.display()))
+                .fix("create it, or give the folder the plan's [[mounts]] maps the share to"),
+        );
+    }
+    if cfg.names.is_empty() {
+        return Err(Problem::usage("simulate at least one secondary"));
+    }
+    for f in &cfg.faults {
+        if let Some(n) = &f.node {
+            if !cfg.names.iter().any(|x| x.eq_ignore_ascii_case(n)) {
+                return Err(Problem::usage(format!(
+                    "--fault {n}:…: {n} is not one of the simulated secondaries ({})",
+                    cfg.names.join(", ")
+                )));
+            }
+        }
+    }
+    std::fs::create_dir_all(&cfg.dir)
+        .map_err(|e| Problem::io(Exit::Usage, "create", &cfg.dir, &e))?;
+    let note = cfg.dir.join(README);
+    std::fs::write(&note, readme(&cfg.primary, &cfg.names))
+        .map_err(|e| Problem::io(Exit::Other, "write", &note, &e))?;
+
+    let mut service = PrimaryService::new(
+        &cfg.primary,
+        profile,
+        &cfg.names,
+        cfg.format,
+        &cfg.faults,
+        cfg.interval,
+    );
+    let load = || Manifest::load(&cfg.share);
+    let mut manifest = load().ok().flatten();
+    let mut announcers: BTreeMap<String, Announcer> = BTreeMap::new();
+    for (i, name) in cfg.names.iter().enumerate() {
+        let dir = cfg.dir.join(name);
+        let created = secondary(&dir, &cfg.primary, name, i, profile)?;
+        report(Report::Secondary {
+            name: name.clone(),
+            dir: dir.clone(),
+            created,
+        });
+        let registered = manifest
+            .as_ref()
+            .and_then(|m| m.member(name))
+            .is_some_and(|m| m.registered.is_some());
+        if registered {
+            continue;
+        }
+        let collect = {
+            let (root, share, profile, scope, name) = (
+                dir.clone(),
+                cfg.share.clone(),
+                profile.clone(),
+                cfg.scope.clone(),
+                name.clone(),
+            );
+            move || {
+                crate::cluster::facts::collect(
+                    &root,
+                    &profile,
+                    &name,
+                    scope.addresses(),
+                    Some(&share),
+                )
+            }
+        };
+        announcers.insert(
+            name.clone(),
+            Announcer::start(&cfg.scope, cfg.code.clone(), collect)?,
+        );
+        report(Report::Announcing { name: name.clone() });
+    }
+
+    let started = Instant::now();
+    let mut damaged_told = false;
+    while !stop.load(Ordering::Relaxed) && cfg.stop_after.is_none_or(|d| started.elapsed() < d) {
+        match load() {
+            Ok(m) => {
+                manifest = m;
+                damaged_told = false;
+            }
+            Err(p) if !damaged_told => {
+                damaged_told = true;
+                report(Report::Note {
+                    text: format!("cannot read the cluster manifest: {}", p.what),
+                });
+            }
+            Err(_) => {}
+        }
+        for r in service.tick(manifest.as_ref(), &jiff::Zoned::now())? {
+            report(r);
+        }
+        // A registered node stops announcing, as `join` ends.
+        announcers.retain(|name, _| !service.is_registered(name));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(announcers);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

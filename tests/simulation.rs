@@ -463,3 +463,46 @@ fn without_a_join_code_or_with_a_bad_fault_it_says_what_to_do() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(!lab.tmp.path().join("simulation").exists());
 }
+
+#[test]
+fn the_library_runs_it_on_a_thread_as_the_demo_does() {
+    let lab = small_lab();
+    let code = mdcluster::cluster::pairing::JoinCode::generate();
+    let reports = Arc::new(Mutex::new(Vec::new()));
+    let sink = reports.clone();
+    let cfg = mdcluster::simulation::Config {
+        primary: lab.install.clone(),
+        share: lab.share.clone(),
+        dir: lab.tmp.path().join("simulation"),
+        names: vec!["SIML2".into()],
+        code,
+        scope: mdcluster::discovery::Scope {
+            loopback: true,
+            interfaces: Vec::new(),
+        },
+        interval: Duration::from_millis(300),
+        format: mdcluster::simulation::LogFormat::Service,
+        faults: Vec::new(),
+        stop_after: None,
+    };
+    let running =
+        mdcluster::simulation::spawn(&mdcluster::profile::Profile::builtin(), &cfg, move |r| {
+            sink.lock().unwrap().push(r)
+        })
+        .unwrap();
+    register(&lab, &[("SIML2", 2)]);
+    let end = Instant::now() + DEADLINE;
+    while !all_lines(&lab).contains("replication to SIML2 complete") {
+        assert!(Instant::now() < end, "{:#?}", reports.lock().unwrap());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    running.stop().unwrap();
+    let text = all_lines(&lab);
+    assert!(
+        lines_of(&text)[0].ends_with("connected to SIML2 (server ID 2)"),
+        "{text}"
+    );
+    assert!(reports.lock().unwrap().iter().any(
+        |r| matches!(r, mdcluster::simulation::Report::Registered { name, .. } if name == "SIML2")
+    ));
+}

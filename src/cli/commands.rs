@@ -483,7 +483,19 @@ pub fn demo(profile: Profile, d: &DemoArgs, plain: bool) -> Result<Exit, Problem
         answers.node_name = "MAIL1".into();
         answers.node_address = "127.0.0.1".into();
         // The demo's secondaries are sandboxes on this machine: loopback.
-        return start_wizard(answers, profile, plain, d.discovery.scope(true));
+        let scope = d.discovery.scope(true);
+        let _simulation = match &scope {
+            Some(scope) if d.secondaries > 0 => Some(demo_simulation(
+                &profile,
+                &dir,
+                &install,
+                &share,
+                d.secondaries,
+                scope,
+            )?),
+            _ => None,
+        };
+        return start_wizard(answers, profile, plain, scope);
     }
     let style = output::style_for_stdout();
     println!("{}\n", style.bold(&intro));
@@ -513,6 +525,55 @@ pub fn demo(profile: Profile, d: &DemoArgs, plain: bool) -> Result<Exit, Problem
         plan_file.display()
     );
     Ok(Exit::Success)
+}
+
+/// The demo's SIMULATED secondaries (`mdcluster simulate` in threads): they
+/// announce with the join code the wizard shows, and the simulated primary
+/// writes the cluster log once they are registered. What it does goes to
+/// `<dir>/simulation/SIMULATION-events.log`, never to the screen.
+fn demo_simulation(
+    profile: &Profile,
+    dir: &Path,
+    install: &Path,
+    share: &Path,
+    n: usize,
+    scope: &crate::discovery::Scope,
+) -> Result<crate::simulation::Running, Problem> {
+    if n > 50 {
+        return Err(Problem::usage("--secondaries must be from 0 to 50"));
+    }
+    let (code, _) = crate::cluster::pairing::code_to_show(&install.join(crate::engine::STATE_DIR))?;
+    let cfg = crate::simulation::Config {
+        primary: install.to_path_buf(),
+        share: share.to_path_buf(),
+        dir: dir.join("simulation"),
+        names: crate::simulation::default_names(n),
+        code,
+        scope: scope.clone(),
+        interval: std::time::Duration::from_secs(2),
+        format: crate::simulation::LogFormat::Classic,
+        faults: Vec::new(),
+        stop_after: None,
+    };
+    let events = cfg.dir.join("SIMULATION-events.log");
+    let sink = move |r: crate::simulation::Report| {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&events)
+        {
+            let _ = writeln!(f, "SIMULATION {r:?}");
+        }
+    };
+    let running = crate::simulation::spawn(profile, &cfg, sink)?;
+    println!(
+        "  SIMULATED secondaries {} announce on {} (folders in {})",
+        cfg.names.join(", "),
+        scope.describe(),
+        cfg.dir.display()
+    );
+    Ok(running)
 }
 
 pub fn steps(json: bool) {

@@ -366,6 +366,9 @@ struct DemoArgs {
     /// Run headless without asking (no wizard)
     #[arg(long, short = 'y')]
     yes: bool,
+    /// SIMULATED secondaries running beside the wizard (SIM2, SIM3, …; 0 for none)
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    secondaries: usize,
     #[command(flatten)]
     discovery: WizardDiscovery,
 }

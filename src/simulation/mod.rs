@@ -34,6 +34,7 @@ use logline::{Event, Format, Origin};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The README written into the simulation's folders.
@@ -445,13 +446,20 @@ fn secondary(
     Ok(fresh)
 }
 
-/// Run the simulation until `stop` is set (or `stop_after` has passed).
-pub fn run(
+/// A simulation set up: secondaries made, announcing; the primary service
+/// ready to run.
+pub struct Prepared {
+    cfg: Config,
+    service: PrimaryService,
+    announcers: BTreeMap<String, Announcer>,
+}
+
+/// Check the configuration, make the secondaries and start announcing.
+pub fn prepare(
     profile: &Profile,
     cfg: &Config,
-    stop: &AtomicBool,
     report: &mut dyn FnMut(Report),
-) -> Result<(), Problem> {
+) -> Result<Prepared, Problem> {
     if !cfg.primary.join(crate::service::SANDBOX_MARKER).exists() {
         return Err(Problem::usage(format!(
             "{} is not a sample installation made by `mdcluster sandbox`",
@@ -484,7 +492,7 @@ pub fn run(
     std::fs::write(&note, readme(&cfg.primary, &cfg.names))
         .map_err(|e| Problem::io(Exit::Other, "write", &note, &e))?;
 
-    let mut service = PrimaryService::new(
+    let service = PrimaryService::new(
         &cfg.primary,
         profile,
         &cfg.names,
@@ -492,8 +500,7 @@ pub fn run(
         &cfg.faults,
         cfg.interval,
     );
-    let load = || Manifest::load(&cfg.share);
-    let mut manifest = load().ok().flatten();
+    let manifest = Manifest::load(&cfg.share).ok().flatten();
     let mut announcers: BTreeMap<String, Announcer> = BTreeMap::new();
     for (i, name) in cfg.names.iter().enumerate() {
         let dir = cfg.dir.join(name);
@@ -535,31 +542,108 @@ pub fn run(
         report(Report::Announcing { name: name.clone() });
     }
 
-    let started = Instant::now();
-    let mut damaged_told = false;
-    while !stop.load(Ordering::Relaxed) && cfg.stop_after.is_none_or(|d| started.elapsed() < d) {
-        match load() {
-            Ok(m) => {
-                manifest = m;
-                damaged_told = false;
+    Ok(Prepared {
+        cfg: cfg.clone(),
+        service,
+        announcers,
+    })
+}
+
+impl Prepared {
+    /// Run until `stop` is set (or `stop_after` has passed); registered
+    /// nodes stop announcing, and every node does when it returns.
+    pub fn run(mut self, stop: &AtomicBool, report: &mut dyn FnMut(Report)) -> Result<(), Problem> {
+        let cfg = &self.cfg;
+        let load = || Manifest::load(&cfg.share);
+        let mut manifest = None;
+        let started = Instant::now();
+        let mut damaged_told = false;
+        while !stop.load(Ordering::Relaxed) && cfg.stop_after.is_none_or(|d| started.elapsed() < d)
+        {
+            match load() {
+                Ok(m) => {
+                    manifest = m;
+                    damaged_told = false;
+                }
+                Err(p) if !damaged_told => {
+                    damaged_told = true;
+                    report(Report::Note {
+                        text: format!("cannot read the cluster manifest: {}", p.what),
+                    });
+                }
+                Err(_) => {}
             }
-            Err(p) if !damaged_told => {
-                damaged_told = true;
-                report(Report::Note {
-                    text: format!("cannot read the cluster manifest: {}", p.what),
-                });
+            for r in self.service.tick(manifest.as_ref(), &jiff::Zoned::now())? {
+                report(r);
             }
-            Err(_) => {}
+            // A registered node stops announcing, as `join` ends.
+            self.announcers
+                .retain(|name, _| !self.service.is_registered(name));
+            std::thread::sleep(Duration::from_millis(100));
         }
-        for r in service.tick(manifest.as_ref(), &jiff::Zoned::now())? {
-            report(r);
-        }
-        // A registered node stops announcing, as `join` ends.
-        announcers.retain(|name, _| !service.is_registered(name));
-        std::thread::sleep(Duration::from_millis(100));
+        self.announcers.clear();
+        Ok(())
     }
-    drop(announcers);
-    Ok(())
+}
+
+/// Run the simulation in this thread until `stop` is set (or `stop_after`
+/// has passed).
+pub fn run(
+    profile: &Profile,
+    cfg: &Config,
+    stop: &AtomicBool,
+    report: &mut dyn FnMut(Report),
+) -> Result<(), Problem> {
+    prepare(profile, cfg, report)?.run(stop, report)
+}
+
+/// A simulation running on a thread of its own (the demo); stopped when
+/// dropped.
+pub struct Running {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<Result<(), Problem>>>,
+}
+
+/// Set the simulation up here (errors come back at once), then run it on a
+/// thread; every report goes to `sink`.
+pub fn spawn(
+    profile: &Profile,
+    cfg: &Config,
+    mut sink: impl FnMut(Report) + Send + 'static,
+) -> Result<Running, Problem> {
+    let prepared = prepare(profile, cfg, &mut sink)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let thread = std::thread::Builder::new()
+        .name("simulation".into())
+        .spawn(move || prepared.run(&flag, &mut sink))
+        .map_err(|e| Problem::other(format!("could not start the simulation: {e}")))?;
+    Ok(Running {
+        stop,
+        thread: Some(thread),
+    })
+}
+
+impl Running {
+    /// Stop it and wait; what ended it, if it ended in an error.
+    pub fn stop(mut self) -> Result<(), Problem> {
+        self.finish()
+    }
+
+    fn finish(&mut self) -> Result<(), Problem> {
+        self.stop.store(true, Ordering::Relaxed);
+        match self.thread.take().map(|t| t.join()) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(Problem::other("the simulation thread panicked")),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.finish();
+    }
 }
 
 #[cfg(test)]

@@ -98,8 +98,13 @@ impl Sim {
 
     /// SIGTERM (with the `kill` program), then wait for the exit.
     fn terminate(&mut self) -> std::process::ExitStatus {
+        self.signal("-TERM")
+    }
+
+    /// Send a signal with the `kill` program, then wait for the exit.
+    fn signal(&mut self, signal: &str) -> std::process::ExitStatus {
         let ok = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([signal, &self.child.id().to_string()])
             .status()
             .unwrap();
         assert!(ok.success());
@@ -121,9 +126,9 @@ impl Drop for Sim {
     }
 }
 
-/// Put the nodes into the cluster manifest (as apply does), then record
-/// their registration the way the administrator does: `mdcluster register`.
-fn register(lab: &Lab, nodes: &[(&str, u32)]) {
+/// Put the nodes into the cluster manifest as apply leaves it (server IDs,
+/// not registered yet).
+fn add_to_manifest(lab: &Lab, nodes: &[(&str, u32)]) {
     let member = |name: &str, role, server_id| Member {
         name: name.into(),
         role,
@@ -133,16 +138,22 @@ fn register(lab: &Lab, nodes: &[(&str, u32)]) {
         added: "2026-11-22T10:00:00Z".into(),
         registered: None,
     };
-    let mut m = Manifest {
+    let mut m = Manifest::load(&lab.share).unwrap().unwrap_or(Manifest {
         version: 1,
         primary: "MAIL1".into(),
         nodes: vec![member("MAIL1", Role::Primary, 1)],
         retired: Vec::new(),
-    };
+    });
     for (n, id) in nodes {
         m.nodes.push(member(n, Role::Secondary, *id));
     }
     m.save(&lab.share).unwrap();
+}
+
+/// Add the nodes to the manifest, then record their registration the way
+/// the administrator does: `mdcluster register`.
+fn register(lab: &Lab, nodes: &[(&str, u32)]) {
+    add_to_manifest(lab, nodes);
     let mut c = mdcluster();
     c.args(["register", "--plan"]).arg(&lab.plan);
     for (n, _) in nodes {
@@ -247,6 +258,8 @@ fn simulated_secondaries_are_found_trusted_and_a_registered_one_connects_and_rep
     }
     assert!(all_lines(&lab).is_empty(), "a line before any registration");
 
+    // Added to the cluster but not registered in MDaemon: still no line.
+    add_to_manifest(&lab, &[("SIMA3", 3)]);
     register(&lab, &[("SIMA2", 2)]);
     let text = wait_log(&lab, &mut sim, "two replications of SIMA2", |t| {
         t.matches("Cluster service: replication to SIMA2 complete (")
@@ -311,7 +324,12 @@ fn the_service_format_carries_severity_id_and_code() {
         "{text}"
     );
     assert!(lines[1].contains(" I [") && lines[1].contains("replication to SIMB2 complete ("));
-    assert!(sim.terminate().success());
+    // Ctrl-C stops it as cleanly as SIGTERM.
+    assert!(sim.signal("-INT").success());
+    sim.wait("the stop event", |ev| {
+        ev.last()
+            .is_some_and(|e| e["event"] == "simulation-stopped")
+    });
 }
 
 #[test]

@@ -33,7 +33,7 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "DIR")]
     pub share: PathBuf,
     /// How many secondaries (named SIM2, SIM3, …)
-    #[arg(long, value_name = "N", default_value_t = 2)]
+    #[arg(long, value_name = "N", default_value_t = 2, conflicts_with = "names")]
     pub secondaries: usize,
     /// The secondaries' names instead (comma-separated; sets their number)
     #[arg(long, value_name = "NAMES", value_delimiter = ',')]

@@ -568,3 +568,108 @@ fn a_secondary_joins_from_the_wizard_and_hears_its_registration() {
         "{end}"
     );
 }
+
+#[test]
+fn the_demo_wizard_adds_its_simulated_secondaries_and_the_simulated_log_confirms_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let demo = tmp.path().join("demo");
+    let cmd = then_report(&format!(
+        "NO_COLOR=1 TZ=Etc/UTC {} demo --dir '{}'",
+        bin(),
+        demo.display()
+    ));
+    // Tall: other tests on this machine may announce on loopback too.
+    let t = Tmux::start("demo-sim", 160, 100, &cmd);
+    t.wait_for("press a to apply", 60);
+    press_until(&t, "Down", "8. Find the secondaries", 8);
+    t.wait_for("SIM2", 30);
+    t.wait_for("SIM3", 30);
+    t.wait_for("can join: Enter adds it", 30);
+    t.keys(&["Enter"]);
+    for name in ["SIM2", "SIM3"] {
+        press_until(&t, "Down", &format!("> {name}"), 10);
+        t.keys(&["Enter"]);
+    }
+    let start = Instant::now();
+    while t.screen().matches("ready: apply adds it").count() < 2 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "both simulated secondaries not added:\n{}",
+            t.screen()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    t.keys(&["Escape"]);
+    // Each node added makes a new preview; apply once the second one is ready.
+    t.wait_for("SIM3 added to the plan", 30);
+    let start = Instant::now();
+    while t.screen().matches("preview ready: 5 step(s)").count() < 2 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no preview:\n{}",
+            t.screen()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    press_until(&t, "a", "Apply the changes of 5 step(s)?", 10);
+    t.keys(&["y"]);
+    t.wait_for("Applied: 5 step(s)", 120);
+    t.keys(&["Enter"]);
+    // Back to the steps, wherever the selection is: move to step 9.
+    for _ in 0..20 {
+        let screen = t.screen();
+        if screen.contains("9. Server IDs and registration") {
+            break;
+        }
+        let selected = screen
+            .split_once("\u{2510}\u{250c} ")
+            .and_then(|(_, rest)| rest.split_once(". "))
+            .and_then(|(n, _)| n.trim().parse::<u32>().ok());
+        match selected {
+            Some(n) if n > 9 => t.keys(&["Up"]),
+            Some(_) => t.keys(&["Down"]),
+            None => {} // still the summary
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    t.wait_for("Press r once they are registered", 10);
+    press_until(&t, "r", "Are these registered", 5);
+    t.keys(&["y"]);
+    t.wait_for("recorded as registered in MDaemon", 30);
+
+    // The simulated primary confirms both in its cluster log.
+    let logs = demo.join("MDaemon/Logs");
+    let read = || -> String {
+        std::fs::read_dir(&logs)
+            .map(|rd| {
+                rd.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().ends_with("-Cluster.log"))
+                    .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let start = Instant::now();
+    loop {
+        let text = read();
+        if ["SIM2", "SIM3"].iter().all(|n| {
+            text.contains(&format!("connected to {n} (server ID "))
+                && text.contains(&format!("replication to {n} complete ("))
+        }) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the simulated cluster log does not confirm both:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let readme = std::fs::read_to_string(demo.join("simulation/SIMULATION-README.txt")).unwrap();
+    assert!(readme.starts_with("SIMULATION"));
+    t.keys(&["q"]);
+    let end = t.wait_for("STTY=", 30);
+    assert!(
+        end.contains("EXIT=0") && end.contains("STTY=COOKED"),
+        "{end}"
+    );
+}

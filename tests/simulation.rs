@@ -242,6 +242,12 @@ fn simulated_secondaries_are_found_trusted_and_a_registered_one_connects_and_rep
         std::fs::read_to_string(lab.tmp.path().join("simulation/SIMULATION-README.txt")).unwrap();
     assert!(readme.starts_with("SIMULATION"), "{readme}");
     assert!(sim.events().iter().all(|e| e["simulation"] == true));
+    let started = sim.events()[0].clone();
+    assert_eq!(started["event"], "simulation-started");
+    assert!(started["cluster_log"]
+        .as_str()
+        .unwrap()
+        .ends_with("-Cluster.log"));
 
     // Found like any joining node: signed with the primary's join code.
     let out = mdcluster()

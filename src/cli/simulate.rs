@@ -128,6 +128,8 @@ pub fn simulate(profile: &Profile, a: &SimulateArgs) -> Result<Exit, Problem> {
             .map_err(|e| Problem::other(format!("could not watch for Ctrl-C: {e}")))?;
     }
     let json = a.json;
+    let log =
+        crate::simulation::logline::file_for(&cfg.primary, profile, jiff::Zoned::now().date());
     if json {
         json_line(&json!({
             "event": "simulation-started",
@@ -141,16 +143,18 @@ pub fn simulate(profile: &Profile, a: &SimulateArgs) -> Result<Exit, Problem> {
             "interval_ms": cfg.interval.as_millis() as u64,
             "faults": cfg.faults,
             "scope": cfg.scope.describe(),
+            "cluster_log": log,
             "pid": std::process::id(),
         }));
     } else {
         println!(
             "SIMULATION (not MDaemon): {} simulated secondar{} for the SAMPLE primary {}, announcing on {}; \
-             the simulated primary writes cluster-log lines once a node is registered. Stop with Ctrl-C.",
+             the simulated primary writes cluster-log lines to {} once a node is registered. Stop with Ctrl-C.",
             cfg.names.len(),
             if cfg.names.len() == 1 { "y" } else { "ies" },
             cfg.primary.display(),
-            cfg.scope.describe()
+            cfg.scope.describe(),
+            log.display()
         );
     }
     simulation::run(profile, &cfg, &stop, &mut |r| show(&r, json))?;

@@ -287,6 +287,10 @@ mod tests {
             f,
             Path::new("/x/MDaemon/Logs/MDaemon-2026-11-22-Cluster.log")
         );
+        // The profile's glob for finding the cluster log matches it.
+        assert_eq!(*p.logs.cluster_log_glob, "*Cluster*.log");
+        let name = f.file_name().unwrap().to_string_lossy();
+        assert!(name.contains("Cluster") && name.ends_with(".log"));
     }
 
     #[test]

@@ -530,3 +530,74 @@ fn the_library_runs_it_on_a_thread_as_the_demo_does() {
         |r| matches!(r, mdcluster::simulation::Report::Registered { name, .. } if name == "SIML2")
     ));
 }
+
+/// `verify` against the simulated cluster: a node that never connects is
+/// named (exit 5), a clock warning is reported, the healthy node passes.
+#[test]
+fn verify_names_a_simulated_node_that_never_connects_and_reports_a_clock_warning() {
+    let lab = small_lab();
+    let _ = code(&lab);
+    let mut sim = Sim::start(
+        &lab,
+        "SIMV2,SIMV3",
+        &["--fault", "SIMV3:never-connects", "--fault", "SIMV2:clock"],
+    );
+    register(&lab, &[("SIMV2", 2), ("SIMV3", 3)]);
+    wait_log(&lab, &mut sim, "a replication of SIMV2", |t| {
+        t.contains("replication to SIMV2 complete")
+    });
+    let out = mdcluster()
+        .args(["verify", "--json", "--timeout", "5", "--plan"])
+        .arg(&lab.plan)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5), "{out:?}");
+    let events: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let result = events
+        .iter()
+        .find(|e| e["event"] == "verify-result")
+        .unwrap_or_else(|| panic!("{events:#?}"));
+    let missing = result["missing"].to_string();
+    assert!(missing.contains("SIMV3: not connected"), "{result}");
+    assert!(!missing.contains("SIMV2"), "{result}");
+    assert!(
+        result["warnings"]
+            .to_string()
+            .contains("SIMV2: clock warning"),
+        "{result}"
+    );
+}
+
+/// `mdcluster demo --yes`: a fresh sandbox, two SIMULATED secondaries found,
+/// added, registered, and the run ends only when the cluster is verified.
+#[test]
+fn the_headless_demo_ends_with_a_verified_cluster() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    let out = mdcluster()
+        .args(["demo", "--yes", "--dir"])
+        .arg(&dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for want in [
+        "SIMULATED secondaries SIM2, SIM3",
+        "DEMO: SIM2 registered",
+        "Verified: every registered secondary is connected and replicating.",
+        "10. cluster-log    done",
+    ] {
+        assert!(text.contains(want), "{want} in {text}");
+    }
+    let manifest = Manifest::load(&dir.join("share")).unwrap().unwrap();
+    assert_eq!(manifest.nodes.len(), 3);
+}

@@ -664,6 +664,8 @@ fn the_demo_wizard_adds_its_simulated_secondaries_and_the_simulated_log_confirms
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    // Step 10 in the wizard follows that log and says so.
+    t.wait_for("the cluster log confirms every node", 60);
     let readme = std::fs::read_to_string(demo.join("simulation/SIMULATION-README.txt")).unwrap();
     assert!(readme.starts_with("SIMULATION"));
     t.keys(&["q"]);

@@ -499,17 +499,87 @@ pub fn demo(profile: Profile, d: &DemoArgs, plain: bool) -> Result<Exit, Problem
     }
     let style = output::style_for_stdout();
     println!("{}\n", style.bold(&intro));
+    // The SIMULATED secondaries go into the plan as an administrator would
+    // add them; they announce on loopback, where the demo listens.
+    let scope = d.discovery.scope(true);
+    let names = match &scope {
+        Some(_) => crate::simulation::default_names(d.secondaries.min(50)),
+        None => Vec::new(),
+    };
+    if !names.is_empty() {
+        let mut text = std::fs::read_to_string(&plan_file)
+            .map_err(|e| Problem::io(Exit::Other, "read", &plan_file, &e))?;
+        // All on this machine: they announce 127.0.0.1, so that is their
+        // address (step 11 needs distinct addresses and is left out).
+        for n in &names {
+            text.push_str(&format!(
+                "\n[[nodes]]\nname = \"{n}\"\naddress = \"127.0.0.1\"\nrole = \"secondary\"\n"
+            ));
+        }
+        std::fs::write(&plan_file, text)
+            .map_err(|e| Problem::io(Exit::Other, "write", &plan_file, &e))?;
+    }
+    let _simulation = match &scope {
+        Some(scope) if !names.is_empty() => Some(demo_simulation(
+            &profile,
+            &dir,
+            &install,
+            &share,
+            names.len(),
+            scope,
+        )?),
+        _ => None,
+    };
     let plan = Plan::load(&plan_file, &profile)?;
-    let mut engine = Engine::open(plan, profile)?;
+    let mut engine = Engine::open(plan, profile.clone())?;
+    if let Some(scope) = &scope {
+        let discovery = super::cluster::DiscoveryArgs {
+            code: None,
+            scope: super::cluster::ScopeArgs {
+                loopback: scope.loopback,
+                interfaces: scope.interfaces.clone(),
+            },
+            ignore: Vec::new(),
+            discovery_timeout: 30,
+        };
+        engine.discovered = super::cluster::survey_plan(&profile, &engine.plan, &discovery)?;
+    }
     let preview = engine.preview()?;
     show_preview(&engine, &preview, false, false);
+    if preview.refusal().is_some() {
+        return Err(
+            Problem::refused("the demo's preview has a failed check (above)")
+                .fix("this is a bug in the demo; please report it with the output above"),
+        );
+    }
     let summary = engine.apply(&preview, "demo", &HumanSink::new())?;
     println!("\nApplied: {} step(s) changed.", summary.changed.len());
     output::print_summary(
         &summary,
         &format!("mdcluster undo --plan {}", plan_file.display()),
     );
+    if names.is_empty() {
+        println!("\nNo secondaries (--secondaries 0 or --no-discovery): nothing to verify.");
+        return Ok(Exit::Success);
+    }
+    // What the administrator does in MDaemon's dialog, done for the demo:
+    // the simulated MDaemon then connects the nodes and writes its log.
+    let registered = crate::cluster::manifest::confirm_registered(&share, &names, "demo")?;
+    for (name, id) in &registered {
+        println!("DEMO: {name} registered in the SIMULATED MDaemon with server ID {id} (as `mdcluster register` records it)");
+    }
+    println!();
+    let exit = super::verify::verify(
+        &profile,
+        &super::verify::VerifyArgs {
+            plan: plan_file.clone(),
+            timeout: 120,
+            json: false,
+            lines: false,
+        },
+    )?;
     println!("\nWhere every step stands now:");
+    let engine = Engine::open(Plan::load(&plan_file, &profile)?, profile)?;
     for r in engine.status() {
         println!(
             "{:>2}. {:<14} {:<15} {}",
@@ -519,12 +589,14 @@ pub fn demo(profile: Profile, d: &DemoArgs, plain: bool) -> Result<Exit, Problem
             sanitize(&r.detail)
         );
     }
-    println!(
-        "\nLook around in {}; rerun `mdcluster apply --plan {}` to see that nothing is left to do.",
-        dir.display(),
-        plan_file.display()
-    );
-    Ok(Exit::Success)
+    if exit == Exit::Success {
+        println!(
+            "\nThe cluster is verified. Look around in {}; rerun `mdcluster apply --plan {}` to see that nothing is left to do.",
+            dir.display(),
+            plan_file.display()
+        );
+    }
+    Ok(exit)
 }
 
 /// The demo's SIMULATED secondaries (`mdcluster simulate` in threads): they

@@ -2,36 +2,8 @@
 
 mod common;
 use common::*;
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
-
-/// Every file of the store before the move, keyed by where it must end up on
-/// the share: (relative path on the share, description of the file).
-fn expected_on_share(lab: &Lab) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for (dir, target) in [
-        ("Users", "Users"),
-        ("Public Folders", "Public Folders"),
-        ("MailExtra", "Users"),
-    ] {
-        for (k, v) in tree_map(&lab.install.join(dir), false) {
-            if v.starts_with("file") {
-                out.insert(format!("{target}/{k}"), v);
-            }
-        }
-    }
-    out
-}
-
-fn files_on_share(lab: &Lab) -> BTreeMap<String, String> {
-    tree_map(&lab.share, false)
-        .into_iter()
-        .filter(|(k, v)| {
-            v.starts_with("file") && !k.starts_with("Users/LockFiles") && !k.starts_with("PEM")
-        })
-        .collect()
-}
 
 fn userlist(lab: &Lab) -> Vec<u8> {
     std::fs::read(lab.install.join("App/Userlist.dat")).unwrap()
@@ -96,92 +68,6 @@ fn userlist_lines_change_only_in_the_mail_dir_field() {
             "the account points at a folder that holds its mail"
         );
     }
-}
-
-/// Kill the real process with SIGKILL at moments spread over the move, rerun,
-/// and get exactly the result of an uninterrupted run. The moments are
-/// fractions of how long an uninterrupted run takes here.
-#[test]
-fn killed_at_any_moment_a_rerun_completes_the_store() {
-    let opts = || mdcluster::sandbox::Options {
-        accounts: 10,
-        messages: 3000,
-        seed: 4,
-        message_size: None,
-    };
-    let apply = |lab: &Lab| {
-        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_mdcluster"));
-        c.args(["apply", "--yes", "--plan"])
-            .arg(&lab.plan)
-            .env("MDCLUSTER_NO_RENAME", "1");
-        c.stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        c
-    };
-    let (reference, full) = {
-        let lab = Lab::in_shm(opts());
-        let start = std::time::Instant::now();
-        assert!(apply(&lab).status().unwrap().success());
-        let full = start.elapsed();
-        (
-            (outcome_map(&lab.install, true), tree_map(&lab.share, false)),
-            full,
-        )
-    };
-    let mut mid_move = 0;
-    let fractions = [0.05, 0.15, 0.25, 0.35, 0.45, 0.55, 0.65, 0.75, 0.85, 0.95];
-    for f in fractions {
-        let lab = Lab::in_shm(opts());
-        let expected = expected_on_share(&lab);
-        let mut child = apply(&lab).spawn().unwrap();
-        std::thread::sleep(full.mul_f64(f));
-        let _ = child.kill(); // SIGKILL
-        let status = child.wait().unwrap();
-        let journal = std::fs::read_to_string(lab.install.join("mdcluster/journal.jsonl"))
-            .unwrap_or_default();
-        let moving = journal.contains(r#""step":"mail-store""#)
-            && !journal.contains(r#""record":"step-done","step":"mail-store""#);
-        if !status.success() && moving {
-            mid_move += 1;
-            // Nothing lost at the moment of the kill: every message is at the
-            // source or, verified, on the share.
-            let now_share = files_on_share(&lab);
-            for (k, v) in &expected {
-                let at_source = ["Users", "Public Folders"].iter().any(|d| {
-                    k.strip_prefix(&format!("{d}/"))
-                        .is_some_and(|rel| lab.install.join(d).join(rel).exists())
-                }) || k
-                    .strip_prefix("Users/")
-                    .is_some_and(|rel| lab.install.join("MailExtra").join(rel).exists());
-                assert!(
-                    at_source || now_share.get(k) == Some(v),
-                    "after a kill at {f} of the run, {k} is lost"
-                );
-            }
-        }
-        assert!(
-            apply(&lab).status().unwrap().success(),
-            "the rerun after a kill at {f} of the run"
-        );
-        assert_eq!(
-            outcome_map(&lab.install, true),
-            reference.0,
-            "kill at {f} of the run"
-        );
-        assert_eq!(
-            tree_map(&lab.share, false),
-            reference.1,
-            "kill at {f} of the run"
-        );
-    }
-    assert!(
-        mid_move >= 3,
-        "only {mid_move} kills landed during the move (a run takes {full:?})"
-    );
-    eprintln!(
-        "killed {} times, {mid_move} during the move, all recovered, 0 lost",
-        fractions.len()
-    );
 }
 
 fn refused(lab: &Lab, args: &[&str], needles: &[&str]) {

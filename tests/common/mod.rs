@@ -59,6 +59,19 @@ impl Lab {
         Lab::build(tmp, opts, None)
     }
 
+    /// The installation on /dev/shm and the share in `share_tmp` (a folder
+    /// on another file system, e.g. a tmpfs the test mounted).
+    pub fn in_shm_with_share(
+        opts: mdcluster::sandbox::Options,
+        share_tmp: tempfile::TempDir,
+    ) -> Lab {
+        let tmp = tempfile::Builder::new()
+            .prefix("mdcluster-lab-")
+            .tempdir_in("/dev/shm")
+            .unwrap();
+        Lab::build(tmp, opts, Some(share_tmp))
+    }
+
     fn build(
         tmp: tempfile::TempDir,
         opts: mdcluster::sandbox::Options,
@@ -72,6 +85,45 @@ impl Lab {
         let profile = mdcluster::profile::Profile::builtin();
         mdcluster::sandbox::create(&install, &profile, &opts).unwrap();
         std::fs::create_dir_all(&share).unwrap();
+        let plan = tmp.path().join("plan.toml");
+        std::fs::write(&plan, mdcluster::sandbox::plan_text(&install, &share)).unwrap();
+        Lab {
+            tmp,
+            install,
+            share,
+            plan,
+            _share_tmp: share_tmp,
+        }
+    }
+
+    /// A fresh lab with a byte-for-byte copy (`cp -a`: times and modes kept)
+    /// of this one's installation and share, in new temp folders on the same
+    /// file systems. Building a sandbox once and copying it per round is
+    /// much faster than generating it each time.
+    pub fn copy(&self) -> Lab {
+        let beside = |t: &tempfile::TempDir| {
+            tempfile::Builder::new()
+                .prefix("mdcluster-copy-")
+                .tempdir_in(t.path().parent().unwrap())
+                .unwrap()
+        };
+        let tmp = beside(&self.tmp);
+        let share_tmp = self._share_tmp.as_ref().map(beside);
+        let install = tmp.path().join("MDaemon");
+        let share = match &share_tmp {
+            Some(t) => t.path().join("share"),
+            None => tmp.path().join("share"),
+        };
+        for (from, to) in [(&self.install, &install), (&self.share, &share)] {
+            let ok = std::process::Command::new("cp")
+                .arg("-a")
+                .arg(from)
+                .arg(to)
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "cp -a {} {}", from.display(), to.display());
+        }
         let plan = tmp.path().join("plan.toml");
         std::fs::write(&plan, mdcluster::sandbox::plan_text(&install, &share)).unwrap();
         Lab {
@@ -126,6 +178,56 @@ impl Lab {
         c.args(["apply", "--plan"]).arg(&self.plan);
         c
     }
+}
+
+/// Every file of the mail store before the move, keyed by where it must end
+/// up on the share: (relative path on the share, description of the file).
+pub fn expected_on_share(lab: &Lab) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (dir, target) in [
+        ("Users", "Users"),
+        ("Public Folders", "Public Folders"),
+        ("MailExtra", "Users"),
+    ] {
+        for (k, v) in tree_map(&lab.install.join(dir), false) {
+            if v.starts_with("file") {
+                out.insert(format!("{target}/{k}"), v);
+            }
+        }
+    }
+    out
+}
+
+/// The mail files on the share (LockFiles and PEM left out).
+pub fn files_on_share(lab: &Lab) -> BTreeMap<String, String> {
+    tree_map(&lab.share, false)
+        .into_iter()
+        .filter(|(k, v)| {
+            v.starts_with("file") && !k.starts_with("Users/LockFiles") && !k.starts_with("PEM")
+        })
+        .collect()
+}
+
+/// Whether the message `key` (a key of [`expected_on_share`]) is still at
+/// its place in the installation.
+pub fn at_source(lab: &Lab, key: &str) -> bool {
+    ["Users", "Public Folders"].iter().any(|d| {
+        key.strip_prefix(&format!("{d}/"))
+            .is_some_and(|rel| lab.install.join(d).join(rel).exists())
+    }) || key
+        .strip_prefix("Users/")
+        .is_some_and(|rel| lab.install.join("MailExtra").join(rel).exists())
+}
+
+/// Messages of `expected` that are neither at the source nor, identical, on
+/// the share: lost.
+pub fn lost_messages(lab: &Lab, expected: &BTreeMap<String, String>) -> Vec<String> {
+    let now_share = files_on_share(lab);
+    expected
+        .iter()
+        .filter(|(k, v)| !at_source(lab, k) && now_share.get(*k) != Some(*v))
+        .map(|(k, _)| k.clone())
+        .collect()
 }
 
 /// Deterministic description of a tree; folders' own times are left out (any
@@ -199,6 +301,42 @@ pub fn is_root() -> bool {
                 .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
         })
         .unwrap_or(false)
+}
+
+/// A tmpfs mounted (as root) on a temp folder, unmounted when dropped.
+pub struct TmpfsMount {
+    pub dir: tempfile::TempDir,
+}
+
+impl TmpfsMount {
+    /// Mount a tmpfs with `options` (e.g. "size=2m"); None when that fails
+    /// (not root).
+    pub fn new(options: &str) -> Option<TmpfsMount> {
+        let dir = tempfile::Builder::new()
+            .prefix("mdcluster-tmpfs-")
+            .tempdir()
+            .unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(TmpfsMount { dir })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for TmpfsMount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
 }
 
 /// A tree map with the modification time of the files mdcluster writes

@@ -65,6 +65,24 @@ pub fn fsync_dir(dir: &Path) -> Result<(), FsError> {
     Ok(())
 }
 
+/// Run `op` again while it fails with "busy" (EBUSY), for up to about two
+/// seconds. An SMB server refuses to rename or delete a file that is still
+/// open (a sharing violation, EBUSY through a FUSE client such as smbnetfs),
+/// and a close reaches the server after the `close` call returned: a rename
+/// or delete right after closing can meet its own handle.
+pub fn retry_busy<T>(mut op: impl FnMut() -> std::io::Result<T>) -> std::io::Result<T> {
+    let mut attempt = 0u64;
+    loop {
+        match op() {
+            Err(e) if e.kind() == std::io::ErrorKind::ResourceBusy && attempt < 40 => {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(attempt.min(10) * 5));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// True when `path` exists, without following a final symlink.
 pub fn exists(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok()

@@ -31,7 +31,9 @@
 //!    then the destination's folder entries: one `syncfs` on Linux, an fsync per
 //!    folder elsewhere). An error anywhere in the copy phase ends the move before
 //!    the delete phase starts. In the delete phase each source file is checked
-//!    against its copy once more (size and modification time); one that changed
+//!    against its copy once more (size and modification time; when the times
+//!    differ, as on a share that keeps them only to the second or refuses to
+//!    set them, by content: same size and BLAKE3); one that changed
 //!    since its copy (or appeared since) is copied again (through 1, replacing our
 //!    earlier copy, flushed at once) and its folder flushed before the source is
 //!    deleted.
@@ -786,7 +788,7 @@ impl Run {
                 self.skip(from, src);
                 return Ok(());
             }
-            if unchanged_since_copy(&meta, dst) {
+            if unchanged_since_copy(&meta, dst) || same_content(w, &meta, src, dst)? {
                 remove_file(src)?;
                 trace(src, "deleted");
                 self.removed.fetch_add(1, Ordering::Relaxed);
@@ -834,6 +836,29 @@ fn unchanged_since_copy(src: &Metadata, dst: &Path) -> bool {
         Ok(d) => d.is_file() && d.len() == src.len() && same_mtime(&d, src),
         Err(_) => false,
     }
+}
+
+/// Whether `dst` holds exactly the bytes of `src` (same size, same BLAKE3),
+/// for a copy whose modification time differs from its source's: a share
+/// that keeps times only to the second (or not at all) never passes the
+/// quick check of [`unchanged_since_copy`].
+fn same_content(w: &mut Worker, meta: &Metadata, src: &Path, dst: &Path) -> Result<bool, FsError> {
+    match std::fs::symlink_metadata(dst) {
+        Ok(d) if d.is_file() && d.len() == meta.len() => {}
+        _ => return Ok(false),
+    }
+    if w.buf.len() < BUF_SIZE {
+        w.buf.resize(BUF_SIZE, 0);
+    }
+    let Some(mut input) = open_source(src)? else {
+        return Ok(false);
+    };
+    let (_, source_hash) = hash_stream(&mut input, &mut w.buf, src)?;
+    let mut copy = File::open(dst).map_err(|e| FsError::io("open", dst, e))?;
+    let (_, copy_hash) = hash_stream(&mut copy, &mut w.buf, dst)?;
+    let after = input.metadata().map_err(|e| FsError::io("read", src, e))?;
+    // Unchanged while it was read, and identical to its copy.
+    Ok(source_hash == copy_hash && after.len() == meta.len() && same_mtime(&after, meta))
 }
 
 fn same_mtime(a: &Metadata, b: &Metadata) -> bool {
@@ -1014,10 +1039,12 @@ fn write_verified(
         });
     }
     trace(dst, "verified");
+    // A share may refuse both (an SMB mount through FUSE): the copy is
+    // verified already, and the delete phase then compares by content.
     #[cfg(unix)]
-    out.set_permissions(meta.permissions())
+    tolerated(out.set_permissions(meta.permissions()))
         .map_err(|e| FsError::io("set permissions on", tmp, e))?;
-    out.set_times(file_times(meta, src)?)
+    tolerated(out.set_times(file_times(meta, src)?))
         .map_err(|e| FsError::io("set the modification time of", tmp, e))?;
     trace(dst, "times");
     if flush_now {
@@ -1054,7 +1081,10 @@ fn rename_into_place(tmp: &Path, dst: &Path, replace: bool) -> Result<(), FsErro
     if !replace {
         use rustix::fs::{renameat_with, RenameFlags, CWD};
         use rustix::io::Errno;
-        match renameat_with(CWD, tmp, CWD, dst, RenameFlags::NOREPLACE) {
+        let renamed = super::retry_busy(|| {
+            renameat_with(CWD, tmp, CWD, dst, RenameFlags::NOREPLACE).map_err(Into::into)
+        });
+        match renamed.map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::IO)) {
             Ok(()) => return Ok(()),
             Err(Errno::EXIST) => {
                 let _ = std::fs::remove_file(tmp);
@@ -1071,7 +1101,7 @@ fn rename_into_place(tmp: &Path, dst: &Path, replace: bool) -> Result<(), FsErro
     }
     #[cfg(not(target_os = "linux"))]
     let _ = replace;
-    std::fs::rename(tmp, dst).map_err(|e| {
+    super::retry_busy(|| std::fs::rename(tmp, dst)).map_err(|e| {
         let _ = std::fs::remove_file(tmp);
         FsError::io("rename into place", dst, e)
     })
@@ -1213,17 +1243,34 @@ fn file_times(meta: &Metadata, path: &Path) -> Result<std::fs::FileTimes, FsErro
     Ok(times)
 }
 
+/// Ok when `r` failed only because the file system does not allow or support
+/// the operation (setting times or permission bits on some shares): such a
+/// copy keeps its content, and what it lacks is compared by content instead.
+fn tolerated(r: std::io::Result<()>) -> std::io::Result<()> {
+    match r {
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::Unsupported
+            ) =>
+        {
+            Ok(())
+        }
+        other => other,
+    }
+}
+
 fn set_times(path: &Path, meta: &Metadata) -> Result<(), FsError> {
     let mtime = filetime::FileTime::from_last_modification_time(meta);
     let atime = filetime::FileTime::from_last_access_time(meta);
-    filetime::set_file_times(path, atime, mtime)
+    tolerated(filetime::set_file_times(path, atime, mtime))
         .map_err(|e| FsError::io("set the modification time of", path, e))
 }
 
 fn copy_permissions(meta: &Metadata, path: &Path) -> Result<(), FsError> {
     #[cfg(unix)]
     {
-        std::fs::set_permissions(path, meta.permissions())
+        tolerated(std::fs::set_permissions(path, meta.permissions()))
             .map_err(|e| FsError::io("set permissions on", path, e))?;
     }
     // On Windows only the read-only flag exists; a read-only copy could not be
@@ -1234,7 +1281,7 @@ fn copy_permissions(meta: &Metadata, path: &Path) -> Result<(), FsError> {
 }
 
 fn remove_file(path: &Path) -> Result<(), FsError> {
-    match std::fs::remove_file(path) {
+    match super::retry_busy(|| std::fs::remove_file(path)) {
         Ok(()) => Ok(()),
         #[cfg(windows)]
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {

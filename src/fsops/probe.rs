@@ -20,7 +20,8 @@ pub fn write_probe(dir: &Path) -> Result<(), FsError> {
             .and_then(|_| f.sync_all())
             .map_err(|e| FsError::io("write a file in", dir, e))?;
         drop(f);
-        std::fs::rename(&first, &second).map_err(|e| FsError::io("rename a file in", dir, e))?;
+        super::retry_busy(|| std::fs::rename(&first, &second))
+            .map_err(|e| FsError::io("rename a file in", dir, e))?;
         let back =
             std::fs::read(&second).map_err(|e| FsError::io("read back a file in", dir, e))?;
         if back != payload {
@@ -28,12 +29,70 @@ pub fn write_probe(dir: &Path) -> Result<(), FsError> {
                 path: second.clone(),
             });
         }
-        std::fs::remove_file(&second).map_err(|e| FsError::io("delete a file in", dir, e))
+        super::retry_busy(|| std::fs::remove_file(&second))
+            .map_err(|e| FsError::io("delete a file in", dir, e))
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&first);
         let _ = std::fs::remove_file(&second);
     }
+    result
+}
+
+/// What a folder's file system keeps of the metadata mdcluster copies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kept {
+    /// Modification times, at least to the second.
+    pub times: bool,
+    /// Modification times below the second.
+    pub subsecond_times: bool,
+    /// Permission bits (always true where there are none to copy).
+    pub permissions: bool,
+}
+
+/// Find out what `dir`'s file system keeps: a probe file is given a
+/// modification time with nanoseconds and (Unix) mode 0600, and read back.
+/// A refusal counts as "not kept" (an SMB share through FUSE may ignore or
+/// refuse both). Leaves nothing behind.
+pub fn metadata_probe(dir: &Path) -> Result<Kept, FsError> {
+    let stamp = format!("{}-{}", std::process::id(), rand::random::<u32>());
+    let path = dir.join(format!(".mdcluster-probe-{stamp}-meta"));
+    let wanted = std::time::UNIX_EPOCH + std::time::Duration::new(1_000_000_000, 123_456_700);
+    let result = (|| {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| FsError::io("create a file in", dir, e))?;
+        let _ = f.set_times(
+            std::fs::FileTimes::new()
+                .set_accessed(wanted)
+                .set_modified(wanted),
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = f.set_permissions(std::fs::Permissions::from_mode(0o600));
+        }
+        drop(f);
+        let meta = std::fs::metadata(&path).map_err(|e| FsError::io("read", &path, e))?;
+        let got = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok());
+        let want = std::time::Duration::new(1_000_000_000, 123_456_700);
+        #[cfg(unix)]
+        let permissions =
+            std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777 == 0o600;
+        #[cfg(not(unix))]
+        let permissions = true;
+        Ok(Kept {
+            times: got.is_some_and(|g| g.as_secs() == want.as_secs()),
+            subsecond_times: got == Some(want),
+            permissions,
+        })
+    })();
+    let _ = super::retry_busy(|| std::fs::remove_file(&path));
     result
 }
 
@@ -45,6 +104,21 @@ mod tests {
     fn probe_leaves_nothing() {
         let dir = tempfile::tempdir().unwrap();
         write_probe(dir.path()).unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_local_file_system_keeps_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let kept = metadata_probe(dir.path()).unwrap();
+        assert_eq!(
+            kept,
+            Kept {
+                times: true,
+                subsecond_times: true,
+                permissions: true
+            }
+        );
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 

@@ -89,8 +89,44 @@ pub(super) fn prepare(ctx: &Context, bytes_to_share: u64) -> Result<StepPlan, Pr
         ),
     });
 
+    // Not a refusal: what the copies will lack, said before the move.
+    if let Ok(kept) = crate::fsops::probe::metadata_probe(&loc.local) {
+        if !kept.times {
+            sp.notes.push(
+                "the share does not keep modification times: copies get the time they were \
+                 written, so each is compared with its source by content before the source is \
+                 deleted (slower); nothing is lost"
+                    .into(),
+            );
+        } else if !kept.subsecond_times {
+            sp.notes.push(
+                "the share keeps modification times only to the second: a copy whose source has \
+                 a finer time is compared with it by content before the source is deleted \
+                 (slower); nothing is lost"
+                    .into(),
+            );
+        }
+        if !kept.permissions {
+            sp.notes.push(
+                "the share does not keep permission bits (the server decides them): copies get \
+                 the share's own"
+                    .into(),
+            );
+        }
+    }
+
     let needed = bytes_to_share + margin(bytes_to_share);
     sp.checks.push(match fs4::available_space(&loc.local) {
+        // Some mounts (a FUSE SMB client such as smbnetfs) report no sizes at
+        // all: zero blocks in total. The space cannot be checked there; a copy
+        // that runs out of it stops with exit 4 and deletes nothing.
+        Ok(0) if fs4::total_space(&loc.local).is_ok_and(|t| t == 0) => Check::pass(
+            "free space",
+            format!(
+                "not checked: the share reports no sizes (0 bytes in total); needs {} plus margin",
+                size(bytes_to_share)
+            ),
+        ),
         Ok(free) if free >= needed => Check::pass(
             "free space",
             format!(

@@ -28,6 +28,11 @@ declare -A needs=(
     [avahi-daemon]=avahi-daemon
     [avahi-browse]=avahi-utils
     [avahi-publish]=avahi-utils
+    [smbd]=samba
+    [smbpasswd]=samba
+    [smbnetfs]=smbnetfs
+    [fusermount3]=fuse3
+    [dd]=coreutils
 )
 # file -> Debian package, for what no command names: nginx's stream module
 # (the TCP services of the generated nginx configuration); the system bus's

@@ -1054,9 +1054,28 @@ fn write_verified(
     Ok(None)
 }
 
+/// Test hook (docs/testing.md): a source file with this name cannot be
+/// opened ("permission denied"), like a file the account may not read; root
+/// ignores `chmod 000`, so tests cannot make one otherwise.
+pub const UNREADABLE_ENV: &str = "MDCLUSTER_TEST_UNREADABLE";
+
+fn unreadable_by_hook(src: &Path) -> bool {
+    static NAME: std::sync::OnceLock<Option<std::ffi::OsString>> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| std::env::var_os(UNREADABLE_ENV))
+        .as_deref()
+        .is_some_and(|name| src.file_name() == Some(name))
+}
+
 /// Open a source file for reading without following a link and without
 /// blocking on a FIFO; None when it is (now) a link.
 fn open_source(src: &Path) -> Result<Option<File>, FsError> {
+    if unreadable_by_hook(src) {
+        return Err(FsError::io(
+            "open",
+            src,
+            std::io::ErrorKind::PermissionDenied.into(),
+        ));
+    }
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
     #[cfg(target_os = "linux")]

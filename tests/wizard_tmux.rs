@@ -560,7 +560,9 @@ fn a_secondary_joins_from_the_wizard_and_hears_its_registration() {
         .assert()
         .success();
     t.wait_for("registered as server ID 2", 10);
+    // Esc and a key sent at once reach the program as Alt+key: wait between.
     t.keys(&["Escape"]);
+    t.wait_for("Up/Dn step", 10);
     t.keys(&["q"]);
     let end = t.wait_for("STTY=", 10);
     assert!(

@@ -1148,7 +1148,9 @@ impl App {
             KeyCode::Backspace if !j.running => {
                 field.pop();
             }
-            KeyCode::Char(c) if !c.is_control() && !j.running && field.len() < 40 => {
+            KeyCode::Char(c)
+                if !c.is_control() && typed(&key) && !j.running && field.len() < 40 =>
+            {
                 field.push(c);
             }
             KeyCode::Enter if !j.running => return self.start_join(),
@@ -1304,7 +1306,9 @@ impl App {
             KeyCode::Backspace => {
                 self.cluster.typing.pop();
             }
-            KeyCode::Char(c) if !c.is_control() && self.cluster.typing.len() < 253 => {
+            KeyCode::Char(c)
+                if !c.is_control() && typed(&key) && self.cluster.typing.len() < 253 =>
+            {
                 self.cluster.typing.push(c);
             }
             _ => {}
@@ -1337,7 +1341,7 @@ impl App {
                 self.answers.get_mut(field).clear();
                 Vec::new()
             }
-            KeyCode::Char(c) if !c.is_control() => {
+            KeyCode::Char(c) if !c.is_control() && typed(&key) => {
                 let value = self.answers.get_mut(field);
                 if value.chars().count() < 300 {
                     value.push(c);
@@ -1391,7 +1395,7 @@ impl App {
                 self.save_path.clear();
                 Vec::new()
             }
-            KeyCode::Char(c) if !c.is_control() => {
+            KeyCode::Char(c) if !c.is_control() && typed(&key) => {
                 self.save_path.push(c);
                 Vec::new()
             }
@@ -1410,4 +1414,11 @@ impl App {
         let left = p.files_total.saturating_sub(p.files_done) as f64 / rate;
         Some((rate, Some(Duration::from_secs_f64(left))))
     }
+}
+
+/// A key that types its character: none with Alt or Ctrl (a terminal sends
+/// Esc followed quickly by a key as Alt+key, which must not land in a field).
+fn typed(key: &KeyEvent) -> bool {
+    !key.modifiers
+        .intersects(KeyModifiers::ALT | KeyModifiers::CONTROL)
 }

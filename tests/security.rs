@@ -12,7 +12,8 @@ fn mode(p: &std::path::Path) -> u32 {
 }
 
 /// After an apply: the state folder is 0700 (nothing in it reachable by
-/// another account), the backups of MDaemon.ini and Userlist.dat are 0600.
+/// another account), the journal and the backups of MDaemon.ini and
+/// Userlist.dat are 0600.
 #[test]
 #[cfg(unix)]
 fn the_state_folder_and_backups_are_owner_only_after_an_apply() {
@@ -20,7 +21,7 @@ fn the_state_folder_and_backups_are_owner_only_after_an_apply() {
     lab.apply().arg("--yes").assert().success();
     let state = lab.install.join("mdcluster");
     assert_eq!(mode(&state), 0o700, "state folder");
-    assert!(state.join("journal.jsonl").is_file());
+    assert_eq!(mode(&state.join("journal.jsonl")), 0o600, "journal");
     let mut backups = 0;
     for e in walkdir::WalkDir::new(state.join("backups")) {
         let e = e.unwrap();

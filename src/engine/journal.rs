@@ -347,9 +347,15 @@ impl Journal {
             }
         }
         let created = !path.exists();
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        {
+            // Owner-only, like the state folder it lives in.
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let file = options
             .open(path)
             .map_err(|e| fail("open the journal", e))?;
         if created {

@@ -10,8 +10,8 @@
 mod common;
 
 use common::cluster::{
-    binary, code, discover_args, discovered, join_args, node, rule, secondary, small_lab, Joined,
-    UNC,
+    append_cluster_log, binary, code, discover_args, discovered, join_args, node, rule, secondary,
+    small_lab, Joined, UNC,
 };
 use common::{json_lines, mdcluster, Lab};
 use mdcluster::cluster::facts;
@@ -514,6 +514,18 @@ fn apply_assigns_ids_waits_for_registration_and_a_rerun_adds_only_the_new_node()
         .assert()
         .success();
     assert_eq!(j2.wait_for("registered")["server_id"], 2);
+    // Then it verifies from its own cluster log: MDaemon on the secondary
+    // (here the test) writes the connection to the primary and a replication.
+    assert_eq!(j2.wait_for("verifying")["primary"], "MAIL1");
+    append_cluster_log(
+        &sec2,
+        &[
+            "Cluster service: connected to MAIL1 (server ID 1)",
+            "Cluster service: replication to MAIL1 complete (3 items)",
+        ],
+    );
+    let verified = j2.wait_for("verified");
+    assert_eq!(verified["ok"], true, "{verified}");
     assert!(j2.child.wait().unwrap().success());
     assert_eq!(step_status(&lab, "server-ids"), "done");
 
@@ -678,5 +690,188 @@ fn adding_a_node_survives_a_kill_at_every_journal_record() {
     assert!(
         crashes >= 5,
         "only {crashes} records in the run that adds a node"
+    );
+}
+
+/// A secondary whose registration the manifest records already (a rerun of
+/// `join` on it): `join` goes straight to verifying.
+fn registered_secondary(lab: &Lab, name: &str) -> PathBuf {
+    use mdcluster::cluster::manifest::{Manifest, Member};
+    let sec = secondary(lab, name);
+    let m = Manifest {
+        version: 1,
+        primary: "MAIL1".into(),
+        nodes: vec![Member {
+            name: name.into(),
+            role: mdcluster::plan::Role::Secondary,
+            server_id: 2,
+            address: "127.0.0.1".into(),
+            licence: None,
+            added: "2026-11-22T09:00:00Z".into(),
+            registered: Some("2026-11-22T09:01:00Z".into()),
+        }],
+        retired: Vec::new(),
+    };
+    std::fs::create_dir_all(lab.share.join("mdcluster")).unwrap();
+    m.save(&lab.share).unwrap();
+    sec
+}
+
+fn join_output(
+    lab: &Lab,
+    sec: &Path,
+    name: &str,
+    code: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    std::process::Command::new(binary())
+        .args(join_args(sec, name, code, &lab.share))
+        .args(["--loopback"])
+        .args(extra)
+        .env("TZ", "Etc/UTC")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn join_ends_verified_once_its_own_cluster_log_shows_the_primary() {
+    let lab = small_lab();
+    let code = code(&lab);
+    let sec = registered_secondary(&lab, "JV-MAIL2");
+    // An earlier line about another node, and one in no known format.
+    append_cluster_log(
+        &sec,
+        &[
+            "Cluster service: connected to OTHER (server ID 9)",
+            "Cluster service starting",
+        ],
+    );
+    let mut c = std::process::Command::new(binary());
+    c.args(join_args(&sec, "JV-MAIL2", &code, &lab.share))
+        .args(["--loopback", "--verify-timeout", "120"])
+        .env("TZ", "Etc/UTC");
+    let mut j = Joined::start(c);
+    let registered = j.wait_for("registered");
+    assert_eq!(registered["verify"], true, "{registered}");
+    assert!(registered.get("exit").is_none(), "{registered}");
+    let verifying = j.wait_for("verifying");
+    assert_eq!(verifying["primary"], "MAIL1", "{verifying}");
+    assert_eq!(verifying["timeout"], 120, "{verifying}");
+    let opened = j.wait_for("log-file");
+    assert!(
+        opened["file"]
+            .as_str()
+            .is_some_and(|f| f.ends_with("-Cluster.log")),
+        "{opened}"
+    );
+
+    // Connected, with a clock warning; replication comes later.
+    append_cluster_log(
+        &sec,
+        &[
+            "Cluster service: connected to MAIL1 (server ID 1)",
+            "Cluster service: clock of MAIL1 differs from this server by 2.4 seconds",
+        ],
+    );
+    let e = j.wait_for("log-event");
+    assert_eq!(
+        (e["kind"].as_str(), e["node"].as_str()),
+        (Some("connected"), Some("MAIL1")),
+        "{e}"
+    );
+    append_cluster_log(
+        &sec,
+        &["Cluster service: replication to MAIL1 complete (5 items)"],
+    );
+    let verified = j.wait_for("verified");
+    assert_eq!(verified["ok"], true, "{verified}");
+    assert_eq!(verified["exit"], 0, "{verified}");
+    assert_eq!(verified["primary"], "MAIL1", "{verified}");
+    let warnings = verified["warnings"].to_string();
+    assert!(warnings.contains("clock warning"), "{verified}");
+    assert!(j.child.wait().unwrap().success());
+
+    // The same in text: the confirmation, the warning, exit 0 (the log is
+    // complete now, so it confirms at once).
+    let out = std::process::Command::new(binary())
+        .args(["join", "--root"])
+        .arg(&sec)
+        .args(["--share", UNC, "--share-local"])
+        .arg(&lab.share)
+        .args(["--name", "JV-MAIL2", "--code", &code, "--loopback"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("Verified: JV-MAIL2 is connected to MAIL1 and replicating")
+            && text.contains("Warning: MAIL1: clock warning"),
+        "{text}"
+    );
+}
+
+#[test]
+fn join_without_the_primary_in_its_log_exits_5_naming_it_and_verify_timeout_0_skips() {
+    let lab = small_lab();
+    let code = code(&lab);
+    let sec = registered_secondary(&lab, "JN-MAIL2");
+    append_cluster_log(&sec, &["Cluster service: lost connection to MAIL1"]);
+    let log = append_cluster_log(&sec, &["Cluster service starting"]);
+
+    let out = join_output(&lab, &sec, "JN-MAIL2", &code, &["--verify-timeout", "2"]);
+    assert_eq!(out.status.code(), Some(5), "{out:?}");
+    let events = json_lines(&out.stdout);
+    let last = events.last().unwrap();
+    assert_eq!(last["event"], "verified", "{last}");
+    assert_eq!(
+        (last["ok"].as_bool(), last["exit"].as_i64()),
+        (Some(false), Some(5)),
+        "{last}"
+    );
+    let missing = last["missing"].to_string();
+    assert!(
+        missing.contains("not connected to MAIL1")
+            && missing.contains("lost connection to MAIL1")
+            && missing.contains("no completed replication with MAIL1")
+            && missing.contains(&*log.display().to_string()),
+        "{last}"
+    );
+
+    // No line about the primary at all: named as missing, in text.
+    std::fs::write(&log, "").unwrap();
+    let mut text_args = join_args(&sec, "JN-MAIL2", &code, &lab.share);
+    text_args.retain(|a| a != "--json");
+    let out = std::process::Command::new(binary())
+        .args(text_args)
+        .args(["--loopback", "--verify-timeout", "1"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(5), "{text}");
+    assert!(
+        text.contains(&format!(
+            "no connection to MAIL1 in this node's cluster log {} within 1 s",
+            log.display()
+        )) && text.contains("NOT verified within 1 s"),
+        "{text}"
+    );
+
+    // --verify-timeout 0: as before, exit 0 once registered.
+    let out = join_output(&lab, &sec, "JN-MAIL2", &code, &["--verify-timeout", "0"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let events = json_lines(&out.stdout);
+    let last = events.last().unwrap();
+    assert_eq!(last["event"], "registered", "{last}");
+    assert_eq!(
+        (last["exit"].as_i64(), last["verify"].as_bool()),
+        (Some(0), Some(false)),
+        "{last}"
+    );
+    assert!(
+        events.iter().all(|e| e["event"] != "verifying"),
+        "{events:?}"
     );
 }

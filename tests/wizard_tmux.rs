@@ -366,6 +366,8 @@ fn start_secondary(lab: &Lab, name: &str) -> (std::process::Child, PathBuf) {
         .args(["--share", r"\\fileserver\mdaemon", "--share-local"])
         .arg(&lab.share)
         .args(["--name", name, "--code", &code, "--loopback", "--json"])
+        // Exits once registered (verification is tested in tests/cluster.rs).
+        .args(["--verify-timeout", "0"])
         .stdout(std::fs::File::create(&log).unwrap())
         .stderr(std::process::Stdio::null())
         .spawn()

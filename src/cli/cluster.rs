@@ -156,12 +156,17 @@ pub struct JoinArgs {
     /// Stop after this many seconds if not registered by then (exit 5)
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
+    /// After registration, seconds to wait for this node's own cluster log to
+    /// show the connection to the primary and a replication (0: do not verify)
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    pub verify_timeout: u64,
     /// One JSON object per event
     #[arg(long)]
     pub json: bool,
 }
 
-/// Announce this node until the primary registers it (or it is stopped).
+/// Announce this node until the primary registers it (or it is stopped),
+/// then verify from this node's cluster log.
 pub fn join(profile: &Profile, a: &JoinArgs) -> Result<Exit, Problem> {
     let code = match &a.code {
         Some(c) => JoinCode::parse(c)?,
@@ -211,14 +216,22 @@ pub fn join(profile: &Profile, a: &JoinArgs) -> Result<Exit, Problem> {
             .and_then(|share| crate::cluster::manifest::standing(share, &name));
         if let Some((id, registered)) = standing {
             if registered {
+                let verify = a.verify_timeout > 0;
                 if a.json {
-                    json_line(
-                        &json!({ "event": "registered", "name": name, "server_id": id, "exit": 0 }),
-                    );
+                    let mut e = json!({ "event": "registered", "name": name, "server_id": id, "verify": verify });
+                    if !verify {
+                        e["exit"] = json!(0);
+                    }
+                    json_line(&e);
                 } else {
                     println!("{name} is registered in the cluster as server ID {id}.");
                 }
-                return Ok(Exit::Success);
+                if !verify {
+                    return Ok(Exit::Success);
+                }
+                drop(_announcer);
+                let share = at.share.as_deref().unwrap_or(Path::new("."));
+                return verify_on_secondary(profile, &at.root, share, &name, a);
             }
             if !told_added {
                 told_added = true;
@@ -237,6 +250,124 @@ pub fn join(profile: &Profile, a: &JoinArgs) -> Result<Exit, Problem> {
         }
         std::thread::sleep(Duration::from_millis(500));
     }
+}
+
+/// The end of `join`: this node's own cluster log must show the connection
+/// to the primary (named in the manifest) and a completed replication within
+/// `--verify-timeout` seconds (exit 5 naming what is missing).
+fn verify_on_secondary(
+    profile: &Profile,
+    root: &Path,
+    share: &Path,
+    name: &str,
+    a: &JoinArgs,
+) -> Result<Exit, Problem> {
+    use crate::clusterlog::peer::News;
+    let secs = a.verify_timeout;
+    let primary = Manifest::load(share)
+        .ok()
+        .flatten()
+        .map(|m| m.primary)
+        .filter(|p| !p.is_empty());
+    let Some(primary) = primary else {
+        let what = "the cluster manifest on the share names no primary: there is nothing to verify against";
+        if a.json {
+            json_line(&json!({
+                "event": "verified", "ok": false, "name": name, "primary": null,
+                "missing": [what], "warnings": [], "log": null, "exit": Exit::Verification.code(),
+            }));
+        } else {
+            println!("NOT verified: {what}");
+        }
+        return Ok(Exit::Verification);
+    };
+    let mut watch = crate::clusterlog::PeerWatch::new(root, profile, &primary)?;
+    let p = sanitize(&primary).into_owned();
+    if a.json {
+        json_line(&json!({
+            "event": "verifying", "name": name, "primary": primary,
+            "timeout": secs, "pattern": watch.pattern(),
+        }));
+    } else {
+        println!(
+            "Verifying: waiting up to {secs} s for {p} in this node's cluster log (connected, replicating)."
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut looked = false;
+    loop {
+        let mut news = Vec::new();
+        let more = watch.poll(&mut |n| news.push(n));
+        for n in news {
+            match n {
+                News::File(h) if a.json => json_line(&json!({
+                    "event": "log-file", "what": h.describe(),
+                    "file": watch.file(), "pattern": watch.pattern(),
+                })),
+                News::File(h) => println!("log: {}", sanitize(&h.describe())),
+                News::Event(e, m) if a.json => json_line(&json!({
+                    "event": "log-event", "kind": m.kind, "node": primary, "named": m.node,
+                    "time": e.time, "severity": e.severity, "format": e.format, "text": e.text,
+                })),
+                News::Event(e, m) => println!(
+                    "  {p}: {} ({}: {})",
+                    m.kind.label(),
+                    sanitize(e.time.as_deref().unwrap_or("?")),
+                    sanitize(&e.text)
+                ),
+            }
+        }
+        if !looked && watch.file().is_none() {
+            looked = true;
+            if a.json {
+                json_line(&json!({
+                    "event": "log-file", "what": watch.describe(), "file": null, "pattern": watch.pattern(),
+                }));
+            } else {
+                println!("log: {} (still looking)", sanitize(&watch.describe()));
+            }
+        }
+        if watch.confirmed() || (!more && Instant::now() >= deadline) {
+            break;
+        }
+        if !more {
+            std::thread::sleep(crate::clusterlog::POLL);
+        }
+    }
+    let ok = watch.confirmed();
+    let missing = watch.missing(secs);
+    let warnings = watch.warnings();
+    if a.json {
+        json_line(&json!({
+            "event": "verified", "ok": ok, "name": name, "primary": primary,
+            "missing": missing, "warnings": warnings, "log": watch.file(),
+            "pattern": watch.pattern(), "lines": watch.lines(),
+            "exit": if ok { 0 } else { Exit::Verification.code() },
+        }));
+    } else {
+        for w in &warnings {
+            println!("Warning: {}", sanitize(w));
+        }
+        if ok {
+            println!(
+                "Verified: {name} is connected to {p} and replicating (this node's cluster log {}).",
+                watch.file().map(|f| f.display().to_string()).unwrap_or_default()
+            );
+        } else {
+            println!("NOT verified within {secs} s:");
+            for m in &missing {
+                println!("  {}", sanitize(m));
+            }
+            println!(
+                "Next: check Setup > Cluster Service on this node and on {p}, then run `mdcluster verify` on the primary (or this `join` again with a longer --verify-timeout)."
+            );
+        }
+    }
+    Ok(if ok {
+        Exit::Success
+    } else {
+        Exit::Verification
+    })
 }
 
 /// The join code, typed at the terminal (validated as it is typed).

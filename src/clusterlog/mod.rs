@@ -26,12 +26,14 @@ pub mod find;
 pub mod follow;
 pub mod matcher;
 pub mod parse;
+pub mod peer;
 
 pub use confirm::{Confirmations, NodeSpec};
 pub use find::Found;
 pub use follow::{Follower, Happening, Line};
 pub use matcher::{Kind, Matched, Matcher};
 pub use parse::{Event, Format, Parser};
+pub use peer::PeerWatch;
 
 use std::time::Duration;
 

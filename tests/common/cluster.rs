@@ -167,3 +167,21 @@ pub fn add_secondary_to_plan(lab: &Lab, name: &str, address: &str, extra: &str) 
     ));
     std::fs::write(&lab.plan, text).unwrap();
 }
+
+/// Append lines to the cluster log of the installation at `root` (today's
+/// daily file, classic format, CRLF), as MDaemon's cluster service on that
+/// node would write them.
+pub fn append_cluster_log(root: &Path, texts: &[&str]) -> PathBuf {
+    use mdcluster::simulation::logline;
+    let profile = Profile::builtin();
+    let now = jiff::Zoned::now();
+    let file = logline::file_for(root, &profile, now.date());
+    for text in texts {
+        let line = format!(
+            "{}: 17: {text}\r\n",
+            now.strftime("%a %Y-%m-%d %H:%M:%S%.3f")
+        );
+        logline::append(&file, &line).unwrap();
+    }
+    file
+}

@@ -2,14 +2,16 @@
 //! loopback: its secondaries found trusted by `mdcluster discover`, one
 //! registered (`mdcluster register`) and the simulated primary's cluster log
 //! checked line by line in both formats; every fault; a node that is not
-//! registered gets no line; SIGTERM stops it cleanly.
+//! registered gets no line; SIGTERM stops it cleanly. Each simulated
+//! secondary also writes its own cluster log once registered, which
+//! `mdcluster join` on it follows to the end of its verification.
 //!
 //! Tests here run at the same time on the same loopback: each uses node
 //! names of its own. Waits poll with generous deadlines; nothing is timed.
 
 mod common;
 
-use common::cluster::{binary, code, discover_args, discovered, node, small_lab};
+use common::cluster::{binary, code, discover_args, discovered, join_args, node, small_lab};
 use common::{mdcluster, Lab};
 use mdcluster::cluster::manifest::{Manifest, Member};
 use mdcluster::plan::Role;
@@ -600,4 +602,109 @@ fn the_headless_demo_ends_with_a_verified_cluster() {
     }
     let manifest = Manifest::load(&dir.join("share")).unwrap().unwrap();
     assert_eq!(manifest.nodes.len(), 3);
+}
+
+/// The cluster log text of a simulated secondary (its own installation).
+fn secondary_log(lab: &Lab, name: &str) -> String {
+    let mut text = String::new();
+    if let Ok(rd) = std::fs::read_dir(lab.tmp.path().join("simulation").join(name).join("Logs")) {
+        for e in rd.flatten() {
+            if e.file_name().to_string_lossy().ends_with("-Cluster.log") {
+                text.push_str(&std::fs::read_to_string(e.path()).unwrap());
+            }
+        }
+    }
+    text
+}
+
+#[test]
+fn a_simulated_secondary_writes_its_own_log_and_join_on_it_ends_verified() {
+    let lab = small_lab();
+    let code = code(&lab);
+    let mut sim = Sim::start(&lab, "SIMJ2,SIMJ3", &["--fault", "SIMJ3:never-connects"]);
+    assert!(
+        secondary_log(&lab, "SIMJ2").is_empty(),
+        "a line before any registration"
+    );
+    register(&lab, &[("SIMJ2", 2), ("SIMJ3", 3)]);
+
+    // SIMJ2's own log: connected to the primary, then replications.
+    let end = Instant::now() + DEADLINE;
+    let text = loop {
+        let text = secondary_log(&lab, "SIMJ2");
+        if text
+            .matches("Cluster service: replication to MAIL1 complete (")
+            .count()
+            >= 2
+        {
+            break text;
+        }
+        assert!(
+            Instant::now() < end,
+            "no replications in SIMJ2's log:\n{text}"
+        );
+        if let Ok(Some(status)) = sim.child.try_wait() {
+            panic!("simulate ended ({status}): {text}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let lines = lines_of(&text);
+    assert!(
+        lines[0].ends_with(": Cluster service: connected to MAIL1 (server ID 1)"),
+        "{text}"
+    );
+    assert!(lines.iter().all(|l| is_classic(l)), "{text}");
+    assert!(
+        !text.contains("SIMJ2") && !text.contains("SIMJ3"),
+        "a secondary's log names only its primary: {text}"
+    );
+    sim.wait("a line of SIMJ2's own log", |ev| {
+        ev.iter()
+            .any(|e| e["event"] == "log-line" && e["log_of"] == "SIMJ2" && e["node"] == "MAIL1")
+    });
+
+    // `join` on SIMJ2 (registered already) verifies from that log.
+    let sec = lab.tmp.path().join("simulation/SIMJ2");
+    let out = Command::new(binary())
+        .args(join_args(&sec, "SIMJ2", &code, &lab.share))
+        .args(["--loopback", "--verify-timeout", "60"])
+        .env("TZ", "Etc/UTC")
+        .output()
+        .unwrap();
+    let events: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert_eq!(out.status.code(), Some(0), "{events:#?}");
+    let last = events.last().unwrap();
+    assert_eq!(
+        (last["event"].as_str(), last["ok"].as_bool()),
+        (Some("verified"), Some(true)),
+        "{last}"
+    );
+
+    // SIMJ3 never connects: replications go on in the primary's log for
+    // SIMJ2 while SIMJ3's own log has no connection line; join on it exits 5
+    // naming the primary.
+    wait_log(&lab, &mut sim, "lost connection to SIMJ3", |t| {
+        t.contains("lost connection to SIMJ3")
+    });
+    let end = Instant::now() + DEADLINE;
+    while !secondary_log(&lab, "SIMJ3").contains("lost connection to MAIL1") {
+        assert!(Instant::now() < end, "no line in SIMJ3's log");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let text = secondary_log(&lab, "SIMJ3");
+    assert!(!text.contains("connected to MAIL1"), "{text}");
+    let sec3 = lab.tmp.path().join("simulation/SIMJ3");
+    let out = Command::new(binary())
+        .args(join_args(&sec3, "SIMJ3", &code, &lab.share))
+        .args(["--loopback", "--verify-timeout", "2"])
+        .env("TZ", "Etc/UTC")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(5), "{stdout}");
+    assert!(stdout.contains("not connected to MAIL1"), "{stdout}");
+    assert!(sim.terminate().success());
 }

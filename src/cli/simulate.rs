@@ -178,13 +178,14 @@ fn show(r: &Report, json: bool) {
             }
             Report::Unregistered { name } => json!({ "event": "unregistered", "name": name }),
             Report::Line {
+                on,
                 node,
                 kind,
                 format,
                 file,
                 line,
             } => {
-                json!({ "event": "log-line", "node": node, "kind": kind, "format": format, "file": file, "line": line })
+                json!({ "event": "log-line", "log_of": on.as_deref().unwrap_or("primary"), "node": node, "kind": kind, "format": format, "file": file, "line": line })
             }
             Report::Rollover { from, to } => {
                 json!({ "event": "rollover", "from": from, "to": to })
@@ -207,8 +208,9 @@ fn show(r: &Report, json: bool) {
             format!("{name}: registered as server ID {server_id}; no longer announcing")
         }
         Report::Unregistered { name } => format!("{name}: no longer in the cluster manifest"),
-        Report::Line { file, line, .. } => format!(
-            "log {}: {}",
+        Report::Line { on, file, line, .. } => format!(
+            "{}log {}: {}",
+            on.as_ref().map(|n| format!("{n}'s ")).unwrap_or_default(),
             file.file_name()
                 .map(|f| f.to_string_lossy())
                 .unwrap_or_default(),

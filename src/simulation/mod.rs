@@ -22,6 +22,13 @@
 //!   to the next local midnight (simulated time = real time + the distance to
 //!   midnight), so every later line goes to the next day's file, stamped from
 //!   00:00:00 on, as when the date changes while MDaemon runs.
+//!
+//! Each simulated secondary also has a cluster service of its own: once it
+//! is registered, it writes the same lines about the primary (the
+//! manifest's `primary`) to its own daily cluster log
+//! (`<secondary>/Logs/MDaemon-YYYY-MM-DD-Cluster.log`), which `mdcluster
+//! join` on it follows. Faults that apply to the secondary apply there too
+//! (`never-connects`: no connection line in its log either).
 
 pub mod logline;
 
@@ -145,6 +152,8 @@ pub enum Report {
         name: String,
     },
     Line {
+        /// The secondary whose own cluster log it is (None: the primary's).
+        on: Option<String>,
         node: String,
         kind: &'static str,
         format: Format,
@@ -190,6 +199,8 @@ pub struct PrimaryService {
     shift: jiff::SignedDuration,
     rolled: bool,
     written: u64,
+    /// The secondary whose own log this service writes (None: the primary).
+    on: Option<String>,
 }
 
 impl PrimaryService {
@@ -218,6 +229,7 @@ impl PrimaryService {
             shift: jiff::SignedDuration::ZERO,
             rolled: false,
             written: 0,
+            on: None,
         }
     }
 
@@ -268,6 +280,7 @@ impl PrimaryService {
             .map_err(|e| Problem::io(Exit::Failed, "append to the cluster log", &file, &e))?;
         self.written += 1;
         out.push(Report::Line {
+            on: self.on.clone(),
             node: node.to_string(),
             kind: event.kind(),
             format,
@@ -284,6 +297,22 @@ impl PrimaryService {
         manifest: Option<&Manifest>,
         now: &jiff::Zoned,
     ) -> Result<Vec<Report>, Problem> {
+        let registered = |name: &str| {
+            manifest
+                .and_then(|m| m.member(name))
+                .filter(|m| m.registered.is_some())
+                .map(|m| m.server_id)
+        };
+        self.tick_by(&registered, now)
+    }
+
+    /// [`PrimaryService::tick`] with the registration of each node (its
+    /// server ID, None: not registered) told by `registered`.
+    fn tick_by(
+        &mut self,
+        registered: &dyn Fn(&str) -> Option<u32>,
+        now: &jiff::Zoned,
+    ) -> Result<Vec<Report>, Problem> {
         let mut out = Vec::new();
         let ts = now.timestamp();
         let names: Vec<String> = self.nodes.keys().cloned().collect();
@@ -291,18 +320,16 @@ impl PrimaryService {
             let Some((index, state)) = self.nodes.get(&name).cloned() else {
                 continue;
             };
-            let member = manifest.and_then(|m| m.member(&name));
-            let registered = member.filter(|m| m.registered.is_some());
-            let next = match (state, registered) {
-                (NodeState::Waiting, Some(m)) => {
+            let next = match (state, registered(&name)) {
+                (NodeState::Waiting, Some(server_id)) => {
                     out.push(Report::Registered {
                         name: name.clone(),
-                        server_id: m.server_id,
+                        server_id,
                     });
                     if !self.has(&name, FaultKind::NeverConnects) {
                         let connected = Event::Connected {
                             node: name.clone(),
-                            server_id: m.server_id,
+                            server_id,
                         };
                         self.write(now, index, &name, connected, &mut out)?;
                         if self.has(&name, FaultKind::Clock) {
@@ -319,7 +346,7 @@ impl PrimaryService {
                         }
                     }
                     NodeState::Active {
-                        server_id: m.server_id,
+                        server_id,
                         ticks: 0,
                         next_due: ts.checked_add(self.interval).unwrap_or(ts),
                     }
@@ -399,6 +426,79 @@ impl PrimaryService {
     }
 }
 
+/// A simulated secondary's own cluster service: once the secondary is
+/// registered in the manifest, it writes to the secondary's own cluster log
+/// (`<secondary>/Logs/MDaemon-DATE-Cluster.log`) about the primary, with the
+/// same lines as the primary's service (connected, then replication every
+/// interval), honouring the faults that apply to this secondary.
+struct SecondaryService {
+    name: String,
+    root: PathBuf,
+    /// Made once the secondary is registered and the manifest names the primary.
+    service: Option<(String, PrimaryService)>,
+}
+
+impl SecondaryService {
+    fn tick(
+        &mut self,
+        manifest: Option<&Manifest>,
+        now: &jiff::Zoned,
+        profile: &Profile,
+        cfg: &Config,
+    ) -> Result<Vec<Report>, Problem> {
+        let me = manifest
+            .and_then(|m| m.member(&self.name))
+            .is_some_and(|m| m.registered.is_some());
+        if self.service.is_none() {
+            let primary = manifest
+                .map(|m| m.primary.clone())
+                .filter(|p| !p.is_empty());
+            let Some(primary) = primary.filter(|_| me) else {
+                return Ok(Vec::new());
+            };
+            // Faults for this secondary, now about its peer: the primary.
+            let faults: Vec<Fault> = cfg
+                .faults
+                .iter()
+                .filter(|f| {
+                    f.node
+                        .as_deref()
+                        .is_none_or(|n| n.eq_ignore_ascii_case(&self.name))
+                })
+                .map(|f| Fault {
+                    node: None,
+                    kind: f.kind,
+                })
+                .collect();
+            let mut service = PrimaryService::new(
+                &self.root,
+                profile,
+                std::slice::from_ref(&primary),
+                cfg.format,
+                &faults,
+                cfg.interval,
+            );
+            service.on = Some(self.name.clone());
+            self.service = Some((primary, service));
+        }
+        let Some((primary, service)) = self.service.as_mut() else {
+            return Ok(Vec::new());
+        };
+        let id = manifest
+            .and_then(|m| m.member(primary))
+            .map(|m| m.server_id)
+            .unwrap_or(1);
+        let primary = primary.clone();
+        let registered = |n: &str| (me && n.eq_ignore_ascii_case(&primary)).then_some(id);
+        let reports = service.tick_by(&registered, now)?;
+        // Registration is the primary service's to report.
+        Ok(reports
+            .into_iter()
+            .filter(|r| !matches!(r, Report::Registered { .. } | Report::Unregistered { .. }))
+            .collect())
+    }
+}
+
 /// The README text of the simulation's folder.
 fn readme(primary: &Path, names: &[String]) -> String {
     format!(
@@ -407,7 +507,9 @@ fn readme(primary: &Path, names: &[String]) -> String {
          ({}) of the SAMPLE primary at {}, for the demo and the tests.\r\n\
          They announce themselves like `mdcluster join`, and a SIMULATED primary\r\n\
          cluster service writes cluster-log lines into the primary's Logs folder once\r\n\
-         a node is registered. Delete this folder when you are done with it.\r\n",
+         a node is registered; each registered secondary's SIMULATED service writes\r\n\
+         lines about the primary into its own Logs folder. Delete this folder when\r\n\
+         you are done with it.\r\n",
         names.join(", "),
         primary.display()
     )
@@ -450,7 +552,9 @@ fn secondary(
 /// ready to run.
 pub struct Prepared {
     cfg: Config,
+    profile: Profile,
     service: PrimaryService,
+    secondaries: Vec<SecondaryService>,
     announcers: BTreeMap<String, Announcer>,
 }
 
@@ -542,9 +646,20 @@ pub fn prepare(
         report(Report::Announcing { name: name.clone() });
     }
 
+    let secondaries = cfg
+        .names
+        .iter()
+        .map(|name| SecondaryService {
+            name: name.clone(),
+            root: cfg.dir.join(name),
+            service: None,
+        })
+        .collect();
     Ok(Prepared {
         cfg: cfg.clone(),
+        profile: profile.clone(),
         service,
+        secondaries,
         announcers,
     })
 }
@@ -573,8 +688,14 @@ impl Prepared {
                 }
                 Err(_) => {}
             }
-            for r in self.service.tick(manifest.as_ref(), &jiff::Zoned::now())? {
+            let now = jiff::Zoned::now();
+            for r in self.service.tick(manifest.as_ref(), &now)? {
                 report(r);
+            }
+            for s in &mut self.secondaries {
+                for r in s.tick(manifest.as_ref(), &now, &self.profile, cfg)? {
+                    report(r);
+                }
             }
             // A registered node stops announcing, as `join` ends.
             self.announcers

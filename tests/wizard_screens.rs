@@ -764,6 +764,33 @@ mod cluster {
         });
         assert!(d.app.join.registered && !d.app.join.running);
         assert!(d.render(120, 40).contains("registered as server ID 2"));
+        d.send(Msg::Joining {
+            generation,
+            update: JoinUpdate::Verifying("MAIL1".into()),
+        });
+        assert!(d.app.join.running);
+        assert!(d
+            .render(120, 40)
+            .contains("verifying: waiting for MAIL1 in this node's cluster log"));
+        d.send(Msg::Joining {
+            generation,
+            update: JoinUpdate::Verified {
+                ok: false,
+                missing: vec![
+                    "no connection to MAIL1 in this node's cluster log L within 120 s".into(),
+                ],
+                warnings: vec!["MAIL1: clock warning: \u{1b}[31mskewed".into()],
+                log: None,
+            },
+        });
+        assert!(!d.app.join.running && d.app.join.verified == Some(false));
+        let screen = d.render(120, 40);
+        assert!(
+            screen.contains("NOT verified: no connection to MAIL1")
+                && screen.contains("warning: MAIL1: clock warning"),
+            "{screen}"
+        );
+        assert!(!screen.contains('\u{1b}'), "{screen}");
         d.key(KeyCode::Esc);
         assert_eq!(d.app.screen, Screen::Steps);
     }

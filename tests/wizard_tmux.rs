@@ -562,6 +562,20 @@ fn a_secondary_joins_from_the_wizard_and_hears_its_registration() {
         .assert()
         .success();
     t.wait_for("registered as server ID 2", 10);
+    // Then it verifies from this node's own cluster log, which MDaemon on
+    // the secondary (here the test) writes.
+    t.wait_for(
+        "verifying: waiting for MAIL1 in this node's cluster log",
+        10,
+    );
+    common::cluster::append_cluster_log(
+        &sec,
+        &[
+            "Cluster service: connected to MAIL1 (server ID 1)",
+            "Cluster service: replication to MAIL1 complete (2 items)",
+        ],
+    );
+    t.wait_for("verified: connected and replicating", 10);
     // Esc and a key sent at once reach the program as Alt+key: wait between.
     t.keys(&["Escape"]);
     t.wait_for("Up/Dn step", 10);

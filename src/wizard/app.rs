@@ -223,6 +223,15 @@ pub enum JoinUpdate {
     Announcing(String),
     Added(u32),
     Registered(u32),
+    /// Registered; now following this node's cluster log for the primary.
+    Verifying(String),
+    /// The end of verification: confirmed or not, what is missing, warnings.
+    Verified {
+        ok: bool,
+        missing: Vec<String>,
+        warnings: Vec<String>,
+        log: Option<PathBuf>,
+    },
     Failed(String),
 }
 
@@ -239,6 +248,8 @@ pub struct JoinState {
     pub status: Vec<String>,
     pub server_id: Option<u32>,
     pub registered: bool,
+    /// The end of the verification on this node (None: not ended).
+    pub verified: Option<bool>,
 }
 
 /// Steps 6-9: the secondaries.
@@ -1184,6 +1195,7 @@ impl App {
         self.join.status.clear();
         self.join.server_id = None;
         self.join.registered = false;
+        self.join.verified = None;
         vec![Cmd::Join {
             generation: self.join.generation,
             request: JoinRequest {
@@ -1216,6 +1228,33 @@ impl App {
                 j.status.push(format!(
                     "registered as server ID {id}: this node is in the cluster"
                 ));
+            }
+            JoinUpdate::Verifying(primary) => {
+                j.running = true;
+                j.status.push(format!(
+                    "verifying: waiting for {primary} in this node's cluster log"
+                ));
+            }
+            JoinUpdate::Verified {
+                ok,
+                missing,
+                warnings,
+                log,
+            } => {
+                j.running = false;
+                j.verified = Some(ok);
+                for w in warnings {
+                    j.status.push(format!("warning: {w}"));
+                }
+                if ok {
+                    let log = log.map(|l| l.display().to_string()).unwrap_or_default();
+                    j.status
+                        .push(format!("verified: connected and replicating ({log})"));
+                } else {
+                    for m in missing {
+                        j.status.push(format!("NOT verified: {m}"));
+                    }
+                }
             }
             JoinUpdate::Failed(e) => {
                 j.running = false;

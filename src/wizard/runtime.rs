@@ -232,6 +232,8 @@ fn join(
         match standing {
             Some((id, true)) => {
                 post(JoinUpdate::Registered(id));
+                drop(_announcer);
+                verify_join(generation, current, &req, profile, &post);
                 return;
             }
             Some((id, false)) if added != Some(id) => {
@@ -244,6 +246,66 @@ fn join(
         }
         std::thread::sleep(Duration::from_millis(500));
     }
+}
+
+/// How long the join screen waits for this node's cluster log to confirm
+/// the primary (as `join`'s default `--verify-timeout`).
+const JOIN_VERIFY_SECS: u64 = 120;
+
+/// After registration: follow this node's own cluster log until it shows
+/// the connection to the primary and a replication, the time is up, or a
+/// newer join starts.
+fn verify_join(
+    generation: u64,
+    current: &AtomicU64,
+    req: &JoinRequest,
+    profile: &Profile,
+    post: &dyn Fn(JoinUpdate) -> bool,
+) {
+    let primary = req
+        .share
+        .as_deref()
+        .and_then(|s| crate::cluster::manifest::Manifest::load(s).ok().flatten())
+        .map(|m| m.primary)
+        .filter(|p| !p.is_empty());
+    let Some(primary) = primary else {
+        post(JoinUpdate::Verified {
+            ok: false,
+            missing: vec!["the cluster manifest names no primary".into()],
+            warnings: Vec::new(),
+            log: None,
+        });
+        return;
+    };
+    let mut watch = match crate::clusterlog::PeerWatch::new(&req.root, profile, &primary) {
+        Ok(w) => w,
+        Err(p) => {
+            post(JoinUpdate::Failed(p.to_string()));
+            return;
+        }
+    };
+    if !post(JoinUpdate::Verifying(primary)) {
+        return;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(JOIN_VERIFY_SECS);
+    loop {
+        if current.load(Ordering::SeqCst) != generation {
+            return;
+        }
+        let more = watch.poll(&mut |_| {});
+        if watch.confirmed() || (!more && std::time::Instant::now() >= deadline) {
+            break;
+        }
+        if !more {
+            std::thread::sleep(crate::clusterlog::POLL);
+        }
+    }
+    post(JoinUpdate::Verified {
+        ok: watch.confirmed(),
+        missing: watch.missing(JOIN_VERIFY_SECS),
+        warnings: watch.warnings(),
+        log: watch.file().map(std::path::Path::to_path_buf),
+    });
 }
 
 /// Listen for secondaries and post what is found, judged, whenever it

@@ -821,7 +821,9 @@ fn render_join(f: &mut Frame, area: Rect, app: &App, t: &Theme) {
         lines.push(Line::default());
         lines.push(heading("Status", t));
         for s in &j.status {
-            let style = if j.registered {
+            let style = if j.verified == Some(false) || s.starts_with("warning:") {
+                t.fg(Color::Yellow)
+            } else if j.registered {
                 t.fg(Color::Green)
             } else {
                 Style::default()

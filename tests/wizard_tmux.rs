@@ -406,15 +406,25 @@ fn the_wizard_finds_a_secondary_adds_it_and_records_its_registration() {
     press_until(&t, "Down", "8. Find the secondaries", 8);
     let screen = t.wait_for("TW-MAIL2", 15);
     assert!(screen.contains("mdcluster join --code"), "{screen}");
-    t.wait_for("can join: Enter adds it", 10);
+    t.wait_for("can join: Enter adds it", 30);
     t.keys(&["Enter"]);
     press_until(&t, "Down", "> TW-MAIL2", 10);
     t.keys(&["Enter"]);
-    t.wait_for("ready: apply adds it", 10);
+    t.wait_for("ready: apply adds it", 30);
     t.keys(&["Escape"]);
-    t.wait_for("preview ready: 5 step(s)", 10);
-    t.keys(&["a"]);
-    t.wait_for("Apply the changes of 5 step(s)?", 5);
+    t.wait_for("preview ready: 5 step(s)", 30);
+    // A discovery update may start a new preview just then: `a` waits for
+    // it, so press again until the question shows.
+    let start = Instant::now();
+    while !t.screen().contains("Apply the changes of 5 step(s)?") {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no apply question:\n{}",
+            t.screen()
+        );
+        t.keys(&["a"]);
+        std::thread::sleep(Duration::from_millis(1000));
+    }
     t.keys(&["y"]);
     t.wait_for("Applied: 5 step(s)", 60);
     let m = mdcluster::cluster::manifest::Manifest::load(&lab.share)

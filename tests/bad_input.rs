@@ -368,3 +368,28 @@ fn a_second_mdcluster_at_the_same_time_is_refused() {
     drop(lock);
     lab.apply().arg("--yes").assert().success();
 }
+
+/// The preview an administrator approved (the wizard's confirm, or a review
+/// before `apply` goes on), then MDaemon.ini changed by someone else: the
+/// run is refused as stale (exit 6) before its first change, and their
+/// change is kept.
+#[test]
+fn mdaemon_ini_changed_after_the_preview_was_approved_is_refused_before_any_change() {
+    use mdcluster::engine::{events::Collect, Engine};
+    use mdcluster::problem::Exit;
+    let lab = Lab::new();
+    let profile = mdcluster::profile::Profile::builtin();
+    let plan = mdcluster::plan::Plan::load(&lab.plan, &profile).unwrap();
+    let mut engine = Engine::open(plan, profile).unwrap();
+    let preview = engine.preview().unwrap();
+    lab.edit_ini(b"MAXTHREADS=20", b"MAXTHREADS=40");
+    let before = lab.hash();
+    let err = engine
+        .apply(&preview, "test", &Collect::default())
+        .unwrap_err();
+    assert_eq!(err.exit, Exit::Stale, "{err:?}");
+    assert!(err.what.contains("changed after the preview"), "{err:?}");
+    assert!(err.fix.as_deref().unwrap_or("").contains("fresh preview"));
+    assert_eq!(lab.hash(), before, "nothing may change");
+    assert!(String::from_utf8_lossy(&lab.ini_bytes()).contains("MAXTHREADS=40"));
+}

@@ -354,6 +354,19 @@ impl Engine {
             }
             return Ok(summary);
         }
+        // MDaemon.ini and Userlist.dat as the preview read them: changed by
+        // someone since, the preview (what was approved) is stale. Refused
+        // before the first change, not only at the edit of that file.
+        for (loc, bytes) in &preview.files {
+            if std::fs::read(&loc.local).ok().as_deref() != Some(bytes.as_slice()) {
+                return Err(Problem::new(
+                    Exit::Stale,
+                    format!("{} changed after the preview was made", loc.win),
+                )
+                .at(loc.local.display().to_string())
+                .fix("someone (or MDaemon) wrote the file meanwhile; nothing was changed: rerun to get a fresh preview"));
+            }
+        }
         create_state_dir(&self.state_dir)?;
         let _lock = lock::Lock::acquire(&self.state_dir, command)?;
         // Under the lock: make sure no other run moved on since the preview.

@@ -113,3 +113,18 @@ fn hostile_text_from_files_is_escaped_on_screen() {
     );
     assert!(!all.contains(&0x07));
 }
+
+#[test]
+fn demo_refuses_too_many_simulated_secondaries_before_writing_anything() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    let out = mdcluster()
+        .args(["demo", "--yes", "--secondaries", "51", "--dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("from 0 to 50"), "{stderr}");
+    assert!(!dir.exists());
+}

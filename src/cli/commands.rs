@@ -437,6 +437,13 @@ fn start_wizard(
 
 pub fn demo(profile: Profile, d: &DemoArgs, plain: bool) -> Result<Exit, Problem> {
     use std::io::IsTerminal;
+    // Checked before anything is written.
+    if d.secondaries > 50 {
+        return Err(
+            Problem::usage(format!("--secondaries {}: too many", d.secondaries))
+                .fix("give from 0 to 50 simulated secondaries"),
+        );
+    }
     let dir = match &d.dir {
         Some(dir) => absolute(dir)?,
         None => std::env::temp_dir().join(format!(
@@ -503,7 +510,7 @@ pub fn demo(profile: Profile, d: &DemoArgs, plain: bool) -> Result<Exit, Problem
     // add them; they announce on loopback, where the demo listens.
     let scope = d.discovery.scope(true);
     let names = match &scope {
-        Some(_) => crate::simulation::default_names(d.secondaries.min(50)),
+        Some(_) => crate::simulation::default_names(d.secondaries),
         None => Vec::new(),
     };
     if !names.is_empty() {
@@ -611,9 +618,6 @@ fn demo_simulation(
     n: usize,
     scope: &crate::discovery::Scope,
 ) -> Result<crate::simulation::Running, Problem> {
-    if n > 50 {
-        return Err(Problem::usage("--secondaries must be from 0 to 50"));
-    }
     let (code, _) = crate::cluster::pairing::code_to_show(&install.join(crate::engine::STATE_DIR))?;
     let cfg = crate::simulation::Config {
         primary: install.to_path_buf(),

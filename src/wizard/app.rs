@@ -291,6 +291,8 @@ pub struct LogState {
     pub generation: u64,
     /// What the follower was started for (installation and nodes).
     started: Option<String>,
+    /// The preview generation last looked at (the nodes change only with one).
+    looked_at: u64,
     pub found: String,
     pub confirmations: Option<Confirmations>,
     /// The latest lines about the awaited nodes (untrusted: sanitized when drawn).
@@ -608,6 +610,10 @@ impl App {
         let PreviewState::Ready(p) = &self.preview else {
             return Vec::new();
         };
+        if self.log.looked_at == self.generation {
+            return Vec::new();
+        }
+        self.log.looked_at = self.generation;
         let Ok(plan) = self.answers.plan(&self.profile, &self.plan_file) else {
             return Vec::new();
         };
@@ -624,6 +630,7 @@ impl App {
         self.log = LogState {
             generation: self.log.generation + 1,
             started: Some(key),
+            looked_at: self.generation,
             ..LogState::default()
         };
         vec![Cmd::FollowLog {

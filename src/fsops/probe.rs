@@ -4,11 +4,42 @@ use super::FsError;
 use std::io::Write;
 use std::path::Path;
 
-/// Run the write probe in `dir`. Leaves nothing behind, also when it fails part-way.
+/// Probe files are named `.mdcluster-probe-<host>-<pid>-<random>…`.
+const PREFIX: &str = ".mdcluster-probe-";
+
+fn host() -> String {
+    crate::engine::lock::hostname()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect()
+}
+
+/// A fresh probe name stem; first the probe files a killed run of this host
+/// left in `dir` are removed (those of live processes, and of other hosts
+/// probing the same share, are left alone).
+fn stamp(dir: &Path) -> String {
+    let mine = format!("{PREFIX}{}-", host());
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let pid = name
+                .strip_prefix(&mine)
+                .and_then(|rest| rest.split('-').next())
+                .and_then(|pid| pid.parse::<u32>().ok());
+            if pid.is_some_and(|pid| !crate::service::process_alive(pid)) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    format!("{mine}{}-{}", std::process::id(), rand::random::<u32>())
+}
+
+/// Run the write probe in `dir`. Leaves nothing behind, also when it fails
+/// part-way; a killed run's leftovers go with the next probe.
 pub fn write_probe(dir: &Path) -> Result<(), FsError> {
-    let stamp = format!("{}-{}", std::process::id(), rand::random::<u32>());
-    let first = dir.join(format!(".mdcluster-probe-{stamp}"));
-    let second = dir.join(format!(".mdcluster-probe-{stamp}-renamed"));
+    let stamp = stamp(dir);
+    let first = dir.join(&stamp);
+    let second = dir.join(format!("{stamp}-renamed"));
     let payload = b"mdcluster write probe\r\n";
     let result = (|| {
         let mut f = std::fs::OpenOptions::new()
@@ -55,8 +86,7 @@ pub struct Kept {
 /// A refusal counts as "not kept" (an SMB share through FUSE may ignore or
 /// refuse both). Leaves nothing behind.
 pub fn metadata_probe(dir: &Path) -> Result<Kept, FsError> {
-    let stamp = format!("{}-{}", std::process::id(), rand::random::<u32>());
-    let path = dir.join(format!(".mdcluster-probe-{stamp}-meta"));
+    let path = dir.join(format!("{}-meta", stamp(dir)));
     let wanted = std::time::UNIX_EPOCH + std::time::Duration::new(1_000_000_000, 123_456_700);
     let result = (|| {
         let f = std::fs::OpenOptions::new()
@@ -98,6 +128,24 @@ pub fn metadata_probe(dir: &Path) -> Result<Kept, FsError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_killed_runs_probe_files_go_with_the_next_probe_and_others_stay() {
+        let d = tempfile::tempdir().unwrap();
+        let dead = d
+            .path()
+            .join(format!("{PREFIX}{}-4294967290-7-renamed", host()));
+        let other_host = d.path().join(format!("{PREFIX}OTHERHOST9-4294967290-7"));
+        let live = d
+            .path()
+            .join(format!("{PREFIX}{}-{}-7", host(), std::process::id()));
+        for f in [&dead, &other_host, &live] {
+            std::fs::write(f, b"x").unwrap();
+        }
+        super::write_probe(d.path()).unwrap();
+        assert!(!dead.exists(), "a dead process's probe file is removed");
+        assert!(other_host.exists() && live.exists());
+    }
+
     use super::*;
 
     #[test]

@@ -33,6 +33,7 @@ declare -A needs=(
     [smbnetfs]=smbnetfs
     [fusermount3]=fuse3
     [dd]=coreutils
+    [chattr]=e2fsprogs
 )
 # file -> Debian package, for what no command names: nginx's stream module
 # (the TCP services of the generated nginx configuration); the system bus's

@@ -50,7 +50,8 @@ Exit codes:
   4  a change failed part-way; the journal is kept (rerun to resume, or undo)
   5  verification failed: a copy differs from its source, a balancer refused a generated configuration,
      or the cluster log did not confirm every registered node in time (verify)
-  6  the plan is stale: a file changed between preview and change";
+  6  the plan is stale: a file changed between preview and change
+  141  standard output was closed early (`| head`): stopped there, as on SIGPIPE";
 
 /// An error the administrator can act on.
 #[derive(Debug, Clone, Serialize)]

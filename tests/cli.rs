@@ -128,3 +128,79 @@ fn demo_refuses_too_many_simulated_secondaries_before_writing_anything() {
     assert!(stderr.contains("from 0 to 50"), "{stderr}");
     assert!(!dir.exists());
 }
+
+/// `mdcluster … | head`: standard output closed before mdcluster writes.
+/// It stops quietly with exit 141 (as a program stopped by SIGPIPE), never
+/// with a panic (exit 101, "failed printing to stdout"). A closed standard
+/// error is ignored: the run ends with its own exit code.
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lab = Lab::with(
+        mdcluster::sandbox::Options {
+            accounts: 2,
+            messages: 4,
+            ..Default::default()
+        },
+        None,
+    );
+    let sandbox = tmp.path().join("sandbox");
+    let plan = lab.plan.to_str().unwrap().to_string();
+    let sandbox_arg = sandbox.to_str().unwrap().to_string();
+    let bin = assert_cmd::cargo::cargo_bin("mdcluster");
+    let closed = || {
+        // The reading end is gone before mdcluster starts: its first write fails.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        writer
+    };
+    for args in [
+        vec!["plan", "example"],
+        vec!["steps"],
+        vec!["steps", "--json"],
+        vec!["profile", "show", "--table"],
+        vec!["status", "--plan", &plan],
+        vec!["apply", "--dry-run", "--plan", &plan],
+        vec!["apply", "--dry-run", "--json", "--plan", &plan],
+        vec![
+            "sandbox",
+            &sandbox_arg,
+            "--accounts",
+            "1",
+            "--messages",
+            "1",
+        ],
+    ] {
+        let out = std::process::Command::new(&bin)
+            .args(&args)
+            .env("NO_COLOR", "1")
+            .stdout(closed())
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {err}");
+    }
+    // Standard error closed: an error still ends with its own exit code.
+    let out = std::process::Command::new(&bin)
+        .args(["apply", "--plan", "/nonexistent/plan.toml"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(closed())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    // And the usual pipeline: `| head -1` gets its line, mdcluster no panic.
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "'{}' profile show --table 2>&1 | head -1",
+            bin.display()
+        ))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(!text.contains("panicked"), "{text}");
+}

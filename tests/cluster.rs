@@ -875,3 +875,97 @@ fn join_without_the_primary_in_its_log_exits_5_naming_it_and_verify_timeout_0_sk
         "{events:?}"
     );
 }
+
+/// `join` takes the join code from a file or from standard input (a trailing
+/// line break ignored), warns when it is on the command line (every user of
+/// the machine reads it in the process list), and refuses a missing,
+/// unreadable, empty or wrong file with exit 2 before anything happens.
+#[test]
+fn join_reads_the_code_from_a_file_or_standard_input() {
+    let lab = small_lab();
+    let code = code(&lab);
+    let sec = registered_secondary(&lab, "JC-MAIL2");
+    let run = |how: &[&std::ffi::OsStr], stdin: &str| {
+        mdcluster()
+            .args(["join", "--root"])
+            .arg(&sec)
+            .args(["--share", UNC, "--share-local"])
+            .arg(&lab.share)
+            .args(["--name", "JC-MAIL2", "--loopback", "--verify-timeout", "0"])
+            .args(["--json"])
+            .args(how)
+            .env("TZ", "Etc/UTC")
+            .write_stdin(stdin)
+            .output()
+            .unwrap()
+    };
+    let os = |s: &str| std::ffi::OsString::from(s);
+    let file = lab.tmp.path().join("code.txt");
+    std::fs::write(&file, format!("{code}\r\n")).unwrap();
+    let joined = |out: &std::process::Output, warned: bool| {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        let events = json_lines(&out.stdout);
+        assert_eq!(events.last().unwrap()["event"], "registered", "{events:?}");
+        assert_eq!(err.contains("process list"), warned, "{err}");
+    };
+    joined(&run(&[&os("--code-file"), file.as_os_str()], ""), false);
+    joined(&run(&[&os("--code-stdin")], &format!("{code}\n")), false);
+    joined(&run(&[&os("--code-file"), &os("-")], &code), false);
+    // The old way still works, with a warning.
+    joined(&run(&[&os("--code"), &os(&code)], ""), true);
+
+    // Bad files: exit 2, nothing announced, nothing changed.
+    let before = (
+        common::tree_hash(&sec, true),
+        common::tree_hash(&lab.share, true),
+    );
+    let wrong = lab.tmp.path().join("wrong.txt");
+    std::fs::write(&wrong, "not-a-code\n").unwrap();
+    let empty = lab.tmp.path().join("empty.txt");
+    std::fs::write(&empty, "\n").unwrap();
+    let missing = lab.tmp.path().join("missing.txt");
+    for (how, stdin, says) in [
+        (
+            vec![os("--code-file"), missing.clone().into()],
+            "",
+            "does not exist",
+        ),
+        (
+            vec![os("--code-file"), lab.tmp.path().into()],
+            "",
+            "could not read",
+        ),
+        (
+            vec![os("--code-file"), wrong.clone().into()],
+            "",
+            "not a join code",
+        ),
+        (
+            vec![os("--code-file"), empty.clone().into()],
+            "",
+            "holds no join code",
+        ),
+        (vec![os("--code-stdin")], "", "holds no join code"),
+        (vec![os("--code-stdin")], "K7QM-3XPA\n", "not a join code"),
+    ] {
+        let how: Vec<&std::ffi::OsStr> = how.iter().map(|s| s.as_os_str()).collect();
+        let out = run(&how, stdin);
+        assert_eq!(out.status.code(), Some(2), "{how:?}: {out:?}");
+        // With --json the error is the one event: nothing was announced.
+        let events = json_lines(&out.stdout);
+        assert_eq!(events.len(), 1, "{how:?}: {events:?}");
+        assert_eq!(events[0]["event"], "error", "{how:?}: {events:?}");
+        assert!(
+            events[0]["error"].to_string().contains(says),
+            "{how:?}: {events:?}"
+        );
+    }
+    assert_eq!(
+        (
+            common::tree_hash(&sec, true),
+            common::tree_hash(&lab.share, true)
+        ),
+        before
+    );
+}

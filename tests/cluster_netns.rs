@@ -2,14 +2,16 @@
 //! (tests/common/netns.rs), `mdcluster join` in one namespace and `mdcluster
 //! discover` in another, with real multicast over veth links, as on a LAN.
 //!
-//! Root only. Without root (or without `ip`) each test is skipped with a
-//! message, or fails when MDCLUSTER_REQUIRE_ROOT_TESTS is set (CI). Every test
-//! makes its own namespaces, so they run at the same time without meeting.
+//! Root only. Without root (or without `ip`, or `python3`, which sends a
+//! forged address record) each test is skipped with a message, or fails when
+//! MDCLUSTER_REQUIRE_ROOT_TESTS is set (CI). Every test makes its own
+//! namespaces, so they run at the same time without meeting.
 
 mod common;
 
 use common::cluster::{
-    binary, code, discover_args, discovered, join_args, node, rule, secondary, small_lab, Joined,
+    add_secondary_to_plan, binary, code, discover_args, discovered, join_args, node, rule,
+    secondary, small_lab, Joined,
 };
 use common::netns::{ip, lan, Net, LINK};
 use common::Lab;
@@ -212,4 +214,145 @@ fn without_an_interface_that_is_up_discover_and_join_say_why() {
         missing.contains("nosuch0: no such interface, or it has no address"),
         "{missing}"
     );
+}
+
+/// Sends, four times a second until dropped, an unsolicited mDNS answer
+/// `HOST A ADDRESS` from the namespace `ns`: no signature, as anyone on the
+/// LAN could (python3: a raw DNS message on a UDP socket).
+struct Forger(Child);
+
+const FORGE: &str = r#"
+import socket, struct, sys, time
+host, address, source = sys.argv[1:4]
+name = b"".join(bytes([len(l)]) + l.encode() for l in host.rstrip(".").split(".")) + b"\0"
+# A response (QR, AA), one answer: class IN without cache-flush, TTL 120 s.
+message = struct.pack("!6H", 0, 0x8400, 0, 1, 0, 0) + name \
+    + struct.pack("!HHIH", 1, 1, 120, 4) + socket.inet_aton(address)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 5353))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(source))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 255)
+print("forging", flush=True)
+while True:
+    s.sendto(message, ("224.0.0.251", 5353))
+    time.sleep(0.25)
+"#;
+
+impl Forger {
+    fn start(ns: &str, host: &str, address: &str, source: &str) -> Forger {
+        let mut child = Net::exec(ns, "python3")
+            .args(["-c", FORGE, host, address, source])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        if let Some(out) = child.stdout.take() {
+            let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line);
+        }
+        if line.trim() != "forging" {
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "the forger did not start: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Forger(child)
+    }
+}
+
+impl Drop for Forger {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn an_unsigned_address_record_for_a_trusted_node_is_not_attributed_to_it() {
+    let Some(mut net) = lan("a forged address record", &["ip", "python3"]) else {
+        return;
+    };
+    let primary = net.host("p", &["10.66.1.1/24"]);
+    let secondary_ns = net.host("a", &["10.66.1.2/24"]);
+    let rogue = net.host("e", &["10.66.1.3/24"]);
+    let lab = small_lab();
+    let code = code(&lab);
+    let scope = ["--interface", LINK];
+    let sec = secondary(&lab, "NX-MAIL2");
+    let _j = join_in(&secondary_ns, &lab, &sec, "NX-MAIL2", &code, &scope);
+    // After the node's own probing, so the record is an answer it does not
+    // contest: next to the genuine node, `nx-mail2.local. A 10.9.9.9`.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let _forged = Forger::start(&rogue, "nx-mail2.local.", "10.9.9.9", "10.66.1.3");
+
+    let (nodes, finished) = finish(discover_in(&primary, &lab, &scope, 4));
+    assert_eq!(finished["trusted"], 1, "{finished}");
+    let n = node(&nodes, "NX-MAIL2");
+    assert_eq!(n["trusted"], true, "{n}");
+    assert_eq!(
+        n["addresses"],
+        json!(["10.66.1.2"]),
+        "only the signed one: {n}"
+    );
+    assert_eq!(
+        n["unsigned_addresses"],
+        json!(["10.9.9.9"]),
+        "the forged one, listed apart: {n}"
+    );
+    // In words: trusted at its signed address; the other one ignored, with why.
+    let out = discover_command(&primary, &lab, &scope, 4)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("NX-MAIL2"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(row.ends_with("10.66.1.2  trusted  can join"), "{text}");
+    assert!(
+        text.contains("ignored 10.9.9.9: not in its signed announcement"),
+        "{text}"
+    );
+
+    // A plan with the forged address: apply refuses before any change.
+    add_secondary_to_plan(&lab, "NX-MAIL2", "10.9.9.9", "");
+    let before = lab.hash();
+    let apply = |extra: &[&str]| {
+        Net::exec(&primary, binary())
+            .args(["apply", "--plan"])
+            .arg(&lab.plan)
+            .args(scope)
+            .args(["--discovery-timeout", "4", "--yes"])
+            .args(extra)
+            .env("NO_COLOR", "1")
+            .env("TZ", "Etc/UTC")
+            .output()
+            .unwrap()
+    };
+    let out = apply(&[]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("NX-MAIL2: address")
+            && err.contains("10.9.9.9")
+            && err.contains("unsigned")
+            && err.contains("10.66.1.2"),
+        "{err}"
+    );
+    assert_eq!(lab.hash(), before, "a refused run changed something");
+    assert!(!lab.share.join("mdcluster/cluster.toml").exists());
+
+    // With the signed address, the same check passes.
+    let text = std::fs::read_to_string(&lab.plan).unwrap();
+    std::fs::write(&lab.plan, text.replace("10.9.9.9", "10.66.1.2")).unwrap();
+    let out = apply(&["--dry-run"]);
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(all.contains("announces 10.66.1.2"), "{all}");
 }

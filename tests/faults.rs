@@ -634,3 +634,52 @@ fn smbd_stopped_mid_copy_exits_4_loses_nothing_and_a_rerun_completes() {
     assert!(out.status.success(), "{}", stderr_of(&out));
     all_moved(&lab, &served, &contents);
 }
+
+/// A share that exports a folder of the installation itself (an
+/// administrator shares `C:\MDaemon\Users` as `\\fileserver\mdaemon`): the
+/// targets are then inside the store under another name. Through SMB the
+/// folder has ids of its own (FUSE), so only the probe mark shows it: the
+/// run is refused before any change, naming both.
+#[cfg(unix)]
+#[test]
+fn a_share_that_exports_the_installations_own_store_is_refused() {
+    if !can_run(&["smbd", "smbpasswd", "smbnetfs", "umount"]) {
+        return;
+    }
+    let smb = Samba::start();
+    // The installation lies in the folder Samba serves; the plan reaches the
+    // share through the SMB mount of its Users tree.
+    let install = smb.served().join("MDaemon");
+    let profile = mdcluster::profile::Profile::builtin();
+    mdcluster::sandbox::create(&install, &profile, &opts(3, 30)).unwrap();
+    let through_smb = smb.mounted().join("MDaemon/Users");
+    assert!(
+        wait_for(Duration::from_secs(30), || through_smb.is_dir()),
+        "the store through SMB"
+    );
+    // Different ids: what makes names and ids both blind here.
+    use std::os::unix::fs::MetadataExt;
+    let (a, b) = (
+        std::fs::metadata(install.join("Users")).unwrap(),
+        std::fs::metadata(&through_smb).unwrap(),
+    );
+    assert_ne!((a.dev(), a.ino()), (b.dev(), b.ino()));
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = tmp.path().join("plan.toml");
+    std::fs::write(&plan, mdcluster::sandbox::plan_text(&install, &through_smb)).unwrap();
+    let before = tree_hash(&install, true);
+    let out = mdcluster()
+        .args(["apply", "--yes", "--plan"])
+        .arg(&plan)
+        .output()
+        .unwrap();
+    let stderr = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("folders of their own") && stderr.contains("on disk"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(r"C:\MDaemon\Users"), "{stderr}");
+    assert_eq!(tree_hash(&install, true), before, "nothing changed");
+    assert_eq!(leftovers(&install), Vec::<String>::new(), "no probe left");
+}

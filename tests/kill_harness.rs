@@ -138,6 +138,11 @@ fn recover(lab: &Lab, r: &Reference, undo: bool, what: &str, tally: &mut Tally) 
             r.original,
             "{what}: undo gives the original tree"
         );
+        assert_eq!(
+            lab_leftovers(lab),
+            Vec::<String>::new(),
+            "{what}: after undo"
+        );
         tally.undone += 1;
     } else {
         let out = lab.apply().arg("--yes").output().unwrap();
@@ -152,6 +157,11 @@ fn recover(lab: &Lab, r: &Reference, undo: bool, what: &str, tally: &mut Tally) 
 }
 
 fn check_finished(lab: &Lab, r: &Reference, what: &str) {
+    assert_eq!(
+        lab_leftovers(lab),
+        Vec::<String>::new(),
+        "{what}: temporary files"
+    );
     assert_eq!(outcome_map(&lab.install, true), r.install, "{what}");
     assert_eq!(tree_map(&lab.share, false), r.share, "{what}");
     let on_share = messages(&lab.share);
@@ -297,4 +307,121 @@ fn killed_anywhere_a_rerun_or_undo_loses_nothing() {
         tally.undone,
         started.elapsed()
     );
+}
+
+/// A small store on tmpfs (/dev/shm), for the tests that kill at chosen moments.
+fn small_template() -> Lab {
+    Lab::in_shm(mdcluster::sandbox::Options {
+        accounts: 6,
+        messages: 120,
+        seed: 9,
+        message_size: None,
+    })
+}
+
+/// Killed right after the copy of a private key, or of MDaemon.ini or
+/// Userlist.dat, was written beside its final name (`MDCLUSTER_CRASH_AT`):
+/// the copy is there then; after a rerun or an undo it is gone, and the
+/// result is the reference (rerun) or the original tree (undo).
+#[test]
+fn a_kill_beside_a_half_written_secret_leaves_no_copy_behind() {
+    let template = small_template();
+    let reference = {
+        let lab = template.copy();
+        assert!(run(&lab, &["apply", "--yes"], &[]).status.success());
+        (outcome_map(&lab.install, true), tree_map(&lab.share, false))
+    };
+    let original = template.hash();
+    for name in ["rsa.private", "MDaemon.ini", "Userlist.dat"] {
+        for undo in [false, true] {
+            let what = format!(
+                "killed at {name}, then {}",
+                if undo { "undo" } else { "rerun" }
+            );
+            let lab = template.copy();
+            let out = run(&lab, &["apply", "--yes"], &[("MDCLUSTER_CRASH_AT", name)]);
+            assert!(!out.status.success(), "{what}: the kill did not happen");
+            let left = lab_leftovers(&lab);
+            assert!(
+                left.iter().any(|l| l.contains(".mdcluster-")),
+                "{what}: no temporary file at the moment of the kill"
+            );
+            if name == "rsa.private" {
+                // The copy on the share is a byte copy of a private key.
+                let part = left
+                    .iter()
+                    .find(|l| l.ends_with(".part"))
+                    .expect("a .part file");
+                let key = std::fs::read(part).unwrap();
+                assert!(
+                    String::from_utf8_lossy(&key).contains("PRIVATE KEY"),
+                    "{what}"
+                );
+            }
+            let out = if undo {
+                run(&lab, &["undo", "--yes"], &[])
+            } else {
+                run(&lab, &["apply", "--yes"], &[])
+            };
+            assert!(
+                out.status.success(),
+                "{what}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(lab_leftovers(&lab), Vec::<String>::new(), "{what}");
+            if undo {
+                assert_eq!(lab.hash(), original, "{what}");
+            } else {
+                assert_eq!(outcome_map(&lab.install, true), reference.0, "{what}");
+                assert_eq!(tree_map(&lab.share, false), reference.1, "{what}");
+            }
+        }
+    }
+}
+
+/// An undo killed after each of its journal records in turn, and one killed
+/// while it writes MDaemon.ini back: `status` says the undo is unfinished,
+/// and the next undo gives the original tree byte for byte, with no
+/// temporary file left.
+#[test]
+fn a_killed_undo_is_finished_by_the_next_one() {
+    let template = small_template();
+    let original = template.hash();
+    let mut kills = 0;
+    let mut past_the_end = false;
+    let crash_points = (1..)
+        .map(|n| ("MDCLUSTER_CRASH_AFTER_RECORD", n.to_string()))
+        .take(200)
+        .chain([("MDCLUSTER_CRASH_AT", "MDaemon.ini".to_string())]);
+    for (var, value) in crash_points {
+        if past_the_end && var == "MDCLUSTER_CRASH_AFTER_RECORD" {
+            continue;
+        }
+        let what = format!("undo with {var}={value}");
+        let lab = template.copy();
+        assert!(run(&lab, &["apply", "--yes"], &[]).status.success());
+        let out = run(&lab, &["undo", "--yes"], &[(var, &value)]);
+        if out.status.success() {
+            assert_eq!(var, "MDCLUSTER_CRASH_AFTER_RECORD", "{what}: not killed");
+            past_the_end = true; // past the undo's last record
+            continue;
+        }
+        kills += 1;
+        let status = run(&lab, &["status"], &[]);
+        let text = String::from_utf8_lossy(&status.stdout);
+        // Unfinished, or (killed after its last record) done, never "done (journal)".
+        assert!(
+            text.contains("to finish the undo") || !text.contains("done (journal)"),
+            "{what}: status must say where the undo stands:\n{text}"
+        );
+        let out = run(&lab, &["undo", "--yes"], &[]);
+        assert!(
+            out.status.success(),
+            "{what}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(lab.hash(), original, "{what}");
+        assert_eq!(lab_leftovers(&lab), Vec::<String>::new(), "{what}");
+    }
+    assert!(kills >= 10, "only {kills} kills landed in an undo");
 }

@@ -386,6 +386,7 @@ mod cluster {
         NodeReport {
             name: name.into(),
             addresses: vec!["192.0.2.12".parse().unwrap()],
+            unsigned_addresses: Vec::new(),
             source: Source::Mdns,
             trusted,
             untrusted: (!trusted).then(|| "the signature does not match the join code".into()),
@@ -433,6 +434,26 @@ mod cluster {
         });
     }
 
+    /// A node name with a bidi override and a C1 CSI (what a hostile
+    /// announcement could carry) is drawn as visible escapes, never raw.
+    #[test]
+    fn bidi_and_c1_controls_from_the_network_are_never_drawn_raw() {
+        let lab = Lab::new("cluster-bidi");
+        let mut d = with_discovery(lab.filled());
+        d.select(StepId::Discover);
+        found(
+            &mut d,
+            vec![report("RTL\u{202e}2LIAM\u{9b}2J\u{2066}", false, &[])],
+        );
+        for (w, h) in SIZES {
+            let screen = d.render(w, h);
+            for c in ['\u{202e}', '\u{2066}', '\u{9b}', '\u{1b}'] {
+                assert!(!screen.contains(c), "{c:?} drawn raw:\n{screen}");
+            }
+            assert!(screen.contains("RTL\\u{202e}2LIAM"), "{screen}");
+        }
+    }
+
     #[test]
     fn discovery_table_join_code_and_adding_a_node() {
         let lab = Lab::new("cluster-add");
@@ -477,6 +498,59 @@ mod cluster {
         let screen = d.render(120, 40);
         assert!(screen.contains("adds MAIL1, MAIL2"), "{screen}");
         d.snap("cluster-server-ids");
+    }
+
+    /// The wizard adds a node at an address it signed: not at one only an
+    /// unsigned A record gives for its host name (which sorts first here),
+    /// and shows that one as ignored, with why.
+    #[test]
+    fn a_found_node_is_added_at_its_signed_address_never_an_unsigned_one() {
+        use mdcluster::cluster::facts::Facts;
+        use mdcluster::cluster::pairing::{Announcement, JoinCode};
+        use mdcluster::cluster::survey::Judge;
+        use mdcluster::discovery::Sighting;
+        let lab = Lab::new("cluster-unsigned-address");
+        let mut d = with_discovery(lab.filled());
+        d.select(StepId::Discover);
+        let code = JoinCode::generate();
+        let now = 1_000_000;
+        let facts = Facts {
+            name: "MAIL2".into(),
+            addresses: vec!["192.0.2.12".parse().unwrap()],
+            ..Facts::default()
+        };
+        let sighting = Sighting {
+            fullname: "MAIL2._mdcluster._tcp.local.".into(),
+            addresses: ["192.0.2.9", "192.0.2.12"]
+                .iter()
+                .map(|a| a.parse().unwrap())
+                .collect(),
+            announcement: Ok(Announcement::sign(facts, now, &code)),
+            first_seen: std::time::Instant::now(),
+            updated: std::time::Instant::now(),
+        };
+        let ignore: Vec<String> = RULES.iter().map(|r| r.to_string()).collect();
+        let primary = Facts::default();
+        let judge = Judge {
+            primary: &primary,
+            code: Some(&code),
+            now_ms: now,
+            networks: &[],
+            members: &[],
+            ignore: &ignore,
+        };
+        found(&mut d, judge.all(&[&sighting], &[]));
+        d.key(KeyCode::Enter);
+        d.key(KeyCode::Down);
+        let screen = d.render(120, 40);
+        assert!(
+            screen.contains("ignored 192.0.2.9: not in its signed announcement"),
+            "{screen}"
+        );
+        d.key(KeyCode::Enter);
+        assert_eq!(d.app.answers.secondaries.len(), 1);
+        assert_eq!(d.app.answers.secondaries[0].name, "MAIL2");
+        assert_eq!(d.app.answers.secondaries[0].address, "192.0.2.12");
     }
 
     #[test]

@@ -1,11 +1,11 @@
 //! Commands for the cluster's nodes: `code`, `join`, `discover`, `register`,
 //! `node remove`.
 
-use super::output::{json_line, style_for_stdout};
+use super::output::{json_line, say, say_err, style_for_stdout};
 use crate::cluster::facts::{self, Facts};
 use crate::cluster::manifest::{Manifest, ManifestLock};
 use crate::cluster::pairing::{self, JoinCode};
-use crate::cluster::survey::{NodeReport, PrimaryView, Source};
+use crate::cluster::survey::{NodeReport, PrimaryView, Source, UNSIGNED_ADDRESS};
 use crate::discovery::{self, Browser, Scope};
 use crate::location::Resolver;
 use crate::plan::Plan;
@@ -127,15 +127,14 @@ pub fn code(profile: &Profile, a: &CodeArgs) -> Result<Exit, Problem> {
     let at = a.place.locate(profile)?;
     let state = at.root.join(crate::engine::STATE_DIR);
     let (code, expires) = pairing::issue_code(&state)?;
-    println!("{}", code.display());
+    say!("{}", code.display());
     let share = at
         .share_win
         .map(|s| format!(" --share '{s}'"))
         .unwrap_or_default();
-    eprintln!(
-        "Valid for {} minutes. On each secondary run:\n  mdcluster join --code {}{share}\nThe code stays on the machines where you type it; only signatures made with it cross the network.",
+    say_err!(
+        "Valid for {} minutes. On each secondary run (it asks for the code; in a script give it with --code-file FILE or --code-stdin):\n  mdcluster join{share}\nThe code stays on the machines where you type it; only signatures made with it cross the network.",
         pairing::CODE_LIFETIME_SECS / 60,
-        code.display()
     );
     let _ = expires;
     Ok(Exit::Success)
@@ -145,9 +144,17 @@ pub fn code(profile: &Profile, a: &CodeArgs) -> Result<Exit, Problem> {
 pub struct JoinArgs {
     #[command(flatten)]
     pub place: Place,
-    /// The join code the primary shows (asked for on a terminal when left out)
-    #[arg(long, value_name = "CODE")]
+    /// The join code the primary shows (asked for on a terminal when left out).
+    /// Every user of this machine can read it in the process list: prefer
+    /// --code-file or --code-stdin
+    #[arg(long, value_name = "CODE", conflicts_with_all = ["code_file", "code_stdin"])]
     pub code: Option<String>,
+    /// Read the join code from this file (`-`: standard input); a trailing line break is ignored
+    #[arg(long, value_name = "FILE", conflicts_with = "code_stdin")]
+    pub code_file: Option<PathBuf>,
+    /// Read the join code from standard input, e.g. `mdcluster join --code-stdin … < code.txt`
+    #[arg(long)]
+    pub code_stdin: bool,
     /// This node's name (default: the computer name)
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
@@ -168,10 +175,7 @@ pub struct JoinArgs {
 /// Announce this node until the primary registers it (or it is stopped),
 /// then verify from this node's cluster log.
 pub fn join(profile: &Profile, a: &JoinArgs) -> Result<Exit, Problem> {
-    let code = match &a.code {
-        Some(c) => JoinCode::parse(c)?,
-        None => ask_code()?,
-    };
+    let code = join_code(a)?;
     let at = a.place.locate(profile)?;
     let name = match &a.name {
         Some(n) => {
@@ -202,7 +206,7 @@ pub fn join(profile: &Profile, a: &JoinArgs) -> Result<Exit, Problem> {
     if a.json {
         json_line(&json!({ "event": "announcing", "name": name, "scope": scope.describe() }));
     } else {
-        println!(
+        say!(
             "Announcing {name} on {} (signed with the join code). Stop with Ctrl-C.",
             scope.describe()
         );
@@ -224,7 +228,7 @@ pub fn join(profile: &Profile, a: &JoinArgs) -> Result<Exit, Problem> {
                     }
                     json_line(&e);
                 } else {
-                    println!("{name} is registered in the cluster as server ID {id}.");
+                    say!("{name} is registered in the cluster as server ID {id}.");
                 }
                 if !verify {
                     return Ok(Exit::Success);
@@ -238,7 +242,7 @@ pub fn join(profile: &Profile, a: &JoinArgs) -> Result<Exit, Problem> {
                 if a.json {
                     json_line(&json!({ "event": "added", "name": name, "server_id": id }));
                 } else {
-                    println!("Added to the cluster manifest as server ID {id}; waiting for its registration in MDaemon.");
+                    say!("Added to the cluster manifest as server ID {id}; waiting for its registration in MDaemon.");
                 }
             }
         }
@@ -277,7 +281,7 @@ fn verify_on_secondary(
                 "missing": [what], "warnings": [], "log": null, "exit": Exit::Verification.code(),
             }));
         } else {
-            println!("NOT verified: {what}");
+            say!("NOT verified: {what}");
         }
         return Ok(Exit::Verification);
     };
@@ -289,7 +293,7 @@ fn verify_on_secondary(
             "timeout": secs, "pattern": watch.pattern(),
         }));
     } else {
-        println!(
+        say!(
             "Verifying: waiting up to {secs} s for {p} in this node's cluster log (connected, replicating)."
         );
     }
@@ -304,12 +308,12 @@ fn verify_on_secondary(
                     "event": "log-file", "what": h.describe(),
                     "file": watch.file(), "pattern": watch.pattern(),
                 })),
-                News::File(h) => println!("log: {}", sanitize(&h.describe())),
+                News::File(h) => say!("log: {}", sanitize(&h.describe())),
                 News::Event(e, m) if a.json => json_line(&json!({
                     "event": "log-event", "kind": m.kind, "node": primary, "named": m.node,
                     "time": e.time, "severity": e.severity, "format": e.format, "text": e.text,
                 })),
-                News::Event(e, m) => println!(
+                News::Event(e, m) => say!(
                     "  {p}: {} ({}: {})",
                     m.kind.label(),
                     sanitize(e.time.as_deref().unwrap_or("?")),
@@ -324,7 +328,7 @@ fn verify_on_secondary(
                     "event": "log-file", "what": watch.describe(), "file": null, "pattern": watch.pattern(),
                 }));
             } else {
-                println!("log: {} (still looking)", sanitize(&watch.describe()));
+                say!("log: {} (still looking)", sanitize(&watch.describe()));
             }
         }
         if watch.confirmed() || (!more && Instant::now() >= deadline) {
@@ -346,19 +350,19 @@ fn verify_on_secondary(
         }));
     } else {
         for w in &warnings {
-            println!("Warning: {}", sanitize(w));
+            say!("Warning: {}", sanitize(w));
         }
         if ok {
-            println!(
+            say!(
                 "Verified: {name} is connected to {p} and replicating (this node's cluster log {}).",
-                watch.file().map(|f| f.display().to_string()).unwrap_or_default()
+                watch.file().map(crate::report::safe_path).unwrap_or_default()
             );
         } else {
-            println!("NOT verified within {secs} s:");
+            say!("NOT verified within {secs} s:");
             for m in &missing {
-                println!("  {}", sanitize(m));
+                say!("  {}", sanitize(m));
             }
-            println!(
+            say!(
                 "Next: check Setup > Cluster Service on this node and on {p}, then run `mdcluster verify` on the primary (or this `join` again with a longer --verify-timeout)."
             );
         }
@@ -370,12 +374,93 @@ fn verify_on_secondary(
     })
 }
 
+/// The most a join code file (or standard input) is read: a code with a
+/// line break is 16 bytes, so anything near this is not one.
+const CODE_FILE_MAX: u64 = 1024;
+
+/// `join`'s code: from `--code-file`, `--code-stdin`, `--code` (with a
+/// warning: the process list shows it), or asked for on the terminal. Read
+/// before anything else happens, so a bad one changes nothing.
+fn join_code(a: &JoinArgs) -> Result<JoinCode, Problem> {
+    if let Some(c) = &a.code {
+        say_err!(
+            "warning: --code shows the join code in the process list, where every user of this machine can read it; use --code-file FILE or --code-stdin instead"
+        );
+        return JoinCode::parse(c);
+    }
+    let from_stdin = a.code_stdin || a.code_file.as_deref() == Some(Path::new("-"));
+    match &a.code_file {
+        _ if from_stdin => {
+            use std::io::{BufRead, IsTerminal, Read};
+            let stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                // Typed: the line ends it, not an end of file.
+                let mut line = String::new();
+                stdin
+                    .lock()
+                    .take(CODE_FILE_MAX)
+                    .read_line(&mut line)
+                    .map_err(|e| Problem::usage(format!("could not read the join code: {e}")))?;
+                read_code(&mut line.as_bytes(), "standard input")
+            } else {
+                read_code(&mut stdin.lock(), "standard input")
+            }
+        }
+        Some(file) => {
+            let mut f = std::fs::File::open(file).map_err(|e| code_file_problem(file, &e))?;
+            read_code(&mut f, &file.display().to_string())
+                .map_err(|p| p.at(file.display().to_string()))
+        }
+        None => ask_code(),
+    }
+}
+
+fn code_file_problem(file: &Path, e: &std::io::Error) -> Problem {
+    Problem::io(Exit::Usage, "read the join code file", file, e)
+        .fix("give a file that holds the code the primary shows (`mdcluster code` prints one)")
+}
+
+/// A join code read from a file or standard input: at most [`CODE_FILE_MAX`]
+/// bytes, text, line breaks at the end ignored.
+fn read_code(input: &mut dyn std::io::Read, from: &str) -> Result<JoinCode, Problem> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    input
+        .take(CODE_FILE_MAX + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| {
+            Problem::usage(format!(
+                "could not read the join code from {from}: {}",
+                crate::problem::describe_io(&e)
+            ))
+            .fix("give the code the primary shows (`mdcluster code` prints one)")
+        })?;
+    if bytes.len() as u64 > CODE_FILE_MAX {
+        return Err(Problem::usage(format!(
+            "{from} holds more than {CODE_FILE_MAX} bytes: that is not a join code"
+        ))
+        .fix("give a file that holds only the code the primary shows, like K7QM-3XPA-9RTW"));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| {
+        Problem::usage(format!("{from} is not text: that is not a join code"))
+            .fix("give a file that holds only the code the primary shows, like K7QM-3XPA-9RTW")
+    })?;
+    let code = text.trim_end_matches(['\r', '\n']);
+    if code.trim().is_empty() {
+        return Err(Problem::usage(format!("{from} holds no join code"))
+            .fix("give the code the primary shows (`mdcluster code` prints one)"));
+    }
+    JoinCode::parse(code)
+}
+
 /// The join code, typed at the terminal (validated as it is typed).
 fn ask_code() -> Result<JoinCode, Problem> {
     use std::io::IsTerminal;
     if !std::io::stdin().is_terminal() {
-        return Err(Problem::usage("give the join code: --code CODE")
-            .fix("the primary's wizard (step 8) or `mdcluster code` shows it"));
+        return Err(Problem::usage(
+            "give the join code: --code-file FILE, --code-stdin, or --code CODE",
+        )
+        .fix("the primary's wizard (step 8) or `mdcluster code` shows it"));
     }
     let typed = inquire::Text::new("Join code (from the primary's wizard or `mdcluster code`):")
         .with_validator(|s: &str| {
@@ -400,7 +485,7 @@ fn report_facts(f: &Facts, json: bool) {
         Some(false) => "off",
         None => "unknown",
     };
-    println!(
+    say!(
         "This node: {} ({})",
         f.name,
         f.addresses
@@ -409,13 +494,13 @@ fn report_facts(f: &Facts, json: bool) {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    println!(
+    say!(
         "  MDaemon {}, time zone {}, licence fingerprint {}",
         opt(&f.version),
         sanitize(&f.time_zone),
         opt(&f.licence)
     );
-    println!(
+    say!(
         "  certificates installed: {}; attachment linking {}, automatic updates {}, domain IP binding {}",
         f.certificates.as_ref().map(|c| c.len().to_string()).unwrap_or_else(|| "unknown".into()),
         flag(f.attachment_linking),
@@ -423,7 +508,7 @@ fn report_facts(f: &Facts, json: bool) {
         flag(f.domain_ip_binding)
     );
     match f.share.writable {
-        Some(w) => println!(
+        Some(w) => say!(
             "  shared path: {} as {}; clock {} ms from the file server's",
             if w { "writable" } else { "NOT writable" },
             sanitize(&f.share.identity),
@@ -432,7 +517,7 @@ fn report_facts(f: &Facts, json: bool) {
                 .map(|v| v.to_string())
                 .unwrap_or_else(|| "?".into())
         ),
-        None => println!("  shared path: not given (--share), so not probed"),
+        None => say!("  shared path: not given (--share), so not probed"),
     }
 }
 
@@ -492,7 +577,7 @@ pub fn discover(profile: &Profile, a: &DiscoverArgs) -> Result<Exit, Problem> {
     let scope = a.scope.scope();
     let view = primary_view(profile, &at, &scope, a.code.as_deref())?;
     if view.code.is_none() && !a.json {
-        eprintln!("note: no join code here (issue one with `mdcluster code`): no announcement can be trusted.");
+        say_err!("note: no join code here (issue one with `mdcluster code`): no announcement can be trusted.");
     }
     let mut browser = Browser::start(&scope)?;
     let deadline = Instant::now() + Duration::from_secs(a.timeout);
@@ -518,6 +603,7 @@ pub fn discover(profile: &Profile, a: &DiscoverArgs) -> Result<Exit, Problem> {
                 "event": "node",
                 "name": r.name,
                 "addresses": r.addresses,
+                "unsigned_addresses": r.unsigned_addresses,
                 "source": r.source,
                 "trusted": r.trusted,
                 "untrusted": r.untrusted,
@@ -532,9 +618,9 @@ pub fn discover(profile: &Profile, a: &DiscoverArgs) -> Result<Exit, Problem> {
     } else {
         print_reports(&reports);
         if !why.is_empty() {
-            println!("{why}");
+            say!("{why}");
         }
-        println!("Clock: {}.", crate::cluster::rules::CLOCK_METHOD);
+        say!("Clock: {}.", crate::cluster::rules::CLOCK_METHOD);
     }
     Ok(Exit::Success)
 }
@@ -542,7 +628,7 @@ pub fn discover(profile: &Profile, a: &DiscoverArgs) -> Result<Exit, Problem> {
 fn print_reports(reports: &[NodeReport]) {
     let style = style_for_stdout();
     if reports.is_empty() {
-        println!("No node found.");
+        say!("No node found.");
         return;
     }
     for r in reports {
@@ -557,20 +643,28 @@ fn print_reports(reports: &[NodeReport]) {
             style.red("cannot join")
         };
         let addrs: Vec<String> = r.addresses.iter().map(ToString::to_string).collect();
-        println!(
-            "{}  {}  {trust}  {verdict}",
+        // With colours: written as it is, the name sanitized here.
+        super::output::print_raw(&format!(
+            "{}  {}  {trust}  {verdict}\n",
             style.bold(&sanitize(&r.name)),
             addrs.join(", ")
-        );
+        ));
         if let Some(why) = &r.untrusted {
-            println!("    {}", sanitize(why));
+            say!("    {}", sanitize(why));
+        }
+        for ip in &r.unsigned_addresses {
+            // With colours: an address and mdcluster's own words, nothing to sanitize.
+            super::output::print_raw(&format!(
+                "    {}\n",
+                style.yellow(&format!("ignored {ip}: {UNSIGNED_ADDRESS}"))
+            ));
         }
         for v in r
             .rules
             .iter()
             .filter(|v| v.level != crate::cluster::rules::Level::Pass)
         {
-            println!("    {:<18} {:?}: {}", v.rule, v.level, sanitize(&v.detail));
+            say!("    {:<18} {:?}: {}", v.rule, v.level, sanitize(&v.detail));
         }
     }
 }
@@ -596,7 +690,7 @@ pub fn register(profile: &Profile, a: &RegisterArgs) -> Result<Exit, Problem> {
     .locate(profile)?;
     let share = at.share.as_deref().unwrap_or(Path::new("."));
     for (name, id) in crate::cluster::manifest::confirm_registered(share, &a.nodes, "register")? {
-        println!("{name} (server ID {id}) recorded as registered in MDaemon.");
+        say!("{name} (server ID {id}) recorded as registered in MDaemon.");
     }
     Ok(Exit::Success)
 }
@@ -625,9 +719,11 @@ pub fn remove(profile: &Profile, a: &RemoveArgs) -> Result<Exit, Problem> {
         .ok_or_else(|| Problem::refused("there is no cluster manifest on the share"))?;
     let removed = m.remove(&a.name, &crate::engine::journal::now_rfc3339())?;
     m.save(share)?;
-    println!(
+    say!(
         "{} removed; server ID {} is retired. Also remove it in MDaemon ({}), and from the plan.",
-        removed.name, removed.server_id, *profile.cluster.dialog
+        removed.name,
+        removed.server_id,
+        *profile.cluster.dialog
     );
     Ok(Exit::Success)
 }
@@ -688,13 +784,12 @@ pub fn survey_plan(
         .map(Manifest::load)
         .transpose()?
         .flatten();
-    let wanted: Vec<&str> = plan
+    let wanted: Vec<&crate::plan::Node> = plan
         .nodes
         .iter()
         .filter(|n| n.role == crate::plan::Role::Secondary)
         // One in the manifest already was checked when it was added.
         .filter(|n| manifest.as_ref().and_then(|m| m.member(&n.name)).is_none())
-        .map(|n| n.name.as_str())
         .collect();
     if wanted.is_empty() {
         return Ok(None);
@@ -706,9 +801,16 @@ pub fn survey_plan(
     loop {
         browser.poll(Duration::from_millis(200));
         let now = facts::now_ms();
+        // Found: trusted, and signing the plan's address when that is an IP.
+        // Until then it is listened for to the end: its addresses arrive in
+        // pieces, and a refusal can say what else answers for it unsigned.
         let all_found = wanted.iter().all(|w| {
+            let planned = w.address.parse::<std::net::IpAddr>().ok();
             browser.sightings().any(|s| {
-                s.name().eq_ignore_ascii_case(w) && s.trust(view.code.as_ref(), now).is_ok()
+                s.name().eq_ignore_ascii_case(&w.name)
+                    && s.trust(view.code.as_ref(), now).is_ok_and(|a| {
+                        planned.is_none_or(|ip| s.signed_and_unsigned(a).0.contains(&ip))
+                    })
             })
         });
         if all_found || Instant::now() >= deadline {

@@ -1,6 +1,6 @@
 //! The subcommands.
 
-use super::output::{self, confirm, declined, json_line, HumanSink, JsonSink};
+use super::output::{self, confirm, declined, json_line, say, say_err, HumanSink, JsonSink};
 use super::{ApplyArgs, BenchMoverArgs, CleanupArgs, DemoArgs, PlanArgs, SandboxArgs, UndoArgs};
 use crate::engine::events::EventSink;
 use crate::engine::{Engine, Preview};
@@ -8,7 +8,7 @@ use crate::plan::Plan;
 use crate::problem::{Exit, Problem};
 use crate::profile::Profile;
 use crate::report::preview::{edit_diff, render};
-use crate::report::sanitize;
+use crate::report::{sanitize, sanitize_lines};
 use crate::steps::StepId;
 use serde_json::json;
 use std::path::Path;
@@ -31,9 +31,9 @@ pub fn apply(profile: &Profile, a: &ApplyArgs) -> Result<Exit, Problem> {
                 &json!({ "event": "finished", "dry_run": true, "steps_to_change": pending, "exit": 0 }),
             );
         } else if pending == 0 {
-            println!("Dry run: nothing to do, and nothing was changed.");
+            say!("Dry run: nothing to do, and nothing was changed.");
         } else {
-            println!("Dry run: {pending} step(s) would change something; nothing was changed.");
+            say!("Dry run: {pending} step(s) would change something; nothing was changed.");
         }
         return Ok(Exit::Success);
     }
@@ -47,7 +47,7 @@ pub fn apply(profile: &Profile, a: &ApplyArgs) -> Result<Exit, Problem> {
         if json {
             json_line(&json!({ "event": "finished", "changed": [], "exit": 0 }));
         } else {
-            println!("Nothing to do: the installation is already as the plan wants it; nothing was changed.");
+            say!("Nothing to do: the installation is already as the plan wants it; nothing was changed.");
         }
         return Ok(Exit::Success);
     }
@@ -68,7 +68,7 @@ pub fn apply(profile: &Profile, a: &ApplyArgs) -> Result<Exit, Problem> {
             "exit": 0
         }));
     } else {
-        println!("\nApplied: {} step(s) changed.", summary.changed.len());
+        say!("\nApplied: {} step(s) changed.", summary.changed.len());
         output::print_summary(
             &summary,
             &format!("mdcluster undo --plan {}", engine.plan.file.display()),
@@ -112,36 +112,38 @@ fn show_preview(engine: &Engine, preview: &Preview, json: bool, dry_run: bool) {
             .map(|l| l.local.display().to_string())
             .unwrap_or_default()
     };
-    println!(
-        "{}",
+    // The heading and the preview carry the colours: written as they are
+    // (render sanitizes every text it shows).
+    output::print_raw(&format!(
+        "{}\n",
         style.bold(if dry_run {
             "Preview (dry run: nothing will be changed)"
         } else {
             "Preview"
         })
-    );
-    println!("  plan          {}", plan.file.display());
-    println!(
+    ));
+    say!("  plan          {}", plan.file.display());
+    say!(
         "  installation  {}  ({})",
         plan.install_root,
         local(&plan.install_root)
     );
-    println!(
+    say!(
         "  shared path   {}  ({})",
         plan.shared.path,
         local(&plan.shared.path)
     );
     if preview.resuming() {
-        println!(
-            "  {}",
+        output::print_raw(&format!(
+            "  {}\n",
             style.yellow(
                 "an earlier run was interrupted: its remaining actions resume where they stopped"
             )
-        );
+        ));
     }
-    println!();
-    print!("{}", render(preview, style, &engine.profile));
-    println!();
+    say!();
+    output::print_raw(&render(preview, style, &engine.profile));
+    say!();
 }
 
 pub fn status(profile: &Profile, p: &PlanArgs) -> Result<Exit, Problem> {
@@ -156,13 +158,13 @@ pub fn status(profile: &Profile, p: &PlanArgs) -> Result<Exit, Problem> {
         }
         return Ok(Exit::Success);
     }
-    println!(
+    say!(
         "Status of {} (plan {})",
         engine.plan.install_root,
         engine.plan.file.display()
     );
     for r in &rows {
-        println!(
+        say!(
             "{:>2}. {:<14} {:<15} {}",
             r.step.number(),
             r.step.id(),
@@ -172,7 +174,7 @@ pub fn status(profile: &Profile, p: &PlanArgs) -> Result<Exit, Problem> {
     }
     let journal = engine.journal_path();
     if journal.exists() {
-        println!("Journal: {}", journal.display());
+        say!("Journal: {}", journal.display());
     }
     Ok(Exit::Success)
 }
@@ -188,9 +190,7 @@ pub fn undo(profile: &Profile, u: &UndoArgs) -> Result<Exit, Problem> {
         if json {
             json_line(&json!({ "event": "finished", "undone": [], "exit": 0 }));
         } else {
-            println!(
-                "Nothing to undo: there is no journal of an applied run for this installation."
-            );
+            say!("Nothing to undo: there is no journal of an applied run for this installation.");
         }
         return Ok(Exit::Success);
     }
@@ -201,11 +201,11 @@ pub fn undo(profile: &Profile, u: &UndoArgs) -> Result<Exit, Problem> {
             );
         }
     } else {
-        println!("Undo reverses, newest first:");
+        say!("Undo reverses, newest first:");
         for (step, _, a) in &list {
-            println!("  [{step}] {}", sanitize(&a.describe_undo()));
+            say!("  [{step}] {}", sanitize(&a.describe_undo()));
         }
-        println!();
+        say!();
     }
     ask_first(u.yes, json, "Undo these changes?", "add --yes to undo")?;
     let sink: Box<dyn EventSink> = if json {
@@ -219,9 +219,9 @@ pub fn undo(profile: &Profile, u: &UndoArgs) -> Result<Exit, Problem> {
             &json!({ "event": "finished", "undone": summary.changed, "journal": summary.journal, "kept": summary.kept, "exit": 0 }),
         );
     } else {
-        println!("\nUndone: {} step(s) reversed.", summary.changed.len());
+        say!("\nUndone: {} step(s) reversed.", summary.changed.len());
         output::print_summary(&summary, "");
-        println!("If MDaemon was restarted with the new folders, restart it again so it uses the old ones.");
+        say!("If MDaemon was restarted with the new folders, restart it again so it uses the old ones.");
     }
     Ok(Exit::Success)
 }
@@ -236,7 +236,7 @@ pub fn cleanup(profile: &Profile, c: &CleanupArgs) -> Result<Exit, Problem> {
         if json {
             json_line(&json!({ "event": "finished", "cleaned": [], "exit": 0 }));
         } else {
-            println!("Nothing to clean up: no old mail store is kept (only `apply --keep-source` keeps one).");
+            say!("Nothing to clean up: no old mail store is kept (only `apply --keep-source` keeps one).");
         }
         return Ok(Exit::Success);
     }
@@ -244,7 +244,7 @@ pub fn cleanup(profile: &Profile, c: &CleanupArgs) -> Result<Exit, Problem> {
         if json {
             json_line(&json!({ "event": "cleanup-preview", "source": source, "copy": copy }));
         } else {
-            println!(
+            say!(
                 "delete {} where its copy in {} is identical",
                 source.win.to_dir_string(),
                 copy.win.to_dir_string()
@@ -268,7 +268,7 @@ pub fn cleanup(profile: &Profile, c: &CleanupArgs) -> Result<Exit, Problem> {
             &json!({ "event": "finished", "cleaned": kept.len(), "kept": summary.kept, "exit": 0 }),
         );
     } else {
-        println!(
+        say!(
             "\nCleaned up: {} old folder(s) removed where identical to the share.",
             kept.len()
         );
@@ -294,17 +294,20 @@ pub fn validate(profile: &Profile, file: &Path, json: bool) -> Result<Exit, Prob
         );
         return Ok(Exit::Success);
     }
-    println!("{}: valid plan", file.display());
-    println!("  installation    {}", plan.install_root);
-    println!("  shared path     {}", plan.shared.path);
-    println!("  mailboxes       {}", plan.shared.mailboxes);
-    println!("  public folders  {}", plan.shared.public_folders);
-    println!("  lock files      {}", plan.shared.lockfiles);
-    println!("  PEM             {}", plan.shared.pem);
+    say!("{}: valid plan", file.display());
+    say!("  installation    {}", plan.install_root);
+    say!("  shared path     {}", plan.shared.path);
+    say!("  mailboxes       {}", plan.shared.mailboxes);
+    say!("  public folders  {}", plan.shared.public_folders);
+    say!("  lock files      {}", plan.shared.lockfiles);
+    say!("  PEM             {}", plan.shared.pem);
     for n in &plan.nodes {
-        println!(
+        say!(
             "  node            {} ({}), {:?}, server ID {}",
-            n.name, n.address, n.role, n.server_id
+            n.name,
+            n.address,
+            n.role,
+            n.server_id
         );
     }
     let lb = &plan.load_balancer;
@@ -312,7 +315,7 @@ pub fn validate(profile: &Profile, file: &Path, json: bool) -> Result<Exit, Prob
         .enabled()
         .map(|s| format!("{} {}", s.key(), lb.ports.get(s)))
         .collect();
-    println!(
+    say!(
         "  load balancer   http_mode = {}, listens on {}: {}",
         lb.http_mode.key(),
         lb.listen,
@@ -329,13 +332,13 @@ pub fn validate(profile: &Profile, file: &Path, json: bool) -> Result<Exit, Prob
                 kind.key()
             ),
         };
-        println!(
+        say!(
             "  step 11         writes the {} configuration to {files}",
             kind.title()
         );
     }
     for p in unreachable {
-        println!("  note: {p} cannot be reached from this machine without a [[mounts]] entry");
+        say!("  note: {p} cannot be reached from this machine without a [[mounts]] entry");
     }
     Ok(Exit::Success)
 }
@@ -376,7 +379,7 @@ pub fn sandbox(profile: &Profile, s: &SandboxArgs) -> Result<Exit, Problem> {
         std::fs::create_dir_all(share)
             .map_err(|e| Problem::io(Exit::Other, "create", share, &e))?;
     }
-    eprintln!(
+    say_err!(
         "Wrote a SAMPLE MDaemon installation to {} in {:.1} s: {} accounts in {} domains, {} messages, {}.",
         dir.display(),
         started.elapsed().as_secs_f64(),
@@ -387,16 +390,14 @@ pub fn sandbox(profile: &Profile, s: &SandboxArgs) -> Result<Exit, Problem> {
     );
     let share_dir = share.unwrap_or_else(|| crate::sandbox::default_share(&dir));
     if !share_dir.exists() {
-        eprintln!(
+        say_err!(
             "Create the share folder before applying: mkdir {}",
             share_dir.display()
         );
     }
-    eprintln!("A plan for it follows on standard output (save it with `> plan.toml`).");
-    print!("{}", crate::sandbox::plan_text(&dir, &share_dir));
+    say_err!("A plan for it follows on standard output (save it with `> plan.toml`).");
+    output::print_text(&crate::sandbox::plan_text(&dir, &share_dir));
     if s.run_service {
-        use std::io::Write;
-        let _ = std::io::stdout().flush();
         crate::sandbox::service::run(&dir, profile, s.service_seconds)?;
     }
     Ok(Exit::Success)
@@ -483,7 +484,7 @@ pub fn demo(profile: Profile, d: &DemoArgs, plain: bool) -> Result<Exit, Problem
         plan_file.display()
     );
     if !d.yes {
-        println!("{intro}");
+        say!("{intro}");
         let mut answers = crate::wizard::answers::Answers::from_disk(&install, &profile);
         answers.shared_path = crate::sandbox::DEMO_SHARE.into();
         answers.shared_local = share.display().to_string();
@@ -505,7 +506,7 @@ pub fn demo(profile: Profile, d: &DemoArgs, plain: bool) -> Result<Exit, Problem
         return start_wizard(answers, profile, plain, scope);
     }
     let style = output::style_for_stdout();
-    println!("{}\n", style.bold(&intro));
+    output::print_raw(&format!("{}\n\n", style.bold(&sanitize_lines(&intro))));
     // The SIMULATED secondaries go into the plan as an administrator would
     // add them; they announce on loopback, where the demo listens.
     let scope = d.discovery.scope(true);
@@ -560,22 +561,22 @@ pub fn demo(profile: Profile, d: &DemoArgs, plain: bool) -> Result<Exit, Problem
         );
     }
     let summary = engine.apply(&preview, "demo", &HumanSink::new())?;
-    println!("\nApplied: {} step(s) changed.", summary.changed.len());
+    say!("\nApplied: {} step(s) changed.", summary.changed.len());
     output::print_summary(
         &summary,
         &format!("mdcluster undo --plan {}", plan_file.display()),
     );
     if names.is_empty() {
-        println!("\nNo secondaries (--secondaries 0 or --no-discovery): nothing to verify.");
+        say!("\nNo secondaries (--secondaries 0 or --no-discovery): nothing to verify.");
         return Ok(Exit::Success);
     }
     // What the administrator does in MDaemon's dialog, done for the demo:
     // the simulated MDaemon then connects the nodes and writes its log.
     let registered = crate::cluster::manifest::confirm_registered(&share, &names, "demo")?;
     for (name, id) in &registered {
-        println!("DEMO: {name} registered in the SIMULATED MDaemon with server ID {id} (as `mdcluster register` records it)");
+        say!("DEMO: {name} registered in the SIMULATED MDaemon with server ID {id} (as `mdcluster register` records it)");
     }
-    println!();
+    say!();
     let exit = super::verify::verify(
         &profile,
         &super::verify::VerifyArgs {
@@ -585,10 +586,10 @@ pub fn demo(profile: Profile, d: &DemoArgs, plain: bool) -> Result<Exit, Problem
             lines: false,
         },
     )?;
-    println!("\nWhere every step stands now:");
+    say!("\nWhere every step stands now:");
     let engine = Engine::open(Plan::load(&plan_file, &profile)?, profile)?;
     for r in engine.status() {
-        println!(
+        say!(
             "{:>2}. {:<14} {:<15} {}",
             r.step.number(),
             r.step.id(),
@@ -597,7 +598,7 @@ pub fn demo(profile: Profile, d: &DemoArgs, plain: bool) -> Result<Exit, Problem
         );
     }
     if exit == Exit::Success {
-        println!(
+        say!(
             "\nThe cluster is verified. Look around in {}; rerun `mdcluster apply --plan {}` to see that nothing is left to do.",
             dir.display(),
             plan_file.display()
@@ -643,7 +644,7 @@ fn demo_simulation(
         }
     };
     let running = crate::simulation::spawn(profile, &cfg, sink)?;
-    println!(
+    say!(
         "  SIMULATED secondaries {} announce on {} (folders in {})",
         cfg.names.join(", "),
         scope.describe(),
@@ -669,7 +670,7 @@ pub fn steps(json: bool) {
             } else {
                 "  (not yet available)"
             };
-            println!(
+            say!(
                 "{:>2}. {:<14} {}  [manual step {}]{avail}",
                 s.number(),
                 s.id(),
@@ -683,7 +684,7 @@ pub fn steps(json: bool) {
 pub fn profile_show(profile: &Profile, file: Option<&Path>, table: bool) {
     if table {
         for (name, value, source) in profile.entries() {
-            println!(
+            say!(
                 "{name:<36} {:<11} {}",
                 format!("{source:?}").to_lowercase(),
                 sanitize(&value)
@@ -692,8 +693,8 @@ pub fn profile_show(profile: &Profile, file: Option<&Path>, table: bool) {
         return;
     }
     match file.and_then(|f| std::fs::read_to_string(f).ok()) {
-        Some(text) => print!("{text}"),
-        None => print!("{}", crate::profile::DEFAULT_PROFILE),
+        Some(text) => output::print_text(&text),
+        None => output::print_text(crate::profile::DEFAULT_PROFILE),
     }
 }
 
@@ -739,9 +740,7 @@ pub fn bench_mover(b: &BenchMoverArgs) -> Result<Exit, Problem> {
     }
     .map_err(crate::engine::actions::fs_problem)?;
     let seconds = started.elapsed().as_secs_f64();
-    println!(
-        "{}",
-        serde_json::json!({
+    json_line(&serde_json::json!({
             "op": b.op,
             "threads": b.threads,
             "flush": b.flush,
@@ -752,7 +751,6 @@ pub fn bench_mover(b: &BenchMoverArgs) -> Result<Exit, Problem> {
             "seconds": seconds,
             "files_per_s": out.files as f64 / seconds.max(1e-9),
             "mb_per_s": out.bytes as f64 / 1e6 / seconds.max(1e-9),
-        })
-    );
+    }));
     Ok(Exit::Success)
 }

@@ -1,7 +1,7 @@
 //! `mdcluster lb` and `mdcluster lb failover`: write the balancer's files after
 //! its own check passed. Nothing here starts or reloads a balancer.
 
-use super::output::json_line;
+use super::output::{json_line, say};
 use super::{LbFailoverArgs, LbGenerateArgs};
 use crate::lb::{self, Generated, GeneratedFile, Kind, Overwrite, Verdict};
 use crate::plan::Plan;
@@ -51,7 +51,7 @@ pub fn generate(profile: &Profile, a: &LbGenerateArgs) -> Result<Exit, Problem> 
     if a.json {
         json_line(&json!({ "event": "finished", "exit": 0 }));
     } else {
-        println!("Nothing was started or reloaded: copy the files into place and reload the balancer yourself.");
+        say!("Nothing was started or reloaded: copy the files into place and reload the balancer yourself.");
     }
     Ok(Exit::Success)
 }
@@ -98,7 +98,7 @@ pub fn failover(profile: &Profile, a: &LbFailoverArgs) -> Result<Exit, Problem> 
     if a.json {
         json_line(&json!({ "event": "finished", "exit": 0 }));
     } else {
-        println!(
+        say!(
             "Nothing was reloaded: reload the balancer yourself to move the sessions. Once {} is back, `mdcluster lb --force` writes the normal configuration again.",
             done.first().map(|d| d.0.what.from.as_str()).unwrap_or("the node")
         );
@@ -155,13 +155,13 @@ fn report(
     let lbp = &plan.load_balancer;
     let primary = plan.primary().map(|p| p.name.as_str()).unwrap_or("?");
     match moved {
-        Some(m) => println!(
+        Some(m) => say!(
             "{}: sessions of {} move to {}",
             g.kind.title(),
             m.from,
             m.to
         ),
-        None => println!(
+        None => say!(
             "{} for {} nodes, primary {} (Webmail: {})",
             g.kind.title(),
             plan.nodes.len(),
@@ -179,14 +179,14 @@ fn report(
             .find(|f| w.ends_with(&f.path))
             .map(|f| f.about.as_str())
             .unwrap_or("");
-        println!("  wrote  {}: {about}", sanitize(&w.display().to_string()));
+        say!("  wrote  {}: {about}", sanitize(&w.display().to_string()));
     }
-    println!("  check  {}", verdict.summary());
+    say!("  check  {}", verdict.summary());
     for l in verdict.output().lines() {
-        println!("         | {l}");
+        say!("         | {l}");
     }
     for n in &g.notes {
-        println!("  note   {n}");
+        say!("  note   {n}");
     }
-    println!("  apply  {}", g.kind.reload_hint());
+    say!("  apply  {}", g.kind.reload_hint());
 }

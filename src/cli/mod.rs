@@ -445,7 +445,7 @@ fn run(cli: Cli) -> Result<Exit, Problem> {
             commands::validate(&profile, &file, json)
         }
         Some(Command::Plan(PlanCommand::Example)) => {
-            print!("{}", crate::plan::EXAMPLE);
+            output::print_text(crate::plan::EXAMPLE);
             Ok(Exit::Success)
         }
         Some(Command::Lb(l)) => match l.command {

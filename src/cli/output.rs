@@ -1,12 +1,120 @@
 //! Terminal and JSON output for the command line.
+//!
+//! Every write to standard output and standard error goes through this
+//! module, which is where two promises are kept:
+//! - Untrusted text (file names, log lines, what the network announced) never
+//!   reaches the terminal or a `--json` consumer raw: [`say!`] and
+//!   [`say_err!`] sanitize every line they print, [`json_line`] every string
+//!   of the value it prints ([`crate::report::sanitize`], the one sanitizer).
+//!   Only [`print_raw`] writes text as it is: the preview with its colours,
+//!   which [`crate::report::preview::render`] sanitized piece by piece.
+//! - A closed pipe never panics. On standard output
+//!   (`mdcluster plan example | head -1`) it ends the process quietly with
+//!   exit status [`BROKEN_PIPE_EXIT`]; on standard error (diagnostics and
+//!   progress) the write is dropped and the run goes on to its own exit code.
 
 use crate::engine::events::{Event, EventSink, Outcome};
 use crate::problem::{Exit, Problem};
 use crate::report::preview::Style;
-use crate::report::{sanitize, size};
+use crate::report::{safe_path, sanitize, sanitize_json_text, sanitize_lines, size};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
+
+/// The exit status when standard output was closed before everything was
+/// written (`| head`): 141, what a shell reports for a program stopped by
+/// SIGPIPE (128 + 13), so `set -o pipefail` scripts see that the output was
+/// cut short, as with any other command, and a cut-short run never claims
+/// success (0).
+pub const BROKEN_PIPE_EXIT: i32 = 141;
+
+/// Where a write goes.
+#[derive(Clone, Copy, Debug)]
+pub enum Stream {
+    Out,
+    Err,
+}
+
+/// Write text exactly as it is, never panicking. On standard output a closed
+/// pipe ends the process quietly ([`BROKEN_PIPE_EXIT`]) and any other failure
+/// ends it with exit 1 and a line on standard error. A failure to write
+/// standard error is ignored: the run goes on.
+pub fn write_raw(stream: Stream, text: &str) {
+    let result = match stream {
+        Stream::Out => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes()).and_then(|()| out.flush())
+        }
+        Stream::Err => {
+            let mut err = std::io::stderr().lock();
+            err.write_all(text.as_bytes()).and_then(|()| err.flush())
+        }
+    };
+    match (stream, result) {
+        (_, Ok(())) | (Stream::Err, Err(_)) => {}
+        (Stream::Out, Err(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            std::process::exit(BROKEN_PIPE_EXIT)
+        }
+        (Stream::Out, Err(e)) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: could not write to standard output: {e}"
+            );
+            std::process::exit(i32::from(Exit::Other.code()));
+        }
+    }
+}
+
+/// One line (or several, separated by `\n`) on standard output, sanitized.
+pub fn say_line(text: &str) {
+    let mut line = sanitize_lines(text).into_owned();
+    line.push('\n');
+    write_raw(Stream::Out, &line);
+}
+
+/// One line (or several) on standard error, sanitized.
+pub fn say_err_line(text: &str) {
+    let mut line = sanitize_lines(text).into_owned();
+    line.push('\n');
+    write_raw(Stream::Err, &line);
+}
+
+/// Text on standard output exactly as it is: only for text whose untrusted
+/// parts were sanitized piece by piece and that carries mdcluster's own
+/// escape sequences (the preview's colours, `verify`'s redrawn grid).
+pub fn print_raw(text: &str) {
+    write_raw(Stream::Out, text);
+}
+
+/// Text of several lines on standard output, each sanitized, written as it
+/// is otherwise (no line break added).
+pub fn print_text(text: &str) {
+    write_raw(Stream::Out, &sanitize_lines(text));
+}
+
+/// `println!` for the command line: every line of the text sanitized, a
+/// closed pipe handled ([`say_line`]).
+macro_rules! say {
+    () => {
+        $crate::cli::output::say_line("")
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::output::say_line(&format!($($arg)*))
+    };
+}
+pub(crate) use say;
+
+/// `eprintln!` for the command line: every line sanitized, a write that
+/// fails ignored ([`say_err_line`]).
+macro_rules! say_err {
+    () => {
+        $crate::cli::output::say_err_line("")
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::output::say_err_line(&format!($($arg)*))
+    };
+}
+pub(crate) use say_err;
 
 /// Colour only on a terminal and when NO_COLOR is not set.
 pub fn style_for_stdout() -> Style {
@@ -18,13 +126,10 @@ pub fn style_for_stdout() -> Style {
 
 pub fn print_problem(p: &Problem, json: bool) {
     if json {
-        let v = serde_json::json!({ "event": "error", "exit": p.exit.code(), "error": p });
-        println!("{v}");
+        json_line(&serde_json::json!({ "event": "error", "exit": p.exit.code(), "error": p }));
     } else {
-        // Problems quote file content and paths: escape anything a terminal would act on.
-        let text = p.to_string();
-        let safe: Vec<String> = text.lines().map(|l| sanitize(l).into_owned()).collect();
-        eprintln!("error: {}", safe.join("\n"));
+        // Problems quote file content and paths: every line is sanitized.
+        say_err!("error: {p}");
     }
 }
 
@@ -37,12 +142,17 @@ impl EventSink for JsonSink {
     }
 }
 
+/// One JSON object on its own line on stdout. Every string in it (keys too)
+/// is sanitized first, so C1 controls, DEL and bidi overrides from files, logs
+/// or the network arrive escaped as on the terminal (serde_json itself escapes
+/// only C0).
 pub fn json_line<T: serde::Serialize>(value: &T) {
-    if let Ok(text) = serde_json::to_string(value) {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{text}");
-        let _ = out.flush();
-    }
+    let Ok(text) = serde_json::to_string(value) else {
+        return;
+    };
+    let mut text = sanitize_json_text(&text).into_owned();
+    text.push('\n');
+    write_raw(Stream::Out, &text);
 }
 
 /// Step lines on stderr, with a progress bar for long work on a terminal.
@@ -75,9 +185,9 @@ impl EventSink for HumanSink {
                 step,
                 number,
                 title,
-            } => eprintln!("[{number:>2}/11] {step}: {title}"),
+            } => say_err!("[{number:>2}/11] {step}: {title}"),
             Event::ActionStarted { description, .. } => {
-                eprintln!("        {}", sanitize(&description))
+                say_err!("        {}", sanitize(&description))
             }
             Event::StepProgress {
                 files_done,
@@ -117,16 +227,20 @@ impl EventSink for HumanSink {
                     outcome,
                     Outcome::Changed | Outcome::Checked | Outcome::Undone
                 ) {
-                    eprintln!("        {text}");
+                    say_err!("        {text}");
                 } else {
-                    eprintln!("[{:>2}/11] {step}: {text}", step.number());
+                    say_err!("[{:>2}/11] {step}: {text}", step.number());
                 }
             }
             Event::StepSkipped { step, reason } => {
-                eprintln!("[{:>2}/11] {step}: skipped, {reason}", step.number())
+                say_err!(
+                    "[{:>2}/11] {step}: skipped, {}",
+                    step.number(),
+                    sanitize(&reason)
+                )
             }
             Event::StepWaiting { step, reason } => {
-                eprintln!(
+                say_err!(
                     "[{:>2}/11] {step}: waiting: {}",
                     step.number(),
                     sanitize(&reason)
@@ -134,9 +248,9 @@ impl EventSink for HumanSink {
             }
             Event::StepFailed { .. } => {
                 self.finish_bar();
-                eprintln!("        FAILED");
+                say_err!("        FAILED");
             }
-            Event::Note { text, .. } => eprintln!("        note: {}", sanitize(&text)),
+            Event::Note { text, .. } => say_err!("        note: {}", sanitize(&text)),
         }
     }
 }
@@ -147,8 +261,7 @@ pub fn confirm(question: &str) -> Result<bool, Problem> {
         return Err(Problem::usage("there is no terminal to ask for confirmation, so nothing was changed")
             .fix("rerun with --yes to go ahead without asking, or with --dry-run to only see the changes"));
     }
-    eprint!("{question} [y/N] ");
-    let _ = std::io::stderr().flush();
+    write_raw(Stream::Err, &format!("{} [y/N] ", sanitize(question)));
     let mut answer = String::new();
     std::io::stdin()
         .read_line(&mut answer)
@@ -158,27 +271,28 @@ pub fn confirm(question: &str) -> Result<bool, Problem> {
 
 /// The end of an apply, for people.
 pub fn print_summary(summary: &crate::engine::Summary, undo_hint: &str) {
+    // File names come from the disk: a line break in one is escaped too.
     if let Some(j) = &summary.journal {
-        println!("Journal: {}", j.display());
+        say!("Journal: {}", safe_path(j));
     }
     if let Some(b) = &summary.backups {
         if b.exists() {
-            println!("Backups: {}", b.display());
+            say!("Backups: {}", safe_path(b));
         }
     }
     for k in &summary.kept {
-        println!(
+        say!(
             "Kept (changed after mdcluster wrote it, not ours to delete): {}",
-            k.display()
+            safe_path(k)
         );
     }
     let mut notes: Vec<&String> = summary.notes.iter().collect();
     notes.dedup();
     for n in notes {
-        println!("Next: {}", sanitize(n));
+        say!("Next: {}", sanitize(n));
     }
     if !undo_hint.is_empty() {
-        println!("To reverse: {undo_hint}");
+        say!("To reverse: {undo_hint}");
     }
 }
 

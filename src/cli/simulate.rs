@@ -1,7 +1,7 @@
 //! `mdcluster simulate`: a SIMULATED cluster for a sandbox primary (demo, tests).
 
 use super::cluster::ScopeArgs;
-use super::output::json_line;
+use super::output::{json_line, say};
 use crate::cluster::pairing::{self, JoinCode};
 use crate::problem::{Exit, Problem};
 use crate::profile::Profile;
@@ -147,7 +147,7 @@ pub fn simulate(profile: &Profile, a: &SimulateArgs) -> Result<Exit, Problem> {
             "pid": std::process::id(),
         }));
     } else {
-        println!(
+        say!(
             "SIMULATION (not MDaemon): {} simulated secondar{} for the SAMPLE primary {}, announcing on {}; \
              the simulated primary writes cluster-log lines to {} once a node is registered. Stop with Ctrl-C.",
             cfg.names.len(),
@@ -161,7 +161,7 @@ pub fn simulate(profile: &Profile, a: &SimulateArgs) -> Result<Exit, Problem> {
     if json {
         json_line(&json!({ "event": "simulation-stopped", "simulation": true, "exit": 0 }));
     } else {
-        println!("SIMULATION stopped; registered nodes no longer announce.");
+        say!("SIMULATION stopped; registered nodes no longer announce.");
     }
     Ok(Exit::Success)
 }
@@ -223,5 +223,5 @@ fn show(r: &Report, json: bool) {
         ),
         Report::Note { text } => text.clone(),
     };
-    println!("SIMULATION {}", sanitize(&text));
+    say!("SIMULATION {}", sanitize(&text));
 }

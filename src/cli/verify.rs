@@ -5,7 +5,7 @@
 //! registered secondary is confirmed connected and replicating, or the time
 //! limit passes (exit 5, each missing confirmation named).
 
-use super::output::json_line;
+use super::output::{json_line, say};
 use crate::cluster::manifest::Manifest;
 use crate::clusterlog::confirm::{registered_nodes, NodeLog, Seen};
 use crate::clusterlog::{Confirmations, Follower, Format, NodeSpec, Reader, POLL};
@@ -17,7 +17,7 @@ use crate::report::sanitize;
 use clap::Args;
 use serde::Serialize;
 use serde_json::json;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -188,7 +188,8 @@ impl Out {
             return;
         }
         self.grid = grid.to_vec();
-        let mut out = std::io::stdout().lock();
+        // The cursor movements are mdcluster's own; every line is sanitized.
+        let mut out: Vec<u8> = Vec::new();
         if self.live && self.drawn > 0 {
             let _ = crossterm::queue!(
                 out,
@@ -196,16 +197,16 @@ impl Out {
                 crossterm::terminal::Clear(crossterm::terminal::ClearType::FromCursorDown)
             );
         }
-        for l in lines {
-            let _ = writeln!(out, "{l}");
+        let mut text = String::from_utf8_lossy(&out).into_owned();
+        let grid_lines = if self.live { grid } else { &[] };
+        for l in lines.iter().chain(grid_lines) {
+            text.push_str(&crate::report::sanitize_lines(l));
+            text.push('\n');
         }
         if self.live {
-            for g in grid {
-                let _ = writeln!(out, "{g}");
-            }
             self.drawn = grid.len() as u16;
         }
-        let _ = out.flush();
+        super::output::print_raw(&text);
     }
 }
 
@@ -266,7 +267,7 @@ pub fn verify(profile: &Profile, a: &VerifyArgs) -> Result<Exit, Problem> {
         grid: Vec::new(),
     };
     if !a.json {
-        println!(
+        say!(
             "Verifying the cluster of {} from its cluster log (plan {}); waiting up to {} s",
             plan.install_root,
             plan.file.display(),
@@ -430,38 +431,40 @@ pub fn verify(profile: &Profile, a: &VerifyArgs) -> Result<Exit, Problem> {
     } else {
         if !out.live {
             let rows: Vec<[Cell; 6]> = shown_rows.into_iter().flatten().collect();
-            println!();
+            say!();
             for g in grid(&nodes, &rows) {
-                println!("{g}");
+                say!("{g}");
             }
         }
-        println!();
+        say!();
         match follower.file() {
-            Some(f) => println!(
+            // The file's name was found on disk: sanitized as a whole, so
+            // that not even a line break in it starts a line of its own.
+            Some(f) => say!(
                 "Log: {} ({} lines read, {} in no known format)",
-                f.display(),
+                crate::report::safe_path(f),
                 follower.lines,
                 unknown
             ),
-            None => println!("Log: {}", sanitize(&found.describe())),
+            None => say!("Log: {}", sanitize(&found.describe())),
         }
         for n in &notes {
-            println!("Note: {}", shown(n, 400));
+            say!("Note: {}", shown(n, 400));
         }
         for w in &warnings {
-            println!("Warning: {}", shown(w, 400));
+            say!("Warning: {}", shown(w, 400));
         }
         if ok {
-            println!("Verified: every registered secondary is connected and replicating.");
+            say!("Verified: every registered secondary is connected and replicating.");
         } else {
-            println!(
+            say!(
                 "NOT verified within {} s; missing confirmations:",
                 a.timeout
             );
             for m in &missing {
-                println!("  {}", shown(m, 400));
+                say!("  {}", shown(m, 400));
             }
-            println!(
+            say!(
                 "Next: check Setup > Cluster Service on the primary and each secondary, then run `mdcluster verify --plan {} --timeout 120` again",
                 plan.file.display()
             );

@@ -22,6 +22,8 @@ use std::time::Duration;
 pub const DIR: &str = "mdcluster";
 pub const FILE: &str = "cluster.toml";
 pub const LOCK: &str = "cluster.lock";
+/// The file the manifest lock's OS lock is taken on (see [`ManifestLock`]).
+pub const GUARD: &str = "cluster.guard";
 /// A lock not refreshed for this long belongs to a run that is gone.
 pub const STALE_SECS: i64 = 120;
 const HEARTBEAT: Duration = Duration::from_secs(15);
@@ -312,8 +314,18 @@ fn conflict(what: String) -> Problem {
 /// The manifest lock, refreshed while held; dropped, it is removed. A
 /// process that already holds it (the wizard, for its whole run) may take it
 /// again: the inner guard neither refreshes nor removes it.
+///
+/// Two files: `cluster.lock` names the holder (host, process, command, time,
+/// refreshed while held: the lease), and `cluster.guard` carries an OS file
+/// lock, so that two runs can never both hold it. The guard is taken as the
+/// installation lock is ([`crate::engine::lock::try_lock_path`]: the locked
+/// file must still be the one at the path), so removing both files on release
+/// is safe. A live lease of a run whose OS lock this machine cannot see (on
+/// another computer, or one that died less than [`STALE_SECS`] ago) still
+/// refuses.
 pub struct ManifestLock {
     path: PathBuf,
+    guard: Option<(PathBuf, crate::engine::lock::Held)>,
     owned: bool,
     stop: Arc<AtomicBool>,
     beat: Option<std::thread::JoinHandle<()>>,
@@ -365,10 +377,10 @@ impl ManifestLock {
     }
 
     pub fn acquire(share: &Path, command: &str) -> Result<ManifestLock, Problem> {
+        use crate::engine::lock::{try_lock_path, LockError};
         let dir = dir_of(share);
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Problem::io(Exit::Refused, "create", &dir, &e))?;
         let path = dir.join(LOCK);
+        let guard_path = dir.join(GUARD);
         let me = Holder {
             host: crate::engine::lock::hostname(),
             pid: std::process::id(),
@@ -376,76 +388,91 @@ impl ManifestLock {
             since: crate::engine::journal::now_rfc3339(),
             alive: now_secs(),
         };
-        for _ in 0..2 {
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-            {
-                Ok(f) => {
-                    drop(f);
-                    write_holder(&path, &me)?;
-                    let stop = Arc::new(AtomicBool::new(false));
-                    let beat = {
-                        let (stop, path) = (stop.clone(), path.clone());
-                        let mut me = me;
-                        std::thread::spawn(move || {
-                            while !stop.load(Ordering::Relaxed) {
-                                std::thread::park_timeout(HEARTBEAT);
-                                me.alive = now_secs();
-                                if !stop.load(Ordering::Relaxed) {
-                                    let _ = write_holder(&path, &me);
-                                }
-                            }
-                        })
-                    };
-                    return Ok(ManifestLock {
-                        path,
-                        owned: true,
-                        stop,
-                        beat: Some(beat),
-                    });
+        let inner = || ManifestLock {
+            path: path.clone(),
+            guard: None,
+            owned: false,
+            stop: Arc::new(AtomicBool::new(true)),
+            beat: None,
+        };
+        if read_holder(&path).is_some_and(|h| h.is_me()) {
+            return Ok(inner());
+        }
+        let busy = |path: &Path| match read_holder(path) {
+            Some(h) => Problem::refused(format!(
+                "another mdcluster is working on this cluster: {}",
+                h.describe()
+            ))
+            .at(path.display().to_string())
+            .fix("let it finish first; two wizards must not assign server IDs at once"),
+            None => Problem::refused("the cluster manifest is locked by another run")
+                .at(path.display().to_string())
+                .fix("wait a moment and retry; a lock nobody refreshes expires after two minutes"),
+        };
+        let mut held = None;
+        for _ in 0..3 {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| Problem::io(Exit::Refused, "create", &dir, &e))?;
+            match try_lock_path(&guard_path) {
+                Ok(Some(h)) => {
+                    held = Some(h);
+                    break;
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    match read_holder(&path) {
-                        Some(h) if h.is_me() => {
-                            return Ok(ManifestLock {
-                                path,
-                                owned: false,
-                                stop: Arc::new(AtomicBool::new(true)),
-                                beat: None,
-                            })
-                        }
-                        Some(h) if h.is_live() => {
-                            return Err(Problem::refused(format!(
-                            "another mdcluster is working on this cluster: {}",
-                            h.describe()
-                        ))
-                        .at(path.display().to_string())
-                        .fix("let it finish first; two wizards must not assign server IDs at once"));
-                        }
-                        // Stale (its holder stopped refreshing it) or unreadable and old: take over.
-                        _ if lock_age(&path) > STALE_SECS => {
-                            let _ = std::fs::remove_file(&path);
-                        }
-                        _ => {
-                            return Err(Problem::refused("the cluster manifest is locked by another run")
-                            .at(path.display().to_string())
-                            .fix("wait a moment and retry; a lock nobody refreshes expires after two minutes"));
-                        }
-                    }
-                }
-                Err(e) => {
+                // Held by this process (taken a moment ago by another of its
+                // threads, which names itself right after).
+                Ok(None) if read_holder(&path).is_some_and(|h| h.is_me()) => return Ok(inner()),
+                Ok(None) => return Err(busy(&path)),
+                // The folder went with a released lock: make it again.
+                Err(LockError::Open(e)) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(LockError::Open(e) | LockError::Lock(e)) => {
                     return Err(Problem::io(
                         Exit::Refused,
                         "lock the cluster manifest",
-                        &path,
+                        &guard_path,
                         &e,
-                    ))
+                    )
+                    .fix("the share must support file locks"))
                 }
+                Err(LockError::Unstable) => break,
             }
         }
-        Err(Problem::refused("could not lock the cluster manifest").at(path.display().to_string()))
+        let Some(held) = held else {
+            return Err(Problem::refused("could not lock the cluster manifest")
+                .at(guard_path.display().to_string()));
+        };
+        // No other mdcluster that takes the guard is here now. The lease still
+        // speaks for one whose OS lock cannot be seen from here.
+        match read_holder(&path) {
+            Some(h) if h.is_live() && !h.is_me() => return Err(busy(&path)),
+            // Unreadable and young: being written by a run that does not take the guard.
+            None if crate::fsops::exists(&path) && lock_age(&path) <= STALE_SECS => {
+                return Err(busy(&path))
+            }
+            // Free, released, or stale (its holder stopped refreshing it): ours.
+            _ => {}
+        }
+        write_holder(&path, &me)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let beat = {
+            let (stop, path) = (stop.clone(), path.clone());
+            let mut me = me;
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::park_timeout(HEARTBEAT);
+                    me.alive = now_secs();
+                    if !stop.load(Ordering::Relaxed) {
+                        let _ = write_holder(&path, &me);
+                    }
+                }
+            })
+        };
+        Ok(ManifestLock {
+            path,
+            guard: Some((guard_path, held)),
+            owned: true,
+            stop,
+            beat: Some(beat),
+        })
     }
 }
 
@@ -479,7 +506,15 @@ impl Drop for ManifestLock {
             let _ = t.join();
         }
         if self.owned {
-            let _ = std::fs::remove_file(&self.path);
+            // The lease, if it still names this run; then the guard, while it
+            // is still locked; then the lock is let go.
+            if read_holder(&self.path).is_none_or(|h| h.is_me()) {
+                let _ = std::fs::remove_file(&self.path);
+            }
+            if let Some((guard_path, held)) = self.guard.take() {
+                let _ = std::fs::remove_file(&guard_path);
+                drop(held);
+            }
             // The folder too, when the lock was all there was in it.
             if let Some(dir) = self.path.parent() {
                 let _ = std::fs::remove_dir(dir);
@@ -645,5 +680,93 @@ mod tests {
         )
         .unwrap();
         assert!(ManifestLock::acquire(d.path(), "apply").is_ok());
+    }
+
+    #[test]
+    fn a_stale_lease_is_not_taken_over_while_its_run_holds_the_guard() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir_of(d.path())).unwrap();
+        // Another run holds the OS lock, but its lease went stale (it was
+        // suspended, or its clock jumped): it still holds the lock.
+        let other = crate::engine::lock::try_lock_path(&dir_of(d.path()).join(GUARD))
+            .unwrap()
+            .unwrap();
+        let stale = Holder {
+            host: "MAIL9".into(),
+            pid: 1,
+            command: "wizard".into(),
+            since: "then".into(),
+            alive: now_secs() - STALE_SECS - 5,
+        };
+        std::fs::write(
+            dir_of(d.path()).join(LOCK),
+            serde_json::to_vec(&stale).unwrap(),
+        )
+        .unwrap();
+        let e = ManifestLock::acquire(d.path(), "apply").err().unwrap();
+        assert_eq!(e.exit, Exit::Refused);
+        assert!(e.what.contains("wizard (process 1 on MAIL9"), "{e}");
+        // Released: the stale lease is taken over.
+        drop(other);
+        let mine = ManifestLock::acquire(d.path(), "apply").unwrap();
+        assert!(read_holder(&dir_of(d.path()).join(LOCK)).unwrap().is_me());
+        drop(mine);
+        assert!(
+            !dir_of(d.path()).exists(),
+            "lease, guard and folder are gone"
+        );
+    }
+
+    /// Set in the child processes of the race below: the share to race on.
+    const RACE_SHARE: &str = "MDCLUSTER_TEST_MANIFEST_RACE_SHARE";
+
+    #[test]
+    fn racing_processes_never_hold_the_manifest_lock_together() {
+        if let Some(share) = std::env::var_os(RACE_SHARE) {
+            // A child: take and release the lock until it held it 30 times,
+            // asserting nobody else holds it at the same moment (the marker
+            // is created with `create_new`). Every other time it leaves a
+            // stale lease behind, as a run that stopped refreshing it would,
+            // so that the next holders take a stale lock over.
+            let share = PathBuf::from(share);
+            let marker = share.join("inside");
+            let mut held = 0;
+            while held < 30 {
+                match ManifestLock::acquire(&share, "race") {
+                    Ok(lock) => {
+                        assert!(lock.owned);
+                        if let Err(e) = std::fs::OpenOptions::new()
+                            .write(true)
+                            .create_new(true)
+                            .open(&marker)
+                        {
+                            panic!("two holders of the manifest lock at once ({e})");
+                        }
+                        std::thread::yield_now();
+                        std::fs::remove_file(&marker).unwrap();
+                        if held % 2 == 0 {
+                            let stale = Holder {
+                                host: "GONE".into(),
+                                pid: 1,
+                                command: "race".into(),
+                                since: "then".into(),
+                                alive: now_secs() - STALE_SECS - 5,
+                            };
+                            write_holder(&lock.path, &stale).unwrap();
+                        }
+                        drop(lock);
+                        held += 1;
+                    }
+                    Err(p) => assert_eq!(p.exit, Exit::Refused, "{p}"),
+                }
+            }
+            return;
+        }
+        let d = tempfile::tempdir().unwrap();
+        crate::engine::lock::run_in_processes(
+            "cluster::manifest::tests::racing_processes_never_hold_the_manifest_lock_together",
+            (RACE_SHARE, d.path()),
+            4,
+        );
     }
 }

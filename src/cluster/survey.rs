@@ -16,11 +16,19 @@ pub enum Source {
     Manual,
 }
 
+/// Why an address in [`NodeReport::unsigned_addresses`] is not the node's.
+pub const UNSIGNED_ADDRESS: &str = "not in its signed announcement: only an unsigned mDNS address record gives it (anyone on the LAN can send one)";
+
 /// One candidate node.
 #[derive(Clone, Debug, Serialize)]
 pub struct NodeReport {
     pub name: String,
+    /// Its addresses: for a trusted node only those its signed announcement
+    /// gives (and the mDNS records confirm).
     pub addresses: Vec<IpAddr>,
+    /// Addresses the mDNS records give for a trusted node's host name that its
+    /// signed announcement does not: ignored, only listed ([`UNSIGNED_ADDRESS`]).
+    pub unsigned_addresses: Vec<IpAddr>,
     pub source: Source,
     pub trusted: bool,
     /// Why it is not trusted, when it is not.
@@ -40,6 +48,16 @@ impl NodeReport {
 
     pub fn blocking(&self) -> Vec<&Verdict> {
         self.rules.iter().filter(|v| v.blocks()).collect()
+    }
+
+    /// The address to put in the plan for it: one of [`NodeReport::addresses`],
+    /// so for a node found by mDNS one it signed, never one only an unsigned
+    /// record gives. Empty when there is none.
+    pub fn plan_address(&self) -> String {
+        self.addresses
+            .first()
+            .map(ToString::to_string)
+            .unwrap_or_default()
     }
 }
 
@@ -112,9 +130,9 @@ pub struct Judge<'a> {
 impl Judge<'_> {
     pub fn sighting(&self, s: &Sighting, others: &[NodeReport]) -> NodeReport {
         let name = s.name();
-        let addresses: Vec<IpAddr> = s.addresses.iter().copied().collect();
         match s.trust(self.code, self.now_ms) {
             Ok(a) => {
+                let (addresses, unsigned_addresses) = s.signed_and_unsigned(a);
                 let licences = self.licences_except(&a.facts.name, others);
                 let rules = rules::check(
                     self.primary,
@@ -126,6 +144,7 @@ impl Judge<'_> {
                 NodeReport {
                     name,
                     addresses,
+                    unsigned_addresses,
                     source: Source::Mdns,
                     trusted: true,
                     untrusted: None,
@@ -135,7 +154,8 @@ impl Judge<'_> {
             }
             Err(why) => NodeReport {
                 name,
-                addresses,
+                addresses: s.addresses.iter().copied().collect(),
+                unsigned_addresses: Vec::new(),
                 source: Source::Mdns,
                 trusted: false,
                 untrusted: Some(why.to_string()),
@@ -168,6 +188,7 @@ impl Judge<'_> {
         NodeReport {
             name: facts.name.clone(),
             addresses,
+            unsigned_addresses: Vec::new(),
             source: Source::Manual,
             trusted: false,
             untrusted: Some(Untrusted::Unsigned.to_string()),
@@ -237,4 +258,89 @@ fn resolve(host: &str) -> Vec<IpAddr> {
     out.dedup();
     out.truncate(8);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::pairing::Announcement;
+    use std::time::Instant;
+
+    const NOW: i64 = 1_000_000;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    /// MAIL2, signing 10.0.0.12 with `code`; its host name resolved to `resolved`.
+    fn mail2(code: &JoinCode, resolved: &[&str]) -> Sighting {
+        let facts = Facts {
+            name: "MAIL2".into(),
+            addresses: vec![ip("10.0.0.12")],
+            ..Facts::default()
+        };
+        Sighting {
+            fullname: "MAIL2._mdcluster._tcp.local.".into(),
+            addresses: resolved.iter().map(|a| ip(a)).collect(),
+            announcement: Ok(Announcement::sign(facts, NOW, code)),
+            first_seen: Instant::now(),
+            updated: Instant::now(),
+        }
+    }
+
+    #[test]
+    fn only_signed_addresses_are_a_trusted_nodes_and_the_rest_is_listed_apart() {
+        let code = JoinCode::generate();
+        let primary = Facts::default();
+        // Every rule ignored: the node is addable, so what the wizard would
+        // put in the plan is known.
+        let ignore: Vec<String> = rules::RULES.iter().map(|r| r.to_string()).collect();
+        let judge = Judge {
+            primary: &primary,
+            code: Some(&code),
+            now_ms: NOW,
+            networks: &[],
+            members: &[],
+            ignore: &ignore,
+        };
+        // 10.0.0.9 (an unsigned A record) sorts first: the first address
+        // seen would be the forged one.
+        let s = mail2(&code, &["10.0.0.9", "10.0.0.12", "2001:db8::9"]);
+        let r = judge.sighting(&s, &[]);
+        assert!(r.trusted && r.addable(), "{r:?}");
+        assert_eq!(r.addresses, vec![ip("10.0.0.12")]);
+        assert_eq!(
+            r.unsigned_addresses,
+            vec![ip("10.0.0.9"), ip("2001:db8::9")]
+        );
+        assert_eq!(
+            r.plan_address(),
+            "10.0.0.12",
+            "the wizard adds the signed one"
+        );
+        assert!(r.facts.is_some());
+
+        // A host entered by hand at the unsigned address is not taken for
+        // MAIL2 (the trusted node does not own that address).
+        let all = judge.all_with(&[&s], vec![judge.manual("10.0.0.9")]);
+        assert_eq!(all.len(), 2, "{all:?}");
+        assert!(all
+            .iter()
+            .any(|m| m.source == Source::Manual && m.addresses == vec![ip("10.0.0.9")]));
+
+        // Only the unsigned address resolved: not trusted at all.
+        let r = judge.sighting(&mail2(&code, &["10.0.0.9"]), &[]);
+        assert!(!r.trusted && !r.addable(), "{r:?}");
+        assert!(r.untrusted.unwrap().contains("signed addresses"));
+
+        // Untrusted (another code): every address is listed, as untrusted as the node.
+        let r = judge.sighting(
+            &mail2(&JoinCode::generate(), &["10.0.0.9", "10.0.0.12"]),
+            &[],
+        );
+        assert!(!r.trusted && !r.addable(), "{r:?}");
+        assert_eq!(r.addresses, vec![ip("10.0.0.9"), ip("10.0.0.12")]);
+        assert!(r.unsigned_addresses.is_empty());
+        assert!(r.facts.is_none());
+    }
 }

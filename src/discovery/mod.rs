@@ -251,7 +251,9 @@ fn service_info(a: &Announcement) -> Result<ServiceInfo, Problem> {
 pub struct Sighting {
     /// The instance's full mDNS name (bounded; shown escaped).
     pub fullname: String,
-    /// Addresses from the mDNS records, merged across answers.
+    /// Addresses from the mDNS records, merged across answers. Not signed:
+    /// only those in the signed announcement are the node's
+    /// ([`Sighting::signed_and_unsigned`]).
     pub addresses: BTreeSet<IpAddr>,
     pub announcement: Result<Announcement, Untrusted>,
     pub first_seen: Instant,
@@ -272,6 +274,16 @@ impl Sighting {
                 .take(63)
                 .collect(),
         }
+    }
+
+    /// The addresses from the mDNS records, split by the node's (trusted)
+    /// announcement: those it signs, which are the node's, and the others,
+    /// which only an unsigned A/AAAA record for its host name gives (anyone on
+    /// the LAN can send one), so they are never attributed to it.
+    pub fn signed_and_unsigned(&self, a: &Announcement) -> (Vec<IpAddr>, Vec<IpAddr>) {
+        self.addresses
+            .iter()
+            .partition(|ip| a.facts.addresses.contains(ip))
     }
 
     /// Trusted: well-formed, signed with `code`, and fresh.

@@ -76,6 +76,7 @@ pub fn fs_problem(e: FsError) -> Problem {
         FsError::Conflict { .. } => "something else wrote to the target meanwhile; move that file away and rerun to resume",
         FsError::Verify { .. } => "the copy was removed again; check the share's health (disk, network), then rerun to resume",
         FsError::Special { .. } => "remove the link or special file (mdcluster never follows them), then rerun to resume",
+        FsError::Alias { .. } => "the source and its copy are one folder under two names (a share, [[mounts]] entry, link or junction), so neither was deleted: make the target a folder of its own, then rerun, or run `mdcluster undo`",
         FsError::Io { kind, .. } if *kind == std::io::ErrorKind::PermissionDenied => {
             "give this account access to that file, then rerun to resume (or run `mdcluster undo`)"
         }
@@ -205,9 +206,14 @@ pub fn execute(
     }
 }
 
-/// Undo an action that was started (and maybe finished). Returns evidence;
-/// files that were kept because they are not ours to delete are listed in it.
-pub fn undo(action: &Action, env: &ActionEnv) -> Result<serde_json::Value, Problem> {
+/// Undo an action that was started, and `finished` (its done record is in
+/// the journal) or not. Returns evidence; files that were kept because they
+/// are not ours to delete are listed in it.
+pub fn undo(
+    action: &Action,
+    env: &ActionEnv,
+    finished: bool,
+) -> Result<serde_json::Value, Problem> {
     match action {
         Action::CreateFolder { folder } => {
             if fsops::exists(&folder.local) {
@@ -262,7 +268,7 @@ pub fn undo(action: &Action, env: &ActionEnv) -> Result<serde_json::Value, Probl
             before,
             after,
             ..
-        } => restore_file(file, before, after, env),
+        } => restore_file(file, before, after, env, finished),
         Action::DropSemaphore { file } => {
             match std::fs::remove_file(&file.local) {
                 Ok(()) => Ok(json!({ "removed": true })),
@@ -519,12 +525,16 @@ fn edit_file(
 }
 
 /// Undo of [`edit_file`]: the backup back in place, with its time, but only
-/// over the bytes mdcluster wrote.
+/// over the bytes mdcluster wrote. An edit that was never written (it stopped
+/// before: no backup, which comes first, and no done record) leaves nothing
+/// to undo, whatever the file holds now: a run refused late because someone
+/// else changed the file is undone without touching it.
 fn restore_file(
     file: &Loc,
     before: &str,
     after: &str,
     env: &ActionEnv,
+    finished: bool,
 ) -> Result<serde_json::Value, Problem> {
     let current = std::fs::read(&file.local)
         .map_err(|e| Problem::io(Exit::Failed, "read", &file.local, &e).fix("rerun undo"))?;
@@ -533,6 +543,9 @@ fn restore_file(
         return Ok(json!({ "already": true }));
     }
     let backup = env.backup_path(&file.local);
+    if !finished && hash != after && !fsops::exists(&backup) {
+        return Ok(json!({ "never_written": true }));
+    }
     if hash != after {
         return Err(Problem::failed(format!("{} was changed after mdcluster edited it, so undo does not overwrite it", file.win))
             .at(file.local.display().to_string())

@@ -46,7 +46,15 @@ pub struct Engine {
     /// What discovery found (set by the caller before the preview); None:
     /// discovery did not run, and the cluster steps wait for it.
     pub discovered: Option<Vec<crate::cluster::survey::NodeReport>>,
+    /// Actions (and undos of actions) this process started, for [`FAIL_AT_ENV`].
+    started: std::sync::atomic::AtomicU64,
 }
+
+/// Test hook (docs/testing.md): the Nth action (or undo of one) this process
+/// starts fails: `N` right after its intent is journaled, before it does
+/// anything; `N:after` once it is done, before that is journaled. How tests
+/// prove that a run stopped by a fault at any action can be undone.
+pub const FAIL_AT_ENV: &str = "MDCLUSTER_FAIL_AT_ACTION";
 
 /// Everything a run would do, prepared and checked.
 #[derive(Clone)]
@@ -143,6 +151,7 @@ impl Engine {
             allow_rename: crate::fsops::mover::rename_allowed(),
             options: RunOptions::default(),
             discovered: None,
+            started: Default::default(),
         };
         engine.options = options;
         engine.check_journal_owner()?;
@@ -215,15 +224,16 @@ impl Engine {
         };
         let mut plans = Vec::new();
         for step in StepId::ALL.into_iter().filter(|s| *s != StepId::SharedPath) {
-            plans.push(self.step_plan(step, &ctx, 0)?);
+            plans.push(self.step_plan(step, &ctx, &[])?);
         }
-        let to_share = plans
+        let destinations: Vec<(Loc, u64)> = plans
             .iter()
             .filter(|p| p.state != StepState::Done)
-            .map(StepPlan::bytes_to_share)
-            .sum();
-        plans.insert(0, self.step_plan(StepId::SharedPath, &ctx, to_share)?);
+            .flat_map(|p| p.destinations().map(|(to, bytes)| (to.clone(), bytes)))
+            .collect();
+        plans.insert(0, self.step_plan(StepId::SharedPath, &ctx, &destinations)?);
         drop_repeated_folders(&mut plans);
+        steps::layout::check(&ctx, &self.state_dir, &mut plans);
         chain_ini_edits(&mut plans, &install);
         self.add_service_actions(&mut plans, &service);
         let mut files = vec![(install.ini.clone(), install.ini_bytes.clone())];
@@ -307,7 +317,12 @@ impl Engine {
         }
     }
 
-    fn step_plan(&self, step: StepId, ctx: &Context, to_share: u64) -> Result<StepPlan, Problem> {
+    fn step_plan(
+        &self,
+        step: StepId,
+        ctx: &Context,
+        destinations: &[(Loc, u64)],
+    ) -> Result<StepPlan, Problem> {
         if step.available() {
             if let Some(rec) = self.replay.step(step) {
                 // The cluster steps judge each run anew (a plan may gain a node);
@@ -336,7 +351,7 @@ impl Engine {
                 }
             }
         }
-        steps::prepare(step, ctx, to_share)
+        steps::prepare(step, ctx, destinations)
     }
 
     /// Carry out a preview. Returns what changed; on failure the journal is
@@ -369,6 +384,7 @@ impl Engine {
         }
         create_state_dir(&self.state_dir)?;
         let _lock = lock::Lock::acquire(&self.state_dir, command)?;
+        self.remove_leftovers();
         // Under the lock: make sure no other run moved on since the preview.
         let replay = journal::read(&self.journal_path())?;
         if replay.records != self.replay.records {
@@ -514,7 +530,14 @@ impl Engine {
                 });
             }
         };
+        let injected = self.injected_failure();
+        if injected == Some(false) {
+            return Err(injected_problem());
+        }
         let evidence = actions::execute(action, &env, &mut progress)?;
+        if injected == Some(true) {
+            return Err(injected_problem());
+        }
         if let Some(skipped) = evidence.get("skipped").and_then(|s| s.as_array()) {
             let names: Vec<&str> = skipped.iter().filter_map(|v| v.as_str()).collect();
             events.emit(Event::Note {
@@ -538,6 +561,18 @@ impl Engine {
             kind: action.kind(),
         });
         Ok(())
+    }
+
+    /// Whether the action starting now fails by [`FAIL_AT_ENV`]: Some(after).
+    fn injected_failure(&self) -> Option<bool> {
+        use std::sync::atomic::Ordering;
+        let n = self.started.fetch_add(1, Ordering::SeqCst) + 1;
+        let value = std::env::var(FAIL_AT_ENV).ok()?;
+        let (at, after) = match value.split_once(':') {
+            Some((at, "after")) => (at, true),
+            _ => (value.as_str(), false),
+        };
+        (at.trim().parse::<u64>().ok()? == n).then_some(after)
     }
 
     /// Where each step stands, from the journal and (for steps not started) a
@@ -567,6 +602,28 @@ impl Engine {
         }
         if self.replay.undone {
             return ("pending", "undone".into());
+        }
+        if self.replay.undo_begun {
+            // An undo stopped part-way: say how far it got, not what the run did.
+            let finish = format!(
+                "rerun `mdcluster undo --plan {}` to finish the undo",
+                self.plan.file.display()
+            );
+            let Some(rec) = self.replay.step(step).filter(|r| !r.intents.is_empty()) else {
+                return ("pending", format!("nothing of it to undo; {finish}"));
+            };
+            let undone = rec.intents.intersection(&rec.undo_done).count();
+            return if undone == rec.intents.len() {
+                ("undone", format!("undone; {finish}"))
+            } else {
+                (
+                    "undo-interrupted",
+                    format!(
+                        "undo interrupted: {undone} of {} actions undone; {finish}",
+                        rec.intents.len()
+                    ),
+                )
+            };
         }
         // The cluster steps are judged anew: a node may await registration.
         let journaled = self
@@ -614,7 +671,7 @@ impl Engine {
             service: &service,
             cluster: &cluster,
         };
-        match steps::prepare(step, &ctx, 0) {
+        match steps::prepare(step, &ctx, &[]) {
             Ok(sp) if sp.state == StepState::NothingToDo && sp.failed_checks().next().is_none() => {
                 (
                     "done",
@@ -700,6 +757,39 @@ impl Engine {
         service.wait(true, Duration::from_secs(STOP_TIMEOUT_SECS), &mut |_| {})
     }
 
+    /// Under the installation lock: the temporary files a killed run left in
+    /// the folders only runs holding it write to (App, where MDaemon.ini,
+    /// Userlist.dat and the semaphores are; the state folder and its
+    /// backups). A copy of MDaemon.ini among them holds the licence key.
+    fn remove_leftovers(&self) {
+        let mut dirs = vec![self.state_dir.clone()];
+        let root = &self.plan.install_root;
+        for file in [
+            root.join(&self.profile.ini.file),
+            root.join(&self.profile.userlist.file),
+            root.join(&self.profile.semaphores.dir)
+                .and_then(|d| d.join(&self.profile.semaphores.restart)),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if let Some(dir) = self
+                .resolver
+                .locate(&file)
+                .ok()
+                .and_then(|l| l.local.parent().map(PathBuf::from))
+            {
+                dirs.push(dir);
+            }
+        }
+        if let Ok(entries) = std::fs::read_dir(self.state_dir.join("backups")) {
+            dirs.extend(entries.flatten().map(|e| e.path()));
+        }
+        for dir in dirs {
+            crate::fsops::atomic::remove_temporaries_under_lock(&dir);
+        }
+    }
+
     /// After `--keep-source`: delete the old store where its copy on the share
     /// is identical. Journaled as more actions of the mail-store step, so undo
     /// brings the deleted files back from the copy.
@@ -723,11 +813,15 @@ impl Engine {
             return Err(Problem::refused("MDaemon may still use the old store: it was not restarted since MDaemon.ini was rewritten")
                 .fix("restart MDaemon so it uses the share, then rerun cleanup with --mdaemon-restarted"));
         }
+        for (source, copy) in &kept {
+            steps::layout::check_apart(&self.resolver, source, copy)?;
+        }
         let actions: Vec<Action> = kept
             .into_iter()
             .map(|(source, copy)| Action::DeleteSource { source, copy })
             .collect();
         let _lock = lock::Lock::acquire(&self.state_dir, "cleanup")?;
+        self.remove_leftovers();
         let replay = journal::read(&self.journal_path())?;
         let first = replay
             .step(StepId::MailStore)
@@ -815,6 +909,7 @@ impl Engine {
             return Ok(summary);
         }
         let _lock = lock::Lock::acquire(&self.state_dir, "undo")?;
+        self.remove_leftovers();
         self.replay = journal::read(&self.journal_path())?;
         let list = self.undo_list();
         let actions: Vec<Action> = list.iter().map(|(_, _, a)| a.clone()).collect();
@@ -866,7 +961,20 @@ impl Engine {
                 profile: &self.profile,
                 note: &note,
             };
-            let evidence = actions::undo(action, &env).map_err(|p| {
+            let finished = self
+                .replay
+                .step(*step)
+                .is_some_and(|r| r.done.contains_key(i));
+            let injected = self.injected_failure();
+            let evidence = match injected {
+                Some(false) => Err(injected_problem()),
+                _ => actions::undo(action, &env, finished),
+            }
+            .and_then(|e| match injected {
+                Some(true) => Err(injected_problem()),
+                _ => Ok(e),
+            })
+            .map_err(|p| {
                 let p = p.in_step(step.id());
                 events.emit(Event::StepFailed {
                     step: *step,
@@ -910,6 +1018,11 @@ impl Engine {
         self.replay = Replay::default();
         Ok(summary)
     }
+}
+
+fn injected_problem() -> Problem {
+    Problem::failed(format!("a failure injected by {FAIL_AT_ENV} (a test)"))
+        .fix("rerun to resume, or run `mdcluster undo`")
 }
 
 /// The files on this machine that the planned actions replace, as they are now.
@@ -1033,8 +1146,51 @@ fn emit_unchanged(sp: &StepPlan, events: &dyn EventSink) {
     }
 }
 
+/// Why `dir` cannot serve as mdcluster's state folder, if it exists and is
+/// not a plain folder of this account's: a link or junction (backups of
+/// MDaemon.ini, with its licence key, would land wherever it points), or
+/// (Linux) a folder of another user's. None when it is fine or missing.
+pub fn state_folder_problem(dir: &std::path::Path) -> Option<String> {
+    let meta = match std::fs::symlink_metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => {
+            return Some(format!(
+                "cannot be read: {}",
+                crate::problem::describe_io(&e)
+            ))
+        }
+        Ok(m) => m,
+    };
+    if meta.file_type().is_symlink() {
+        return Some("is a link (or junction); mdcluster does not follow it".into());
+    }
+    if !meta.is_dir() {
+        return Some("is not a folder".into());
+    }
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let me = rustix::process::geteuid().as_raw();
+        if meta.uid() != me {
+            return Some(format!(
+                "belongs to another user (uid {}, not {me}); mdcluster keeps backups there",
+                meta.uid()
+            ));
+        }
+    }
+    None
+}
+
 /// The state folder holds backups of the administrator's files: owner-only.
+/// A link, or a folder of another user's, is refused, never followed.
 pub(crate) fn create_state_dir(dir: &std::path::Path) -> Result<(), Problem> {
+    if let Some(why) = state_folder_problem(dir) {
+        return Err(
+            Problem::refused(format!("mdcluster's state folder {}: {why}", dir.display()))
+                .at(dir.display().to_string())
+                .fix("remove or rename it (mdcluster creates its own), then rerun; nothing was changed"),
+        );
+    }
     std::fs::create_dir_all(dir).map_err(|e| {
         Problem::io(Exit::Refused, "create mdcluster's state folder", dir, &e)
             .fix("make sure this account may write the installation folder")
@@ -1042,7 +1198,15 @@ pub(crate) fn create_state_dir(dir: &std::path::Path) -> Result<(), Problem> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| {
+            Problem::io(
+                Exit::Refused,
+                "make mdcluster's state folder owner-only",
+                dir,
+                &e,
+            )
+            .fix("it keeps backups of MDaemon.ini (with the licence key): make sure this account owns it and the file system keeps permissions, then rerun")
+        })?;
     }
     Ok(())
 }

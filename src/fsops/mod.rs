@@ -5,9 +5,11 @@
 //! - [`mover`]: move or copy a folder tree, verified file by file, resumable.
 //! - [`probe`]: prove a folder can be written to, leaving nothing behind.
 //! - [`cleanup`]: delete an old copy, logged, so exactly it can come back.
+//! - [`identity`]: what a path is, not what it is called (links, mounts, shares).
 
 pub mod atomic;
 pub mod cleanup;
+pub mod identity;
 pub mod mover;
 pub mod probe;
 pub mod tree;
@@ -30,6 +32,8 @@ pub enum FsError {
     Verify { path: PathBuf },
     #[error("{path} is {what}; mdcluster does not follow or copy links and special files")]
     Special { path: PathBuf, what: &'static str },
+    #[error("{path} and {other} are one and the same file (two names for it: a share, mount, link or junction); mdcluster deletes neither")]
+    Alias { path: PathBuf, other: PathBuf },
 }
 
 impl FsError {
@@ -46,7 +50,8 @@ impl FsError {
             FsError::Io { path, .. }
             | FsError::Conflict { path }
             | FsError::Verify { path }
-            | FsError::Special { path, .. } => path,
+            | FsError::Special { path, .. }
+            | FsError::Alias { path, .. } => path,
         }
     }
 }
@@ -80,6 +85,24 @@ pub fn retry_busy<T>(mut op: impl FnMut() -> std::io::Result<T>) -> std::io::Res
             }
             other => return other,
         }
+    }
+}
+
+/// Test hook (docs/testing.md): the process aborts right after it has
+/// written the temporary file for a destination with this file name (an
+/// atomic write's `.tmp`, a copied file's `.part`), before the rename: how
+/// tests kill a run at exactly the moment a copy of a secret lies beside it.
+pub const CRASH_AT_ENV: &str = "MDCLUSTER_CRASH_AT";
+
+/// Abort here when [`CRASH_AT_ENV`] names `dst`'s file name.
+pub(crate) fn crash_point(dst: &Path) {
+    static NAME: std::sync::OnceLock<Option<std::ffi::OsString>> = std::sync::OnceLock::new();
+    let hit = NAME
+        .get_or_init(|| std::env::var_os(CRASH_AT_ENV))
+        .as_deref()
+        .is_some_and(|name| dst.file_name() == Some(name));
+    if hit {
+        std::process::abort();
     }
 }
 

@@ -249,6 +249,7 @@ pub fn move_tree(
         ));
     }
     refuse_special_root(from)?;
+    refuse_alias(from, to)?;
     if opts.allow_rename && super::tree::is_empty_dir(to)? {
         if super::exists(to) {
             std::fs::remove_dir(to).map_err(|e| FsError::io("remove the empty folder", to, e))?;
@@ -276,13 +277,14 @@ pub fn copy_tree(
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<Outcome, FsError> {
     refuse_special_root(from)?;
+    refuse_alias(from, to)?;
     let run = Run::new(opts, totals);
     run.copy_phase(from, to, progress)?;
     Ok(run.outcome())
 }
 
 /// Undo of [`copy_tree`]: delete from `copy` every file that is still identical
-/// to its twin in `source`, then the folders left empty (`copy` itself too unless
+/// to its twin in `source` and every temporary file of ours, then the folders left empty (`copy` itself too unless
 /// `keep_root`). Files that differ are kept and returned: they are not ours to delete.
 pub fn remove_copy(source: &Path, copy: &Path, keep_root: bool) -> Result<Vec<PathBuf>, FsError> {
     let mut kept = Vec::new();
@@ -307,7 +309,11 @@ pub fn remove_copy(source: &Path, copy: &Path, keep_root: bool) -> Result<Vec<Pa
                 Err(_) if !super::tree::is_empty_dir(entry.path())? => {}
                 Err(e) => return Err(FsError::io("remove folder", entry.path(), e)),
             }
-        } else if super::tree::same_file_content(entry.path(), &source.join(rel))? {
+        } else if is_leftover(entry.file_name())
+            || super::tree::same_file_content(entry.path(), &source.join(rel))?
+        {
+            // Identical to its source, or a temporary file of an interrupted
+            // copy (ours; it may hold a private key).
             remove_file(entry.path())?;
         } else {
             kept.push(entry.path().to_path_buf());
@@ -339,6 +345,18 @@ pub fn same_filesystem(from: &Path, to: &Path) -> Option<bool> {
         let _ = (from, to);
         None
     }
+}
+
+/// Two names of one folder: copying it "onto itself" would verify every
+/// file against itself and the move would then delete the only copy.
+fn refuse_alias(from: &Path, to: &Path) -> Result<(), FsError> {
+    if super::identity::same_file(from, to) {
+        return Err(FsError::Alias {
+            path: from.to_path_buf(),
+            other: to.to_path_buf(),
+        });
+    }
+    Ok(())
 }
 
 fn refuse_special_root(from: &Path) -> Result<(), FsError> {
@@ -745,7 +763,9 @@ impl Run {
             if ft.is_dir() {
                 // A folder that appeared after the copy phase gets its twin,
                 // so its files can be copied before they are deleted.
-                let _ = create_folder(&twin(from, to, entry.path()))?;
+                let dst = twin(from, to, entry.path());
+                let _ = create_folder(&dst)?;
+                refuse_alias(entry.path(), &dst)?;
                 folders.push(entry.into_path());
             } else if ft.is_file() {
                 if is_leftover(entry.file_name()) {
@@ -789,6 +809,18 @@ impl Run {
                 return Ok(());
             }
             if unchanged_since_copy(&meta, dst) || same_content(w, &meta, src, dst)? {
+                // Never the only copy: a copy that is the source itself
+                // (reached through a link or mount) is no copy. Each folder
+                // was compared already; on Unix each file costs nothing more.
+                #[cfg(unix)]
+                if let Ok(d) = std::fs::symlink_metadata(dst) {
+                    if super::identity::one_file(src, &meta, dst, &d) {
+                        return Err(FsError::Alias {
+                            path: src.to_path_buf(),
+                            other: dst.to_path_buf(),
+                        });
+                    }
+                }
                 remove_file(src)?;
                 trace(src, "deleted");
                 self.removed.fetch_add(1, Ordering::Relaxed);
@@ -954,7 +986,11 @@ fn copy_file(
     let dir = dst.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(part_name(dst));
     for _ in 0..ATTEMPTS {
-        match write_verified(buf, &mut input, &meta, src, &tmp, dst, flush_now) {
+        let written = write_verified(buf, &mut input, &meta, src, &tmp, dst, flush_now);
+        if let Ok(None) = written {
+            super::crash_point(dst);
+        }
+        match written {
             Ok(None) if !flush_now => {
                 w.pending_bytes += meta.len();
                 w.pending.push(Pending {

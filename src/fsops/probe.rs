@@ -7,7 +7,9 @@ use std::path::Path;
 /// Probe files are named `.mdcluster-probe-<host>-<pid>-<random>…`.
 const PREFIX: &str = ".mdcluster-probe-";
 
-fn host() -> String {
+/// This host's name, letters and digits only (for names of files that say
+/// which run made them).
+pub(crate) fn host() -> String {
     crate::engine::lock::hostname()
         .chars()
         .filter(|c| c.is_ascii_alphanumeric())
@@ -68,6 +70,19 @@ pub fn write_probe(dir: &Path) -> Result<(), FsError> {
         let _ = std::fs::remove_file(&second);
     }
     result
+}
+
+/// Create an empty, uniquely named mark file in `dir` (for
+/// [`super::identity::survey`], which looks for it through other paths and
+/// removes it). A killed run's marks go with the next probe or mark here.
+pub fn mark(dir: &Path) -> Result<std::path::PathBuf, FsError> {
+    let path = dir.join(format!("{}-id", stamp(dir)));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| FsError::io("create a probe file in", dir, e))?;
+    Ok(path)
 }
 
 /// What a folder's file system keeps of the metadata mdcluster copies.

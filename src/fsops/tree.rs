@@ -90,13 +90,21 @@ pub fn hash_file(path: &Path) -> Result<blake3::Hash, FsError> {
     Ok(hasher.finalize())
 }
 
-/// True when both are regular files with the same size and content.
+/// True when both are regular files with the same size and content. Two
+/// names of one file are an error ([`FsError::Alias`]), never "identical":
+/// every caller deletes one of the two when they are.
 pub fn same_file_content(a: &Path, b: &Path) -> Result<bool, FsError> {
     let (Ok(ma), Ok(mb)) = (std::fs::symlink_metadata(a), std::fs::symlink_metadata(b)) else {
         return Ok(false);
     };
     if !ma.is_file() || !mb.is_file() || ma.len() != mb.len() {
         return Ok(false);
+    }
+    if super::identity::one_file(a, &ma, b, &mb) {
+        return Err(FsError::Alias {
+            path: a.to_path_buf(),
+            other: b.to_path_buf(),
+        });
     }
     Ok(hash_file(a)? == hash_file(b)?)
 }

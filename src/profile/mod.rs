@@ -97,6 +97,13 @@ pub struct Ini {
     pub folder_trailing_backslash: Fact<bool>,
     pub new_accounts_section: Fact<String>,
     pub new_accounts_maildir_key: Fact<String>,
+    /// `[Directories]` keys of the mail store and the public folders. Absent
+    /// in profiles written before they were read: then the built-in ones apply
+    /// (see [`Profile::store_keys`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users_key: Option<Fact<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_folders_key: Option<Fact<String>>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -334,6 +341,20 @@ impl Profile {
                 .cluster_log_name
                 .unwrap_or_else(|| panic!("the embedded profile has no logs.cluster_log_name")),
         }
+    }
+
+    /// The `[Directories]` keys of the mail store and of the public folders.
+    pub fn store_keys(&self) -> [Fact<String>; 2] {
+        let builtin = || Profile::builtin().ini;
+        let pick = |own: &Option<Fact<String>>, theirs: fn(Ini) -> Option<Fact<String>>| {
+            own.clone()
+                .or_else(|| theirs(builtin()))
+                .unwrap_or_else(|| panic!("the embedded profile lacks a store key"))
+        };
+        [
+            pick(&self.ini.users_key, |i| i.users_key),
+            pick(&self.ini.public_folders_key, |i| i.public_folders_key),
+        ]
     }
 
     /// Values that must be usable names; checked once so later code can rely on them.

@@ -312,7 +312,21 @@ fn directories(profile: &Profile) -> Vec<(String, String)> {
         .iter()
         .map(|[k, v]| (k.clone(), v.clone()))
         .collect();
-    // LockFiles and PEM among the others, as in a real file.
+    // The mail store and the public folders where the profile reads them,
+    // then LockFiles and PEM, among the others as in a real file.
+    let [users, public] = profile.store_keys();
+    let at = d.len().min(7);
+    d.insert(
+        at,
+        (users.value, format!("{}\\", *profile.mailstore.users_dir)),
+    );
+    d.insert(
+        at + 1,
+        (
+            public.value,
+            format!("{}\\", *profile.mailstore.public_folders_dir),
+        ),
+    );
     d.insert(
         3,
         (

@@ -9,6 +9,7 @@
 //! deleted, as MDaemon deletes them. It logs what it does to
 //! `Logs/SIMULATED-MDaemon.log`.
 
+use crate::cli::output::say_err;
 use crate::problem::{Exit, Problem};
 use crate::profile::Profile;
 use crate::service::{Simulated, SANDBOX_MARKER, SIMULATION_STATE};
@@ -53,7 +54,7 @@ pub fn run(root: &Path, profile: &Profile, seconds: Option<u64>) -> Result<(), P
     };
     save(&state)?;
     log("simulated MDaemon started (this is not MDaemon)");
-    eprintln!(
+    say_err!(
         "SIMULATED MDaemon running for the sandbox {} (process {}); drop {} to stop it, {} to start it.",
         root.display(),
         state.pid,

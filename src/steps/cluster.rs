@@ -10,7 +10,7 @@
 use super::{Action, Check, Context, StepId, StepPlan, StepState};
 use crate::cluster::manifest::Manifest;
 use crate::cluster::rules::{Level, Verdict};
-use crate::cluster::survey::NodeReport;
+use crate::cluster::survey::{NodeReport, UNSIGNED_ADDRESS};
 use crate::plan::{Node, Role};
 use crate::problem::Problem;
 
@@ -175,26 +175,44 @@ pub(super) fn prepare(ctx: &Context, step: StepId) -> Result<StepPlan, Problem> 
     server_ids(ctx, sp, &todo)
 }
 
-/// The plan's address must be one the node announces (when it is an IP).
+/// The plan's address must be one the node announces in its signed
+/// announcement (when it is an IP); one that only an unsigned mDNS record
+/// gives for its host name is refused as such.
 fn address_check(sp: &mut StepPlan, node: &Node, r: &NodeReport) {
-    if let Ok(ip) = node.address.parse::<std::net::IpAddr>() {
-        let announced: Vec<String> = r.addresses.iter().map(ToString::to_string).collect();
-        if r.addresses.contains(&ip) {
-            sp.checks.push(Check::pass(
-                &format!("{}: address", node.name),
-                format!("announces {ip}"),
-            ));
-        } else {
-            sp.checks.push(Check::fail(
-                &format!("{}: address", node.name),
-                format!(
-                    "the plan says {} is {ip}; it announces {}",
-                    node.name,
-                    announced.join(", ")
-                ),
-                "correct the address in the plan (or the node's network settings)",
-            ));
-        }
+    let Ok(ip) = node.address.parse::<std::net::IpAddr>() else {
+        return;
+    };
+    let check = format!("{}: address", node.name);
+    let signed = if r.addresses.is_empty() {
+        "no address".to_string()
+    } else {
+        r.addresses
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if r.addresses.contains(&ip) {
+        sp.checks
+            .push(Check::pass(&check, format!("announces {ip}")));
+    } else if r.unsigned_addresses.contains(&ip) {
+        sp.checks.push(Check::fail(
+            &check,
+            format!(
+                "the plan says {} is {ip}, which is {UNSIGNED_ADDRESS}; it signs {signed}",
+                node.name
+            ),
+            format!(
+                "put the address {} signs in the plan ({signed}), and find out what on the LAN answers for it with {ip}",
+                node.name
+            ),
+        ));
+    } else {
+        sp.checks.push(Check::fail(
+            &check,
+            format!("the plan says {} is {ip}; it announces {signed}", node.name),
+            "correct the address in the plan (or the node's network settings)",
+        ));
     }
 }
 
@@ -373,4 +391,63 @@ pub fn manifest_text(m: &Manifest) -> Result<String, Problem> {
             .map_err(|e| Problem::other(format!("could not write the manifest: {e}")))?,
     );
     Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::survey::Source;
+
+    fn checks(address: &str) -> Vec<Check> {
+        let node = Node {
+            name: "MAIL2".into(),
+            address: address.into(),
+            role: Role::Secondary,
+            server_id: 0,
+            replaces: None,
+        };
+        let report = NodeReport {
+            name: "MAIL2".into(),
+            addresses: vec!["10.0.0.12".parse().unwrap()],
+            unsigned_addresses: vec!["10.0.0.9".parse().unwrap()],
+            source: Source::Mdns,
+            trusted: true,
+            untrusted: None,
+            facts: None,
+            rules: Vec::new(),
+        };
+        let mut sp = StepPlan::new(StepId::Discover, StepState::NothingToDo);
+        address_check(&mut sp, &node, &report);
+        sp.checks
+    }
+
+    #[test]
+    fn a_plan_address_only_an_unsigned_record_gives_is_refused_naming_it() {
+        let c = checks("10.0.0.12");
+        assert!(c.len() == 1 && c[0].ok, "{c:?}");
+
+        let c = checks("10.0.0.9");
+        assert_eq!(c.len(), 1);
+        assert!(!c[0].ok);
+        assert_eq!(c[0].name, "MAIL2: address");
+        assert!(
+            c[0].detail.contains("MAIL2 is 10.0.0.9")
+                && c[0].detail.contains("unsigned")
+                && c[0].detail.contains("it signs 10.0.0.12"),
+            "{c:?}"
+        );
+        let fix = c[0].fix.clone().unwrap_or_default();
+        assert!(
+            fix.contains("(10.0.0.12)") && fix.contains("10.0.0.9"),
+            "{fix}"
+        );
+
+        let c = checks("10.0.0.50");
+        assert!(
+            !c[0].ok && c[0].detail.contains("it announces 10.0.0.12"),
+            "{c:?}"
+        );
+        // A host name is not compared here.
+        assert!(checks("mail2.example.com").is_empty());
+    }
 }

@@ -72,7 +72,16 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
         &*ctx.profile.ini.new_accounts_section,
         &*ctx.profile.ini.new_accounts_maildir_key,
     );
-    if let Some(raw) = install.ini_doc.get_str(tsection, tkey) {
+    let template = install.ini_doc.get_str(tsection, tkey);
+    if template.is_none() {
+        sp.notes.push(format!(
+            "MDaemon.ini has no [{tsection}] {tkey} (where the profile looks for the New Accounts \
+             template's mail folder): check in MDaemon (Accounts > New Accounts) that new accounts \
+             get their mail folder below {}",
+            ctx.plan.shared.mailboxes.to_dir_string()
+        ));
+    }
+    if let Some(raw) = template {
         match WinPath::parse(raw.trim()) {
             Ok(old) => {
                 if let Some(new) = moves.iter().find_map(|(from, to)| old.rebase(from, to)) {
@@ -99,6 +108,15 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
             return Ok(sp);
         }
     };
+    if let Err(why) = crate::fsops::atomic::check_replaceable(&install.ini.local) {
+        sp.checks.push(Check::fail(
+            "MDaemon.ini can be replaced",
+            why,
+            "make MDaemon.ini a plain file this account may write (clear its read-only or immutable flag), \
+             in a folder where it may create files, then rerun",
+        ));
+        return Ok(sp);
+    }
     let mut actions = vec![Action::EditIni {
         file: install.ini.clone(),
         before: install.ini_hash(),

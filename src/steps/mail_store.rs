@@ -10,9 +10,9 @@
 //! names that differ only in case in one folder, paths over MAX_PATH, and mail
 //! folder paths that do not fit Userlist.dat's fixed-width field.
 
-use super::relocate::missing_parents;
+use super::relocate::{foreign_content, missing_parents};
 use super::{service_check, Action, Check, Context, StepId, StepPlan, StepState, UserlistEdit};
-use crate::fsops::{self, tree};
+use crate::fsops;
 use crate::install::content_hash;
 use crate::location::Loc;
 use crate::problem::Problem;
@@ -26,29 +26,73 @@ use std::path::Path;
 /// How many examples a preflight finding lists (the count is always complete).
 const EXAMPLES: usize = 10;
 
-/// The relocations of the mail store: (source root, target root), most
-/// specific first. Shared with the directories step, which rewrites the
-/// MDaemon.ini values that point into them.
-pub fn store_relocations(ctx: &Context) -> Vec<(WinPath, WinPath)> {
-    let root = &ctx.plan.install_root;
+/// One tree of the mail store that moves: the Users tree or the public
+/// folders, where MDaemon.ini says it is.
+pub struct StoreRoot {
+    /// The `[Directories]` key naming it, and the profile entry that names the key.
+    pub key: String,
+    pub profile_entry: &'static str,
+    pub from: WinPath,
+    pub to: WinPath,
+    /// False when MDaemon.ini names the tree nowhere (not under its key, nor
+    /// its default folder under another key): MDaemon's default below the
+    /// installation root is taken, and moving it is refused, since no value
+    /// could then point MDaemon at the share.
+    pub stated: bool,
+}
+
+/// The trees of the mail store, read from MDaemon.ini's `[Directories]`
+/// (MDaemon's default below the root where the file lacks the key), with
+/// their targets on the share. Trees already at their target are left out.
+pub fn store_roots(ctx: &Context) -> Vec<StoreRoot> {
+    let [users_key, public_key] = ctx.profile.store_keys();
     let mut out = Vec::new();
-    for (dir, target) in [
+    for (key, profile_entry, default, target) in [
         (
+            users_key.value,
+            "ini.users_key",
             &*ctx.profile.mailstore.users_dir,
             &ctx.plan.shared.mailboxes,
         ),
         (
+            public_key.value,
+            "ini.public_folders_key",
             &*ctx.profile.mailstore.public_folders_dir,
             &ctx.plan.shared.public_folders,
         ),
     ] {
-        if let Ok(from) = root.join(dir) {
-            if from != *target {
-                out.push((from, target.clone()));
-            }
+        let (from, stated) = match ctx.install.folder(&key) {
+            Some(v) => (v.path.clone(), true),
+            // MDaemon's default, unless another value names that folder.
+            None => match ctx.plan.install_root.join(default) {
+                Ok(p) => {
+                    let named = ctx.install.folders.iter().any(|f| f.path == p);
+                    (p, named)
+                }
+                Err(_) => continue,
+            },
+        };
+        if from != *target {
+            out.push(StoreRoot {
+                key,
+                profile_entry,
+                from,
+                to: target.clone(),
+                stated,
+            });
         }
     }
     out
+}
+
+/// The relocations of the mail store: (source root, target root). Shared
+/// with the directories step, which rewrites the MDaemon.ini values that
+/// point into them.
+pub fn store_relocations(ctx: &Context) -> Vec<(WinPath, WinPath)> {
+    store_roots(ctx)
+        .into_iter()
+        .map(|r| (r.from, r.to))
+        .collect()
 }
 
 /// One folder to move.
@@ -60,7 +104,37 @@ struct Source {
 
 pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
     let mut sp = StepPlan::new(StepId::MailStore, StepState::NothingToDo);
-    let relocations = store_relocations(ctx);
+    let roots = store_roots(ctx);
+    let section = &*ctx.profile.ini.directories_section;
+    for r in roots.iter().filter(|r| !r.stated) {
+        let local = ctx.resolver.locate(&r.from)?;
+        let holds_something = !fsops::tree::is_empty_dir(&local.local).unwrap_or(false);
+        if !holds_something {
+            sp.notes.push(format!(
+                "MDaemon.ini has no [{section}] {} entry and MDaemon's default {} holds nothing to move",
+                r.key,
+                r.from.to_dir_string()
+            ));
+            continue;
+        }
+        sp.checks.push(Check::fail(
+            "MDaemon.ini names the store",
+            format!(
+                "MDaemon.ini has no [{section}] {} entry (nor another naming {}): moved, MDaemon \
+                 would go on looking for it there, where it is no more",
+                r.key,
+                r.from.to_dir_string()
+            ),
+            format!(
+                "add {}={} to [{section}] in MDaemon.ini (the folder MDaemon uses), or give the \
+                 key MDaemon really uses as {} in a profile (--profile), then rerun",
+                r.key,
+                r.from.to_dir_string(),
+                r.profile_entry
+            ),
+        ));
+    }
+    let relocations: Vec<(WinPath, WinPath)> = roots.into_iter().map(|r| (r.from, r.to)).collect();
     let Some((userlist_loc, userlist_bytes)) = ctx.install.userlist.clone() else {
         sp.checks.push(Check::fail(
             "Userlist.dat",
@@ -81,10 +155,6 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
             userlist_loc.local.display()
         ),
     );
-    for issue in userlist.issues().iter().take(EXAMPLES) {
-        sp.notes
-            .push(format!("Userlist.dat: {issue}; that line is left as it is"));
-    }
 
     // The folders that move: each top-level entry of the Users tree and of the
     // public folders, then accounts whose mail folder lies elsewhere.
@@ -138,16 +208,26 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
     }
     let mut edits = Vec::new();
     let mut too_long: Vec<(String, usize)> = Vec::new();
+    // Accounts whose mail folder lies outside the store's trees move one by
+    // one: (old folder, new folder). Outermost folders first, so an account
+    // whose folder is, or lies inside, another account's follows that move
+    // instead of getting one of its own.
+    let mut own: Vec<(WinPath, WinPath)> = Vec::new();
+    let mut parsed: Vec<(&crate::userlist::Account, WinPath)> = Vec::new();
     for a in &accounts {
-        let Ok(old) = WinPath::parse(a.mail_dir.trim()) else {
-            problems.invalid.add(format!(
+        match WinPath::parse(a.mail_dir.trim()) {
+            Ok(p) => parsed.push((a, p)),
+            Err(_) => problems.accounts.add(format!(
                 "{}@{} in Userlist.dat: its mail folder '{}' is not an absolute Windows path (a damaged line?)",
                 a.mailbox, a.domain, a.mail_dir
-            ));
-            continue;
-        };
+            )),
+        }
+    }
+    parsed.sort_by_key(|(a, p)| (p.components().len(), a.line));
+    for (a, old) in parsed {
         let new = match relocations
             .iter()
+            .chain(own.iter())
             .find_map(|(from, to)| old.rebase(from, to))
         {
             Some(new) => new,
@@ -160,7 +240,7 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
                     .mailboxes
                     .join_components([a.domain.trim(), a.mailbox.trim()])
                 else {
-                    problems.invalid.add(format!(
+                    problems.accounts.add(format!(
                         "{}@{}: domain or mailbox is not a valid folder name",
                         a.mailbox, a.domain
                     ));
@@ -175,17 +255,25 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
                     .find_map(|(from, to)| target.rebase(to, from))
                 {
                     if fsops::exists(&ctx.resolver.locate(&inside)?.local) {
-                        problems.invalid.add(format!(
+                        problems.accounts.add(format!(
                             "{}@{}: its mail folder {old} would move onto {inside}, which already exists",
                             a.mailbox, a.domain
                         ));
                         continue;
                     }
                 }
+                if own.iter().any(|(_, to)| *to == target) {
+                    problems.accounts.add(format!(
+                        "{}@{}: another account's mail folder already moves to {target}",
+                        a.mailbox, a.domain
+                    ));
+                    continue;
+                }
                 let from = ctx.resolver.locate(&old)?;
-                if fsops::exists(&from.local) && !sources.iter().any(|(f, _)| f.win == old) {
+                if fsops::exists(&from.local) {
                     sources.push((from, ctx.resolver.locate(&target)?));
                 }
+                own.push((old.clone(), target.clone()));
                 target
             }
         };
@@ -205,7 +293,7 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
             }
             Err(e) => {
                 problems
-                    .invalid
+                    .accounts
                     .add(format!("{}@{}: {e}", a.mailbox, a.domain));
                 continue;
             }
@@ -277,6 +365,7 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
             ),
         ));
     }
+    damaged_lines_check(&mut sp, &userlist, !scanned.is_empty() || !edits.is_empty());
     if !scanned.is_empty() {
         // Folders this installation's accounts already use are its own store.
         let in_use: Vec<WinPath> = accounts
@@ -284,6 +373,16 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
             .filter_map(|a| WinPath::parse(a.mail_dir.trim()).ok())
             .collect();
         foreign_check(ctx, &mut sp, &scanned, &relocations, &in_use)?;
+    }
+    if !edits.is_empty() {
+        if let Err(why) = fsops::atomic::check_replaceable(&userlist_loc.local) {
+            sp.checks.push(Check::fail(
+                "Userlist.dat can be replaced",
+                why,
+                "make Userlist.dat a plain file this account may write (clear its read-only or \
+                 immutable flag), in a folder where it may create files, then rerun",
+            ));
+        }
     }
     if sp.failed_checks().next().is_some() {
         return Ok(sp);
@@ -344,6 +443,7 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
             .push("the source stays where it is until `mdcluster cleanup` removes it".into());
     }
     if !edits.is_empty() {
+        edits.sort_by_key(|e| e.line);
         let after =
             apply_userlist_edits(&userlist_bytes, &edits, ctx.profile).map_err(Problem::refused)?;
         actions.push(Action::EditUserlist {
@@ -364,6 +464,49 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
         }
     }
     Ok(sp.with_actions(actions))
+}
+
+/// A damaged line of Userlist.dat (too short to hold a whole mail folder)
+/// may be an account whose folder moves now: its MailDir could not follow,
+/// and the account would lose its mail. Refused while anything moves.
+fn damaged_lines_check(sp: &mut StepPlan, userlist: &Userlist, moving: bool) {
+    let damaged = userlist.damaged();
+    if damaged.is_empty() {
+        return;
+    }
+    let list: Vec<String> = damaged
+        .iter()
+        .take(EXAMPLES)
+        .map(|a| {
+            format!(
+                "line {} ({}@{}, mail folder cut off at '{}')",
+                a.line,
+                a.mailbox.trim(),
+                a.domain.trim(),
+                a.mail_dir
+            )
+        })
+        .collect();
+    if !moving {
+        sp.notes.push(format!(
+            "Userlist.dat has {} damaged line(s), left as they are: {}",
+            damaged.len(),
+            list.join("; ")
+        ));
+        return;
+    }
+    sp.checks.push(Check::fail(
+        "every account's mail folder can be rewritten",
+        format!(
+            "{} line(s) of Userlist.dat are too short to hold a whole mail folder, so mdcluster \
+             cannot point those accounts at the moved store: {}",
+            damaged.len(),
+            list.join("; ")
+        ),
+        "repair these lines (in MDaemon, open and save each account, or restore Userlist.dat \
+         from a backup; a line that is no account can be removed), then rerun; mdcluster \
+         never moves mail whose account it cannot update",
+    ));
 }
 
 /// Userlist.dat after the edits.
@@ -398,6 +541,8 @@ impl Finding {
 
 #[derive(Default)]
 struct Findings {
+    /// Accounts whose mail folder cannot move or cannot be pointed at its new place.
+    accounts: Finding,
     invalid: Finding,
     collisions: Finding,
     too_long: Finding,
@@ -405,6 +550,11 @@ struct Findings {
 
 fn push_findings(sp: &mut StepPlan, f: &Findings) {
     for (name, finding, fix) in [
+        (
+            "every account's mail folder can move",
+            &f.accounts,
+            "correct these accounts' mail folders in MDaemon (or their lines in Userlist.dat), then rerun",
+        ),
         ("names valid on Windows", &f.invalid, "rename these files or folders (Windows refuses them), then rerun"),
         (
             "no names that differ only in case",
@@ -551,7 +701,7 @@ fn foreign_check(
                 // A folder some source moves into (an account from outside the Users tree).
                 Some(s) if s.to.win != win && !fsops::exists(&s.to.local) => {}
                 Some(s) => {
-                    let other = tree::foreign_content(&s.from.local, &s.to.local).map_err(|e| {
+                    let other = foreign_content(&s.from.local, &s.to.local).map_err(|e| {
                         Problem::refused(format!("could not compare the target: {e}"))
                     })?;
                     if let Some(rel) = other {
@@ -570,7 +720,7 @@ fn foreign_check(
         {
             continue; // checked above
         }
-        let other = tree::foreign_content(&s.from.local, &s.to.local)
+        let other = foreign_content(&s.from.local, &s.to.local)
             .map_err(|e| Problem::refused(format!("could not compare the target: {e}")))?;
         if let Some(rel) = other {
             foreign.add(format!("{}\\{}", s.to.win, rel.display()));

@@ -13,6 +13,7 @@ pub mod action;
 mod cluster;
 mod cluster_log;
 pub mod directories;
+pub mod layout;
 pub mod load_balancer;
 pub mod mail_store;
 mod relocate;
@@ -277,9 +278,13 @@ impl StepPlan {
         self.actions = actions.into_iter().enumerate().collect();
         self
     }
-    /// Bytes this step puts on the share.
-    pub fn bytes_to_share(&self) -> u64 {
-        self.actions.iter().map(|(_, a)| a.bytes()).sum()
+    /// Where this step puts data, and how many bytes each time (a rename on
+    /// one file system puts none).
+    pub fn destinations(&self) -> impl Iterator<Item = (&crate::location::Loc, u64)> {
+        self.actions.iter().filter_map(|(_, a)| match a {
+            Action::MoveFolder { to, .. } | Action::CopyFolder { to, .. } => Some((to, a.bytes())),
+            _ => None,
+        })
     }
 }
 
@@ -361,11 +366,16 @@ pub fn service_check(ctx: &Context, moves: bool) -> Option<Check> {
     })
 }
 
-/// Prepare one available step that has not started yet. `bytes_to_share` is
-/// what the other steps will put on the share (for the free-space check).
-pub fn prepare(step: StepId, ctx: &Context, bytes_to_share: u64) -> Result<StepPlan, Problem> {
+/// Prepare one available step that has not started yet. `destinations` is
+/// where the other steps will put data, and how much (for the checks of
+/// every target: reachable, writable, room).
+pub fn prepare(
+    step: StepId,
+    ctx: &Context,
+    destinations: &[(crate::location::Loc, u64)],
+) -> Result<StepPlan, Problem> {
     let result = match step {
-        StepId::SharedPath => shared_path::prepare(ctx, bytes_to_share),
+        StepId::SharedPath => shared_path::prepare(ctx, destinations),
         StepId::Lockfiles => relocate::prepare(ctx, StepId::Lockfiles),
         StepId::Pem => relocate::prepare(ctx, StepId::Pem),
         StepId::Directories => directories::prepare(ctx),

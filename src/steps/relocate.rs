@@ -145,7 +145,7 @@ pub(super) fn prepare(ctx: &Context, step: StepId) -> Result<StepPlan, Problem> 
             ));
             return Ok(sp);
         }
-        let foreign = tree::foreign_content(&source.local, &target.local)
+        let foreign = foreign_content(&source.local, &target.local)
             .map_err(|e| fs_refusal(e, "compare the target with the source"))?;
         if let Some(rel) = foreign {
             sp.checks.push(Check::fail(
@@ -203,14 +203,15 @@ pub(super) fn prepare(ctx: &Context, step: StepId) -> Result<StepPlan, Problem> 
     Ok(sp.with_actions(actions))
 }
 
-/// CreateFolder actions for the folders between the share and `target`'s parent
-/// that do not exist yet, outermost first. The share itself is never created.
+/// CreateFolder actions for the folders above `target` that do not exist
+/// yet, outermost first: up to the shared path, or (a target on a share of
+/// its own) up to that share's root. A share itself is never created.
 pub(super) fn missing_parents(ctx: &Context, target: &Loc) -> Result<Vec<Action>, Problem> {
     let share = &ctx.plan.shared.path;
     let mut missing = Vec::new();
     let mut cur = target.win.parent();
     while let Some(p) = cur {
-        if !p.starts_with(share) || p == *share {
+        if p == *share || p.components().is_empty() {
             break;
         }
         let loc = ctx.resolver.locate(&p)?;
@@ -222,6 +223,19 @@ pub(super) fn missing_parents(ctx: &Context, target: &Loc) -> Result<Vec<Action>
     }
     missing.reverse();
     Ok(missing)
+}
+
+/// What in `target` is not an identical copy of `source` ([`tree::foreign_content`]).
+/// Two names of one folder are no finding here: the layout check refuses
+/// them, naming both ([`super::layout`]).
+pub(super) fn foreign_content(
+    source: &std::path::Path,
+    target: &std::path::Path,
+) -> Result<Option<std::path::PathBuf>, fsops::FsError> {
+    match tree::foreign_content(source, target) {
+        Err(fsops::FsError::Alias { .. }) => Ok(None),
+        other => other,
+    }
 }
 
 fn fs_refusal(e: fsops::FsError, doing: &str) -> Problem {

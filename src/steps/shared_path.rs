@@ -3,15 +3,18 @@
 
 use super::{Check, Context, StepId, StepPlan, StepState};
 use crate::fsops::probe::write_probe;
+use crate::location::Loc;
 use crate::problem::Problem;
 use crate::report::size;
+use crate::winpath::WinPath;
+use std::path::{Path, PathBuf};
 
 /// Extra room asked for beyond the data itself: 5 % plus 16 MiB.
 pub(super) fn margin(bytes: u64) -> u64 {
     bytes / 20 + 16 * 1024 * 1024
 }
 
-pub(super) fn prepare(ctx: &Context, bytes_to_share: u64) -> Result<StepPlan, Problem> {
+pub(super) fn prepare(ctx: &Context, destinations: &[(Loc, u64)]) -> Result<StepPlan, Problem> {
     let shared = &ctx.plan.shared;
     let mut sp = StepPlan::new(StepId::SharedPath, StepState::Ready);
     let loc = ctx.resolver.locate(&shared.path)?;
@@ -79,14 +82,49 @@ pub(super) fn prepare(ctx: &Context, bytes_to_share: u64) -> Result<StepPlan, Pr
             .checks
             .push(Check::pass("exists", "exists and is a folder")),
     }
+    if let Some(check) = state_folder_check(ctx) {
+        sp.checks.push(check);
+    }
 
-    sp.checks.push(match write_probe(&loc.local) {
-        Ok(()) => Check::pass("writable", "created, wrote, renamed and deleted a probe file"),
-        Err(e) => Check::fail(
+    // Every target, not only the shared path: each may lie on a share of its own.
+    let mut reached: Vec<(Vec<&str>, PathBuf)> = Vec::new();
+    let mut unreachable = Vec::new();
+    for (name, win) in named {
+        match nearest_existing(ctx, win) {
+            Some(dir) => match reached.iter_mut().find(|(_, d)| *d == dir) {
+                Some((names, _)) => names.push(name),
+                None => reached.push((vec![name], dir)),
+            },
+            None => unreachable.push(format!("{name} {win}")),
+        }
+    }
+    if !unreachable.is_empty() {
+        sp.checks.push(Check::fail(
+            "targets reachable",
+            format!(
+                "neither these folders nor a folder above them can be reached: {}",
+                unreachable.join(", ")
+            ),
+            "create the share on the file server (or mount it), or correct [shared] in the plan",
+        ));
+    }
+    let mut unwritable = Vec::new();
+    for (names, dir) in &reached {
+        if let Err(e) = write_probe(dir) {
+            unwritable.push(format!("{} ({}): {e}", names.join(", "), dir.display()));
+        }
+    }
+    sp.checks.push(if unwritable.is_empty() {
+        Check::pass(
             "writable",
-            format!("the write probe failed: {e}"),
+            "created, wrote, renamed and deleted a probe file where each target goes",
+        )
+    } else {
+        Check::fail(
+            "writable",
+            format!("the write probe failed for {}", unwritable.join("; ")),
             "give the account mdcluster (and the MDaemon service) runs as write access to the share",
-        ),
+        )
     });
 
     // Not a refusal: what the copies will lack, said before the move.
@@ -115,77 +153,105 @@ pub(super) fn prepare(ctx: &Context, bytes_to_share: u64) -> Result<StepPlan, Pr
         }
     }
 
-    let needed = bytes_to_share + margin(bytes_to_share);
-    sp.checks.push(match fs4::available_space(&loc.local) {
+    // Room on each file system the data goes to, for all the data going there.
+    let mut volumes: Vec<(String, PathBuf, u64, Vec<&str>)> = Vec::new();
+    let mut add = |dir: PathBuf, bytes: u64, name: Option<&'static str>, win: &WinPath| {
+        let key = volume_key(&dir, win);
+        match volumes.iter_mut().find(|v| v.0 == key) {
+            Some(v) => {
+                v.2 += bytes;
+                v.3.extend(name);
+            }
+            None => volumes.push((key, dir, bytes, name.into_iter().collect())),
+        }
+    };
+    for (name, win) in named {
+        if let Some(dir) = nearest_existing(ctx, win) {
+            add(dir, 0, Some(name), win);
+        }
+    }
+    for (to, bytes) in destinations {
+        if let Some(dir) = nearest_existing(ctx, &to.win) {
+            add(dir, *bytes, None, &to.win);
+        }
+    }
+    let several = volumes.len() > 1;
+    for (_, dir, bytes, names) in volumes {
+        // Where the targets lie on several file systems, each check says which.
+        let on = several.then(|| format!("{} ({}): ", names.join(", "), dir.display()));
+        sp.checks
+            .push(space_check(&dir, bytes, on.as_deref().unwrap_or_default()));
+    }
+    Ok(sp)
+}
+
+/// Whether the file system of `dir` has room for `bytes` plus margin.
+fn space_check(dir: &Path, bytes: u64, on: &str) -> Check {
+    let needed = bytes + margin(bytes);
+    match fs4::available_space(dir) {
         // Some mounts (a FUSE SMB client such as smbnetfs) report no sizes at
         // all: zero blocks in total. The space cannot be checked there; a copy
         // that runs out of it stops with exit 4 and deletes nothing.
-        Ok(0) if fs4::total_space(&loc.local).is_ok_and(|t| t == 0) => Check::pass(
+        Ok(0) if fs4::total_space(dir).is_ok_and(|t| t == 0) => Check::pass(
             "free space",
             format!(
-                "not checked: the share reports no sizes (0 bytes in total); needs {} plus margin",
-                size(bytes_to_share)
+                "{on}not checked: the share reports no sizes (0 bytes in total); needs {} plus margin",
+                size(bytes)
             ),
         ),
         Ok(free) if free >= needed => Check::pass(
             "free space",
-            format!(
-                "{} free; needs {} plus margin",
-                size(free),
-                size(bytes_to_share)
-            ),
+            format!("{on}{} free; needs {} plus margin", size(free), size(bytes)),
         ),
         Ok(free) => Check::fail(
             "free space",
             format!(
-                "{} free, but {} are needed ({} of data plus margin)",
+                "{on}{} free, but {} are needed ({} of data plus margin)",
                 size(free),
                 size(needed),
-                size(bytes_to_share)
+                size(bytes)
             ),
             "free space on the share or choose a larger one",
         ),
         Err(e) => Check::fail(
             "free space",
-            format!("could not read the free space: {e}"),
+            format!("{on}could not read the free space: {e}"),
             "check that the share is mounted and reachable",
         ),
-    });
+    }
+}
 
-    // The plan already refuses a shared path inside the installation by name;
-    // this catches the same through mounts, links or aliases on disk.
-    let share_real = std::fs::canonicalize(&loc.local).unwrap_or(loc.local.clone());
-    let mut inside = Vec::new();
-    if let Ok(root_real) = std::fs::canonicalize(&ctx.install.root.local) {
-        if share_real.starts_with(&root_real) {
-            inside.push(format!("the installation {}", ctx.plan.install_root));
+/// The nearest folder at or above `win` that exists on this machine.
+fn nearest_existing(ctx: &Context, win: &WinPath) -> Option<PathBuf> {
+    let mut cur = Some(win.clone());
+    while let Some(w) = cur {
+        let loc = ctx.resolver.locate(&w).ok()?;
+        if loc.local.is_dir() {
+            return Some(loc.local);
         }
+        cur = w.parent();
     }
-    for key in [
-        &ctx.profile.ini.lockfiles_key.value,
-        &ctx.profile.ini.pem_key.value,
-    ] {
-        if let Some(f) = ctx.install.folder(key) {
-            if let Ok(l) = ctx.resolver.locate(&f.path) {
-                if let Ok(real) = std::fs::canonicalize(&l.local) {
-                    if share_real.starts_with(&real) {
-                        inside.push(format!("the {key} folder {}", f.path));
-                    }
-                }
-            }
-        }
+    None
+}
+
+/// Which file system a folder is on: its device where the platform says,
+/// else the share or drive of its Windows path.
+fn volume_key(dir: &Path, win: &WinPath) -> String {
+    match crate::fsops::identity::device(dir) {
+        Some(dev) => format!("device {dev}"),
+        None => crate::winpath::fold(&win.prefix().to_string()),
     }
-    sp.checks.push(if inside.is_empty() {
-        Check::pass(
-            "outside the installation",
-            "not inside the installation or a folder being moved",
-        )
-    } else {
+}
+
+/// mdcluster's state folder (journal, backups of MDaemon.ini with its
+/// licence key) must be a folder of this account's, not a link to elsewhere.
+fn state_folder_check(ctx: &Context) -> Option<Check> {
+    let dir = ctx.install.root.local.join(crate::engine::STATE_DIR);
+    crate::engine::state_folder_problem(&dir).map(|why| {
         Check::fail(
-            "outside the installation",
-            format!("on disk the shared path is inside {}", inside.join(" and ")),
-            "use a share on another machine (or at least outside the MDaemon folder)",
+            "state folder",
+            format!("mdcluster's state folder {}: {why}", dir.display()),
+            "remove or rename it (mdcluster creates its own), then rerun",
         )
-    });
-    Ok(sp)
+    })
 }

@@ -271,17 +271,30 @@ impl Userlist {
             .iter()
             .enumerate()
             .filter(|(_, line)| matches!(self.kind(line), LineKind::Account))
-            .map(|(index, line)| {
-                let field = |cols| decode_field(self.field_bytes(line, columns(cols)));
-                Account {
-                    line: index + 1,
-                    domain: field(self.layout.domain),
-                    mailbox: field(self.layout.mailbox),
-                    full_name: field(self.layout.full_name),
-                    mail_dir: field(self.layout.mail_dir),
-                }
-            })
+            .map(|(index, line)| self.account(index, line))
             .collect()
+    }
+
+    /// Every non-blank line too short to be an account, read as far as it
+    /// reaches (fields cut off where the line ends), in file order.
+    pub fn damaged(&self) -> Vec<Account> {
+        self.lines
+            .iter()
+            .enumerate()
+            .filter(|(_, line)| matches!(self.kind(line), LineKind::TooShort))
+            .map(|(index, line)| self.account(index, line))
+            .collect()
+    }
+
+    fn account(&self, index: usize, line: &Line) -> Account {
+        let field = |cols| decode_field(self.field_bytes(line, columns(cols)));
+        Account {
+            line: index + 1,
+            domain: field(self.layout.domain),
+            mailbox: field(self.layout.mailbox),
+            full_name: field(self.layout.full_name),
+            mail_dir: field(self.layout.mail_dir),
+        }
     }
 
     /// Every non-blank line that is not an account, and why, in file order.

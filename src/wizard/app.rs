@@ -1294,8 +1294,7 @@ impl App {
                         let address = row
                             .report
                             .as_ref()
-                            .and_then(|r| r.addresses.first())
-                            .map(ToString::to_string)
+                            .map(NodeReport::plan_address)
                             .unwrap_or_default();
                         match self.answers.add_secondary(&row.name, &address) {
                             Ok(()) => self.event(format!(

@@ -9,6 +9,7 @@ pub mod plain;
 pub mod runtime;
 pub mod view;
 
+use crate::cli::output::{say, say_err};
 use crate::problem::{Exit, Problem};
 use crate::profile::Profile;
 use answers::Answers;
@@ -28,7 +29,7 @@ pub fn run_tui(
     app.discovery_scope = scope;
     let app = runtime::run_terminal(app, profile)?;
     if let Some(t) = app.first_frame {
-        eprintln!("first frame after {:.3} ms", t.as_secs_f64() * 1000.0);
+        say_err!("first frame after {:.3} ms", t.as_secs_f64() * 1000.0);
         return Ok(Exit::Success);
     }
     // After the alternate screen is gone, leave a short record on the terminal.
@@ -36,17 +37,17 @@ pub fn run_tui(
         match &fin.result {
             Ok(s) => {
                 let verb = if fin.undo { "Undone" } else { "Applied" };
-                println!("{verb}: {} step(s) changed.", s.changed.len());
+                say!("{verb}: {} step(s) changed.", s.changed.len());
                 crate::cli::output::print_summary(s, "");
             }
             Err(p) => {
-                eprintln!("error: {p}");
+                say_err!("error: {p}");
                 return Ok(p.exit);
             }
         }
     }
     if let Some(p) = &app.saved {
-        println!("Plan saved: {}", p.display());
+        say!("Plan saved: {}", p.display());
     }
     // Quit without a run: say why nothing could be done, with its exit code.
     if app.finished.is_none() {
@@ -56,7 +57,7 @@ pub fn run_tui(
             _ => None,
         };
         if let Some(p) = refused {
-            eprintln!("error: {p}");
+            say_err!("error: {p}");
             return Ok(p.exit);
         }
     }

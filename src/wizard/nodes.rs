@@ -224,6 +224,7 @@ mod tests {
         NodeReport {
             name: name.into(),
             addresses: vec!["192.0.2.12".parse().unwrap()],
+            unsigned_addresses: Vec::new(),
             source: Source::Mdns,
             trusted,
             untrusted: (!trusted).then(|| "the signature does not match the join code".into()),

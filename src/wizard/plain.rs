@@ -3,7 +3,7 @@
 
 use super::answers::{question, Answers};
 use super::runtime::{keep_plan, save_plan};
-use crate::cli::output::{print_summary, HumanSink};
+use crate::cli::output::{print_summary, say, say_err, HumanSink};
 use crate::cluster::pairing;
 use crate::cluster::survey::{NodeReport, PrimaryView};
 use crate::discovery::Browser;
@@ -39,7 +39,7 @@ fn secondaries(
     let root = resolver.locate(&plan.install_root)?.local;
     let share = resolver.locate(&plan.shared.path)?.local;
     let (code, _) = pairing::code_to_show(&root.join(crate::engine::STATE_DIR))?;
-    println!(
+    say!(
         "\nSecondaries. Join code {} (valid for an hour). On each secondary run:\n  mdcluster join --code {} --share '{}'{}",
         code.display(),
         code.display(),
@@ -52,7 +52,7 @@ fn secondaries(
     let mut manual: Vec<NodeReport> = Vec::new();
     loop {
         let wait = Duration::from_secs(LISTEN_SECS);
-        println!("Listening for {LISTEN_SECS} s on {}...", scope.describe());
+        say!("Listening for {LISTEN_SECS} s on {}...", scope.describe());
         let end = std::time::Instant::now() + wait;
         while std::time::Instant::now() < end {
             browser.poll(Duration::from_millis(250));
@@ -66,17 +66,17 @@ fn secondaries(
             } else {
                 "cannot join"
             };
-            println!("  {}  {standing}", sanitize(&r.name));
+            say!("  {}  {standing}", sanitize(&r.name));
             if let Some(why) = &r.untrusted {
-                println!("      not trusted: {}", sanitize(why));
+                say!("      not trusted: {}", sanitize(why));
             }
             for v in r.blocking() {
-                println!("      {}: {}", v.rule, sanitize(&v.detail));
+                say!("      {}: {}", v.rule, sanitize(&v.detail));
             }
         }
         let why = crate::discovery::explain_nothing(scope, sightings.len(), trusted, wait);
         if !why.is_empty() {
-            println!("  {why}");
+            say!("  {why}");
         }
         let choices: Vec<String> = reports
             .iter()
@@ -95,13 +95,8 @@ fn secondaries(
                 .map_err(cancelled)?;
             for name in picked {
                 if let Some(r) = reports.iter().find(|r| r.name == name) {
-                    let address = r
-                        .addresses
-                        .first()
-                        .map(ToString::to_string)
-                        .unwrap_or_default();
-                    if let Err(e) = answers.add_secondary(&r.name, &address) {
-                        eprintln!("cannot add {name}: {e}");
+                    if let Err(e) = answers.add_secondary(&r.name, &r.plan_address()) {
+                        say_err!("cannot add {name}: {e}");
                     }
                 }
             }
@@ -156,7 +151,7 @@ fn confirm_registrations(share: &std::path::Path, profile: &Profile) -> Result<(
         .iter()
         .map(|(n, id)| format!("{n} (server ID {id})"))
         .collect();
-    println!(
+    say!(
         "\nRegister in MDaemon on the primary, {}: {}.",
         *profile.cluster.dialog,
         list.join(", ")
@@ -168,7 +163,7 @@ fn confirm_registrations(share: &std::path::Path, profile: &Profile) -> Result<(
     {
         let names: Vec<String> = waiting.into_iter().map(|(n, _)| n).collect();
         for (name, id) in crate::cluster::manifest::confirm_registered(share, &names, "wizard")? {
-            println!("{name} (server ID {id}) recorded as registered.");
+            say!("{name} (server ID {id}) recorded as registered.");
         }
     }
     Ok(())
@@ -198,7 +193,7 @@ pub fn run(
         {
             answers = Answers::from_plan(&plan, &answers.install_local, &profile);
         }
-        println!("An earlier run on this installation was interrupted; its journal can finish it or reverse it.");
+        say!("An earlier run on this installation was interrupted; its journal can finish it or reverse it.");
         let choice = Select::new(
             "What now?",
             vec!["resume: finish it", "undo: reverse what it did", "quit"],
@@ -214,7 +209,7 @@ pub fn run(
                 .map_err(|e| crate::plan::plan_problem(&state, &e))?;
             let mut engine = Engine::open(plan, profile.clone())?;
             let summary = engine.undo(&HumanSink::new())?;
-            println!("\nUndone: {} step(s) reversed.", summary.changed.len());
+            say!("\nUndone: {} step(s) reversed.", summary.changed.len());
             print_summary(&summary, "");
             return Ok(Exit::Success);
         }
@@ -266,11 +261,11 @@ pub fn run(
     let mut engine = Engine::open(plan, profile.clone())?;
     engine.discovered = discovered;
     let preview = engine.preview()?;
-    println!();
-    print!("{}", render(&preview, style, &profile));
-    println!();
+    say!();
+    crate::cli::output::print_raw(&render(&preview, style, &profile));
+    say!();
     if !preview.has_changes() {
-        println!("Nothing to do: the installation is already as planned.");
+        say!("Nothing to do: the installation is already as planned.");
     } else if Confirm::new("Apply these changes?")
         .with_default(false)
         .prompt()
@@ -279,7 +274,7 @@ pub fn run(
         let plan = keep_plan(&answers.plan_text(), &profile)?;
         let mut engine = Engine::open(plan, profile.clone())?;
         let summary = engine.apply(&preview, "wizard", &HumanSink::new())?;
-        println!("\nApplied: {} step(s) changed.", summary.changed.len());
+        say!("\nApplied: {} step(s) changed.", summary.changed.len());
         print_summary(
             &summary,
             "run the wizard again and choose undo, or `mdcluster undo --plan <plan>`",
@@ -303,12 +298,12 @@ pub fn run(
             .prompt()
             .map_err(cancelled)?;
         match save_plan(std::path::Path::new(path.trim()), &answers.plan_text()) {
-            Ok(p) => println!(
+            Ok(p) => say!(
                 "Plan saved: {} (replay with `mdcluster apply --plan {}`)",
                 p.display(),
                 p.display()
             ),
-            Err(e) => eprintln!("error: {e}"),
+            Err(e) => say_err!("error: {e}"),
         }
     }
     Ok(Exit::Success)

@@ -1,9 +1,11 @@
 //! Drawing the wizard: a pure function of [`App`]. Every text that came from
-//! files, logs or the network goes through `sanitize` before it is drawn.
+//! files, logs or the network goes through `sanitize` before it is drawn, and
+//! the finished frame is scrubbed of anything `sanitize` would escape.
 
 use super::answers::{question, FieldId};
 use super::app::{App, Confirm, Focus, PreviewState, Screen, UiState};
 use super::nodes::Tone;
+use crate::cluster::survey::UNSIGNED_ADDRESS;
 use crate::report::preview::{edit_diff, state_label};
 use crate::report::{sanitize, size, DiffLine};
 use crate::steps::{StepId, StepPlan};
@@ -105,6 +107,20 @@ pub fn render(f: &mut Frame, app: &App) {
         Screen::Confirm(kind) => render_confirm(f, area, app, kind, &t),
         Screen::SavePlan => render_save(f, area, app, &t),
         _ => {}
+    }
+    scrub(f.buffer_mut());
+}
+
+/// The last line of defence: whatever text a widget above was given, no
+/// character that [`sanitize`] would escape reaches the terminal (ratatui
+/// drops control characters itself, but not bidi overrides and marks).
+/// Texts from files, logs and the network are sanitized where they are
+/// drawn, so this changes nothing on a normal screen.
+fn scrub(buf: &mut ratatui::buffer::Buffer) {
+    for cell in buf.content.iter_mut() {
+        if cell.symbol().chars().any(crate::report::needs_escape) {
+            cell.set_symbol("\u{fffd}");
+        }
     }
 }
 
@@ -537,6 +553,12 @@ fn nodes_table(lines: &mut Vec<Line>, app: &App, t: &Theme, width: u16) {
             lines.push(Line::from(Span::styled(
                 format!(" not trusted: {}", safe(why)),
                 t.fg(Color::Red),
+            )));
+        }
+        for ip in &report.unsigned_addresses {
+            lines.push(Line::from(Span::styled(
+                format!(" ignored {ip}: {UNSIGNED_ADDRESS}"),
+                t.fg(Color::Yellow),
             )));
         }
         for v in &report.rules {

@@ -394,3 +394,69 @@ pub fn lb_program(kind: mdcluster::lb::Kind) -> Option<PathBuf> {
     }
     found
 }
+
+/// mdcluster's temporary files under `root` (its state folder included):
+/// copies in progress (`.mdcluster-<hash>.part`), atomic writes
+/// (`.mdcluster-tmp-….tmp`, and `.mdcluster-<random>.tmp` of earlier
+/// versions) and probe files. After a finished rerun or undo there must be
+/// none: they may hold a private key or MDaemon.ini's licence key.
+pub fn leftovers(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    if !root.exists() {
+        return out;
+    }
+    for e in walkdir::WalkDir::new(root).min_depth(1) {
+        let Ok(e) = e else { continue };
+        let name = e.file_name().to_string_lossy();
+        let ours = name.starts_with(".mdcluster-")
+            && (name.ends_with(".part")
+                || name.ends_with(".tmp")
+                || name.starts_with(".mdcluster-probe-"));
+        if ours {
+            out.push(e.path().display().to_string());
+        }
+    }
+    out
+}
+
+/// [`leftovers`] of a lab's installation and share.
+pub fn lab_leftovers(lab: &Lab) -> Vec<String> {
+    let mut out = leftovers(&lab.install);
+    out.extend(leftovers(&lab.share));
+    out
+}
+
+/// Run `mdcluster ARGS --plan PLAN` on a lab with `env` set.
+pub fn run(lab: &Lab, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut c = mdcluster();
+    c.args(args).arg("--plan").arg(&lab.plan);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+/// The MailDir field of Userlist.dat (profile columns 105..195).
+pub const MAIL_DIR: std::ops::Range<usize> = 105..195;
+
+/// Rewrite the MailDir field of Userlist.dat line `line` (0-based), padded.
+pub fn set_mail_dir(lab: &Lab, line: usize, win: &str) {
+    let path = lab.install.join("App/Userlist.dat");
+    let mut lines: Vec<Vec<u8>> = std::fs::read(&path)
+        .unwrap()
+        .split_inclusive(|b| *b == b'\n')
+        .map(<[u8]>::to_vec)
+        .collect();
+    assert!(win.len() <= MAIL_DIR.len(), "{win} fits the field");
+    let mut field = win.as_bytes().to_vec();
+    field.resize(MAIL_DIR.len(), b' ');
+    lines[line][MAIL_DIR].copy_from_slice(&field);
+    std::fs::write(&path, lines.concat()).unwrap();
+}
+
+/// The MailDir of Userlist.dat line `line` (0-based), padding trimmed.
+pub fn mail_dir(lab: &Lab, line: usize) -> String {
+    let bytes = std::fs::read(lab.install.join("App/Userlist.dat")).unwrap();
+    let l = bytes.split(|&b| b == b'\n').nth(line).unwrap().to_vec();
+    String::from_utf8_lossy(&l[MAIL_DIR]).trim_end().to_string()
+}

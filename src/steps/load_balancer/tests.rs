@@ -98,7 +98,7 @@ impl Lab {
     }
 
     fn undo(&self, slot: &str, action: &Action) -> Result<serde_json::Value, Problem> {
-        self.env_run(slot, |env| actions::undo(action, env))
+        self.env_run(slot, |env| actions::undo(action, env, true))
     }
 
     fn default_dir(&self, kind: &str) -> PathBuf {

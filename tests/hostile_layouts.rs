@@ -452,11 +452,7 @@ fn moves_and_undoes(lab: &Lab, args: &[&str], check: impl FnOnce(&str)) {
     was.public.check_moved(lab, &public, "the public folders");
     assert_eq!(messages(lab), was.messages, "no message lost or doubled");
     check(&said);
-    let out = mdcluster()
-        .args(["undo", "--yes", "--plan"])
-        .arg(&lab.plan)
-        .output()
-        .unwrap();
+    let out = run(lab, &["undo", "--yes"], &[]);
     assert!(
         out.status.success(),
         "undo succeeds:\n{}\n{}",
@@ -845,11 +841,7 @@ fn undo_never_deletes_a_source_its_copy_is_a_link_to() {
     let lab = lab(15);
     let sources = expected_on_share(&lab);
     let (source, _copy) = copy_replaced_by_a_link(&lab);
-    let out = mdcluster()
-        .args(["undo", "--yes", "--plan"])
-        .arg(&lab.plan)
-        .output()
-        .unwrap();
+    let out = run(&lab, &["undo", "--yes"], &[]);
     let stderr = text(&out.stderr);
     assert_eq!(
         expected_on_share(&lab),

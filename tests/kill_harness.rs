@@ -123,11 +123,7 @@ fn recover(lab: &Lab, r: &Reference, undo: bool, what: &str, tally: &mut Tally) 
         lost[0]
     );
     if undo {
-        let out = mdcluster()
-            .args(["undo", "--yes", "--plan"])
-            .arg(&lab.plan)
-            .output()
-            .unwrap();
+        let out = run(lab, &["undo", "--yes"], &[]);
         assert!(
             out.status.success(),
             "{what}: undo failed: {}",

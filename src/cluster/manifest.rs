@@ -362,6 +362,29 @@ fn now_secs() -> i64 {
     super::facts::now_ms() / 1000
 }
 
+/// The leases of the manifest locks this process holds. A second acquire in
+/// the same process (the wizard holds the lock for its whole run) takes it
+/// again as an inner guard. Known here, not read from the lease: on Windows a
+/// removed lease may stay visible while another process has it open, still
+/// naming a run that is over.
+static HELD_HERE: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+fn held_here(path: &Path) -> bool {
+    HELD_HERE
+        .lock()
+        .map(|held| held.iter().any(|p| p == path))
+        .unwrap_or(false)
+}
+
+fn set_held_here(path: &Path, held: bool) {
+    if let Ok(mut list) = HELD_HERE.lock() {
+        list.retain(|p| p != path);
+        if held {
+            list.push(path.to_path_buf());
+        }
+    }
+}
+
 fn read_holder(path: &Path) -> Option<Holder> {
     std::fs::read_to_string(path)
         .ok()
@@ -395,7 +418,7 @@ impl ManifestLock {
             stop: Arc::new(AtomicBool::new(true)),
             beat: None,
         };
-        if read_holder(&path).is_some_and(|h| h.is_me()) {
+        if held_here(&path) {
             return Ok(inner());
         }
         let busy = |path: &Path| match read_holder(path) {
@@ -418,9 +441,8 @@ impl ManifestLock {
                     held = Some(h);
                     break;
                 }
-                // Held by this process (taken a moment ago by another of its
-                // threads, which names itself right after).
-                Ok(None) if read_holder(&path).is_some_and(|h| h.is_me()) => return Ok(inner()),
+                // Held by this process (taken a moment ago by another of its threads).
+                Ok(None) if held_here(&path) => return Ok(inner()),
                 Ok(None) => return Err(busy(&path)),
                 // The folder went with a released lock: make it again.
                 Err(LockError::Open(e)) if e.kind() == std::io::ErrorKind::NotFound => continue,
@@ -437,8 +459,9 @@ impl ManifestLock {
             }
         }
         let Some(held) = held else {
-            return Err(Problem::refused("could not lock the cluster manifest")
-                .at(guard_path.display().to_string()));
+            return Err(Problem::refused("could not lock the cluster manifest: its lock file kept changing")
+                .at(guard_path.display().to_string())
+                .fix("another mdcluster is starting and stopping on this share: wait until it has finished, then rerun; nothing was changed"));
         };
         // No other mdcluster that takes the guard is here now. The lease still
         // speaks for one whose OS lock cannot be seen from here.
@@ -451,7 +474,11 @@ impl ManifestLock {
             // Free, released, or stale (its holder stopped refreshing it): ours.
             _ => {}
         }
-        write_holder(&path, &me)?;
+        set_held_here(&path, true);
+        if let Err(p) = write_holder(&path, &me) {
+            set_held_here(&path, false);
+            return Err(p);
+        }
         let stop = Arc::new(AtomicBool::new(false));
         let beat = {
             let (stop, path) = (stop.clone(), path.clone());
@@ -513,6 +540,7 @@ impl Drop for ManifestLock {
             }
             if let Some((guard_path, held)) = self.guard.take() {
                 let _ = std::fs::remove_file(&guard_path);
+                set_held_here(&self.path, false);
                 drop(held);
             }
             // The folder too, when the lock was all there was in it.
@@ -757,7 +785,14 @@ mod tests {
                         drop(lock);
                         held += 1;
                     }
-                    Err(p) => assert_eq!(p.exit, Exit::Refused, "{p}"),
+                    Err(p) => {
+                        assert_eq!(p.exit, Exit::Refused, "{p}");
+                        // A moment before the next try, as a run retrying
+                        // would: four processes reading the lease without a
+                        // pause keep it open all the time, and Windows cannot
+                        // replace a file that is open.
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
                 }
             }
             return;

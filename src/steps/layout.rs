@@ -65,24 +65,46 @@ struct Spot {
     /// What it is, for messages ("the installation", "the LockFiles folder").
     what: String,
     win: Option<WinPath>,
-    local: PathBuf,
     step: StepId,
     place: Place,
 }
 
 impl Spot {
+    /// A place on the installation side (no marks there): where `win` is
+    /// on this machine, None when it cannot be located.
+    fn installed(
+        ctx: &Context,
+        role: Role,
+        what: impl Into<String>,
+        win: &WinPath,
+        step: StepId,
+    ) -> Option<Spot> {
+        let loc = ctx.resolver.locate(win).ok()?;
+        Some(Spot {
+            role,
+            what: what.into(),
+            place: Place::local(&loc.local),
+            win: Some(loc.win),
+            step,
+        })
+    }
+
+    fn local(&self) -> PathBuf {
+        self.place.chain.first().cloned().unwrap_or_default()
+    }
+
     /// How deep it lies (for listing the outermost breach first).
     fn depth(&self) -> usize {
         match &self.win {
             Some(w) => w.components().len(),
-            None => self.local.components().count(),
+            None => self.local().components().count(),
         }
     }
 
     fn shown(&self) -> String {
         match &self.win {
             Some(w) => w.to_string(),
-            None => self.local.display().to_string(),
+            None => self.local().display().to_string(),
         }
     }
 }
@@ -252,7 +274,6 @@ fn spots(ctx: &Context, state_dir: &Path, plans: &[StepPlan]) -> Vec<Spot> {
         role: Role::Kept { state: false },
         what: what.to_string(),
         win,
-        local: local.to_path_buf(),
         step: StepId::SharedPath,
         place: Place::local(local),
     };
@@ -289,16 +310,14 @@ fn spots(ctx: &Context, state_dir: &Path, plans: &[StepPlan]) -> Vec<Spot> {
     let roots = super::mail_store::store_roots(ctx);
     let first_root = spots.len();
     for r in &roots {
-        if let Ok(loc) = ctx.resolver.locate(&r.from) {
-            spots.push(Spot {
-                role: Role::Store,
-                what: format!("the mail store tree ([Directories] {})", r.key),
-                place: Place::local(&loc.local),
-                win: Some(loc.win),
-                local: loc.local,
-                step: StepId::MailStore,
-            });
-        }
+        let what = format!("the mail store tree ([Directories] {})", r.key);
+        spots.extend(Spot::installed(
+            ctx,
+            Role::Store,
+            what,
+            &r.from,
+            StepId::MailStore,
+        ));
     }
 
     let trees = first_root..spots.len();
@@ -359,16 +378,8 @@ fn spots(ctx: &Context, state_dir: &Path, plans: &[StepPlan]) -> Vec<Spot> {
         if value.path == *target {
             continue;
         }
-        if let Ok(loc) = ctx.resolver.locate(&value.path) {
-            spots.push(Spot {
-                role: Role::Source { tree: None },
-                what: what.to_string(),
-                place: Place::local(&loc.local),
-                win: Some(loc.win),
-                local: loc.local,
-                step,
-            });
-        }
+        let role = Role::Source { tree: None };
+        spots.extend(Spot::installed(ctx, role, what, &value.path, step));
     }
     for sp in plans {
         for (_, action) in &sp.actions {
@@ -380,9 +391,8 @@ fn spots(ctx: &Context, state_dir: &Path, plans: &[StepPlan]) -> Vec<Spot> {
             let tree = trees
                 .clone()
                 .find(|&i| from.win.parent().as_ref() == spots.get(i).and_then(|s| s.win.as_ref()));
-            if matches!(sp.step, StepId::Lockfiles | StepId::Pem) {
-                // Its source is there already (above); only its target is new.
-            } else {
+            // LockFiles' and PEM's sources are there already (above).
+            if !matches!(sp.step, StepId::Lockfiles | StepId::Pem) {
                 let what = match tree {
                     Some(_) => "the mail store folder".to_string(),
                     None => account_of(plans, &from.win)
@@ -393,7 +403,6 @@ fn spots(ctx: &Context, state_dir: &Path, plans: &[StepPlan]) -> Vec<Spot> {
                     role: Role::Source { tree },
                     what,
                     win: Some(from.win.clone()),
-                    local: from.local.clone(),
                     step: sp.step,
                     place: Place::local(&from.local),
                 });
@@ -418,7 +427,6 @@ fn spots(ctx: &Context, state_dir: &Path, plans: &[StepPlan]) -> Vec<Spot> {
         spots.push(Spot {
             role: Role::Target(kind),
             what,
-            local: place.chain.first().cloned().unwrap_or_default(),
             win: Some(win),
             step,
             place,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of mdcluster. Installs what the tests need when it is missing
-# (Debian/Ubuntu packages, as root), then runs `cargo test`.
+# (Debian/Ubuntu packages, as root), then runs `cargo test`, then the same
+# tests built for Windows under Wine (scripts/test-windows.sh).
 # Extra arguments go to `cargo test`, e.g.: scripts/test.sh --test apply
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,4 +61,22 @@ if ((${#missing[@]})); then
     apt-get install -y -q --no-install-recommends $(printf '%s\n' "${missing[@]}" | sort -u)
 fi
 
-exec cargo test --locked "$@"
+# With arguments: only the Linux tests they pick.
+if (($#)) || [[ ${MDCLUSTER_SKIP_WINDOWS:-} == 1 ]]; then
+    exec cargo test --locked "$@"
+fi
+# Both halves run even when the first fails; the script fails if either did.
+# The Windows half's preparation (its packages, Wine prefixes and build) runs
+# in the background from the start, at the lowest priority: it takes the CPU
+# that the Linux build and tests leave idle (they wait on processes, timeouts
+# and the network much of the time) and never slows them down.
+rc=0
+mkdir -p target
+nice -n 19 bash scripts/test-windows.sh --prepare >target/windows-prepare.log 2>&1 &
+prepare=$!
+cargo test --locked || rc=$?
+echo "== the same tests for Windows, under Wine (scripts/test-windows.sh)"
+# A failed preparation shows again, with its errors, in the run below.
+wait $prepare || echo "(the background preparation failed: target/windows-prepare.log)"
+bash scripts/test-windows.sh || rc=$?
+exit $rc

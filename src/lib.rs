@@ -13,6 +13,7 @@
 //! - [`engine`]: preview, apply, status and undo over a journal.
 //! - [`fsops`]: atomic writes and verified, resumable folder moves.
 //! - [`report`]: human-readable output: sizes, safe text, diffs, previews.
+//! - [`platform`]: the few questions only the operating system answers (is a process alive).
 //! - [`service`]: whether MDaemon runs; stopping and starting it.
 //! - [`sandbox`]: a realistic sample installation for tests and the demo.
 //! - [`simulation`]: a SIMULATED cluster (secondaries announcing, a primary writing cluster-log lines) for the demo and tests.
@@ -38,6 +39,7 @@ pub mod install;
 pub mod lb;
 pub mod location;
 pub mod plan;
+pub mod platform;
 pub mod problem;
 pub mod profile;
 pub mod report;

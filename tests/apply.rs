@@ -68,11 +68,7 @@ fn apply_then_undo_restores_the_tree_exactly() {
         "values inside a moved folder follow it"
     );
 
-    mdcluster()
-        .args(["undo", "--yes", "--plan"])
-        .arg(&lab.plan)
-        .assert()
-        .success();
+    lab.undo();
     assert_eq!(
         lab.hash(),
         before,
@@ -311,11 +307,7 @@ fn moves_across_file_systems_copy_verify_and_undo_exactly() {
             .count(),
         3
     );
-    mdcluster()
-        .args(["undo", "--yes", "--plan"])
-        .arg(&lab.plan)
-        .assert()
-        .success();
+    lab.undo();
     assert_eq!(lab.hash(), before);
 }
 
@@ -336,6 +328,10 @@ fn small_lab() -> Lab {
 /// finishes the job and the result equals an uninterrupted run. Also: undo
 /// after a crash restores the original tree.
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "over 3 minutes under Wine, beyond CI's budget: run with --ignored"
+)]
 fn a_crash_at_any_journal_record_is_finished_by_a_rerun() {
     for copy_path in [false, true] {
         let reference = {

@@ -17,6 +17,9 @@
 //! skipped with a message without root or the programs, or a failure when
 //! MDCLUSTER_REQUIRE_ROOT_TESTS is set (CI; scripts/test.sh installs them).
 
+// Linux only: avahi-daemon and network namespaces have no Windows counterpart here.
+#![cfg(target_os = "linux")]
+
 mod common;
 
 use common::cluster::{

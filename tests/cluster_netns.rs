@@ -7,6 +7,9 @@
 //! MDCLUSTER_REQUIRE_ROOT_TESTS is set (CI). Every test makes its own
 //! namespaces, so they run at the same time without meeting.
 
+// Linux only: network namespaces on a Linux bridge.
+#![cfg(target_os = "linux")]
+
 mod common;
 
 use common::cluster::{

@@ -6,7 +6,6 @@
 
 mod common;
 use common::*;
-use std::path::Path;
 
 /// What `apply --yes` did with the lab as it is.
 enum Outcome {
@@ -163,6 +162,7 @@ fn odd_userlist_lines() {
 }
 
 /// A mailbox folder of the lab to put odd things in.
+#[cfg(unix)]
 fn mailbox(lab: &Lab) -> std::path::PathBuf {
     let domain = lab.install.join("Users");
     let d = std::fs::read_dir(&domain)
@@ -248,7 +248,8 @@ fn odd_mail_trees() {
     }
 }
 
-fn find(root: &Path, name: &str) -> bool {
+#[cfg(unix)]
+fn find(root: &std::path::Path, name: &str) -> bool {
     walkdir::WalkDir::new(root)
         .into_iter()
         .filter_map(Result::ok)

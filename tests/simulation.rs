@@ -236,6 +236,10 @@ fn is_classic(line: &str) -> bool {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "stops the simulation with SIGTERM through the `kill` program (issue 13: Ctrl-Break on Windows)"
+)]
 fn simulated_secondaries_are_found_trusted_and_a_registered_one_connects_and_replicates() {
     let lab = small_lab();
     let _ = code(&lab);
@@ -316,6 +320,10 @@ fn simulated_secondaries_are_found_trusted_and_a_registered_one_connects_and_rep
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "stops the simulation with SIGTERM through the `kill` program (issue 13: Ctrl-Break on Windows)"
+)]
 fn the_service_format_carries_severity_id_and_code() {
     let lab = small_lab();
     let _ = code(&lab);
@@ -341,6 +349,10 @@ fn the_service_format_carries_severity_id_and_code() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "stops the simulation with SIGTERM through the `kill` program (issue 13: Ctrl-Break on Windows)"
+)]
 fn every_fault_gives_its_lines_in_both_formats() {
     let lab = small_lab();
     let _ = code(&lab);
@@ -406,6 +418,10 @@ fn every_fault_gives_its_lines_in_both_formats() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "stops the simulation with SIGTERM through the `kill` program (issue 13: Ctrl-Break on Windows)"
+)]
 fn rollover_continues_in_the_next_days_file_from_midnight() {
     let lab = small_lab();
     let _ = code(&lab);
@@ -618,6 +634,10 @@ fn secondary_log(lab: &Lab, name: &str) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "stops the simulation with SIGTERM through the `kill` program (issue 13: Ctrl-Break on Windows)"
+)]
 fn a_simulated_secondary_writes_its_own_log_and_join_on_it_ends_verified() {
     let lab = small_lab();
     let code = code(&lab);

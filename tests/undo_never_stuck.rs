@@ -153,12 +153,20 @@ fn fault_at_every_action(template: &Lab, setup: &[&[&str]], args: &[&str], what:
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "over 4 minutes under Wine, beyond CI's budget: run with --ignored"
+)]
 fn a_fault_at_any_action_of_a_plain_run() {
     let lab = Lab::in_shm(opts(21));
     fault_at_every_action(&lab, &[], &["apply", "--yes"], "plain");
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "over 4 minutes under Wine, beyond CI's budget: run with --ignored"
+)]
 fn a_fault_at_any_action_of_a_copy_to_another_file_system() {
     let share = tempfile::Builder::new()
         .prefix("mdcluster-share-")
@@ -169,6 +177,10 @@ fn a_fault_at_any_action_of_a_copy_to_another_file_system() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "over 4 minutes under Wine, beyond CI's budget: run with --ignored"
+)]
 fn a_fault_at_any_action_with_the_store_elsewhere() {
     let lab = Lab::in_shm(opts(23));
     store_elsewhere(&lab);
@@ -176,6 +188,10 @@ fn a_fault_at_any_action_with_the_store_elsewhere() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "over 4 minutes under Wine, beyond CI's budget: run with --ignored"
+)]
 fn a_fault_at_any_action_with_shared_and_nested_account_folders() {
     let lab = Lab::in_shm(opts(24));
     shared_and_nested(&lab);
@@ -183,6 +199,10 @@ fn a_fault_at_any_action_with_shared_and_nested_account_folders() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "over 4 minutes under Wine, beyond CI's budget: run with --ignored"
+)]
 fn a_fault_at_any_action_of_a_cleanup() {
     let lab = Lab::in_shm(opts(25));
     fault_at_every_action(
@@ -197,6 +217,10 @@ fn a_fault_at_any_action_of_a_cleanup() {
 /// its rewrite. The rewrite refuses (stale); undo brings the mail back and
 /// leaves MDaemon.ini as that someone left it.
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "over 4 minutes under Wine, beyond CI's budget: run with --ignored"
+)]
 fn a_run_refused_late_is_undone() {
     let template = Lab::in_shm(opts(26));
     let lab = template.copy();

@@ -2,6 +2,10 @@
 //! keystrokes, the screen read back, the installation checked afterwards.
 //! tmux is installed by scripts/test.sh; these tests do not skip without it.
 
+// Linux only: tmux is the terminal; under Wine the wizard's console is
+// tested by scripts/test-windows.sh (docs/testing.md).
+#![cfg(target_os = "linux")]
+
 mod common;
 use common::*;
 use std::path::{Path, PathBuf};
@@ -375,14 +379,50 @@ fn start_secondary(lab: &Lab, name: &str) -> (std::process::Child, PathBuf) {
     (child, log)
 }
 
-/// Press a key until the screen shows `text` (at most `times` presses).
+/// The number of the step whose page is shown ("┐┌ 9. Server IDs …").
+fn shown_step(screen: &str) -> Option<u32> {
+    let line = screen.lines().find(|l| l.contains("┐┌ "))?;
+    let after = &line[line.find("┐┌ ")? + "┐┌ ".len()..];
+    let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// Move the selection to step `n` (whose page shows `title`): one key at a
+/// time, each confirmed on screen before the next, so a slow redraw on a
+/// busy machine cannot make the presses overshoot.
+fn go_to_step(t: &Tmux, n: u32, title: &str) {
+    for _ in 0..30 {
+        let screen = t.screen();
+        let Some(now) = shown_step(&screen) else {
+            std::thread::sleep(Duration::from_millis(100));
+            continue;
+        };
+        if now == n {
+            break;
+        }
+        t.keys(&[if now < n { "Down" } else { "Up" }]);
+        let start = Instant::now();
+        while shown_step(&t.screen()) == Some(now) && start.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    t.wait_for(title, 5);
+}
+
+/// Press a key until the screen shows `text` (at most `times` presses). After
+/// each press, wait for the screen to change (up to 2 s): on a busy machine a
+/// redraw can lag, and presses sent meanwhile would overshoot.
 fn press_until(t: &Tmux, key: &str, text: &str, times: usize) {
     for _ in 0..times {
-        if t.screen().contains(text) {
+        let before = t.screen();
+        if before.contains(text) {
             return;
         }
         t.keys(&[key]);
-        std::thread::sleep(Duration::from_millis(150));
+        let start = Instant::now();
+        while t.screen() == before && start.elapsed() < Duration::from_secs(2) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
     t.wait_for(text, 2);
 }
@@ -403,7 +443,7 @@ fn the_wizard_finds_a_secondary_adds_it_and_records_its_registration() {
     t.type_text(&lab.share.display().to_string());
     t.keys(&["Enter"]);
     t.wait_for("press a to apply", 15);
-    press_until(&t, "Down", "8. Find the secondaries", 8);
+    go_to_step(&t, 8, "8. Find the secondaries");
     let screen = t.wait_for("TW-MAIL2", 15);
     assert!(screen.contains("mdcluster join --code"), "{screen}");
     t.wait_for("can join: Enter adds it", 30);
@@ -435,7 +475,7 @@ fn the_wizard_finds_a_secondary_adds_it_and_records_its_registration() {
 
     // Back to the steps; register it in MDaemon, then say so in step 9.
     t.keys(&["Enter"]);
-    press_until(&t, "Down", "9. Server IDs and registration", 10);
+    go_to_step(&t, 9, "9. Server IDs and registration");
     t.wait_for("Press r once they are registered", 10);
     t.keys(&["r"]);
     t.wait_for("Are these registered", 5);
@@ -609,7 +649,7 @@ fn the_demo_wizard_adds_its_simulated_secondaries_and_the_simulated_log_confirms
     // Tall: other tests on this machine may announce on loopback too.
     let t = Tmux::start("demo-sim", 160, 100, &cmd);
     t.wait_for("press a to apply", 60);
-    press_until(&t, "Down", "8. Find the secondaries", 8);
+    go_to_step(&t, 8, "8. Find the secondaries");
     t.wait_for("SIM2", 30);
     t.wait_for("SIM3", 30);
     t.wait_for("can join: Enter adds it", 30);
@@ -628,10 +668,16 @@ fn the_demo_wizard_adds_its_simulated_secondaries_and_the_simulated_log_confirms
         std::thread::sleep(Duration::from_millis(100));
     }
     t.keys(&["Escape"]);
-    // Each node added makes a new preview; apply once the second one is ready.
+    // Each node added starts a new preview (an older one still running is
+    // discarded, never announced): apply once one is ready after SIM3's.
     t.wait_for("SIM3 added to the plan", 30);
+    let ready_after_sim3 = |screen: &str| {
+        screen
+            .split_once("SIM3 added to the plan")
+            .is_some_and(|(_, after)| after.contains("preview ready: 5 step(s)"))
+    };
     let start = Instant::now();
-    while t.screen().matches("preview ready: 5 step(s)").count() < 2 {
+    while !ready_after_sim3(&t.screen()) {
         assert!(
             start.elapsed() < Duration::from_secs(30),
             "no preview:\n{}",

@@ -14,6 +14,8 @@ use std::path::PathBuf;
 #[derive(Parser, Debug)]
 #[command(
     name = "mdcluster",
+    // Not argv[0]: on Windows that would show "mdcluster.exe" in every usage line.
+    bin_name = "mdcluster",
     version,
     about = "Turns single MDaemon mail servers into an MDaemon cluster, safely.",
     long_about = "Turns single MDaemon mail servers into an MDaemon cluster, safely.\n\n\

@@ -29,12 +29,18 @@ pub struct Found {
 }
 
 impl Found {
+    /// Where the log is looked for, written with this system's separator:
+    /// `C:\MDaemon\Logs\**\*Cluster*.log` on Windows.
+    pub fn search_pattern(&self) -> String {
+        let sep = std::path::MAIN_SEPARATOR;
+        format!("{}{sep}**{sep}{}", self.dir.display(), self.pattern)
+    }
+
     /// One line for the screen: the pattern and the match.
     pub fn describe(&self) -> String {
         let pattern = format!(
-            "{}/**/{}{}",
-            self.dir.display(),
-            self.pattern,
+            "{}{}",
+            self.search_pattern(),
             if self.unverified {
                 " (unverified guess)"
             } else {

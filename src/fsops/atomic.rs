@@ -77,7 +77,7 @@ fn stamp() -> String {
 /// Remove the temporary files in `dir` that runs of this host which are no
 /// longer alive left behind (a kill between writing and renaming).
 pub fn remove_dead_temporaries(dir: &Path) {
-    remove_temporaries(dir, |pid| !crate::service::process_alive(pid));
+    remove_temporaries(dir, |pid| !crate::platform::process_alive(pid));
 }
 
 /// Remove every temporary file of ours in `dir` but this process's, and
@@ -227,12 +227,8 @@ mod tests {
             std::fs::write(f, b"licence").unwrap();
         }
         write_atomic(&dir.path().join("MDaemon.ini"), b"x", None).unwrap();
-        // Only where the process table can be read is a dead run told apart
-        // (crate::service::process_alive); elsewhere the sweep under the
-        // installation lock removes them.
-        if cfg!(target_os = "linux") {
-            assert!(!dead.exists());
-        }
+        // A dead run of this host is told apart (crate::platform::process_alive).
+        assert!(!dead.exists());
         assert!(other.exists() && legacy.exists());
         remove_temporaries_under_lock(dir.path());
         assert!(!legacy.exists() && !dead.exists() && other.exists());

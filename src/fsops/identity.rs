@@ -44,14 +44,23 @@ pub fn file_id(path: &Path) -> Option<FileId> {
     }
 }
 
-/// The device (file system) `path` lies on, where the platform says; None elsewhere.
+/// The file system `path` lies on (links followed): the device on Unix, the
+/// volume serial number on Windows; None where it cannot be reached.
 pub fn device(path: &Path) -> Option<u64> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
         std::fs::metadata(path).ok().map(|m| m.dev())
     }
-    #[cfg(not(unix))]
+    #[cfg(windows)]
+    {
+        // Opened with backup semantics, so folders answer too.
+        let handle = winapi_util::Handle::from_path_any(path).ok()?;
+        winapi_util::file::information(&handle)
+            .ok()
+            .map(|i| i.volume_serial_number())
+    }
+    #[cfg(not(any(unix, windows)))]
     {
         let _ = path;
         None

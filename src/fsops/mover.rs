@@ -328,22 +328,21 @@ pub fn remove_copy(source: &Path, copy: &Path, keep_root: bool) -> Result<Vec<Pa
 /// Whether `from` and the nearest existing folder of `to` are on one file system
 /// (a move will be a rename). None where the platform cannot tell.
 pub fn same_filesystem(from: &Path, to: &Path) -> Option<bool> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        let a = std::fs::symlink_metadata(from).ok()?.dev();
-        let mut probe = to;
-        loop {
-            if let Ok(m) = std::fs::metadata(probe) {
-                return Some(m.dev() == a);
-            }
-            probe = probe.parent()?;
+    // A link is renamed itself, on the file system of the folder holding it.
+    let is_link = std::fs::symlink_metadata(from)
+        .ok()?
+        .file_type()
+        .is_symlink();
+    let a = match from.parent() {
+        Some(parent) if is_link => super::identity::device(parent)?,
+        _ => super::identity::device(from)?,
+    };
+    let mut probe = to;
+    loop {
+        if let Some(b) = super::identity::device(probe) {
+            return Some(a == b);
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = (from, to);
-        None
+        probe = probe.parent()?;
     }
 }
 

@@ -28,7 +28,7 @@ fn stamp(dir: &Path) -> String {
                 .strip_prefix(&mine)
                 .and_then(|rest| rest.split('-').next())
                 .and_then(|pid| pid.parse::<u32>().ok());
-            if pid.is_some_and(|pid| !crate::service::process_alive(pid)) {
+            if pid.is_some_and(|pid| !crate::platform::process_alive(pid)) {
                 let _ = std::fs::remove_file(e.path());
             }
         }

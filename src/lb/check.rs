@@ -116,13 +116,19 @@ pub fn validate_with(kind: Kind, files: &[GeneratedFile], dirs: &[PathBuf]) -> V
     }
 }
 
-/// Where programs are looked for: PATH, then the sbin folders that a
-/// non-root PATH often lacks.
+/// Where programs are looked for: PATH, then the folders the balancers
+/// install to that PATH often lacks (sbin without root on Linux; the
+/// archives' usual folders on Windows).
 pub fn search_path() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect())
         .unwrap_or_default();
-    for d in ["/usr/local/sbin", "/usr/sbin", "/sbin"] {
+    let extra: &[&str] = if cfg!(windows) {
+        &[r"C:\nginx", r"C:\Apache24\bin"]
+    } else {
+        &["/usr/local/sbin", "/usr/sbin", "/sbin"]
+    };
+    for d in extra {
         let d = PathBuf::from(d);
         if !dirs.contains(&d) {
             dirs.push(d);
@@ -131,12 +137,35 @@ pub fn search_path() -> Vec<PathBuf> {
     dirs
 }
 
+/// The balancer's program in the first of `dirs` that has one.
 pub fn find_program(kind: Kind, dirs: &[PathBuf]) -> Option<PathBuf> {
-    kind.programs().iter().find_map(|name| {
+    let pathext = std::env::var("PATHEXT").ok();
+    let names: Vec<String> = kind
+        .programs()
+        .iter()
+        .flat_map(|name| file_names(name, cfg!(windows), pathext.as_deref()))
+        .collect();
+    names.iter().find_map(|name| {
         dirs.iter()
             .map(|d| d.join(name))
             .find(|p| p.is_file() && is_executable(p))
     })
+}
+
+/// The file names a program may have: on Windows with each extension of
+/// PATHEXT (what the command prompt runs), elsewhere the name itself.
+fn file_names(name: &str, windows: bool, pathext: Option<&str>) -> Vec<String> {
+    if !windows {
+        return vec![name.to_string()];
+    }
+    pathext
+        .filter(|p| !p.trim().is_empty())
+        .unwrap_or(".COM;.EXE;.BAT;.CMD")
+        .split(';')
+        .map(str::trim)
+        .filter(|ext| ext.starts_with('.') && ext.len() > 1)
+        .map(|ext| format!("{name}{}", ext.to_ascii_lowercase()))
+        .collect()
 }
 
 #[cfg(unix)]
@@ -145,6 +174,7 @@ fn is_executable(p: &Path) -> bool {
     std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
 }
 
+/// On Windows the extension makes a file a program, and [`file_names`] asks for those.
 #[cfg(not(unix))]
 fn is_executable(_: &Path) -> bool {
     true
@@ -455,4 +485,48 @@ fn clean(text: &str, dir: &Path) -> String {
         out.push(format!("... ({} more lines)", lines.len() - MAX_LINES));
     }
     out.join("\n").trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_programs_carry_an_extension_from_pathext() {
+        assert_eq!(file_names("nginx", false, Some(".EXE")), ["nginx"]);
+        assert_eq!(
+            file_names("nginx", true, None),
+            ["nginx.com", "nginx.exe", "nginx.bat", "nginx.cmd"]
+        );
+        assert_eq!(
+            file_names("httpd", true, Some(" .EXE ; ;.Ps1;bad;.")),
+            ["httpd.exe", "httpd.ps1"]
+        );
+        assert_eq!(file_names("haproxy", true, Some("  ")).len(), 4);
+    }
+
+    #[test]
+    fn the_balancer_is_found_where_it_is_installed() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = tempfile::tempdir().unwrap();
+        let dirs = [empty.path().to_path_buf(), dir.path().to_path_buf()];
+        assert_eq!(find_program(Kind::Nginx, &dirs), None);
+        let name = if cfg!(windows) { "nginx.exe" } else { "nginx" };
+        let program = dir.path().join(name);
+        std::fs::write(&program, b"").unwrap();
+        #[cfg(unix)]
+        {
+            // Not executable: not a program.
+            assert_eq!(find_program(Kind::Nginx, &dirs), None);
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        assert_eq!(find_program(Kind::Nginx, &dirs), Some(program));
+        // A folder of the program's name is not the program.
+        std::fs::create_dir(empty.path().join(name)).unwrap();
+        assert_eq!(
+            find_program(Kind::Nginx, &dirs).unwrap().parent(),
+            Some(dir.path())
+        );
+    }
 }

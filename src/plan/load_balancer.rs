@@ -303,7 +303,11 @@ pub(super) fn validate(
             Err(why) => c.at(
                 output.span().start,
                 format!("load_balancer.output '{}' {why}", output.get_ref()),
-                Some("give the folder on this machine where the balancer's files go, e.g. '/srv/mdcluster-lb', or leave it out for a folder in the installation's mdcluster folder"),
+                Some(if cfg!(windows) {
+                    r"give the folder on this machine where the balancer's files go, e.g. 'C:\mdcluster-lb', or leave it out for a folder in the installation's mdcluster folder"
+                } else {
+                    "give the folder on this machine where the balancer's files go, e.g. '/srv/mdcluster-lb', or leave it out for a folder in the installation's mdcluster folder"
+                }),
             ),
         }
     }

@@ -334,7 +334,11 @@ impl Plan {
                         "mounts.local '{}' is not an absolute path on this machine",
                         m.local.get_ref()
                     ),
-                    Some("give the full local path of the folder, e.g. /mnt/mdaemon"),
+                    Some(if cfg!(windows) {
+                        r"give the full local path of the folder, e.g. M:\MDaemon or \\nas\mdaemon"
+                    } else {
+                        "give the full local path of the folder, e.g. /mnt/mdaemon"
+                    }),
                 );
                 continue;
             }
@@ -698,7 +702,7 @@ mod tests {
         let mut plan = parse(EXAMPLE).unwrap();
         plan.mounts.push(Mount {
             windows: WinPath::parse(r"C:\MDaemon").unwrap(),
-            local: "/tmp/x y".into(),
+            local: std::env::temp_dir().join("x y"),
         });
         plan.shared.pem = WinPath::parse(r"\\fs2\certs\it's").unwrap();
         plan.options.restart = true;
@@ -748,11 +752,16 @@ mod tests {
         assert_eq!(plan.load_balancer.kind, Some(crate::lb::Kind::Nginx));
         assert_eq!(plan.load_balancer.output.as_deref(), Some(out.as_path()));
         assert_eq!(parse(&plan.render(&profile)).unwrap(), plan);
+        let dotdot = if cfg!(windows) {
+            r"output = 'C:\srv\x\..\y'"
+        } else {
+            "output = '/srv/x/../y'"
+        };
         for (bad, why) in [
             ("kind = \"f5\"", "not a balancer"),
             ("output = 'relative/dir'", "not an absolute path"),
             ("output = ''", "is empty"),
-            ("output = '/srv/x/../y'", "'..'"),
+            (dotdot, "'..'"),
         ] {
             let errs = parse(&format!("{MINIMAL}[load_balancer]\n{bad}\n")).unwrap_err();
             assert!(errs[0].message.contains(why), "{bad}: {errs:?}");

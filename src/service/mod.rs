@@ -98,7 +98,7 @@ impl Service {
     pub fn state(&self) -> State {
         match self.kind {
             Kind::Simulated => match read_simulated(&self.root) {
-                Some(s) if s.running && process_alive(s.pid) => State::Running,
+                Some(s) if s.running && crate::platform::process_alive(s.pid) => State::Running,
                 _ => State::Stopped,
             },
             Kind::Windows => match run(&self.query) {
@@ -232,16 +232,6 @@ fn run(command: &str) -> Result<String, String> {
     }
 }
 
-/// Whether a process runs on this host (Linux: /proc). Elsewhere assume it
-/// does: the simulation exists for tests and demos on Linux.
-pub fn process_alive(pid: u32) -> bool {
-    if cfg!(target_os = "linux") {
-        Path::new(&format!("/proc/{pid}")).exists()
-    } else {
-        true
-    }
-}
-
 /// A refusal when MDaemon may be running while data it uses is moved.
 pub fn running_problem(service: &Service, state: &State) -> Problem {
     match state {
@@ -284,9 +274,7 @@ mod tests {
             serde_json::to_string(&gone).unwrap(),
         )
         .unwrap();
-        if cfg!(target_os = "linux") {
-            assert_eq!(s.state(), State::Stopped, "a dead simulation does not run");
-        }
+        assert_eq!(s.state(), State::Stopped, "a dead simulation does not run");
     }
 
     #[cfg(not(windows))]

@@ -15,9 +15,8 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
     sp.fact(
         "cluster log pattern",
         format!(
-            "{}/**/{} ({}; daily file {})",
-            found.dir.display(),
-            found.pattern,
+            "{} ({}; daily file {})",
+            found.search_pattern(),
             ctx.profile.logs.cluster_log_glob.source.label(),
             found.daily
         ),

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::profile::Profile;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The profile's layout: Domain [0,45), Mailbox [45,75), FullName [75,105),
 /// MailDir [105,195).
@@ -785,8 +785,11 @@ fn unusual_layouts_never_panic() {
 
 // ---- scale ---------------------------------------------------------------------
 
-#[test]
-fn two_hundred_thousand_accounts_in_linear_time() {
+// Correctness at scale here; the time it takes is measured by benches/parsers.sh
+// (docs/performance.md), never asserted: these machines are shared and noisy.
+
+/// `count` accounts parsed and every mail folder rewritten.
+fn many_accounts(count: usize) {
     let line = sandbox_line(
         "example.com",
         "user",
@@ -794,13 +797,11 @@ fn two_hundred_thousand_accounts_in_linear_time() {
         r"C:\MDaemon\Users\x\",
         "0123456789ABCDEF",
     );
-    let count = 200_000;
     let mut input = Vec::with_capacity((line.len() + 2) * count);
     for _ in 0..count {
         input.extend_from_slice(&line);
         input.extend_from_slice(b"\r\n");
     }
-    let started = Instant::now();
     let mut u = Userlist::parse(input, layout());
     let accounts = u.accounts();
     assert_eq!(accounts.len(), count);
@@ -812,10 +813,23 @@ fn two_hundred_thousand_accounts_in_linear_time() {
         u.accounts()[count - 1].mail_dir,
         r"\\fileserver\mdaemon\Users\x\"
     );
-    // Quadratic behaviour would take hours here; linear takes well under a second.
-    assert!(
-        started.elapsed() < Duration::from_secs(20),
-        "{:?}",
-        started.elapsed()
-    );
+}
+
+#[test]
+fn twenty_thousand_accounts_parse_and_every_mail_folder_is_rewritten() {
+    many_accounts(20_000);
+}
+
+/// benches/parsers.sh: linear means 4x the accounts take about 4x the time.
+#[test]
+#[ignore = "benchmark: run by benches/parsers.sh in a release build"]
+fn bench_userlist_scale() {
+    for count in [50_000, 200_000] {
+        let started = Instant::now();
+        many_accounts(count);
+        println!(
+            "bench userlist accounts={count} ms={}",
+            started.elapsed().as_millis()
+        );
+    }
 }

@@ -557,12 +557,23 @@ fn windows_root_from_ini(doc: &IniDoc, section: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// Where this machine reaches the installation: itself on Windows, a
+    /// mounted folder elsewhere.
+    fn install_local() -> &'static Path {
+        Path::new(if cfg!(windows) {
+            r"C:\MDaemon"
+        } else {
+            "/srv/MDaemon"
+        })
+    }
+
     fn answers() -> Answers {
         Answers {
-            install_local: "/srv/MDaemon".into(),
+            install_local: install_local().into(),
             install_root: r"C:\MDaemon".into(),
             shared_path: r"\\fileserver\mdaemon".into(),
-            shared_local: "/tmp".into(),
+            // On Windows the share needs no local folder (needs_local_share).
+            shared_local: if cfg!(windows) { "" } else { "/tmp" }.into(),
             node_name: "MAIL1".into(),
             node_address: "192.0.2.11".into(),
             server_id: "1".into(),
@@ -571,7 +582,7 @@ mod tests {
             restart: "n".into(),
             lb_kind: "nginx".into(),
             lb_http_mode: "balanced".into(),
-            lb_output: "/srv/lb".into(),
+            lb_output: if cfg!(windows) { r"C:\lb" } else { "/srv/lb" }.into(),
             lb_kept: "cookie = \"ROUTE\"\n\n[load_balancer.ports]\nhttp = 8080\n".into(),
             secondaries: vec![
                 Secondary {
@@ -599,10 +610,7 @@ mod tests {
             plan.shared.lockfiles.to_string(),
             r"\\fileserver\mdaemon\Users\LockFiles"
         );
-        assert_eq!(
-            Answers::from_plan(&plan, Path::new("/srv/MDaemon"), &profile),
-            a
-        );
+        assert_eq!(Answers::from_plan(&plan, install_local(), &profile), a);
         assert_eq!(plan.load_balancer.kind, Some(crate::lb::Kind::Nginx));
         assert_eq!(plan.load_balancer.cookie, "ROUTE");
         assert_eq!(
@@ -679,7 +687,13 @@ mod tests {
         )
         .unwrap();
         let a = Answers::from_disk(d.path(), &profile);
-        assert_eq!(a.install_root, r"C:\MDaemon");
+        // On Windows the installation is where it is; elsewhere MDaemon.ini says.
+        let root = if cfg!(windows) {
+            d.path().display().to_string()
+        } else {
+            r"C:\MDaemon".to_string()
+        };
+        assert_eq!(a.install_root, root);
         assert_eq!(a.shared_path, "");
         assert!(a.validate(FieldId::NodeName).is_ok(), "{}", a.node_name);
         assert_eq!(

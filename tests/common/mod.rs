@@ -8,6 +8,25 @@ use assert_cmd::Command;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// How far apart the crash points of the crash-after-a-journal-record tests
+/// are: 1 (every record), or `MDCLUSTER_TEST_CRASH_STRIDE`. scripts/test-windows.sh
+/// sets 3: each point costs several process starts, about a second each under
+/// Wine, and the journal and its resume are the same code on every platform,
+/// crashed at every record on Linux.
+pub fn crash_stride() -> usize {
+    std::env::var("MDCLUSTER_TEST_CRASH_STRIDE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|s: &usize| *s > 0)
+        .unwrap_or(1)
+}
+
+/// The journal records to crash after: 1, 2, 3, … or 1, 1+k, 1+2k, … (see
+/// [`crash_stride`]); odd and even points alternate either way.
+pub fn crash_points() -> impl Iterator<Item = usize> {
+    (1..).step_by(crash_stride())
+}
+
 pub fn mdcluster() -> Command {
     let mut c = Command::cargo_bin("mdcluster").unwrap();
     c.env_remove("MDCLUSTER_NO_RENAME")
@@ -96,7 +115,7 @@ impl Lab {
         }
     }
 
-    /// A fresh lab with a byte-for-byte copy (`cp -a`: times and modes kept)
+    /// A fresh lab with a byte-for-byte copy (times and modes kept, as `cp -a`)
     /// of this one's installation and share, in new temp folders on the same
     /// file systems. Building a sandbox once and copying it per round is
     /// much faster than generating it each time.
@@ -115,14 +134,7 @@ impl Lab {
             None => tmp.path().join("share"),
         };
         for (from, to) in [(&self.install, &install), (&self.share, &share)] {
-            let ok = std::process::Command::new("cp")
-                .arg("-a")
-                .arg(from)
-                .arg(to)
-                .status()
-                .unwrap()
-                .success();
-            assert!(ok, "cp -a {} {}", from.display(), to.display());
+            copy_tree(from, to);
         }
         let plan = tmp.path().join("plan.toml");
         std::fs::write(&plan, mdcluster::sandbox::plan_text(&install, &share)).unwrap();
@@ -177,6 +189,15 @@ impl Lab {
         let mut c = mdcluster();
         c.args(["apply", "--plan"]).arg(&self.plan);
         c
+    }
+
+    /// `undo --yes` of this lab's plan, which must succeed.
+    pub fn undo(&self) {
+        mdcluster()
+            .args(["undo", "--yes", "--plan"])
+            .arg(&self.plan)
+            .assert()
+            .success();
     }
 }
 
@@ -244,7 +265,8 @@ pub fn tree_map(root: &Path, skip_state: bool) -> BTreeMap<String, String> {
             .strip_prefix(root)
             .unwrap()
             .to_string_lossy()
-            .into_owned();
+            // The same keys on every platform.
+            .replace('\\', "/");
         if skip_state && (rel == "mdcluster" || rel.starts_with("mdcluster/")) {
             continue;
         }
@@ -459,4 +481,51 @@ pub fn mail_dir(lab: &Lab, line: usize) -> String {
     let bytes = std::fs::read(lab.install.join("App/Userlist.dat")).unwrap();
     let l = bytes.split(|&b| b == b'\n').nth(line).unwrap().to_vec();
     String::from_utf8_lossy(&l[MAIL_DIR]).trim_end().to_string()
+}
+
+/// What makes a file itself, whatever its name: the inode on Unix, the
+/// volume serial number and file index on Windows.
+pub fn file_number(path: &Path) -> (u64, u64) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path).unwrap();
+        (m.dev(), m.ino())
+    }
+    #[cfg(windows)]
+    {
+        let f = std::fs::File::open(path).unwrap();
+        let info = winapi_util::file::information(&f).unwrap();
+        (info.volume_serial_number(), info.file_index())
+    }
+}
+
+/// A copy of the tree `from` at `to` with what `cp -a` keeps: contents,
+/// modification times and permissions; links are copied as links.
+pub fn copy_tree(from: &Path, to: &Path) {
+    let mut dirs = Vec::new();
+    for e in walkdir::WalkDir::new(from).sort_by_file_name() {
+        let e = e.unwrap();
+        let dst = to.join(e.path().strip_prefix(from).unwrap());
+        let meta = e.path().symlink_metadata().unwrap();
+        if meta.file_type().is_symlink() {
+            #[cfg(unix)]
+            std::os::unix::fs::symlink(std::fs::read_link(e.path()).unwrap(), &dst).unwrap();
+            #[cfg(not(unix))]
+            panic!("copy_tree: {} is a link", e.path().display());
+        } else if meta.is_dir() {
+            std::fs::create_dir_all(&dst).unwrap();
+            dirs.push((dst, meta));
+        } else {
+            std::fs::copy(e.path(), &dst).unwrap();
+            let mtime = filetime::FileTime::from_last_modification_time(&meta);
+            filetime::set_file_mtime(&dst, mtime).unwrap();
+        }
+    }
+    // Folders last, innermost first: filling them changed their times.
+    for (dir, meta) in dirs.iter().rev() {
+        std::fs::set_permissions(dir, meta.permissions()).unwrap();
+        let mtime = filetime::FileTime::from_last_modification_time(meta);
+        filetime::set_file_mtime(dir, mtime).unwrap();
+    }
 }

@@ -102,7 +102,10 @@ impl Lab {
     }
 
     fn default_dir(&self, kind: &str) -> PathBuf {
-        self.install.join("mdcluster/load-balancer").join(kind)
+        self.install
+            .join("mdcluster")
+            .join("load-balancer")
+            .join(kind)
     }
 }
 
@@ -219,7 +222,7 @@ fn two_nodes_give_one_write_with_every_file_and_the_next_steps() {
         *created,
         vec![
             lab.install.join("mdcluster"),
-            lab.install.join("mdcluster/load-balancer"),
+            lab.install.join("mdcluster").join("load-balancer"),
             dir.clone()
         ]
     );

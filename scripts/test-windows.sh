@@ -71,7 +71,7 @@ rm -f "$logs"/*.log "$logs"/*.failed
 
 # The slowest executables first (measured under Wine), so that the lanes end
 # close together; the rest in cargo's order.
-slow_first=(load_balancer_step registration mail_store bad_input mdcluster hostile_input cluster layout_props apply log_props userlist_props parser_props)
+slow_first=(undo_never_stuck kill_harness mail_store apply bad_input load_balancer_step mdcluster hostile_input cluster layout_props registration simulation wizard_screens userlist_props log_props parser_props)
 ordered=()
 for name in "${slow_first[@]}"; do
     for entry in "${exes[@]}"; do
@@ -85,10 +85,19 @@ exes=("${ordered[@]}")
 claims=$(mktemp -d)
 trap 'rm -rf "$list" "$claims"' EXIT
 
-# The pure parsing properties check the same platform-neutral code that the
-# Linux half runs with proptest's full 256 cases; under Wine they were the
-# slowest executables, so they run a quarter of the cases here.
-declare -A proptest_cases=([parser_props]=64 [userlist_props]=64 [log_props]=64 [ini_props]=64)
+# Settings per executable (space-separated NAME=VALUE). The pure parsing
+# properties check the same platform-neutral code that the Linux half runs
+# with proptest's full 256 cases; under Wine they were the slowest
+# executables, so they run a quarter of the cases here. The suites that
+# crash or fail a run at every point crash at every fifth or seventh (below:
+# every third), and the kill harness kills fewer, smaller runs: each point
+# costs several process starts, seconds under Wine.
+declare -A settings=(
+    [parser_props]="PROPTEST_CASES=64" [userlist_props]="PROPTEST_CASES=64"
+    [log_props]="PROPTEST_CASES=64" [ini_props]="PROPTEST_CASES=64"
+    [kill_harness]="MDCLUSTER_TEST_CRASH_STRIDE=5 MDCLUSTER_KILL_ROUNDS=6 MDCLUSTER_KILL_MESSAGES=100"
+    [undo_never_stuck]="MDCLUSTER_TEST_CRASH_STRIDE=7" [apply]="MDCLUSTER_TEST_CRASH_STRIDE=5"
+)
 # The crash-after-a-journal-record tests crash at every third record (every
 # one on Linux): each crash point costs several process starts, about a
 # second each under Wine (tests/common: crash_points).
@@ -112,8 +121,7 @@ run_lane() {
         rc=0
         # A time limit per executable (MDCLUSTER_WINE_TIMEOUT seconds): a hung
         # Wine process must not hang CI.
-        envs=()
-        [[ -n ${proptest_cases[$name]:-} ]] && envs=("PROPTEST_CASES=${proptest_cases[$name]}")
+        read -r -a envs <<<"${settings[$name]:-}"
         env "${envs[@]}" timeout -k 10 "${MDCLUSTER_WINE_TIMEOUT:-600}" wine "$exe" --test-threads=2 \
             >"$logs/$name.log" 2>&1 || rc=$?
         wineserver -k >/dev/null 2>&1 || true

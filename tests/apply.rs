@@ -324,14 +324,10 @@ fn small_lab() -> Lab {
     )
 }
 
-/// Simulate a crash after every journal record in turn; each time a rerun
-/// finishes the job and the result equals an uninterrupted run. Also: undo
-/// after a crash restores the original tree.
+/// Simulate a crash after every journal record in turn (see
+/// `crash_points`); each time a rerun finishes the job and the result equals
+/// an uninterrupted run. Also: undo after a crash restores the original tree.
 #[test]
-#[cfg_attr(
-    windows,
-    ignore = "over 3 minutes under Wine, beyond CI's budget: run with --ignored"
-)]
 fn a_crash_at_any_journal_record_is_finished_by_a_rerun() {
     for copy_path in [false, true] {
         let reference = {
@@ -344,7 +340,7 @@ fn a_crash_at_any_journal_record_is_finished_by_a_rerun() {
             (outcome_map(&lab.install, true), tree_map(&lab.share, false))
         };
         let mut crashes = 0;
-        for n in 1.. {
+        for n in crash_points() {
             let lab = small_lab();
             let original = lab.hash();
             let mut c = lab.apply();
@@ -389,7 +385,7 @@ fn a_crash_at_any_journal_record_is_finished_by_a_rerun() {
             }
         }
         assert!(
-            crashes >= 10,
+            crashes * crash_stride() >= 10,
             "expected a crash point per journal record, got {crashes}"
         );
     }

@@ -7,11 +7,16 @@
 //!
 //! - after every journal record in turn (`MDCLUSTER_CRASH_AFTER_RECORD=N`:
 //!   the process aborts right after writing record N), and
-//! - with SIGKILL (`Child::kill`) at random moments drawn from a seeded RNG
-//!   within the measured duration of an uninterrupted run
-//!   (`MDCLUSTER_KILL_ROUNDS`, 50 by default; `MDCLUSTER_KILL_SEED`;
-//!   `MDCLUSTER_KILL_MESSAGES`, 2000 by default; 600 when the test cannot
-//!   mount a tmpfs, i.e. not root).
+//!   (every `MDCLUSTER_TEST_CRASH_STRIDE`th record where that is set), and
+//! - with SIGKILL (`Child::kill`; TerminateProcess on Windows) at random
+//!   moments drawn from a seeded RNG within the measured duration of an
+//!   uninterrupted run (`MDCLUSTER_KILL_ROUNDS`, 50 by default;
+//!   `MDCLUSTER_KILL_SEED`; `MDCLUSTER_KILL_MESSAGES`, 2000 by default; 600
+//!   when the test cannot mount a tmpfs, i.e. not root).
+//!
+//! On Linux the share is on another file system (a tmpfs); on Windows,
+//! which has no second volume here, `MDCLUSTER_NO_RENAME` makes the move a
+//! copy all the same.
 //!
 //! After each kill: every message is at the source or, identical, on the
 //! share; then a rerun finishes and the result equals an uninterrupted run
@@ -20,10 +25,6 @@
 //! exactly once and none left behind — or, for every fourth kill, `undo`
 //! restores the original tree byte for byte. The tally is printed:
 //! `killed N times, N recovered, 0 lost`.
-
-// Unix for now: the labs are copied with `cp -a` and killed with SIGKILL
-// (issue 13: TerminateProcess and a Rust copy would let this run under Wine).
-#![cfg(unix)]
 
 mod common;
 use common::*;
@@ -57,13 +58,22 @@ impl Rng {
     }
 }
 
-fn apply(lab: &Lab, crash_after: Option<u32>) -> Command {
+/// The environment of every run of the big harness: on Windows the move
+/// must be a copy although the share is on the same volume (see above).
+const COPY_ENV: &[(&str, &str)] = if cfg!(windows) {
+    &[("MDCLUSTER_NO_RENAME", "1")]
+} else {
+    &[]
+};
+
+fn apply(lab: &Lab, crash_after: Option<usize>) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_mdcluster"));
     c.args(["apply", "--yes", "--plan"])
         .arg(&lab.plan)
         .env("NO_COLOR", "1")
         .env_remove("MDCLUSTER_NO_RENAME")
         .env_remove("MDCLUSTER_CRASH_AFTER_RECORD")
+        .envs(COPY_ENV.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
@@ -79,12 +89,20 @@ fn messages(root: &Path) -> Vec<String> {
     let mut out = Vec::new();
     for e in walkdir::WalkDir::new(root).min_depth(1) {
         let e = e.unwrap();
-        let rel = e.path().strip_prefix(root).unwrap().to_string_lossy();
+        // With '/' on every platform, as the expected names are.
+        let rel = e
+            .path()
+            .strip_prefix(root)
+            .unwrap()
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
         if rel == "mdcluster" || rel.starts_with("mdcluster/") {
             continue;
         }
         if e.file_type().is_file() && rel.ends_with(".msg") {
-            out.push(rel.into_owned());
+            out.push(rel);
         }
     }
     out
@@ -127,7 +145,7 @@ fn recover(lab: &Lab, r: &Reference, undo: bool, what: &str, tally: &mut Tally) 
         lost[0]
     );
     if undo {
-        let out = run(lab, &["undo", "--yes"], &[]);
+        let out = run(lab, &["undo", "--yes"], COPY_ENV);
         assert!(
             out.status.success(),
             "{what}: undo failed: {}",
@@ -145,7 +163,7 @@ fn recover(lab: &Lab, r: &Reference, undo: bool, what: &str, tally: &mut Tally) 
         );
         tally.undone += 1;
     } else {
-        let out = lab.apply().arg("--yes").output().unwrap();
+        let out = run(lab, &["apply", "--yes"], COPY_ENV);
         assert!(
             out.status.success(),
             "{what}: the rerun failed: {}",
@@ -183,8 +201,8 @@ fn killed_anywhere_a_rerun_or_undo_loses_nothing() {
     let started = Instant::now();
     // Both sides on tmpfs when the test may mount one (root): the root file
     // system slows down badly on back-to-back copies. Otherwise the
-    // installation in a temp folder and the share on /dev/shm, with a smaller
-    // store.
+    // installation in a temp folder and the share on /dev/shm (both in the
+    // temp folder on Windows), with a smaller store.
     let mount = TmpfsMount::new("size=1g");
     let opts = mdcluster::sandbox::Options {
         accounts: 8,
@@ -208,7 +226,7 @@ fn killed_anywhere_a_rerun_or_undo_loses_nothing() {
             Some(
                 tempfile::Builder::new()
                     .prefix("mdcluster-share-")
-                    .tempdir_in("/dev/shm")
+                    .tempdir_in(fast_tmp_dir())
                     .unwrap(),
             ),
         ),
@@ -240,9 +258,9 @@ fn killed_anywhere_a_rerun_or_undo_loses_nothing() {
     };
     let mut tally = Tally::default();
 
-    // After every journal record.
+    // After every journal record (or every stride-th).
     let mut records = 0;
-    for n in 1.. {
+    for n in crash_points() {
         let lab = template.copy();
         if apply(&lab, Some(n)).status().unwrap().success() {
             break; // past the last record
@@ -257,7 +275,7 @@ fn killed_anywhere_a_rerun_or_undo_loses_nothing() {
         );
     }
     assert!(
-        records >= 10,
+        records * crash_stride() >= 10,
         "a crash point per journal record, got {records}"
     );
 
@@ -278,7 +296,7 @@ fn killed_anywhere_a_rerun_or_undo_loses_nothing() {
         let delay = full.mul_f64(0.9 * rng.unit());
         let mut child = apply(&lab, None).spawn().unwrap();
         std::thread::sleep(delay);
-        let _ = child.kill(); // SIGKILL
+        let _ = child.kill(); // SIGKILL; TerminateProcess on Windows
         let status = child.wait().unwrap();
         let what = format!("SIGKILL after {delay:?} (seed {seed}, attempt {attempt})");
         if status.success() {
@@ -309,7 +327,7 @@ fn killed_anywhere_a_rerun_or_undo_loses_nothing() {
     );
 }
 
-/// A small store on tmpfs (/dev/shm), for the tests that kill at chosen moments.
+/// A small store in [`fast_tmp_dir`], for the tests that kill at chosen moments.
 fn small_template() -> Lab {
     Lab::in_shm(mdcluster::sandbox::Options {
         accounts: 6,
@@ -389,11 +407,11 @@ fn a_killed_undo_is_finished_by_the_next_one() {
     let original = template.hash();
     let mut kills = 0;
     let mut past_the_end = false;
-    let crash_points = (1..)
+    let points = crash_points()
         .map(|n| ("MDCLUSTER_CRASH_AFTER_RECORD", n.to_string()))
         .take(200)
         .chain([("MDCLUSTER_CRASH_AT", "MDaemon.ini".to_string())]);
-    for (var, value) in crash_points {
+    for (var, value) in points {
         if past_the_end && var == "MDCLUSTER_CRASH_AFTER_RECORD" {
             continue;
         }
@@ -423,5 +441,8 @@ fn a_killed_undo_is_finished_by_the_next_one() {
         assert_eq!(lab.hash(), original, "{what}");
         assert_eq!(lab_leftovers(&lab), Vec::<String>::new(), "{what}");
     }
-    assert!(kills >= 10, "only {kills} kills landed in an undo");
+    assert!(
+        kills * crash_stride() >= 10,
+        "only {kills} kills landed in an undo"
+    );
 }

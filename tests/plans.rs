@@ -1,5 +1,9 @@
 //! Plan fixtures: every valid plan parses; every invalid one gives errors with
 //! file, line and column (snapshotted, so a change in wording is reviewed).
+//!
+//! The fixtures name Linux folders; on Windows the test reads them with
+//! Windows folders in their place ([`native`]), and the errors whose fix
+//! hint gives an example folder have a Windows snapshot of their own.
 
 use mdcluster::plan::Plan;
 use mdcluster::profile::Profile;
@@ -17,17 +21,47 @@ fn fixtures(kind: &str) -> Vec<std::path::PathBuf> {
     files
 }
 
+/// Local folders of the fixtures, and what stands for each on Windows.
+const LOCAL_FOLDERS: [(&str, &str); 4] = [
+    ("'/srv/mx-a/MDaemon'", r"'C:\srv\mx-a\MDaemon'"),
+    ("'/srv/mdcluster-lb'", r"'C:\srv\mdcluster-lb'"),
+    (
+        "'/srv/mdcluster/../../etc'",
+        r"'C:\srv\mdcluster\..\..\etc'",
+    ),
+    // A file that exists on every Windows, as /dev/null on Linux.
+    ("'/dev/null'", r"'C:\Windows\win.ini'"),
+];
+
+/// The errors whose fix hint names an example folder of this machine's kind.
+const OS_SPECIFIC_HINTS: [&str; 4] = [
+    "lb-output-is-a-file",
+    "lb-output-parent",
+    "lb-relative-output",
+    "relative-mount",
+];
+
+/// A fixture's text, with Windows folders for the Linux ones on Windows.
+fn native(text: String) -> String {
+    if !cfg!(windows) {
+        return text;
+    }
+    LOCAL_FOLDERS
+        .iter()
+        .fold(text, |t, (linux, windows)| t.replace(linux, windows))
+}
+
+fn read_fixture(f: &Path) -> String {
+    native(std::fs::read_to_string(f).unwrap())
+}
+
 #[test]
-#[cfg_attr(
-    windows,
-    ignore = "the fixtures map Windows paths to Linux folders ([[mounts]] local = '/srv/...'), not absolute on Windows"
-)]
 fn valid_plans_parse_and_render_back() {
     let profile = Profile::builtin();
     let files = fixtures("valid");
     assert!(files.len() >= 3);
     for f in files {
-        let text = std::fs::read_to_string(&f).unwrap();
+        let text = read_fixture(&f);
         let plan = Plan::parse(&text, Path::new("plan.toml"), &profile)
             .unwrap_or_else(|e| panic!("{}: {e:?}", f.display()));
         let again = Plan::parse(&plan.render(&profile), Path::new("plan.toml"), &profile).unwrap();
@@ -36,17 +70,13 @@ fn valid_plans_parse_and_render_back() {
 }
 
 #[test]
-#[cfg_attr(
-    windows,
-    ignore = "the fixtures map Windows paths to Linux folders ([[mounts]] local = '/srv/...'), not absolute on Windows"
-)]
 fn invalid_plans_are_refused_with_positions() {
     let profile = Profile::builtin();
     let files = fixtures("invalid");
     assert!(files.len() >= 20);
     for f in files {
         let name = f.file_stem().unwrap().to_string_lossy().into_owned();
-        let text = std::fs::read_to_string(&f).unwrap();
+        let text = read_fixture(&f);
         let errors = Plan::parse(&text, Path::new("plan.toml"), &profile)
             .err()
             .unwrap_or_else(|| panic!("{name} should be invalid"));
@@ -54,7 +84,11 @@ fn invalid_plans_are_refused_with_positions() {
         assert_eq!(problem.exit, mdcluster::problem::Exit::Usage);
         let shown = problem.to_string();
         assert!(shown.contains(&format!("{name}.toml:")), "{shown}");
-        insta::assert_snapshot!(name, shown);
+        let mut settings = insta::Settings::clone_current();
+        if cfg!(windows) && OS_SPECIFIC_HINTS.contains(&name.as_str()) {
+            settings.set_snapshot_suffix("windows");
+        }
+        settings.bind(|| insta::assert_snapshot!(name, shown));
     }
 }
 

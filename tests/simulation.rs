@@ -2,7 +2,9 @@
 //! loopback: its secondaries found trusted by `mdcluster discover`, one
 //! registered (`mdcluster register`) and the simulated primary's cluster log
 //! checked line by line in both formats; every fault; a node that is not
-//! registered gets no line; SIGTERM stops it cleanly. Each simulated
+//! registered gets no line; SIGTERM, Ctrl-C (SIGINT) and a closed standard
+//! input stop it cleanly (on Windows, which cannot send a console's Ctrl-C
+//! to a child here, the closed input). Each simulated
 //! secondary also writes its own cluster log once registered, which
 //! `mdcluster join` on it follows to the end of its verification.
 //!
@@ -46,11 +48,12 @@ impl Sim {
                 "--interval-ms",
                 "300",
                 "--json",
+                "--until-stdin-closes",
             ])
             .args(extra)
             .env("TZ", "Etc/UTC")
             .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         let mut child = c.spawn().unwrap();
@@ -98,24 +101,46 @@ impl Sim {
         }
     }
 
-    /// SIGTERM (with the `kill` program), then wait for the exit.
+    /// SIGTERM (with the `kill` program) on Unix, a closed standard input on
+    /// Windows; then wait for the exit.
     fn terminate(&mut self) -> std::process::ExitStatus {
-        self.signal("-TERM")
+        #[cfg(unix)]
+        self.signal("-TERM");
+        #[cfg(windows)]
+        self.close_stdin();
+        self.wait_exit()
     }
 
-    /// Send a signal with the `kill` program, then wait for the exit.
-    fn signal(&mut self, signal: &str) -> std::process::ExitStatus {
+    /// SIGINT (Ctrl-C) on Unix, a closed standard input on Windows; then wait
+    /// for the exit.
+    fn interrupt(&mut self) -> std::process::ExitStatus {
+        #[cfg(unix)]
+        self.signal("-INT");
+        #[cfg(windows)]
+        self.close_stdin();
+        self.wait_exit()
+    }
+
+    #[cfg(unix)]
+    fn signal(&mut self, signal: &str) {
         let ok = Command::new("kill")
             .args([signal, &self.child.id().to_string()])
             .status()
             .unwrap();
         assert!(ok.success());
+    }
+
+    fn close_stdin(&mut self) {
+        drop(self.child.stdin.take());
+    }
+
+    fn wait_exit(&mut self) -> std::process::ExitStatus {
         let end = Instant::now() + DEADLINE;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
-            assert!(Instant::now() < end, "simulate did not stop on SIGTERM");
+            assert!(Instant::now() < end, "simulate did not stop");
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -236,10 +261,6 @@ fn is_classic(line: &str) -> bool {
 }
 
 #[test]
-#[cfg_attr(
-    windows,
-    ignore = "stops the simulation with SIGTERM through the `kill` program (issue 13: Ctrl-Break on Windows)"
-)]
 fn simulated_secondaries_are_found_trusted_and_a_registered_one_connects_and_replicates() {
     let lab = small_lab();
     let _ = code(&lab);
@@ -320,10 +341,6 @@ fn simulated_secondaries_are_found_trusted_and_a_registered_one_connects_and_rep
 }
 
 #[test]
-#[cfg_attr(
-    windows,
-    ignore = "stops the simulation with SIGTERM through the `kill` program (issue 13: Ctrl-Break on Windows)"
-)]
 fn the_service_format_carries_severity_id_and_code() {
     let lab = small_lab();
     let _ = code(&lab);
@@ -341,7 +358,7 @@ fn the_service_format_carries_severity_id_and_code() {
     );
     assert!(lines[1].contains(" I [") && lines[1].contains("replication to SIMB2 complete ("));
     // Ctrl-C stops it as cleanly as SIGTERM.
-    assert!(sim.signal("-INT").success());
+    assert!(sim.interrupt().success());
     sim.wait("the stop event", |ev| {
         ev.last()
             .is_some_and(|e| e["event"] == "simulation-stopped")
@@ -349,10 +366,6 @@ fn the_service_format_carries_severity_id_and_code() {
 }
 
 #[test]
-#[cfg_attr(
-    windows,
-    ignore = "stops the simulation with SIGTERM through the `kill` program (issue 13: Ctrl-Break on Windows)"
-)]
 fn every_fault_gives_its_lines_in_both_formats() {
     let lab = small_lab();
     let _ = code(&lab);
@@ -418,10 +431,6 @@ fn every_fault_gives_its_lines_in_both_formats() {
 }
 
 #[test]
-#[cfg_attr(
-    windows,
-    ignore = "stops the simulation with SIGTERM through the `kill` program (issue 13: Ctrl-Break on Windows)"
-)]
 fn rollover_continues_in_the_next_days_file_from_midnight() {
     let lab = small_lab();
     let _ = code(&lab);
@@ -467,7 +476,13 @@ fn rollover_continues_in_the_next_days_file_from_midnight() {
     assert!(next
         .iter()
         .all(|l| l.contains("replication to SIMR2 complete")));
-    assert!(sim.terminate().success());
+    // A supervisor stops it by closing its standard input, on every OS.
+    sim.close_stdin();
+    assert!(sim.wait_exit().success());
+    sim.wait("the stop event", |ev| {
+        ev.last()
+            .is_some_and(|e| e["event"] == "simulation-stopped")
+    });
 }
 
 #[test]
@@ -634,10 +649,6 @@ fn secondary_log(lab: &Lab, name: &str) -> String {
 }
 
 #[test]
-#[cfg_attr(
-    windows,
-    ignore = "stops the simulation with SIGTERM through the `kill` program (issue 13: Ctrl-Break on Windows)"
-)]
 fn a_simulated_secondary_writes_its_own_log_and_join_on_it_ends_verified() {
     let lab = small_lab();
     let code = code(&lab);

@@ -1,7 +1,8 @@
 //! Undo is never stuck (issue 12, item 7): whatever stops a run part-way, a
 //! rerun finishes it or `undo` brings the installation back byte for byte.
 //!
-//! A fault is injected at every action of a run in turn
+//! A fault is injected at every action of a run in turn (every
+//! `MDCLUSTER_TEST_CRASH_STRIDE`th where that is set)
 //! (`MDCLUSTER_FAIL_AT_ACTION=N`: the Nth action fails before it does
 //! anything; `N:after`: it fails once done, before that is journaled), on
 //! several layouts: the plain sandbox (folders renamed), a share on another
@@ -109,7 +110,7 @@ fn fault_at_every_action(template: &Lab, setup: &[&[&str]], args: &[&str], what:
     };
     let mut faults = 0;
     for mode in ["", ":after"] {
-        for n in 1.. {
+        for n in crash_points() {
             let at = format!("{n}{mode}");
             let case = format!("{what}: fault at action {at}");
             let lab = template.copy();
@@ -149,24 +150,16 @@ fn fault_at_every_action(template: &Lab, setup: &[&[&str]], args: &[&str], what:
             }
         }
     }
-    assert!(faults >= 8, "{what}: only {faults} faults");
+    assert!(faults * crash_stride() >= 8, "{what}: only {faults} faults");
 }
 
 #[test]
-#[cfg_attr(
-    windows,
-    ignore = "over 4 minutes under Wine, beyond CI's budget: run with --ignored"
-)]
 fn a_fault_at_any_action_of_a_plain_run() {
     let lab = Lab::in_shm(opts(21));
     fault_at_every_action(&lab, &[], &["apply", "--yes"], "plain");
 }
 
 #[test]
-#[cfg_attr(
-    windows,
-    ignore = "over 4 minutes under Wine, beyond CI's budget: run with --ignored"
-)]
 fn a_fault_at_any_action_of_a_copy_to_another_file_system() {
     let share = tempfile::Builder::new()
         .prefix("mdcluster-share-")
@@ -177,10 +170,6 @@ fn a_fault_at_any_action_of_a_copy_to_another_file_system() {
 }
 
 #[test]
-#[cfg_attr(
-    windows,
-    ignore = "over 4 minutes under Wine, beyond CI's budget: run with --ignored"
-)]
 fn a_fault_at_any_action_with_the_store_elsewhere() {
     let lab = Lab::in_shm(opts(23));
     store_elsewhere(&lab);
@@ -188,10 +177,6 @@ fn a_fault_at_any_action_with_the_store_elsewhere() {
 }
 
 #[test]
-#[cfg_attr(
-    windows,
-    ignore = "over 4 minutes under Wine, beyond CI's budget: run with --ignored"
-)]
 fn a_fault_at_any_action_with_shared_and_nested_account_folders() {
     let lab = Lab::in_shm(opts(24));
     shared_and_nested(&lab);
@@ -199,10 +184,6 @@ fn a_fault_at_any_action_with_shared_and_nested_account_folders() {
 }
 
 #[test]
-#[cfg_attr(
-    windows,
-    ignore = "over 4 minutes under Wine, beyond CI's budget: run with --ignored"
-)]
 fn a_fault_at_any_action_of_a_cleanup() {
     let lab = Lab::in_shm(opts(25));
     fault_at_every_action(
@@ -217,37 +198,39 @@ fn a_fault_at_any_action_of_a_cleanup() {
 /// its rewrite. The rewrite refuses (stale); undo brings the mail back and
 /// leaves MDaemon.ini as that someone left it.
 #[test]
-#[cfg_attr(
-    windows,
-    ignore = "over 4 minutes under Wine, beyond CI's budget: run with --ignored"
-)]
 fn a_run_refused_late_is_undone() {
     let template = Lab::in_shm(opts(26));
     let lab = template.copy();
     // Killed once the rewrite of MDaemon.ini is journaled (the mail has
-    // moved); the file changes then.
-    let mut n = 1;
-    loop {
-        let lab_n = template.copy();
-        let out = run(
-            &lab_n,
-            &["apply", "--yes"],
-            &[("MDCLUSTER_CRASH_AFTER_RECORD", &n.to_string())],
-        );
-        assert!(!out.status.success(), "no record after the mail store");
+    // moved); the file changes then. Which record that is, an uninterrupted
+    // run's journal says (one record per line, the same on every run).
+    const DIRECTORIES_BEGIN: &str = r#""record":"step-begin","step":"directories""#;
+    let n = {
+        let full = template.copy();
+        assert!(run(&full, &["apply", "--yes"], &[]).status.success());
         let journal =
-            std::fs::read_to_string(lab_n.install.join("mdcluster/journal.jsonl")).unwrap();
-        if journal.contains(r#""record":"step-begin","step":"directories""#) {
-            break;
-        }
-        n += 1;
-    }
+            std::fs::read_to_string(full.install.join("mdcluster/journal.jsonl")).unwrap();
+        1 + journal
+            .lines()
+            .position(|l| l.contains(DIRECTORIES_BEGIN))
+            .expect("the directories step in the journal")
+    };
     let out = run(
         &lab,
         &["apply", "--yes"],
         &[("MDCLUSTER_CRASH_AFTER_RECORD", &n.to_string())],
     );
     assert!(!out.status.success());
+    let journal = std::fs::read_to_string(lab.install.join("mdcluster/journal.jsonl")).unwrap();
+    assert!(
+        journal
+            .trim_end()
+            .lines()
+            .last()
+            .unwrap()
+            .contains(DIRECTORIES_BEGIN),
+        "killed right after the directories step began:\n{journal}"
+    );
     lab.edit_ini(b"MAXTHREADS=20", b"MAXTHREADS=40");
     let changed_ini = lab.ini_bytes();
     let out = run(&lab, &["apply", "--yes"], &[]);

@@ -1,11 +1,11 @@
 //! Snapshots of every wizard screen at 80x24 and 120x40, driven by message
 //! sequences through the real update function, commands carried out inline.
 
-// Unix for now: the snapshots are the Linux rendering (a fixed /tmp folder,
-// paths with '/'), and under Wine some of these tests hang (issue 13). The
-// wizard's first frame and quitting under Wine's console are checked by
-// scripts/test-windows.sh.
-#![cfg(unix)]
+//!
+//! Windows has a set of its own (`@windows`): there the installation is
+//! where it is (no MDaemon.ini path mapped to a local folder) and the
+//! wizard asks for no local folder of the share. The labs sit at a fixed
+//! folder ([`SNAP_ROOT`]).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use mdcluster::engine::events::Event;
@@ -23,6 +23,17 @@ use std::time::{Duration, Instant};
 
 const SIZES: [(u16, u16); 2] = [(80, 24), (120, 40)];
 
+/// Where the labs go: a fixed folder, so that layouts do not depend on the
+/// temp folder's name.
+#[cfg(not(windows))]
+const SNAP_ROOT: &str = "/tmp/mdc-snap";
+#[cfg(windows)]
+const SNAP_ROOT: &str = r"C:\mdc-snap";
+
+fn saved_plan() -> PathBuf {
+    Path::new(SNAP_ROOT).join("saved-plan.toml")
+}
+
 /// A sandbox at a fixed path (so layouts do not depend on temp-name lengths).
 struct Lab {
     dir: PathBuf,
@@ -32,7 +43,7 @@ struct Lab {
 
 impl Lab {
     fn new(name: &str) -> Lab {
-        let dir = Path::new("/tmp/mdc-snap").join(name);
+        let dir = Path::new(SNAP_ROOT).join(name);
         let _ = std::fs::remove_dir_all(&dir);
         let install = dir.join("MDaemon");
         let share = dir.join("share");
@@ -84,7 +95,7 @@ impl Driver {
     fn new(answers: Answers, color: bool) -> Driver {
         let profile = Profile::builtin();
         let mut app = App::new(profile.clone(), answers, color);
-        app.save_path = "/tmp/mdc-snap/saved-plan.toml".into();
+        app.save_path = saved_plan().display().to_string();
         let (tx, rx) = channel();
         let t0 = Instant::now();
         let mut d = Driver {
@@ -152,9 +163,12 @@ impl Driver {
             let screen = self.render(w, h);
             assert!(!screen.contains('\u{1b}'), "raw escape on screen");
             let mut settings = insta::Settings::clone_current();
-            settings.add_filter(r"/tmp/mdc-snap/[a-z0-9-]+", "[LAB]");
+            settings.add_filter(r"(/tmp/mdc-snap|C:\\mdc-snap)[/\\][a-z0-9-]+", "[LAB]");
             settings.add_filter(r"\d+(\.\d)? (bytes|KB|MB|GB|TB) free", "[N] free");
             settings.add_filter(r"\d{8}T\d{6}Z-\d+", "[RUN]");
+            if cfg!(windows) {
+                settings.set_snapshot_suffix("windows");
+            }
             settings.bind(|| insta::assert_snapshot!(format!("{name}-{w}x{h}"), screen));
         }
     }
@@ -259,17 +273,17 @@ fn confirm_run_summary_and_save() {
     assert!(lab.share.join("Users/LockFiles").is_dir());
     // The run id (time and process) wraps across lines on screen: pin it.
     if let Some(Ok(summary)) = d.app.finished.as_mut().map(|f| f.result.as_mut()) {
-        let fixed = lab.install.join("mdcluster/backups/RUN-ID");
+        let fixed = lab.install.join("mdcluster").join("backups").join("RUN-ID");
         std::fs::rename(summary.backups.as_ref().unwrap(), &fixed).unwrap();
         summary.backups = Some(fixed);
     }
     d.snap("summary");
     d.key(KeyCode::Char('s'));
     d.snap("save-plan");
-    let _ = std::fs::remove_file("/tmp/mdc-snap/saved-plan.toml");
+    let _ = std::fs::remove_file(saved_plan());
     d.key(KeyCode::Enter);
-    assert!(Path::new("/tmp/mdc-snap/saved-plan.toml").exists());
-    let _ = std::fs::remove_file("/tmp/mdc-snap/saved-plan.toml");
+    assert!(saved_plan().exists());
+    let _ = std::fs::remove_file(saved_plan());
 }
 
 #[test]

@@ -58,6 +58,11 @@ pub struct SimulateArgs {
     /// Stop by itself after this many seconds (default: at Ctrl-C or SIGTERM)
     #[arg(long, value_name = "SECONDS")]
     pub seconds: Option<u64>,
+    /// Also stop when standard input closes: a supervising script or test
+    /// stops it cleanly by closing the pipe, on Windows as on Linux (where a
+    /// console's Ctrl-C or SIGTERM cannot be sent)
+    #[arg(long)]
+    pub until_stdin_closes: bool,
     /// One JSON object per event (each with "simulation": true)
     #[arg(long)]
     pub json: bool,
@@ -126,6 +131,14 @@ pub fn simulate(profile: &Profile, a: &SimulateArgs) -> Result<Exit, Problem> {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone())
             .map_err(|e| Problem::other(format!("could not watch for Ctrl-C: {e}")))?;
+    }
+    if a.until_stdin_closes {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            // Read to the end (or an error), discarding: only the close matters.
+            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+            stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
     }
     let json = a.json;
     let log =

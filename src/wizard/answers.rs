@@ -175,12 +175,18 @@ impl Answers {
         let ini = std::fs::read(install_local.join(profile.ini.file.replace('\\', "/")))
             .ok()
             .map(IniDoc::parse);
+        let from_ini = ini
+            .as_ref()
+            .and_then(|doc| windows_root_from_ini(doc, &profile.ini.directories_section));
         let install_root = if cfg!(windows) {
-            install_local.display().to_string()
+            // The installation is where it is, unless MDaemon.ini names
+            // another folder that does not exist here (a copy from another
+            // machine, or a sandbox): then that one, mapped to this folder.
+            from_ini
+                .filter(|root| !Path::new(root).exists())
+                .unwrap_or_else(|| install_local.display().to_string())
         } else {
-            ini.as_ref()
-                .and_then(|doc| windows_root_from_ini(doc, &profile.ini.directories_section))
-                .unwrap_or_else(|| profile.install.default_root.value.clone())
+            from_ini.unwrap_or_else(|| profile.install.default_root.value.clone())
         };
         // A rerun: LockFiles already on a share names it.
         let shared_path = ini
@@ -458,7 +464,7 @@ impl Answers {
                 q(&self.install_local.to_string_lossy())
             ));
         }
-        if needs_local_share() {
+        if self.maps_share() {
             t.push_str(&format!(
                 "\n[[mounts]]\nwindows = {}\nlocal = {}\n",
                 q(&self.shared_path),
@@ -468,6 +474,16 @@ impl Answers {
         t.push_str(&self.load_balancer_text());
         t.push_str(&crate::plan::options_text(&self.options()));
         t
+    }
+
+    /// Whether the plan maps the share to a folder here: always off Windows;
+    /// on Windows when a mapping came with the answers (an earlier plan's
+    /// `[[mounts]]`: the share reached through another path), which saving
+    /// must keep.
+    fn maps_share(&self) -> bool {
+        let local = self.shared_local.trim();
+        needs_local_share()
+            || (!local.is_empty() && !local.eq_ignore_ascii_case(self.shared_path.trim()))
     }
 
     /// The `[load_balancer]` table: the step-11 answers and what an earlier
@@ -620,6 +636,29 @@ mod tests {
         assert_eq!(plan.nodes.len(), 3);
     }
 
+    /// On Windows too (where the wizard asks for no local folder), a plan
+    /// that maps the share keeps its mapping through the wizard.
+    #[test]
+    fn a_share_mapping_is_kept() {
+        let mut a = answers();
+        a.shared_local = if cfg!(windows) {
+            r"D:\mdaemon-share"
+        } else {
+            "/srv/mdaemon-share"
+        }
+        .into();
+        let profile = Profile::builtin();
+        let plan = a.plan(&profile, Path::new("wizard.toml")).unwrap();
+        assert!(
+            plan.mounts
+                .iter()
+                .any(|m| m.windows == plan.shared.path && m.local == Path::new(&a.shared_local)),
+            "{:?}",
+            plan.mounts
+        );
+        assert_eq!(Answers::from_plan(&plan, install_local(), &profile), a);
+    }
+
     #[test]
     fn secondaries_are_added_checked_and_removed() {
         let mut a = answers();
@@ -687,8 +726,9 @@ mod tests {
         )
         .unwrap();
         let a = Answers::from_disk(d.path(), &profile);
-        // On Windows the installation is where it is; elsewhere MDaemon.ini says.
-        let root = if cfg!(windows) {
+        // MDaemon.ini says; on Windows only while that folder does not exist
+        // (else the installation is where it is).
+        let root = if cfg!(windows) && Path::new(r"C:\MDaemon").exists() {
             d.path().display().to_string()
         } else {
             r"C:\MDaemon".to_string()

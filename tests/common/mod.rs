@@ -18,13 +18,26 @@ pub fn crash_stride() -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .filter(|s: &usize| *s > 0)
-        .unwrap_or(1)
+        // Odd, so that odd and even points still alternate (the tests pick
+        // rerun or undo by the point's parity).
+        .map_or(1, |s| s | 1)
 }
 
 /// The journal records to crash after: 1, 2, 3, … or 1, 1+k, 1+2k, … (see
 /// [`crash_stride`]); odd and even points alternate either way.
 pub fn crash_points() -> impl Iterator<Item = usize> {
     (1..).step_by(crash_stride())
+}
+
+/// Where the labs that should be fast go: /dev/shm (a tmpfs) on Linux, the
+/// temp folder elsewhere.
+pub fn fast_tmp_dir() -> PathBuf {
+    let shm = Path::new("/dev/shm");
+    if cfg!(unix) && shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    }
 }
 
 pub fn mdcluster() -> Command {
@@ -68,25 +81,25 @@ impl Lab {
         Lab::build(tempfile::tempdir().unwrap(), opts, share_tmp)
     }
 
-    /// Installation and share both on /dev/shm (a tmpfs): fast, and with
-    /// MDCLUSTER_NO_RENAME still a real copy.
+    /// Installation and share both in [`fast_tmp_dir`] (on Linux a tmpfs):
+    /// fast, and with MDCLUSTER_NO_RENAME still a real copy.
     pub fn in_shm(opts: mdcluster::sandbox::Options) -> Lab {
         let tmp = tempfile::Builder::new()
             .prefix("mdcluster-lab-")
-            .tempdir_in("/dev/shm")
+            .tempdir_in(fast_tmp_dir())
             .unwrap();
         Lab::build(tmp, opts, None)
     }
 
-    /// The installation on /dev/shm and the share in `share_tmp` (a folder
-    /// on another file system, e.g. a tmpfs the test mounted).
+    /// The installation in [`fast_tmp_dir`] and the share in `share_tmp` (a
+    /// folder on another file system, e.g. a tmpfs the test mounted).
     pub fn in_shm_with_share(
         opts: mdcluster::sandbox::Options,
         share_tmp: tempfile::TempDir,
     ) -> Lab {
         let tmp = tempfile::Builder::new()
             .prefix("mdcluster-lab-")
-            .tempdir_in("/dev/shm")
+            .tempdir_in(fast_tmp_dir())
             .unwrap();
         Lab::build(tmp, opts, Some(share_tmp))
     }

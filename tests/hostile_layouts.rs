@@ -22,13 +22,15 @@
 //!
 //! Cases that need root (bind mounts, tmpfs, chattr) are skipped with a
 //! message when not root, and fail when MDCLUSTER_REQUIRE_ROOT_TESTS is set.
-//! Unix only: the aliases are made with Unix links and mounts.
-#![cfg(unix)]
+//! On Windows (under Wine) every case runs but those that need a Unix link,
+//! a mount, `chattr` or Unix mode bits: Wine 8 makes no symbolic links or
+//! junctions, and the rest are Linux mechanisms.
 
 mod common;
 use common::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+#[cfg(unix)]
 use std::process::{Command, Stdio};
 
 /// The share of the sandbox's plan.
@@ -471,6 +473,7 @@ fn moves_and_undoes(lab: &Lab, args: &[&str], check: impl FnOnce(&str)) {
 
 /// Whether a root-only case can run; when not, it is skipped with a
 /// message, or fails when MDCLUSTER_REQUIRE_ROOT_TESTS is set.
+#[cfg(unix)]
 fn root(why: &str) -> bool {
     if is_root() {
         return true;
@@ -484,8 +487,10 @@ fn root(why: &str) -> bool {
 }
 
 /// A bind mount, unmounted when dropped.
+#[cfg(unix)]
 struct BindMount(PathBuf);
 
+#[cfg(unix)]
 impl BindMount {
     fn new(from: &Path, on: &Path) -> BindMount {
         let ok = Command::new("mount")
@@ -499,12 +504,14 @@ impl BindMount {
     }
 }
 
+#[cfg(unix)]
 impl Drop for BindMount {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg("-l").arg(&self.0).status();
     }
 }
 
+#[cfg(unix)]
 fn chattr(flag: &str, file: &Path) -> bool {
     Command::new("chattr")
         .arg(flag)
@@ -516,8 +523,10 @@ fn chattr(flag: &str, file: &Path) -> bool {
 }
 
 /// A file made immutable (`chattr +i`), mutable again when dropped.
+#[cfg(unix)]
 struct Immutable(PathBuf);
 
+#[cfg(unix)]
 impl Immutable {
     fn new(file: &Path) -> Immutable {
         assert!(chattr("+i", file), "chattr +i {}", file.display());
@@ -525,6 +534,7 @@ impl Immutable {
     }
 }
 
+#[cfg(unix)]
 impl Drop for Immutable {
     fn drop(&mut self) {
         chattr("-i", &self.0);
@@ -535,6 +545,7 @@ impl Drop for Immutable {
 /// tmpfs does on newer kernels), else under the temp folder; None (the case
 /// is skipped, or fails when MDCLUSTER_REQUIRE_ROOT_TESTS is set) when
 /// neither does.
+#[cfg(unix)]
 fn lab_for_chattr(seed: u64) -> Option<Lab> {
     let takes_it = |lab: &Lab| {
         let probe = lab.tmp.path().join("chattr-probe");
@@ -615,6 +626,7 @@ fn a_mount_entry_makes_the_pem_target_the_pem_folder() {
 }
 
 #[test]
+#[cfg(unix)]
 fn a_link_on_the_share_to_the_users_tree() {
     let lab = lab(4);
     std::os::unix::fs::symlink(lab.install.join("Users"), lab.share.join("Users")).unwrap();
@@ -628,6 +640,7 @@ fn a_link_on_the_share_to_the_users_tree() {
 }
 
 #[test]
+#[cfg(unix)]
 fn a_link_on_the_share_to_the_installation() {
     let lab = lab(5);
     std::os::unix::fs::symlink(&lab.install, lab.share.join("Users")).unwrap();
@@ -641,6 +654,7 @@ fn a_link_on_the_share_to_the_installation() {
 }
 
 #[test]
+#[cfg(unix)]
 fn a_link_on_the_share_to_the_pem_folder() {
     // The copy would be a copy onto itself, and undo (which deletes the copy
     // where it is identical to the original) would delete the keys.
@@ -658,6 +672,7 @@ fn a_link_on_the_share_to_the_pem_folder() {
 }
 
 #[test]
+#[cfg(unix)]
 fn a_link_on_the_share_for_one_domain_to_its_source() {
     let lab = lab(7);
     let a = users_account(&lab);
@@ -680,6 +695,7 @@ fn a_link_on_the_share_for_one_domain_to_its_source() {
 }
 
 #[test]
+#[cfg(unix)]
 fn a_link_for_the_public_folders_target_to_the_users_tree() {
     let lab = lab(8);
     std::os::unix::fs::symlink(lab.install.join("Users"), lab.share.join("Public Folders"))
@@ -694,6 +710,7 @@ fn a_link_for_the_public_folders_target_to_the_users_tree() {
 }
 
 #[test]
+#[cfg(unix)]
 fn a_bind_mount_of_the_users_tree_on_the_share() {
     if !root("mount --bind") {
         return;
@@ -726,6 +743,7 @@ fn the_share_mount_inside_the_installation() {
 }
 
 #[test]
+#[cfg(unix)]
 fn the_share_mount_through_a_link_to_the_installation() {
     let lab = lab(11);
     let link = lab.tmp.path().join("share-link");
@@ -754,6 +772,7 @@ fn the_share_mount_at_the_folder_that_holds_the_installation() {
 }
 
 #[test]
+#[cfg(unix)]
 fn the_state_folder_is_a_link_to_another_folder() {
     let lab = lab(13);
     let elsewhere = lab.tmp.path().join("elsewhere");
@@ -776,6 +795,7 @@ fn the_state_folder_is_a_link_to_another_folder() {
 
 /// Run `apply --keep-source`, then replace the share's copy of one domain
 /// folder by a link to its source; returns (source, copy).
+#[cfg(unix)]
 fn copy_replaced_by_a_link(lab: &Lab) -> (PathBuf, PathBuf) {
     lab.apply()
         .args(["--yes", "--keep-source"])
@@ -797,6 +817,7 @@ fn copy_replaced_by_a_link(lab: &Lab) -> (PathBuf, PathBuf) {
 }
 
 #[test]
+#[cfg(unix)]
 fn cleanup_never_deletes_a_source_its_copy_is_a_link_to() {
     let lab = lab(14);
     let sources = expected_on_share(&lab);
@@ -837,6 +858,7 @@ fn cleanup_never_deletes_a_source_its_copy_is_a_link_to() {
 }
 
 #[test]
+#[cfg(unix)]
 fn undo_never_deletes_a_source_its_copy_is_a_link_to() {
     let lab = lab(15);
     let sources = expected_on_share(&lab);
@@ -1073,6 +1095,7 @@ fn an_account_in_the_app_folder_named_in_other_case() {
 }
 
 #[test]
+#[cfg(unix)]
 fn an_account_in_the_app_folder_through_a_link() {
     let lab = lab(42);
     let a = outside_account(&lab);
@@ -1510,6 +1533,7 @@ fn mailboxes_on_a_share_that_does_not_exist() {
 }
 
 #[test]
+#[cfg(unix)]
 fn mailboxes_on_a_share_too_small() {
     if !root("mount a tmpfs") {
         return;
@@ -1529,6 +1553,7 @@ fn mailboxes_on_a_share_too_small() {
 }
 
 #[test]
+#[cfg(unix)]
 fn mailboxes_on_a_read_only_share() {
     if !root("mount a tmpfs") {
         return;
@@ -1541,6 +1566,7 @@ fn mailboxes_on_a_read_only_share() {
 }
 
 #[test]
+#[cfg(unix)]
 fn mdaemon_ini_immutable() {
     if !root("chattr +i") {
         return;
@@ -1553,6 +1579,7 @@ fn mdaemon_ini_immutable() {
 }
 
 #[test]
+#[cfg(unix)]
 fn userlist_immutable() {
     if !root("chattr +i") {
         return;
@@ -1584,6 +1611,7 @@ fn mdaemon_ini_with_a_second_hard_link() {
 
 /// Move `file` to `<tmp>/elsewhere/` and leave a link to it in its place;
 /// returns (where it is now, what the link says).
+#[cfg(unix)]
 fn link_elsewhere(lab: &Lab, file: &Path) -> (PathBuf, PathBuf) {
     let elsewhere = lab.tmp.path().join("elsewhere");
     std::fs::create_dir_all(&elsewhere).unwrap();
@@ -1593,6 +1621,7 @@ fn link_elsewhere(lab: &Lab, file: &Path) -> (PathBuf, PathBuf) {
     (real, std::fs::read_link(file).unwrap())
 }
 
+#[cfg(unix)]
 fn is_link_to(link: &Path, to: &Path) -> bool {
     link.symlink_metadata()
         .is_ok_and(|m| m.file_type().is_symlink())
@@ -1600,6 +1629,7 @@ fn is_link_to(link: &Path, to: &Path) -> bool {
 }
 
 #[test]
+#[cfg(unix)]
 fn mdaemon_ini_a_link_to_a_file_elsewhere() {
     let lab = lab(97);
     let (real, target) = link_elsewhere(&lab, &lab.ini());
@@ -1626,6 +1656,7 @@ fn mdaemon_ini_a_link_to_a_file_elsewhere() {
 }
 
 #[test]
+#[cfg(unix)]
 fn userlist_a_link_to_a_file_elsewhere() {
     let lab = lab(98);
     let (real, target) = link_elsewhere(&lab, &userlist_file(&lab));

@@ -184,26 +184,13 @@ fn failover_writes_the_include_and_refuses_unknown_nodes() {
 
 /// A check that refuses the files: exit 5 with its words, nothing written.
 /// (A stand-in haproxy, so the refusal does not depend on a broken generator.)
-#[cfg(unix)]
 #[test]
 fn a_refused_check_exits_5_and_writes_nothing() {
-    use std::os::unix::fs::PermissionsExt;
     let tmp = tempfile::tempdir().unwrap();
     let bin = tmp.path().join("bin");
     std::fs::create_dir(&bin).unwrap();
-    let fake = bin.join("haproxy");
-    std::fs::write(
-        &fake,
-        "#!/bin/sh\necho \"[ALERT] config : parsing [$3:42] : unknown keyword 'frobnicate'\"\nexit 1\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = path_with_refusing_haproxy(&bin);
     let plan = plan_file(tmp.path(), 2, "");
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
     mdcluster()
         .env("PATH", path)
         .args(["lb", "--kind", "haproxy", "--plan"])

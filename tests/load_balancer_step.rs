@@ -409,25 +409,12 @@ fn a_foreign_file_at_the_target_is_refused_before_any_change() {
 /// A balancer whose own check refuses the files: a failed check, nothing
 /// written. (A stand-in haproxy on PATH, so the refusal does not depend on a
 /// broken generator.)
-#[cfg(unix)]
 #[test]
 fn a_refusing_balancer_check_fails_the_preflight_and_nothing_is_written() {
-    use std::os::unix::fs::PermissionsExt;
     let bin_holder = tempfile::tempdir().unwrap();
-    let fake = bin_holder.path().join("haproxy");
-    std::fs::write(
-        &fake,
-        "#!/bin/sh\necho \"[ALERT] config : parsing [$3:7] : unknown keyword 'frobnicate'\"\nexit 1\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = path_with_refusing_haproxy(bin_holder.path());
     let lab = cluster_lab(&["MAIL2"], &lb_table("haproxy", None, ""));
     let before = lab.hash();
-    let path = format!(
-        "{}:{}",
-        bin_holder.path().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
     let out = lab.apply().arg("--yes").env("PATH", path).output().unwrap();
     assert_eq!(out.status.code(), Some(3), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);

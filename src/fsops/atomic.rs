@@ -143,16 +143,11 @@ pub fn check_replaceable(path: &Path) -> Result<(), String> {
     if !meta.is_file() {
         return Err(format!("{} is not a regular file", target.display()));
     }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        if meta.nlink() > 1 {
-            return Err(format!(
-                "{} has {} names (hard links); replacing it would leave the others with the old content",
-                target.display(),
-                meta.nlink()
-            ));
-        }
+    if let Some(names) = super::identity::link_count(&target).filter(|n| *n > 1) {
+        return Err(format!(
+            "{} has {names} names (hard links); replacing it would leave the others with the old content",
+            target.display(),
+        ));
     }
     std::fs::OpenOptions::new()
         .write(true)

@@ -67,6 +67,28 @@ pub fn device(path: &Path) -> Option<u64> {
     }
 }
 
+/// How many names (hard links) the file `path` reaches has; None where the
+/// platform cannot tell.
+pub fn link_count(path: &Path) -> Option<u64> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).ok().map(|m| m.nlink())
+    }
+    #[cfg(windows)]
+    {
+        let handle = winapi_util::Handle::from_path_any(path).ok()?;
+        winapi_util::file::information(&handle)
+            .ok()
+            .map(|i| i.number_of_links())
+    }
+    #[cfg(not(any(unix, windows)))]
+    {
+        let _ = path;
+        None
+    }
+}
+
 /// Whether two paths reach the same file or folder. False when either cannot be reached.
 pub fn same_file(a: &Path, b: &Path) -> bool {
     matches!((file_id(a), file_id(b)), (Some(x), Some(y)) if x == y)

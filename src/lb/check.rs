@@ -474,8 +474,15 @@ fn file_name(p: &Path) -> String {
 /// Output as it can be shown: paths in the temporary folder made relative,
 /// control characters escaped, long output cut.
 fn clean(text: &str, dir: &Path) -> String {
-    let d = dir.display().to_string();
-    let text = text.replace(&format!("{d}/"), "").replace(&d, ".");
+    let native = dir.display().to_string();
+    let mut text = text.to_string();
+    // A balancer on Windows may write the folder with either separator.
+    for d in [native.replace('\\', "/"), native] {
+        text = text
+            .replace(&format!("{d}/"), "")
+            .replace(&format!("{d}\\"), "")
+            .replace(&d, ".");
+    }
     let lines: Vec<String> = text
         .lines()
         .map(|l| crate::report::sanitize(l.trim_end()).into_owned())
@@ -490,6 +497,20 @@ fn clean(text: &str, dir: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_temporary_folder_is_left_out_of_what_the_check_said() {
+        for dir in ["/tmp/mdcluster-lb-check-1", r"C:\Temp\mdcluster-lb-check-1"] {
+            let said = format!(
+                "parsing [{dir}/haproxy.cfg:42] and [{dir}\\haproxy.cfg:7] and [{}/x.conf:1] in {dir}",
+                dir.replace('\\', "/")
+            );
+            assert_eq!(
+                clean(&said, Path::new(dir)),
+                "parsing [haproxy.cfg:42] and [haproxy.cfg:7] and [x.conf:1] in ."
+            );
+        }
+    }
 
     #[test]
     fn windows_programs_carry_an_extension_from_pathext() {

@@ -430,6 +430,30 @@ pub fn lb_program(kind: mdcluster::lb::Kind) -> Option<PathBuf> {
     found
 }
 
+/// A PATH on which `haproxy` is a stand-in that refuses every
+/// configuration (`examples/refusing_balancer.rs`, which `cargo test`
+/// builds), put in `dir`; the rest of PATH follows.
+pub fn path_with_refusing_haproxy(dir: &Path) -> std::ffi::OsString {
+    let exe = |name: &str| format!("{name}{}", std::env::consts::EXE_SUFFIX);
+    // The test runs from target/<profile>/deps; examples are beside it.
+    let built = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("examples")
+        .join(exe("refusing_balancer"));
+    assert!(
+        built.is_file(),
+        "{} is not built (cargo build --examples)",
+        built.display()
+    );
+    std::fs::copy(&built, dir.join(exe("haproxy"))).unwrap();
+    let rest = std::env::var_os("PATH").unwrap_or_default();
+    std::env::join_paths(std::iter::once(dir.to_path_buf()).chain(std::env::split_paths(&rest)))
+        .unwrap()
+}
+
 /// mdcluster's temporary files under `root` (its state folder included):
 /// copies in progress (`.mdcluster-<hash>.part`), atomic writes
 /// (`.mdcluster-tmp-….tmp`, and `.mdcluster-<random>.tmp` of earlier

@@ -127,17 +127,18 @@ run_lane() {
         wineserver -k >/dev/null 2>&1 || true
         summary=$(grep -a '^test result:' "$logs/$name.log" | tail -1 || true)
         # Wine now and then fails to start a process ("Internal error. (os
-        # error 1359)", seen once in some ten thousand starts): when that is
-        # in the log, the failed tests run once more, said in the output (a
-        # real failure fails again).
-        if ((rc != 0)) && grep -aq 'os error 1359' "$logs/$name.log"; then
+        # error 1359)", seen once in some ten thousand starts): when tests
+        # failed (exit 101, not a timeout), that is in the log and every
+        # failed test is named, those tests run once more, said in the output
+        # (a real failure fails again).
+        if ((rc == 101)) && grep -aq 'os error 1359' "$logs/$name.log"; then
             mapfile -t failed < <(grep -a -E '^test .* \.\.\. FAILED$' "$logs/$name.log" | sed -E 's/^test (.*) \.\.\. FAILED$/\1/')
-            if ((${#failed[@]})); then
+            if ((${#failed[@]})) && [[ $summary == *"; ${#failed[@]} failed;"* ]]; then
                 rc=0
                 env "${envs[@]}" timeout -k 10 "${MDCLUSTER_WINE_TIMEOUT:-600}" wine "$exe" --test-threads=2 \
                     --exact "${failed[@]}" >"$logs/$name.retry.log" 2>&1 || rc=$?
                 wineserver -k >/dev/null 2>&1 || true
-                summary="$summary; Wine could not start a process (os error 1359): ${#failed[@]} test(s) rerun: $(grep -a '^test result:' "$logs/$name.retry.log" | tail -1)"
+                summary="$summary; Wine could not start a process (os error 1359), ${#failed[@]} test(s) rerun: $(grep -a '^test result:' "$logs/$name.retry.log" | tail -1 || true)"
                 ((rc == 0)) || cat "$logs/$name.retry.log" >>"$logs/$name.log"
             fi
         fi
@@ -194,10 +195,15 @@ unset MDCLUSTER_REQUIRE_LB_TESTS MDCLUSTER_REQUIRE_ROOT_TESTS
 
 picked=("$@")
 start=$SECONDS
+lane_pids=()
 for ((lane = 0; lane < lanes; lane++)); do
     run_lane $lane &
+    lane_pids+=($!)
 done
-wait
+# A lane that stopped on an error of its own (not a failed test) is a failure too.
+for pid in "${lane_pids[@]}"; do
+    wait "$pid" || { echo "a Wine lane stopped with an error" >&2; touch "$logs/lane.failed"; }
+done
 if ! ((${#picked[@]})) || printf '%s\n' "${picked[@]}" | grep -qx console; then
     if command -v tmux >/dev/null 2>&1; then
         console_check

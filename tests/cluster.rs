@@ -13,7 +13,7 @@ use common::cluster::{
     append_cluster_log, binary, code, discover_args, discovered, join_args, node, rule, secondary,
     small_lab, Joined, UNC,
 };
-use common::{crash_points, crash_stride, json_lines, mdcluster, Lab};
+use common::{crash_points, crashed_through, json_lines, mdcluster, Lab};
 use mdcluster::cluster::facts;
 use mdcluster::cluster::pairing::{Announcement, JoinCode, SERVICE_TYPE};
 use mdcluster::profile::Profile;
@@ -632,7 +632,7 @@ fn adding_a_node_survives_a_kill_at_every_journal_record() {
     let _j2 = join(&first, &sec2, "KC-MAIL2", &code, &first.share, &[]);
     let sec3 = secondary(&first, "KC-MAIL3");
     let _j3 = join(&first, &sec3, "KC-MAIL3", &code, &first.share, &[]);
-    let mut crashes = 0;
+    let mut last_crash = 0;
     for n in crash_points() {
         // A cluster of two, KC-MAIL2 registered; then KC-MAIL3 is added.
         let lab = small_lab();
@@ -652,7 +652,7 @@ fn adding_a_node_survives_a_kill_at_every_journal_record() {
         if rc == Some(0) {
             break; // past the last record: the run completed
         }
-        crashes += 1;
+        last_crash = n;
         if n % 2 == 0 {
             // A rerun finishes the job.
             let (rc, _, text) = apply_json(&lab, &[]);
@@ -680,8 +680,8 @@ fn adding_a_node_survives_a_kill_at_every_journal_record() {
         }
     }
     assert!(
-        crashes * crash_stride() >= 5,
-        "only {crashes} records in the run that adds a node"
+        crashed_through(last_crash, 5),
+        "too few records in the run that adds a node: the last crash at {last_crash}"
     );
 }
 

@@ -45,7 +45,7 @@ fn opts(seed: u64) -> mdcluster::sandbox::Options {
     }
 }
 
-/// A small sandbox on /dev/shm.
+/// A small sandbox in [`fast_tmp_dir`] (/dev/shm on Linux).
 fn lab(seed: u64) -> Lab {
     Lab::in_shm(opts(seed))
 }

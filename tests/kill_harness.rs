@@ -259,13 +259,14 @@ fn killed_anywhere_a_rerun_or_undo_loses_nothing() {
     let mut tally = Tally::default();
 
     // After every journal record (or every stride-th).
-    let mut records = 0;
+    let (mut records, mut last_crash) = (0, 0);
     for n in crash_points() {
         let lab = template.copy();
         if apply(&lab, Some(n)).status().unwrap().success() {
             break; // past the last record
         }
         records += 1;
+        last_crash = n;
         recover(
             &lab,
             &reference,
@@ -275,8 +276,8 @@ fn killed_anywhere_a_rerun_or_undo_loses_nothing() {
         );
     }
     assert!(
-        records * crash_stride() >= 10,
-        "a crash point per journal record, got {records}"
+        crashed_through(last_crash, 10),
+        "a crash point per journal record, the last at {last_crash}"
     );
 
     // SIGKILL at random moments of the run.
@@ -405,7 +406,7 @@ fn a_kill_beside_a_half_written_secret_leaves_no_copy_behind() {
 fn a_killed_undo_is_finished_by_the_next_one() {
     let template = small_template();
     let original = template.hash();
-    let mut kills = 0;
+    let (mut kills, mut last_record_kill) = (0, 0);
     let mut past_the_end = false;
     let points = crash_points()
         .map(|n| ("MDCLUSTER_CRASH_AFTER_RECORD", n.to_string()))
@@ -425,6 +426,9 @@ fn a_killed_undo_is_finished_by_the_next_one() {
             continue;
         }
         kills += 1;
+        if var == "MDCLUSTER_CRASH_AFTER_RECORD" {
+            last_record_kill = value.parse().unwrap();
+        }
         let status = run(&lab, &["status"], &[]);
         let text = String::from_utf8_lossy(&status.stdout);
         // Unfinished, or (killed after its last record) done, never "done (journal)".
@@ -442,7 +446,7 @@ fn a_killed_undo_is_finished_by_the_next_one() {
         assert_eq!(lab_leftovers(&lab), Vec::<String>::new(), "{what}");
     }
     assert!(
-        kills * crash_stride() >= 10,
-        "only {kills} kills landed in an undo"
+        crashed_through(last_record_kill, 9) && kills > 1,
+        "only {kills} kills landed in an undo, the last after record {last_record_kill}"
     );
 }

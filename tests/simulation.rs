@@ -30,6 +30,8 @@ const DEADLINE: Duration = Duration::from_secs(60);
 struct Sim {
     child: Child,
     events: Arc<Mutex<Vec<Value>>>,
+    /// The thread collecting the events; it ends when the process does.
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Sim {
@@ -60,14 +62,18 @@ impl Sim {
         let out = BufReader::new(child.stdout.take().unwrap());
         let events = Arc::new(Mutex::new(Vec::new()));
         let sink = events.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in out.lines().map_while(Result::ok) {
                 if let Ok(v) = serde_json::from_str::<Value>(&line) {
                     sink.lock().unwrap().push(v);
                 }
             }
         });
-        let mut sim = Sim { child, events };
+        let mut sim = Sim {
+            child,
+            events,
+            reader: Some(reader),
+        };
         let wanted = names.split(',').count();
         sim.wait("every node announcing", |ev| {
             ev.iter().filter(|e| e["event"] == "announcing").count() == wanted
@@ -87,6 +93,11 @@ impl Sim {
                 return;
             }
             if let Ok(Some(status)) = self.child.try_wait() {
+                // Ended: its last events may still be on their way to us.
+                if let Some(reader) = self.reader.take() {
+                    let _ = reader.join();
+                    continue;
+                }
                 panic!(
                     "simulate ended ({status}) before {what}: {:#?}",
                     self.events()
@@ -111,8 +122,9 @@ impl Sim {
         self.wait_exit()
     }
 
-    /// SIGINT (Ctrl-C) on Unix, a closed standard input on Windows; then wait
-    /// for the exit.
+    /// SIGINT (Ctrl-C) on Unix; on Windows, where a test cannot send a
+    /// console's Ctrl-C to a child, a closed standard input. Then wait for
+    /// the exit.
     fn interrupt(&mut self) -> std::process::ExitStatus {
         #[cfg(unix)]
         self.signal("-INT");

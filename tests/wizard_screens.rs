@@ -2,10 +2,9 @@
 //! sequences through the real update function, commands carried out inline.
 
 //!
-//! Windows has a set of its own (`@windows`): there the installation is
-//! where it is (no MDaemon.ini path mapped to a local folder) and the
-//! wizard asks for no local folder of the share. The labs sit at a fixed
-//! folder ([`SNAP_ROOT`]).
+//! Windows has a set of its own (`@windows`): paths there are written with
+//! `\` and the lab folder has another length, so lines wrap elsewhere. The
+//! labs sit at a fixed folder ([`SNAP_ROOT`]).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use mdcluster::engine::events::Event;

@@ -58,9 +58,9 @@ pub struct SimulateArgs {
     /// Stop by itself after this many seconds (default: at Ctrl-C or SIGTERM)
     #[arg(long, value_name = "SECONDS")]
     pub seconds: Option<u64>,
-    /// Also stop when standard input closes: a supervising script or test
-    /// stops it cleanly by closing the pipe, on Windows as on Linux (where a
-    /// console's Ctrl-C or SIGTERM cannot be sent)
+    /// Also stop when standard input closes, so that a supervising script
+    /// can stop it cleanly by closing the pipe (on Windows a script cannot
+    /// send a console's Ctrl-C)
     #[arg(long)]
     pub until_stdin_closes: bool,
     /// One JSON object per event (each with "simulation": true)

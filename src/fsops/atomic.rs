@@ -143,11 +143,20 @@ pub fn check_replaceable(path: &Path) -> Result<(), String> {
     if !meta.is_file() {
         return Err(format!("{} is not a regular file", target.display()));
     }
-    if let Some(names) = super::identity::link_count(&target).filter(|n| *n > 1) {
-        return Err(format!(
-            "{} has {names} names (hard links); replacing it would leave the others with the old content",
-            target.display(),
-        ));
+    match super::identity::link_count(&target) {
+        Some(names) if names > 1 => {
+            return Err(format!(
+                "{} has {names} names (hard links); replacing it would leave the others with the old content",
+                target.display(),
+            ))
+        }
+        None if cfg!(any(unix, windows)) => {
+            return Err(format!(
+                "{}: cannot tell whether it has other names (hard links)",
+                target.display()
+            ))
+        }
+        _ => {}
     }
     std::fs::OpenOptions::new()
         .write(true)

@@ -179,12 +179,7 @@ impl Answers {
             .as_ref()
             .and_then(|doc| windows_root_from_ini(doc, &profile.ini.directories_section));
         let install_root = if cfg!(windows) {
-            // The installation is where it is, unless MDaemon.ini names
-            // another folder that does not exist here (a copy from another
-            // machine, or a sandbox): then that one, mapped to this folder.
-            from_ini
-                .filter(|root| !Path::new(root).exists())
-                .unwrap_or_else(|| install_local.display().to_string())
+            root_on_windows(from_ini, install_local)
         } else {
             from_ini.unwrap_or_else(|| profile.install.default_root.value.clone())
         };
@@ -340,12 +335,14 @@ impl Answers {
         }
     }
 
-    /// The questions that apply on this machine, in order.
+    /// The questions that apply on this machine, in order. The share's local
+    /// folder is asked for off Windows, and shown on Windows while a mapping
+    /// came with the answers (so that it is seen, checked and can be cleared).
     pub fn fields(&self) -> Vec<FieldId> {
         QUESTIONS
             .iter()
             .map(|q| q.id)
-            .filter(|id| *id != FieldId::SharedLocal || needs_local_share())
+            .filter(|id| *id != FieldId::SharedLocal || self.maps_share())
             .collect()
     }
 
@@ -549,6 +546,20 @@ fn yes_no(v: bool) -> String {
     if v { "y" } else { "n" }.into()
 }
 
+/// The installation root to plan with on Windows, where this folder is
+/// itself a Windows path: this folder, unless MDaemon.ini (whose folders
+/// have `ini_root` in common) was written for another one — mdcluster's
+/// sandbox (always, so that a demo never reaches a real `C:\MDaemon`) or a
+/// copy from another machine (a folder that does not exist here). Then that
+/// root, which the plan maps to this folder.
+fn root_on_windows(ini_root: Option<String>, install_local: &Path) -> String {
+    let sandbox = install_local.join(crate::service::SANDBOX_MARKER).exists();
+    ini_root
+        .filter(|root| !crate::fsops::identity::same_file(Path::new(root), install_local))
+        .filter(|root| sandbox || !Path::new(root).exists())
+        .unwrap_or_else(|| install_local.display().to_string())
+}
+
 /// The longest common folder of the `[Directories]` values: the installation
 /// root as Windows names it (`C:\MDaemon`).
 fn windows_root_from_ini(doc: &IniDoc, section: &str) -> Option<String> {
@@ -657,6 +668,15 @@ mod tests {
             plan.mounts
         );
         assert_eq!(Answers::from_plan(&plan, install_local(), &profile), a);
+        // Asked for, so that it is seen and checked.
+        assert!(a.fields().contains(&FieldId::SharedLocal));
+        if cfg!(windows) {
+            // Cleared, the share is reached as it is.
+            a.shared_local.clear();
+            assert!(!a.fields().contains(&FieldId::SharedLocal));
+            let plan = a.plan(&profile, Path::new("wizard.toml")).unwrap();
+            assert!(plan.mounts.iter().all(|m| m.windows != plan.shared.path));
+        }
     }
 
     #[test]
@@ -710,6 +730,31 @@ mod tests {
         );
     }
 
+    /// Plain code, tested everywhere (with this machine's paths for the
+    /// root MDaemon.ini names).
+    #[test]
+    fn on_windows_the_installation_is_where_it_is_unless_the_ini_was_written_elsewhere() {
+        let d = tempfile::tempdir().unwrap();
+        let here = d.path().join("lab").join("MDaemon");
+        let other = d.path().join("MDaemon");
+        std::fs::create_dir_all(&here).unwrap();
+        let root = |ini: &Path| root_on_windows(Some(ini.display().to_string()), &here);
+        let shown = |p: &Path| p.display().to_string();
+        // Written for this folder (a real server): itself.
+        assert_eq!(root(&here), shown(&here));
+        assert_eq!(root_on_windows(None, &here), shown(&here));
+        // Written on another machine (no such folder here): that root, mapped.
+        assert_eq!(root(&other), shown(&other));
+        // Another folder that exists here: this folder, never the other one ...
+        std::fs::create_dir_all(&other).unwrap();
+        assert_eq!(root(&other), shown(&here));
+        // ... unless this is mdcluster's sandbox: mapped, so that a demo never
+        // reaches the real installation.
+        std::fs::write(here.join(crate::service::SANDBOX_MARKER), b"").unwrap();
+        assert_eq!(root(&other), shown(&other));
+        assert_eq!(root(&here), shown(&here));
+    }
+
     #[test]
     fn defaults_come_from_mdaemon_ini() {
         let d = tempfile::tempdir().unwrap();
@@ -726,14 +771,8 @@ mod tests {
         )
         .unwrap();
         let a = Answers::from_disk(d.path(), &profile);
-        // MDaemon.ini says; on Windows only while that folder does not exist
-        // (else the installation is where it is).
-        let root = if cfg!(windows) && Path::new(r"C:\MDaemon").exists() {
-            d.path().display().to_string()
-        } else {
-            r"C:\MDaemon".to_string()
-        };
-        assert_eq!(a.install_root, root);
+        // MDaemon.ini says (on Windows too: a sandbox is always mapped).
+        assert_eq!(a.install_root, r"C:\MDaemon");
         assert_eq!(a.shared_path, "");
         assert!(a.validate(FieldId::NodeName).is_ok(), "{}", a.node_name);
         assert_eq!(

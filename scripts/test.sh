@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of mdcluster. Installs what the tests need when it is missing
-# (Debian/Ubuntu packages, as root), then runs `cargo test`, then the same
-# tests built for Windows under Wine (scripts/test-windows.sh).
+# (Debian/Ubuntu packages, as root), then runs `cargo test`, `cargo fmt
+# --check` and clippy (warnings are errors), then the same tests built for
+# Windows under Wine (scripts/test-windows.sh).
 # Extra arguments go to `cargo test`, e.g.: scripts/test.sh --test apply
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -75,6 +76,10 @@ mkdir -p target
 nice -n 19 bash scripts/test-windows.sh --prepare >target/windows-prepare.log 2>&1 &
 prepare=$!
 cargo test --locked || rc=$?
+# The code as the project keeps it: formatted, and no clippy warning.
+echo "== cargo fmt --check; cargo clippy --all-targets -- -D warnings"
+cargo fmt --check || { echo "not formatted: run cargo fmt" >&2; rc=1; }
+cargo clippy --locked --all-targets --quiet -- -D warnings || rc=$?
 echo "== the same tests for Windows, under Wine (scripts/test-windows.sh)"
 # A failed preparation shows again, with its errors, in the run below.
 wait $prepare || echo "(the background preparation failed: target/windows-prepare.log)"

@@ -28,8 +28,13 @@ pub const GUARD: &str = "cluster.guard";
 pub const STALE_SECS: i64 = 120;
 const HEARTBEAT: Duration = Duration::from_secs(15);
 
+/// The manifest format this mdcluster writes and the newest it reads (the
+/// file's `version`); see docs/state-formats.md.
+pub const FORMAT: u32 = 1;
+
+// Unknown fields are read past, not refused: a node with a newer mdcluster
+// may have added some. Replacing such a file is refused instead (`save`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Manifest {
     pub version: u32,
     pub primary: String,
@@ -41,7 +46,6 @@ pub struct Manifest {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Retired {
     pub name: String,
     pub server_id: u32,
@@ -49,7 +53,6 @@ pub struct Retired {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Member {
     pub name: String,
     pub role: Role,
@@ -91,18 +94,49 @@ impl Manifest {
                 .at(format!("{}:{}:{}", path.display(), at.0, at.1))
                 .fix("restore it from a backup, or correct it by hand; mdcluster does not guess server IDs")
         })?;
-        if m.version != 1 {
+        if m.version > FORMAT {
             return Err(Problem::refused(format!(
-                "cluster manifest version {} is not supported",
-                m.version
+                "the cluster manifest was written by a newer mdcluster (manifest format {}); this mdcluster ({}) reads format {FORMAT} and older",
+                m.version,
+                env!("CARGO_PKG_VERSION")
             ))
-            .at(path.display().to_string()));
+            .at(path.display().to_string())
+            .fix("run the same mdcluster version on every node: update mdcluster on this one"));
+        }
+        if m.version == 0 {
+            return Err(
+                Problem::refused("the cluster manifest has no valid version (0)")
+                    .at(path.display().to_string())
+                    .fix("restore it from a backup, or set version = 1 if it was edited by hand"),
+            );
         }
         Ok(Some(m))
     }
 
+    /// Write the manifest. Refused when the file it replaces holds what this
+    /// mdcluster does not know (a newer format, fields of a newer version):
+    /// replacing it would drop them.
     pub fn save(&self, share: &Path) -> Result<(), Problem> {
         let dir = dir_of(share);
+        let path = dir.join(FILE);
+        if let Ok(current) = std::fs::read_to_string(&path) {
+            let unknown = unknown_fields(&current);
+            if !unknown.is_empty() {
+                let shown: Vec<String> = unknown
+                    .iter()
+                    .take(5)
+                    .map(|f| crate::report::sanitize(f).chars().take(60).collect())
+                    .collect();
+                return Err(Problem::refused(format!(
+                    "the cluster manifest holds what this mdcluster ({}) does not know ({}{}): a newer mdcluster wrote it, or a hand edit; changing it here would drop that",
+                    env!("CARGO_PKG_VERSION"),
+                    shown.join(", "),
+                    if unknown.len() > shown.len() { ", ..." } else { "" }
+                ))
+                .at(path.display().to_string())
+                .fix("run the same mdcluster version on every node: update mdcluster on this one (or remove those fields if they were a hand edit)"));
+            }
+        }
         std::fs::create_dir_all(&dir).map_err(|e| Problem::io(Exit::Failed, "create", &dir, &e))?;
         let mut text = String::from(
             "# mdcluster cluster manifest: nodes and server IDs. Written by mdcluster; keep it.\n",
@@ -113,6 +147,28 @@ impl Manifest {
         );
         crate::fsops::atomic::write_atomic(&dir.join(FILE), text.as_bytes(), None)
             .map_err(|e| Problem::failed(format!("could not write the cluster manifest: {e}")))
+    }
+
+    /// A manifest with every field set: what this version knows of the file.
+    fn with_every_field() -> Manifest {
+        Manifest {
+            version: FORMAT,
+            primary: "P".into(),
+            nodes: vec![Member {
+                name: "P".into(),
+                role: Role::Primary,
+                server_id: 1,
+                address: "a".into(),
+                licence: Some("l".into()),
+                added: "t".into(),
+                registered: Some("t".into()),
+            }],
+            retired: vec![Retired {
+                name: "R".into(),
+                server_id: 2,
+                removed: "t".into(),
+            }],
+        }
     }
 
     pub fn member(&self, name: &str) -> Option<&Member> {
@@ -551,6 +607,52 @@ impl Drop for ManifestLock {
     }
 }
 
+/// What the manifest file `text` holds that this version does not know, as
+/// `format 2`, `color` or `nodes[1].color`: a newer format or fields a newer
+/// mdcluster (or a hand edit) added.
+fn unknown_fields(text: &str) -> Vec<String> {
+    let Ok(file) = text.parse::<toml::Table>() else {
+        return Vec::new();
+    };
+    let known = toml::Table::try_from(Manifest::with_every_field()).unwrap_or_default();
+    let keys_of = |t: &toml::Table, key: &str| -> Vec<String> {
+        match t
+            .get(key)
+            .and_then(|v| v.as_array())
+            .and_then(|a| a.first())
+        {
+            Some(toml::Value::Table(first)) => first.keys().cloned().collect(),
+            _ => Vec::new(),
+        }
+    };
+    let mut out = Vec::new();
+    if let Some(v) = file.get("version").and_then(toml::Value::as_integer) {
+        if v > i64::from(FORMAT) {
+            out.push(format!("format {v}"));
+        }
+    }
+    for (key, value) in &file {
+        if !known.contains_key(key) {
+            out.push(key.clone());
+            continue;
+        }
+        let Some(items) = value.as_array() else {
+            continue;
+        };
+        let known_inner = keys_of(&known, key);
+        for (i, item) in items.iter().enumerate() {
+            if let Some(t) = item.as_table() {
+                out.extend(
+                    t.keys()
+                        .filter(|k| !known_inner.contains(k))
+                        .map(|k| format!("{key}[{}].{k}", i + 1)),
+                );
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -660,6 +762,47 @@ mod tests {
         let mut b = first.clone();
         b.take_back(&["MAIL1".into(), "MAIL2".into()], "t6");
         assert!(b.is_empty());
+    }
+
+    #[test]
+    fn every_field_this_version_writes_is_known() {
+        let text = toml::to_string(&Manifest::with_every_field()).unwrap();
+        assert_eq!(unknown_fields(&text), Vec::<String>::new());
+    }
+
+    /// A manifest a newer mdcluster wrote: read as far as this one knows it;
+    /// never replaced (that would drop what it does not know); a newer
+    /// format refused by name. Nothing on disk changes.
+    #[test]
+    fn a_manifest_from_a_newer_mdcluster_is_read_but_never_replaced() {
+        let d = tempfile::tempdir().unwrap();
+        let file = d.path().join(DIR).join(FILE);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        let newer = "version = 1\nprimary = \"MAIL1\"\nzone = \"eu\"\n\n\
+             [[nodes]]\nname = \"MAIL1\"\nrole = \"primary\"\nserver_id = 1\nadded = \"t\"\n\n\
+             [[nodes]]\nname = \"MAIL2\"\nrole = \"secondary\"\nserver_id = 2\nadded = \"t\"\nweight = 3\n";
+        std::fs::write(&file, newer).unwrap();
+        let m = Manifest::load(d.path()).unwrap().unwrap();
+        assert_eq!(m.member("MAIL2").unwrap().server_id, 2);
+        let err = m.save(d.path()).unwrap_err();
+        let shown = err.to_string();
+        assert!(
+            shown.contains("does not know (nodes[2].weight, zone)")
+                && shown.contains("same mdcluster version on every node"),
+            "{shown}"
+        );
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), newer);
+
+        let format_2 = newer.replacen("version = 1", "version = 2", 1);
+        std::fs::write(&file, &format_2).unwrap();
+        let shown = Manifest::load(d.path()).unwrap_err().to_string();
+        assert!(
+            shown.contains("written by a newer mdcluster (manifest format 2)")
+                && shown.contains("reads format 1"),
+            "{shown}"
+        );
+        assert!(m.save(d.path()).is_err());
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), format_2);
     }
 
     #[test]

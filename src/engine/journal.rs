@@ -10,6 +10,10 @@
 //!   the file is left as it is.
 //! - `undo` writes `undo-intent`/`undo-done` the same way, then `undone`; the
 //!   journal is then archived so the next apply starts fresh.
+//! - Every `run-begin` and `undo-begin` names the journal format it was written in
+//!   ([`FORMAT`]; a record without it is format 1). A journal with a newer
+//!   format than this mdcluster reads is refused as such, naming the version
+//!   that wrote it, never reported as damaged (docs/state-formats.md).
 
 use crate::problem::{Exit, Problem};
 use crate::steps::{Action, StepId};
@@ -20,6 +24,14 @@ use std::path::{Path, PathBuf};
 
 pub const FILE_NAME: &str = "journal.jsonl";
 
+/// The journal format this mdcluster writes and the newest it reads. Raised
+/// only for a change older versions would misread; see docs/state-formats.md.
+pub const FORMAT: u32 = 1;
+
+fn format_one() -> u32 {
+    1
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "record", rename_all = "kebab-case")]
 pub enum Record {
@@ -29,6 +41,9 @@ pub enum Record {
         plan: String,
         plan_file: String,
         version: String,
+        /// The journal format of the records that follow ([`FORMAT`]).
+        #[serde(default = "format_one")]
+        format: u32,
     },
     StepBegin {
         step: StepId,
@@ -68,6 +83,12 @@ pub enum Record {
     },
     UndoBegin {
         run: String,
+        /// The journal format of the records that follow ([`FORMAT`]).
+        #[serde(default = "format_one")]
+        format: u32,
+        /// The mdcluster version that began the undo.
+        #[serde(default)]
+        version: String,
     },
     UndoIntent {
         step: StepId,
@@ -290,6 +311,16 @@ pub fn read(path: &Path) -> Result<Replay, Problem> {
     };
     let mut replay = Replay::default();
     let complete_len = complete_prefix_len(&bytes);
+    newer_format(&bytes[..complete_len]).map_or(Ok(()), |(format, version)| {
+        Err(Problem::refused(format!(
+            "the journal was written by mdcluster {version} in journal format {format}; this mdcluster ({}) reads format {FORMAT} and older",
+            env!("CARGO_PKG_VERSION")
+        ))
+        .at(path.display().to_string())
+        .fix(format!(
+            "resume, finish or undo that run with mdcluster {version} or newer; mdcluster left the journal untouched"
+        )))
+    })?;
     for (i, raw) in bytes[..complete_len].split(|b| *b == b'\n').enumerate() {
         if raw.is_empty() {
             continue;
@@ -302,6 +333,26 @@ pub fn read(path: &Path) -> Result<Replay, Problem> {
         replay.apply(&line);
     }
     Ok(replay)
+}
+
+/// The first `run-begin` or `undo-begin` record (format, mdcluster version) in a format newer
+/// than [`FORMAT`]. Read loosely, record by record, so that records this
+/// version does not know cannot hide it.
+fn newer_format(bytes: &[u8]) -> Option<(u64, String)> {
+    bytes
+        .split(|b| *b == b'\n')
+        .filter_map(|raw| serde_json::from_slice::<serde_json::Value>(raw).ok())
+        .filter(|v| v["record"] == "run-begin" || v["record"] == "undo-begin")
+        .find_map(|v| {
+            let format = v["format"].as_u64()?;
+            (format > u64::from(FORMAT)).then(|| {
+                let version = v["version"].as_str().unwrap_or("(unknown)");
+                (
+                    format,
+                    crate::report::sanitize(version).chars().take(40).collect(),
+                )
+            })
+        })
 }
 
 /// Length of the part of the journal made of complete lines (a torn last line
@@ -438,6 +489,7 @@ mod tests {
             plan: "fp".into(),
             plan_file: "p.toml".into(),
             version: "0".into(),
+            format: FORMAT,
         })
         .unwrap();
         j.append(Record::StepDone {
@@ -460,6 +512,48 @@ mod tests {
         .unwrap();
         let r = read(&p).unwrap();
         assert_eq!((r.records, r.last_seq), (3, 3));
+    }
+
+    #[test]
+    fn a_journal_from_a_newer_mdcluster_is_refused_as_such_not_as_damaged() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join(FILE_NAME);
+        // Written before records named their format: format 1.
+        std::fs::write(
+            &p,
+            concat!(
+                r#"{"seq":1,"time":"t","record":"run-begin","run":"r1","command":"apply","plan":"fp","plan_file":"p.toml","version":"0.1.0"}"#,
+                "\n",
+                r#"{"seq":2,"time":"t","record":"undo-begin","run":"r2"}"#,
+                "\n"
+            ),
+        )
+        .unwrap();
+        let r = read(&p).unwrap();
+        assert!(r.undo_begun && r.records == 2);
+        // A later run by a newer mdcluster, with records this one does not know.
+        let mut bytes = std::fs::read(&p).unwrap();
+        bytes.extend_from_slice(
+            concat!(
+                r#"{"seq":3,"time":"t","record":"run-begin","run":"r3","command":"apply","plan":"fp","plan_file":"p.toml","version":"9.1.0","format":2}"#,
+                "\n",
+                r#"{"seq":4,"time":"t","record":"step-paused","step":"mail-store"}"#,
+                "\n"
+            )
+            .as_bytes(),
+        );
+        std::fs::write(&p, &bytes).unwrap();
+        let err = read(&p).unwrap_err();
+        let shown = err.to_string();
+        assert!(
+            shown.contains("mdcluster 9.1.0 in journal format 2")
+                && shown.contains("reads format 1")
+                && shown.contains("with mdcluster 9.1.0 or newer")
+                && !shown.contains("damaged"),
+            "{shown}"
+        );
+        assert_eq!(err.exit, Exit::Refused);
+        assert_eq!(std::fs::read(&p).unwrap(), bytes, "left untouched");
     }
 
     #[test]

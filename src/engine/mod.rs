@@ -405,6 +405,7 @@ impl Engine {
             plan: self.plan.fingerprint(),
             plan_file: self.plan.file.display().to_string(),
             version: env!("CARGO_PKG_VERSION").into(),
+            format: journal::FORMAT,
         })?;
         summary.journal = Some(self.journal_path());
         summary.backups = Some(backups.clone());
@@ -836,6 +837,7 @@ impl Engine {
             plan: self.plan.fingerprint(),
             plan_file: self.plan.file.display().to_string(),
             version: env!("CARGO_PKG_VERSION").into(),
+            format: journal::FORMAT,
         })?;
         j.append(Record::StepExtend {
             step: StepId::MailStore,
@@ -919,6 +921,8 @@ impl Engine {
         let backups = self.state_dir.join("backups").join(&first_run);
         j.append(Record::UndoBegin {
             run: journal::new_run_id(),
+            format: journal::FORMAT,
+            version: env!("CARGO_PKG_VERSION").into(),
         })?;
         let mut current: Option<StepId> = None;
         for (step, i, action) in &list {

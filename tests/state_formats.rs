@@ -1,0 +1,319 @@
+//! State written by an earlier mdcluster stays usable (docs/state-formats.md).
+//!
+//! `tests/fixtures/state/v1/` holds what mdcluster 0.1.0 (journal format 1,
+//! manifest format 1) left on disk, checked in as it was written:
+//!
+//! - `original.tar`: a sample installation, its share and its plan;
+//! - `stopped.tar`: the same after a run that stopped in the middle of the
+//!   mail-store move (killed after journal record 20): the installation with
+//!   its journal and backups, the share half filled;
+//! - `finished.tar`: the same after a whole run;
+//! - `cluster.toml`: a cluster manifest with a primary, a registered and an
+//!   unregistered secondary and a retired node.
+//!
+//! The local paths of the lab in the journal and the plan are `@LAB@` there.
+//! Today's mdcluster reads them, finishes the stopped run, and undoes either
+//! to the original byte for byte. When a change breaks one of these, it
+//! breaks every administrator's resume or undo after an upgrade: keep the old
+//! format readable (a serde alias, a default), or raise the format and say
+//! so. `make_fixtures` (ignored) wrote them.
+
+mod common;
+use common::*;
+use mdcluster::cluster::manifest::Manifest;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+const PLACEHOLDER: &str = "@LAB@";
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/state/v1")
+        .join(name)
+}
+
+/// A fixture tree unpacked into a new temp folder, its placeholders filled in.
+struct Unpacked {
+    tmp: tempfile::TempDir,
+}
+
+impl Unpacked {
+    fn new(name: &str) -> Unpacked {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = std::fs::File::open(fixture(name)).unwrap();
+        let mut archive = tar::Archive::new(file);
+        archive.set_preserve_permissions(true);
+        archive.set_preserve_mtime(true);
+        archive.unpack(tmp.path()).unwrap();
+        let lab = tmp.path().display().to_string();
+        // Inside JSON strings and TOML basic strings ("..."), both of which
+        // escape a Windows path's backslashes the same way.
+        let escaped = serde_json::to_string(&lab).unwrap();
+        let escaped = &escaped[1..escaped.len() - 1];
+        for file in ["MDaemon/mdcluster/journal.jsonl", "plan.toml"] {
+            let path = tmp.path().join(file);
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let meta = std::fs::metadata(&path).unwrap();
+            std::fs::write(&path, text.replace(PLACEHOLDER, escaped)).unwrap();
+            let mtime = filetime::FileTime::from_last_modification_time(&meta);
+            filetime::set_file_mtime(&path, mtime).unwrap();
+        }
+        Unpacked { tmp }
+    }
+
+    fn install(&self) -> PathBuf {
+        self.tmp.path().join("MDaemon")
+    }
+
+    fn share(&self) -> PathBuf {
+        self.tmp.path().join("share")
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        mdcluster()
+            .args(args)
+            .arg("--plan")
+            .arg(self.tmp.path().join("plan.toml"))
+            .output()
+            .unwrap()
+    }
+
+    /// Installation (mdcluster's state folder left out) and share.
+    fn trees(&self) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+        (
+            tree_map(&self.install(), true),
+            tree_map(&self.share(), false),
+        )
+    }
+}
+
+/// The `.msg` files below `root` by relative path, with their content hash.
+fn messages(root: &Path) -> BTreeMap<String, String> {
+    walkdir::WalkDir::new(root)
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|e| e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "msg"))
+        .map(|e| {
+            let rel = e.path().strip_prefix(root).unwrap();
+            let rel: Vec<String> = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            let hash = blake3::hash(&std::fs::read(e.path()).unwrap());
+            (rel.join("/"), hash.to_hex().to_string())
+        })
+        .collect()
+}
+
+fn text(out: &std::process::Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn todays_journal_and_manifest_are_read() {
+    let stopped = Unpacked::new("stopped.tar");
+    let replay =
+        mdcluster::engine::journal::read(&stopped.install().join("mdcluster/journal.jsonl"))
+            .unwrap();
+    assert_eq!(replay.records, 20);
+    let store = replay
+        .step(mdcluster::steps::StepId::MailStore)
+        .expect("the mail-store step was begun");
+    assert!(store.actions.len() > 5 && !store.done.is_empty());
+    assert!(store.finished.is_none());
+
+    let share = tempfile::tempdir().unwrap();
+    let dir = share.path().join("mdcluster");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(fixture("cluster.toml"), dir.join("cluster.toml")).unwrap();
+    let m = Manifest::load(share.path()).unwrap().unwrap();
+    assert_eq!(m.primary, "MAIL1");
+    let ids: Vec<(&str, u32, bool)> = m
+        .nodes
+        .iter()
+        .map(|n| (n.name.as_str(), n.server_id, n.registered.is_some()))
+        .collect();
+    assert_eq!(
+        ids,
+        [("MAIL1", 1, true), ("MAIL2", 2, true), ("MAIL4", 4, false)]
+    );
+    assert_eq!(m.retired.len(), 1);
+    assert_eq!(m.retired[0].server_id, 3);
+    // And written again by today's mdcluster without loss.
+    m.save(share.path()).unwrap();
+    assert_eq!(Manifest::load(share.path()).unwrap().unwrap(), m);
+}
+
+#[test]
+fn a_run_stopped_by_an_earlier_version_is_finished() {
+    let original = Unpacked::new("original.tar");
+    let stopped = Unpacked::new("stopped.tar");
+    let out = stopped.run(&["apply", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    // Every message of the original is on the share, identical; none is left.
+    let before = messages(&original.install());
+    assert!(before.len() >= 10, "{}", before.len());
+    let on_share = messages(&stopped.share());
+    for (rel, hash) in &before {
+        assert!(
+            on_share.values().filter(|h| *h == hash).count() == 1,
+            "{rel}: on the share exactly once"
+        );
+    }
+    assert_eq!(on_share.len(), before.len());
+    assert_eq!(messages(&stopped.install()), BTreeMap::new());
+    // MDaemon.ini (Windows-1252) names the share for the moved folders.
+    let ini = std::fs::read(stopped.install().join("App/MDaemon.ini")).unwrap();
+    let ini = String::from_utf8_lossy(&ini);
+    for key in ["LockFiles", "Users", "PublicFolders"] {
+        assert!(
+            ini.lines()
+                .any(|l| l.starts_with(&format!("{key}=\\\\fileserver\\mdaemon\\"))),
+            "{key} points at the share:\n{ini}"
+        );
+    }
+    assert_eq!(leftovers(stopped.tmp.path()), Vec::<String>::new());
+}
+
+#[test]
+fn a_run_stopped_by_an_earlier_version_is_undone_byte_for_byte() {
+    let original = Unpacked::new("original.tar");
+    let stopped = Unpacked::new("stopped.tar");
+    let out = stopped.run(&["undo", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(stopped.trees(), original.trees());
+}
+
+#[test]
+fn a_finished_run_of_an_earlier_version_is_shown_and_undone_byte_for_byte() {
+    let original = Unpacked::new("original.tar");
+    let finished = Unpacked::new("finished.tar");
+    let out = finished.run(&["status"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = finished.run(&["undo", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(finished.trees(), original.trees());
+}
+
+/// Writes the fixtures with this mdcluster (run once per format:
+/// `MDCLUSTER_WRITE_STATE_FIXTURES=1 cargo test --test state_formats -- --ignored`).
+#[test]
+#[ignore = "writes tests/fixtures/state/v1: run by hand when a format is raised"]
+fn make_fixtures() {
+    assert!(
+        std::env::var_os("MDCLUSTER_WRITE_STATE_FIXTURES").is_some(),
+        "set MDCLUSTER_WRITE_STATE_FIXTURES=1 to overwrite the fixtures"
+    );
+    let out_dir = fixture("");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let lab = |dir: &Path| {
+        let opts = mdcluster::sandbox::Options {
+            accounts: 3,
+            messages: 12,
+            seed: 5,
+            message_size: None,
+        };
+        let profile = mdcluster::profile::Profile::builtin();
+        mdcluster::sandbox::create(&dir.join("MDaemon"), &profile, &opts).unwrap();
+        std::fs::create_dir_all(dir.join("share")).unwrap();
+        std::fs::write(
+            dir.join("plan.toml"),
+            mdcluster::sandbox::plan_text(&dir.join("MDaemon"), &dir.join("share")),
+        )
+        .unwrap();
+    };
+    let pack = |dir: &Path, name: &str| {
+        let lab = dir.display().to_string();
+        for file in ["MDaemon/mdcluster/journal.jsonl", "plan.toml"] {
+            let path = dir.join(file);
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                let meta = std::fs::metadata(&path).unwrap();
+                std::fs::write(&path, text.replace(&lab, PLACEHOLDER)).unwrap();
+                let mtime = filetime::FileTime::from_last_modification_time(&meta);
+                filetime::set_file_mtime(&path, mtime).unwrap();
+            }
+        }
+        let file = std::fs::File::create(out_dir.join(name)).unwrap();
+        let mut builder = tar::Builder::new(file);
+        builder.mode(tar::HeaderMode::Complete);
+        builder.follow_symlinks(false);
+        for part in ["MDaemon", "share", "plan.toml"] {
+            let path = dir.join(part);
+            if path.is_dir() {
+                builder.append_dir_all(part, &path).unwrap();
+            } else {
+                builder.append_path_with_name(&path, part).unwrap();
+            }
+        }
+        builder.finish().unwrap();
+    };
+    let run = |dir: &Path, crash_after: Option<&str>| {
+        let mut c = mdcluster();
+        c.args(["apply", "--yes", "--plan"])
+            .arg(dir.join("plan.toml"));
+        if let Some(n) = crash_after {
+            c.env("MDCLUSTER_CRASH_AFTER_RECORD", n);
+        }
+        c.output().unwrap()
+    };
+    // A copy of the original lab with a plan of its own (the plan names
+    // the lab's folders).
+    let copy_of = |from: &Path| {
+        let to = tempfile::tempdir().unwrap();
+        copy_tree(from, to.path());
+        std::fs::write(
+            to.path().join("plan.toml"),
+            mdcluster::sandbox::plan_text(&to.path().join("MDaemon"), &to.path().join("share")),
+        )
+        .unwrap();
+        to
+    };
+    let original = tempfile::tempdir().unwrap();
+    lab(original.path());
+    let stopped = copy_of(original.path());
+    assert!(!run(stopped.path(), Some("20")).status.success());
+    let finished = copy_of(original.path());
+    assert!(run(finished.path(), None).status.success());
+    pack(original.path(), "original.tar");
+    pack(stopped.path(), "stopped.tar");
+    pack(finished.path(), "finished.tar");
+
+    let member =
+        |name: &str, role, server_id, registered: bool| mdcluster::cluster::manifest::Member {
+            name: name.into(),
+            role,
+            server_id,
+            address: "192.0.2.1".into(),
+            licence: Some("0f3c9a1e".into()),
+            added: "2026-11-20T09:00:00Z".into(),
+            registered: registered.then(|| "2026-11-20T09:30:00Z".into()),
+        };
+    use mdcluster::plan::Role;
+    let manifest = Manifest {
+        version: 1,
+        primary: "MAIL1".into(),
+        nodes: vec![
+            member("MAIL1", Role::Primary, 1, true),
+            member("MAIL2", Role::Secondary, 2, true),
+            member("MAIL4", Role::Secondary, 4, false),
+        ],
+        retired: vec![mdcluster::cluster::manifest::Retired {
+            name: "MAIL3".into(),
+            server_id: 3,
+            removed: "2026-11-21T10:00:00Z".into(),
+        }],
+    };
+    let share = tempfile::tempdir().unwrap();
+    manifest.save(share.path()).unwrap();
+    std::fs::copy(
+        share.path().join("mdcluster/cluster.toml"),
+        out_dir.join("cluster.toml"),
+    )
+    .unwrap();
+}

@@ -3,7 +3,7 @@
 //! plan file and the mDNS announcement (TXT properties from the network).
 //!
 //! Runs proptest's default 256 cases per property; set `PROPTEST_CASES` for a
-//! longer soak (README, "Tests").
+//! longer soak (docs/testing.md).
 
 use mdcluster::cluster::facts::{Facts, ShareCheck};
 use mdcluster::cluster::pairing::{Announcement, JoinCode, Untrusted};

@@ -47,6 +47,7 @@ pub mod sandbox;
 pub mod service;
 pub mod simulation;
 pub mod steps;
+pub mod test_hooks;
 pub mod userlist;
 pub mod winpath;
 pub mod wizard;

@@ -322,7 +322,7 @@ fn every_rule_is_checked_against_a_node_that_breaks_it() {
     start(
         "RV-CLOCK",
         &none,
-        &[(facts::CLOCK_SKEW_ENV, "2500")],
+        &[(mdcluster::test_hooks::CLOCK_SKEW_MS, "2500")],
         &lab.share,
     );
     let primary_key = ini_value(&lab.install, "Key");
@@ -683,6 +683,37 @@ fn adding_a_node_survives_a_kill_at_every_journal_record() {
         crashed_through(last_crash, 5),
         "too few records in the run that adds a node: the last crash at {last_crash}"
     );
+}
+
+/// A manifest a newer mdcluster wrote (a field this one does not know):
+/// adding a node is refused in the preview, naming the field, and the file
+/// keeps every byte (docs/state-formats.md).
+#[test]
+fn a_manifest_from_a_newer_mdcluster_is_not_written_over() {
+    let lab = small_lab();
+    let code = code(&lab);
+    let sec2 = secondary(&lab, "NW-MAIL2");
+    let _j2 = join(&lab, &sec2, "NW-MAIL2", &code, &lab.share, &[]);
+    let sec3 = secondary(&lab, "NW-MAIL3");
+    let _j3 = join(&lab, &sec3, "NW-MAIL3", &code, &lab.share, &[]);
+    add_secondary_to_plan(&lab, "NW-MAIL2", "");
+    let (rc, _, text) = apply_json(&lab, &[]);
+    assert_eq!(rc, Some(0), "{text}");
+    let file = lab.share.join("mdcluster/cluster.toml");
+    let newer = std::fs::read_to_string(&file).unwrap().replacen(
+        "primary = ",
+        "zone = \"eu\"\nprimary = ",
+        1,
+    );
+    std::fs::write(&file, &newer).unwrap();
+    add_secondary_to_plan(&lab, "NW-MAIL3", "");
+    let (rc, _, text) = apply_json(&lab, &[]);
+    assert_eq!(rc, Some(3), "{text}");
+    assert!(
+        text.contains("does not know (zone)") && text.contains("same mdcluster version"),
+        "{text}"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), newer);
 }
 
 /// A secondary whose registration the manifest records already (a rerun of

@@ -214,10 +214,10 @@ pub fn join(profile: &Profile, a: &JoinArgs) -> Result<Exit, Problem> {
     let start = Instant::now();
     let mut told_added = false;
     loop {
-        let standing = at
-            .share
-            .as_deref()
-            .and_then(|share| crate::cluster::manifest::standing(share, &name));
+        let standing = match at.share.as_deref() {
+            Some(share) => crate::cluster::manifest::standing(share, &name)?,
+            None => None,
+        };
         if let Some((id, registered)) = standing {
             if registered {
                 let verify = a.verify_timeout > 0;

@@ -12,10 +12,6 @@ use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 use std::path::Path;
 
-/// Test hook: shift this process's clock readings by this many milliseconds,
-/// as on a node whose clock is off (docs/testing.md).
-pub const CLOCK_SKEW_ENV: &str = "MDCLUSTER_TEST_CLOCK_SKEW_MS";
-
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Facts {
     /// Windows computer name (NetBIOS).
@@ -55,10 +51,8 @@ pub struct ShareCheck {
 /// The current time in Unix milliseconds, as this process reads it (with the
 /// test skew applied).
 pub fn now_ms() -> i64 {
-    let skew = std::env::var(CLOCK_SKEW_ENV)
-        .ok()
-        .and_then(|v| v.parse::<i64>().ok())
-        .unwrap_or(0);
+    // Test hook: as on a node whose clock is off.
+    let skew: i64 = crate::test_hooks::number(crate::test_hooks::CLOCK_SKEW_MS).unwrap_or(0);
     let real = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)

@@ -88,21 +88,22 @@ impl Manifest {
                 ))
             }
         };
+        // The format first: a newer one may not even have today's shape.
+        if let Some(v) = text
+            .parse::<toml::Table>()
+            .ok()
+            .and_then(|t| t.get("version").and_then(toml::Value::as_integer))
+        {
+            if v > i64::from(FORMAT) {
+                return Err(newer_format(v, &path));
+            }
+        }
         let m: Manifest = toml::from_str(&text).map_err(|e| {
             let at = e.span().map(|s| crate::plan::line_col(&text, s.start)).unwrap_or((1, 1));
             Problem::refused(format!("the cluster manifest is damaged: {}", e.message().trim()))
                 .at(format!("{}:{}:{}", path.display(), at.0, at.1))
                 .fix("restore it from a backup, or correct it by hand; mdcluster does not guess server IDs")
         })?;
-        if m.version > FORMAT {
-            return Err(Problem::refused(format!(
-                "the cluster manifest was written by a newer mdcluster (manifest format {}); this mdcluster ({}) reads format {FORMAT} and older",
-                m.version,
-                env!("CARGO_PKG_VERSION")
-            ))
-            .at(path.display().to_string())
-            .fix("run the same mdcluster version on every node: update mdcluster on this one"));
-        }
         if m.version == 0 {
             return Err(
                 Problem::refused("the cluster manifest has no valid version (0)")
@@ -114,29 +115,11 @@ impl Manifest {
     }
 
     /// Write the manifest. Refused when the file it replaces holds what this
-    /// mdcluster does not know (a newer format, fields of a newer version):
-    /// replacing it would drop them.
+    /// mdcluster does not know ([`check_replaceable`]).
     pub fn save(&self, share: &Path) -> Result<(), Problem> {
         let dir = dir_of(share);
         let path = dir.join(FILE);
-        if let Ok(current) = std::fs::read_to_string(&path) {
-            let unknown = unknown_fields(&current);
-            if !unknown.is_empty() {
-                let shown: Vec<String> = unknown
-                    .iter()
-                    .take(5)
-                    .map(|f| crate::report::sanitize(f).chars().take(60).collect())
-                    .collect();
-                return Err(Problem::refused(format!(
-                    "the cluster manifest holds what this mdcluster ({}) does not know ({}{}): a newer mdcluster wrote it, or a hand edit; changing it here would drop that",
-                    env!("CARGO_PKG_VERSION"),
-                    shown.join(", "),
-                    if unknown.len() > shown.len() { ", ..." } else { "" }
-                ))
-                .at(path.display().to_string())
-                .fix("run the same mdcluster version on every node: update mdcluster on this one (or remove those fields if they were a hand edit)"));
-            }
-        }
+        check_file_replaceable(&path)?;
         std::fs::create_dir_all(&dir).map_err(|e| Problem::io(Exit::Failed, "create", &dir, &e))?;
         let mut text = String::from(
             "# mdcluster cluster manifest: nodes and server IDs. Written by mdcluster; keep it.\n",
@@ -147,28 +130,6 @@ impl Manifest {
         );
         crate::fsops::atomic::write_atomic(&dir.join(FILE), text.as_bytes(), None)
             .map_err(|e| Problem::failed(format!("could not write the cluster manifest: {e}")))
-    }
-
-    /// A manifest with every field set: what this version knows of the file.
-    fn with_every_field() -> Manifest {
-        Manifest {
-            version: FORMAT,
-            primary: "P".into(),
-            nodes: vec![Member {
-                name: "P".into(),
-                role: Role::Primary,
-                server_id: 1,
-                address: "a".into(),
-                licence: Some("l".into()),
-                added: "t".into(),
-                registered: Some("t".into()),
-            }],
-            retired: vec![Retired {
-                name: "R".into(),
-                server_id: 2,
-                removed: "t".into(),
-            }],
-        }
     }
 
     pub fn member(&self, name: &str) -> Option<&Member> {
@@ -324,11 +285,20 @@ impl Manifest {
 
 /// Where a node stands in the manifest on `share`: its server ID and
 /// whether its registration in MDaemon is confirmed (None: not in it, or no
-/// manifest readable). What `join` watches for.
-pub fn standing(share: &Path, name: &str) -> Option<(u32, bool)> {
-    let m = Manifest::load(share).ok()??;
-    let me = m.member(name)?;
-    Some((me.server_id, me.registered.is_some()))
+/// manifest yet). What `join` watches for.
+///
+/// A manifest that cannot be read for a moment (a share that does not
+/// answer) is "not yet"; one that is damaged or from a newer mdcluster is
+/// an error, so that a waiting `join` says so instead of waiting forever.
+pub fn standing(share: &Path, name: &str) -> Result<Option<(u32, bool)>, Problem> {
+    if std::fs::read(dir_of(share).join(FILE)).is_err() {
+        return Ok(None);
+    }
+    let Some(m) = Manifest::load(share)? else {
+        return Ok(None);
+    };
+    Ok(m.member(name)
+        .map(|me| (me.server_id, me.registered.is_some())))
 }
 
 /// Record that the administrator registered these nodes in MDaemon's
@@ -607,24 +577,79 @@ impl Drop for ManifestLock {
     }
 }
 
+fn newer_format(version: i64, path: &Path) -> Problem {
+    Problem::refused(format!(
+        "the cluster manifest was written by a newer mdcluster (manifest format {version}); this mdcluster ({}) reads format {FORMAT} and older",
+        env!("CARGO_PKG_VERSION")
+    ))
+    .at(path.display().to_string())
+    .fix("run the same mdcluster version on every node: update mdcluster on this one")
+}
+
+/// Whether mdcluster may replace or remove the manifest file whose text is
+/// `current` (at `path`): not when it holds what this version does not know
+/// (a newer format, fields a newer mdcluster or a hand edit added), which
+/// replacing it would drop, nor when it cannot be read as a manifest at all.
+pub fn check_replaceable(current: &str, path: &Path) -> Result<(), Problem> {
+    let unknown = unknown_fields(current).map_err(|why| {
+        Problem::refused(format!("the cluster manifest is damaged: {why}"))
+            .at(path.display().to_string())
+            .fix("restore it from a backup, or correct it by hand; mdcluster does not replace it")
+    })?;
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let shown: Vec<String> = unknown
+        .iter()
+        .take(5)
+        .map(|f| crate::report::sanitize(f).chars().take(60).collect())
+        .collect();
+    Err(Problem::refused(format!(
+        "the cluster manifest holds what this mdcluster ({}) does not know ({}{}): a newer mdcluster wrote it, or a hand edit; changing it here would drop that",
+        env!("CARGO_PKG_VERSION"),
+        shown.join(", "),
+        if unknown.len() > shown.len() { ", ..." } else { "" }
+    ))
+    .at(path.display().to_string())
+    .fix("run the same mdcluster version on every node: update mdcluster on this one (or remove those fields if they were a hand edit)"))
+}
+
+/// [`check_replaceable`] for the file at `path`; a missing file may be written.
+pub fn check_file_replaceable(path: &Path) -> Result<(), Problem> {
+    match std::fs::read_to_string(path) {
+        Ok(current) => check_replaceable(&current, path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Problem::io(
+            Exit::Refused,
+            "read the cluster manifest",
+            path,
+            &e,
+        )),
+    }
+}
+
+/// The keys of the manifest file this version knows (aliases of older
+/// spellings belong here too). `the_known_keys_are_every_field` keeps them
+/// in step with the structs.
+const TOP_KEYS: [&str; 4] = ["version", "primary", "nodes", "retired"];
+const NODE_KEYS: [&str; 7] = [
+    "name",
+    "role",
+    "server_id",
+    "address",
+    "licence",
+    "added",
+    "registered",
+];
+const RETIRED_KEYS: [&str; 3] = ["name", "server_id", "removed"];
+
 /// What the manifest file `text` holds that this version does not know, as
 /// `format 2`, `color` or `nodes[1].color`: a newer format or fields a newer
 /// mdcluster (or a hand edit) added.
-fn unknown_fields(text: &str) -> Vec<String> {
-    let Ok(file) = text.parse::<toml::Table>() else {
-        return Vec::new();
-    };
-    let known = toml::Table::try_from(Manifest::with_every_field()).unwrap_or_default();
-    let keys_of = |t: &toml::Table, key: &str| -> Vec<String> {
-        match t
-            .get(key)
-            .and_then(|v| v.as_array())
-            .and_then(|a| a.first())
-        {
-            Some(toml::Value::Table(first)) => first.keys().cloned().collect(),
-            _ => Vec::new(),
-        }
-    };
+fn unknown_fields(text: &str) -> Result<Vec<String>, String> {
+    let file = text
+        .parse::<toml::Table>()
+        .map_err(|e| e.message().trim().to_string())?;
     let mut out = Vec::new();
     if let Some(v) = file.get("version").and_then(toml::Value::as_integer) {
         if v > i64::from(FORMAT) {
@@ -632,25 +657,29 @@ fn unknown_fields(text: &str) -> Vec<String> {
         }
     }
     for (key, value) in &file {
-        if !known.contains_key(key) {
-            out.push(key.clone());
-            continue;
-        }
+        let inner: &[&str] = match key.as_str() {
+            "nodes" => &NODE_KEYS,
+            "retired" => &RETIRED_KEYS,
+            k if TOP_KEYS.contains(&k) => continue,
+            _ => {
+                out.push(key.clone());
+                continue;
+            }
+        };
         let Some(items) = value.as_array() else {
             continue;
         };
-        let known_inner = keys_of(&known, key);
         for (i, item) in items.iter().enumerate() {
             if let Some(t) = item.as_table() {
                 out.extend(
                     t.keys()
-                        .filter(|k| !known_inner.contains(k))
+                        .filter(|k| !inner.contains(&k.as_str()))
                         .map(|k| format!("{key}[{}].{k}", i + 1)),
                 );
             }
         }
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -764,10 +793,62 @@ mod tests {
         assert!(b.is_empty());
     }
 
+    /// A manifest with every field set: what this version knows of the file.
+    fn with_every_field() -> Manifest {
+        Manifest {
+            version: FORMAT,
+            primary: "P".into(),
+            nodes: vec![Member {
+                name: "P".into(),
+                role: Role::Primary,
+                server_id: 1,
+                address: "a".into(),
+                licence: Some("l".into()),
+                added: "t".into(),
+                registered: Some("t".into()),
+            }],
+            retired: vec![Retired {
+                name: "R".into(),
+                server_id: 2,
+                removed: "t".into(),
+            }],
+        }
+    }
+
+    /// The known keys are every field of the structs: adding a field fails
+    /// to compile here until the lists know it, and everything written is known.
     #[test]
-    fn every_field_this_version_writes_is_known() {
-        let text = toml::to_string(&Manifest::with_every_field()).unwrap();
-        assert_eq!(unknown_fields(&text), Vec::<String>::new());
+    fn the_known_keys_are_every_field() {
+        let m = with_every_field();
+        let Manifest {
+            version: _,
+            primary: _,
+            nodes,
+            retired,
+        } = &m;
+        let Member {
+            name: _,
+            role: _,
+            server_id: _,
+            address: _,
+            licence: _,
+            added: _,
+            registered: _,
+        } = &nodes[0];
+        let Retired {
+            name: _,
+            server_id: _,
+            removed: _,
+        } = &retired[0];
+        let text = toml::to_string(&m).unwrap();
+        assert_eq!(unknown_fields(&text), Ok(Vec::new()));
+        let table: toml::Table = text.parse().unwrap();
+        assert_eq!(table.len(), TOP_KEYS.len());
+        assert_eq!(table["nodes"][0].as_table().unwrap().len(), NODE_KEYS.len());
+        assert_eq!(
+            table["retired"][0].as_table().unwrap().len(),
+            RETIRED_KEYS.len()
+        );
     }
 
     /// A manifest a newer mdcluster wrote: read as far as this one knows it;
@@ -784,6 +865,7 @@ mod tests {
         std::fs::write(&file, newer).unwrap();
         let m = Manifest::load(d.path()).unwrap().unwrap();
         assert_eq!(m.member("MAIL2").unwrap().server_id, 2);
+        assert!(check_file_replaceable(&file).is_err());
         let err = m.save(d.path()).unwrap_err();
         let shown = err.to_string();
         assert!(

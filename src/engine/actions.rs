@@ -199,6 +199,8 @@ pub fn execute(
                 .at(path.display().to_string())
                 .fix("another run changed it; rerun to get a fresh preview"));
             }
+            // What a newer mdcluster wrote there is never dropped.
+            manifest::check_file_replaceable(&path)?;
             atomic::write_atomic(&path, after.as_bytes(), None).map_err(fs_problem)?;
             Ok(json!({ "written": path }))
         }
@@ -317,6 +319,7 @@ pub fn undo(
                 };
                 let registered = current.take_back(added, &crate::engine::journal::now_rfc3339());
                 if current.is_empty() && before.is_none() {
+                    manifest::check_file_replaceable(&path)?;
                     std::fs::remove_file(&path)
                         .map_err(|e| fs_problem(FsError::io("remove", &path, e)))?;
                 } else {

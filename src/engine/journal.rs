@@ -335,24 +335,24 @@ pub fn read(path: &Path) -> Result<Replay, Problem> {
     Ok(replay)
 }
 
-/// The first `run-begin` or `undo-begin` record (format, mdcluster version) in a format newer
-/// than [`FORMAT`]. Read loosely, record by record, so that records this
-/// version does not know cannot hide it.
+/// The newest format of any `run-begin` or `undo-begin` record, with the
+/// mdcluster version that wrote it, when newer than [`FORMAT`]. Read loosely,
+/// record by record, so that records this version does not know cannot hide it.
 fn newer_format(bytes: &[u8]) -> Option<(u64, String)> {
     bytes
         .split(|b| *b == b'\n')
         .filter_map(|raw| serde_json::from_slice::<serde_json::Value>(raw).ok())
         .filter(|v| v["record"] == "run-begin" || v["record"] == "undo-begin")
-        .find_map(|v| {
+        .filter_map(|v| {
             let format = v["format"].as_u64()?;
-            (format > u64::from(FORMAT)).then(|| {
-                let version = v["version"].as_str().unwrap_or("(unknown)");
-                (
-                    format,
-                    crate::report::sanitize(version).chars().take(40).collect(),
-                )
-            })
+            let version = v["version"].as_str().unwrap_or("(unknown)");
+            Some((
+                format,
+                crate::report::sanitize(version).chars().take(40).collect(),
+            ))
         })
+        .filter(|(format, _)| *format > u64::from(FORMAT))
+        .max_by_key(|(format, _)| *format)
 }
 
 /// Length of the part of the journal made of complete lines (a torn last line
@@ -373,10 +373,6 @@ pub struct Journal {
     crash_after: Option<u64>,
     written: u64,
 }
-
-/// Environment variable that makes the process abort right after writing the
-/// Nth journal record of this run: how tests simulate a crash at every point.
-pub const CRASH_AFTER_ENV: &str = "MDCLUSTER_CRASH_AFTER_RECORD";
 
 impl Journal {
     /// Open (creating if needed) for appending; a torn last line is cut off first.
@@ -414,9 +410,9 @@ impl Journal {
                 crate::fsops::fsync_dir(dir).map_err(|e| Problem::other(e.to_string()))?;
             }
         }
-        let crash_after = std::env::var(CRASH_AFTER_ENV)
-            .ok()
-            .and_then(|v| v.parse().ok());
+        // Abort right after the Nth record of this run: how tests simulate a
+        // crash at every point.
+        let crash_after = crate::test_hooks::number(crate::test_hooks::CRASH_AFTER_RECORD);
         Ok(Journal {
             file,
             path: path.to_path_buf(),
@@ -554,6 +550,17 @@ mod tests {
         );
         assert_eq!(err.exit, Exit::Refused);
         assert_eq!(std::fs::read(&p).unwrap(), bytes, "left untouched");
+        // Of two newer formats, the newest names the version to use.
+        bytes.extend_from_slice(
+            concat!(
+                r#"{"seq":5,"time":"t","record":"undo-begin","run":"r5","format":3,"version":"9.5.0"}"#,
+                "\n"
+            )
+            .as_bytes(),
+        );
+        std::fs::write(&p, &bytes).unwrap();
+        let shown = read(&p).unwrap_err().to_string();
+        assert!(shown.contains("with mdcluster 9.5.0 or newer"), "{shown}");
     }
 
     #[test]

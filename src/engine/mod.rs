@@ -46,15 +46,10 @@ pub struct Engine {
     /// What discovery found (set by the caller before the preview); None:
     /// discovery did not run, and the cluster steps wait for it.
     pub discovered: Option<Vec<crate::cluster::survey::NodeReport>>,
-    /// Actions (and undos of actions) this process started, for [`FAIL_AT_ENV`].
+    /// Actions (and undos of actions) this process started, for the test
+    /// hook [`crate::test_hooks::FAIL_AT_ACTION`].
     started: std::sync::atomic::AtomicU64,
 }
-
-/// Test hook (docs/testing.md): the Nth action (or undo of one) this process
-/// starts fails: `N` right after its intent is journaled, before it does
-/// anything; `N:after` once it is done, before that is journaled. How tests
-/// prove that a run stopped by a fault at any action can be undone.
-pub const FAIL_AT_ENV: &str = "MDCLUSTER_FAIL_AT_ACTION";
 
 /// Everything a run would do, prepared and checked.
 #[derive(Clone)]
@@ -564,11 +559,15 @@ impl Engine {
         Ok(())
     }
 
-    /// Whether the action starting now fails by [`FAIL_AT_ENV`]: Some(after).
+    /// Whether the action starting now fails by the test hook
+    /// [`crate::test_hooks::FAIL_AT_ACTION`] (`N`: right after its intent is
+    /// journaled; `N:after`: once done, before that is journaled): Some(after).
     fn injected_failure(&self) -> Option<bool> {
         use std::sync::atomic::Ordering;
         let n = self.started.fetch_add(1, Ordering::SeqCst) + 1;
-        let value = std::env::var(FAIL_AT_ENV).ok()?;
+        let value = crate::test_hooks::value(crate::test_hooks::FAIL_AT_ACTION)?
+            .to_string_lossy()
+            .into_owned();
         let (at, after) = match value.split_once(':') {
             Some((at, "after")) => (at, true),
             _ => (value.as_str(), false),
@@ -1025,8 +1024,11 @@ impl Engine {
 }
 
 fn injected_problem() -> Problem {
-    Problem::failed(format!("a failure injected by {FAIL_AT_ENV} (a test)"))
-        .fix("rerun to resume, or run `mdcluster undo`")
+    Problem::failed(format!(
+        "a failure injected by {} (a test)",
+        crate::test_hooks::FAIL_AT_ACTION
+    ))
+    .fix("rerun to resume, or run `mdcluster undo`")
 }
 
 /// The files on this machine that the planned actions replace, as they are now.

@@ -88,17 +88,14 @@ pub fn retry_busy<T>(mut op: impl FnMut() -> std::io::Result<T>) -> std::io::Res
     }
 }
 
-/// Test hook (docs/testing.md): the process aborts right after it has
-/// written the temporary file for a destination with this file name (an
-/// atomic write's `.tmp`, a copied file's `.part`), before the rename: how
-/// tests kill a run at exactly the moment a copy of a secret lies beside it.
-pub const CRASH_AT_ENV: &str = "MDCLUSTER_CRASH_AT";
-
-/// Abort here when [`CRASH_AT_ENV`] names `dst`'s file name.
+/// Test hook [`crate::test_hooks::CRASH_AT`]: abort here when it names
+/// `dst`'s file name (an atomic write's `.tmp`, a copied file's `.part` is
+/// written, the rename is not): how tests kill a run at exactly the moment a
+/// copy of a secret lies beside it.
 pub(crate) fn crash_point(dst: &Path) {
     static NAME: std::sync::OnceLock<Option<std::ffi::OsString>> = std::sync::OnceLock::new();
     let hit = NAME
-        .get_or_init(|| std::env::var_os(CRASH_AT_ENV))
+        .get_or_init(|| crate::test_hooks::value(crate::test_hooks::CRASH_AT))
         .as_deref()
         .is_some_and(|name| dst.file_name() == Some(name));
     if hit {

@@ -104,10 +104,6 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 use walkdir::WalkDir;
 
-/// Environment switch that forbids the rename shortcut, so tests can exercise the
-/// copy path on one file system. Documented in docs/testing.md.
-pub const NO_RENAME_ENV: &str = "MDCLUSTER_NO_RENAME";
-
 /// Worker threads by default. The work waits on the kernel more than it
 /// computes, so more threads than cores pay off; on the 2-core benchmark
 /// machine 4, 8 and 16 were within the noise (docs/performance.md). 8 keeps
@@ -205,9 +201,9 @@ pub struct Outcome {
     pub skipped: Vec<String>,
 }
 
-/// False when [`NO_RENAME_ENV`] is set.
+/// False when the test hook [`crate::test_hooks::NO_RENAME`] is set.
 pub fn rename_allowed() -> bool {
-    std::env::var_os(NO_RENAME_ENV).is_none()
+    !crate::test_hooks::is_set(crate::test_hooks::NO_RENAME)
 }
 
 /// Move the folder `from` to `to` (which must not exist, be empty, or hold an
@@ -1089,14 +1085,12 @@ fn write_verified(
     Ok(None)
 }
 
-/// Test hook (docs/testing.md): a source file with this name cannot be
-/// opened ("permission denied"), like a file the account may not read; root
-/// ignores `chmod 000`, so tests cannot make one otherwise.
-pub const UNREADABLE_ENV: &str = "MDCLUSTER_TEST_UNREADABLE";
-
+/// Test hook [`crate::test_hooks::UNREADABLE`]: a source file with that
+/// name cannot be opened ("permission denied"), like a file the account may
+/// not read; root ignores `chmod 000`, so tests cannot make one otherwise.
 fn unreadable_by_hook(src: &Path) -> bool {
     static NAME: std::sync::OnceLock<Option<std::ffi::OsString>> = std::sync::OnceLock::new();
-    NAME.get_or_init(|| std::env::var_os(UNREADABLE_ENV))
+    NAME.get_or_init(|| crate::test_hooks::value(crate::test_hooks::UNREADABLE))
         .as_deref()
         .is_some_and(|name| src.file_name() == Some(name))
 }

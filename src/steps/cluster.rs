@@ -316,8 +316,20 @@ fn server_ids(ctx: &Context, mut sp: StepPlan, todo: &[&Node]) -> Result<StepPla
             }])
             .collect()
     };
-    // Refused before any change when another run holds the manifest.
+    // Refused before any change when another run holds the manifest, or
+    // when it holds what this mdcluster does not know (a newer one wrote it).
     if !actions.is_empty() {
+        if let Some(current) = &ctx.cluster.manifest_text {
+            let path =
+                crate::cluster::manifest::dir_of(&share.local).join(crate::cluster::manifest::FILE);
+            if let Err(p) = crate::cluster::manifest::check_replaceable(current, &path) {
+                sp.checks.push(Check::fail(
+                    "cluster manifest format",
+                    p.what.clone(),
+                    p.fix.clone().unwrap_or_default(),
+                ));
+            }
+        }
         if let Some(holder) = crate::cluster::manifest::ManifestLock::held_elsewhere(&share.local) {
             sp.checks.push(Check::fail(
                 "cluster manifest lock",

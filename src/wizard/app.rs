@@ -344,9 +344,14 @@ pub struct App {
 impl App {
     pub fn new(profile: Profile, answers: Answers, color: bool) -> App {
         let state_dir = answers.install_local.join(crate::engine::STATE_DIR);
-        let replay =
-            crate::engine::journal::read(&state_dir.join(crate::engine::journal::FILE_NAME))
-                .unwrap_or_default();
+        // A journal that cannot be used (damaged, or from a newer mdcluster)
+        // is said at once; applying then refuses with the same words.
+        let (replay, journal_problem) = match crate::engine::journal::read(
+            &state_dir.join(crate::engine::journal::FILE_NAME),
+        ) {
+            Ok(replay) => (replay, None),
+            Err(p) => (Default::default(), Some(p)),
+        };
         let mut answers = answers;
         let mut resume_note = None;
         if replay.interrupted() {
@@ -405,6 +410,13 @@ impl App {
             log: LogState::default(),
         };
         app.event("mdcluster wizard started");
+        if let Some(p) = journal_problem {
+            app.event(format!(
+                "{} ({})",
+                p.what,
+                p.fix.unwrap_or_else(|| "see mdcluster status".into())
+            ));
+        }
         if app.answers.first_invalid().is_some() {
             app.focus = Focus::Field(
                 app.answers

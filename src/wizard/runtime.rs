@@ -225,10 +225,16 @@ fn join(
     post(JoinUpdate::Announcing(req.scope.describe()));
     let mut added = None;
     while current.load(Ordering::SeqCst) == generation {
-        let standing = req
-            .share
-            .as_deref()
-            .and_then(|s| crate::cluster::manifest::standing(s, &req.name));
+        let standing = match req.share.as_deref() {
+            Some(s) => match crate::cluster::manifest::standing(s, &req.name) {
+                Ok(standing) => standing,
+                Err(p) => {
+                    post(JoinUpdate::Failed(p.to_string()));
+                    return;
+                }
+            },
+            None => None,
+        };
         match standing {
             Some((id, true)) => {
                 post(JoinUpdate::Registered(id));
@@ -581,7 +587,8 @@ pub fn run_loop<B: Backend>(
         exec.run(cmd, tx.clone());
     }
     // Test hook: proves the panic hook restores the terminal (docs/testing.md).
-    let panic_after_first_frame = std::env::var_os("MDCLUSTER_TEST_PANIC").is_some();
+    let panic_after_first_frame =
+        crate::test_hooks::is_set(crate::test_hooks::PANIC_AFTER_FIRST_FRAME);
     loop {
         terminal
             .draw(|f| view::render(f, app))
@@ -632,7 +639,7 @@ impl Drop for TerminalGuard {
 
 /// Run the full-screen wizard on this terminal.
 pub fn run_terminal(mut app: App, profile: Profile) -> Result<App, Problem> {
-    let first_frame_only = std::env::var_os("MDCLUSTER_EXIT_AFTER_FIRST_FRAME").is_some();
+    let first_frame_only = crate::test_hooks::is_set(crate::test_hooks::EXIT_AFTER_FIRST_FRAME);
     let mut terminal = ratatui::try_init().map_err(|e| {
         Problem::usage(format!("could not start the full-screen wizard: {e}")).fix(
             "run it in a terminal, use --plain for line prompts, or --plan FILE for a headless run",

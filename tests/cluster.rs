@@ -91,7 +91,11 @@ fn a_joining_node_is_discovered_trusted_with_every_rule_verdict() {
         .iter()
         .map(|r| r["rule"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, mdcluster::cluster::rules::RULES.to_vec());
+    let rules: Vec<&str> = mdcluster::cluster::rules::RULES
+        .iter()
+        .map(|r| r.as_str())
+        .collect();
+    assert_eq!(ids, rules);
     assert!(n["rules"]
         .as_array()
         .unwrap()
@@ -423,13 +427,22 @@ fn every_rule_is_checked_against_a_node_that_breaks_it() {
     let n = node(&nodes, "RV-VERSION");
     assert_eq!(rule(n, "version")["level"], "ignored");
     assert_eq!(n["addable"], true);
-    // An unknown rule name is a usage error.
-    mdcluster()
+    // An unknown rule name is a usage error that lists the rules and
+    // suggests the nearest.
+    let out = mdcluster()
         .args(["discover", "--root"])
         .arg(&lab.install)
         .args(["--loopback", "--ignore", "versoin"])
-        .assert()
-        .code(2);
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("possible values: version, time-zone,")
+            && err.contains("'version'")
+            && !err.contains("address"),
+        "{err}"
+    );
 
     // Let's Encrypt on the primary: a warning for every node, not a block.
     replace_in(&ini_of(&lab.install), "LetsEncrypt=No", "LetsEncrypt=Yes");

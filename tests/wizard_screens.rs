@@ -394,14 +394,14 @@ fn hostile_text_from_files_is_never_drawn_raw() {
 mod cluster {
     use super::*;
     use mdcluster::cluster::manifest::Manifest;
-    use mdcluster::cluster::rules::{Level, Verdict, RULES};
+    use mdcluster::cluster::rules::{Level, RuleId, Verdict, RULES};
     use mdcluster::cluster::survey::{NodeReport, Source};
     use mdcluster::discovery::Scope;
 
     /// 2026-11-21 14:05 UTC, when the test join code expires.
     const EXPIRES: i64 = 1_795_269_900_000;
 
-    fn report(name: &str, trusted: bool, failing: &[&'static str]) -> NodeReport {
+    fn report(name: &str, trusted: bool, failing: &[RuleId]) -> NodeReport {
         NodeReport {
             name: name.into(),
             addresses: vec!["192.0.2.12".parse().unwrap()],
@@ -414,7 +414,7 @@ mod cluster {
                 RULES
                     .iter()
                     .map(|r| Verdict {
-                        rule: r,
+                        rule: *r,
                         level: if failing.contains(r) {
                             Level::Fail
                         } else {
@@ -482,7 +482,7 @@ mod cluster {
             &mut d,
             vec![
                 report("MAIL2", true, &[]),
-                report("MAIL3", true, &["version"]),
+                report("MAIL3", true, &[RuleId::Version]),
                 report("EVIL\u{1b}[2J", false, &[]),
             ],
         );
@@ -548,7 +548,7 @@ mod cluster {
             first_seen: std::time::Instant::now(),
             updated: std::time::Instant::now(),
         };
-        let ignore: Vec<String> = RULES.iter().map(|r| r.to_string()).collect();
+        let ignore = RULES;
         let primary = Facts::default();
         let judge = Judge {
             primary: &primary,
@@ -586,7 +586,7 @@ mod cluster {
         );
         d.select(StepId::Discover);
         assert!(d.render(120, 40).contains("not found yet"));
-        found(&mut d, vec![report("MAIL2", true, &["version"])]);
+        found(&mut d, vec![report("MAIL2", true, &[RuleId::Version])]);
         d.select(StepId::Secondaries);
         let screen = d.render(120, 40);
         assert!(

@@ -535,7 +535,7 @@ pub struct DiscoverArgs {
     pub scope: ScopeArgs,
     /// Go on despite a failed rule (repeat; see the rule ids in the output)
     #[arg(long = "ignore", value_name = "RULE")]
-    pub ignore: Vec<String>,
+    pub ignore: Vec<crate::cluster::rules::RuleId>,
     /// Also check a node entered by hand: NetBIOS name, IP or DNS name (repeat)
     #[arg(long = "manual", value_name = "HOST")]
     pub manual: Vec<String>,
@@ -564,16 +564,6 @@ pub fn primary_view(
 /// Listen for announcements and judge every node found.
 pub fn discover(profile: &Profile, a: &DiscoverArgs) -> Result<Exit, Problem> {
     let at = a.place.locate(profile)?;
-    for rule in &a.ignore {
-        if !crate::cluster::rules::RULES.contains(&rule.as_str()) {
-            return Err(
-                Problem::usage(format!("--ignore {rule}: there is no such rule")).fix(format!(
-                    "name one of: {}",
-                    crate::cluster::rules::RULES.join(", ")
-                )),
-            );
-        }
-    }
     let scope = a.scope.scope();
     let view = primary_view(profile, &at, &scope, a.code.as_deref())?;
     if view.code.is_none() && !a.json {
@@ -738,7 +728,7 @@ pub struct DiscoveryArgs {
     pub scope: ScopeArgs,
     /// Go on despite a failed cluster rule (repeat)
     #[arg(long = "ignore", value_name = "RULE")]
-    pub ignore: Vec<String>,
+    pub ignore: Vec<crate::cluster::rules::RuleId>,
     /// How long to listen for the secondaries, in seconds
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     pub discovery_timeout: u64,
@@ -752,16 +742,6 @@ pub fn survey_plan(
     plan: &Plan,
     d: &DiscoveryArgs,
 ) -> Result<Option<Vec<NodeReport>>, Problem> {
-    for rule in &d.ignore {
-        if !crate::cluster::rules::RULES.contains(&rule.as_str()) {
-            return Err(
-                Problem::usage(format!("--ignore {rule}: there is no such rule")).fix(format!(
-                    "name one of: {}",
-                    crate::cluster::rules::RULES.join(", ")
-                )),
-            );
-        }
-    }
     if !plan
         .nodes
         .iter()

@@ -12,19 +12,66 @@ use super::facts::Facts;
 use serde::Serialize;
 use std::net::IpAddr;
 
-/// Every rule's id, in the order they are shown.
-pub const RULES: [&str; 11] = [
-    "version",
-    "time-zone",
-    "clock",
-    "licence",
-    "certificates",
-    "attachment-linking",
-    "auto-update",
-    "domain-ip-binding",
-    "shared-path",
-    "lan",
-    "letsencrypt",
+/// A rule's id: what `--ignore` names, what the JSON and the screens show
+/// (kebab-case: `time-zone`, `attachment-linking`, …).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum RuleId {
+    Version,
+    TimeZone,
+    Clock,
+    Licence,
+    Certificates,
+    AttachmentLinking,
+    AutoUpdate,
+    DomainIpBinding,
+    SharedPath,
+    Lan,
+    Letsencrypt,
+    /// A node typed by hand resolves to an address. Not a rule of the
+    /// Cluster Service and not one to ignore: nothing else can be checked.
+    #[value(skip)]
+    Address,
+}
+
+impl RuleId {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleId::Version => "version",
+            RuleId::TimeZone => "time-zone",
+            RuleId::Clock => "clock",
+            RuleId::Licence => "licence",
+            RuleId::Certificates => "certificates",
+            RuleId::AttachmentLinking => "attachment-linking",
+            RuleId::AutoUpdate => "auto-update",
+            RuleId::DomainIpBinding => "domain-ip-binding",
+            RuleId::SharedPath => "shared-path",
+            RuleId::Lan => "lan",
+            RuleId::Letsencrypt => "letsencrypt",
+            RuleId::Address => "address",
+        }
+    }
+}
+
+impl std::fmt::Display for RuleId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Every rule of the Cluster Service, in the order they are shown.
+pub const RULES: [RuleId; 11] = [
+    RuleId::Version,
+    RuleId::TimeZone,
+    RuleId::Clock,
+    RuleId::Licence,
+    RuleId::Certificates,
+    RuleId::AttachmentLinking,
+    RuleId::AutoUpdate,
+    RuleId::DomainIpBinding,
+    RuleId::SharedPath,
+    RuleId::Lan,
+    RuleId::Letsencrypt,
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -40,7 +87,7 @@ pub enum Level {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Verdict {
-    pub rule: &'static str,
+    pub rule: RuleId,
     pub level: Level,
     pub detail: String,
 }
@@ -58,7 +105,7 @@ with its own clock; the difference of the two offsets is the difference of the t
 /// One of the primary's networks: an address and its prefix length.
 pub type Subnet = (IpAddr, u8);
 
-fn v(rule: &'static str, level: Level, detail: impl Into<String>) -> Verdict {
+fn v(rule: RuleId, level: Level, detail: impl Into<String>) -> Verdict {
     Verdict {
         rule,
         level,
@@ -88,7 +135,7 @@ fn same_subnet(a: IpAddr, (net, prefix): Subnet) -> bool {
     }
 }
 
-fn switch(rule: &'static str, what: &str, primary: Option<bool>, node: Option<bool>) -> Verdict {
+fn switch(rule: RuleId, what: &str, primary: Option<bool>, node: Option<bool>) -> Verdict {
     match (primary, node) {
         (Some(false), Some(false)) => v(rule, Level::Pass, format!("{what} is off on both")),
         (Some(true), _) => v(
@@ -116,31 +163,33 @@ pub fn check(
     node: &Facts,
     licences_in_use: &[String],
     subnets: &[Subnet],
-    ignore: &[String],
+    ignore: &[RuleId],
 ) -> Vec<Verdict> {
     let mut out = Vec::new();
     out.push(match (&primary.version, &node.version) {
-        (Some(p), Some(n)) if p == n => v("version", Level::Pass, format!("MDaemon {n} on both")),
+        (Some(p), Some(n)) if p == n => {
+            v(RuleId::Version, Level::Pass, format!("MDaemon {n} on both"))
+        }
         (Some(p), Some(n)) => v(
-            "version",
+            RuleId::Version,
             Level::Fail,
             format!("the node runs MDaemon {n}, the primary {p}: all nodes need the same version"),
         ),
         _ => v(
-            "version",
+            RuleId::Version,
             Level::Unknown,
             "the MDaemon version could not be read",
         ),
     });
     out.push(if primary.time_zone == node.time_zone {
         v(
-            "time-zone",
+            RuleId::TimeZone,
             Level::Pass,
             format!("both in {}", node.time_zone),
         )
     } else {
         v(
-            "time-zone",
+            RuleId::TimeZone,
             Level::Fail,
             format!(
                 "the node is in {}, the primary in {}",
@@ -152,31 +201,31 @@ pub fn check(
         (Some(p), Some(n)) => {
             let diff = (p - n).abs();
             let level = if diff <= 1000 { Level::Pass } else { Level::Fail };
-            v("clock", level, format!("clocks {diff} ms apart (limit 1000 ms; measured against the share's file server)"))
+            v(RuleId::Clock, level, format!("clocks {diff} ms apart (limit 1000 ms; measured against the share's file server)"))
         }
-        _ => v("clock", Level::Unknown, "the clock could not be compared (no share probe on one side)"),
+        _ => v(RuleId::Clock, Level::Unknown, "the clock could not be compared (no share probe on one side)"),
     });
     out.push(match &node.licence {
         None => v(
-            "licence",
+            RuleId::Licence,
             Level::Unknown,
             "the licence key could not be read",
         ),
         Some(l) if primary.licence.as_ref() == Some(l) => v(
-            "licence",
+            RuleId::Licence,
             Level::Fail,
             "the node uses the primary's licence key: each node needs its own",
         ),
         Some(l) if licences_in_use.contains(l) => v(
-            "licence",
+            RuleId::Licence,
             Level::Fail,
             "another node already uses this licence key",
         ),
-        Some(_) => v("licence", Level::Pass, "a licence key of its own"),
+        Some(_) => v(RuleId::Licence, Level::Pass, "a licence key of its own"),
     });
     out.push(match &node.certificates {
         None => v(
-            "certificates",
+            RuleId::Certificates,
             Level::Unknown,
             "the node's certificate store could not be read",
         ),
@@ -188,7 +237,7 @@ pub fn check(
                 .collect();
             if missing.is_empty() {
                 v(
-                    "certificates",
+                    RuleId::Certificates,
                     Level::Pass,
                     format!(
                         "all {} certificate(s) the primary uses are installed",
@@ -198,7 +247,7 @@ pub fn check(
             } else {
                 let list: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
                 v(
-                    "certificates",
+                    RuleId::Certificates,
                     Level::Fail,
                     format!(
                         "missing on the node: {} (it would serve no SSL/TLS/HTTPS)",
@@ -209,19 +258,19 @@ pub fn check(
         }
     });
     out.push(switch(
-        "attachment-linking",
+        RuleId::AttachmentLinking,
         "attachment linking",
         primary.attachment_linking,
         node.attachment_linking,
     ));
     out.push(switch(
-        "auto-update",
+        RuleId::AutoUpdate,
         "automatic installation of updates",
         primary.auto_update,
         node.auto_update,
     ));
     out.push(switch(
-        "domain-ip-binding",
+        RuleId::DomainIpBinding,
         "binding domains to IP addresses",
         primary.domain_ip_binding,
         node.domain_ip_binding,
@@ -233,7 +282,7 @@ pub fn check(
             if service.is_some_and(|a| !crate::service::same_account(&node.share.identity, a)) =>
         {
             v(
-                "shared-path",
+                RuleId::SharedPath,
                 Level::Warn,
                 format!(
                     "writable as {}, but MDaemon runs as {}: run `mdcluster join` as that account for a probe that counts",
@@ -243,12 +292,12 @@ pub fn check(
             )
         }
         Some(true) => v(
-            "shared-path",
+            RuleId::SharedPath,
             Level::Pass,
             format!("reachable and writable as {}", node.share.identity),
         ),
         Some(false) => v(
-            "shared-path",
+            RuleId::SharedPath,
             Level::Fail,
             format!(
                 "not writable as {}; MDaemon on the node must write there",
@@ -256,7 +305,7 @@ pub fn check(
             ),
         ),
         None => v(
-            "shared-path",
+            RuleId::SharedPath,
             Level::Unknown,
             "the node did not probe the shared path",
         ),
@@ -268,22 +317,22 @@ pub fn check(
                 .iter()
                 .any(|a| subnets.iter().any(|s| same_subnet(*a, *s)))
         {
-            v("lan", Level::Pass, "on the primary's network")
+            v(RuleId::Lan, Level::Pass, "on the primary's network")
         } else {
             v(
-                "lan",
+                RuleId::Lan,
                 Level::Warn,
                 "no address in the primary's networks: the manual advises against separated nodes",
             )
         },
     );
     out.push(if primary.letsencrypt == Some(true) {
-        v("letsencrypt", Level::Warn, "the primary uses Let's Encrypt, which does not support secondaries: bring the certificate to each node another way")
+        v(RuleId::Letsencrypt, Level::Warn, "the primary uses Let's Encrypt, which does not support secondaries: bring the certificate to each node another way")
     } else {
-        v("letsencrypt", Level::Pass, "Let's Encrypt is not in use")
+        v(RuleId::Letsencrypt, Level::Pass, "Let's Encrypt is not in use")
     });
     for verdict in &mut out {
-        if verdict.blocks() && ignore.iter().any(|i| i == verdict.rule) {
+        if verdict.blocks() && ignore.contains(&verdict.rule) {
             verdict.level = Level::Ignored;
         }
     }
@@ -322,7 +371,7 @@ mod tests {
         check(p, n, &["used0000used0000".into()], &net, &[])
             .into_iter()
             .filter(|v| v.level != Level::Pass)
-            .map(|v| v.rule)
+            .map(|v| v.rule.as_str())
             .collect()
     }
 
@@ -386,12 +435,12 @@ mod tests {
             &n,
             &[],
             &[("10.0.0.0".parse().unwrap(), 24)],
-            &["version".into()],
+            &[RuleId::Version],
         );
         assert!(!verdicts.iter().any(Verdict::blocks), "{verdicts:?}");
         assert!(verdicts
             .iter()
-            .any(|v| v.rule == "lan" && v.level == Level::Warn));
+            .any(|v| v.rule == RuleId::Lan && v.level == Level::Warn));
         assert!(same_subnet(
             "10.0.0.200".parse().unwrap(),
             ("10.0.0.1".parse().unwrap(), 24)
@@ -411,7 +460,7 @@ mod tests {
             n.share.service_account = service.map(str::to_string);
             check(&p, &n, &[], &[("10.0.0.0".parse().unwrap(), 24)], &[])
                 .into_iter()
-                .find(|v| v.rule == "shared-path")
+                .find(|v| v.rule == RuleId::SharedPath)
                 .unwrap()
                 .level
         };

@@ -104,7 +104,7 @@ impl PrimaryView {
         })
     }
 
-    pub fn judge<'a>(&'a self, ignore: &'a [String]) -> Judge<'a> {
+    pub fn judge<'a>(&'a self, ignore: &'a [rules::RuleId]) -> Judge<'a> {
         Judge {
             primary: &self.facts,
             code: self.code.as_ref(),
@@ -124,7 +124,7 @@ pub struct Judge<'a> {
     pub networks: &'a [Subnet],
     /// Licence fingerprints of nodes already in the cluster (name, fingerprint).
     pub members: &'a [(String, String)],
-    pub ignore: &'a [String],
+    pub ignore: &'a [rules::RuleId],
 }
 
 impl Judge<'_> {
@@ -179,7 +179,7 @@ impl Judge<'_> {
             rules.insert(
                 0,
                 Verdict {
-                    rule: "address",
+                    rule: rules::RuleId::Address,
                     level: rules::Level::Fail,
                     detail: format!("{host} does not resolve to an address"),
                 },
@@ -294,7 +294,7 @@ mod tests {
         let primary = Facts::default();
         // Every rule ignored: the node is addable, so what the wizard would
         // put in the plan is known.
-        let ignore: Vec<String> = rules::RULES.iter().map(|r| r.to_string()).collect();
+        let ignore = rules::RULES;
         let judge = Judge {
             primary: &primary,
             code: Some(&code),

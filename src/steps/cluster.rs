@@ -9,26 +9,26 @@
 
 use super::{Action, Check, Context, StepId, StepPlan, StepState};
 use crate::cluster::manifest::Manifest;
-use crate::cluster::rules::{Level, Verdict};
+use crate::cluster::rules::{Level, RuleId, Verdict};
 use crate::cluster::survey::{NodeReport, UNSIGNED_ADDRESS};
 use crate::plan::{Node, Role};
 use crate::problem::Problem;
 
 /// Which rules each step judges.
-fn rules_of(step: StepId) -> &'static [&'static str] {
+fn rules_of(step: StepId) -> &'static [RuleId] {
     match step {
-        StepId::Certificates => &["certificates"],
-        StepId::Secondaries => &["version", "licence"],
+        StepId::Certificates => &[RuleId::Certificates],
+        StepId::Secondaries => &[RuleId::Version, RuleId::Licence],
         StepId::ServerIds => &[],
         _ => &[
-            "time-zone",
-            "clock",
-            "attachment-linking",
-            "auto-update",
-            "domain-ip-binding",
-            "shared-path",
-            "lan",
-            "letsencrypt",
+            RuleId::TimeZone,
+            RuleId::Clock,
+            RuleId::AttachmentLinking,
+            RuleId::AutoUpdate,
+            RuleId::DomainIpBinding,
+            RuleId::SharedPath,
+            RuleId::Lan,
+            RuleId::Letsencrypt,
         ],
     }
 }

@@ -83,7 +83,7 @@ fn why_not(r: &NodeReport) -> String {
         .rules
         .iter()
         .filter(|v| matches!(v.level, Level::Fail | Level::Unknown))
-        .map(|v| v.rule)
+        .map(|v| v.rule.as_str())
         .collect();
     if blocking.is_empty() {
         "not signed (entered by hand): start `mdcluster join` on it".into()
@@ -217,10 +217,10 @@ pub fn fingerprint(answers: &Answers, reports: &[NodeReport]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::rules::Verdict;
+    use crate::cluster::rules::{RuleId, Verdict};
     use crate::wizard::answers::Secondary;
 
-    fn report(name: &str, trusted: bool, fail: Option<&'static str>) -> NodeReport {
+    fn report(name: &str, trusted: bool, fail: Option<RuleId>) -> NodeReport {
         NodeReport {
             name: name.into(),
             addresses: vec!["192.0.2.12".parse().unwrap()],
@@ -264,7 +264,7 @@ mod tests {
         let a = answers(&["MAIL2", "MAIL3", "MAIL4"]);
         let reports = vec![
             report("MAIL3", true, None),
-            report("MAIL4", true, Some("version")),
+            report("MAIL4", true, Some(RuleId::Version)),
             report("MAIL5", true, None),
             report("EVIL", false, None),
         ];
@@ -291,7 +291,7 @@ mod tests {
         );
         assert_ne!(
             one,
-            fingerprint(&a, &[report("MAIL2", true, Some("clock"))])
+            fingerprint(&a, &[report("MAIL2", true, Some(RuleId::Clock))])
         );
         assert_ne!(one, fingerprint(&a, &[]));
     }

@@ -88,18 +88,23 @@ impl Manifest {
                 ))
             }
         };
-        // The format first: a newer one may not even have today's shape.
+        Manifest::parse(&text, &path).map(Some)
+    }
+
+    /// The manifest in `text` (the file at `path`): its format checked
+    /// first, since a newer one may not even have today's shape.
+    fn parse(text: &str, path: &Path) -> Result<Manifest, Problem> {
         if let Some(v) = text
             .parse::<toml::Table>()
             .ok()
             .and_then(|t| t.get("version").and_then(toml::Value::as_integer))
         {
             if v > i64::from(FORMAT) {
-                return Err(newer_format(v, &path));
+                return Err(newer_format(v, path));
             }
         }
-        let m: Manifest = toml::from_str(&text).map_err(|e| {
-            let at = e.span().map(|s| crate::plan::line_col(&text, s.start)).unwrap_or((1, 1));
+        let m: Manifest = toml::from_str(text).map_err(|e| {
+            let at = e.span().map(|s| crate::plan::line_col(text, s.start)).unwrap_or((1, 1));
             Problem::refused(format!("the cluster manifest is damaged: {}", e.message().trim()))
                 .at(format!("{}:{}:{}", path.display(), at.0, at.1))
                 .fix("restore it from a backup, or correct it by hand; mdcluster does not guess server IDs")
@@ -111,7 +116,7 @@ impl Manifest {
                     .fix("restore it from a backup, or set version = 1 if it was edited by hand"),
             );
         }
-        Ok(Some(m))
+        Ok(m)
     }
 
     /// Write the manifest. Refused when the file it replaces holds what this
@@ -291,12 +296,12 @@ impl Manifest {
 /// answer) is "not yet"; one that is damaged or from a newer mdcluster is
 /// an error, so that a waiting `join` says so instead of waiting forever.
 pub fn standing(share: &Path, name: &str) -> Result<Option<(u32, bool)>, Problem> {
-    if std::fs::read(dir_of(share).join(FILE)).is_err() {
-        return Ok(None);
-    }
-    let Some(m) = Manifest::load(share)? else {
+    let path = dir_of(share).join(FILE);
+    // Read once: a share that does not answer for a moment is "not yet".
+    let Ok(text) = std::fs::read_to_string(&path) else {
         return Ok(None);
     };
+    let m = Manifest::parse(&text, &path)?;
     Ok(m.member(name)
         .map(|me| (me.server_id, me.registered.is_some())))
 }

@@ -55,7 +55,8 @@ impl RuleId {
 
 impl std::fmt::Display for RuleId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        // `pad`, so that widths in tables (`{:<18}`) apply.
+        f.pad(self.as_str())
     }
 }
 
@@ -380,6 +381,28 @@ mod tests {
         assert_eq!(
             failing(&node("MAIL1", "p"), &node("MAIL2", "n")),
             Vec::<&str>::new()
+        );
+    }
+
+    /// One name per rule, whichever way it is spelt out: JSON, `--ignore`,
+    /// the screens (and `address` never for `--ignore`).
+    #[test]
+    fn a_rule_has_one_name_everywhere() {
+        use clap::ValueEnum;
+        for r in RULES.iter().chain([&RuleId::Address]) {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+            assert_eq!(format!("{r:<20}|"), format!("{:<20}|", r.as_str()));
+            let arg = r.to_possible_value().map(|v| v.get_name().to_string());
+            if *r == RuleId::Address {
+                assert_eq!(arg, None);
+            } else {
+                assert_eq!(arg.as_deref(), Some(r.as_str()));
+            }
+        }
+        assert_eq!(
+            RuleId::value_variants(),
+            RULES.as_slice(),
+            "--ignore takes every rule"
         );
     }
 

@@ -454,18 +454,14 @@ impl Journal {
 }
 
 pub fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| "unknown".into())
+    jiff::Timestamp::now().to_string()
 }
 
 /// A run id that sorts by time and names backup folders: `20261121T101530Z-1234`.
 pub fn new_run_id() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    let fmt = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
     format!(
         "{}-{}",
-        now.format(fmt).unwrap_or_else(|_| "run".into()),
+        jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ"),
         std::process::id()
     )
 }

@@ -71,12 +71,9 @@ fn message_size(rng: &mut ChaCha8Rng) -> usize {
 fn message(rng: &mut ChaCha8Rng, a: &Account, name: &str, n: u64, time: i64) -> Vec<u8> {
     let subject = SUBJECTS[rng.random_range(0..SUBJECTS.len())]
         .replace("{n}", &(10_000 + n % 90_000).to_string());
-    let date = time::OffsetDateTime::from_unix_timestamp(time)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc2822)
-                .ok()
-        })
+    // RFC 2822, in UTC.
+    let date = jiff::Timestamp::from_second(time)
+        .map(|t| t.strftime("%a, %d %b %Y %H:%M:%S +0000").to_string())
         .unwrap_or_default();
     let mut m = format!(
         "Return-Path: <sender{n}@example.net>\r\n\

@@ -295,11 +295,9 @@ fn render_step(f: &mut Frame, area: Rect, app: &App, t: &Theme) {
 
 /// When a join code expires, as people read it.
 fn until(ms: i64) -> String {
-    let format = time::macros::format_description!("[hour]:[minute] UTC");
-    time::OffsetDateTime::from_unix_timestamp(ms / 1000)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_else(|| "?".into())
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.strftime("%H:%M UTC").to_string())
+        .unwrap_or_else(|_| "?".into())
 }
 
 /// Steps 6-9: the join code, the nodes table (step 8) and the registration

@@ -54,11 +54,7 @@ pub fn device(path: &Path) -> Option<u64> {
     }
     #[cfg(windows)]
     {
-        // Opened with backup semantics, so folders answer too.
-        let handle = winapi_util::Handle::from_path_any(path).ok()?;
-        winapi_util::file::information(&handle)
-            .ok()
-            .map(|i| i.volume_serial_number())
+        windows_information(path).map(|i| i.volume_serial_number())
     }
     #[cfg(not(any(unix, windows)))]
     {
@@ -77,16 +73,21 @@ pub fn link_count(path: &Path) -> Option<u64> {
     }
     #[cfg(windows)]
     {
-        let handle = winapi_util::Handle::from_path_any(path).ok()?;
-        winapi_util::file::information(&handle)
-            .ok()
-            .map(|i| i.number_of_links())
+        windows_information(path).map(|i| i.number_of_links())
     }
     #[cfg(not(any(unix, windows)))]
     {
         let _ = path;
         None
     }
+}
+
+/// What Windows says of the file or folder `path` reaches (opened with backup
+/// semantics, so folders answer too); None when it cannot be reached.
+#[cfg(windows)]
+fn windows_information(path: &Path) -> Option<winapi_util::file::Information> {
+    let handle = winapi_util::Handle::from_path_any(path).ok()?;
+    winapi_util::file::information(&handle).ok()
 }
 
 /// Whether two paths reach the same file or folder. False when either cannot be reached.

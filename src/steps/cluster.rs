@@ -14,22 +14,20 @@ use crate::cluster::survey::{NodeReport, UNSIGNED_ADDRESS};
 use crate::plan::{Node, Role};
 use crate::problem::Problem;
 
-/// Which rules each step judges.
-fn rules_of(step: StepId) -> &'static [RuleId] {
+/// Whether `step` judges `rule`: steps 6 and 7 their own rules, step 8
+/// every other rule of the Cluster Service, step 9 none.
+fn judges(step: StepId, rule: RuleId) -> bool {
     match step {
-        StepId::Certificates => &[RuleId::Certificates],
-        StepId::Secondaries => &[RuleId::Version, RuleId::Licence],
-        StepId::ServerIds => &[],
-        _ => &[
-            RuleId::TimeZone,
-            RuleId::Clock,
-            RuleId::AttachmentLinking,
-            RuleId::AutoUpdate,
-            RuleId::DomainIpBinding,
-            RuleId::SharedPath,
-            RuleId::Lan,
-            RuleId::Letsencrypt,
-        ],
+        StepId::Certificates => rule == RuleId::Certificates,
+        StepId::Secondaries => matches!(rule, RuleId::Version | RuleId::Licence),
+        StepId::ServerIds => false,
+        _ => {
+            crate::cluster::rules::RULES.contains(&rule)
+                && !matches!(
+                    rule,
+                    RuleId::Certificates | RuleId::Version | RuleId::Licence
+                )
+        }
     }
 }
 
@@ -148,7 +146,7 @@ pub(super) fn prepare(ctx: &Context, step: StepId) -> Result<StepPlan, Problem> 
                 if step == StepId::Discover {
                     address_check(&mut sp, node, r);
                 }
-                for v in r.rules.iter().filter(|v| rules_of(step).contains(&v.rule)) {
+                for v in r.rules.iter().filter(|v| judges(step, v.rule)) {
                     sp.checks.push(verdict_check(&node.name, v));
                 }
             }

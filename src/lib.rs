@@ -11,9 +11,10 @@
 //! - [`install`]: reading the installation (MDaemon.ini, `[Directories]`).
 //! - [`steps`]: the eleven steps, their checks and the actions they are made of.
 //! - [`engine`]: preview, apply, status and undo over a journal.
-//! - [`fsops`]: atomic writes and verified, resumable folder moves.
-//! - [`report`]: human-readable output: sizes, safe text, diffs, previews.
-//! - [`platform`]: the few questions only the operating system answers (is a process alive).
+//! - [`fsops`]: atomic writes, verified and resumable folder moves, locks, the state folder.
+//! - [`report`]: diffs and previews as text.
+//! - [`text`]: untrusted text made safe for a terminal and JSON; sizes; positions.
+//! - [`platform`]: the few questions only the operating system answers (host name, clock, is a process alive).
 //! - [`service`]: whether MDaemon runs; stopping and starting it.
 //! - [`sandbox`]: a realistic sample installation for tests and the demo.
 //! - [`simulation`]: a SIMULATED cluster (secondaries announcing, a primary writing cluster-log lines) for the demo and tests.
@@ -21,9 +22,13 @@
 //! - [`wizard`]: the interactive wizard: full-screen (ratatui) and plain prompts.
 //! - [`clusterlog`]: the cluster log: found, followed by polling, parsed, matched per node (step 10, `verify`).
 //! - [`cluster`]: node facts, pairing, cluster rules, the manifest of nodes and server IDs.
-//! - [`discovery`]: mDNS announcements and browsing of nodes on the LAN.
+//! - [`discovery`]: mDNS announcements and browsing of nodes on the LAN; the survey judging them.
+//! - [`output`]: terminal and JSON output for every front end.
 //! - [`cli`]: the command line.
 //! - [`problem`]: user-facing errors and exit codes.
+
+//!
+//! The modules form layers (ARCHITECTURE.md, enforced by `tests/layers.rs`).
 
 #![forbid(unsafe_code)]
 
@@ -38,6 +43,7 @@ pub mod ini;
 pub mod install;
 pub mod lb;
 pub mod location;
+pub(crate) mod output;
 pub mod plan;
 pub mod platform;
 pub mod problem;
@@ -48,6 +54,7 @@ pub mod service;
 pub mod simulation;
 pub mod steps;
 pub mod test_hooks;
+pub mod text;
 pub mod userlist;
 pub mod winpath;
 pub mod wizard;

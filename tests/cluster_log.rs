@@ -203,7 +203,7 @@ fn the_follower_sees_what_another_process_writes() {
     let got = lines(&mut f, 3, &mut seen);
     assert_eq!(got.len(), 3, "{got:?}");
     assert!(got[0].ends_with("Verbindung über Port 8€"), "{}", got[0]);
-    let shown = mdcluster::report::sanitize(&got[1]);
+    let shown = mdcluster::text::sanitize(&got[1]);
     assert!(
         !shown.contains('\x1b') && !shown.contains('\x07'),
         "{shown}"

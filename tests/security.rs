@@ -113,7 +113,7 @@ fn unsafe_code_is_forbidden_in_both_crate_roots() {
 fn assert_no_raw_controls(what: &str, text: &str) {
     let raw: Vec<char> = text
         .chars()
-        .filter(|c| *c != '\n' && mdcluster::report::needs_escape(*c))
+        .filter(|c| *c != '\n' && mdcluster::text::needs_escape(*c))
         .collect();
     assert!(raw.is_empty(), "{what} carries raw {raw:?}:\n{text}");
 }

@@ -395,7 +395,7 @@ mod cluster {
     use super::*;
     use mdcluster::cluster::manifest::Manifest;
     use mdcluster::cluster::rules::{Level, RuleId, Verdict, RULES};
-    use mdcluster::cluster::survey::{NodeReport, Source};
+    use mdcluster::discovery::survey::{NodeReport, Source};
     use mdcluster::discovery::Scope;
 
     /// 2026-11-21 14:05 UTC, when the test join code expires.
@@ -526,7 +526,7 @@ mod cluster {
     fn a_found_node_is_added_at_its_signed_address_never_an_unsigned_one() {
         use mdcluster::cluster::facts::Facts;
         use mdcluster::cluster::pairing::{Announcement, JoinCode};
-        use mdcluster::cluster::survey::Judge;
+        use mdcluster::discovery::survey::Judge;
         use mdcluster::discovery::Sighting;
         let lab = Lab::new("cluster-unsigned-address");
         let mut d = with_discovery(lab.filled());

@@ -1,17 +1,17 @@
 //! Commands for the cluster's nodes: `code`, `join`, `discover`, `register`,
 //! `node remove`.
 
-use super::output::{json_line, say, say_err, style_for_stdout};
 use crate::cluster::facts::{self, Facts};
 use crate::cluster::manifest::{Manifest, ManifestLock};
 use crate::cluster::pairing::{self, JoinCode};
-use crate::cluster::survey::{NodeReport, PrimaryView, Source, UNSIGNED_ADDRESS};
+use crate::discovery::survey::{NodeReport, PrimaryView, Source, UNSIGNED_ADDRESS};
 use crate::discovery::{self, Browser, Scope};
 use crate::location::Resolver;
+use crate::output::{json_line, say, say_err, style_for_stdout};
 use crate::plan::Plan;
 use crate::problem::{Exit, Problem};
 use crate::profile::Profile;
-use crate::report::sanitize;
+use crate::text::sanitize;
 use crate::winpath::WinPath;
 use clap::Args;
 use serde_json::json;
@@ -125,7 +125,7 @@ pub struct CodeArgs {
 /// Issue a fresh join code; print it on stdout.
 pub fn code(profile: &Profile, a: &CodeArgs) -> Result<Exit, Problem> {
     let at = a.place.locate(profile)?;
-    let state = at.root.join(crate::engine::STATE_DIR);
+    let state = at.root.join(crate::fsops::state_dir::STATE_DIR);
     let (code, expires) = pairing::issue_code(&state)?;
     say!("{}", code.display());
     let share = at
@@ -355,7 +355,7 @@ fn verify_on_secondary(
         if ok {
             say!(
                 "Verified: {name} is connected to {p} and replicating (this node's cluster log {}).",
-                watch.file().map(crate::report::safe_path).unwrap_or_default()
+                watch.file().map(crate::text::safe_path).unwrap_or_default()
             );
         } else {
             say!("NOT verified within {secs} s:");
@@ -634,7 +634,7 @@ fn print_reports(reports: &[NodeReport]) {
         };
         let addrs: Vec<String> = r.addresses.iter().map(ToString::to_string).collect();
         // With colours: written as it is, the name sanitized here.
-        super::output::print_raw(&format!(
+        crate::output::print_raw(&format!(
             "{}  {}  {trust}  {verdict}\n",
             style.bold(&sanitize(&r.name)),
             addrs.join(", ")
@@ -644,7 +644,7 @@ fn print_reports(reports: &[NodeReport]) {
         }
         for ip in &r.unsigned_addresses {
             // With colours: an address and mdcluster's own words, nothing to sanitize.
-            super::output::print_raw(&format!(
+            crate::output::print_raw(&format!(
                 "    {}\n",
                 style.yellow(&format!("ignored {ip}: {UNSIGNED_ADDRESS}"))
             ));
@@ -707,7 +707,7 @@ pub fn remove(profile: &Profile, a: &RemoveArgs) -> Result<Exit, Problem> {
     let _lock = ManifestLock::acquire(share, "node remove")?;
     let mut m = Manifest::load(share)?
         .ok_or_else(|| Problem::refused("there is no cluster manifest on the share"))?;
-    let removed = m.remove(&a.name, &crate::engine::journal::now_rfc3339())?;
+    let removed = m.remove(&a.name, &crate::platform::now_rfc3339())?;
     m.save(share)?;
     say!(
         "{} removed; server ID {} is retired. Also remove it in MDaemon ({}), and from the plan.",

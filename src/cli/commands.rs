@@ -1,15 +1,15 @@
 //! The subcommands.
 
-use super::output::{self, confirm, declined, json_line, say, say_err, HumanSink, JsonSink};
 use super::{ApplyArgs, BenchMoverArgs, CleanupArgs, DemoArgs, PlanArgs, SandboxArgs, UndoArgs};
 use crate::engine::events::EventSink;
 use crate::engine::{Engine, Preview};
+use crate::output::{self, confirm, declined, json_line, say, say_err, HumanSink, JsonSink};
 use crate::plan::Plan;
 use crate::problem::{Exit, Problem};
 use crate::profile::Profile;
 use crate::report::preview::{edit_diff, render};
-use crate::report::{sanitize, sanitize_lines};
 use crate::steps::StepId;
+use crate::text::{sanitize, sanitize_lines};
 use serde_json::json;
 use std::path::Path;
 
@@ -327,7 +327,7 @@ pub fn validate(profile: &Profile, file: &Path, json: bool) -> Result<Exit, Prob
             None => format!(
                 "{}\\{}\\{}\\{} (default)",
                 plan.install_root,
-                crate::engine::STATE_DIR,
+                crate::fsops::state_dir::STATE_DIR,
                 crate::steps::load_balancer::DEFAULT_DIR,
                 kind.key()
             ),
@@ -619,7 +619,8 @@ fn demo_simulation(
     n: usize,
     scope: &crate::discovery::Scope,
 ) -> Result<crate::simulation::Running, Problem> {
-    let (code, _) = crate::cluster::pairing::code_to_show(&install.join(crate::engine::STATE_DIR))?;
+    let (code, _) =
+        crate::cluster::pairing::code_to_show(&install.join(crate::fsops::state_dir::STATE_DIR))?;
     let cfg = crate::simulation::Config {
         primary: install.to_path_buf(),
         share: share.to_path_buf(),

@@ -1,13 +1,13 @@
 //! `mdcluster lb` and `mdcluster lb failover`: write the balancer's files after
 //! its own check passed. Nothing here starts or reloads a balancer.
 
-use super::output::{json_line, say};
 use super::{LbFailoverArgs, LbGenerateArgs};
 use crate::lb::{self, Generated, GeneratedFile, Kind, Overwrite, Verdict};
+use crate::output::{json_line, say};
 use crate::plan::Plan;
 use crate::problem::{Exit, Problem};
 use crate::profile::Profile;
-use crate::report::sanitize;
+use crate::text::sanitize;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 

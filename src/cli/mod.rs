@@ -3,10 +3,10 @@
 mod cluster;
 mod commands;
 mod lb;
-pub(crate) mod output;
 mod simulate;
 mod verify;
 
+use crate::output;
 use crate::problem::{Exit, Problem, EXIT_CODES_HELP};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -375,12 +375,9 @@ struct DemoArgs {
     discovery: WizardDiscovery,
 }
 
-/// When `main` started (for the first-frame benchmark).
-pub static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-
 /// Run the command line; returns the process exit code.
 pub fn main() -> u8 {
-    STARTED.get_or_init(std::time::Instant::now);
+    crate::output::STARTED.get_or_init(std::time::Instant::now);
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

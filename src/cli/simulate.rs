@@ -1,12 +1,12 @@
 //! `mdcluster simulate`: a SIMULATED cluster for a sandbox primary (demo, tests).
 
 use super::cluster::ScopeArgs;
-use super::output::{json_line, say};
 use crate::cluster::pairing::{self, JoinCode};
+use crate::output::{json_line, say};
 use crate::problem::{Exit, Problem};
 use crate::profile::Profile;
-use crate::report::sanitize;
 use crate::simulation::{self, Fault, LogFormat, Report};
+use crate::text::sanitize;
 use clap::Args;
 use serde_json::json;
 use std::path::PathBuf;
@@ -95,14 +95,13 @@ pub fn simulate(profile: &Profile, a: &SimulateArgs) -> Result<Exit, Problem> {
     };
     let code = match &a.code {
         Some(c) => JoinCode::parse(c)?,
-        None => {
-            pairing::current_code(&primary.join(crate::engine::STATE_DIR)).ok_or_else(|| {
+        None => pairing::current_code(&primary.join(crate::fsops::state_dir::STATE_DIR))
+            .ok_or_else(|| {
                 Problem::usage("no join code for this primary").fix(format!(
                     "issue one with `mdcluster code --root {}`, or give --code",
                     primary.display()
                 ))
-            })?
-        }
+            })?,
     };
     let dir = match &a.dir {
         Some(d) => absolute(d)?,

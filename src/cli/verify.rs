@@ -5,15 +5,16 @@
 //! registered secondary is confirmed connected and replicating, or the time
 //! limit passes (exit 5, each missing confirmation named).
 
-use super::output::{json_line, say};
+use crate::cluster::manifest::registered_nodes;
 use crate::cluster::manifest::Manifest;
-use crate::clusterlog::confirm::{registered_nodes, NodeLog, Seen};
+use crate::clusterlog::confirm::{NodeLog, Seen};
 use crate::clusterlog::{Confirmations, Follower, Format, NodeSpec, Reader, POLL};
 use crate::location::Resolver;
+use crate::output::{json_line, say};
 use crate::plan::Plan;
 use crate::problem::{Exit, Problem};
 use crate::profile::Profile;
-use crate::report::sanitize;
+use crate::text::sanitize;
 use clap::Args;
 use serde::Serialize;
 use serde_json::json;
@@ -200,13 +201,13 @@ impl Out {
         let mut text = String::from_utf8_lossy(&out).into_owned();
         let grid_lines = if self.live { grid } else { &[] };
         for l in lines.iter().chain(grid_lines) {
-            text.push_str(&crate::report::sanitize_lines(l));
+            text.push_str(&crate::text::sanitize_lines(l));
             text.push('\n');
         }
         if self.live {
             self.drawn = grid.len() as u16;
         }
-        super::output::print_raw(&text);
+        crate::output::print_raw(&text);
     }
 }
 
@@ -442,7 +443,7 @@ pub fn verify(profile: &Profile, a: &VerifyArgs) -> Result<Exit, Problem> {
             // that not even a line break in it starts a line of its own.
             Some(f) => say!(
                 "Log: {} ({} lines read, {} in no known format)",
-                crate::report::safe_path(f),
+                crate::text::safe_path(f),
                 follower.lines,
                 unknown
             ),

@@ -141,10 +141,15 @@ fn domain_ip_binding(root: &Path, profile: &Profile) -> Option<bool> {
     }))
 }
 
+/// The SIMULATED certificate store of a sandbox: the thumbprints of the
+/// certificates "installed" on this machine, one per line. (On Windows the
+/// machine's certificate store is asked instead.)
+pub const SANDBOX_CERT_STORE: &str = ".mdcluster-sandbox-certificates";
+
 /// The certificates installed on this machine.
 fn installed_certificates(root: &Path) -> Option<Vec<String>> {
     // A sandbox simulates the machine's store with a file.
-    if let Ok(text) = std::fs::read_to_string(root.join(crate::sandbox::CERT_STORE)) {
+    if let Ok(text) = std::fs::read_to_string(root.join(SANDBOX_CERT_STORE)) {
         return Some(text.lines().filter_map(thumbprint_id).collect());
     }
     #[cfg(windows)]
@@ -235,7 +240,7 @@ pub fn computer_name() -> String {
             return name;
         }
     }
-    netbios_name(&crate::engine::lock::hostname())
+    netbios_name(&crate::platform::hostname())
 }
 
 /// A computer name from a host name: letters, digits and hyphens, up to 15.

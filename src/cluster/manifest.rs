@@ -104,7 +104,7 @@ impl Manifest {
             }
         }
         let m: Manifest = toml::from_str(text).map_err(|e| {
-            let at = e.span().map(|s| crate::plan::line_col(text, s.start)).unwrap_or((1, 1));
+            let at = e.span().map(|s| crate::text::line_col(text, s.start)).unwrap_or((1, 1));
             Problem::refused(format!("the cluster manifest is damaged: {}", e.message().trim()))
                 .at(format!("{}:{}:{}", path.display(), at.0, at.1))
                 .fix("restore it from a backup, or correct it by hand; mdcluster does not guess server IDs")
@@ -318,7 +318,7 @@ pub fn confirm_registered(
         Problem::refused("there is no cluster manifest on the share yet")
             .fix("run `mdcluster apply --plan FILE` first; it assigns the server IDs")
     })?;
-    let now = crate::engine::journal::now_rfc3339();
+    let now = crate::platform::now_rfc3339();
     let mut done = Vec::new();
     for n in names {
         let member = m
@@ -349,14 +349,14 @@ fn conflict(what: String) -> Problem {
 /// Two files: `cluster.lock` names the holder (host, process, command, time,
 /// refreshed while held: the lease), and `cluster.guard` carries an OS file
 /// lock, so that two runs can never both hold it. The guard is taken as the
-/// installation lock is ([`crate::engine::lock::try_lock_path`]: the locked
+/// installation lock is ([`crate::fsops::lock::try_lock_path`]: the locked
 /// file must still be the one at the path), so removing both files on release
 /// is safe. A live lease of a run whose OS lock this machine cannot see (on
 /// another computer, or one that died less than [`STALE_SECS`] ago) still
 /// refuses.
 pub struct ManifestLock {
     path: PathBuf,
-    guard: Option<(PathBuf, crate::engine::lock::Held)>,
+    guard: Option<(PathBuf, crate::fsops::lock::Held)>,
     owned: bool,
     stop: Arc<AtomicBool>,
     beat: Option<std::thread::JoinHandle<()>>,
@@ -374,7 +374,7 @@ struct Holder {
 
 impl Holder {
     fn is_me(&self) -> bool {
-        self.pid == std::process::id() && self.host == crate::engine::lock::hostname()
+        self.pid == std::process::id() && self.host == crate::platform::hostname()
     }
 
     fn is_live(&self) -> bool {
@@ -431,15 +431,15 @@ impl ManifestLock {
     }
 
     pub fn acquire(share: &Path, command: &str) -> Result<ManifestLock, Problem> {
-        use crate::engine::lock::{try_lock_path, LockError};
+        use crate::fsops::lock::{try_lock_path, LockError};
         let dir = dir_of(share);
         let path = dir.join(LOCK);
         let guard_path = dir.join(GUARD);
         let me = Holder {
-            host: crate::engine::lock::hostname(),
+            host: crate::platform::hostname(),
             pid: std::process::id(),
             command: command.into(),
-            since: crate::engine::journal::now_rfc3339(),
+            since: crate::platform::now_rfc3339(),
             alive: now_secs(),
         };
         let inner = || ManifestLock {
@@ -607,7 +607,7 @@ pub fn check_replaceable(current: &str, path: &Path) -> Result<(), Problem> {
     let shown: Vec<String> = unknown
         .iter()
         .take(5)
-        .map(|f| crate::report::sanitize(f).chars().take(60).collect())
+        .map(|f| crate::text::sanitize(f).chars().take(60).collect())
         .collect();
     Err(Problem::refused(format!(
         "the cluster manifest holds what this mdcluster ({}) does not know ({}{}): a newer mdcluster wrote it, or a hand edit; changing it here would drop that",
@@ -685,6 +685,54 @@ fn unknown_fields(text: &str) -> Result<Vec<String>, String> {
         }
     }
     Ok(out)
+}
+
+/// The nodes whose confirmation is awaited: the primary and every secondary
+/// registered in the cluster manifest (registration confirmed). Also returns
+/// the plan's secondaries that are not registered yet (not awaited).
+pub fn registered_nodes(
+    plan: &Plan,
+    manifest: Option<&Manifest>,
+) -> (Vec<crate::clusterlog::confirm::NodeSpec>, Vec<String>) {
+    let mut nodes = Vec::new();
+    let primary = manifest
+        .map(|m| m.primary.clone())
+        .filter(|p| !p.is_empty())
+        .or_else(|| plan.primary().map(|p| p.name.clone()));
+    if let Some(p) = primary {
+        let address = plan
+            .nodes
+            .iter()
+            .find(|n| n.name.eq_ignore_ascii_case(&p))
+            .map(|n| n.address.clone())
+            .unwrap_or_default();
+        nodes.push(crate::clusterlog::confirm::NodeSpec {
+            name: p,
+            address,
+            primary: true,
+        });
+    }
+    if let Some(m) = manifest {
+        for member in m
+            .nodes
+            .iter()
+            .filter(|m| m.role == Role::Secondary && m.registered.is_some())
+        {
+            nodes.push(crate::clusterlog::confirm::NodeSpec {
+                name: member.name.clone(),
+                address: member.address.clone(),
+                primary: false,
+            });
+        }
+    }
+    let unregistered = plan
+        .nodes
+        .iter()
+        .filter(|n| n.role == Role::Secondary)
+        .filter(|n| !nodes.iter().any(|s| s.name.eq_ignore_ascii_case(&n.name)))
+        .map(|n| n.name.clone())
+        .collect();
+    (nodes, unregistered)
 }
 
 #[cfg(test)]
@@ -946,7 +994,7 @@ mod tests {
         std::fs::create_dir_all(dir_of(d.path())).unwrap();
         // Another run holds the OS lock, but its lease went stale (it was
         // suspended, or its clock jumped): it still holds the lock.
-        let other = crate::engine::lock::try_lock_path(&dir_of(d.path()).join(GUARD))
+        let other = crate::fsops::lock::try_lock_path(&dir_of(d.path()).join(GUARD))
             .unwrap()
             .unwrap();
         let stale = Holder {
@@ -1028,7 +1076,7 @@ mod tests {
             return;
         }
         let d = tempfile::tempdir().unwrap();
-        crate::engine::lock::run_in_processes(
+        crate::fsops::lock::run_in_processes(
             "cluster::manifest::tests::racing_processes_never_hold_the_manifest_lock_together",
             (RACE_SHARE, d.path()),
             4,

@@ -6,4 +6,3 @@ pub mod facts;
 pub mod manifest;
 pub mod pairing;
 pub mod rules;
-pub mod survey;

@@ -90,7 +90,7 @@ struct StoredCode {
 
 /// Issue a new join code and keep it in the state folder (owner-only).
 pub fn issue_code(state_dir: &Path) -> Result<(JoinCode, i64), Problem> {
-    crate::engine::create_state_dir(state_dir)?;
+    crate::fsops::state_dir::create_state_dir(state_dir)?;
     let code = JoinCode::generate();
     let expires_ms = super::facts::now_ms() + CODE_LIFETIME_SECS * 1000;
     let text = serde_json::to_vec(&StoredCode {

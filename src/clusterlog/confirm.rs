@@ -4,8 +4,6 @@
 //! warnings (kept once seen: they are reported even when all else passes).
 
 use super::{Event, Kind, Matched};
-use crate::cluster::manifest::Manifest;
-use crate::plan::{Plan, Role};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -178,51 +176,6 @@ fn same_node(n: &NodeSpec, written: &str) -> bool {
     written.eq_ignore_ascii_case(&n.name)
         || first.eq_ignore_ascii_case(&n.name)
         || (!n.address.is_empty() && written.eq_ignore_ascii_case(&n.address))
-}
-
-/// The nodes whose confirmation is awaited: the primary and every secondary
-/// registered in the cluster manifest (registration confirmed). Also returns
-/// the plan's secondaries that are not registered yet (not awaited).
-pub fn registered_nodes(plan: &Plan, manifest: Option<&Manifest>) -> (Vec<NodeSpec>, Vec<String>) {
-    let mut nodes = Vec::new();
-    let primary = manifest
-        .map(|m| m.primary.clone())
-        .filter(|p| !p.is_empty())
-        .or_else(|| plan.primary().map(|p| p.name.clone()));
-    if let Some(p) = primary {
-        let address = plan
-            .nodes
-            .iter()
-            .find(|n| n.name.eq_ignore_ascii_case(&p))
-            .map(|n| n.address.clone())
-            .unwrap_or_default();
-        nodes.push(NodeSpec {
-            name: p,
-            address,
-            primary: true,
-        });
-    }
-    if let Some(m) = manifest {
-        for member in m
-            .nodes
-            .iter()
-            .filter(|m| m.role == Role::Secondary && m.registered.is_some())
-        {
-            nodes.push(NodeSpec {
-                name: member.name.clone(),
-                address: member.address.clone(),
-                primary: false,
-            });
-        }
-    }
-    let unregistered = plan
-        .nodes
-        .iter()
-        .filter(|n| n.role == Role::Secondary)
-        .filter(|n| !nodes.iter().any(|s| s.name.eq_ignore_ascii_case(&n.name)))
-        .map(|n| n.name.clone())
-        .collect();
-    (nodes, unregistered)
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@
 //!   while the writer holds the file open); the file is opened so that the
 //!   writer can go on writing, renaming and deleting it.
 //! - Text from the log is untrusted: it reaches a terminal only through
-//!   [`crate::report::sanitize`].
+//!   [`crate::text::sanitize`].
 
 pub mod confirm;
 pub mod find;

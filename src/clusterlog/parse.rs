@@ -217,7 +217,7 @@ mod tests {
         let e = parser().parse(
             "Sun 2026-11-22 10:15:02.117: 17: Cluster service: connected to MAIL2\u{1b}]0;pwned\u{7}\u{1b}[2J",
         );
-        let shown = crate::report::sanitize(&e.text);
+        let shown = crate::text::sanitize(&e.text);
         assert!(!shown.contains('\u{1b}') && !shown.contains('\u{7}'));
         assert!(shown.contains("\\x1b]0;pwned\\x07"));
     }

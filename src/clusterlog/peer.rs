@@ -119,7 +119,7 @@ impl PeerWatch {
             format!(
                 "at {}: {}",
                 s.time.as_deref().unwrap_or("?"),
-                crate::report::sanitize(&s.text)
+                crate::text::sanitize(&s.text)
             )
         };
         let mut out = Vec::new();

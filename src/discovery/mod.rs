@@ -11,6 +11,9 @@
 //! - The [`Browser`] (on the primary) collects what answers, merging repeated
 //!   and partial resolutions of one instance (addresses arrive in pieces).
 //!   Everything from the network is bounded before it is kept.
+//! - [`survey`] judges what was heard: each node against the cluster rules.
+
+pub mod survey;
 
 use crate::cluster::facts::{now_ms, Facts};
 use crate::cluster::pairing::{Announcement, JoinCode, Untrusted, SERVICE_TYPE};

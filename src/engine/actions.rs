@@ -8,8 +8,6 @@ use crate::location::Loc;
 use crate::problem::{Exit, Problem};
 use crate::profile::Profile;
 use crate::service::Service;
-use crate::steps::directories::apply_edits;
-use crate::steps::mail_store::apply_userlist_edits;
 use crate::steps::{Action, FileWrite};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -141,7 +139,7 @@ pub fn execute(
             after,
             edits,
         } => edit_file(file, before, after, env, |bytes| {
-            apply_edits(bytes, edits).map_err(|e| e.to_string())
+            crate::ini::apply_edits(bytes, edits).map_err(|e| e.to_string())
         }),
         Action::EditUserlist {
             file,
@@ -149,7 +147,11 @@ pub fn execute(
             after,
             edits,
         } => edit_file(file, before, after, env, |bytes| {
-            apply_userlist_edits(bytes, edits, env.profile)
+            crate::userlist::apply_edits(
+                bytes,
+                edits,
+                crate::userlist::Layout::from_profile(env.profile),
+            )
         }),
         Action::DropSemaphore { file } => {
             atomic::write_atomic(&file.local, b"", None).map_err(fs_problem)?;
@@ -317,7 +319,7 @@ pub fn undo(
                 let Some(mut current) = manifest::Manifest::load(&share.local)? else {
                     return Ok(json!({ "already": true }));
                 };
-                let registered = current.take_back(added, &crate::engine::journal::now_rfc3339());
+                let registered = current.take_back(added, &crate::platform::now_rfc3339());
                 if current.is_empty() && before.is_none() {
                     manifest::check_file_replaceable(&path)?;
                     std::fs::remove_file(&path)

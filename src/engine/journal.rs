@@ -348,7 +348,7 @@ fn newer_format(bytes: &[u8]) -> Option<(u64, String)> {
             let version = v["version"].as_str().unwrap_or("(unknown)");
             Some((
                 format,
-                crate::report::sanitize(version).chars().take(40).collect(),
+                crate::text::sanitize(version).chars().take(40).collect(),
             ))
         })
         .filter(|(format, _)| *format > u64::from(FORMAT))
@@ -430,7 +430,7 @@ impl Journal {
     pub fn append(&mut self, record: Record) -> Result<(), Problem> {
         let line = Line {
             seq: self.next_seq,
-            time: now_rfc3339(),
+            time: crate::platform::now_rfc3339(),
             record,
         };
         let mut text = serde_json::to_string(&line)
@@ -451,10 +451,6 @@ impl Journal {
         }
         Ok(())
     }
-}
-
-pub fn now_rfc3339() -> String {
-    jiff::Timestamp::now().to_string()
 }
 
 /// A run id that sorts by time and names backup folders: `20261121T101530Z-1234`.

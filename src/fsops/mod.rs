@@ -10,8 +10,10 @@
 pub mod atomic;
 pub mod cleanup;
 pub mod identity;
+pub mod lock;
 pub mod mover;
 pub mod probe;
+pub mod state_dir;
 pub mod tree;
 
 use std::path::{Path, PathBuf};

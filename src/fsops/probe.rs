@@ -10,7 +10,7 @@ const PREFIX: &str = ".mdcluster-probe-";
 /// This host's name, letters and digits only (for names of files that say
 /// which run made them).
 pub(crate) fn host() -> String {
-    crate::engine::lock::hostname()
+    crate::platform::hostname()
         .chars()
         .filter(|c| c.is_ascii_alphanumeric())
         .collect()

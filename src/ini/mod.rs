@@ -72,6 +72,26 @@ use std::fmt;
 
 use parse::{is_blank, Kind, Line, Span, UTF8_BOM};
 
+/// One changed value in an INI file.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct IniEdit {
+    pub section: String,
+    pub key: String,
+    /// The value before (None when the key is added).
+    pub old: Option<String>,
+    pub new: String,
+}
+
+/// The INI bytes after the edits: only the bytes of the changed values
+/// change.
+pub fn apply_edits(bytes: &[u8], edits: &[IniEdit]) -> Result<Vec<u8>, IniError> {
+    let mut doc = IniDoc::parse(bytes.to_vec());
+    for e in edits {
+        doc.set_str(&e.section, &e.key, &e.new)?;
+    }
+    Ok(doc.as_bytes().to_vec())
+}
+
 const CRLF: &[u8] = b"\r\n";
 const LF: &[u8] = b"\n";
 

@@ -461,7 +461,7 @@ fn relative(arg: &OsString, dir: &Path) -> String {
     match a.strip_prefix(dir) {
         Ok(rest) if rest.as_os_str().is_empty() => ".".to_string(),
         Ok(rest) => rest.display().to_string(),
-        Err(_) => crate::report::sanitize(&arg.to_string_lossy()).into_owned(),
+        Err(_) => crate::text::sanitize(&arg.to_string_lossy()).into_owned(),
     }
 }
 
@@ -485,7 +485,7 @@ fn clean(text: &str, dir: &Path) -> String {
     }
     let lines: Vec<String> = text
         .lines()
-        .map(|l| crate::report::sanitize(l.trim_end()).into_owned())
+        .map(|l| crate::text::sanitize(l.trim_end()).into_owned())
         .collect();
     let mut out: Vec<String> = lines.iter().take(MAX_LINES).cloned().collect();
     if lines.len() > MAX_LINES {

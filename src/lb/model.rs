@@ -225,10 +225,7 @@ impl Model {
         };
         Vars::new()
             .set("version", env!("CARGO_PKG_VERSION"))
-            .set(
-                "plan",
-                crate::report::sanitize(&self.plan_name).into_owned(),
-            )
+            .set("plan", crate::text::sanitize(&self.plan_name).into_owned())
             .set("node_count", self.node_count.to_string())
             .set("primary", self.primary.clone())
             .set("mode", self.mode.key())
@@ -283,7 +280,7 @@ pub(crate) fn resolve_move(plan: &Plan, from: &str, to: &str) -> Result<Move, Pr
             .ok_or_else(|| {
                 Problem::usage(format!(
                     "{what} {}: no node of the plan has that name",
-                    crate::report::sanitize(name)
+                    crate::text::sanitize(name)
                 ))
                 .at(plan.file.display().to_string())
                 .fix(format!("use one of the plan's nodes: {}", names.join(", ")))

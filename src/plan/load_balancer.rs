@@ -28,6 +28,55 @@ pub const DEFAULT_COOKIE: &str = "MDCLUSTER_NODE";
 pub const DEFAULT_LISTEN: IpAddr = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
 
 /// A service of MDaemon the balancer carries.
+/// A balancer mdcluster writes configuration for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Haproxy,
+    Nginx,
+    Apache,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 3] = [Kind::Haproxy, Kind::Nginx, Kind::Apache];
+
+    /// The kind named by its key (`haproxy`, `nginx`, `apache`).
+    pub fn from_key(key: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.key() == key)
+    }
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Kind::Haproxy => "haproxy",
+            Kind::Nginx => "nginx",
+            Kind::Apache => "apache",
+        }
+    }
+    pub fn title(self) -> &'static str {
+        match self {
+            Kind::Haproxy => "HAProxy",
+            Kind::Nginx => "nginx",
+            Kind::Apache => "Apache httpd",
+        }
+    }
+    /// The program names its check runs, in the order they are looked for.
+    pub fn programs(self) -> &'static [&'static str] {
+        match self {
+            Kind::Haproxy => &["haproxy"],
+            Kind::Nginx => &["nginx"],
+            Kind::Apache => &["apache2", "httpd"],
+        }
+    }
+    /// How an administrator applies new files (mdcluster never does).
+    pub fn reload_hint(self) -> &'static str {
+        match self {
+            Kind::Haproxy => "haproxy -c -f /etc/haproxy/haproxy.cfg && systemctl reload haproxy",
+            Kind::Nginx => "nginx -t && systemctl reload nginx",
+            Kind::Apache => "apachectl -t && apachectl graceful",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Service {
@@ -160,7 +209,7 @@ impl Serialize for Ports {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct LoadBalancer {
     /// The balancer step 11 writes configuration for; None: the step waits.
-    pub kind: Option<crate::lb::Kind>,
+    pub kind: Option<Kind>,
     /// The folder on this machine where step 11 writes the files; None: a
     /// folder in mdcluster's state folder of the installation.
     pub output: Option<PathBuf>,
@@ -288,7 +337,7 @@ pub(super) fn validate(
 ) -> LoadBalancer {
     let mut lb = LoadBalancer::defaults(profile);
     if let Some(kind) = &raw.kind {
-        match crate::lb::Kind::from_key(kind.get_ref()) {
+        match Kind::from_key(kind.get_ref()) {
             Some(k) => lb.kind = Some(k),
             None => c.at(
                 kind.span().start,

@@ -9,8 +9,8 @@
 mod load_balancer;
 
 pub use load_balancer::{
-    check_cookie_name, check_output_dir, HttpMode, LoadBalancer, Ports, Service, DEFAULT_COOKIE,
-    DEFAULT_LISTEN,
+    check_cookie_name, check_output_dir, HttpMode, Kind, LoadBalancer, Ports, Service,
+    DEFAULT_COOKIE, DEFAULT_LISTEN,
 };
 
 use crate::location::Mount;
@@ -142,18 +142,6 @@ struct RawMount {
     local: Spanned<String>,
 }
 
-/// 1-based line and column (in characters) of a byte offset.
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-    (line, before[line_start..].chars().count() + 1)
-}
-
 struct Collector<'a> {
     text: &'a str,
     errors: Vec<PlanError>,
@@ -161,7 +149,7 @@ struct Collector<'a> {
 
 impl Collector<'_> {
     fn at(&mut self, offset: usize, message: impl Into<String>, fix: Option<&str>) {
-        let (line, column) = line_col(self.text, offset);
+        let (line, column) = crate::text::line_col(self.text, offset);
         self.errors.push(PlanError {
             line,
             column,
@@ -833,11 +821,5 @@ mod tests {
         assert!(check_computer_name("MAIL-01").is_ok());
         assert!(check_computer_name("1234").is_err());
         assert!(check_computer_name("SIXTEENCHARSLONG").is_err());
-    }
-
-    #[test]
-    fn line_col_counts_characters() {
-        assert_eq!(line_col("ab\ncäd", 6), (2, 3));
-        assert_eq!(line_col("x", 99), (1, 2));
     }
 }

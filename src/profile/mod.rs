@@ -291,7 +291,7 @@ impl Profile {
         let profile: Profile = toml::from_str(text).map_err(|e| {
             let at = match e.span() {
                 Some(span) => {
-                    let (line, col) = crate::plan::line_col(text, span.start);
+                    let (line, col) = crate::text::line_col(text, span.start);
                     format!("{origin}:{line}:{col}")
                 }
                 None => origin.to_string(),

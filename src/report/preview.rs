@@ -66,7 +66,7 @@ pub fn edit_diff(
     let (_, bytes) = preview.files.iter().find(|(loc, _)| loc == file)?;
     match action {
         Action::EditIni { edits, .. } => {
-            let after = crate::steps::directories::apply_edits(bytes, edits).ok()?;
+            let after = crate::ini::apply_edits(bytes, edits).ok()?;
             let doc = crate::ini::IniDoc::parse(bytes.clone());
             Some(unified_diff(
                 &file.win.to_string(),
@@ -77,7 +77,12 @@ pub fn edit_diff(
         // Only the account and its mail folder: the rest of a Userlist.dat
         // line holds the password field, which is never shown or logged.
         Action::EditUserlist { edits, .. } => {
-            crate::steps::mail_store::apply_userlist_edits(bytes, edits, profile).ok()?;
+            crate::userlist::apply_edits(
+                bytes,
+                edits,
+                crate::userlist::Layout::from_profile(profile),
+            )
+            .ok()?;
             let mut lines = vec![DiffLine::Header(format!(
                 "{} (mail folder per account)",
                 file.win

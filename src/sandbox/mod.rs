@@ -106,10 +106,7 @@ pub(crate) struct Account {
     pub message_size: Option<usize>,
 }
 
-/// The SIMULATED certificate store of a sandbox: the thumbprints of the
-/// certificates "installed" on this machine, one per line. (On Windows the
-/// machine's certificate store is asked instead.)
-pub const CERT_STORE: &str = ".mdcluster-sandbox-certificates";
+pub use crate::cluster::facts::SANDBOX_CERT_STORE as CERT_STORE;
 
 /// Where the sandbox keeps the one account that lives outside the Users tree.
 pub const OUTSIDE_USERS: &str = "MailExtra";

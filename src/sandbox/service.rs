@@ -9,7 +9,7 @@
 //! deleted, as MDaemon deletes them. It logs what it does to
 //! `Logs/SIMULATED-MDaemon.log`.
 
-use crate::cli::output::say_err;
+use crate::output::say_err;
 use crate::problem::{Exit, Problem};
 use crate::profile::Profile;
 use crate::service::{Simulated, SANDBOX_MARKER, SIMULATION_STATE};
@@ -31,7 +31,7 @@ pub fn run(root: &Path, profile: &Profile, seconds: Option<u64>) -> Result<(), P
     let mut state = Simulated {
         pid: std::process::id(),
         running: true,
-        since: crate::engine::journal::now_rfc3339(),
+        since: crate::platform::now_rfc3339(),
         restarts: 0,
     };
     let save = |s: &Simulated| -> Result<(), Problem> {
@@ -45,11 +45,7 @@ pub fn run(root: &Path, profile: &Profile, seconds: Option<u64>) -> Result<(), P
             .append(true)
             .open(&log_path)
         {
-            let _ = writeln!(
-                f,
-                "{} SIMULATION: {text}\r",
-                crate::engine::journal::now_rfc3339()
-            );
+            let _ = writeln!(f, "{} SIMULATION: {text}\r", crate::platform::now_rfc3339());
         }
     };
     save(&state)?;
@@ -66,14 +62,14 @@ pub fn run(root: &Path, profile: &Profile, seconds: Option<u64>) -> Result<(), P
     while deadline.is_none_or(|d| Instant::now() < d) {
         if state.running && take(&profile.semaphores.stop) {
             state.running = false;
-            state.since = crate::engine::journal::now_rfc3339();
+            state.since = crate::platform::now_rfc3339();
             save(&state)?;
             log("EXITNOW.SEM: stopped");
         }
         if take(&profile.semaphores.restart) {
             state.running = true;
             state.restarts += 1;
-            state.since = crate::engine::journal::now_rfc3339();
+            state.since = crate::platform::now_rfc3339();
             save(&state)?;
             log("RESTART.SEM: started");
         }

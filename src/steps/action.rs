@@ -7,26 +7,8 @@ use crate::location::Loc;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// One changed value in an INI file.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IniEdit {
-    pub section: String,
-    pub key: String,
-    /// The value before (None when the key is added).
-    pub old: Option<String>,
-    pub new: String,
-}
-
-/// One changed MailDir in Userlist.dat.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UserlistEdit {
-    /// 1-based line.
-    pub line: usize,
-    /// `mailbox@domain`, for people.
-    pub account: String,
-    pub old: String,
-    pub new: String,
-}
+pub use crate::ini::IniEdit;
+pub use crate::userlist::UserlistEdit;
 
 /// One file of [`Action::WriteFiles`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,7 +198,7 @@ impl Action {
 
     /// One line for previews and logs.
     pub fn describe(&self) -> String {
-        use crate::report::size;
+        use crate::text::size;
         match self {
             Action::CreateFolder { folder } => {
                 format!("create folder {}", folder.win.to_dir_string())

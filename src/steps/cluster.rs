@@ -10,7 +10,7 @@
 use super::{Action, Check, Context, StepId, StepPlan, StepState};
 use crate::cluster::manifest::Manifest;
 use crate::cluster::rules::{Level, RuleId, Verdict};
-use crate::cluster::survey::{NodeReport, UNSIGNED_ADDRESS};
+use crate::discovery::survey::{NodeReport, UNSIGNED_ADDRESS};
 use crate::plan::{Node, Role};
 use crate::problem::Problem;
 
@@ -218,7 +218,7 @@ fn address_check(sp: &mut StepPlan, node: &Node, r: &NodeReport) {
 fn server_ids(ctx: &Context, mut sp: StepPlan, todo: &[&Node]) -> Result<StepPlan, Problem> {
     let share = ctx.resolver.locate(&ctx.plan.shared.path)?;
     let current = ctx.cluster.manifest.clone().unwrap_or_default();
-    let mut next = current.with_plan(ctx.plan, &crate::engine::journal::now_rfc3339())?;
+    let mut next = current.with_plan(ctx.plan, &crate::platform::now_rfc3339())?;
     let mut added = Vec::new();
     for m in next.nodes.iter_mut() {
         if current.member(&m.name).is_none() {
@@ -253,7 +253,7 @@ fn server_ids(ctx: &Context, mut sp: StepPlan, todo: &[&Node]) -> Result<StepPla
     match registration_edits(ctx, &registering) {
         // MDaemon's list located: written with the manifest, registered now.
         Some(edits) => {
-            let now = crate::engine::journal::now_rfc3339();
+            let now = crate::platform::now_rfc3339();
             for m in next.nodes.iter_mut() {
                 if registering.iter().any(|(n, _)| *n == m.name) {
                     m.registered = Some(now.clone());
@@ -267,7 +267,7 @@ fn server_ids(ctx: &Context, mut sp: StepPlan, todo: &[&Node]) -> Result<StepPla
             }
             if !edits.is_empty() {
                 let install = ctx.install;
-                match crate::steps::directories::apply_edits(&install.ini_bytes, &edits) {
+                match crate::ini::apply_edits(&install.ini_bytes, &edits) {
                     Ok(bytes) => {
                         ini_edit = Some(Action::EditIni {
                             file: install.ini.clone(),
@@ -406,7 +406,7 @@ pub fn manifest_text(m: &Manifest) -> Result<String, Problem> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::survey::Source;
+    use crate::discovery::survey::Source;
 
     fn checks(address: &str) -> Vec<Check> {
         let node = Node {

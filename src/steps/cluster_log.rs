@@ -4,9 +4,9 @@
 //! verify` follows the log until they arrive.
 
 use super::{Check, Context, StepId, StepPlan, StepState};
-use crate::clusterlog::confirm::registered_nodes;
+use crate::cluster::manifest::registered_nodes;
 use crate::problem::Problem;
-use crate::report::sanitize;
+use crate::text::sanitize;
 
 pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
     let mut sp = StepPlan::new(StepId::ClusterLog, StepState::NothingToDo);

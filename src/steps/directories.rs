@@ -97,7 +97,7 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
             .push("MDaemon.ini already points at the shared folders".into());
         return Ok(sp);
     }
-    let after = match apply_edits(&install.ini_bytes, &edits) {
+    let after = match crate::ini::apply_edits(&install.ini_bytes, &edits) {
         Ok(bytes) => bytes,
         Err(e) => {
             sp.checks.push(Check::fail(
@@ -138,13 +138,4 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
         ));
     }
     Ok(sp.with_actions(actions))
-}
-
-/// The INI bytes after the edits.
-pub fn apply_edits(bytes: &[u8], edits: &[IniEdit]) -> Result<Vec<u8>, crate::ini::IniError> {
-    let mut doc = crate::ini::IniDoc::parse(bytes.to_vec());
-    for e in edits {
-        doc.set_str(&e.section, &e.key, &e.new)?;
-    }
-    Ok(doc.as_bytes().to_vec())
 }

@@ -302,7 +302,10 @@ fn spots(ctx: &Context, state_dir: &Path, plans: &[StepPlan]) -> Vec<Spot> {
         role: Role::Kept { state: true },
         ..kept(
             "mdcluster's state folder",
-            ctx.plan.install_root.join(crate::engine::STATE_DIR).ok(),
+            ctx.plan
+                .install_root
+                .join(crate::fsops::state_dir::STATE_DIR)
+                .ok(),
             state_dir,
         )
     });

@@ -32,7 +32,7 @@ pub fn output_dir(ctx: &Context, kind: Kind) -> PathBuf {
             .install
             .root
             .local
-            .join(crate::engine::STATE_DIR)
+            .join(crate::fsops::state_dir::STATE_DIR)
             .join(DEFAULT_DIR)
             .join(kind.key()),
     }

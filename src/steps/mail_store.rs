@@ -16,8 +16,7 @@ use crate::fsops;
 use crate::install::content_hash;
 use crate::location::Loc;
 use crate::problem::Problem;
-use crate::profile::Profile;
-use crate::report::size;
+use crate::text::size;
 use crate::userlist::{Layout, Userlist};
 use crate::winpath::{self, WinPath};
 use std::collections::HashMap;
@@ -444,8 +443,12 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
     }
     if !edits.is_empty() {
         edits.sort_by_key(|e| e.line);
-        let after =
-            apply_userlist_edits(&userlist_bytes, &edits, ctx.profile).map_err(Problem::refused)?;
+        let after = crate::userlist::apply_edits(
+            &userlist_bytes,
+            &edits,
+            Layout::from_profile(ctx.profile),
+        )
+        .map_err(Problem::refused)?;
         actions.push(Action::EditUserlist {
             file: userlist_loc.clone(),
             before: content_hash(&userlist_bytes),
@@ -507,20 +510,6 @@ fn damaged_lines_check(sp: &mut StepPlan, userlist: &Userlist, moving: bool) {
          from a backup; a line that is no account can be removed), then rerun; mdcluster \
          never moves mail whose account it cannot update",
     ));
-}
-
-/// Userlist.dat after the edits.
-pub fn apply_userlist_edits(
-    bytes: &[u8],
-    edits: &[UserlistEdit],
-    profile: &Profile,
-) -> Result<Vec<u8>, String> {
-    let mut list = Userlist::parse(bytes.to_vec(), Layout::from_profile(profile));
-    for e in edits {
-        list.set_mail_dir(e.line, &e.new)
-            .map_err(|err| format!("{}: {err}", e.account))?;
-    }
-    Ok(list.into_bytes())
 }
 
 /// A finding with a complete count and a few examples.

@@ -309,7 +309,7 @@ pub struct ClusterView {
     /// The manifest file's text as read (for a change that can be undone).
     pub manifest_text: Option<String>,
     /// Discovery's reports; None when discovery did not run.
-    pub reports: Option<Vec<crate::cluster::survey::NodeReport>>,
+    pub reports: Option<Vec<crate::discovery::survey::NodeReport>>,
 }
 
 /// How a run goes: the plan's options, command-line flags added.

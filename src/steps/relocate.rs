@@ -5,7 +5,7 @@ use super::{Action, Check, Context, StepId, StepPlan};
 use crate::fsops::{self, tree};
 use crate::location::Loc;
 use crate::problem::{Exit, Problem};
-use crate::report::size;
+use crate::text::size;
 use crate::winpath::WinPath;
 
 /// Which INI key and which plan target a step relocates, and how.

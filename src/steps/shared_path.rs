@@ -5,7 +5,7 @@ use super::{Check, Context, StepId, StepPlan, StepState};
 use crate::fsops::probe::write_probe;
 use crate::location::Loc;
 use crate::problem::Problem;
-use crate::report::size;
+use crate::text::size;
 use crate::winpath::WinPath;
 use std::path::{Path, PathBuf};
 
@@ -246,8 +246,12 @@ fn volume_key(dir: &Path, win: &WinPath) -> String {
 /// mdcluster's state folder (journal, backups of MDaemon.ini with its
 /// licence key) must be a folder of this account's, not a link to elsewhere.
 fn state_folder_check(ctx: &Context) -> Option<Check> {
-    let dir = ctx.install.root.local.join(crate::engine::STATE_DIR);
-    crate::engine::state_folder_problem(&dir).map(|why| {
+    let dir = ctx
+        .install
+        .root
+        .local
+        .join(crate::fsops::state_dir::STATE_DIR);
+    crate::fsops::state_dir::state_folder_problem(&dir).map(|why| {
         Check::fail(
             "state folder",
             format!("mdcluster's state folder {}: {why}", dir.display()),

@@ -88,6 +88,32 @@ use crate::codepage::encode_windows_1252;
 use std::fmt;
 use std::ops::Range;
 
+/// One changed MailDir in Userlist.dat.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct UserlistEdit {
+    /// 1-based line.
+    pub line: usize,
+    /// `mailbox@domain`, for people.
+    pub account: String,
+    pub old: String,
+    pub new: String,
+}
+
+/// Userlist.dat after the edits: only the bytes of the changed MailDirs
+/// change. An error names the account.
+pub fn apply_edits(
+    bytes: &[u8],
+    edits: &[UserlistEdit],
+    layout: Layout,
+) -> Result<Vec<u8>, String> {
+    let mut list = Userlist::parse(bytes.to_vec(), layout);
+    for e in edits {
+        list.set_mail_dir(e.line, &e.new)
+            .map_err(|err| format!("{}: {err}", e.account))?;
+    }
+    Ok(list.into_bytes())
+}
+
 /// Column ranges `[start, end)`, 0-based, of the fields mdcluster reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Layout {

@@ -171,7 +171,7 @@ impl Answers {
 
     /// Defaults for an installation mdcluster has not worked on.
     pub fn fresh(install_local: &Path, profile: &Profile) -> Answers {
-        let host = crate::engine::lock::hostname();
+        let host = crate::platform::hostname();
         let ini = std::fs::read(install_local.join(profile.ini.file.replace('\\', "/")))
             .ok()
             .map(IniDoc::parse);
@@ -514,7 +514,7 @@ impl Answers {
 /// The plan an earlier run used: the one its journal names, else the one the
 /// wizard kept in the state folder.
 fn earlier_plan(install_local: &Path, profile: &Profile) -> Option<Plan> {
-    let state = install_local.join(crate::engine::STATE_DIR);
+    let state = install_local.join(crate::fsops::state_dir::STATE_DIR);
     let replay =
         crate::engine::journal::read(&state.join(crate::engine::journal::FILE_NAME)).ok()?;
     if replay.is_empty() || replay.undone {

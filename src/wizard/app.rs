@@ -9,8 +9,8 @@
 
 use super::answers::{question, Answers, FieldId};
 use super::nodes::{self, NodeRow, Standing};
-use crate::cluster::survey::NodeReport;
 use crate::clusterlog::{Confirmations, NodeSpec};
+use crate::discovery::survey::NodeReport;
 use crate::discovery::Scope;
 use crate::engine::events::{Event, Outcome};
 use crate::engine::{Preview, Summary};
@@ -343,7 +343,9 @@ pub struct App {
 
 impl App {
     pub fn new(profile: Profile, answers: Answers, color: bool) -> App {
-        let state_dir = answers.install_local.join(crate::engine::STATE_DIR);
+        let state_dir = answers
+            .install_local
+            .join(crate::fsops::state_dir::STATE_DIR);
         // A journal that cannot be used (damaged, or from a newer mdcluster)
         // is said at once; applying then refuses with the same words.
         let (replay, journal_problem) = match crate::engine::journal::read(
@@ -629,7 +631,7 @@ impl App {
         let Ok(plan) = self.answers.plan(&self.profile, &self.plan_file) else {
             return Vec::new();
         };
-        let (nodes, _) = crate::clusterlog::confirm::registered_nodes(&plan, p.manifest.as_ref());
+        let (nodes, _) = crate::cluster::manifest::registered_nodes(&plan, p.manifest.as_ref());
         if !nodes.iter().any(|n| !n.primary) {
             return Vec::new();
         }

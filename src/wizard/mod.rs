@@ -9,7 +9,7 @@ pub mod plain;
 pub mod runtime;
 pub mod view;
 
-use crate::cli::output::{say, say_err};
+use crate::output::{say, say_err};
 use crate::problem::{Exit, Problem};
 use crate::profile::Profile;
 use answers::Answers;
@@ -38,7 +38,7 @@ pub fn run_tui(
             Ok(s) => {
                 let verb = if fin.undo { "Undone" } else { "Applied" };
                 say!("{verb}: {} step(s) changed.", s.changed.len());
-                crate::cli::output::print_summary(s, "");
+                crate::output::print_summary(s, "");
             }
             Err(p) => {
                 say_err!("error: {p}");

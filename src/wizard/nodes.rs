@@ -5,7 +5,7 @@
 use super::answers::Answers;
 use crate::cluster::manifest::Manifest;
 use crate::cluster::rules::Level;
-use crate::cluster::survey::{NodeReport, Source};
+use crate::discovery::survey::{NodeReport, Source};
 use crate::plan::Role;
 
 /// Where a node stands, for the table.

@@ -3,15 +3,15 @@
 
 use super::answers::{question, Answers};
 use super::runtime::{keep_plan, save_plan};
-use crate::cli::output::{print_summary, say, say_err, HumanSink};
 use crate::cluster::pairing;
-use crate::cluster::survey::{NodeReport, PrimaryView};
+use crate::discovery::survey::{NodeReport, PrimaryView};
 use crate::discovery::Browser;
 use crate::engine::Engine;
+use crate::output::{print_summary, say, say_err, HumanSink};
 use crate::problem::{Exit, Problem};
 use crate::profile::Profile;
 use crate::report::preview::{render, Style};
-use crate::report::sanitize;
+use crate::text::sanitize;
 use inquire::validator::Validation;
 use inquire::{Confirm, InquireError, MultiSelect, Select, Text};
 use std::time::Duration;
@@ -38,7 +38,7 @@ fn secondaries(
     let resolver = crate::location::Resolver::new(plan.mounts.clone());
     let root = resolver.locate(&plan.install_root)?.local;
     let share = resolver.locate(&plan.shared.path)?.local;
-    let (code, _) = pairing::code_to_show(&root.join(crate::engine::STATE_DIR))?;
+    let (code, _) = pairing::code_to_show(&root.join(crate::fsops::state_dir::STATE_DIR))?;
     say!(
         "\nSecondaries. Join code {} (valid for an hour). On each secondary run:\n  mdcluster join --code {} --share '{}'{}",
         code.display(),
@@ -184,7 +184,9 @@ pub fn run(
     if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
         return Err(no_terminal());
     }
-    let state = answers.install_local.join(crate::engine::STATE_DIR);
+    let state = answers
+        .install_local
+        .join(crate::fsops::state_dir::STATE_DIR);
     let replay = crate::engine::journal::read(&state.join(crate::engine::journal::FILE_NAME))?;
     if replay.interrupted() {
         if let Some(plan) = replay
@@ -262,7 +264,7 @@ pub fn run(
     engine.discovered = discovered;
     let preview = engine.preview()?;
     say!();
-    crate::cli::output::print_raw(&render(&preview, style, &profile));
+    crate::output::print_raw(&render(&preview, style, &profile));
     say!();
     if !preview.has_changes() {
         say!("Nothing to do: the installation is already as planned.");

@@ -8,7 +8,7 @@ use super::app::{App, Cmd, JoinRequest, JoinUpdate, Msg};
 use super::view;
 use crate::cluster::manifest::ManifestLock;
 use crate::cluster::pairing;
-use crate::cluster::survey::{NodeReport, PrimaryView};
+use crate::discovery::survey::{NodeReport, PrimaryView};
 use crate::discovery::{Browser, Scope};
 use crate::engine::events::{Event, EventSink};
 use crate::engine::{Engine, Summary};
@@ -397,7 +397,7 @@ fn discover(
     ) else {
         return;
     };
-    let code = pairing::code_to_show(&root.local.join(crate::engine::STATE_DIR));
+    let code = pairing::code_to_show(&root.local.join(crate::fsops::state_dir::STATE_DIR));
     let _ = tx.send(Msg::JoinCode(
         code.as_ref()
             .map(|(c, until)| (c.display(), *until))
@@ -543,8 +543,8 @@ pub fn keep_plan(plan_text: &str, profile: &Profile) -> Result<Plan, Problem> {
     let probe = Plan::parse(plan_text, Path::new("wizard-plan.toml"), profile)
         .map_err(|e| crate::plan::plan_problem(Path::new("wizard-plan.toml"), &e))?;
     let root = crate::location::Resolver::new(probe.mounts.clone()).locate(&probe.install_root)?;
-    let state = root.local.join(crate::engine::STATE_DIR);
-    crate::engine::create_state_dir(&state)?;
+    let state = root.local.join(crate::fsops::state_dir::STATE_DIR);
+    crate::fsops::state_dir::create_state_dir(&state)?;
     let file = state.join("wizard-plan.toml");
     crate::fsops::atomic::write_atomic(&file, plan_text.as_bytes(), None).map_err(|e| {
         Problem::new(Exit::Failed, e.to_string())
@@ -594,7 +594,7 @@ pub fn run_loop<B: Backend>(
             .draw(|f| view::render(f, app))
             .map_err(|e| e.to_string())?;
         if first_frame_only {
-            if let Some(t) = crate::cli::STARTED.get() {
+            if let Some(t) = crate::output::STARTED.get() {
                 app.first_frame = Some(t.elapsed());
             }
             return Ok(());

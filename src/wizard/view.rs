@@ -5,10 +5,11 @@
 use super::answers::{question, FieldId};
 use super::app::{App, Confirm, Focus, PreviewState, Screen, UiState};
 use super::nodes::Tone;
-use crate::cluster::survey::UNSIGNED_ADDRESS;
+use crate::discovery::survey::UNSIGNED_ADDRESS;
 use crate::report::preview::{edit_diff, state_label};
-use crate::report::{sanitize, size, DiffLine};
+use crate::report::DiffLine;
 use crate::steps::{StepId, StepPlan};
+use crate::text::{sanitize, size};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -118,7 +119,7 @@ pub fn render(f: &mut Frame, app: &App) {
 /// drawn, so this changes nothing on a normal screen.
 fn scrub(buf: &mut ratatui::buffer::Buffer) {
     for cell in buf.content.iter_mut() {
-        if cell.symbol().chars().any(crate::report::needs_escape) {
+        if cell.symbol().chars().any(crate::text::needs_escape) {
             cell.set_symbol("\u{fffd}");
         }
     }

@@ -2,10 +2,10 @@
 //! hand), whether it can be trusted, and how it fares against every rule.
 //! Shared by `mdcluster discover`, `apply` and the wizard.
 
-use super::facts::Facts;
-use super::pairing::{JoinCode, Untrusted};
-use super::rules::{self, Subnet, Verdict};
-use crate::discovery::Sighting;
+use super::Sighting;
+use crate::cluster::facts::Facts;
+use crate::cluster::pairing::{JoinCode, Untrusted};
+use crate::cluster::rules::{self, Subnet, Verdict};
 use serde::Serialize;
 use std::net::{IpAddr, ToSocketAddrs};
 
@@ -82,9 +82,9 @@ impl PrimaryView {
         scope: &crate::discovery::Scope,
         code: Option<JoinCode>,
     ) -> Result<PrimaryView, crate::problem::Problem> {
-        let facts = super::facts::collect(root, profile, name, scope.addresses(), share);
+        let facts = crate::cluster::facts::collect(root, profile, name, scope.addresses(), share);
         let members = match share.filter(|s| s.is_dir()) {
-            Some(s) => super::manifest::Manifest::load(s)?
+            Some(s) => crate::cluster::manifest::Manifest::load(s)?
                 .map(|m| {
                     m.nodes
                         .into_iter()
@@ -94,8 +94,9 @@ impl PrimaryView {
                 .unwrap_or_default(),
             None => Vec::new(),
         };
-        let code =
-            code.or_else(|| super::pairing::current_code(&root.join(crate::engine::STATE_DIR)));
+        let code = code.or_else(|| {
+            crate::cluster::pairing::current_code(&root.join(crate::fsops::state_dir::STATE_DIR))
+        });
         Ok(PrimaryView {
             facts,
             networks: scope.networks(),
@@ -108,7 +109,7 @@ impl PrimaryView {
         Judge {
             primary: &self.facts,
             code: self.code.as_ref(),
-            now_ms: super::facts::now_ms(),
+            now_ms: crate::cluster::facts::now_ms(),
             networks: &self.networks,
             members: &self.members,
             ignore,

@@ -1,11 +1,12 @@
-//! Terminal and JSON output for the command line.
+//! Terminal and JSON output, shared by every front end (the command line,
+//! the plain wizard, the demo's simulated services).
 //!
 //! Every write to standard output and standard error goes through this
 //! module, which is where two promises are kept:
 //! - Untrusted text (file names, log lines, what the network announced) never
 //!   reaches the terminal or a `--json` consumer raw: [`say!`] and
 //!   [`say_err!`] sanitize every line they print, [`json_line`] every string
-//!   of the value it prints ([`crate::report::sanitize`], the one sanitizer).
+//!   of the value it prints ([`crate::text::sanitize`], the one sanitizer).
 //!   Only [`print_raw`] writes text as it is: the preview with its colours,
 //!   which [`crate::report::preview::render`] sanitized piece by piece.
 //! - A closed pipe never panics. On standard output
@@ -16,7 +17,7 @@
 use crate::engine::events::{Event, EventSink, Outcome};
 use crate::problem::{Exit, Problem};
 use crate::report::preview::Style;
-use crate::report::{safe_path, sanitize, sanitize_json_text, sanitize_lines, size};
+use crate::text::{safe_path, sanitize, sanitize_json_text, sanitize_lines, size};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
@@ -27,6 +28,9 @@ use std::sync::Mutex;
 /// cut short, as with any other command, and a cut-short run never claims
 /// success (0).
 pub const BROKEN_PIPE_EXIT: i32 = 141;
+
+/// When `main` started (for the first-frame benchmark).
+pub static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
 
 /// Where a write goes.
 #[derive(Clone, Copy, Debug)]
@@ -96,10 +100,10 @@ pub fn print_text(text: &str) {
 /// closed pipe handled ([`say_line`]).
 macro_rules! say {
     () => {
-        $crate::cli::output::say_line("")
+        $crate::output::say_line("")
     };
     ($($arg:tt)*) => {
-        $crate::cli::output::say_line(&format!($($arg)*))
+        $crate::output::say_line(&format!($($arg)*))
     };
 }
 pub(crate) use say;
@@ -108,10 +112,10 @@ pub(crate) use say;
 /// fails ignored ([`say_err_line`]).
 macro_rules! say_err {
     () => {
-        $crate::cli::output::say_err_line("")
+        $crate::output::say_err_line("")
     };
     ($($arg:tt)*) => {
-        $crate::cli::output::say_err_line(&format!($($arg)*))
+        $crate::output::say_err_line(&format!($($arg)*))
     };
 }
 pub(crate) use say_err;

@@ -142,9 +142,9 @@ impl Lock {
             }
         };
         let me = Holder {
-            host: hostname(),
+            host: crate::platform::hostname(),
             pid: std::process::id(),
-            since: super::journal::now_rfc3339(),
+            since: crate::platform::now_rfc3339(),
             command: command.to_string(),
         };
         let text = serde_json::to_vec(&me).unwrap_or_default();
@@ -167,17 +167,6 @@ impl Drop for Lock {
         let _ = std::fs::remove_file(&self.path);
         drop(self.held.take());
     }
-}
-
-pub fn hostname() -> String {
-    #[cfg(windows)]
-    if let Ok(name) = std::env::var("COMPUTERNAME") {
-        return name;
-    }
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "unknown-host".into())
 }
 
 /// Test support: run the test `name` of this test binary in `n` processes
@@ -287,7 +276,7 @@ mod tests {
         }
         let d = tempfile::tempdir().unwrap();
         run_in_processes(
-            "engine::lock::tests::racing_processes_never_hold_the_lock_together",
+            "fsops::lock::tests::racing_processes_never_hold_the_lock_together",
             (RACE_DIR, d.path()),
             3,
         );

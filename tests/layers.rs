@@ -1,0 +1,239 @@
+//! The crate's layers, enforced: a module may use only modules of lower
+//! layers, so there are no cycles, and the leaf libraries (Windows paths,
+//! INI and Userlist editing, the mover, the cluster-log reader) cannot reach
+//! the core. ARCHITECTURE.md describes the same table.
+//!
+//! A new top-level module must be placed in [`LAYERS`]; a forbidden `use`
+//! fails with the file and line that makes it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Lowest first. A module may refer to modules of earlier layers only, never
+/// to one of its own layer or a later one.
+const LAYERS: &[(&str, &[&str])] = &[
+    (
+        "foundation",
+        &[
+            "problem",
+            "platform",
+            "test_hooks",
+            "codepage",
+            "winpath",
+            "text",
+        ],
+    ),
+    ("formats and files", &["profile", "ini", "fsops"]),
+    (
+        "readers",
+        &["userlist", "clusterlog", "location", "service"],
+    ),
+    ("plan", &["plan"]),
+    ("domain", &["lb", "install", "cluster"]),
+    ("discovery", &["discovery"]),
+    ("steps", &["steps"]),
+    ("engine", &["engine"]),
+    ("previews", &["report"]),
+    ("output", &["output"]),
+    ("sandbox", &["sandbox"]),
+    ("simulation", &["simulation"]),
+    ("wizard", &["wizard"]),
+    ("command line", &["cli"]),
+];
+
+fn layer_of(module: &str) -> Option<usize> {
+    LAYERS
+        .iter()
+        .position(|(_, modules)| modules.contains(&module))
+}
+
+/// The production part of a source file: the inline `mod tests { … }` at its
+/// end and whole-line comments (doc links name other modules freely) left
+/// out.
+fn production_code(text: &str) -> String {
+    let text = match text.find("#[cfg(test)]\nmod tests {") {
+        Some(i) => &text[..i],
+        None => text,
+    };
+    text.lines()
+        .map(|l| {
+            if l.trim_start().starts_with("//") {
+                ""
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The top-level modules a source text refers to through `crate::`, with the
+/// line of each reference: `crate::x::…`, `$crate::x` in macros, and every
+/// first name of `use crate::{x, y::z, …}`.
+fn references(code: &str) -> Vec<(String, usize)> {
+    let mut found = Vec::new();
+    for (at, _) in code.match_indices("crate::") {
+        let before = code[..at].chars().next_back();
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            continue; // `mdcluster::` or another name ending in "crate"
+        }
+        let line = code[..at].matches('\n').count() + 1;
+        let rest = &code[at + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            let mut depth = 0usize;
+            let mut item_start = true;
+            let mut name = String::new();
+            for ch in group.chars() {
+                match ch {
+                    '{' => {
+                        depth += 1;
+                        item_start = false;
+                    }
+                    '}' if depth == 0 => break,
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => item_start = true,
+                    c if item_start && (c.is_alphanumeric() || c == '_') => name.push(c),
+                    c if c.is_whitespace() && name.is_empty() => {}
+                    _ => {
+                        if !name.is_empty() {
+                            found.push((std::mem::take(&mut name), line));
+                        }
+                        item_start = false;
+                    }
+                }
+            }
+            if !name.is_empty() {
+                found.push((name, line));
+            }
+        } else {
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() {
+                found.push((name, line));
+            }
+        }
+    }
+    found
+}
+
+/// Every reference from `module` (source `text`, file `file`) to a module
+/// that is not in a lower layer, described for the failure message.
+fn violations(module: &str, file: &str, text: &str, known: &[String]) -> Vec<String> {
+    let Some(own) = layer_of(module) else {
+        return vec![format!(
+            "{file}: module `{module}` is in no layer: add it to LAYERS in tests/layers.rs (and ARCHITECTURE.md)"
+        )];
+    };
+    let mut out = Vec::new();
+    for (target, line) in references(&production_code(text)) {
+        if target == module || !known.contains(&target) {
+            continue; // itself, or an item of the crate root (a macro, `self`)
+        }
+        match layer_of(&target) {
+            Some(l) if l < own => {}
+            Some(l) => out.push(format!(
+                "{file}:{line}: `{module}` ({}) uses `{target}` ({}), a layer that is not below it",
+                LAYERS[own].0, LAYERS[l].0
+            )),
+            None => out.push(format!(
+                "{file}:{line}: `{target}` is in no layer: add it to LAYERS in tests/layers.rs"
+            )),
+        }
+    }
+    out
+}
+
+#[test]
+fn no_module_uses_a_module_of_its_own_or_a_higher_layer() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for entry in walkdir::WalkDir::new(&src) {
+        let entry = entry.unwrap();
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let rel = path.strip_prefix(&src).unwrap();
+        let parts: Vec<String> = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        // Test modules in their own files may use anything.
+        if parts.iter().any(|p| p == "tests" || p == "tests.rs") {
+            continue;
+        }
+        let top = parts[0].trim_end_matches(".rs").to_string();
+        if top == "lib" || top == "main" {
+            continue;
+        }
+        let text = std::fs::read_to_string(path).unwrap().replace("\r\n", "\n");
+        files
+            .entry(top)
+            .or_default()
+            .push((rel.display().to_string(), text));
+    }
+    let known: Vec<String> = files.keys().cloned().collect();
+    for (_, modules) in LAYERS {
+        for m in *modules {
+            assert!(
+                known.iter().any(|k| k == m),
+                "LAYERS names `{m}`, which is no module of src/ any more: remove it"
+            );
+        }
+    }
+    let mut problems = Vec::new();
+    for (module, sources) in &files {
+        for (file, text) in sources {
+            problems.extend(violations(module, file, text, &known));
+        }
+    }
+    problems.dedup();
+    assert!(
+        problems.is_empty(),
+        "imports against the layers (move the shared piece down, or pass it in):\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn the_check_finds_what_it_must() {
+    let known: Vec<String> = ["engine", "steps", "ini", "fsops", "text", "cli"]
+        .map(String::from)
+        .to_vec();
+    // Upward references, in every form the crate writes them.
+    for upward in [
+        "use crate::engine::Preview;\n",
+        "fn f() { crate::engine::run(); }\n",
+        "use crate::{text::size, engine::Summary};\n",
+        "use crate::{\n    fsops,\n    steps::{Action, StepId},\n};\n",
+        "macro_rules! m { () => { $crate::cli::x() }; }\n",
+    ] {
+        assert!(
+            !violations("ini", "src/ini/mod.rs", upward, &known).is_empty(),
+            "not caught: {upward}"
+        );
+    }
+    // Same layer is refused too (that is how cycles are ruled out).
+    assert_eq!(
+        violations(
+            "ini",
+            "src/ini/mod.rs",
+            "use crate::fsops::atomic;\n",
+            &known
+        )
+        .len(),
+        1
+    );
+    // Downward references, comments and the test module pass.
+    let fine =
+        "//! See [`crate::engine`].\nuse crate::text::sanitize;\nuse crate::{codepage, text};\n\
+                #[cfg(test)]\nmod tests {\n    use crate::engine::Engine;\n}\n";
+    assert!(violations("fsops", "src/fsops/x.rs", fine, &known).is_empty());
+    // A module outside the table is reported, not passed.
+    assert_eq!(
+        violations("newthing", "src/newthing.rs", "", &known).len(),
+        1
+    );
+}

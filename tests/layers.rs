@@ -33,10 +33,11 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("discovery", &["discovery"]),
     ("steps", &["steps"]),
     ("engine", &["engine"]),
+    ("workflows", &["workflows"]),
     ("previews", &["report"]),
-    ("output", &["output"]),
     ("sandbox", &["sandbox"]),
     ("simulation", &["simulation"]),
+    ("output", &["output"]),
     ("wizard", &["wizard"]),
     ("command line", &["cli"]),
 ];

@@ -812,6 +812,7 @@ mod cluster {
     #[test]
     fn the_join_screen_on_a_secondary() {
         use mdcluster::wizard::app::{JoinUpdate, Screen};
+        use mdcluster::workflows::join::{JoinEvent, Verification};
         let lab = Lab::new("cluster-join");
         let mut d = with_discovery(lab.filled());
         d.key(KeyCode::Char('J'));
@@ -844,22 +845,33 @@ mod cluster {
             ..Default::default()
         };
         for update in [
-            JoinUpdate::Facts(Box::new(facts)),
-            JoinUpdate::Announcing("loopback only".into()),
-            JoinUpdate::Added(2),
+            JoinEvent::Facts(Box::new(facts)),
+            JoinEvent::Announcing {
+                scope: "loopback only".into(),
+            },
+            JoinEvent::Added { server_id: 2 },
         ] {
-            d.send(Msg::Joining { generation, update });
+            d.send(Msg::Joining {
+                generation,
+                update: JoinUpdate::Event(update),
+            });
         }
         d.snap("join-added");
         d.send(Msg::Joining {
             generation,
-            update: JoinUpdate::Registered(2),
+            update: JoinUpdate::Event(JoinEvent::Registered {
+                server_id: 2,
+                verify: false,
+            }),
         });
         assert!(d.app.join.registered && !d.app.join.running);
         assert!(d.render(120, 40).contains("registered as server ID 2"));
         d.send(Msg::Joining {
             generation,
-            update: JoinUpdate::Verifying("MAIL1".into()),
+            update: JoinUpdate::Event(JoinEvent::Verifying {
+                primary: "MAIL1".into(),
+                pattern: "MDaemon-Cluster*.log".into(),
+            }),
         });
         assert!(d.app.join.running);
         assert!(d
@@ -867,14 +879,17 @@ mod cluster {
             .contains("verifying: waiting for MAIL1 in this node's cluster log"));
         d.send(Msg::Joining {
             generation,
-            update: JoinUpdate::Verified {
+            update: JoinUpdate::Event(JoinEvent::Verified(Verification {
                 ok: false,
+                primary: Some("MAIL1".into()),
                 missing: vec![
                     "no connection to MAIL1 in this node's cluster log L within 120 s".into(),
                 ],
                 warnings: vec!["MAIL1: clock warning: \u{1b}[31mskewed".into()],
                 log: None,
-            },
+                pattern: Some("MDaemon-Cluster*.log".into()),
+                lines: Some(0),
+            })),
         });
         assert!(!d.app.join.running && d.app.join.verified == Some(false));
         let screen = d.render(120, 40);

@@ -7,14 +7,18 @@ use crate::cluster::pairing::{self, JoinCode};
 use crate::discovery::survey::{NodeReport, PrimaryView, Source, UNSIGNED_ADDRESS};
 use crate::discovery::{self, Browser, Scope};
 use crate::location::Resolver;
+use crate::output::json::JsonEvent;
 use crate::output::{json_line, say, say_err, style_for_stdout};
 use crate::plan::Plan;
 use crate::problem::{Exit, Problem};
 use crate::profile::Profile;
 use crate::text::sanitize;
 use crate::winpath::WinPath;
+use crate::workflows::{
+    self,
+    join::{JoinEnd, JoinEvent, JoinSettings, Verification},
+};
 use clap::Args;
-use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -173,7 +177,8 @@ pub struct JoinArgs {
 }
 
 /// Announce this node until the primary registers it (or it is stopped),
-/// then verify from this node's cluster log.
+/// then verify from this node's cluster log: the join workflow, rendered as
+/// text or JSON.
 pub fn join(profile: &Profile, a: &JoinArgs) -> Result<Exit, Problem> {
     let code = join_code(a)?;
     let at = a.place.locate(profile)?;
@@ -189,189 +194,159 @@ pub fn join(profile: &Profile, a: &JoinArgs) -> Result<Exit, Problem> {
         return Err(Problem::refused(format!("no MDaemon installation at {}", at.root.display()))
             .fix("install MDaemon on this secondary first (same version, its own licence key), or give --root"));
     }
-    let scope = a.scope.scope();
-    let collect = {
-        let (root, share, profile, scope, name) = (
-            at.root.clone(),
-            at.share.clone(),
-            profile.clone(),
-            scope.clone(),
-            name.clone(),
-        );
-        move || facts::collect(&root, &profile, &name, scope.addresses(), share.as_deref())
+    let settings = JoinSettings {
+        root: at.root.clone(),
+        share: at.share.clone(),
+        name: name.clone(),
+        scope: a.scope.scope(),
+        code,
+        register_timeout: a.timeout.map(Duration::from_secs),
+        verify_timeout: Duration::from_secs(a.verify_timeout),
     };
-    let first = collect();
-    report_facts(&first, a.json);
-    let _announcer = discovery::Announcer::start(&scope, code, collect)?;
-    if a.json {
-        json_line(&json!({ "event": "announcing", "name": name, "scope": scope.describe() }));
-    } else {
-        say!(
-            "Announcing {name} on {} (signed with the join code). Stop with Ctrl-C.",
-            scope.describe()
-        );
-    }
-    let start = Instant::now();
-    let mut told_added = false;
-    loop {
-        let standing = match at.share.as_deref() {
-            Some(share) => crate::cluster::manifest::standing(share, &name)?,
-            None => None,
-        };
-        if let Some((id, registered)) = standing {
-            if registered {
-                let verify = a.verify_timeout > 0;
-                if a.json {
-                    let mut e = json!({ "event": "registered", "name": name, "server_id": id, "verify": verify });
-                    if !verify {
-                        e["exit"] = json!(0);
-                    }
-                    json_line(&e);
-                } else {
-                    say!("{name} is registered in the cluster as server ID {id}.");
-                }
-                if !verify {
-                    return Ok(Exit::Success);
-                }
-                drop(_announcer);
-                let share = at.share.as_deref().unwrap_or(Path::new("."));
-                return verify_on_secondary(profile, &at.root, share, &name, a);
-            }
-            if !told_added {
-                told_added = true;
-                if a.json {
-                    json_line(&json!({ "event": "added", "name": name, "server_id": id }));
-                } else {
-                    say!("Added to the cluster manifest as server ID {id}; waiting for its registration in MDaemon.");
-                }
+    let mut primary = String::new();
+    let end = workflows::join::join(&settings, profile, &|| false, &mut |event| {
+        show_join(&event, &name, a, &mut primary);
+        true
+    })?;
+    Ok(match end {
+        JoinEnd::Verified { ok: false } => Exit::Verification,
+        _ => Exit::Success,
+    })
+}
+
+/// One event of the join, as text or JSON. `primary` is learnt from
+/// `Verifying`, for the log lines after it.
+fn show_join(event: &JoinEvent, name: &str, a: &JoinArgs, primary: &mut String) {
+    let secs = a.verify_timeout;
+    let p = sanitize(primary).into_owned();
+    match event {
+        JoinEvent::Facts(f) => report_facts(f, a.json),
+        JoinEvent::Announcing { scope } if a.json => json_line(&JsonEvent::Announcing {
+            name,
+            scope: scope.clone(),
+        }),
+        JoinEvent::Announcing { scope } => say!(
+            "Announcing {name} on {scope} (signed with the join code). Stop with Ctrl-C."
+        ),
+        JoinEvent::Added { server_id } if a.json => json_line(&JsonEvent::Added {
+            name,
+            server_id: *server_id,
+        }),
+        JoinEvent::Added { server_id } => say!(
+            "Added to the cluster manifest as server ID {server_id}; waiting for its registration in MDaemon."
+        ),
+        JoinEvent::Registered { server_id, verify } if a.json => {
+            json_line(&JsonEvent::Registered {
+                name,
+                server_id: *server_id,
+                verify: *verify,
+                exit: (!verify).then_some(0),
+            })
+        }
+        JoinEvent::Registered { server_id, .. } => {
+            say!("{name} is registered in the cluster as server ID {server_id}.")
+        }
+        JoinEvent::Verifying {
+            primary: named,
+            pattern,
+        } => {
+            *primary = named.clone();
+            if a.json {
+                json_line(&JsonEvent::Verifying {
+                    name,
+                    primary: named,
+                    timeout: secs,
+                    pattern,
+                });
+            } else {
+                say!(
+                    "Verifying: waiting up to {secs} s for {} in this node's cluster log (connected, replicating).",
+                    sanitize(named)
+                );
             }
         }
-        if a.timeout
-            .is_some_and(|t| start.elapsed() >= Duration::from_secs(t))
-        {
-            return Err(Problem::new(Exit::Verification, format!("{name} was not registered within {} s", start.elapsed().as_secs()))
-                .fix("add it on the primary (wizard, or `mdcluster apply` with it in the plan), then register it in MDaemon"));
+        JoinEvent::LogFile {
+            what,
+            file,
+            pattern,
+        } if a.json => json_line(&JsonEvent::LogFile {
+            what: what.clone(),
+            file: file.as_deref(),
+            pattern,
+        }),
+        JoinEvent::LogFile { what, .. } => say!("log: {}", sanitize(what)),
+        JoinEvent::LogSearching { what, pattern } if a.json => json_line(&JsonEvent::LogFile {
+            what: what.clone(),
+            file: None,
+            pattern,
+        }),
+        JoinEvent::LogSearching { what, .. } => {
+            say!("log: {} (still looking)", sanitize(what))
         }
-        std::thread::sleep(Duration::from_millis(500));
+        JoinEvent::LogEvent { event: e, matched } if a.json => json_line(&JsonEvent::LogEvent {
+            kind: matched.kind,
+            node: Some(primary),
+            named: &matched.node,
+            time: e.time.as_deref(),
+            severity: e.severity.as_deref(),
+            format: e.format,
+            text: &e.text,
+        }),
+        JoinEvent::LogEvent { event: e, matched } => say!(
+            "  {p}: {} ({}: {})",
+            matched.kind.label(),
+            sanitize(e.time.as_deref().unwrap_or("?")),
+            sanitize(&e.text)
+        ),
+        JoinEvent::Verified(v) => show_verified(v, name, secs, a.json),
     }
 }
 
-/// The end of `join`: this node's own cluster log must show the connection
-/// to the primary (named in the manifest) and a completed replication within
-/// `--verify-timeout` seconds (exit 5 naming what is missing).
-fn verify_on_secondary(
-    profile: &Profile,
-    root: &Path,
-    share: &Path,
-    name: &str,
-    a: &JoinArgs,
-) -> Result<Exit, Problem> {
-    use crate::clusterlog::peer::News;
-    let secs = a.verify_timeout;
-    let primary = Manifest::load(share)
-        .ok()
-        .flatten()
-        .map(|m| m.primary)
-        .filter(|p| !p.is_empty());
-    let Some(primary) = primary else {
-        let what = "the cluster manifest on the share names no primary: there is nothing to verify against";
-        if a.json {
-            json_line(&json!({
-                "event": "verified", "ok": false, "name": name, "primary": null,
-                "missing": [what], "warnings": [], "log": null, "exit": Exit::Verification.code(),
-            }));
-        } else {
-            say!("NOT verified: {what}");
+/// The end of `join`: whether this node's own cluster log showed the
+/// connection to the primary and a completed replication within
+/// `--verify-timeout` seconds, and what is missing.
+fn show_verified(v: &Verification, name: &str, secs: u64, json: bool) {
+    if json {
+        json_line(&JsonEvent::Verified {
+            ok: v.ok,
+            name,
+            primary: v.primary.as_deref(),
+            missing: &v.missing,
+            warnings: &v.warnings,
+            log: v.log.as_deref(),
+            pattern: v.pattern.as_deref(),
+            lines: v.lines,
+            exit: if v.ok { 0 } else { Exit::Verification.code() },
+        });
+        return;
+    }
+    let Some(primary) = &v.primary else {
+        for m in &v.missing {
+            say!("NOT verified: {}", sanitize(m));
         }
-        return Ok(Exit::Verification);
+        return;
     };
-    let mut watch = crate::clusterlog::PeerWatch::new(root, profile, &primary)?;
-    let p = sanitize(&primary).into_owned();
-    if a.json {
-        json_line(&json!({
-            "event": "verifying", "name": name, "primary": primary,
-            "timeout": secs, "pattern": watch.pattern(),
-        }));
-    } else {
+    let p = sanitize(primary);
+    for w in &v.warnings {
+        say!("Warning: {}", sanitize(w));
+    }
+    if v.ok {
         say!(
-            "Verifying: waiting up to {secs} s for {p} in this node's cluster log (connected, replicating)."
+            "Verified: {name} is connected to {p} and replicating (this node's cluster log {}).",
+            v.log
+                .as_deref()
+                .map(crate::text::safe_path)
+                .unwrap_or_default()
+        );
+    } else {
+        say!("NOT verified within {secs} s:");
+        for m in &v.missing {
+            say!("  {}", sanitize(m));
+        }
+        say!(
+            "Next: check Setup > Cluster Service on this node and on {p}, then run `mdcluster verify` on the primary (or this `join` again with a longer --verify-timeout)."
         );
     }
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let mut looked = false;
-    loop {
-        let mut news = Vec::new();
-        let more = watch.poll(&mut |n| news.push(n));
-        for n in news {
-            match n {
-                News::File(h) if a.json => json_line(&json!({
-                    "event": "log-file", "what": h.describe(),
-                    "file": watch.file(), "pattern": watch.pattern(),
-                })),
-                News::File(h) => say!("log: {}", sanitize(&h.describe())),
-                News::Event(e, m) if a.json => json_line(&json!({
-                    "event": "log-event", "kind": m.kind, "node": primary, "named": m.node,
-                    "time": e.time, "severity": e.severity, "format": e.format, "text": e.text,
-                })),
-                News::Event(e, m) => say!(
-                    "  {p}: {} ({}: {})",
-                    m.kind.label(),
-                    sanitize(e.time.as_deref().unwrap_or("?")),
-                    sanitize(&e.text)
-                ),
-            }
-        }
-        if !looked && watch.file().is_none() {
-            looked = true;
-            if a.json {
-                json_line(&json!({
-                    "event": "log-file", "what": watch.describe(), "file": null, "pattern": watch.pattern(),
-                }));
-            } else {
-                say!("log: {} (still looking)", sanitize(&watch.describe()));
-            }
-        }
-        if watch.confirmed() || (!more && Instant::now() >= deadline) {
-            break;
-        }
-        if !more {
-            std::thread::sleep(crate::clusterlog::POLL);
-        }
-    }
-    let ok = watch.confirmed();
-    let missing = watch.missing(secs);
-    let warnings = watch.warnings();
-    if a.json {
-        json_line(&json!({
-            "event": "verified", "ok": ok, "name": name, "primary": primary,
-            "missing": missing, "warnings": warnings, "log": watch.file(),
-            "pattern": watch.pattern(), "lines": watch.lines(),
-            "exit": if ok { 0 } else { Exit::Verification.code() },
-        }));
-    } else {
-        for w in &warnings {
-            say!("Warning: {}", sanitize(w));
-        }
-        if ok {
-            say!(
-                "Verified: {name} is connected to {p} and replicating (this node's cluster log {}).",
-                watch.file().map(crate::text::safe_path).unwrap_or_default()
-            );
-        } else {
-            say!("NOT verified within {secs} s:");
-            for m in &missing {
-                say!("  {}", sanitize(m));
-            }
-            say!(
-                "Next: check Setup > Cluster Service on this node and on {p}, then run `mdcluster verify` on the primary (or this `join` again with a longer --verify-timeout)."
-            );
-        }
-    }
-    Ok(if ok {
-        Exit::Success
-    } else {
-        Exit::Verification
-    })
 }
 
 /// The most a join code file (or standard input) is read: a code with a
@@ -476,7 +451,7 @@ fn ask_code() -> Result<JoinCode, Problem> {
 
 fn report_facts(f: &Facts, json: bool) {
     if json {
-        json_line(&json!({ "event": "facts", "facts": f }));
+        json_line(&JsonEvent::Facts { facts: f });
         return;
     }
     let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "unknown".into());
@@ -589,22 +564,24 @@ pub fn discover(profile: &Profile, a: &DiscoverArgs) -> Result<Exit, Problem> {
     );
     if a.json {
         for r in &reports {
-            json_line(&json!({
-                "event": "node",
-                "name": r.name,
-                "addresses": r.addresses,
-                "unsigned_addresses": r.unsigned_addresses,
-                "source": r.source,
-                "trusted": r.trusted,
-                "untrusted": r.untrusted,
-                "addable": r.addable(),
-                "facts": r.facts,
-                "rules": r.rules,
-            }));
+            json_line(&JsonEvent::Node {
+                name: &r.name,
+                addresses: &r.addresses,
+                unsigned_addresses: &r.unsigned_addresses,
+                source: r.source,
+                trusted: r.trusted,
+                untrusted: r.untrusted.as_deref(),
+                addable: r.addable(),
+                facts: r.facts.as_ref(),
+                rules: &r.rules,
+            });
         }
-        json_line(
-            &json!({ "event": "finished", "found": reports.len(), "trusted": trusted, "why": why, "exit": 0 }),
-        );
+        json_line(&JsonEvent::Discovered {
+            found: reports.len(),
+            trusted,
+            why: &why,
+            exit: 0,
+        });
     } else {
         print_reports(&reports);
         if !why.is_empty() {
@@ -940,14 +917,13 @@ pub fn bench_discovery(profile: &Profile, a: &BenchDiscoveryArgs) -> Result<Exit
     drop(node);
 
     let ms = |from: Instant, to: Instant| to.saturating_duration_since(from).as_secs_f64() * 1000.0;
-    json_line(&json!({
-        "event": "bench-discovery",
-        "name": a.name,
-        "scope": scope.describe(),
-        "start_to_trusted_ms": ms(spawned, trusted),
-        "start_to_announcing_ms": announcing.map(|t| ms(spawned, t)),
-        "announcing_to_trusted_ms": announcing.map(|t| ms(t, trusted)),
-        "listen_to_trusted_ms": ms(listening, found),
-    }));
+    json_line(&JsonEvent::BenchDiscovery {
+        name: &a.name,
+        scope: scope.describe(),
+        start_to_trusted_ms: ms(spawned, trusted),
+        start_to_announcing_ms: announcing.map(|t| ms(spawned, t)),
+        announcing_to_trusted_ms: announcing.map(|t| ms(t, trusted)),
+        listen_to_trusted_ms: ms(listening, found),
+    });
     Ok(Exit::Success)
 }

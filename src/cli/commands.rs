@@ -3,6 +3,7 @@
 use super::{ApplyArgs, BenchMoverArgs, CleanupArgs, DemoArgs, PlanArgs, SandboxArgs, UndoArgs};
 use crate::engine::events::EventSink;
 use crate::engine::{Engine, Preview};
+use crate::output::json::{Fact, JsonEvent, PreviewAction};
 use crate::output::{self, confirm, declined, json_line, say, say_err, HumanSink, JsonSink};
 use crate::plan::Plan;
 use crate::problem::{Exit, Problem};
@@ -10,7 +11,6 @@ use crate::profile::Profile;
 use crate::report::preview::{edit_diff, render};
 use crate::steps::StepId;
 use crate::text::{sanitize, sanitize_lines};
-use serde_json::json;
 use std::path::Path;
 
 pub fn apply(profile: &Profile, a: &ApplyArgs) -> Result<Exit, Problem> {
@@ -27,9 +27,11 @@ pub fn apply(profile: &Profile, a: &ApplyArgs) -> Result<Exit, Problem> {
     if a.dry_run {
         let pending = preview.pending().count();
         if json {
-            json_line(
-                &json!({ "event": "finished", "dry_run": true, "steps_to_change": pending, "exit": 0 }),
-            );
+            json_line(&JsonEvent::DryRunFinished {
+                dry_run: true,
+                steps_to_change: pending,
+                exit: 0,
+            });
         } else if pending == 0 {
             say!("Dry run: nothing to do, and nothing was changed.");
         } else {
@@ -45,7 +47,13 @@ pub fn apply(profile: &Profile, a: &ApplyArgs) -> Result<Exit, Problem> {
     if !preview.has_changes() {
         engine.apply(&preview, "apply", sink.as_ref())?;
         if json {
-            json_line(&json!({ "event": "finished", "changed": [], "exit": 0 }));
+            json_line(&JsonEvent::Applied {
+                changed: &[],
+                journal: None,
+                backups: None,
+                next: &[],
+                exit: 0,
+            });
         } else {
             say!("Nothing to do: the installation is already as the plan wants it; nothing was changed.");
         }
@@ -59,14 +67,13 @@ pub fn apply(profile: &Profile, a: &ApplyArgs) -> Result<Exit, Problem> {
     )?;
     let summary = engine.apply(&preview, "apply", sink.as_ref())?;
     if json {
-        json_line(&json!({
-            "event": "finished",
-            "changed": summary.changed,
-            "journal": summary.journal,
-            "backups": summary.backups,
-            "next": summary.notes,
-            "exit": 0
-        }));
+        json_line(&JsonEvent::Applied {
+            changed: &summary.changed,
+            journal: summary.journal.as_deref(),
+            backups: summary.backups.as_deref(),
+            next: &summary.notes,
+            exit: 0,
+        });
     } else {
         say!("\nApplied: {} step(s) changed.", summary.changed.len());
         output::print_summary(
@@ -86,20 +93,31 @@ fn show_preview(engine: &Engine, preview: &Preview, json: bool, dry_run: bool) {
                 .map(|(i, a)| {
                     let diff = edit_diff(a, preview, &engine.profile)
                         .map(|d| d.iter().map(|l| l.text()).collect::<Vec<_>>());
-                    json!({ "index": i, "action": a, "description": a.describe(), "diff": diff })
+                    PreviewAction {
+                        index: *i,
+                        action: a,
+                        description: a.describe(),
+                        diff,
+                    }
                 })
                 .collect();
-            json_line(&json!({
-                "event": "step-preview",
-                "step": sp.step,
-                "number": sp.step.number(),
-                "title": sp.step.title(),
-                "state": sp.state,
-                "facts": sp.facts.iter().map(|(k, v)| json!({ "name": k, "value": sanitize(v) })).collect::<Vec<_>>(),
-                "checks": sp.checks,
-                "actions": actions,
-                "notes": sp.notes,
-            }));
+            json_line(&JsonEvent::StepPreview {
+                step: sp.step,
+                number: sp.step.number(),
+                title: sp.step.title(),
+                state: sp.state,
+                facts: sp
+                    .facts
+                    .iter()
+                    .map(|(k, v)| Fact {
+                        name: k,
+                        value: sanitize(v).into_owned(),
+                    })
+                    .collect(),
+                checks: &sp.checks,
+                actions,
+                notes: &sp.notes,
+            });
         }
         return;
     }
@@ -152,9 +170,13 @@ pub fn status(profile: &Profile, p: &PlanArgs) -> Result<Exit, Problem> {
     let rows = engine.status();
     if p.json {
         for r in &rows {
-            json_line(
-                &json!({ "event": "step-status", "step": r.step, "number": r.step.number(), "title": r.title, "state": r.state, "detail": sanitize(&r.detail) }),
-            );
+            json_line(&JsonEvent::StepStatus {
+                step: r.step,
+                number: r.step.number(),
+                title: r.title,
+                state: r.state,
+                detail: sanitize(&r.detail).into_owned(),
+            });
         }
         return Ok(Exit::Success);
     }
@@ -188,7 +210,12 @@ pub fn undo(profile: &Profile, u: &UndoArgs) -> Result<Exit, Problem> {
     let json = u.plan.json;
     if list.is_empty() {
         if json {
-            json_line(&json!({ "event": "finished", "undone": [], "exit": 0 }));
+            json_line(&JsonEvent::Undone {
+                undone: &[],
+                journal: None,
+                kept: &[],
+                exit: 0,
+            });
         } else {
             say!("Nothing to undo: there is no journal of an applied run for this installation.");
         }
@@ -196,9 +223,12 @@ pub fn undo(profile: &Profile, u: &UndoArgs) -> Result<Exit, Problem> {
     }
     if json {
         for (step, i, a) in &list {
-            json_line(
-                &json!({ "event": "undo-preview", "step": step, "index": i, "action": a, "description": a.describe_undo() }),
-            );
+            json_line(&JsonEvent::UndoPreview {
+                step: *step,
+                index: *i,
+                action: a,
+                description: a.describe_undo(),
+            });
         }
     } else {
         say!("Undo reverses, newest first:");
@@ -215,9 +245,12 @@ pub fn undo(profile: &Profile, u: &UndoArgs) -> Result<Exit, Problem> {
     };
     let summary = engine.undo(sink.as_ref())?;
     if json {
-        json_line(
-            &json!({ "event": "finished", "undone": summary.changed, "journal": summary.journal, "kept": summary.kept, "exit": 0 }),
-        );
+        json_line(&JsonEvent::Undone {
+            undone: &summary.changed,
+            journal: summary.journal.as_deref(),
+            kept: &summary.kept,
+            exit: 0,
+        });
     } else {
         say!("\nUndone: {} step(s) reversed.", summary.changed.len());
         output::print_summary(&summary, "");
@@ -234,7 +267,11 @@ pub fn cleanup(profile: &Profile, c: &CleanupArgs) -> Result<Exit, Problem> {
     let json = c.plan.json;
     if kept.is_empty() {
         if json {
-            json_line(&json!({ "event": "finished", "cleaned": [], "exit": 0 }));
+            json_line(&JsonEvent::Cleaned {
+                cleaned: 0,
+                kept: &[],
+                exit: 0,
+            });
         } else {
             say!("Nothing to clean up: no old mail store is kept (only `apply --keep-source` keeps one).");
         }
@@ -242,7 +279,7 @@ pub fn cleanup(profile: &Profile, c: &CleanupArgs) -> Result<Exit, Problem> {
     }
     for (source, copy) in &kept {
         if json {
-            json_line(&json!({ "event": "cleanup-preview", "source": source, "copy": copy }));
+            json_line(&JsonEvent::CleanupPreview { source, copy });
         } else {
             say!(
                 "delete {} where its copy in {} is identical",
@@ -264,9 +301,11 @@ pub fn cleanup(profile: &Profile, c: &CleanupArgs) -> Result<Exit, Problem> {
     };
     let summary = engine.cleanup(sink.as_ref())?;
     if json {
-        json_line(
-            &json!({ "event": "finished", "cleaned": kept.len(), "kept": summary.kept, "exit": 0 }),
-        );
+        json_line(&JsonEvent::Cleaned {
+            cleaned: kept.len(),
+            kept: &summary.kept,
+            exit: 0,
+        });
     } else {
         say!(
             "\nCleaned up: {} old folder(s) removed where identical to the share.",
@@ -289,9 +328,12 @@ pub fn validate(profile: &Profile, file: &Path, json: bool) -> Result<Exit, Prob
         .map(|p| p.to_string())
         .collect();
     if json {
-        json_line(
-            &json!({ "valid": true, "fingerprint": plan.fingerprint(), "plan": plan, "unreachable_here": unreachable }),
-        );
+        json_line(&JsonEvent::PlanValid {
+            valid: true,
+            fingerprint: plan.fingerprint(),
+            plan: &plan,
+            unreachable_here: unreachable,
+        });
         return Ok(Exit::Success);
     }
     say!("{}: valid plan", file.display());
@@ -346,7 +388,7 @@ pub fn validate(profile: &Profile, file: &Path, json: bool) -> Result<Exit, Prob
 pub fn sandbox(profile: &Profile, s: &SandboxArgs) -> Result<Exit, Problem> {
     let dir = absolute(&s.dir)?;
     if s.run_service && dir.join(crate::service::SANDBOX_MARKER).exists() {
-        crate::sandbox::service::run(&dir, profile, s.service_seconds)?;
+        crate::sandbox::service::run(&dir, profile, s.service_seconds, &|t| say_err!("{t}"))?;
         return Ok(Exit::Success);
     }
     let opts = crate::sandbox::Options {
@@ -398,7 +440,7 @@ pub fn sandbox(profile: &Profile, s: &SandboxArgs) -> Result<Exit, Problem> {
     say_err!("A plan for it follows on standard output (save it with `> plan.toml`).");
     output::print_text(&crate::sandbox::plan_text(&dir, &share_dir));
     if s.run_service {
-        crate::sandbox::service::run(&dir, profile, s.service_seconds)?;
+        crate::sandbox::service::run(&dir, profile, s.service_seconds, &|t| say_err!("{t}"))?;
     }
     Ok(Exit::Success)
 }
@@ -657,14 +699,14 @@ fn demo_simulation(
 pub fn steps(json: bool) {
     for s in StepId::ALL {
         if json {
-            json_line(&json!({
-                "number": s.number(),
-                "id": s.id(),
-                "title": s.title(),
-                "manual_steps": s.manual_steps(),
-                "available": s.available(),
-                "purpose": s.purpose(),
-            }));
+            json_line(&JsonEvent::StepInfo {
+                number: s.number(),
+                id: s.id(),
+                title: s.title(),
+                manual_steps: s.manual_steps(),
+                available: s.available(),
+                purpose: s.purpose(),
+            });
         } else {
             let avail = if s.available() {
                 ""
@@ -741,17 +783,17 @@ pub fn bench_mover(b: &BenchMoverArgs) -> Result<Exit, Problem> {
     }
     .map_err(crate::engine::actions::fs_problem)?;
     let seconds = started.elapsed().as_secs_f64();
-    json_line(&serde_json::json!({
-            "op": b.op,
-            "threads": b.threads,
-            "flush": b.flush,
-            "method": out.method,
-            "files": out.files,
-            "bytes": out.bytes,
-            "skipped": out.skipped.len(),
-            "seconds": seconds,
-            "files_per_s": out.files as f64 / seconds.max(1e-9),
-            "mb_per_s": out.bytes as f64 / 1e6 / seconds.max(1e-9),
-    }));
+    json_line(&JsonEvent::BenchMover {
+        op: &b.op,
+        threads: b.threads,
+        flush: &b.flush,
+        method: out.method,
+        files: out.files,
+        bytes: out.bytes,
+        skipped: out.skipped.len(),
+        seconds,
+        files_per_s: out.files as f64 / seconds.max(1e-9),
+        mb_per_s: out.bytes as f64 / 1e6 / seconds.max(1e-9),
+    });
     Ok(Exit::Success)
 }

@@ -3,12 +3,12 @@
 
 use super::{LbFailoverArgs, LbGenerateArgs};
 use crate::lb::{self, Generated, GeneratedFile, Kind, Overwrite, Verdict};
+use crate::output::json::{JsonEvent, LbReport, WrittenFile};
 use crate::output::{json_line, say};
 use crate::plan::Plan;
 use crate::problem::{Exit, Problem};
 use crate::profile::Profile;
 use crate::text::sanitize;
-use serde_json::json;
 use std::path::{Path, PathBuf};
 
 /// Where a kind's files go: `-o DIR` for one kind, `DIR/<kind>` for all.
@@ -49,7 +49,7 @@ pub fn generate(profile: &Profile, a: &LbGenerateArgs) -> Result<Exit, Problem> 
         report(&plan, g, verdict, &written, a.json, None);
     }
     if a.json {
-        json_line(&json!({ "event": "finished", "exit": 0 }));
+        json_line(&JsonEvent::Finished { exit: 0 });
     } else {
         say!("Nothing was started or reloaded: copy the files into place and reload the balancer yourself.");
     }
@@ -96,7 +96,7 @@ pub fn failover(profile: &Profile, a: &LbFailoverArgs) -> Result<Exit, Problem> 
         );
     }
     if a.json {
-        json_line(&json!({ "event": "finished", "exit": 0 }));
+        json_line(&JsonEvent::Finished { exit: 0 });
     } else {
         say!(
             "Nothing was reloaded: reload the balancer yourself to move the sessions. Once {} is back, `mdcluster lb --force` writes the normal configuration again.",
@@ -139,17 +139,24 @@ fn report(
                 written
                     .iter()
                     .find(|w| w.ends_with(&f.path))
-                    .map(|w| json!({ "path": w, "about": f.about }))
+                    .map(|w| WrittenFile {
+                        path: w,
+                        about: &f.about,
+                    })
             })
             .collect();
-        json_line(&json!({
-            "event": if moved.is_some() { "lb-failover" } else { "lb-config" },
-            "kind": g.kind,
-            "failover": moved,
-            "files": files,
-            "check": verdict,
-            "notes": g.notes,
-        }));
+        let report = LbReport {
+            kind: g.kind,
+            failover: moved,
+            files,
+            check: verdict,
+            notes: &g.notes,
+        };
+        json_line(&if moved.is_some() {
+            JsonEvent::LbFailover(report)
+        } else {
+            JsonEvent::LbConfig(report)
+        });
         return;
     }
     let lbp = &plan.load_balancer;

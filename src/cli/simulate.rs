@@ -2,13 +2,13 @@
 
 use super::cluster::ScopeArgs;
 use crate::cluster::pairing::{self, JoinCode};
+use crate::output::json::JsonEvent;
 use crate::output::{json_line, say};
 use crate::problem::{Exit, Problem};
 use crate::profile::Profile;
 use crate::simulation::{self, Fault, LogFormat, Report};
 use crate::text::sanitize;
 use clap::Args;
-use serde_json::json;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -143,21 +143,20 @@ pub fn simulate(profile: &Profile, a: &SimulateArgs) -> Result<Exit, Problem> {
     let log =
         crate::simulation::logline::file_for(&cfg.primary, profile, jiff::Zoned::now().date());
     if json {
-        json_line(&json!({
-            "event": "simulation-started",
-            "simulation": true,
-            "note": "SIMULATION: not MDaemon; sample secondaries and a simulated primary cluster service",
-            "primary": cfg.primary,
-            "share": cfg.share,
-            "dir": cfg.dir,
-            "names": cfg.names,
-            "log_format": cfg.format,
-            "interval_ms": cfg.interval.as_millis() as u64,
-            "faults": cfg.faults,
-            "scope": cfg.scope.describe(),
-            "cluster_log": log,
-            "pid": std::process::id(),
-        }));
+        json_line(&JsonEvent::SimulationStarted {
+            simulation: true,
+            note: "SIMULATION: not MDaemon; sample secondaries and a simulated primary cluster service",
+            primary: &cfg.primary,
+            share: &cfg.share,
+            dir: &cfg.dir,
+            names: &cfg.names,
+            log_format: cfg.format,
+            interval_ms: cfg.interval.as_millis() as u64,
+            faults: &cfg.faults,
+            scope: cfg.scope.describe(),
+            cluster_log: &log,
+            pid: std::process::id(),
+        });
     } else {
         say!(
             "SIMULATION (not MDaemon): {} simulated secondar{} for the SAMPLE primary {}, announcing on {}; \
@@ -171,7 +170,10 @@ pub fn simulate(profile: &Profile, a: &SimulateArgs) -> Result<Exit, Problem> {
     }
     simulation::run(profile, &cfg, &stop, &mut |r| show(&r, json))?;
     if json {
-        json_line(&json!({ "event": "simulation-stopped", "simulation": true, "exit": 0 }));
+        json_line(&JsonEvent::SimulationStopped {
+            simulation: true,
+            exit: 0,
+        });
     } else {
         say!("SIMULATION stopped; registered nodes no longer announce.");
     }
@@ -180,15 +182,21 @@ pub fn simulate(profile: &Profile, a: &SimulateArgs) -> Result<Exit, Problem> {
 
 fn show(r: &Report, json: bool) {
     if json {
-        let v = match r {
-            Report::Secondary { name, dir, created } => {
-                json!({ "event": "secondary", "name": name, "dir": dir, "created": created })
-            }
-            Report::Announcing { name } => json!({ "event": "announcing", "name": name }),
-            Report::Registered { name, server_id } => {
-                json!({ "event": "registered", "name": name, "server_id": server_id })
-            }
-            Report::Unregistered { name } => json!({ "event": "unregistered", "name": name }),
+        let simulation = true;
+        json_line(&match r {
+            Report::Secondary { name, dir, created } => JsonEvent::Secondary {
+                name,
+                dir,
+                created: *created,
+                simulation,
+            },
+            Report::Announcing { name } => JsonEvent::SimulatedAnnouncing { name, simulation },
+            Report::Registered { name, server_id } => JsonEvent::SimulatedRegistered {
+                name,
+                server_id: *server_id,
+                simulation,
+            },
+            Report::Unregistered { name } => JsonEvent::Unregistered { name, simulation },
             Report::Line {
                 on,
                 node,
@@ -196,17 +204,22 @@ fn show(r: &Report, json: bool) {
                 format,
                 file,
                 line,
-            } => {
-                json!({ "event": "log-line", "log_of": on.as_deref().unwrap_or("primary"), "node": node, "kind": kind, "format": format, "file": file, "line": line })
-            }
-            Report::Rollover { from, to } => {
-                json!({ "event": "rollover", "from": from, "to": to })
-            }
-            Report::Note { text } => json!({ "event": "note", "text": text }),
-        };
-        let mut v = v;
-        v["simulation"] = json!(true);
-        json_line(&v);
+            } => JsonEvent::SimulatedLogLine {
+                log_of: on.as_deref().unwrap_or("primary"),
+                node,
+                kind,
+                format: *format,
+                file,
+                line,
+                simulation,
+            },
+            Report::Rollover { from, to } => JsonEvent::Rollover {
+                from,
+                to,
+                simulation,
+            },
+            Report::Note { text } => JsonEvent::SimulationNote { text, simulation },
+        });
         return;
     }
     let text = match r {

@@ -24,9 +24,11 @@
 pub mod confirm;
 pub mod find;
 pub mod follow;
+pub mod grid;
 pub mod matcher;
 pub mod parse;
 pub mod peer;
+pub mod watch;
 
 pub use confirm::{Confirmations, NodeSpec};
 pub use find::Found;
@@ -34,6 +36,7 @@ pub use follow::{Follower, Happening, Line};
 pub use matcher::{Kind, Matched, Matcher};
 pub use parse::{Event, Format, Parser};
 pub use peer::PeerWatch;
+pub use watch::Watch;
 
 use std::time::Duration;
 
@@ -72,18 +75,7 @@ pub fn scan_once(
     profile: &crate::profile::Profile,
     nodes: &[NodeSpec],
 ) -> Result<(Found, Confirmations), crate::problem::Problem> {
-    let reader = Reader::new(profile)?;
-    let mut follower = Follower::new(root, profile);
-    let mut confirmations = Confirmations::new(nodes);
-    loop {
-        let more = follower.poll(64 * 1024 * 1024, &mut |line| {
-            if let (event, Some(m)) = reader.read(&line) {
-                confirmations.apply(&event, &m);
-            }
-        });
-        if !more {
-            break;
-        }
-    }
-    Ok((follower.found().clone(), confirmations))
+    let mut watch = Watch::new(root, profile, nodes)?;
+    watch.read_to_end();
+    Ok((watch.found().clone(), watch.confirmations().clone()))
 }

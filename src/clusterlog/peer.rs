@@ -10,7 +10,8 @@
 //! are kept once seen.
 
 use super::confirm::{NodeLog, Seen};
-use super::{Confirmations, Event, Follower, Happening, Matched, NodeSpec, Reader};
+use super::watch::{self, Watch};
+use super::{Event, Happening, Matched, NodeSpec};
 use crate::problem::Problem;
 use crate::profile::Profile;
 use std::path::Path;
@@ -26,26 +27,21 @@ pub enum News {
 
 /// The secondary's cluster log, followed for its primary.
 pub struct PeerWatch {
-    reader: Reader,
-    follower: Follower,
-    conf: Confirmations,
+    watch: Watch,
     primary: String,
-    last: Option<Happening>,
 }
 
 impl PeerWatch {
     /// Follow the cluster log of the installation at `root` for `primary`.
     pub fn new(root: &Path, profile: &Profile, primary: &str) -> Result<PeerWatch, Problem> {
+        let node = NodeSpec {
+            name: primary.to_string(),
+            address: String::new(),
+            primary: false,
+        };
         Ok(PeerWatch {
-            reader: Reader::new(profile)?,
-            follower: Follower::new(root, profile),
-            conf: Confirmations::new(&[NodeSpec {
-                name: primary.to_string(),
-                address: String::new(),
-                primary: false,
-            }]),
+            watch: Watch::new(root, profile, &[node])?,
             primary: primary.to_string(),
-            last: None,
         })
     }
 
@@ -57,27 +53,20 @@ impl PeerWatch {
     /// file goes to `on` (the same error twice in a row is said once).
     /// Returns true when there is more to read at once.
     pub fn poll(&mut self, on: &mut dyn FnMut(News)) -> bool {
-        let (reader, conf) = (&self.reader, &mut self.conf);
-        let more = self.follower.poll(4 << 20, &mut |line| {
-            if let (event, Some(m)) = reader.read(&line) {
-                if conf.apply(&event, &m).is_some() {
-                    on(News::Event(event, m));
-                }
-            }
-        });
-        for h in self.follower.take_happenings() {
-            if self.last.as_ref() == Some(&h) {
-                continue;
-            }
-            self.last = Some(h.clone());
-            on(News::File(h));
-        }
-        more
+        self.watch.poll(&mut |news| match news {
+            watch::News::Matched {
+                event,
+                matched,
+                node: Some(_),
+            } => on(News::Event(event, matched)),
+            watch::News::File(h) => on(News::File(h)),
+            watch::News::Matched { .. } | watch::News::Line(_) => {}
+        })
     }
 
     /// What the log says about the primary so far.
     pub fn log(&self) -> &NodeLog {
-        &self.conf.nodes[0].1
+        &self.watch.confirmations().nodes[0].1
     }
 
     pub fn confirmed(&self) -> bool {
@@ -86,22 +75,22 @@ impl PeerWatch {
 
     /// The file being read.
     pub fn file(&self) -> Option<&Path> {
-        self.follower.file()
+        self.watch.file()
     }
 
     /// The search for the log: pattern and match, for the screen.
     pub fn describe(&self) -> String {
-        self.follower.found().describe()
+        self.watch.found().describe()
     }
 
     /// The glob the log is looked for with.
     pub fn pattern(&self) -> &str {
-        &self.follower.found().pattern
+        &self.watch.found().pattern
     }
 
     /// Lines read in all.
     pub fn lines(&self) -> u64 {
-        self.follower.lines
+        self.watch.lines()
     }
 
     /// What is missing after `secs` seconds, one sentence each (empty when
@@ -148,7 +137,7 @@ impl PeerWatch {
 
     /// Clock and time-zone warnings about the primary, one sentence each.
     pub fn warnings(&self) -> Vec<String> {
-        self.conf.warnings()
+        self.watch.confirmations().warnings()
     }
 }
 

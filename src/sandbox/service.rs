@@ -9,7 +9,6 @@
 //! deleted, as MDaemon deletes them. It logs what it does to
 //! `Logs/SIMULATED-MDaemon.log`.
 
-use crate::output::say_err;
 use crate::problem::{Exit, Problem};
 use crate::profile::Profile;
 use crate::service::{Simulated, SANDBOX_MARKER, SIMULATION_STATE};
@@ -17,8 +16,14 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// Run until `seconds` have passed (or forever).
-pub fn run(root: &Path, profile: &Profile, seconds: Option<u64>) -> Result<(), Problem> {
+/// Run until `seconds` have passed (or forever). `tell` shows the one line
+/// the administrator must see: that it runs, and how to stop it.
+pub fn run(
+    root: &Path,
+    profile: &Profile,
+    seconds: Option<u64>,
+    tell: &dyn Fn(&str),
+) -> Result<(), Problem> {
     if !root.join(SANDBOX_MARKER).exists() {
         return Err(Problem::usage(format!(
             "{} is not a sandbox made by `mdcluster sandbox`",
@@ -50,13 +55,13 @@ pub fn run(root: &Path, profile: &Profile, seconds: Option<u64>) -> Result<(), P
     };
     save(&state)?;
     log("simulated MDaemon started (this is not MDaemon)");
-    say_err!(
+    tell(&format!(
         "SIMULATED MDaemon running for the sandbox {} (process {}); drop {} to stop it, {} to start it.",
         root.display(),
         state.pid,
         *profile.semaphores.stop,
         *profile.semaphores.restart
-    );
+    ));
     let deadline = seconds.map(|s| Instant::now() + Duration::from_secs(s));
     let take = |name: &str| std::fs::remove_file(sem_dir.join(name)).is_ok();
     while deadline.is_none_or(|d| Instant::now() < d) {

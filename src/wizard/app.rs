@@ -18,6 +18,7 @@ use crate::plan::Plan;
 use crate::problem::Problem;
 use crate::profile::Profile;
 use crate::steps::{StepId, StepState};
+use crate::workflows::join::JoinEvent;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
@@ -219,19 +220,9 @@ pub struct JoinRequest {
 /// What the announcing thread reports.
 #[derive(Clone, Debug)]
 pub enum JoinUpdate {
-    Facts(Box<crate::cluster::facts::Facts>),
-    Announcing(String),
-    Added(u32),
-    Registered(u32),
-    /// Registered; now following this node's cluster log for the primary.
-    Verifying(String),
-    /// The end of verification: confirmed or not, what is missing, warnings.
-    Verified {
-        ok: bool,
-        missing: Vec<String>,
-        warnings: Vec<String>,
-        log: Option<PathBuf>,
-    },
+    /// What the join workflow reported.
+    Event(JoinEvent),
+    /// It stopped with an error.
     Failed(String),
 }
 
@@ -1231,55 +1222,58 @@ impl App {
 
     fn join_update(&mut self, update: JoinUpdate) {
         let j = &mut self.join;
-        match update {
-            JoinUpdate::Facts(f) => j.facts = Some(*f),
-            JoinUpdate::Announcing(on) => j
-                .status
-                .push(format!("announcing on {on}; waiting for the primary")),
-            JoinUpdate::Added(id) => {
-                j.server_id = Some(id);
-                j.status.push(format!(
-                    "added to the cluster as server ID {id}; waiting for its registration in MDaemon on the primary"
-                ));
-            }
-            JoinUpdate::Registered(id) => {
-                j.server_id = Some(id);
-                j.registered = true;
+        let event = match update {
+            JoinUpdate::Event(event) => event,
+            JoinUpdate::Failed(e) => {
                 j.running = false;
+                j.status.push(format!("stopped: {e}"));
+                return;
+            }
+        };
+        match event {
+            JoinEvent::Facts(f) => j.facts = Some(*f),
+            JoinEvent::Announcing { scope } => j
+                .status
+                .push(format!("announcing on {scope}; waiting for the primary")),
+            JoinEvent::Added { server_id } => {
+                j.server_id = Some(server_id);
                 j.status.push(format!(
-                    "registered as server ID {id}: this node is in the cluster"
+                    "added to the cluster as server ID {server_id}; waiting for its registration in MDaemon on the primary"
                 ));
             }
-            JoinUpdate::Verifying(primary) => {
+            JoinEvent::Registered { server_id, verify } => {
+                j.server_id = Some(server_id);
+                j.registered = true;
+                j.running = verify;
+                j.status.push(format!(
+                    "registered as server ID {server_id}: this node is in the cluster"
+                ));
+            }
+            JoinEvent::Verifying { primary, .. } => {
                 j.running = true;
                 j.status.push(format!(
                     "verifying: waiting for {primary} in this node's cluster log"
                 ));
             }
-            JoinUpdate::Verified {
-                ok,
-                missing,
-                warnings,
-                log,
-            } => {
+            // The log's lines and file changes: the verdict below says what counts.
+            JoinEvent::LogFile { .. }
+            | JoinEvent::LogSearching { .. }
+            | JoinEvent::LogEvent { .. } => {}
+            JoinEvent::Verified(v) => {
                 j.running = false;
-                j.verified = Some(ok);
-                for w in warnings {
+                j.verified = Some(v.ok);
+                for w in v.warnings {
                     j.status.push(format!("warning: {w}"));
                 }
-                if ok {
-                    let log = log.map(|l| l.display().to_string()).unwrap_or_default();
+                if v.ok {
+                    let log = v.log.map(|l| l.display().to_string()).unwrap_or_default();
                     j.status
                         .push(format!("verified: connected and replicating ({log})"));
                 } else {
-                    for m in missing {
+                    for m in v.missing {
                         j.status.push(format!("NOT verified: {m}"));
                     }
                 }
-            }
-            JoinUpdate::Failed(e) => {
-                j.running = false;
-                j.status.push(format!("stopped: {e}"));
             }
         }
     }

@@ -15,6 +15,7 @@ use crate::engine::{Engine, Summary};
 use crate::plan::Plan;
 use crate::problem::{Exit, Problem};
 use crate::profile::Profile;
+use crate::workflows::join::JoinSettings;
 use ratatui::backend::Backend;
 use ratatui::Terminal;
 use std::path::{Path, PathBuf};
@@ -179,8 +180,8 @@ impl LockHolder {
     }
 }
 
-/// Announce this machine as a secondary (the join screen) and report where
-/// it stands, until a newer join starts, it is stopped, or it is registered.
+/// The join screen's worker: the join workflow, its events posted as
+/// messages, until a newer join starts or the wizard ends.
 fn join(
     generation: u64,
     current: &AtomicU64,
@@ -196,123 +197,25 @@ fn join(
             return;
         }
     };
-    let collect = {
-        let (root, share, profile, scope, name) = (
-            req.root.clone(),
-            req.share.clone(),
-            profile.clone(),
-            req.scope.clone(),
-            req.name.clone(),
-        );
-        move || {
-            crate::cluster::facts::collect(
-                &root,
-                &profile,
-                &name,
-                scope.addresses(),
-                share.as_deref(),
-            )
-        }
+    let settings = JoinSettings {
+        root: req.root,
+        share: req.share,
+        name: req.name,
+        scope: req.scope,
+        code,
+        register_timeout: None,
+        verify_timeout: Duration::from_secs(JOIN_VERIFY_SECS),
     };
-    post(JoinUpdate::Facts(Box::new(collect())));
-    let _announcer = match crate::discovery::Announcer::start(&req.scope, code, collect) {
-        Ok(a) => a,
-        Err(p) => {
-            post(JoinUpdate::Failed(p.to_string()));
-            return;
-        }
-    };
-    post(JoinUpdate::Announcing(req.scope.describe()));
-    let mut added = None;
-    while current.load(Ordering::SeqCst) == generation {
-        let standing = match req.share.as_deref() {
-            Some(s) => match crate::cluster::manifest::standing(s, &req.name) {
-                Ok(standing) => standing,
-                Err(p) => {
-                    post(JoinUpdate::Failed(p.to_string()));
-                    return;
-                }
-            },
-            None => None,
-        };
-        match standing {
-            Some((id, true)) => {
-                post(JoinUpdate::Registered(id));
-                drop(_announcer);
-                verify_join(generation, current, &req, profile, &post);
-                return;
-            }
-            Some((id, false)) if added != Some(id) => {
-                added = Some(id);
-                if !post(JoinUpdate::Added(id)) {
-                    return;
-                }
-            }
-            _ => {}
-        }
-        std::thread::sleep(Duration::from_millis(500));
+    let stop = || current.load(Ordering::SeqCst) != generation;
+    let mut on = |event| post(JoinUpdate::Event(event));
+    if let Err(p) = crate::workflows::join::join(&settings, profile, &stop, &mut on) {
+        post(JoinUpdate::Failed(p.to_string()));
     }
 }
 
 /// How long the join screen waits for this node's cluster log to confirm
 /// the primary (as `join`'s default `--verify-timeout`).
 const JOIN_VERIFY_SECS: u64 = 120;
-
-/// After registration: follow this node's own cluster log until it shows
-/// the connection to the primary and a replication, the time is up, or a
-/// newer join starts.
-fn verify_join(
-    generation: u64,
-    current: &AtomicU64,
-    req: &JoinRequest,
-    profile: &Profile,
-    post: &dyn Fn(JoinUpdate) -> bool,
-) {
-    let primary = req
-        .share
-        .as_deref()
-        .and_then(|s| crate::cluster::manifest::Manifest::load(s).ok().flatten())
-        .map(|m| m.primary)
-        .filter(|p| !p.is_empty());
-    let Some(primary) = primary else {
-        post(JoinUpdate::Verified {
-            ok: false,
-            missing: vec!["the cluster manifest names no primary".into()],
-            warnings: Vec::new(),
-            log: None,
-        });
-        return;
-    };
-    let mut watch = match crate::clusterlog::PeerWatch::new(&req.root, profile, &primary) {
-        Ok(w) => w,
-        Err(p) => {
-            post(JoinUpdate::Failed(p.to_string()));
-            return;
-        }
-    };
-    if !post(JoinUpdate::Verifying(primary)) {
-        return;
-    }
-    let deadline = std::time::Instant::now() + Duration::from_secs(JOIN_VERIFY_SECS);
-    loop {
-        if current.load(Ordering::SeqCst) != generation {
-            return;
-        }
-        let more = watch.poll(&mut |_| {});
-        if watch.confirmed() || (!more && std::time::Instant::now() >= deadline) {
-            break;
-        }
-        if !more {
-            std::thread::sleep(crate::clusterlog::POLL);
-        }
-    }
-    post(JoinUpdate::Verified {
-        ok: watch.confirmed(),
-        missing: watch.missing(JOIN_VERIFY_SECS),
-        warnings: watch.warnings(),
-        log: watch.file().map(std::path::Path::to_path_buf),
-    });
-}
 
 /// Listen for secondaries and post what is found, judged, whenever it
 /// changes; also the join code to show. Stops when a newer discovery starts
@@ -327,9 +230,10 @@ fn follow_log(
     profile: &Profile,
     tx: &Sender<Msg>,
 ) {
-    use crate::clusterlog::{Confirmations, Follower, Reader};
-    let reader = match Reader::new(profile) {
-        Ok(r) => r,
+    use crate::clusterlog::watch::News;
+    use crate::clusterlog::{Confirmations, Watch};
+    let mut watch = match Watch::new(root, profile, nodes) {
+        Ok(w) => w,
         Err(p) => {
             let _ = tx.send(Msg::ClusterLog {
                 generation,
@@ -340,28 +244,25 @@ fn follow_log(
             return;
         }
     };
-    let mut follower = Follower::new(root, profile);
-    let mut confirmations = Confirmations::new(nodes);
     let mut shown: Option<String> = None;
     while current.load(Ordering::SeqCst) == generation {
         let mut lines = Vec::new();
-        // A bounded bite per round, so a huge log still lets the screen move.
-        follower.poll(4 << 20, &mut |line| {
-            let (event, matched) = reader.read(&line);
-            if let Some(m) = matched {
-                if confirmations.apply(&event, &m).is_some() {
-                    lines.push(event.text);
-                }
-            }
+        watch.poll(&mut |news| match news {
+            News::Matched {
+                event,
+                node: Some(_),
+                ..
+            } => lines.push(event.text),
+            News::File(h) => lines.push(h.describe()),
+            News::Matched { .. } | News::Line(_) => {}
         });
-        lines.extend(follower.take_happenings().iter().map(|h| h.describe()));
-        let found = follower.found().describe();
+        let found = watch.found().describe();
         if !lines.is_empty() || shown.as_deref() != Some(found.as_str()) {
             shown = Some(found.clone());
             let sent = tx.send(Msg::ClusterLog {
                 generation,
                 found,
-                confirmations: confirmations.clone(),
+                confirmations: watch.confirmations().clone(),
                 lines,
             });
             if sent.is_err() {

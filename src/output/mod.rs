@@ -14,11 +14,14 @@
 //!   exit status [`BROKEN_PIPE_EXIT`]; on standard error (diagnostics and
 //!   progress) the write is dropped and the run goes on to its own exit code.
 
+pub mod json;
+
 use crate::engine::events::{Event, EventSink, Outcome};
 use crate::problem::{Exit, Problem};
 use crate::report::preview::Style;
 use crate::text::{safe_path, sanitize, sanitize_json_text, sanitize_lines, size};
 use indicatif::{ProgressBar, ProgressStyle};
+use json::JsonEvent;
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 
@@ -130,7 +133,10 @@ pub fn style_for_stdout() -> Style {
 
 pub fn print_problem(p: &Problem, json: bool) {
     if json {
-        json_line(&serde_json::json!({ "event": "error", "exit": p.exit.code(), "error": p }));
+        json_line(&JsonEvent::Error {
+            exit: p.exit.code(),
+            error: p,
+        });
     } else {
         // Problems quote file content and paths: every line is sanitized.
         say_err!("error: {p}");
@@ -142,7 +148,7 @@ pub struct JsonSink;
 
 impl EventSink for JsonSink {
     fn emit(&self, event: Event) {
-        json_line(&event);
+        json_line(&JsonEvent::Engine(&event));
     }
 }
 
@@ -150,7 +156,7 @@ impl EventSink for JsonSink {
 /// is sanitized first, so C1 controls, DEL and bidi overrides from files, logs
 /// or the network arrive escaped as on the terminal (serde_json itself escapes
 /// only C0).
-pub fn json_line<T: serde::Serialize>(value: &T) {
+pub fn json_line(value: &JsonEvent<'_>) {
     let Ok(text) = serde_json::to_string(value) else {
         return;
     };

@@ -62,7 +62,9 @@ impl Lab {
     }
 
     fn answers(&self) -> Answers {
-        let mut a = Answers::from_disk(&self.install, &Profile::builtin());
+        let profile = Profile::builtin();
+        let earlier = mdcluster::workflows::start::EarlierRun::read(&self.install, &profile);
+        let mut a = Answers::from_disk(&self.install, &profile, &earlier);
         a.node_name = "MAIL1".into();
         a.node_address = "192.0.2.11".into();
         a
@@ -93,7 +95,9 @@ struct Driver {
 impl Driver {
     fn new(answers: Answers, color: bool) -> Driver {
         let profile = Profile::builtin();
-        let mut app = App::new(profile.clone(), answers, color);
+        let earlier =
+            mdcluster::workflows::start::EarlierRun::read(&answers.install_local, &profile);
+        let mut app = App::new(profile.clone(), answers, color, earlier);
         app.save_path = saved_plan().display().to_string();
         let (tx, rx) = channel();
         let t0 = Instant::now();

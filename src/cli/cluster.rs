@@ -4,8 +4,9 @@
 use crate::cluster::facts::{self, Facts};
 use crate::cluster::manifest::{Manifest, ManifestLock};
 use crate::cluster::pairing::{self, JoinCode};
+use crate::cluster::rules::RuleId;
 use crate::discovery::survey::{NodeReport, PrimaryView, Source, UNSIGNED_ADDRESS};
-use crate::discovery::{self, Browser, Scope};
+use crate::discovery::{Browser, Scope};
 use crate::location::Resolver;
 use crate::output::json::JsonEvent;
 use crate::output::{json_line, say, say_err, style_for_stdout};
@@ -14,6 +15,7 @@ use crate::problem::{Exit, Problem};
 use crate::profile::Profile;
 use crate::text::sanitize;
 use crate::winpath::WinPath;
+use crate::workflows::discover::{Survey, SurveySettings};
 use crate::workflows::{
     self,
     join::{JoinEnd, JoinEvent, JoinSettings, Verification},
@@ -526,42 +528,58 @@ pub fn primary_view(
     scope: &Scope,
     code: Option<&str>,
 ) -> Result<PrimaryView, Problem> {
-    let name = at
+    let s = survey_settings(at, scope, code, &[])?;
+    PrimaryView::gather(
+        profile,
+        &s.root,
+        s.share.as_deref(),
+        &s.primary,
+        scope,
+        s.code,
+    )
+}
+
+/// What a survey from this installation needs: the primary's name (from
+/// the plan, else this computer's), the code given (else the one issued
+/// here), the rules to go on despite.
+pub fn survey_settings(
+    at: &Located,
+    scope: &Scope,
+    code: Option<&str>,
+    ignore: &[RuleId],
+) -> Result<SurveySettings, Problem> {
+    let primary = at
         .plan
         .as_ref()
         .and_then(|p| p.primary())
         .map(|n| n.name.clone())
         .unwrap_or_else(facts::computer_name);
-    let code = code.map(JoinCode::parse).transpose()?;
-    PrimaryView::gather(profile, &at.root, at.share.as_deref(), &name, scope, code)
+    Ok(SurveySettings {
+        root: at.root.clone(),
+        share: at.share.clone(),
+        primary,
+        scope: scope.clone(),
+        code: code.map(JoinCode::parse).transpose()?,
+        ignore: ignore.to_vec(),
+    })
 }
 
 /// Listen for announcements and judge every node found.
 pub fn discover(profile: &Profile, a: &DiscoverArgs) -> Result<Exit, Problem> {
     let at = a.place.locate(profile)?;
     let scope = a.scope.scope();
-    let view = primary_view(profile, &at, &scope, a.code.as_deref())?;
-    if view.code.is_none() && !a.json {
+    let settings = survey_settings(&at, &scope, a.code.as_deref(), &a.ignore)?;
+    let mut survey = Survey::start(settings, profile)?;
+    if survey.code().is_none() && !a.json {
         say_err!("note: no join code here (issue one with `mdcluster code`): no announcement can be trusted.");
     }
-    let mut browser = Browser::start(&scope)?;
-    let deadline = Instant::now() + Duration::from_secs(a.timeout);
-    while Instant::now() < deadline {
-        browser.poll(
-            deadline
-                .saturating_duration_since(Instant::now())
-                .min(Duration::from_millis(250)),
-        );
+    for host in &a.manual {
+        survey.add_manual(host);
     }
-    let sightings: Vec<&discovery::Sighting> = browser.sightings().collect();
-    let reports = view.judge(&a.ignore).all(&sightings, &a.manual);
+    survey.listen(Duration::from_secs(a.timeout));
+    let reports = survey.reports();
     let trusted = reports.iter().filter(|r| r.trusted).count();
-    let why = discovery::explain_nothing(
-        &scope,
-        sightings.len(),
-        trusted,
-        Duration::from_secs(a.timeout),
-    );
+    let why = survey.why();
     if a.json {
         for r in &reports {
             json_line(&JsonEvent::Node {
@@ -711,71 +729,24 @@ pub struct DiscoveryArgs {
     pub discovery_timeout: u64,
 }
 
-/// Listen for the plan's secondaries that are not registered yet, until all
-/// are found and trusted or the time is up; judge them. None when the plan
-/// has no such secondary (nothing to listen for).
-pub fn survey_plan(
-    profile: &Profile,
-    plan: &Plan,
-    d: &DiscoveryArgs,
-) -> Result<Option<Vec<NodeReport>>, Problem> {
-    if !plan
-        .nodes
-        .iter()
-        .any(|n| n.role == crate::plan::Role::Secondary)
-    {
-        return Ok(None);
+impl DiscoveryArgs {
+    /// Listen for the plan's secondaries that are not in the cluster yet
+    /// ([`workflows::discover::survey_plan`]) with these options.
+    pub fn survey(
+        &self,
+        profile: &Profile,
+        plan: &Plan,
+    ) -> Result<Option<Vec<NodeReport>>, Problem> {
+        let code = self.code.as_deref().map(JoinCode::parse).transpose()?;
+        workflows::discover::survey_plan(
+            profile,
+            plan,
+            &self.scope.scope(),
+            code,
+            &self.ignore,
+            Duration::from_secs(self.discovery_timeout),
+        )
     }
-    let r = Resolver::new(plan.mounts.clone());
-    let at = Located {
-        plan: Some(plan.clone()),
-        root: r.locate(&plan.install_root)?.local,
-        share: Some(r.locate(&plan.shared.path)?.local),
-        share_win: Some(plan.shared.path.clone()),
-    };
-    // An unreachable share is refused by the shared-path step, in its own words.
-    let manifest = at
-        .share
-        .as_deref()
-        .filter(|s| s.is_dir())
-        .map(Manifest::load)
-        .transpose()?
-        .flatten();
-    let wanted: Vec<&crate::plan::Node> = plan
-        .nodes
-        .iter()
-        .filter(|n| n.role == crate::plan::Role::Secondary)
-        // One in the manifest already was checked when it was added.
-        .filter(|n| manifest.as_ref().and_then(|m| m.member(&n.name)).is_none())
-        .collect();
-    if wanted.is_empty() {
-        return Ok(None);
-    }
-    let scope = d.scope.scope();
-    let view = primary_view(profile, &at, &scope, d.code.as_deref())?;
-    let mut browser = Browser::start(&scope)?;
-    let deadline = Instant::now() + Duration::from_secs(d.discovery_timeout);
-    loop {
-        browser.poll(Duration::from_millis(200));
-        let now = facts::now_ms();
-        // Found: trusted, and signing the plan's address when that is an IP.
-        // Until then it is listened for to the end: its addresses arrive in
-        // pieces, and a refusal can say what else answers for it unsigned.
-        let all_found = wanted.iter().all(|w| {
-            let planned = w.address.parse::<std::net::IpAddr>().ok();
-            browser.sightings().any(|s| {
-                s.name().eq_ignore_ascii_case(&w.name)
-                    && s.trust(view.code.as_ref(), now).is_ok_and(|a| {
-                        planned.is_none_or(|ip| s.signed_and_unsigned(a).0.contains(&ip))
-                    })
-            })
-        });
-        if all_found || Instant::now() >= deadline {
-            break;
-        }
-    }
-    let sightings: Vec<&discovery::Sighting> = browser.sightings().collect();
-    Ok(Some(view.judge(&d.ignore).all(&sightings, &[])))
 }
 
 #[derive(Args, Debug)]

@@ -11,6 +11,7 @@ use crate::profile::Profile;
 use crate::report::preview::{edit_diff, render};
 use crate::steps::StepId;
 use crate::text::{sanitize, sanitize_lines};
+use crate::workflows::start::EarlierRun;
 use std::path::Path;
 
 pub fn apply(profile: &Profile, a: &ApplyArgs) -> Result<Exit, Problem> {
@@ -20,7 +21,7 @@ pub fn apply(profile: &Profile, a: &ApplyArgs) -> Result<Exit, Problem> {
     engine.options.keep_source |= a.keep_source;
     engine.options.stop_mdaemon |= a.stop_mdaemon;
     engine.options.mdaemon_stopped |= a.mdaemon_stopped;
-    engine.discovered = super::cluster::survey_plan(profile, &engine.plan, &a.discovery)?;
+    engine.discovered = a.discovery.survey(profile, &engine.plan)?;
     let preview = engine.preview()?;
     let json = a.plan.json;
     show_preview(&engine, &preview, json, a.dry_run);
@@ -460,21 +461,23 @@ pub fn wizard(
                 .fix("give the installation folder with --root DIR (try `mdcluster sandbox DIR` for a sample, or `mdcluster demo`)"))
         }
     };
-    let answers = crate::wizard::answers::Answers::from_disk(&root, &profile);
-    start_wizard(answers, profile, plain, scope)
+    let earlier = EarlierRun::read(&root, &profile);
+    let answers = crate::wizard::answers::Answers::from_disk(&root, &profile, &earlier);
+    start_wizard(answers, earlier, profile, plain, scope)
 }
 
 fn start_wizard(
     answers: crate::wizard::answers::Answers,
+    earlier: EarlierRun,
     profile: Profile,
     plain: bool,
     scope: Option<crate::discovery::Scope>,
 ) -> Result<Exit, Problem> {
     let style = output::style_for_stdout();
     if plain {
-        crate::wizard::plain::run(answers, profile, style, scope)
+        crate::wizard::plain::run(answers, earlier, profile, style, scope)
     } else {
-        crate::wizard::run_tui(answers, profile, style.color, scope)
+        crate::wizard::run_tui(answers, earlier, profile, style.color, scope)
     }
 }
 
@@ -527,7 +530,8 @@ pub fn demo(profile: Profile, d: &DemoArgs, plain: bool) -> Result<Exit, Problem
     );
     if !d.yes {
         say!("{intro}");
-        let mut answers = crate::wizard::answers::Answers::from_disk(&install, &profile);
+        let earlier = EarlierRun::read(&install, &profile);
+        let mut answers = crate::wizard::answers::Answers::from_disk(&install, &profile, &earlier);
         answers.shared_path = crate::sandbox::DEMO_SHARE.into();
         answers.shared_local = share.display().to_string();
         answers.node_name = "MAIL1".into();
@@ -545,7 +549,7 @@ pub fn demo(profile: Profile, d: &DemoArgs, plain: bool) -> Result<Exit, Problem
             )?),
             _ => None,
         };
-        return start_wizard(answers, profile, plain, scope);
+        return start_wizard(answers, earlier, profile, plain, scope);
     }
     let style = output::style_for_stdout();
     output::print_raw(&format!("{}\n\n", style.bold(&sanitize_lines(&intro))));
@@ -583,16 +587,14 @@ pub fn demo(profile: Profile, d: &DemoArgs, plain: bool) -> Result<Exit, Problem
     let plan = Plan::load(&plan_file, &profile)?;
     let mut engine = Engine::open(plan, profile.clone())?;
     if let Some(scope) = &scope {
-        let discovery = super::cluster::DiscoveryArgs {
-            code: None,
-            scope: super::cluster::ScopeArgs {
-                loopback: scope.loopback,
-                interfaces: scope.interfaces.clone(),
-            },
-            ignore: Vec::new(),
-            discovery_timeout: 30,
-        };
-        engine.discovered = super::cluster::survey_plan(&profile, &engine.plan, &discovery)?;
+        engine.discovered = crate::workflows::discover::survey_plan(
+            &profile,
+            &engine.plan,
+            scope,
+            None,
+            &[],
+            std::time::Duration::from_secs(30),
+        )?;
     }
     let preview = engine.preview()?;
     show_preview(&engine, &preview, false, false);
@@ -619,14 +621,11 @@ pub fn demo(profile: Profile, d: &DemoArgs, plain: bool) -> Result<Exit, Problem
         say!("DEMO: {name} registered in the SIMULATED MDaemon with server ID {id} (as `mdcluster register` records it)");
     }
     say!();
-    let exit = super::verify::verify(
+    let exit = super::verify::verify_plan(
         &profile,
-        &super::verify::VerifyArgs {
-            plan: plan_file.clone(),
-            timeout: 120,
-            json: false,
-            lines: false,
-        },
+        &Plan::load(&plan_file, &profile)?,
+        std::time::Duration::from_secs(120),
+        super::verify::Show::default(),
     )?;
     say!("\nWhere every step stands now:");
     let engine = Engine::open(Plan::load(&plan_file, &profile)?, profile)?;

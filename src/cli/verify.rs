@@ -103,33 +103,55 @@ fn shown(text: &str, max: usize) -> String {
 
 pub fn verify(profile: &Profile, a: &VerifyArgs) -> Result<Exit, Problem> {
     let plan = Plan::load(&a.plan, profile)?;
-    let settings = VerifySettings::for_plan(&plan, Duration::from_secs(a.timeout), a.lines)?;
+    let show = Show {
+        json: a.json,
+        lines: a.lines,
+    };
+    verify_plan(profile, &plan, Duration::from_secs(a.timeout), show)
+}
+
+/// How `verify` shows its work: JSON lines, and every line read.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Show {
+    pub json: bool,
+    pub lines: bool,
+}
+
+/// The verify workflow for a plan, rendered as text (a live grid on a
+/// terminal) or JSON lines; exit 5 when a confirmation is missing.
+pub fn verify_plan(
+    profile: &Profile,
+    plan: &Plan,
+    timeout: Duration,
+    show: Show,
+) -> Result<Exit, Problem> {
+    let settings = VerifySettings::for_plan(plan, timeout, show.lines)?;
     let nodes = &settings.nodes;
     let mut out = Out {
-        json: a.json,
-        live: !a.json && std::io::stdout().is_terminal(),
+        json: show.json,
+        live: !show.json && std::io::stdout().is_terminal(),
         drawn: 0,
         grid: Vec::new(),
     };
-    if !a.json {
+    if !show.json {
         say!(
             "Verifying the cluster of {} from its cluster log (plan {}); waiting up to {} s",
             plan.install_root,
             plan.file.display(),
-            a.timeout
+            timeout.as_secs()
         );
     }
     let mut shown_rows: Vec<Option<[Cell; 6]>> = vec![None; nodes.len()];
     let mut text = Vec::new();
     let verdict = workflows::verify::verify(&settings, profile, &|| false, &mut |event| {
         match event {
-            VerifyEvent::Line(e) if a.json => json_line(&JsonEvent::LogLine { line: &e }),
+            VerifyEvent::Line(e) if show.json => json_line(&JsonEvent::LogLine { line: &e }),
             VerifyEvent::Line(e) => text.push(format!("  log | {}", shown(&e.raw, 500))),
             VerifyEvent::Matched {
                 event: e,
                 matched,
                 node,
-            } if a.json => json_line(&JsonEvent::LogEvent {
+            } if show.json => json_line(&JsonEvent::LogEvent {
                 kind: matched.kind,
                 node: node.as_deref(),
                 named: &matched.node,
@@ -143,13 +165,13 @@ pub fn verify(profile: &Profile, a: &VerifyArgs) -> Result<Exit, Problem> {
                 what,
                 file,
                 pattern,
-            } if a.json => json_line(&JsonEvent::LogFile {
+            } if show.json => json_line(&JsonEvent::LogFile {
                 what,
                 file: file.as_deref(),
                 pattern: &pattern,
             }),
             VerifyEvent::LogFile { what, .. } => text.push(format!("log: {}", sanitize(&what))),
-            VerifyEvent::LogSearching { what, pattern } if a.json => {
+            VerifyEvent::LogSearching { what, pattern } if show.json => {
                 json_line(&JsonEvent::LogFile {
                     what,
                     file: None,
@@ -168,7 +190,7 @@ pub fn verify(profile: &Profile, a: &VerifyArgs) -> Result<Exit, Problem> {
         true
     })?;
     let ok = verdict.ok;
-    if a.json {
+    if show.json {
         json_line(&JsonEvent::VerifyResult {
             ok,
             missing: &verdict.missing,
@@ -211,7 +233,7 @@ pub fn verify(profile: &Profile, a: &VerifyArgs) -> Result<Exit, Problem> {
         } else {
             say!(
                 "NOT verified within {} s; missing confirmations:",
-                a.timeout
+                timeout.as_secs()
             );
             for m in &verdict.missing {
                 say!("  {}", shown(m, 400));

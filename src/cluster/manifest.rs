@@ -143,6 +143,14 @@ impl Manifest {
             .find(|m| m.name.eq_ignore_ascii_case(name))
     }
 
+    /// The secondaries added whose registration in MDaemon is not confirmed
+    /// yet, in manifest order.
+    pub fn awaiting_registration(&self) -> impl Iterator<Item = &Member> {
+        self.nodes
+            .iter()
+            .filter(|m| m.role == Role::Secondary && m.registered.is_none())
+    }
+
     fn used_ids(&self) -> impl Iterator<Item = u32> + '_ {
         self.nodes
             .iter()

@@ -20,7 +20,7 @@ pub enum Source {
 pub const UNSIGNED_ADDRESS: &str = "not in its signed announcement: only an unsigned mDNS address record gives it (anyone on the LAN can send one)";
 
 /// One candidate node.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct NodeReport {
     pub name: String,
     /// Its addresses: for a trusted node only those its signed announcement

@@ -244,9 +244,7 @@ fn server_ids(ctx: &Context, mut sp: StepPlan, todo: &[&Node]) -> Result<StepPla
         return Ok(sp);
     }
     let registering: Vec<(String, u32)> = next
-        .nodes
-        .iter()
-        .filter(|m| m.role == Role::Secondary && m.registered.is_none())
+        .awaiting_registration()
         .map(|m| (m.name.clone(), m.server_id))
         .collect();
     let mut ini_edit = None;
@@ -336,10 +334,7 @@ fn server_ids(ctx: &Context, mut sp: StepPlan, todo: &[&Node]) -> Result<StepPla
             ));
         }
     }
-    let unregistered = next
-        .nodes
-        .iter()
-        .any(|m| m.role == Role::Secondary && m.registered.is_none());
+    let unregistered = next.awaiting_registration().next().is_some();
     let mut sp = sp.with_actions(actions);
     if sp.state == StepState::NothingToDo && unregistered {
         sp.state = StepState::Waiting;

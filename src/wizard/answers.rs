@@ -7,6 +7,7 @@ use crate::plan::{check_address, check_computer_name, Plan, PlanError};
 use crate::profile::Profile;
 use crate::steps::StepId;
 use crate::winpath::WinPath;
+use crate::workflows::start::EarlierRun;
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -162,9 +163,9 @@ impl Answers {
     /// Defaults from what is on disk: the plan of an earlier run when there
     /// is one (a rerun adds a node to what is there), else the installation's
     /// Windows path from MDaemon.ini and this machine's name.
-    pub fn from_disk(install_local: &Path, profile: &Profile) -> Answers {
-        match earlier_plan(install_local, profile) {
-            Some(plan) => Answers::from_plan(&plan, install_local, profile),
+    pub fn from_disk(install_local: &Path, profile: &Profile, earlier: &EarlierRun) -> Answers {
+        match &earlier.plan {
+            Some(plan) => Answers::from_plan(plan, install_local, profile),
             None => Answers::fresh(install_local, profile),
         }
     }
@@ -511,22 +512,6 @@ impl Answers {
     }
 }
 
-/// The plan an earlier run used: the one its journal names, else the one the
-/// wizard kept in the state folder.
-fn earlier_plan(install_local: &Path, profile: &Profile) -> Option<Plan> {
-    let state = install_local.join(crate::fsops::state_dir::STATE_DIR);
-    let replay =
-        crate::engine::journal::read(&state.join(crate::engine::journal::FILE_NAME)).ok()?;
-    if replay.is_empty() || replay.undone {
-        return None;
-    }
-    let named = replay.plan_file().map(PathBuf::from);
-    [named, Some(state.join("wizard-plan.toml"))]
-        .into_iter()
-        .flatten()
-        .find_map(|f| Plan::load(&f, profile).ok())
-}
-
 /// An earlier plan's `[load_balancer]` without the keys the wizard asks for,
 /// as the text that follows the table's header.
 fn kept_lb_text(lb: &crate::plan::LoadBalancer, profile: &Profile) -> String {
@@ -770,7 +755,7 @@ mod tests {
             },
         )
         .unwrap();
-        let a = Answers::from_disk(d.path(), &profile);
+        let a = Answers::from_disk(d.path(), &profile, &EarlierRun::read(d.path(), &profile));
         // MDaemon.ini says (on Windows too: a sandbox is always mapped).
         assert_eq!(a.install_root, r"C:\MDaemon");
         assert_eq!(a.shared_path, "");

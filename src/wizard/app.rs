@@ -19,6 +19,7 @@ use crate::problem::Problem;
 use crate::profile::Profile;
 use crate::steps::{StepId, StepState};
 use crate::workflows::join::JoinEvent;
+use crate::workflows::start::EarlierRun;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
@@ -333,41 +334,22 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(profile: Profile, answers: Answers, color: bool) -> App {
-        let state_dir = answers
-            .install_local
-            .join(crate::fsops::state_dir::STATE_DIR);
-        // A journal that cannot be used (damaged, or from a newer mdcluster)
-        // is said at once; applying then refuses with the same words.
-        let (replay, journal_problem) = match crate::engine::journal::read(
-            &state_dir.join(crate::engine::journal::FILE_NAME),
-        ) {
-            Ok(replay) => (replay, None),
-            Err(p) => (Default::default(), Some(p)),
-        };
+    /// The wizard's state at its start, from the answers and what an earlier
+    /// run left (read by the caller: nothing here touches the disk).
+    pub fn new(profile: Profile, answers: Answers, color: bool, earlier: EarlierRun) -> App {
         let mut answers = answers;
         let mut resume_note = None;
-        if replay.interrupted() {
-            if let Some(plan) = replay
-                .plan_file()
-                .and_then(|f| Plan::load(std::path::Path::new(f), &profile).ok())
-            {
-                answers = Answers::from_plan(&plan, &answers.install_local, &profile);
+        if let Some(run) = &earlier.interrupted {
+            if let Some(plan) = &run.plan {
+                answers = Answers::from_plan(plan, &answers.install_local, &profile);
             }
-            let (done, total) = replay
-                .steps
-                .values()
-                .fold((0, 0), |(d, t), s| (d + s.done.len(), t + s.actions.len()));
             resume_note = Some(format!(
-                "An earlier run on this installation was interrupted: {done} of {total} recorded actions finished. \
-                 The journal lets mdcluster finish it exactly, or reverse what it did."
+                "An earlier run on this installation was interrupted: {} of {} recorded actions finished. \
+                 The journal lets mdcluster finish it exactly, or reverse what it did.",
+                run.done, run.total
             ));
         }
-        let save_path = std::env::current_dir()
-            .unwrap_or_default()
-            .join("mdcluster-plan.toml")
-            .display()
-            .to_string();
+        let save_path = "mdcluster-plan.toml".to_string();
         let mut app = App {
             profile,
             answers,
@@ -391,11 +373,11 @@ impl App {
             save_error: None,
             saved: None,
             resume_note,
-            undo_available: !replay.is_empty() && !replay.undone,
+            undo_available: earlier.undo_available,
             color,
             now: Instant::now(),
             quit: false,
-            plan_file: state_dir.join("wizard-plan.toml"),
+            plan_file: earlier.wizard_plan.clone(),
             first_frame: None,
             discovery_scope: None,
             cluster: ClusterState::default(),
@@ -403,7 +385,9 @@ impl App {
             log: LogState::default(),
         };
         app.event("mdcluster wizard started");
-        if let Some(p) = journal_problem {
+        // A journal that cannot be used (damaged, or from a newer mdcluster)
+        // is said at once; applying then refuses with the same words.
+        if let Some(p) = earlier.unusable {
             app.event(format!(
                 "{} ({})",
                 p.what,
@@ -528,9 +512,7 @@ impl App {
         self.preview()
             .and_then(|p| p.manifest.as_ref())
             .map(|m| {
-                m.nodes
-                    .iter()
-                    .filter(|n| n.role == crate::plan::Role::Secondary && n.registered.is_none())
+                m.awaiting_registration()
                     .map(|n| (n.name.clone(), n.server_id))
                     .collect()
             })

@@ -17,6 +17,7 @@ use answers::Answers;
 /// Start the full-screen wizard; print where things stand when it ends.
 pub fn run_tui(
     answers: Answers,
+    earlier: crate::workflows::start::EarlierRun,
     profile: Profile,
     color: bool,
     scope: Option<crate::discovery::Scope>,
@@ -25,8 +26,13 @@ pub fn run_tui(
     if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
         return Err(plain::no_terminal());
     }
-    let mut app = app::App::new(profile.clone(), answers, color);
+    let mut app = app::App::new(profile.clone(), answers, color, earlier);
     app.discovery_scope = scope;
+    app.save_path = std::env::current_dir()
+        .unwrap_or_default()
+        .join(&app.save_path)
+        .display()
+        .to_string();
     let app = runtime::run_terminal(app, profile)?;
     if let Some(t) = app.first_frame {
         say_err!("first frame after {:.3} ms", t.as_secs_f64() * 1000.0);

@@ -4,14 +4,14 @@
 use super::answers::{question, Answers};
 use super::runtime::{keep_plan, save_plan};
 use crate::cluster::pairing;
-use crate::discovery::survey::{NodeReport, PrimaryView};
-use crate::discovery::Browser;
+use crate::discovery::survey::NodeReport;
 use crate::engine::Engine;
 use crate::output::{print_summary, say, say_err, HumanSink};
 use crate::problem::{Exit, Problem};
 use crate::profile::Profile;
 use crate::report::preview::{render, Style};
 use crate::text::sanitize;
+use crate::workflows::discover::{Survey, SurveySettings};
 use inquire::validator::Validation;
 use inquire::{Confirm, InquireError, MultiSelect, Select, Text};
 use std::time::Duration;
@@ -46,20 +46,19 @@ fn secondaries(
         plan.shared.path,
         if scope.loopback { " --loopback" } else { "" }
     );
-    let name = plan.primary().map(|n| n.name.clone()).unwrap_or_default();
-    let view = PrimaryView::gather(profile, &root, Some(&share), &name, scope, Some(code))?;
-    let mut browser = Browser::start(scope)?;
-    let mut manual: Vec<NodeReport> = Vec::new();
+    let settings = SurveySettings {
+        root,
+        share: Some(share),
+        primary: plan.primary().map(|n| n.name.clone()).unwrap_or_default(),
+        scope: scope.clone(),
+        code: Some(code),
+        ignore: Vec::new(),
+    };
+    let mut survey = Survey::start(settings, profile)?;
     loop {
-        let wait = Duration::from_secs(LISTEN_SECS);
         say!("Listening for {LISTEN_SECS} s on {}...", scope.describe());
-        let end = std::time::Instant::now() + wait;
-        while std::time::Instant::now() < end {
-            browser.poll(Duration::from_millis(250));
-        }
-        let sightings: Vec<&crate::discovery::Sighting> = browser.sightings().collect();
-        let reports = view.judge(&[]).all_with(&sightings, manual.clone());
-        let trusted = reports.iter().filter(|r| r.trusted).count();
+        survey.listen(Duration::from_secs(LISTEN_SECS));
+        let reports = survey.reports();
         for r in &reports {
             let standing = if r.addable() {
                 "can join"
@@ -74,7 +73,7 @@ fn secondaries(
                 say!("      {}: {}", v.rule, sanitize(&v.detail));
             }
         }
-        let why = crate::discovery::explain_nothing(scope, sightings.len(), trusted, wait);
+        let why = survey.why();
         if !why.is_empty() {
             say!("  {why}");
         }
@@ -124,7 +123,7 @@ fn secondaries(
                 })
                 .prompt()
                 .map_err(cancelled)?;
-            manual.push(view.judge(&[]).manual(host.trim()));
+            survey.add_manual(host.trim());
         }
     }
 }
@@ -139,9 +138,7 @@ fn confirm_registrations(share: &std::path::Path, profile: &Profile) -> Result<(
         return Ok(());
     };
     let waiting: Vec<(String, u32)> = m
-        .nodes
-        .iter()
-        .filter(|n| n.role == crate::plan::Role::Secondary && n.registered.is_none())
+        .awaiting_registration()
         .map(|n| (n.name.clone(), n.server_id))
         .collect();
     if waiting.is_empty() {
@@ -176,6 +173,7 @@ pub fn no_terminal() -> Problem {
 
 pub fn run(
     mut answers: Answers,
+    earlier: crate::workflows::start::EarlierRun,
     profile: Profile,
     style: Style,
     scope: Option<crate::discovery::Scope>,
@@ -187,13 +185,12 @@ pub fn run(
     let state = answers
         .install_local
         .join(crate::fsops::state_dir::STATE_DIR);
-    let replay = crate::engine::journal::read(&state.join(crate::engine::journal::FILE_NAME))?;
-    if replay.interrupted() {
-        if let Some(plan) = replay
-            .plan_file()
-            .and_then(|f| crate::plan::Plan::load(std::path::Path::new(f), &profile).ok())
-        {
-            answers = Answers::from_plan(&plan, &answers.install_local, &profile);
+    if let Some(p) = earlier.unusable {
+        return Err(p);
+    }
+    if let Some(run) = &earlier.interrupted {
+        if let Some(plan) = &run.plan {
+            answers = Answers::from_plan(plan, &answers.install_local, &profile);
         }
         say!("An earlier run on this installation was interrupted; its journal can finish it or reverse it.");
         let choice = Select::new(
@@ -207,7 +204,7 @@ pub fn run(
         }
         if choice.starts_with("undo") {
             let plan = answers
-                .plan(&profile, &state.join("wizard-plan.toml"))
+                .plan(&profile, &earlier.wizard_plan)
                 .map_err(|e| crate::plan::plan_problem(&state, &e))?;
             let mut engine = Engine::open(plan, profile.clone())?;
             let summary = engine.undo(&HumanSink::new())?;
@@ -237,8 +234,8 @@ pub fn run(
     }
 
     let plan = answers
-        .plan(&profile, &state.join("wizard-plan.toml"))
-        .map_err(|e| crate::plan::plan_problem(&state.join("wizard-plan.toml"), &e))?;
+        .plan(&profile, &earlier.wizard_plan)
+        .map_err(|e| crate::plan::plan_problem(&earlier.wizard_plan, &e))?;
     // Held for the whole session, like the full-screen wizard does.
     let lock = super::runtime::LockHolder::default();
     let share = crate::location::Resolver::new(plan.mounts.clone())
@@ -258,8 +255,8 @@ pub fn run(
         None => None,
     };
     let plan = answers
-        .plan(&profile, &state.join("wizard-plan.toml"))
-        .map_err(|e| crate::plan::plan_problem(&state.join("wizard-plan.toml"), &e))?;
+        .plan(&profile, &earlier.wizard_plan)
+        .map_err(|e| crate::plan::plan_problem(&earlier.wizard_plan, &e))?;
     let mut engine = Engine::open(plan, profile.clone())?;
     engine.discovered = discovered;
     let preview = engine.preview()?;

@@ -8,13 +8,14 @@ use super::app::{App, Cmd, JoinRequest, JoinUpdate, Msg};
 use super::view;
 use crate::cluster::manifest::ManifestLock;
 use crate::cluster::pairing;
-use crate::discovery::survey::{NodeReport, PrimaryView};
-use crate::discovery::{Browser, Scope};
+use crate::discovery::survey::NodeReport;
+use crate::discovery::Scope;
 use crate::engine::events::{Event, EventSink};
 use crate::engine::{Engine, Summary};
 use crate::plan::Plan;
 use crate::problem::{Exit, Problem};
 use crate::profile::Profile;
+use crate::workflows::discover::{Survey, SurveySettings};
 use crate::workflows::join::JoinSettings;
 use ratatui::backend::Backend;
 use ratatui::Terminal;
@@ -304,69 +305,26 @@ fn discover(
             .map(|(c, until)| (c.display(), *until))
             .map_err(|p| p.what.clone()),
     ));
-    let name = plan.primary().map(|n| n.name.clone()).unwrap_or_default();
-    let gather = || {
-        PrimaryView::gather(
-            profile,
-            &root.local,
-            Some(&share.local),
-            &name,
-            scope,
-            code.as_ref().ok().map(|(c, _)| c.clone()),
-        )
+    let settings = SurveySettings {
+        root: root.local,
+        share: Some(share.local),
+        primary: plan.primary().map(|n| n.name.clone()).unwrap_or_default(),
+        scope: scope.clone(),
+        code: code.ok().map(|(c, _)| c),
+        ignore: Vec::new(),
     };
-    let mut view = match gather() {
-        Ok(v) => v,
+    let mut survey = match Survey::start(settings, profile) {
+        Ok(s) => s,
         Err(p) => {
             post(Vec::new(), p.to_string());
             return;
         }
     };
-    let mut browser = match Browser::start(scope) {
-        Ok(b) => b,
-        Err(p) => {
-            post(Vec::new(), p.to_string());
-            return;
-        }
-    };
-    let mut manual_reports: Vec<NodeReport> =
-        manual.iter().map(|h| view.judge(&[]).manual(h)).collect();
-    let started = Instant::now();
-    let mut gathered = Instant::now();
-    let mut last = String::new();
-    while still() {
-        browser.poll(Duration::from_millis(250));
-        // The primary's own facts (clock, members) age: read them again now and then.
-        if gathered.elapsed() > REGATHER {
-            if let Ok(v) = gather() {
-                view = v;
-                manual_reports = manual.iter().map(|h| view.judge(&[]).manual(h)).collect();
-            }
-            gathered = Instant::now();
-        }
-        let sightings: Vec<&crate::discovery::Sighting> = browser.sightings().collect();
-        let reports = view.judge(&[]).all_with(&sightings, manual_reports.clone());
-        let trusted = reports.iter().filter(|r| r.trusted).count();
-        let why = if started.elapsed() > Duration::from_secs(3) {
-            crate::discovery::explain_nothing(scope, sightings.len(), trusted, started.elapsed())
-        } else {
-            String::new()
-        };
-        let now = format!(
-            "{}{why}",
-            serde_json::to_string(&reports).unwrap_or_default()
-        );
-        if now != last {
-            last = now;
-            if !post(reports, why) {
-                return;
-            }
-        }
+    for host in manual {
+        survey.add_manual(host);
     }
+    survey.watch(&|| !still(), &mut |judged| post(judged.reports, judged.why));
 }
-
-/// How often discovery reads the primary's facts again.
-const REGATHER: Duration = Duration::from_secs(30);
 
 /// Engine events become messages.
 struct ChannelSink(Sender<Msg>);

@@ -238,3 +238,76 @@ fn the_check_finds_what_it_must() {
         1
     );
 }
+
+/// The full-screen wizard is the Elm architecture: its model, `update` and
+/// `view` never touch the disk or the network (a share that does not answer
+/// would freeze the screen); all of that runs as commands on threads and
+/// comes back as messages (`src/wizard/runtime.rs`). What these files may
+/// not call, and why.
+const PURE_WIZARD: &[&str] = &[
+    "src/wizard/app.rs",
+    "src/wizard/view.rs",
+    "src/wizard/nodes.rs",
+    "src/wizard/answers/mod.rs",
+];
+const DISK_OR_NETWORK: &[(&str, &str)] = &[
+    ("std::fs", "the file system"),
+    ("fs::", "the file system"),
+    ("fsops::", "mdcluster's file operations"),
+    (".exists()", "a look at the disk"),
+    (".is_dir()", "a look at the disk"),
+    (".is_file()", "a look at the disk"),
+    ("metadata(", "a look at the disk"),
+    ("read_dir(", "a look at the disk"),
+    ("canonicalize(", "a look at the disk"),
+    ("Resolver", "locating a Windows path on this machine's disk"),
+    ("::load(", "reading a file"),
+    ("parse_checked(", "a plan checked against the disk"),
+    ("journal::read", "reading the journal"),
+    ("EarlierRun::read", "reading the journal"),
+    ("from_disk(", "answers read from the disk"),
+    ("::fresh(", "answers read from the disk"),
+    ("check_on_disk(", "a look at the disk"),
+    ("describe_now(", "an action described by asking the disk"),
+    ("same_filesystem(", "a look at the disk"),
+    ("current_dir(", "the process's folder"),
+    ("hostname(", "reading the host name"),
+    ("to_socket_addrs", "name resolution (the network)"),
+    ("TcpStream", "the network"),
+    ("UdpSocket", "the network"),
+    ("std::process", "other processes"),
+];
+
+fn disk_or_network_calls(file: &str, text: &str) -> Vec<String> {
+    let code = production_code(text);
+    let mut found = Vec::new();
+    for (n, line) in code.lines().enumerate() {
+        for (token, what) in DISK_OR_NETWORK {
+            if line.contains(token) {
+                found.push(format!("{file}:{}: `{token}`: {what}", n + 1));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_wizards_model_update_and_view_never_touch_the_disk_or_the_network() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut found = Vec::new();
+    for file in PURE_WIZARD {
+        let text = std::fs::read_to_string(root.join(file))
+            .unwrap_or_else(|e| panic!("{file}: {e} (update PURE_WIZARD in tests/layers.rs)"))
+            .replace("\r\n", "\n");
+        found.extend(disk_or_network_calls(file, &text));
+    }
+    assert!(
+        found.is_empty(),
+        "the wizard's update/view reach the disk or network (make it a Cmd in runtime.rs):\n{}",
+        found.join("\n")
+    );
+    // The check itself finds what it must.
+    let bad =
+        "fn f() { if std::path::Path::new(\"x\").is_dir() {} }\nfn g() { Plan::load(p, q); }\n";
+    assert_eq!(disk_or_network_calls("x.rs", bad).len(), 2);
+}

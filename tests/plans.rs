@@ -77,7 +77,8 @@ fn invalid_plans_are_refused_with_positions() {
     for f in files {
         let name = f.file_stem().unwrap().to_string_lossy().into_owned();
         let text = read_fixture(&f);
-        let errors = Plan::parse(&text, Path::new("plan.toml"), &profile)
+        // As `plan validate` reads a plan: what it names on disk checked too.
+        let errors = Plan::parse_checked(&text, Path::new("plan.toml"), &profile)
             .err()
             .unwrap_or_else(|| panic!("{name} should be invalid"));
         let problem = mdcluster::plan::plan_problem(Path::new(&format!("{name}.toml")), &errors);

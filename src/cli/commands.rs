@@ -97,7 +97,7 @@ fn show_preview(engine: &Engine, preview: &Preview, json: bool, dry_run: bool) {
                     PreviewAction {
                         index: *i,
                         action: a,
-                        description: a.describe(),
+                        description: preview.describe(sp.step, *i, a),
                         diff,
                     }
                 })

@@ -62,9 +62,19 @@ pub struct Preview {
     pub service: crate::service::State,
     /// The cluster manifest on the share as it was read (nodes, server IDs).
     pub manifest: Option<crate::cluster::manifest::Manifest>,
+    /// For each folder move (step, action index): whether it is a rename on
+    /// one file system, as the disk said when the preview was made.
+    pub same_filesystem: std::collections::BTreeMap<(StepId, usize), Option<bool>>,
 }
 
 impl Preview {
+    /// An action of this preview in one line, as the disk was when the
+    /// preview was made (reads nothing).
+    pub fn describe(&self, step: StepId, index: usize, action: &Action) -> String {
+        let same_fs = self.same_filesystem.get(&(step, index)).copied().flatten();
+        action.describe_with(same_fs)
+    }
+
     /// The refusal when any preflight check failed: every failed check with
     /// its step and what to do.
     pub fn refusal(&self) -> Option<Problem> {
@@ -114,6 +124,7 @@ impl Preview {
 pub struct Summary {
     pub changed: Vec<StepId>,
     pub journal: Option<PathBuf>,
+    /// The run's backup folder, when anything was backed up.
     pub backups: Option<PathBuf>,
     pub kept: Vec<PathBuf>,
     pub notes: Vec<String>,
@@ -234,12 +245,19 @@ impl Engine {
             files.push(userlist.clone());
         }
         let local_files = replaced_local_files(&plans);
+        let same_filesystem = plans
+            .iter()
+            .flat_map(|sp| sp.actions.iter().map(move |(i, a)| ((sp.step, *i), a)))
+            .filter(|(_, a)| matches!(a, Action::MoveFolder { .. }))
+            .map(|(key, a)| (key, a.same_filesystem()))
+            .collect();
         Ok(Preview {
             steps: plans,
             files,
             local_files,
             service,
             manifest: cluster.manifest.clone(),
+            same_filesystem,
         })
     }
 
@@ -473,6 +491,7 @@ impl Engine {
             outcome: "complete".into(),
         })?;
         self.replay = journal::read(&self.journal_path())?;
+        summary.backups = summary.backups.filter(|b| b.exists());
         Ok(summary)
     }
 
@@ -489,7 +508,7 @@ impl Engine {
             step,
             action: index,
             kind: action.kind(),
-            description: action.describe(),
+            description: action.describe_now(),
         });
         j.append(Record::Intent {
             step,
@@ -1015,7 +1034,8 @@ impl Engine {
             .map_err(|e| Problem::io(Exit::Other, "archive the journal", &archived, &e))?;
         crate::fsops::fsync_dir(&self.state_dir).map_err(|e| Problem::other(e.to_string()))?;
         summary.journal = Some(archived);
-        summary.backups = Some(backups);
+        // Named only when something was backed up.
+        summary.backups = Some(backups).filter(|b| b.exists());
         self.replay = Replay::default();
         Ok(summary)
     }

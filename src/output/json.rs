@@ -493,7 +493,7 @@ mod tests {
                 actions: vec![PreviewAction {
                     index: 0,
                     action: &action,
-                    description: action.describe(),
+                    description: action.describe_now(),
                     diff: Some(vec!["+LockFiles=x".into()]),
                 }],
                 notes: &strings,

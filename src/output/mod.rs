@@ -286,9 +286,7 @@ pub fn print_summary(summary: &crate::engine::Summary, undo_hint: &str) {
         say!("Journal: {}", safe_path(j));
     }
     if let Some(b) = &summary.backups {
-        if b.exists() {
-            say!("Backups: {}", safe_path(b));
-        }
+        say!("Backups: {}", safe_path(b));
     }
     for k in &summary.kept {
         say!(

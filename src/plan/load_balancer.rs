@@ -311,8 +311,8 @@ pub fn check_cookie_name(name: &str) -> Result<(), &'static str> {
     }
 }
 
-/// A folder on this machine for the balancer's files: absolute, without
-/// `..`, and not an existing file.
+/// A folder on this machine for the balancer's files: absolute and without
+/// `..` (the text alone; [`check_output_dir_on_disk`] looks at the disk).
 pub fn check_output_dir(text: &str) -> Result<PathBuf, &'static str> {
     if text.trim().is_empty() {
         return Err("is empty");
@@ -324,10 +324,15 @@ pub fn check_output_dir(text: &str) -> Result<PathBuf, &'static str> {
     if path.components().any(|c| c == Component::ParentDir) {
         return Err("contains a '..' component");
     }
-    if Path::new(text).exists() && !path.is_dir() {
+    Ok(path)
+}
+
+/// The output folder is not an existing file.
+pub fn check_output_dir_on_disk(path: &Path) -> Result<(), &'static str> {
+    if path.exists() && !path.is_dir() {
         return Err("exists and is not a folder");
     }
-    Ok(path)
+    Ok(())
 }
 
 pub(super) fn validate(
@@ -347,7 +352,13 @@ pub(super) fn validate(
         }
     }
     if let Some(output) = &raw.output {
-        match check_output_dir(output.get_ref()) {
+        let checked = check_output_dir(output.get_ref()).and_then(|dir| {
+            if c.disk {
+                check_output_dir_on_disk(&dir)?;
+            }
+            Ok(dir)
+        });
+        match checked {
             Ok(dir) => lb.output = Some(dir),
             Err(why) => c.at(
                 output.span().start,

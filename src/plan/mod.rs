@@ -9,8 +9,8 @@
 mod load_balancer;
 
 pub use load_balancer::{
-    check_cookie_name, check_output_dir, HttpMode, Kind, LoadBalancer, Ports, Service,
-    DEFAULT_COOKIE, DEFAULT_LISTEN,
+    check_cookie_name, check_output_dir, check_output_dir_on_disk, HttpMode, Kind, LoadBalancer,
+    Ports, Service, DEFAULT_COOKIE, DEFAULT_LISTEN,
 };
 
 use crate::location::Mount;
@@ -145,6 +145,9 @@ struct RawMount {
 struct Collector<'a> {
     text: &'a str,
     errors: Vec<PlanError>,
+    /// Also check what the plan names on this machine's disk (an output
+    /// folder that is a file); off for the wizard's plan of every keystroke.
+    disk: bool,
 }
 
 impl Collector<'_> {
@@ -176,14 +179,35 @@ impl Plan {
             Problem::io(crate::problem::Exit::Usage, "read the plan", path, &e)
                 .fix("check the path given to --plan; `mdcluster plan example` prints a plan to start from")
         })?;
-        Plan::parse(&text, path, profile).map_err(|errors| plan_problem(path, &errors))
+        Plan::parse_checked(&text, path, profile).map_err(|errors| plan_problem(path, &errors))
     }
 
-    /// Validate plan text. `file` is only used in the result and messages.
+    /// Validate plan text, without looking at the disk. `file` is only used
+    /// in the result and messages.
     pub fn parse(text: &str, file: &Path, profile: &Profile) -> Result<Plan, Vec<PlanError>> {
+        Plan::parse_with(text, file, profile, false)
+    }
+
+    /// [`Plan::parse`], and what the plan names on this machine checked too
+    /// (as [`Plan::load`] does).
+    pub fn parse_checked(
+        text: &str,
+        file: &Path,
+        profile: &Profile,
+    ) -> Result<Plan, Vec<PlanError>> {
+        Plan::parse_with(text, file, profile, true)
+    }
+
+    fn parse_with(
+        text: &str,
+        file: &Path,
+        profile: &Profile,
+        disk: bool,
+    ) -> Result<Plan, Vec<PlanError>> {
         let mut c = Collector {
             text,
             errors: Vec::new(),
+            disk,
         };
         let raw: RawPlan = match toml::from_str(text) {
             Ok(raw) => raw,

@@ -185,11 +185,11 @@ fn render_step(
             out.push_str(&format!("           what to do: {fix}\n"));
         }
     }
-    for (_, action) in &sp.actions {
+    for (i, action) in &sp.actions {
         out.push_str(&format!(
             "      {} {}\n",
             s.cyan("->"),
-            sanitize(&action.describe())
+            sanitize(&preview.describe(sp.step, *i, action))
         ));
         if let Some(lines) = edit_diff(action, preview, profile) {
             let total = lines.len();

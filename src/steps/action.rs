@@ -196,8 +196,24 @@ impl Action {
         }
     }
 
-    /// One line for previews and logs.
-    pub fn describe(&self) -> String {
+    /// For a folder move: whether source and target are on one file system
+    /// (a rename), as the disk says now (None: unknown, or no move).
+    pub fn same_filesystem(&self) -> Option<bool> {
+        match self {
+            Action::MoveFolder { from, to, .. } => same_filesystem(&from.local, &to.local),
+            _ => None,
+        }
+    }
+
+    /// One line for previews and logs, asking the disk now how a move goes
+    /// (a preview's actions: [`crate::engine::Preview::describe`]).
+    pub fn describe_now(&self) -> String {
+        self.describe_with(self.same_filesystem())
+    }
+
+    /// [`Action::describe_now`] with what [`Action::same_filesystem`] said,
+    /// without touching the disk.
+    pub fn describe_with(&self, same_fs: Option<bool>) -> String {
         use crate::text::size;
         match self {
             Action::CreateFolder { folder } => {
@@ -210,7 +226,7 @@ impl Action {
                 bytes,
                 ..
             } => {
-                let how = match same_filesystem(&from.local, &to.local) {
+                let how = match same_fs {
                     Some(true) => "one rename, same file system",
                     Some(false) => "copy, verify, then delete the source",
                     None => "rename if possible, else copy, verify, delete",

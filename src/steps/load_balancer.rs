@@ -227,7 +227,9 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
         sp.notes.push(why.into());
         return Ok(sp);
     }
-    if let Err(why) = crate::plan::check_output_dir(&dir.to_string_lossy()) {
+    if let Err(why) = crate::plan::check_output_dir(&dir.to_string_lossy())
+        .and_then(|d| crate::plan::check_output_dir_on_disk(&d))
+    {
         sp.checks.push(Check::fail(
             "output folder",
             format!("{} {why}", dir.display()),

@@ -125,8 +125,13 @@ pub enum Msg {
     },
     /// The join code on screen and when it expires (Unix milliseconds).
     JoinCode(Result<(String, i64), String>),
-    /// The cluster manifest lock: None when this wizard holds it, else who does.
-    ClusterLock(Option<String>),
+    /// The cluster manifest lock on the plan's share.
+    ClusterLock(LockAnswer),
+    /// The answer to [`Cmd::ProbeFolder`].
+    FolderProbed {
+        path: String,
+        is_dir: bool,
+    },
     /// Registrations recorded in the manifest: (name, server ID).
     Registered(Result<Vec<(String, u32)>, String>),
     /// The join screen: this node's facts, and where it stands.
@@ -172,12 +177,19 @@ pub enum Cmd {
         scope: Scope,
         manual: Vec<String>,
     },
-    /// Hold the cluster manifest lock on this share for the wizard's run.
+    /// Hold the cluster manifest lock on the plan's shared path (where
+    /// `mounts` say this machine reaches it, when that is a folder) for the
+    /// wizard's run.
     HoldLock {
-        share: PathBuf,
+        mounts: Vec<crate::location::Mount>,
+        share: crate::winpath::WinPath,
     },
     /// Let go of it (this machine is about to join as a secondary).
     ReleaseLock,
+    /// Whether this is a folder on this machine (the share's local folder).
+    ProbeFolder {
+        path: String,
+    },
     /// Record that these nodes are registered in MDaemon.
     Register {
         plan: Box<Plan>,
@@ -212,7 +224,9 @@ pub enum Cmd {
 #[derive(Clone, Debug)]
 pub struct JoinRequest {
     pub root: PathBuf,
-    pub share: Option<PathBuf>,
+    /// The plan's shared path and the mounts saying where this machine
+    /// reaches it (located by the command; None: not answered yet).
+    pub share: Option<(Vec<crate::location::Mount>, crate::winpath::WinPath)>,
     pub name: String,
     pub code: String,
     pub scope: Scope,
@@ -225,6 +239,17 @@ pub enum JoinUpdate {
     Event(JoinEvent),
     /// It stopped with an error.
     Failed(String),
+}
+
+/// The answer to [`Cmd::HoldLock`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LockAnswer {
+    /// This wizard holds the manifest lock.
+    Held,
+    /// Another mdcluster holds it: who.
+    Elsewhere(String),
+    /// The shared path is no folder on this machine (yet): nothing to hold.
+    NoShare,
 }
 
 /// The join screen (this machine as a secondary).
@@ -263,10 +288,12 @@ pub struct ClusterState {
     pub typing: String,
     /// The selected row of the nodes table.
     pub row: usize,
-    /// The share whose manifest lock was asked for.
-    pub lock_share: Option<PathBuf>,
+    /// The shared path (and mounts) whose manifest lock was asked for.
+    pub lock_share: Option<String>,
     /// Who else holds the manifest lock (None: this wizard, or not asked yet).
     pub lock_held_by: Option<String>,
+    /// The shared path was no folder when the lock was asked for.
+    pub share_missing: bool,
     pub lock_asked: Option<Instant>,
     /// The manifest existed at start: this run adds a node.
     pub adding: bool,
@@ -318,6 +345,9 @@ pub struct App {
     pub saved: Option<PathBuf>,
     /// Set when an earlier run was interrupted: what the resume screen says.
     pub resume_note: Option<String>,
+    /// The share's local folder last asked about, and whether it is a folder
+    /// (None: the answer has not come yet).
+    pub folder_probe: Option<(String, Option<bool>)>,
     pub undo_available: bool,
     pub color: bool,
     pub now: Instant,
@@ -373,6 +403,7 @@ impl App {
             save_error: None,
             saved: None,
             resume_note,
+            folder_probe: None,
             undo_available: earlier.undo_available,
             color,
             now: Instant::now(),
@@ -394,10 +425,9 @@ impl App {
                 p.fix.unwrap_or_else(|| "see mdcluster status".into())
             ));
         }
-        if app.answers.first_invalid().is_some() {
+        if app.first_invalid().is_some() {
             app.focus = Focus::Field(
-                app.answers
-                    .first_invalid()
+                app.first_invalid()
                     .map(|(f, _)| f)
                     .unwrap_or(FieldId::SharedPath),
             );
@@ -454,7 +484,7 @@ impl App {
             .answers
             .fields()
             .into_iter()
-            .any(|f| question(f).step == step && self.answers.validate(f).is_err());
+            .any(|f| question(f).step == step && self.field_error(f).is_some());
         if asks {
             return UiState::NeedsInput;
         }
@@ -473,9 +503,35 @@ impl App {
         }
     }
 
+    /// What is wrong with an answer: [`Answers::validate`], and for the
+    /// share's local folder what the last look at the disk found.
+    pub fn field_error(&self, f: FieldId) -> Option<String> {
+        if let Err(e) = self.answers.validate(f) {
+            return Some(e);
+        }
+        if f != FieldId::SharedLocal {
+            return None;
+        }
+        // Until the answer comes it counts as valid: the preview's
+        // shared-path step checks the folder again anyway.
+        let local = self.answers.shared_local.trim();
+        match &self.folder_probe {
+            Some((p, Some(false))) if p == local => Some(super::answers::not_a_folder(local)),
+            _ => None,
+        }
+    }
+
+    /// The first answer that is not valid (in question order), and why.
+    pub fn first_invalid(&self) -> Option<(FieldId, String)> {
+        self.answers
+            .fields()
+            .into_iter()
+            .find_map(|f| self.field_error(f).map(|e| (f, e)))
+    }
+
     /// Apply is possible: answers valid, a preview without failed checks that changes something.
     pub fn can_apply(&self) -> Result<(), String> {
-        if let Some((f, e)) = self.answers.first_invalid() {
+        if let Some((f, e)) = self.first_invalid() {
             return Err(format!("{}: {e}", question(f).label));
         }
         if let Some(h) = &self.cluster.lock_held_by {
@@ -538,30 +594,38 @@ impl App {
     /// share, and listen for secondaries once the cluster steps are in view.
     fn background(&mut self) -> Vec<Cmd> {
         let mut cmds = Vec::new();
-        if self.answers.first_invalid().is_some()
-            || matches!(self.screen, Screen::Running | Screen::Join)
-        {
+        // The share's local folder as typed: asked whether it exists.
+        let local = self.answers.shared_local.trim();
+        if !local.is_empty() && self.folder_probe.as_ref().is_none_or(|(p, _)| p != local) {
+            self.folder_probe = Some((local.to_string(), None));
+            cmds.push(Cmd::ProbeFolder {
+                path: local.to_string(),
+            });
+        }
+        if self.first_invalid().is_some() || matches!(self.screen, Screen::Running | Screen::Join) {
             return cmds;
         }
         let Ok(plan) = self.answers.plan(&self.profile, &self.plan_file) else {
             return cmds;
         };
-        let share = crate::location::Resolver::new(plan.mounts.clone())
-            .locate(&plan.shared.path)
-            .ok()
-            .map(|l| l.local)
-            .filter(|s| s.is_dir());
-        if let Some(share) = share {
-            let retry = self.cluster.lock_held_by.is_some()
-                && self
-                    .cluster
-                    .lock_asked
-                    .is_none_or(|t| self.now.saturating_duration_since(t) > LOCK_RETRY);
-            if self.cluster.lock_share.as_ref() != Some(&share) || retry {
-                self.cluster.lock_share = Some(share.clone());
-                self.cluster.lock_asked = Some(self.now);
-                cmds.push(Cmd::HoldLock { share });
-            }
+        // Where the share is on this machine is found by the command (the
+        // disk is never touched here); asked again when the plan's share or
+        // mounts change, or while another mdcluster holds the lock.
+        let share_key = format!("{}|{:?}", plan.shared.path, plan.mounts);
+        // Asked again now and then while another mdcluster holds the lock
+        // or the share is not there yet.
+        let retry = (self.cluster.lock_held_by.is_some() || self.cluster.share_missing)
+            && self
+                .cluster
+                .lock_asked
+                .is_none_or(|t| self.now.saturating_duration_since(t) > LOCK_RETRY);
+        if self.cluster.lock_share.as_deref() != Some(share_key.as_str()) || retry {
+            self.cluster.lock_share = Some(share_key);
+            self.cluster.lock_asked = Some(self.now);
+            cmds.push(Cmd::HoldLock {
+                mounts: plan.mounts.clone(),
+                share: plan.shared.path.clone(),
+            });
         }
         let Some(scope) = self.discovery_scope.clone() else {
             return cmds;
@@ -636,7 +700,7 @@ impl App {
     }
 
     fn refresh_preview(&mut self) -> Vec<Cmd> {
-        if self.answers.first_invalid().is_some() {
+        if self.first_invalid().is_some() {
             self.preview = PreviewState::Waiting;
             self.previewed = None;
             return Vec::new();
@@ -739,13 +803,26 @@ impl App {
                 }
                 Vec::new()
             }
-            Msg::ClusterLock(holder) => {
-                if let Some(h) = &holder {
-                    if self.cluster.lock_held_by.as_ref() != Some(h) {
-                        self.event(format!("another mdcluster is working on this cluster: {h}"));
-                    }
+            Msg::FolderProbed { path, is_dir } => {
+                if self.folder_probe.as_ref().is_none_or(|(p, _)| *p != path) {
+                    return Vec::new(); // an answer about an earlier text
                 }
-                self.cluster.lock_held_by = holder;
+                self.folder_probe = Some((path, Some(is_dir)));
+                self.refresh_preview()
+            }
+            Msg::ClusterLock(answer) => {
+                self.cluster.share_missing = answer == LockAnswer::NoShare;
+                self.cluster.lock_held_by = match answer {
+                    LockAnswer::Elsewhere(h) => {
+                        if self.cluster.lock_held_by.as_ref() != Some(&h) {
+                            self.event(format!(
+                                "another mdcluster is working on this cluster: {h}"
+                            ));
+                        }
+                        Some(h)
+                    }
+                    LockAnswer::Held | LockAnswer::NoShare => None,
+                };
                 Vec::new()
             }
             Msg::Joining { generation, update } => {
@@ -1174,13 +1251,11 @@ impl App {
             self.event(format!("the name {why}"));
             return Vec::new();
         }
-        let share = match self.answers.plan(&self.profile, &self.plan_file) {
-            Ok(plan) => crate::location::Resolver::new(plan.mounts.clone())
-                .locate(&plan.shared.path)
-                .ok()
-                .map(|l| l.local),
-            Err(_) => None,
-        };
+        let share = self
+            .answers
+            .plan(&self.profile, &self.plan_file)
+            .ok()
+            .map(|plan| (plan.mounts, plan.shared.path));
         if share.is_none() {
             self.event("the shared path is not answered yet (step 1): the share is not probed");
         }
@@ -1388,7 +1463,7 @@ impl App {
     }
 
     fn open_save(&mut self) -> Vec<Cmd> {
-        if let Some((f, e)) = self.answers.first_invalid() {
+        if let Some((f, e)) = self.first_invalid() {
             self.event(format!(
                 "cannot save a plan yet: {}: {e}",
                 question(f).label
@@ -1413,10 +1488,7 @@ impl App {
                     self.save_error = Some("give an absolute path".into());
                     return Vec::new();
                 }
-                if path.exists() {
-                    self.save_error = Some("that file exists; choose another name".into());
-                    return Vec::new();
-                }
+                // An existing file is refused by the command (never replaced).
                 vec![Cmd::SavePlan {
                     path,
                     text: self.answers.plan_text(),

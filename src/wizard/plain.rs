@@ -223,10 +223,12 @@ pub fn run(
             .with_validator(move |input: &str| {
                 let mut a = current.clone();
                 *a.get_mut(field) = input.to_string();
-                Ok(match a.validate(field) {
-                    Ok(()) => Validation::Valid,
-                    Err(e) => Validation::Invalid(e.into()),
-                })
+                Ok(
+                    match a.validate(field).and_then(|()| a.check_on_disk(field)) {
+                        Ok(()) => Validation::Valid,
+                        Err(e) => Validation::Invalid(e.into()),
+                    },
+                )
             })
             .prompt()
             .map_err(cancelled)?;
@@ -242,7 +244,7 @@ pub fn run(
         .locate(&plan.shared.path)?
         .local;
     if share.is_dir() {
-        if let Some(holder) = lock.hold(&share) {
+        if let Some(holder) = lock.hold(&share, lock.ticket()) {
             return Err(Problem::refused(format!(
                 "another mdcluster is working on this cluster: {holder}"
             ))

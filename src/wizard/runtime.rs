@@ -4,7 +4,7 @@
 //! with a `TestBackend`. Input, the engine and previews run on threads that
 //! post [`Msg`]s; the screen never waits for them.
 
-use super::app::{App, Cmd, JoinRequest, JoinUpdate, Msg};
+use super::app::{App, Cmd, JoinRequest, JoinUpdate, LockAnswer, Msg};
 use super::view;
 use crate::cluster::manifest::ManifestLock;
 use crate::cluster::pairing;
@@ -17,6 +17,7 @@ use crate::problem::{Exit, Problem};
 use crate::profile::Profile;
 use crate::workflows::discover::{Survey, SurveySettings};
 use crate::workflows::join::JoinSettings;
+use crate::workflows::start::WIZARD_PLAN;
 use ratatui::backend::Backend;
 use ratatui::Terminal;
 use std::path::{Path, PathBuf};
@@ -55,8 +56,14 @@ impl Threads {
 impl Executor for Threads {
     fn run(&self, cmd: Cmd, tx: Sender<Msg>) {
         match cmd {
-            Cmd::HoldLock { share } => {
-                let _ = tx.send(Msg::ClusterLock(self.lock.hold(&share)));
+            // On its own thread: a share that does not answer must not
+            // stop the screen.
+            Cmd::HoldLock { mounts, share } => {
+                let (lock, ticket) = (self.lock.clone(), self.lock.ticket());
+                std::thread::spawn(move || {
+                    let answer = lock.hold_plan_share(mounts, &share, ticket);
+                    let _ = tx.send(Msg::ClusterLock(answer));
+                });
             }
             Cmd::ReleaseLock => self.lock.release(),
             Cmd::Join {
@@ -119,8 +126,11 @@ pub struct Inline {
 impl Executor for Inline {
     fn run(&self, cmd: Cmd, tx: Sender<Msg>) {
         match cmd {
-            Cmd::HoldLock { share } => {
-                let _ = tx.send(Msg::ClusterLock(self.lock.hold(&share)));
+            Cmd::HoldLock { mounts, share } => {
+                let answer = self
+                    .lock
+                    .hold_plan_share(mounts, &share, self.lock.ticket());
+                let _ = tx.send(Msg::ClusterLock(answer));
             }
             Cmd::ReleaseLock => self.lock.release(),
             Cmd::Discover { .. } | Cmd::Join { .. } | Cmd::StopJoin => {}
@@ -146,17 +156,50 @@ impl Executor for Inline {
     }
 }
 
-/// The wizard's hold on the cluster manifest lock of one share.
-#[derive(Default)]
-pub struct LockHolder(Mutex<Option<(PathBuf, ManifestLock)>>);
+/// The wizard's hold on the cluster manifest lock of one share. Shared with
+/// the threads that take it; a release makes every request made before it
+/// void, so a hold that finishes after the release does not keep the lock.
+#[derive(Clone, Default)]
+pub struct LockHolder {
+    held: Arc<Mutex<Option<(PathBuf, ManifestLock)>>>,
+    releases: Arc<AtomicU64>,
+}
 
 impl LockHolder {
-    /// Hold the lock of `share` (letting go of another share's). None when
-    /// held; else who holds it.
-    pub fn hold(&self, share: &Path) -> Option<String> {
-        let Ok(mut held) = self.0.lock() else {
+    /// A request's ticket: requests made before the next release are void.
+    pub fn ticket(&self) -> u64 {
+        self.releases.load(Ordering::SeqCst)
+    }
+
+    /// [`LockHolder::hold`] on the plan's shared path as this machine
+    /// reaches it, when that is a folder.
+    pub fn hold_plan_share(
+        &self,
+        mounts: Vec<crate::location::Mount>,
+        share: &crate::winpath::WinPath,
+        ticket: u64,
+    ) -> LockAnswer {
+        let local = crate::location::Resolver::new(mounts)
+            .locate(share)
+            .ok()
+            .map(|l| l.local)
+            .filter(|s| s.is_dir());
+        match local.map(|s| self.hold(&s, ticket)) {
+            None => LockAnswer::NoShare,
+            Some(None) => LockAnswer::Held,
+            Some(Some(holder)) => LockAnswer::Elsewhere(holder),
+        }
+    }
+
+    /// Hold the lock of `share` (letting go of another share's), unless a
+    /// release came after `ticket`. None when held (or void); else who holds it.
+    pub fn hold(&self, share: &Path, ticket: u64) -> Option<String> {
+        let Ok(mut held) = self.held.lock() else {
             return Some("the lock holder failed".into());
         };
+        if self.ticket() != ticket {
+            return None;
+        }
         if matches!(&*held, Some((s, _)) if s == share) {
             return None;
         }
@@ -170,12 +213,11 @@ impl LockHolder {
             Err(p) => Some(ManifestLock::held_elsewhere(share).unwrap_or(p.what)),
         }
     }
-}
 
-impl LockHolder {
     /// Let go of the lock (the join screen: this machine is a secondary).
     pub fn release(&self) {
-        if let Ok(mut held) = self.0.lock() {
+        if let Ok(mut held) = self.held.lock() {
+            self.releases.fetch_add(1, Ordering::SeqCst);
             *held = None;
         }
     }
@@ -198,9 +240,15 @@ fn join(
             return;
         }
     };
+    let share = req.share.and_then(|(mounts, share)| {
+        crate::location::Resolver::new(mounts)
+            .locate(&share)
+            .ok()
+            .map(|l| l.local)
+    });
     let settings = JoinSettings {
         root: req.root,
-        share: req.share,
+        share,
         name: req.name,
         scope: req.scope,
         code,
@@ -381,6 +429,10 @@ pub fn execute(cmd: Cmd, profile: &Profile, tx: &Sender<Msg>) {
             Msg::Finished { undo: true, result }
         }
         Cmd::SavePlan { path, text } => Msg::Saved(save_plan(&path, &text)),
+        Cmd::ProbeFolder { path } => Msg::FolderProbed {
+            is_dir: Path::new(&path).is_dir(),
+            path,
+        },
     };
     let _ = tx.send(msg);
 }
@@ -399,12 +451,12 @@ fn apply(
 /// The wizard keeps the plan it applies in the state folder, where the
 /// journal names it: a later run (wizard or `apply --plan`) resumes from it.
 pub fn keep_plan(plan_text: &str, profile: &Profile) -> Result<Plan, Problem> {
-    let probe = Plan::parse(plan_text, Path::new("wizard-plan.toml"), profile)
-        .map_err(|e| crate::plan::plan_problem(Path::new("wizard-plan.toml"), &e))?;
+    let probe = Plan::parse(plan_text, Path::new(WIZARD_PLAN), profile)
+        .map_err(|e| crate::plan::plan_problem(Path::new(WIZARD_PLAN), &e))?;
     let root = crate::location::Resolver::new(probe.mounts.clone()).locate(&probe.install_root)?;
     let state = root.local.join(crate::fsops::state_dir::STATE_DIR);
     crate::fsops::state_dir::create_state_dir(&state)?;
-    let file = state.join("wizard-plan.toml");
+    let file = state.join(WIZARD_PLAN);
     crate::fsops::atomic::write_atomic(&file, plan_text.as_bytes(), None).map_err(|e| {
         Problem::new(Exit::Failed, e.to_string())
             .fix("make sure this account may write the installation folder")
@@ -419,12 +471,15 @@ pub fn save_plan(path: &Path, text: &str) -> Result<std::path::PathBuf, String> 
         .write(true)
         .create_new(true)
         .open(path)
-        .map_err(|e| {
-            format!(
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => {
+                "that file exists; choose another name".to_string()
+            }
+            _ => format!(
                 "cannot create {}: {}",
                 path.display(),
                 crate::problem::describe_io(&e)
-            )
+            ),
         })?;
     f.write_all(text.as_bytes())
         .and_then(|_| f.sync_all())

@@ -192,8 +192,8 @@ fn render_step(f: &mut Frame, area: Rect, app: &App, t: &Theme) {
             } else {
                 Style::default()
             };
-            let verdict = app.answers.validate(fid);
-            let mark = if verdict.is_ok() {
+            let verdict = app.field_error(fid);
+            let mark = if verdict.is_none() {
                 Span::styled("  ✓", t.fg(Color::Green))
             } else {
                 Span::styled("  ✗", t.fg(Color::Red))
@@ -203,7 +203,7 @@ fn render_step(f: &mut Frame, area: Rect, app: &App, t: &Theme) {
                 Span::raw(format!("{value}{cursor}")),
                 mark,
             ]));
-            if let Err(e) = verdict {
+            if let Some(e) = verdict {
                 lines.push(Line::from(Span::styled(
                     format!("    {}", safe(&e)),
                     t.fg(Color::Red),
@@ -643,9 +643,9 @@ fn action_lines(
             },
             t,
         ));
-        for (_, a) in &sp.actions {
+        for (i, a) in &sp.actions {
             lines.push(Line::from(Span::styled(
-                format!(" -> {}", safe(&a.describe())),
+                format!(" -> {}", safe(&preview.describe(sp.step, *i, a))),
                 t.fg(Color::Cyan),
             )));
             for d in edit_diff(a, preview, profile).unwrap_or_default() {
@@ -695,7 +695,7 @@ fn render_summary(f: &mut Frame, area: Rect, app: &App, t: &Theme) {
                         safe(&j.display().to_string())
                     )));
                 }
-                if let Some(b) = s.backups.as_ref().filter(|b| b.exists()) {
+                if let Some(b) = &s.backups {
                     lines.push(Line::from(format!(
                         "Backups: {}",
                         safe(&b.display().to_string())

@@ -236,7 +236,7 @@ fn two_nodes_give_one_write_with_every_file_and_the_next_steps() {
     );
     assert!(files.iter().all(|f| f.before_hash.is_none()));
     // Every file's full path is in the preview, and the generator's notes.
-    let text = write_action(&sp).describe();
+    let text = write_action(&sp).describe_now();
     for f in files {
         assert!(
             text.contains(&dir.join(&f.path).display().to_string()),

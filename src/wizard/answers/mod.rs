@@ -2,12 +2,13 @@
 //! wizard. Answers become plan text that goes through the same parser as a
 //! plan file (`Plan::parse`), so a saved plan replays exactly what was done.
 
+mod from_disk;
+
 use crate::ini::IniDoc;
 use crate::plan::{check_address, check_computer_name, Plan, PlanError};
 use crate::profile::Profile;
 use crate::steps::StepId;
 use crate::winpath::WinPath;
-use crate::workflows::start::EarlierRun;
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -160,68 +161,6 @@ pub struct Answers {
 }
 
 impl Answers {
-    /// Defaults from what is on disk: the plan of an earlier run when there
-    /// is one (a rerun adds a node to what is there), else the installation's
-    /// Windows path from MDaemon.ini and this machine's name.
-    pub fn from_disk(install_local: &Path, profile: &Profile, earlier: &EarlierRun) -> Answers {
-        match &earlier.plan {
-            Some(plan) => Answers::from_plan(plan, install_local, profile),
-            None => Answers::fresh(install_local, profile),
-        }
-    }
-
-    /// Defaults for an installation mdcluster has not worked on.
-    pub fn fresh(install_local: &Path, profile: &Profile) -> Answers {
-        let host = crate::platform::hostname();
-        let ini = std::fs::read(install_local.join(profile.ini.file.replace('\\', "/")))
-            .ok()
-            .map(IniDoc::parse);
-        let from_ini = ini
-            .as_ref()
-            .and_then(|doc| windows_root_from_ini(doc, &profile.ini.directories_section));
-        let install_root = if cfg!(windows) {
-            root_on_windows(from_ini, install_local)
-        } else {
-            from_ini.unwrap_or_else(|| profile.install.default_root.value.clone())
-        };
-        // A rerun: LockFiles already on a share names it.
-        let shared_path = ini
-            .as_ref()
-            .and_then(|doc| {
-                doc.get_str(&profile.ini.directories_section, &profile.ini.lockfiles_key)
-            })
-            .and_then(|v| WinPath::parse(v.trim()).ok())
-            .filter(WinPath::is_unc)
-            .map(|p| match p.prefix() {
-                crate::winpath::Prefix::Unc { server, share } => format!("\\\\{server}\\{share}"),
-                crate::winpath::Prefix::Drive(_) => String::new(),
-            })
-            .unwrap_or_default();
-        let name = crate::cluster::facts::computer_name();
-        let address = if check_address(&host).is_ok() {
-            host.clone()
-        } else {
-            "127.0.0.1".into()
-        };
-        Answers {
-            install_local: install_local.to_path_buf(),
-            install_root,
-            shared_path,
-            shared_local: String::new(),
-            node_name: name,
-            node_address: address,
-            server_id: "1".into(),
-            stop_mdaemon: "n".into(),
-            keep_source: "n".into(),
-            restart: "n".into(),
-            secondaries: Vec::new(),
-            lb_kind: "none".into(),
-            lb_http_mode: "primary".into(),
-            lb_output: String::new(),
-            lb_kept: String::new(),
-        }
-    }
-
     /// Answers that reproduce a plan (an earlier wizard run, or a resumed one).
     pub fn from_plan(plan: &Plan, install_local: &Path, profile: &Profile) -> Answers {
         let local_of = |w: &WinPath| {
@@ -240,9 +179,12 @@ impl Answers {
             shared_local: local_of(&plan.shared.path),
             node_name: primary.map(|n| n.name.clone()).unwrap_or_default(),
             node_address: primary.map(|n| n.address.clone()).unwrap_or_default(),
+            // A plan without the primary's server ID (0): the default, 1.
             server_id: primary
-                .map(|n| n.server_id.to_string())
-                .unwrap_or_else(|| "1".into()),
+                .map(|n| n.server_id)
+                .filter(|id| *id != 0)
+                .unwrap_or(1)
+                .to_string(),
             stop_mdaemon: yes_no(plan.options.stop_mdaemon),
             keep_source: yes_no(plan.options.keep_source),
             restart: yes_no(plan.options.restart),
@@ -379,9 +321,6 @@ impl Answers {
                 if !p.is_absolute() {
                     return Err("give an absolute path".into());
                 }
-                if !p.is_dir() {
-                    return Err(format!("{v} is not an existing folder"));
-                }
                 Ok(())
             }
             FieldId::NodeName => check_computer_name(v).map_err(|why| format!("the name {why}")),
@@ -512,6 +451,11 @@ impl Answers {
     }
 }
 
+/// Why the share's local folder is refused when it is no folder.
+pub fn not_a_folder(v: &str) -> String {
+    format!("{v} is not an existing folder")
+}
+
 /// An earlier plan's `[load_balancer]` without the keys the wizard asks for,
 /// as the text that follows the table's header.
 fn kept_lb_text(lb: &crate::plan::LoadBalancer, profile: &Profile) -> String {
@@ -531,23 +475,9 @@ fn yes_no(v: bool) -> String {
     if v { "y" } else { "n" }.into()
 }
 
-/// The installation root to plan with on Windows, where this folder is
-/// itself a Windows path: this folder, unless MDaemon.ini (whose folders
-/// have `ini_root` in common) was written for another one — mdcluster's
-/// sandbox (always, so that a demo never reaches a real `C:\MDaemon`) or a
-/// copy from another machine (a folder that does not exist here). Then that
-/// root, which the plan maps to this folder.
-fn root_on_windows(ini_root: Option<String>, install_local: &Path) -> String {
-    let sandbox = install_local.join(crate::service::SANDBOX_MARKER).exists();
-    ini_root
-        .filter(|root| !crate::fsops::identity::same_file(Path::new(root), install_local))
-        .filter(|root| sandbox || !Path::new(root).exists())
-        .unwrap_or_else(|| install_local.display().to_string())
-}
-
 /// The longest common folder of the `[Directories]` values: the installation
 /// root as Windows names it (`C:\MDaemon`).
-fn windows_root_from_ini(doc: &IniDoc, section: &str) -> Option<String> {
+pub(super) fn windows_root_from_ini(doc: &IniDoc, section: &str) -> Option<String> {
     let paths: Vec<WinPath> = doc
         .entries(section)
         .iter()
@@ -567,7 +497,9 @@ fn windows_root_from_ini(doc: &IniDoc, section: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use super::from_disk::root_on_windows;
     use super::*;
+    use crate::workflows::start::EarlierRun;
 
     /// Where this machine reaches the installation: itself on Windows, a
     /// mounted folder elsewhere.
@@ -696,7 +628,19 @@ mod tests {
         assert!(a.validate(FieldId::ServerId).is_err());
         a.node_name = "TOO-LONG-FOR-NETBIOS".into();
         assert!(a.validate(FieldId::NodeName).is_err());
-        a.shared_local = "/definitely/not/here".into();
+        a.shared_local = if cfg!(windows) {
+            r"C:\definitely\not\here"
+        } else {
+            "/definitely/not/here"
+        }
+        .into();
+        // Whether it exists is the disk's to say, not the text's.
+        assert!(a.validate(FieldId::SharedLocal).is_ok());
+        assert!(a
+            .check_on_disk(FieldId::SharedLocal)
+            .unwrap_err()
+            .contains("not an existing folder"));
+        a.shared_local = "relative/dir".into();
         assert!(a.validate(FieldId::SharedLocal).is_err());
         assert_eq!(a.first_invalid().unwrap().0, FieldId::SharedPath);
         a.lb_kind = "f5".into();

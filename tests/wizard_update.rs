@@ -1,0 +1,224 @@
+//! The full-screen wizard driven through `update` with messages alone: no
+//! executor runs, and every folder the answers name does not exist. What the
+//! wizard asks the world for comes back as the commands `update` returns;
+//! what the world says goes in as messages. (`tests/layers.rs` checks that
+//! the model, `update` and `view` contain no disk or network call.)
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use mdcluster::plan::Plan;
+use mdcluster::problem::Problem;
+use mdcluster::profile::Profile;
+use mdcluster::wizard::answers::{Answers, FieldId};
+use mdcluster::wizard::app::{App, Cmd, Focus, LockAnswer, Msg, PreviewState};
+use mdcluster::workflows::start::EarlierRun;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// A folder that is not there, under the temporary folder.
+fn nowhere() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mdcluster-nowhere-{}", std::process::id()));
+    assert!(!dir.exists());
+    dir
+}
+
+/// Answers from a plan whose installation and share map to `nowhere`.
+fn answers(nowhere: &Path, profile: &Profile) -> Answers {
+    let text = format!(
+        "version = 1\n\
+         [install]\nroot = 'C:\\MDaemon'\n\
+         [shared]\npath = '\\\\FS1\\MDShare'\n\
+         [[mounts]]\nwindows = 'C:\\MDaemon'\nlocal = '{}'\n\
+         [[mounts]]\nwindows = '\\\\FS1\\MDShare'\nlocal = '{}'\n\
+         [[nodes]]\nname = 'MAIL1'\naddress = '10.0.0.1'\nrole = 'primary'\n",
+        nowhere.join("MDaemon").display(),
+        nowhere.join("share").display()
+    );
+    let plan = Plan::parse(&text, Path::new("plan.toml"), profile).unwrap();
+    Answers::from_plan(&plan, &nowhere.join("MDaemon"), profile)
+}
+
+fn app(nowhere: &Path) -> App {
+    let profile = Profile::builtin();
+    let earlier = EarlierRun {
+        wizard_plan: nowhere.join("MDaemon/mdcluster/wizard-plan.toml"),
+        ..EarlierRun::default()
+    };
+    App::new(profile.clone(), answers(nowhere, &profile), false, earlier)
+}
+
+fn key(c: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
+}
+
+fn probes(cmds: &[Cmd]) -> Vec<String> {
+    cmds.iter()
+        .filter_map(|c| match c {
+            Cmd::ProbeFolder { path } => Some(path.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The kinds of commands, for failure messages (a command may carry a
+/// join code, so it has no Debug).
+fn kinds(cmds: &[Cmd]) -> Vec<&'static str> {
+    cmds.iter()
+        .map(|c| match c {
+            Cmd::Preview { .. } => "Preview",
+            Cmd::Discover { .. } => "Discover",
+            Cmd::HoldLock { .. } => "HoldLock",
+            Cmd::ReleaseLock => "ReleaseLock",
+            Cmd::ProbeFolder { .. } => "ProbeFolder",
+            Cmd::Register { .. } => "Register",
+            Cmd::Join { .. } => "Join",
+            Cmd::StopJoin => "StopJoin",
+            Cmd::FollowLog { .. } => "FollowLog",
+            Cmd::Apply { .. } => "Apply",
+            Cmd::Undo { .. } => "Undo",
+            Cmd::SavePlan { .. } => "SavePlan",
+        })
+        .collect()
+}
+
+fn previews(cmds: &[Cmd]) -> Vec<u64> {
+    cmds.iter()
+        .filter_map(|c| match c {
+            Cmd::Preview { generation, .. } => Some(*generation),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_share_folder_is_asked_about_by_a_command_and_judged_from_the_answer() {
+    let nowhere = nowhere();
+    let mut app = app(&nowhere);
+    let share = nowhere.join("share").display().to_string();
+
+    // The first update asks about the share's folder and the manifest lock
+    // (both by command), and the preview starts.
+    assert_eq!(app.first_invalid(), None);
+    let cmds = app.update(Msg::Tick(Instant::now()));
+    assert_eq!(probes(&cmds), std::slice::from_ref(&share));
+    assert!(cmds.iter().any(
+        |c| matches!(c, Cmd::HoldLock { share, .. } if share.to_string() == "\\\\FS1\\MDShare")
+    ));
+    let first = app.start();
+    assert_eq!(previews(&first).len(), 1, "{:?}", kinds(&first));
+    assert!(matches!(app.preview, PreviewState::Computing));
+    // Asked once, not on every message.
+    assert!(probes(&app.update(Msg::Tick(Instant::now()))).is_empty());
+
+    // The answer: no such folder. The field says so, the preview waits.
+    let cmds = app.update(Msg::FolderProbed {
+        path: share.clone(),
+        is_dir: false,
+    });
+    assert!(previews(&cmds).is_empty());
+    let why = app.field_error(FieldId::SharedLocal).unwrap();
+    assert!(why.contains("is not an existing folder"), "{why}");
+    assert_eq!(
+        app.first_invalid().map(|(f, _)| f),
+        Some(FieldId::SharedLocal)
+    );
+    assert!(matches!(app.preview, PreviewState::Waiting));
+    assert!(app.can_apply().is_err());
+
+    // An answer about text no longer in the field changes nothing.
+    app.update(Msg::FolderProbed {
+        path: "/somewhere/else".into(),
+        is_dir: true,
+    });
+    assert!(app.field_error(FieldId::SharedLocal).is_some());
+
+    // Typing in the field asks again (by command) for the new text.
+    app.focus = Focus::Field(FieldId::SharedLocal);
+    let cmds = app.update(key(KeyCode::Char('2')));
+    assert_eq!(probes(&cmds), [format!("{share}2")]);
+    // Meanwhile the new text counts as valid (the shared-path step checks
+    // it again); a "yes" starts the preview.
+    let cmds = app.update(Msg::FolderProbed {
+        path: format!("{share}2"),
+        is_dir: true,
+    });
+    assert_eq!(previews(&cmds).len(), 1, "{:?}", kinds(&cmds));
+    assert!(app.field_error(FieldId::SharedLocal).is_none());
+
+    // What the preview job says comes back as a message.
+    let generation = previews(&cmds)[0];
+    app.update(Msg::Preview {
+        generation,
+        result: Err(Problem::refused("the installation cannot be read")),
+    });
+    assert!(matches!(&app.preview, PreviewState::Failed(p) if p.what.contains("cannot be read")));
+    assert!(!nowhere.exists(), "update created {}", nowhere.display());
+}
+
+#[test]
+fn the_manifest_lock_is_asked_for_by_command_and_another_holder_blocks_apply() {
+    let nowhere = nowhere();
+    let mut app = app(&nowhere);
+    let t0 = Instant::now();
+    let cmds = app.update(Msg::Tick(t0));
+    assert_eq!(
+        cmds.iter()
+            .filter(|c| matches!(c, Cmd::HoldLock { .. }))
+            .count(),
+        1
+    );
+    // Not asked again while nothing changed.
+    let again = app.update(Msg::Tick(t0));
+    assert!(!again.iter().any(|c| matches!(c, Cmd::HoldLock { .. })));
+
+    app.update(Msg::ClusterLock(LockAnswer::Elsewhere(
+        "wizard on MAIL9, process 4242".into(),
+    )));
+    assert_eq!(
+        app.cluster.lock_held_by.as_deref(),
+        Some("wizard on MAIL9, process 4242")
+    );
+    assert!(app.events.iter().any(|e| e.contains("another mdcluster")));
+    // Asked again after a while, by command.
+    let later = app.update(Msg::Tick(t0 + std::time::Duration::from_secs(60)));
+    assert!(later.iter().any(|c| matches!(c, Cmd::HoldLock { .. })));
+
+    // The share is not there: no holder, and asked again later too.
+    app.update(Msg::ClusterLock(LockAnswer::NoShare));
+    assert!(app.cluster.lock_held_by.is_none() && app.cluster.share_missing);
+    let later = app.update(Msg::Tick(t0 + std::time::Duration::from_secs(120)));
+    assert!(later.iter().any(|c| matches!(c, Cmd::HoldLock { .. })));
+    assert!(!nowhere.exists());
+}
+
+#[test]
+fn saving_a_plan_is_a_command_and_its_refusal_a_message() {
+    let nowhere = nowhere();
+    let mut app = app(&nowhere);
+    app.update(Msg::Tick(Instant::now()));
+    app.update(Msg::FolderProbed {
+        path: nowhere.join("share").display().to_string(),
+        is_dir: true,
+    });
+    app.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('s'),
+        KeyModifiers::NONE,
+    )));
+    let target = nowhere.join("plan.toml");
+    app.save_path = target.display().to_string();
+    let cmds = app.update(key(KeyCode::Enter));
+    assert!(
+        cmds.iter()
+            .any(|c| matches!(c, Cmd::SavePlan { path, .. } if *path == target)),
+        "{:?}",
+        kinds(&cmds)
+    );
+    // The file exists after all (the command found it): said in the dialog.
+    app.update(Msg::Saved(Err(
+        "that file exists; choose another name".into()
+    )));
+    assert_eq!(
+        app.save_error.as_deref(),
+        Some("that file exists; choose another name")
+    );
+    assert!(!nowhere.exists());
+}

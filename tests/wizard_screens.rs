@@ -477,6 +477,37 @@ mod cluster {
         }
     }
 
+    /// However many nodes answer, the selected row is on screen at 80x24,
+    /// and so are its verdicts: what Enter adds is always what is shown.
+    #[test]
+    fn the_selected_node_and_its_verdicts_stay_in_view_at_80x24() {
+        let lab = Lab::new("cluster-many");
+        let mut d = with_discovery(lab.filled());
+        d.select(StepId::Discover);
+        let names: Vec<String> = (2..=13).map(|i| format!("MAIL{i}")).collect();
+        let mut reports: Vec<NodeReport> = names.iter().map(|n| report(n, true, &[])).collect();
+        reports.push(report("MAIL14", true, &[RuleId::Version]));
+        found(&mut d, reports);
+        d.key(KeyCode::Enter);
+        // Down to the last row (after the primary and twelve others).
+        for _ in 0..13 {
+            d.key(KeyCode::Down);
+        }
+        let screen = d.render(80, 24);
+        assert!(screen.contains("> MAIL14"), "{screen}");
+        assert!(screen.contains("version: 23.0.1 here"), "{screen}");
+        assert!(!screen.contains("> MAIL2 "), "{screen}");
+        // Home goes back to the first row, which is shown again.
+        d.key(KeyCode::Home);
+        let screen = d.render(80, 24);
+        assert!(screen.contains("> MAIL1 "), "{screen}");
+        // Enter adds the row shown as selected: MAIL1 is the primary, so
+        // nothing is added; one down is MAIL2.
+        d.key(KeyCode::Down);
+        d.key(KeyCode::Enter);
+        assert_eq!(d.app.answers.secondaries[0].name, "MAIL2");
+    }
+
     #[test]
     fn discovery_table_join_code_and_adding_a_node() {
         let lab = Lab::new("cluster-add");

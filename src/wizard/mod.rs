@@ -4,9 +4,11 @@
 
 pub mod answers;
 pub mod app;
+pub mod keys;
 pub mod nodes;
 pub mod plain;
 pub mod runtime;
+mod screens;
 pub mod view;
 
 use crate::output::{say, say_err};

@@ -1,0 +1,457 @@
+//! The wizard's keys: one table per mode (the screen, and where the focus
+//! is on it). The same table decides what a key does and writes the
+//! key-help line at the bottom, so the two never disagree.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// Where the keys go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// The list of steps (on the cluster steps, with their own keys).
+    Steps,
+    StepsDiscover,
+    StepsServerIds,
+    /// Typing an answer of the selected step.
+    Field,
+    /// The nodes table of step 8.
+    Nodes,
+    /// Typing a host to check by hand (step 8).
+    ManualHost,
+    /// The join screen, before and while announcing.
+    Join,
+    Joining,
+    /// An earlier run stopped part-way: resume or undo.
+    Resume,
+    /// A yes/no question.
+    Confirm,
+    /// Typing the path to save the plan to.
+    SavePlan,
+    /// Applying or undoing.
+    Running,
+    /// After a run.
+    Summary,
+}
+
+/// What a key asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Quit,
+    /// Quit, asking first while a run is under way.
+    AskQuit,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Home,
+    /// Into the selected step's answers (or the nodes table).
+    Answer,
+    Apply,
+    Save,
+    Undo,
+    Join,
+    /// Record that the awaited nodes are registered in MDaemon.
+    Registered,
+    NextField,
+    PreviousField,
+    /// Leave the field or table (back to the steps).
+    Done,
+    Erase,
+    Clear,
+    /// Add the selected node to the plan.
+    AddNode,
+    TakeOutNode,
+    TypeHost,
+    CheckHost,
+    Announce,
+    StopAnnouncing,
+    Resume,
+    Yes,
+    No,
+    Back,
+    SaveNow,
+}
+
+/// Keys with the same meaning, and how the help line shows them (`None`:
+/// not shown, as the second half of a pair such as Up/Down).
+pub struct Binding {
+    pub keys: &'static [KeyCode],
+    /// With Ctrl held.
+    pub ctrl: bool,
+    pub action: Action,
+    pub help: Option<(&'static str, &'static str)>,
+}
+
+/// A mode's keys. `text`: the mode takes typed text (and says so first in
+/// the help line); other characters are then typed, not looked up.
+pub struct Keymap {
+    pub text: Option<&'static str>,
+    pub bindings: &'static [Binding],
+}
+
+const fn key(
+    keys: &'static [KeyCode],
+    action: Action,
+    help: Option<(&'static str, &'static str)>,
+) -> Binding {
+    Binding {
+        keys,
+        ctrl: false,
+        action,
+        help,
+    }
+}
+
+const fn ctrl(
+    keys: &'static [KeyCode],
+    action: Action,
+    help: Option<(&'static str, &'static str)>,
+) -> Binding {
+    Binding {
+        keys,
+        ctrl: true,
+        action,
+        help,
+    }
+}
+
+use Action as A;
+use KeyCode as K;
+
+const BROWSE_UP: Binding = key(&[K::Up, K::Char('k')], A::Up, Some(("Up/Down", "step")));
+const BROWSE_DOWN: Binding = key(&[K::Down, K::Char('j')], A::Down, None);
+const PAGE_DOWN: Binding = key(&[K::PageDown], A::PageDown, Some(("PgUp/PgDn", "scroll")));
+const PAGE_UP: Binding = key(&[K::PageUp], A::PageUp, None);
+/// Scrolling, not shown where the line has no room for it.
+const PAGE_DOWN_UNSAID: Binding = key(&[K::PageDown], A::PageDown, None);
+const HOME: Binding = key(&[K::Home], A::Home, None);
+
+const STEPS: Keymap = Keymap {
+    text: None,
+    bindings: &[
+        key(&[K::Up, K::Char('k')], A::Up, Some(("Up/Dn", "step"))),
+        BROWSE_DOWN,
+        key(&[K::Tab, K::Enter], A::Answer, Some(("Tab", "answer"))),
+        key(&[K::PageDown], A::PageDown, Some(("PgUp/Dn", "scroll"))),
+        PAGE_UP,
+        HOME,
+        key(&[K::Char('a')], A::Apply, Some(("a", "apply"))),
+        key(&[K::Char('s')], A::Save, Some(("s", "save"))),
+        key(&[K::Char('u')], A::Undo, Some(("u", "undo"))),
+        key(&[K::Char('J')], A::Join, Some(("J", "join"))),
+        key(&[K::Char('q'), K::Esc], A::Quit, Some(("q", "quit"))),
+    ],
+};
+
+const STEPS_DISCOVER: Keymap = Keymap {
+    text: None,
+    bindings: &[
+        BROWSE_UP,
+        BROWSE_DOWN,
+        key(
+            &[K::Tab, K::Enter],
+            A::Answer,
+            Some(("Enter", "choose nodes")),
+        ),
+        PAGE_DOWN_UNSAID,
+        PAGE_UP,
+        HOME,
+        key(&[K::Char('a')], A::Apply, Some(("a", "apply"))),
+        key(&[K::Char('s')], A::Save, Some(("s", "save"))),
+        key(&[K::Char('u')], A::Undo, Some(("u", "undo"))),
+        key(&[K::Char('J')], A::Join, None),
+        key(&[K::Char('q'), K::Esc], A::Quit, Some(("q", "quit"))),
+    ],
+};
+
+const STEPS_SERVER_IDS: Keymap = Keymap {
+    text: None,
+    bindings: &[
+        BROWSE_UP,
+        BROWSE_DOWN,
+        key(&[K::Tab, K::Enter], A::Answer, None),
+        PAGE_DOWN_UNSAID,
+        PAGE_UP,
+        HOME,
+        key(
+            &[K::Char('r')],
+            A::Registered,
+            Some(("r", "registered in MDaemon")),
+        ),
+        key(&[K::Char('a')], A::Apply, Some(("a", "apply"))),
+        key(&[K::Char('s')], A::Save, Some(("s", "save"))),
+        key(&[K::Char('u')], A::Undo, Some(("u", "undo"))),
+        key(&[K::Char('J')], A::Join, None),
+        key(&[K::Char('q'), K::Esc], A::Quit, Some(("q", "quit"))),
+    ],
+};
+
+const FIELD: Keymap = Keymap {
+    text: Some("type to edit"),
+    bindings: &[
+        key(&[K::Tab, K::Down], A::NextField, Some(("Tab", "next"))),
+        key(&[K::BackTab, K::Up], A::PreviousField, None),
+        key(&[K::Enter], A::Done, Some(("Enter", "done"))),
+        key(&[K::Esc], A::Done, Some(("Esc", "back"))),
+        key(&[K::Backspace], A::Erase, None),
+        ctrl(&[K::Char('u')], A::Clear, Some(("Ctrl-U", "clear"))),
+    ],
+};
+
+const NODES: Keymap = Keymap {
+    text: None,
+    bindings: &[
+        key(&[K::Up, K::Char('k')], A::Up, Some(("Up/Down", "node"))),
+        BROWSE_DOWN,
+        HOME,
+        key(
+            &[K::Enter, K::Char('+')],
+            A::AddNode,
+            Some(("Enter", "add")),
+        ),
+        key(
+            &[K::Char('-'), K::Delete],
+            A::TakeOutNode,
+            Some(("-", "take out")),
+        ),
+        key(&[K::Char('m')], A::TypeHost, Some(("m", "enter a host"))),
+        key(&[K::Esc, K::Tab], A::Done, Some(("Esc", "back"))),
+    ],
+};
+
+const MANUAL_HOST: Keymap = Keymap {
+    text: Some("type a host"),
+    bindings: &[
+        key(&[K::Enter], A::CheckHost, Some(("Enter", "check"))),
+        key(&[K::Esc], A::Back, Some(("Esc", "back"))),
+        key(&[K::Backspace], A::Erase, None),
+    ],
+};
+
+const JOIN: Keymap = Keymap {
+    text: Some("type"),
+    bindings: &[
+        key(
+            &[K::Tab, K::BackTab, K::Up, K::Down],
+            A::NextField,
+            Some(("Tab", "next field")),
+        ),
+        key(&[K::Enter], A::Announce, Some(("Enter", "announce"))),
+        key(&[K::Esc], A::Back, Some(("Esc", "back"))),
+        key(&[K::Backspace], A::Erase, None),
+    ],
+};
+
+const JOINING: Keymap = Keymap {
+    text: None,
+    bindings: &[
+        key(
+            &[K::Esc],
+            A::StopAnnouncing,
+            Some(("Esc", "stop announcing and go back")),
+        ),
+        key(&[K::Tab, K::BackTab, K::Up, K::Down], A::NextField, None),
+    ],
+};
+
+const RESUME: Keymap = Keymap {
+    text: None,
+    bindings: &[
+        key(&[K::Char('r'), K::Enter], A::Resume, Some(("r", "resume"))),
+        key(&[K::Char('u')], A::Undo, Some(("u", "undo"))),
+        key(&[K::Char('q'), K::Esc], A::Quit, Some(("q", "quit"))),
+    ],
+};
+
+const CONFIRM: Keymap = Keymap {
+    text: None,
+    bindings: &[
+        key(&[K::Char('y'), K::Char('Y')], A::Yes, Some(("y", "yes"))),
+        key(
+            &[K::Char('n'), K::Char('N'), K::Esc],
+            A::No,
+            Some(("n", "no")),
+        ),
+    ],
+};
+
+const SAVE_PLAN: Keymap = Keymap {
+    text: Some("type a path"),
+    bindings: &[
+        key(&[K::Enter], A::SaveNow, Some(("Enter", "save"))),
+        key(&[K::Esc], A::Back, Some(("Esc", "cancel"))),
+        ctrl(&[K::Char('u')], A::Clear, Some(("Ctrl-U", "clear"))),
+        key(&[K::Backspace], A::Erase, None),
+    ],
+};
+
+const RUNNING: Keymap = Keymap {
+    text: None,
+    bindings: &[
+        BROWSE_UP,
+        BROWSE_DOWN,
+        PAGE_DOWN,
+        PAGE_UP,
+        HOME,
+        key(
+            &[K::Char('q'), K::Esc],
+            A::AskQuit,
+            Some(("q", "quit (asks first)")),
+        ),
+    ],
+};
+
+const SUMMARY: Keymap = Keymap {
+    text: None,
+    bindings: &[
+        BROWSE_UP,
+        BROWSE_DOWN,
+        PAGE_DOWN,
+        PAGE_UP,
+        HOME,
+        key(
+            &[K::Enter, K::Esc],
+            A::Back,
+            Some(("Enter", "back to the steps")),
+        ),
+        key(&[K::Char('s')], A::Save, Some(("s", "save plan"))),
+        key(&[K::Char('q')], A::Quit, Some(("q", "quit"))),
+    ],
+};
+
+/// The keys of a mode.
+pub fn keymap(mode: Mode) -> &'static Keymap {
+    match mode {
+        Mode::Steps => &STEPS,
+        Mode::StepsDiscover => &STEPS_DISCOVER,
+        Mode::StepsServerIds => &STEPS_SERVER_IDS,
+        Mode::Field => &FIELD,
+        Mode::Nodes => &NODES,
+        Mode::ManualHost => &MANUAL_HOST,
+        Mode::Join => &JOIN,
+        Mode::Joining => &JOINING,
+        Mode::Resume => &RESUME,
+        Mode::Confirm => &CONFIRM,
+        Mode::SavePlan => &SAVE_PLAN,
+        Mode::Running => &RUNNING,
+        Mode::Summary => &SUMMARY,
+    }
+}
+
+/// What a key does in a mode: an action, a typed character, or nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pressed {
+    Action(Action),
+    Typed(char),
+    Nothing,
+}
+
+impl Keymap {
+    pub fn pressed(&self, key: &KeyEvent) -> Pressed {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let found = self
+            .bindings
+            .iter()
+            .find(|b| b.ctrl == ctrl && b.keys.contains(&key.code));
+        if let Some(b) = found {
+            return Pressed::Action(b.action);
+        }
+        match key.code {
+            KeyCode::Char(c) if self.text.is_some() && typed(key) && !c.is_control() => {
+                Pressed::Typed(c)
+            }
+            _ => Pressed::Nothing,
+        }
+    }
+
+    /// The key-help line: what can be typed, then every shown binding.
+    pub fn help(&self) -> String {
+        let items = self.text.into_iter().map(String::from).chain(
+            self.bindings
+                .iter()
+                .filter_map(|b| b.help)
+                .map(|(keys, what)| format!("{keys} {what}")),
+        );
+        format!(" {}", items.collect::<Vec<_>>().join("  "))
+    }
+}
+
+/// A key that types a character: no Ctrl or Alt (Shift is fine), and not a
+/// key release.
+pub fn typed(key: &KeyEvent) -> bool {
+    !key.modifiers
+        .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [Mode; 13] = [
+        Mode::Steps,
+        Mode::StepsDiscover,
+        Mode::StepsServerIds,
+        Mode::Field,
+        Mode::Nodes,
+        Mode::ManualHost,
+        Mode::Join,
+        Mode::Joining,
+        Mode::Resume,
+        Mode::Confirm,
+        Mode::SavePlan,
+        Mode::Running,
+        Mode::Summary,
+    ];
+
+    #[test]
+    fn no_key_means_two_things_in_one_mode() {
+        for mode in ALL {
+            let mut seen = Vec::new();
+            for b in keymap(mode).bindings {
+                for k in b.keys {
+                    assert!(!seen.contains(&(k, b.ctrl)), "{mode:?}: {k:?} twice");
+                    seen.push((k, b.ctrl));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn text_modes_type_letters_and_command_modes_do_not() {
+        let a = KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE);
+        assert_eq!(keymap(Mode::Field).pressed(&a), Pressed::Typed('q'));
+        assert_eq!(
+            keymap(Mode::Steps).pressed(&a),
+            Pressed::Action(Action::Quit)
+        );
+        let ctrl_u = KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL);
+        assert_eq!(
+            keymap(Mode::Field).pressed(&ctrl_u),
+            Pressed::Action(Action::Clear)
+        );
+        assert_eq!(keymap(Mode::Steps).pressed(&ctrl_u), Pressed::Nothing);
+        let x = KeyEvent::new(KeyCode::Char('x'), KeyModifiers::NONE);
+        assert_eq!(keymap(Mode::Resume).pressed(&x), Pressed::Nothing);
+    }
+
+    #[test]
+    fn the_help_line_is_the_table() {
+        assert_eq!(
+            keymap(Mode::Steps).help(),
+            " Up/Dn step  Tab answer  PgUp/Dn scroll  a apply  s save  u undo  J join  q quit"
+        );
+        assert_eq!(
+            keymap(Mode::Field).help(),
+            " type to edit  Tab next  Enter done  Esc back  Ctrl-U clear"
+        );
+        // Every mode says how to leave it.
+        for mode in ALL {
+            let help = keymap(mode).help();
+            assert!(
+                ["quit", "back", "no", "cancel"]
+                    .iter()
+                    .any(|w| help.contains(w)),
+                "{mode:?}: {help}"
+            );
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! A yes/no question: apply, undo, registered in MDaemon, quit while running.
+
+use crate::wizard::app::{App, Cmd, Confirm, Focus, Screen};
+use crate::wizard::keys::Action;
+use crate::wizard::view::{centred, safe, Theme};
+use ratatui::layout::Rect;
+use ratatui::style::Modifier;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::Frame;
+
+impl App {
+    pub(super) fn confirm_act(&mut self, action: Action) -> Vec<Cmd> {
+        let Screen::Confirm(kind) = self.screen.clone() else {
+            return Vec::new();
+        };
+        match action {
+            Action::Yes => self.confirmed(kind),
+            Action::No => {
+                self.screen = self.previous.clone();
+                Vec::new()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn confirmed(&mut self, kind: Confirm) -> Vec<Cmd> {
+        match kind {
+            Confirm::QuitWhileRunning => {
+                self.quit = true;
+                Vec::new()
+            }
+            Confirm::Registered => {
+                self.screen = Screen::Steps;
+                let names: Vec<String> = self
+                    .awaiting_registration()
+                    .into_iter()
+                    .map(|(n, _)| n)
+                    .collect();
+                match self.answers.plan(&self.profile, &self.plan_file) {
+                    Ok(plan) if !names.is_empty() => vec![Cmd::Register {
+                        plan: Box::new(plan),
+                        names,
+                    }],
+                    _ => Vec::new(),
+                }
+            }
+            Confirm::Apply => {
+                let Some(preview) = self.preview().cloned() else {
+                    self.screen = Screen::Steps;
+                    return Vec::new();
+                };
+                self.screen = Screen::Running;
+                self.focus = Focus::Steps;
+                self.finished = None;
+                self.event("applying; the journal records every change");
+                vec![Cmd::Apply {
+                    plan_text: self.answers.plan_text(),
+                    preview: Box::new(preview),
+                }]
+            }
+            Confirm::Undo => match self.answers.plan(&self.profile, &self.plan_file) {
+                Ok(plan) => {
+                    self.screen = Screen::Running;
+                    self.focus = Focus::Steps;
+                    self.finished = None;
+                    self.event("undoing, newest change first");
+                    vec![Cmd::Undo {
+                        plan: Box::new(plan),
+                    }]
+                }
+                Err(errors) => {
+                    self.event(crate::plan::plan_problem(&self.plan_file, &errors).what);
+                    self.screen = self.previous.clone();
+                    Vec::new()
+                }
+            },
+        }
+    }
+}
+
+pub(crate) fn render_confirm(f: &mut Frame, area: Rect, app: &App, kind: Confirm, t: &Theme) {
+    let mut lines: Vec<Line> = Vec::new();
+    let title = match kind {
+        Confirm::Apply => {
+            let steps: Vec<String> = app
+                .preview()
+                .map(|p| p.pending().map(|s| s.step.to_string()).collect())
+                .unwrap_or_default();
+            lines.push(Line::from(format!(
+                "Apply the changes of {} step(s)?",
+                steps.len()
+            )));
+            lines.push(Line::from(Span::styled(steps.join(", "), t.bold())));
+            lines.push(Line::default());
+            lines.push(Line::from(
+                "A journal and backups are kept; a rerun resumes and undo reverses.",
+            ));
+            " Apply "
+        }
+        Confirm::Undo => {
+            lines.push(Line::from(
+                "Undo what mdcluster changed on this installation, newest first?",
+            ));
+            lines.push(Line::default());
+            lines.push(Line::from(
+                "Only what mdcluster did is reversed; files changed since are kept.",
+            ));
+            " Undo "
+        }
+        Confirm::Registered => {
+            let names: Vec<String> = app
+                .awaiting_registration()
+                .iter()
+                .map(|(n, id)| format!("{} (server ID {id})", safe(n)))
+                .collect();
+            lines.push(Line::from(
+                "Are these registered in MDaemon's Cluster Service now?",
+            ));
+            lines.push(Line::from(Span::styled(names.join(", "), t.bold())));
+            lines.push(Line::default());
+            lines.push(Line::from("mdcluster records it in the cluster manifest."));
+            " Registered "
+        }
+        Confirm::QuitWhileRunning => {
+            lines.push(Line::from("A change is in progress. Quit anyway?"));
+            lines.push(Line::default());
+            lines.push(Line::from(
+                "Nothing is lost: run the wizard again to resume from the journal.",
+            ));
+            " Quit "
+        }
+    };
+    lines.push(Line::default());
+    lines.push(Line::from(vec![
+        Span::styled(" y ", t.bold().add_modifier(Modifier::REVERSED)),
+        Span::raw(" yes    "),
+        Span::styled(" n ", t.bold().add_modifier(Modifier::REVERSED)),
+        Span::raw(" no"),
+    ]));
+    // Tall enough for the wrapped text (70 columns inside the border).
+    let rows: usize = lines.iter().map(|l| l.width().div_ceil(70).max(1)).sum();
+    let r = centred(area, 72, (rows as u16 + 2).max(9));
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(lines)
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(Span::styled(title, t.bold())),
+            )
+            .wrap(Wrap { trim: false }),
+        r,
+    );
+}

@@ -24,7 +24,7 @@
 //! - [`cluster`]: node facts, pairing, cluster rules, the manifest of nodes and server IDs.
 //! - [`discovery`]: mDNS announcements and browsing of nodes on the LAN; the survey judging them.
 //! - [`output`]: terminal and JSON output for every front end.
-//! - [`workflows`]: each workflow once (join, …), reporting typed events to every front end.
+//! - [`workflows`]: each workflow once (join, verify, discovery, what an earlier run left), reporting typed events to every front end.
 //! - [`cli`]: the command line.
 //! - [`problem`]: user-facing errors and exit codes.
 

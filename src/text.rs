@@ -29,7 +29,7 @@ pub fn size(bytes: u64) -> String {
 /// is returned as it is.
 ///
 /// This is the one sanitizer: `say!`, `json_line` and the wizard's screen in
-/// [`crate::cli::output`] and [`crate::wizard::view`] pass everything they
+/// [`crate::output`] and [`crate::wizard::view`] pass everything they
 /// print through it.
 pub fn sanitize(text: &str) -> Cow<'_, str> {
     if !text.chars().any(needs_escape) {

@@ -52,10 +52,7 @@ fn layer_of(module: &str) -> Option<usize> {
 /// end and whole-line comments (doc links name other modules freely) left
 /// out.
 fn production_code(text: &str) -> String {
-    let text = match text.find("#[cfg(test)]\nmod tests {") {
-        Some(i) => &text[..i],
-        None => text,
-    };
+    let text = without_test_module(text);
     text.lines()
         .map(|l| {
             if l.trim_start().starts_with("//") {
@@ -68,11 +65,78 @@ fn production_code(text: &str) -> String {
         .join("\n")
 }
 
+/// The text without its `#[cfg(test)] mod tests { … }` block (wherever it
+/// is: code after it is still checked). Braces inside string and character
+/// literals and comments do not count.
+fn without_test_module(text: &str) -> String {
+    let Some(start) = text.find("#[cfg(test)]\nmod tests {") else {
+        return text.to_string();
+    };
+    let open = start + text[start..].find('{').unwrap_or(0);
+    let bytes = text.as_bytes();
+    let (mut depth, mut i) = (0usize, open);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                // A string (raw strings have no escapes but no quotes either
+                // in this crate's tests without a `#`): to its closing quote.
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'\'' if bytes.get(i + 2) == Some(&b'\'') => i += 2,
+            b'\'' if bytes.get(i + 1) == Some(&b'\\') => {
+                i += 2;
+                while i < bytes.len() && bytes[i] != b'\'' {
+                    i += 1;
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'{' => depth += 1,
+            b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return format!("{}{}", &text[..start], &text[i + 1..]);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    text[..start].to_string()
+}
+
 /// The top-level modules a source text refers to through `crate::`, with the
 /// line of each reference: `crate::x::…`, `$crate::x` in macros, and every
 /// first name of `use crate::{x, y::z, …}`.
-fn references(code: &str) -> Vec<(String, usize)> {
+fn references(code: &str, depth: usize) -> Vec<(String, usize)> {
     let mut found = Vec::new();
+    // `super::` chains that climb to the crate root (from a file `depth`
+    // modules deep) name a top-level module too.
+    for (at, _) in code.match_indices("super::") {
+        if code[..at].ends_with("super::") || code[..at].ends_with("::") {
+            continue; // inside a chain: counted from its first `super::`
+        }
+        let mut rest = &code[at..];
+        let mut k = 0;
+        while let Some(r) = rest.strip_prefix("super::") {
+            rest = r;
+            k += 1;
+        }
+        if k >= depth {
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            let line = code[..at].matches('\n').count() + 1;
+            found.push((name, line));
+        }
+    }
     for (at, _) in code.match_indices("crate::") {
         let before = code[..at].chars().next_back();
         if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
@@ -122,13 +186,17 @@ fn references(code: &str) -> Vec<(String, usize)> {
 /// Every reference from `module` (source `text`, file `file`) to a module
 /// that is not in a lower layer, described for the failure message.
 fn violations(module: &str, file: &str, text: &str, known: &[String]) -> Vec<String> {
+    // How many modules deep the file is: `src/x.rs` and `src/x/mod.rs` 1,
+    // `src/x/y.rs` 2, and so on.
+    let parts: Vec<&str> = file.split(['/', '\\']).filter(|p| *p != "src").collect();
+    let depth = parts.len() - usize::from(parts.last() == Some(&"mod.rs"));
     let Some(own) = layer_of(module) else {
         return vec![format!(
             "{file}: module `{module}` is in no layer: add it to LAYERS in tests/layers.rs (and ARCHITECTURE.md)"
         )];
     };
     let mut out = Vec::new();
-    for (target, line) in references(&production_code(text)) {
+    for (target, line) in references(&production_code(text), depth.max(1)) {
         if target == module || !known.contains(&target) {
             continue; // itself, or an item of the crate root (a macro, `self`)
         }
@@ -216,6 +284,31 @@ fn the_check_finds_what_it_must() {
             "not caught: {upward}"
         );
     }
+    // `super::` that climbs to the crate root, from any depth.
+    assert_eq!(
+        violations(
+            "ini",
+            "src/ini/mod.rs",
+            "use super::engine::Preview;\n",
+            &known
+        )
+        .len(),
+        1
+    );
+    assert_eq!(
+        violations(
+            "ini",
+            "src/ini/parse.rs",
+            "fn f() { super::super::engine::run(); }\n",
+            &known
+        )
+        .len(),
+        1
+    );
+    assert!(violations("ini", "src/ini/parse.rs", "use super::IniDoc;\n", &known).is_empty());
+    // Code after the test module is still checked.
+    let after = "#[cfg(test)]\nmod tests {\n    fn t() { let s = \"}\"; }\n}\nuse crate::engine::Preview;\n";
+    assert_eq!(violations("ini", "src/ini/mod.rs", after, &known).len(), 1);
     // Same layer is refused too (that is how cycles are ruled out).
     assert_eq!(
         violations(
@@ -274,6 +367,22 @@ const DISK_OR_NETWORK: &[(&str, &str)] = &[
     ("TcpStream", "the network"),
     ("UdpSocket", "the network"),
     ("std::process", "other processes"),
+    ("try_exists", "a look at the disk"),
+    // Library calls known to reach the disk or the network.
+    ("Engine::open", "the engine reads the installation"),
+    ("ManifestLock", "the manifest lock on the share"),
+    ("Manifest::", "the cluster manifest on the share"),
+    ("code_to_show", "the join code in the state folder"),
+    ("facts::collect", "this node's facts"),
+    ("Survey::", "listening on the network"),
+    ("Browser::", "listening on the network"),
+    ("Announcer", "announcing on the network"),
+    ("confirm_registered", "the manifest on the share"),
+    ("scan_once", "reading the cluster log"),
+    ("Watch::new", "reading the cluster log"),
+    (".manual(", "resolving a host name"),
+    ("runtime::", "the executor of commands"),
+    ("plain::", "the prompts"),
 ];
 
 fn disk_or_network_calls(file: &str, text: &str) -> Vec<String> {

@@ -21,17 +21,22 @@ fn nowhere() -> PathBuf {
     dir
 }
 
+/// A path as a TOML string, whatever characters it has.
+fn toml_string(path: &Path) -> String {
+    toml::Value::String(path.display().to_string()).to_string()
+}
+
 /// Answers from a plan whose installation and share map to `nowhere`.
 fn answers(nowhere: &Path, profile: &Profile) -> Answers {
     let text = format!(
         "version = 1\n\
          [install]\nroot = 'C:\\MDaemon'\n\
          [shared]\npath = '\\\\FS1\\MDShare'\n\
-         [[mounts]]\nwindows = 'C:\\MDaemon'\nlocal = '{}'\n\
-         [[mounts]]\nwindows = '\\\\FS1\\MDShare'\nlocal = '{}'\n\
+         [[mounts]]\nwindows = 'C:\\MDaemon'\nlocal = {}\n\
+         [[mounts]]\nwindows = '\\\\FS1\\MDShare'\nlocal = {}\n\
          [[nodes]]\nname = 'MAIL1'\naddress = '10.0.0.1'\nrole = 'primary'\n",
-        nowhere.join("MDaemon").display(),
-        nowhere.join("share").display()
+        toml_string(&nowhere.join("MDaemon")),
+        toml_string(&nowhere.join("share"))
     );
     let plan = Plan::parse(&text, Path::new("plan.toml"), profile).unwrap();
     Answers::from_plan(&plan, &nowhere.join("MDaemon"), profile)
@@ -109,12 +114,19 @@ fn the_share_folder_is_asked_about_by_a_command_and_judged_from_the_answer() {
     // Asked once, not on every message.
     assert!(probes(&app.update(Msg::Tick(Instant::now()))).is_empty());
 
-    // The answer: no such folder. The field says so, the preview waits.
+    // The answer: no such folder. The field says so, the preview waits, and
+    // the preview already under way is of answers no longer valid.
+    let in_flight = previews(&first)[0];
     let cmds = app.update(Msg::FolderProbed {
         path: share.clone(),
         is_dir: false,
     });
     assert!(previews(&cmds).is_empty());
+    app.update(Msg::Preview {
+        generation: in_flight,
+        result: Err(Problem::refused("stale")),
+    });
+    assert!(matches!(app.preview, PreviewState::Waiting));
     let why = app.field_error(FieldId::SharedLocal).unwrap();
     assert!(why.contains("is not an existing folder"), "{why}");
     assert_eq!(
@@ -130,6 +142,19 @@ fn the_share_folder_is_asked_about_by_a_command_and_judged_from_the_answer() {
         is_dir: true,
     });
     assert!(app.field_error(FieldId::SharedLocal).is_some());
+    // A "no" is asked again after a while (the share may be mounted by then).
+    let later = app.update(Msg::Tick(
+        Instant::now() + std::time::Duration::from_secs(30),
+    ));
+    assert_eq!(probes(&later), std::slice::from_ref(&share));
+    // One question at a time: nothing more while it is under way.
+    app.focus = Focus::Field(FieldId::SharedLocal);
+    assert!(probes(&app.update(key(KeyCode::Char('x')))).is_empty());
+    app.update(key(KeyCode::Backspace));
+    app.update(Msg::FolderProbed {
+        path: share.clone(),
+        is_dir: false,
+    });
 
     // Typing in the field asks again (by command) for the new text.
     app.focus = Focus::Field(FieldId::SharedLocal);
@@ -160,30 +185,64 @@ fn the_manifest_lock_is_asked_for_by_command_and_another_holder_blocks_apply() {
     let mut app = app(&nowhere);
     let t0 = Instant::now();
     let cmds = app.update(Msg::Tick(t0));
-    assert_eq!(
-        cmds.iter()
-            .filter(|c| matches!(c, Cmd::HoldLock { .. }))
-            .count(),
-        1
-    );
-    // Not asked again while nothing changed.
+    let seqs: Vec<u64> = cmds
+        .iter()
+        .filter_map(|c| match c {
+            Cmd::HoldLock { seq, .. } => Some(*seq),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(seqs.len(), 1);
+    let seq = seqs[0];
+    // Not asked again while nothing changed, and apply waits for the answer.
     let again = app.update(Msg::Tick(t0));
     assert!(!again.iter().any(|c| matches!(c, Cmd::HoldLock { .. })));
+    assert!(app
+        .can_apply()
+        .unwrap_err()
+        .contains("waiting for the cluster manifest lock"));
+    // Answers to older or overtaken requests change nothing.
+    app.update(Msg::ClusterLock {
+        seq: seq - 1,
+        answer: LockAnswer::Held,
+    });
+    app.update(Msg::ClusterLock {
+        seq,
+        answer: LockAnswer::Void,
+    });
+    assert_eq!(app.cluster.lock_pending, Some(seq));
 
-    app.update(Msg::ClusterLock(LockAnswer::Elsewhere(
-        "wizard on MAIL9, process 4242".into(),
-    )));
+    app.update(Msg::ClusterLock {
+        seq,
+        answer: LockAnswer::Elsewhere("wizard on MAIL9, process 4242".into()),
+    });
     assert_eq!(
         app.cluster.lock_held_by.as_deref(),
         Some("wizard on MAIL9, process 4242")
     );
     assert!(app.events.iter().any(|e| e.contains("another mdcluster")));
+    assert!(app.can_apply().unwrap_err().contains("MAIL9"));
+    // A late answer of an older request cannot hide the other holder.
+    app.update(Msg::ClusterLock {
+        seq: seq - 1,
+        answer: LockAnswer::Held,
+    });
+    assert!(app.cluster.lock_held_by.is_some());
     // Asked again after a while, by command.
     let later = app.update(Msg::Tick(t0 + std::time::Duration::from_secs(60)));
-    assert!(later.iter().any(|c| matches!(c, Cmd::HoldLock { .. })));
+    let seq = later
+        .iter()
+        .find_map(|c| match c {
+            Cmd::HoldLock { seq, .. } => Some(*seq),
+            _ => None,
+        })
+        .expect("asked again");
 
     // The share is not there: no holder, and asked again later too.
-    app.update(Msg::ClusterLock(LockAnswer::NoShare));
+    app.update(Msg::ClusterLock {
+        seq,
+        answer: LockAnswer::NoShare,
+    });
     assert!(app.cluster.lock_held_by.is_none() && app.cluster.share_missing);
     let later = app.update(Msg::Tick(t0 + std::time::Duration::from_secs(120)));
     assert!(later.iter().any(|c| matches!(c, Cmd::HoldLock { .. })));

@@ -737,12 +737,11 @@ impl DiscoveryArgs {
         profile: &Profile,
         plan: &Plan,
     ) -> Result<Option<Vec<NodeReport>>, Problem> {
-        let code = self.code.as_deref().map(JoinCode::parse).transpose()?;
         workflows::discover::survey_plan(
             profile,
             plan,
             &self.scope.scope(),
-            code,
+            self.code.as_deref(),
             &self.ignore,
             Duration::from_secs(self.discovery_timeout),
         )

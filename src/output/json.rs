@@ -1,8 +1,10 @@
 //! The `--json` interface: every object mdcluster prints for a script, as one
 //! type. Each line of `--json` output is one [`JsonEvent`]; its `event` field
-//! names the kind. `docs/json.md` lists every event with its fields, and the
-//! shape snapshot in the tests below fails when a field changes without the
-//! page and the changelog changing with it.
+//! names the kind. `docs/json.md` lists every event with its fields. The
+//! tests below build an example of every kind (the compiler's list of
+//! variants is checked against them), snapshot their shapes, so a renamed,
+//! retyped or removed field fails until the snapshot is updated on purpose,
+//! and check that the page has a section for every event name.
 //!
 //! Compatibility: fields are only ever added; a field's name, type and
 //! meaning stay. Consumers should ignore fields they do not know.
@@ -371,8 +373,9 @@ mod tests {
         v["event"].as_str().unwrap_or("?").to_string()
     }
 
-    /// One example of every kind of event, built from the real types; the
-    /// optional fields filled, so their shape shows.
+    /// One example of every kind of event, built from the real types; most
+    /// optional fields filled, so their shape shows (the page says which
+    /// may be null or absent).
     #[test]
     fn every_json_event_has_the_shape_the_snapshot_and_docs_json_md_list() {
         let profile = crate::profile::Profile::builtin();
@@ -387,9 +390,14 @@ mod tests {
         let action = Action::CreateFolder {
             folder: copy.clone(),
         };
-        let problem =
-            Problem::usage("the plan names no primary").fix("add a node with role = \"primary\"");
-        let checks = vec![Check::pass("share reachable", "\\\\FS1\\MDShare answers")];
+        let problem = Problem::usage("the plan names no primary")
+            .at("plan.toml:3:1")
+            .fix("add a node with role = \"primary\"");
+        let checks = vec![Check::fail(
+            "share reachable",
+            "\\\\FS1\\MDShare does not answer",
+            "check the share",
+        )];
         let strings = vec!["text".to_string()];
         let steps = [StepId::ALL[0]];
         let paths = vec![PathBuf::from("/srv/MDaemon/mdcluster/backups/x")];

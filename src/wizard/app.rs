@@ -125,8 +125,11 @@ pub enum Msg {
     },
     /// The join code on screen and when it expires (Unix milliseconds).
     JoinCode(Result<(String, i64), String>),
-    /// The cluster manifest lock on the plan's share.
-    ClusterLock(LockAnswer),
+    /// The answer to [`Cmd::HoldLock`] number `seq`.
+    ClusterLock {
+        seq: u64,
+        answer: LockAnswer,
+    },
     /// The answer to [`Cmd::ProbeFolder`].
     FolderProbed {
         path: String,
@@ -181,6 +184,8 @@ pub enum Cmd {
     /// `mounts` say this machine reaches it, when that is a folder) for the
     /// wizard's run.
     HoldLock {
+        /// Answers to older requests are ignored.
+        seq: u64,
         mounts: Vec<crate::location::Mount>,
         share: crate::winpath::WinPath,
     },
@@ -250,6 +255,8 @@ pub enum LockAnswer {
     Elsewhere(String),
     /// The shared path is no folder on this machine (yet): nothing to hold.
     NoShare,
+    /// The request was overtaken (a newer one, or a release): no answer.
+    Void,
 }
 
 /// The join screen (this machine as a secondary).
@@ -295,6 +302,10 @@ pub struct ClusterState {
     /// The shared path was no folder when the lock was asked for.
     pub share_missing: bool,
     pub lock_asked: Option<Instant>,
+    /// The lock request whose answer is awaited (apply waits for it).
+    pub lock_pending: Option<u64>,
+    /// The number of the latest lock request.
+    pub lock_seq: u64,
     /// The manifest existed at start: this run adds a node.
     pub adding: bool,
     /// The first preview was seen (add-node mode is decided there).
@@ -348,6 +359,10 @@ pub struct App {
     /// The share's local folder last asked about, and whether it is a folder
     /// (None: the answer has not come yet).
     pub folder_probe: Option<(String, Option<bool>)>,
+    /// A probe is under way (one at a time: a share that does not answer
+    /// must not collect threads), and when it was asked.
+    pub probe_pending: bool,
+    pub probe_at: Option<Instant>,
     pub undo_available: bool,
     pub color: bool,
     pub now: Instant,
@@ -404,6 +419,8 @@ impl App {
             saved: None,
             resume_note,
             folder_probe: None,
+            probe_pending: false,
+            probe_at: None,
             undo_available: earlier.undo_available,
             color,
             now: Instant::now(),
@@ -539,6 +556,9 @@ impl App {
                 "another mdcluster is working on this cluster: {h}; let it finish first"
             ));
         }
+        if self.cluster.lock_pending.is_some() {
+            return Err("waiting for the cluster manifest lock on the share".into());
+        }
         match &self.preview {
             PreviewState::Ready(p) => {
                 if p.refusal().is_some() {
@@ -594,13 +614,22 @@ impl App {
     /// share, and listen for secondaries once the cluster steps are in view.
     fn background(&mut self) -> Vec<Cmd> {
         let mut cmds = Vec::new();
-        // The share's local folder as typed: asked whether it exists.
-        let local = self.answers.shared_local.trim();
-        if !local.is_empty() && self.folder_probe.as_ref().is_none_or(|(p, _)| p != local) {
-            self.folder_probe = Some((local.to_string(), None));
-            cmds.push(Cmd::ProbeFolder {
-                path: local.to_string(),
-            });
+        // The share's local folder as typed: asked whether it exists, one
+        // question at a time; a "no" is asked again now and then (the share
+        // may be mounted meanwhile).
+        let local = self.answers.shared_local.trim().to_string();
+        let changed = self.folder_probe.as_ref().is_none_or(|(p, _)| *p != local);
+        let recheck = matches!(&self.folder_probe, Some((_, Some(false))))
+            && self
+                .probe_at
+                .is_none_or(|t| self.now.saturating_duration_since(t) > LOCK_RETRY);
+        if !local.is_empty() && !self.probe_pending && (changed || recheck) {
+            self.probe_pending = true;
+            self.probe_at = Some(self.now);
+            if changed {
+                self.folder_probe = Some((local.clone(), None));
+            }
+            cmds.push(Cmd::ProbeFolder { path: local });
         }
         if self.first_invalid().is_some() || matches!(self.screen, Screen::Running | Screen::Join) {
             return cmds;
@@ -614,15 +643,20 @@ impl App {
         let share_key = format!("{}|{:?}", plan.shared.path, plan.mounts);
         // Asked again now and then while another mdcluster holds the lock
         // or the share is not there yet.
+        let other_share = self.cluster.lock_share.as_deref() != Some(share_key.as_str());
         let retry = (self.cluster.lock_held_by.is_some() || self.cluster.share_missing)
+            && self.cluster.lock_pending.is_none()
             && self
                 .cluster
                 .lock_asked
                 .is_none_or(|t| self.now.saturating_duration_since(t) > LOCK_RETRY);
-        if self.cluster.lock_share.as_deref() != Some(share_key.as_str()) || retry {
+        if other_share || retry {
+            self.cluster.lock_seq += 1;
+            self.cluster.lock_pending = Some(self.cluster.lock_seq);
             self.cluster.lock_share = Some(share_key);
             self.cluster.lock_asked = Some(self.now);
             cmds.push(Cmd::HoldLock {
+                seq: self.cluster.lock_seq,
                 mounts: plan.mounts.clone(),
                 share: plan.shared.path.clone(),
             });
@@ -701,6 +735,8 @@ impl App {
 
     pub(super) fn refresh_preview(&mut self) -> Vec<Cmd> {
         if self.first_invalid().is_some() {
+            // A preview still being made is of answers no longer valid.
+            self.generation += 1;
             self.preview = PreviewState::Waiting;
             self.previewed = None;
             return Vec::new();
@@ -804,13 +840,18 @@ impl App {
                 Vec::new()
             }
             Msg::FolderProbed { path, is_dir } => {
+                self.probe_pending = false;
                 if self.folder_probe.as_ref().is_none_or(|(p, _)| *p != path) {
-                    return Vec::new(); // an answer about an earlier text
+                    return Vec::new(); // about an earlier text: asked again
                 }
                 self.folder_probe = Some((path, Some(is_dir)));
                 self.refresh_preview()
             }
-            Msg::ClusterLock(answer) => {
+            Msg::ClusterLock { seq, answer } => {
+                if self.cluster.lock_pending != Some(seq) || answer == LockAnswer::Void {
+                    return Vec::new(); // an older request's answer
+                }
+                self.cluster.lock_pending = None;
                 self.cluster.share_missing = answer == LockAnswer::NoShare;
                 self.cluster.lock_held_by = match answer {
                     LockAnswer::Elsewhere(h) => {
@@ -821,7 +862,7 @@ impl App {
                         }
                         Some(h)
                     }
-                    LockAnswer::Held | LockAnswer::NoShare => None,
+                    LockAnswer::Held | LockAnswer::NoShare | LockAnswer::Void => None,
                 };
                 Vec::new()
             }

@@ -347,7 +347,9 @@ pub enum Pressed {
 
 impl Keymap {
     pub fn pressed(&self, key: &KeyEvent) -> Pressed {
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        // Ctrl with Alt is AltGr on Windows (`\`, `@`, `{` on many
+        // layouts): a typed character, not a Ctrl key.
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL) && !altgr(key);
         let found = self
             .bindings
             .iter()
@@ -375,11 +377,18 @@ impl Keymap {
     }
 }
 
-/// A key that types a character: no Ctrl or Alt (Shift is fine), and not a
-/// key release.
+/// A key that types a character: no Ctrl or Alt (Shift is fine; a terminal
+/// sends Esc followed quickly by a key as Alt+key, which must not land in a
+/// field), or both (AltGr, as Windows reports it).
 pub fn typed(key: &KeyEvent) -> bool {
     !key.modifiers
         .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
+        || altgr(key)
+}
+
+fn altgr(key: &KeyEvent) -> bool {
+    key.modifiers
+        .contains(KeyModifiers::CONTROL | KeyModifiers::ALT)
 }
 
 #[cfg(test)]
@@ -431,18 +440,68 @@ mod tests {
         assert_eq!(keymap(Mode::Steps).pressed(&ctrl_u), Pressed::Nothing);
         let x = KeyEvent::new(KeyCode::Char('x'), KeyModifiers::NONE);
         assert_eq!(keymap(Mode::Resume).pressed(&x), Pressed::Nothing);
+        // AltGr (Ctrl+Alt on Windows) types: a UNC path needs `\`.
+        let both = KeyModifiers::CONTROL | KeyModifiers::ALT;
+        let backslash = KeyEvent::new(KeyCode::Char('\\'), both);
+        assert_eq!(
+            keymap(Mode::Field).pressed(&backslash),
+            Pressed::Typed('\\')
+        );
+        let altgr_u = KeyEvent::new(KeyCode::Char('u'), both);
+        assert_eq!(keymap(Mode::Field).pressed(&altgr_u), Pressed::Typed('u'));
+        // Alt alone (Esc then a key) does not.
+        let alt = KeyEvent::new(KeyCode::Char('x'), KeyModifiers::ALT);
+        assert_eq!(keymap(Mode::Field).pressed(&alt), Pressed::Nothing);
     }
 
     #[test]
     fn the_help_line_is_the_table() {
-        assert_eq!(
-            keymap(Mode::Steps).help(),
-            " Up/Dn step  Tab answer  PgUp/Dn scroll  a apply  s save  u undo  J join  q quit"
-        );
-        assert_eq!(
-            keymap(Mode::Field).help(),
-            " type to edit  Tab next  Enter done  Esc back  Ctrl-U clear"
-        );
+        let lines = [
+            (
+                Mode::Steps,
+                " Up/Dn step  Tab answer  PgUp/Dn scroll  a apply  s save  u undo  J join  q quit",
+            ),
+            (
+                Mode::StepsDiscover,
+                " Up/Down step  Enter choose nodes  a apply  s save  u undo  q quit",
+            ),
+            (
+                Mode::StepsServerIds,
+                " Up/Down step  r registered in MDaemon  a apply  s save  u undo  q quit",
+            ),
+            (
+                Mode::Field,
+                " type to edit  Tab next  Enter done  Esc back  Ctrl-U clear",
+            ),
+            (
+                Mode::Nodes,
+                " Up/Down node  Enter add  - take out  m enter a host  Esc back",
+            ),
+            (Mode::ManualHost, " type a host  Enter check  Esc back"),
+            (
+                Mode::Join,
+                " type  Tab next field  Enter announce  Esc back",
+            ),
+            (Mode::Joining, " Esc stop announcing and go back"),
+            (Mode::Resume, " r resume  u undo  q quit"),
+            (Mode::Confirm, " y yes  n no"),
+            (
+                Mode::SavePlan,
+                " type a path  Enter save  Esc cancel  Ctrl-U clear",
+            ),
+            (
+                Mode::Running,
+                " Up/Down step  PgUp/PgDn scroll  q quit (asks first)",
+            ),
+            (
+                Mode::Summary,
+                " Up/Down step  PgUp/PgDn scroll  Enter back to the steps  s save plan  q quit",
+            ),
+        ];
+        assert_eq!(lines.len(), ALL.len());
+        for (mode, line) in lines {
+            assert_eq!(keymap(mode).help(), line, "{mode:?}");
+        }
         // Every mode says how to leave it.
         for mode in ALL {
             let help = keymap(mode).help();

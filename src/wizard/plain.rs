@@ -244,7 +244,7 @@ pub fn run(
         .locate(&plan.shared.path)?
         .local;
     if share.is_dir() {
-        if let Some(holder) = lock.hold(&share, lock.ticket()) {
+        if let Some(holder) = lock.hold(&share) {
             return Err(Problem::refused(format!(
                 "another mdcluster is working on this cluster: {holder}"
             ))

@@ -58,11 +58,11 @@ impl Executor for Threads {
         match cmd {
             // On its own thread: a share that does not answer must not
             // stop the screen.
-            Cmd::HoldLock { mounts, share } => {
-                let (lock, ticket) = (self.lock.clone(), self.lock.ticket());
+            Cmd::HoldLock { seq, mounts, share } => {
+                let (lock, ticket) = (self.lock.clone(), self.lock.request());
                 std::thread::spawn(move || {
                     let answer = lock.hold_plan_share(mounts, &share, ticket);
-                    let _ = tx.send(Msg::ClusterLock(answer));
+                    let _ = tx.send(Msg::ClusterLock { seq, answer });
                 });
             }
             Cmd::ReleaseLock => self.lock.release(),
@@ -126,11 +126,11 @@ pub struct Inline {
 impl Executor for Inline {
     fn run(&self, cmd: Cmd, tx: Sender<Msg>) {
         match cmd {
-            Cmd::HoldLock { mounts, share } => {
+            Cmd::HoldLock { seq, mounts, share } => {
                 let answer = self
                     .lock
-                    .hold_plan_share(mounts, &share, self.lock.ticket());
-                let _ = tx.send(Msg::ClusterLock(answer));
+                    .hold_plan_share(mounts, &share, self.lock.request());
+                let _ = tx.send(Msg::ClusterLock { seq, answer });
             }
             Cmd::ReleaseLock => self.lock.release(),
             Cmd::Discover { .. } | Cmd::Join { .. } | Cmd::StopJoin => {}
@@ -156,23 +156,29 @@ impl Executor for Inline {
     }
 }
 
-/// The wizard's hold on the cluster manifest lock of one share. Shared with
-/// the threads that take it; a release makes every request made before it
-/// void, so a hold that finishes after the release does not keep the lock.
+/// The wizard's hold on the cluster manifest lock of one share, shared with
+/// the threads that take it. Every request gets a ticket; a newer request or
+/// a release makes older tickets void, so whichever thread finishes last,
+/// only the latest request's lock is kept. The mutex is held only to swap
+/// the lock in or out, never while the share is asked (which may hang).
 #[derive(Clone, Default)]
 pub struct LockHolder {
     held: Arc<Mutex<Option<(PathBuf, ManifestLock)>>>,
-    releases: Arc<AtomicU64>,
+    latest: Arc<AtomicU64>,
 }
 
 impl LockHolder {
-    /// A request's ticket: requests made before the next release are void.
-    pub fn ticket(&self) -> u64 {
-        self.releases.load(Ordering::SeqCst)
+    /// A ticket for a new request (older ones become void).
+    pub fn request(&self) -> u64 {
+        self.latest.fetch_add(1, Ordering::SeqCst) + 1
     }
 
-    /// [`LockHolder::hold`] on the plan's shared path as this machine
-    /// reaches it, when that is a folder.
+    fn current(&self, ticket: u64) -> bool {
+        self.latest.load(Ordering::SeqCst) == ticket
+    }
+
+    /// Hold the lock of the plan's shared path as this machine reaches it,
+    /// when that is a folder (letting go of another share's).
     pub fn hold_plan_share(
         &self,
         mounts: Vec<crate::location::Mount>,
@@ -184,41 +190,65 @@ impl LockHolder {
             .ok()
             .map(|l| l.local)
             .filter(|s| s.is_dir());
-        match local.map(|s| self.hold(&s, ticket)) {
-            None => LockAnswer::NoShare,
-            Some(None) => LockAnswer::Held,
-            Some(Some(holder)) => LockAnswer::Elsewhere(holder),
+        match local {
+            Some(local) => self.hold_path(&local, ticket),
+            None if self.current(ticket) => LockAnswer::NoShare,
+            None => LockAnswer::Void,
         }
     }
 
-    /// Hold the lock of `share` (letting go of another share's), unless a
-    /// release came after `ticket`. None when held (or void); else who holds it.
-    pub fn hold(&self, share: &Path, ticket: u64) -> Option<String> {
+    /// Hold the lock of the share at `share` for request `ticket`.
+    pub fn hold_path(&self, share: &Path, ticket: u64) -> LockAnswer {
+        let holding =
+            |held: &Option<(PathBuf, ManifestLock)>| matches!(held, Some((s, _)) if s == share);
+        if self.held.lock().is_ok_and(|held| holding(&held)) {
+            return if self.current(ticket) {
+                LockAnswer::Held
+            } else {
+                LockAnswer::Void
+            };
+        }
+        // Asked without the mutex: a share that hangs blocks only this thread.
+        let acquired = ManifestLock::acquire(share, "wizard");
         let Ok(mut held) = self.held.lock() else {
-            return Some("the lock holder failed".into());
+            return LockAnswer::Elsewhere("the lock holder failed".into());
         };
-        if self.ticket() != ticket {
-            return None;
+        if !self.current(ticket) {
+            drop(held);
+            drop(acquired); // released here, on this thread
+            return LockAnswer::Void;
         }
-        if matches!(&*held, Some((s, _)) if s == share) {
-            return None;
-        }
-        *held = None;
-        match ManifestLock::acquire(share, "wizard") {
-            // (released on drop, or by `release`)
+        match acquired {
             Ok(lock) => {
-                *held = Some((share.to_path_buf(), lock));
-                None
+                let old = held.replace((share.to_path_buf(), lock));
+                drop(held);
+                drop(old);
+                LockAnswer::Held
             }
-            Err(p) => Some(ManifestLock::held_elsewhere(share).unwrap_or(p.what)),
+            Err(p) => {
+                drop(held);
+                LockAnswer::Elsewhere(ManifestLock::held_elsewhere(share).unwrap_or(p.what))
+            }
+        }
+    }
+
+    /// Hold the lock of `share` now (the plain wizard): None when held, else
+    /// who holds it.
+    pub fn hold(&self, share: &Path) -> Option<String> {
+        match self.hold_path(share, self.request()) {
+            LockAnswer::Elsewhere(who) => Some(who),
+            _ => None,
         }
     }
 
     /// Let go of the lock (the join screen: this machine is a secondary).
+    /// Requests still under way become void; the lock's files are removed
+    /// on a thread of their own.
     pub fn release(&self) {
-        if let Ok(mut held) = self.held.lock() {
-            self.releases.fetch_add(1, Ordering::SeqCst);
-            *held = None;
+        self.latest.fetch_add(1, Ordering::SeqCst);
+        let old = self.held.lock().ok().and_then(|mut held| held.take());
+        if let Some(old) = old {
+            std::thread::spawn(move || drop(old));
         }
     }
 }
@@ -577,4 +607,35 @@ pub fn run_terminal(mut app: App, profile: Profile) -> Result<App, Problem> {
     run_loop(&mut terminal, &mut app, &rx, &tx, &exec, first_frame_only)
         .map_err(|e| Problem::other(format!("the terminal failed: {e}")))?;
     Ok(app)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn holding(holder: &LockHolder) -> Option<PathBuf> {
+        holder.held.lock().unwrap().as_ref().map(|(p, _)| p.clone())
+    }
+
+    #[test]
+    fn only_the_latest_lock_request_keeps_a_lock() {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        let holder = LockHolder::default();
+        // Share A asked for, then share B; A's answer comes last.
+        let for_a = holder.request();
+        let for_b = holder.request();
+        assert_eq!(holder.hold_path(b.path(), for_b), LockAnswer::Held);
+        assert_eq!(holder.hold_path(a.path(), for_a), LockAnswer::Void);
+        assert_eq!(holding(&holder).as_deref(), Some(b.path()));
+        // A newer request for A replaces B.
+        let again = holder.request();
+        assert_eq!(holder.hold_path(a.path(), again), LockAnswer::Held);
+        assert_eq!(holding(&holder).as_deref(), Some(a.path()));
+        // A release voids what is under way and lets go of the lock.
+        let late = holder.request();
+        holder.release();
+        assert_eq!(holder.hold_path(b.path(), late), LockAnswer::Void);
+        assert_eq!(holding(&holder), None);
+    }
 }

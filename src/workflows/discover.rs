@@ -39,7 +39,8 @@ pub struct Survey {
     view: PrimaryView,
     gathered: Instant,
     browser: Browser,
-    started: Instant,
+    /// Time spent listening (not at a prompt between listens).
+    listened: Duration,
     /// Hosts entered by hand, with their judgement (resolved once, and
     /// again with the primary's side).
     manual: Vec<(String, NodeReport)>,
@@ -72,7 +73,7 @@ impl Survey {
             view,
             gathered: Instant::now(),
             browser,
-            started: Instant::now(),
+            listened: Duration::ZERO,
             manual: Vec::new(),
         })
     }
@@ -108,7 +109,7 @@ impl Survey {
             self.poll(SLICE);
             let now = Judged {
                 reports: self.reports(),
-                why: if self.started.elapsed() > EXPLAIN_AFTER {
+                why: if self.listened > EXPLAIN_AFTER {
                     self.why()
                 } else {
                     String::new()
@@ -150,12 +151,14 @@ impl Survey {
             &self.settings.scope,
             sightings.len(),
             trusted,
-            self.started.elapsed(),
+            self.listened,
         )
     }
 
     fn poll(&mut self, wait: Duration) {
+        let start = Instant::now();
         self.browser.poll(wait);
+        self.listened += start.elapsed();
         if self.gathered.elapsed() > REGATHER {
             if let Ok(view) = gather(&self.settings, &self.profile) {
                 self.view = view;
@@ -176,7 +179,7 @@ pub fn survey_plan(
     profile: &Profile,
     plan: &Plan,
     scope: &Scope,
-    code: Option<JoinCode>,
+    code: Option<&str>,
     ignore: &[RuleId],
     timeout: Duration,
 ) -> Result<Option<Vec<NodeReport>>, Problem> {
@@ -207,7 +210,8 @@ pub fn survey_plan(
         share: Some(share),
         primary: plan.primary().map(|n| n.name.clone()).unwrap_or_default(),
         scope: scope.clone(),
-        code,
+        // Read only when there is something to listen for.
+        code: code.map(JoinCode::parse).transpose()?,
         ignore: ignore.to_vec(),
     };
     let mut survey = Survey::start(settings, profile)?;

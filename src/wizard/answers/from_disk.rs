@@ -74,11 +74,17 @@ impl Answers {
     }
 
     /// What [`Answers::validate`] leaves to the disk: the share's local
-    /// folder exists. (The full-screen wizard asks this on a thread.)
+    /// folder exists, the balancer's output folder is no file. (The
+    /// full-screen wizard asks the first on a thread; step 11's check says
+    /// the second.)
     pub fn check_on_disk(&self, id: FieldId) -> Result<(), String> {
         let v = self.get(id).trim();
         match id {
             FieldId::SharedLocal if !Path::new(v).is_dir() => Err(not_a_folder(v)),
+            FieldId::LbOutput if !v.is_empty() => {
+                crate::plan::check_output_dir_on_disk(Path::new(v))
+                    .map_err(|why| format!("{v} {why}"))
+            }
             _ => Ok(()),
         }
     }

@@ -83,6 +83,7 @@ impl App {
                 // A secondary must not hold the primary's manifest lock.
                 self.cluster.lock_share = None;
                 self.cluster.lock_held_by = None;
+                self.cluster.lock_pending = None;
                 vec![Cmd::ReleaseLock]
             }
             other => {

@@ -121,6 +121,12 @@ const BROWSE_UP: Binding = key(&[K::Up, K::Char('k')], A::Up, Some(("Up/Down", "
 const BROWSE_DOWN: Binding = key(&[K::Down, K::Char('j')], A::Down, None);
 const PAGE_DOWN: Binding = key(&[K::PageDown], A::PageDown, Some(("PgUp/PgDn", "scroll")));
 const PAGE_UP: Binding = key(&[K::PageUp], A::PageUp, None);
+const APPLY: Binding = key(&[K::Char('a')], A::Apply, Some(("a", "apply")));
+const SAVE: Binding = key(&[K::Char('s')], A::Save, Some(("s", "save")));
+const UNDO: Binding = key(&[K::Char('u')], A::Undo, Some(("u", "undo")));
+const QUIT: Binding = key(&[K::Char('q'), K::Esc], A::Quit, Some(("q", "quit")));
+/// Join stays a key on the cluster steps, unsaid where the line is full.
+const JOIN_UNSAID: Binding = key(&[K::Char('J')], A::Join, None);
 /// Scrolling, not shown where the line has no room for it.
 const PAGE_DOWN_UNSAID: Binding = key(&[K::PageDown], A::PageDown, None);
 const HOME: Binding = key(&[K::Home], A::Home, None);
@@ -134,11 +140,11 @@ const STEPS: Keymap = Keymap {
         key(&[K::PageDown], A::PageDown, Some(("PgUp/Dn", "scroll"))),
         PAGE_UP,
         HOME,
-        key(&[K::Char('a')], A::Apply, Some(("a", "apply"))),
-        key(&[K::Char('s')], A::Save, Some(("s", "save"))),
-        key(&[K::Char('u')], A::Undo, Some(("u", "undo"))),
+        APPLY,
+        SAVE,
+        UNDO,
         key(&[K::Char('J')], A::Join, Some(("J", "join"))),
-        key(&[K::Char('q'), K::Esc], A::Quit, Some(("q", "quit"))),
+        QUIT,
     ],
 };
 
@@ -155,11 +161,11 @@ const STEPS_DISCOVER: Keymap = Keymap {
         PAGE_DOWN_UNSAID,
         PAGE_UP,
         HOME,
-        key(&[K::Char('a')], A::Apply, Some(("a", "apply"))),
-        key(&[K::Char('s')], A::Save, Some(("s", "save"))),
-        key(&[K::Char('u')], A::Undo, Some(("u", "undo"))),
-        key(&[K::Char('J')], A::Join, None),
-        key(&[K::Char('q'), K::Esc], A::Quit, Some(("q", "quit"))),
+        APPLY,
+        SAVE,
+        UNDO,
+        JOIN_UNSAID,
+        QUIT,
     ],
 };
 
@@ -177,11 +183,11 @@ const STEPS_SERVER_IDS: Keymap = Keymap {
             A::Registered,
             Some(("r", "registered in MDaemon")),
         ),
-        key(&[K::Char('a')], A::Apply, Some(("a", "apply"))),
-        key(&[K::Char('s')], A::Save, Some(("s", "save"))),
-        key(&[K::Char('u')], A::Undo, Some(("u", "undo"))),
-        key(&[K::Char('J')], A::Join, None),
-        key(&[K::Char('q'), K::Esc], A::Quit, Some(("q", "quit"))),
+        APPLY,
+        SAVE,
+        UNDO,
+        JOIN_UNSAID,
+        QUIT,
     ],
 };
 
@@ -258,7 +264,7 @@ const RESUME: Keymap = Keymap {
     bindings: &[
         key(&[K::Char('r'), K::Enter], A::Resume, Some(("r", "resume"))),
         key(&[K::Char('u')], A::Undo, Some(("u", "undo"))),
-        key(&[K::Char('q'), K::Esc], A::Quit, Some(("q", "quit"))),
+        QUIT,
     ],
 };
 

@@ -3,7 +3,7 @@
 
 use crate::cluster::manifest::{self, ManifestLock};
 use crate::fsops::{self, atomic, mover, FsError};
-use crate::install::content_hash;
+use crate::install::{content_hash, ContentHash};
 use crate::location::Loc;
 use crate::problem::{Exit, Problem};
 use crate::profile::Profile;
@@ -347,7 +347,7 @@ pub fn undo(
 /// The hash of a regular file, None when there is none. Anything else at
 /// the path (a folder, a link, a device) is an error: mdcluster neither
 /// follows nor replaces it.
-fn regular_file_hash(path: &Path) -> Result<Option<(String, String)>, Problem> {
+fn regular_file_hash(path: &Path) -> Result<Option<(ContentHash, String)>, Problem> {
     match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Problem::io(Exit::Failed, "look at", path, &e).fix("rerun to resume")),
@@ -454,7 +454,7 @@ fn unwrite_files(
         if current == f.before_hash {
             continue; // never written, or already undone
         }
-        let ours = current.as_deref() == Some(f.after_hash().as_str());
+        let ours = current == Some(f.after_hash());
         match (&f.before_hash, ours) {
             (None, true) => {
                 std::fs::remove_file(&path)
@@ -498,8 +498,8 @@ fn unwrite_files(
 /// after a crash; refuses (stale) when someone else changed the file.
 fn edit_file(
     file: &Loc,
-    before: &str,
-    after: &str,
+    before: &ContentHash,
+    after: &ContentHash,
     env: &ActionEnv,
     transform: impl FnOnce(&[u8]) -> Result<Vec<u8>, String>,
 ) -> Result<serde_json::Value, Problem> {
@@ -507,17 +507,17 @@ fn edit_file(
         .map_err(|e| Problem::io(Exit::Failed, "read", &file.local, &e).fix("rerun to resume"))?;
     let hash = content_hash(&current);
     let backup = env.backup_path(&file.local);
-    if hash == after {
+    if hash == *after {
         return Ok(json!({ "backup": backup, "already": true }));
     }
-    if hash != before {
+    if hash != *before {
         return Err(Problem::new(Exit::Stale, format!("{} changed after the preview was made", file.win))
             .at(file.local.display().to_string())
             .fix("someone (or MDaemon) wrote the file meanwhile; rerun to get a fresh preview of the changes"));
     }
     let new = transform(&current)
         .map_err(|e| Problem::failed(format!("could not edit {}: {e}", file.win)))?;
-    if content_hash(&new) != after {
+    if content_hash(&new) != *after {
         return Err(Problem::other(format!(
             "editing {} gave different bytes than the preview",
             file.win
@@ -536,22 +536,22 @@ fn edit_file(
 /// else changed the file is undone without touching it.
 fn restore_file(
     file: &Loc,
-    before: &str,
-    after: &str,
+    before: &ContentHash,
+    after: &ContentHash,
     env: &ActionEnv,
     finished: bool,
 ) -> Result<serde_json::Value, Problem> {
     let current = std::fs::read(&file.local)
         .map_err(|e| Problem::io(Exit::Failed, "read", &file.local, &e).fix("rerun undo"))?;
     let hash = content_hash(&current);
-    if hash == before {
+    if hash == *before {
         return Ok(json!({ "already": true }));
     }
     let backup = env.backup_path(&file.local);
-    if !finished && hash != after && !fsops::exists(&backup) {
+    if !finished && hash != *after && !fsops::exists(&backup) {
         return Ok(json!({ "never_written": true }));
     }
-    if hash != after {
+    if hash != *after {
         return Err(Problem::failed(format!("{} was changed after mdcluster edited it, so undo does not overwrite it", file.win))
             .at(file.local.display().to_string())
             .fix(format!(
@@ -563,7 +563,7 @@ fn restore_file(
         Problem::io(Exit::Failed, "read the backup", &backup, &e)
             .fix("the backup is missing; restore the file by hand from your own backup")
     })?;
-    if content_hash(&saved) != before {
+    if content_hash(&saved) != *before {
         return Err(Problem::failed(format!(
             "the backup of {} does not match the original",
             file.win

@@ -9,6 +9,7 @@
 
 pub mod atomic;
 pub mod cleanup;
+pub mod hash;
 pub mod identity;
 pub mod lock;
 pub mod mover;

@@ -61,9 +61,11 @@ pub struct Installation {
 }
 
 /// Hash used to notice a file that changed between preview and change.
-pub fn content_hash(bytes: &[u8]) -> String {
-    blake3::hash(bytes).to_hex().to_string()
+pub fn content_hash(bytes: &[u8]) -> ContentHash {
+    ContentHash::of(bytes)
 }
+
+pub use crate::fsops::hash::ContentHash;
 
 impl Installation {
     pub fn open(
@@ -151,7 +153,7 @@ impl Installation {
         })
     }
 
-    pub fn ini_hash(&self) -> String {
+    pub fn ini_hash(&self) -> ContentHash {
         content_hash(&self.ini_bytes)
     }
 }

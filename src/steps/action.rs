@@ -3,6 +3,7 @@
 //! the journal. Their execution lives in `engine::actions`.
 
 use crate::fsops::mover::same_filesystem;
+use crate::install::ContentHash;
 use crate::location::Loc;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -16,13 +17,13 @@ pub struct FileWrite {
     /// Relative to the action's folder.
     pub path: PathBuf,
     /// Hash of the file as previewed; None: there was no file.
-    pub before_hash: Option<String>,
+    pub before_hash: Option<ContentHash>,
     /// The new content.
     pub after: String,
 }
 
 impl FileWrite {
-    pub fn after_hash(&self) -> String {
+    pub fn after_hash(&self) -> ContentHash {
         crate::install::content_hash(self.after.as_bytes())
     }
 }
@@ -52,8 +53,8 @@ pub enum Action {
     /// with hash `after`. Undo restores the backup.
     EditIni {
         file: Loc,
-        before: String,
-        after: String,
+        before: ContentHash,
+        after: ContentHash,
         edits: Vec<IniEdit>,
     },
     /// Drop a semaphore file MDaemon acts on. Undo removes it if still there.
@@ -62,8 +63,8 @@ pub enum Action {
     /// to bytes with hash `after`. Undo restores the backup.
     EditUserlist {
         file: Loc,
-        before: String,
-        after: String,
+        before: ContentHash,
+        after: ContentHash,
         edits: Vec<UserlistEdit>,
     },
     /// Stop MDaemon and wait until it has stopped. Undo starts it again.

@@ -83,7 +83,7 @@ enum Target {
     /// No file there.
     New,
     /// mdcluster's earlier output with other content: replaced.
-    Replace(String),
+    Replace(crate::install::ContentHash),
     /// Already the generated content.
     Same,
     /// Not ours (no header) or not a regular file: refused.

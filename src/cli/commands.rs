@@ -351,6 +351,8 @@ pub fn validate(profile: &Profile, file: &Path, json: bool) -> Result<Exit, Prob
             n.address,
             n.role,
             n.server_id
+                .map(|id| id.to_string())
+                .unwrap_or_else(|| "assigned by mdcluster".into())
         );
     }
     let lb = &plan.load_balancer;

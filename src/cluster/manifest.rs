@@ -177,10 +177,10 @@ impl Manifest {
         m.primary = primary.name.clone();
         for node in &plan.nodes {
             if let Some(known) = m.member(&node.name) {
-                if node.server_id != 0 && node.server_id != known.server_id {
+                if let Some(id) = node.server_id.filter(|id| *id != known.server_id) {
                     return Err(conflict(format!(
-                        "the plan gives {} server ID {}, the manifest on the share has {}",
-                        node.name, node.server_id, known.server_id
+                        "the plan gives {} server ID {id}, the manifest on the share has {}",
+                        node.name, known.server_id
                     )));
                 }
                 if known.role != node.role {
@@ -203,21 +203,21 @@ impl Manifest {
                         ))
                     })?;
                 m.retired.remove(i).server_id
-            } else if node.server_id != 0 {
-                if let Some(holder) = m.nodes.iter().find(|o| o.server_id == node.server_id) {
+            } else if let Some(id) = node.server_id {
+                if let Some(holder) = m.nodes.iter().find(|o| o.server_id == id) {
                     return Err(conflict(format!(
-                        "the plan gives {} server ID {}, which {} holds in the manifest",
-                        node.name, node.server_id, holder.name
+                        "the plan gives {} server ID {id}, which {} holds in the manifest",
+                        node.name, holder.name
                     )));
                 }
-                if m.retired.iter().any(|r| r.server_id == node.server_id) {
+                if m.retired.iter().any(|r| r.server_id == id) {
                     return Err(conflict(format!(
-                        "the plan gives {} server ID {}, retired with a removed node; retired IDs are not reused \
+                        "the plan gives {} server ID {id}, retired with a removed node; retired IDs are not reused \
                          unless the plan says which node it replaces (replaces = \"NAME\")",
-                        node.name, node.server_id
+                        node.name
                     )));
                 }
-                node.server_id
+                id
             } else {
                 m.used_ids().max().unwrap_or(0) + 1
             };

@@ -38,8 +38,9 @@ pub struct Node {
     pub name: String,
     pub address: String,
     pub role: Role,
-    /// 0 when the plan leaves it to mdcluster (assigned from the cluster manifest).
-    pub server_id: u32,
+    /// None when the plan leaves it to mdcluster (assigned from the cluster
+    /// manifest); else 1 to 65535.
+    pub server_id: Option<u32>,
     /// A removed node whose server ID this node takes over (explicit replace).
     pub replaces: Option<String>,
 }
@@ -465,8 +466,8 @@ impl Plan {
                 Role::Secondary => "secondary",
             };
             out.push_str(&format!("role = \"{role}\"\n"));
-            if n.server_id != 0 {
-                out.push_str(&format!("server_id = {}\n", n.server_id));
+            if let Some(id) = n.server_id {
+                out.push_str(&format!("server_id = {id}\n"));
             }
             if let Some(r) = &n.replaces {
                 out.push_str(&format!("replaces = {}\n", q(r)));
@@ -536,10 +537,10 @@ fn validate_nodes(c: &mut Collector, raw: &[RawNode]) -> Vec<Node> {
             );
         }
         let server_id = match &n.server_id {
-            None => 0,
+            None => None,
             Some(id) => match u32::try_from(*id.get_ref()) {
                 Ok(v) if (1..=65535).contains(&v) => {
-                    if let Some(other) = nodes.iter().find(|o| o.server_id == v) {
+                    if let Some(other) = nodes.iter().find(|o| o.server_id == Some(v)) {
                         c.at(
                             id.span().start,
                             format!(
@@ -549,11 +550,11 @@ fn validate_nodes(c: &mut Collector, raw: &[RawNode]) -> Vec<Node> {
                             Some("give every node its own server ID"),
                         );
                     }
-                    v
+                    Some(v)
                 }
                 _ => {
                     c.at(id.span().start, format!("server_id {} is out of range", id.get_ref()), Some("use a whole number from 1 to 65535, or leave it out to let mdcluster choose"));
-                    0
+                    None
                 }
             },
         };

@@ -408,7 +408,7 @@ mod tests {
             name: "MAIL2".into(),
             address: address.into(),
             role: Role::Secondary,
-            server_id: 0,
+            server_id: None,
             replaces: None,
         };
         let report = NodeReport {

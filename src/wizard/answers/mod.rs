@@ -180,11 +180,7 @@ impl Answers {
             node_name: primary.map(|n| n.name.clone()).unwrap_or_default(),
             node_address: primary.map(|n| n.address.clone()).unwrap_or_default(),
             // A plan without the primary's server ID (0): the default, 1.
-            server_id: primary
-                .map(|n| n.server_id)
-                .filter(|id| *id != 0)
-                .unwrap_or(1)
-                .to_string(),
+            server_id: primary.and_then(|n| n.server_id).unwrap_or(1).to_string(),
             stop_mdaemon: yes_no(plan.options.stop_mdaemon),
             keep_source: yes_no(plan.options.keep_source),
             restart: yes_no(plan.options.restart),
@@ -195,7 +191,7 @@ impl Answers {
                 .map(|n| Secondary {
                     name: n.name.clone(),
                     address: n.address.clone(),
-                    server_id: (n.server_id != 0).then_some(n.server_id),
+                    server_id: n.server_id,
                     replaces: n.replaces.clone(),
                 })
                 .collect(),

@@ -7,7 +7,7 @@ use crate::install::{content_hash, ContentHash};
 use crate::location::Loc;
 use crate::problem::{Exit, Problem};
 use crate::profile::Profile;
-use crate::service::Service;
+use crate::service::{ServiceControl, ServiceOpener};
 use crate::steps::{Action, FileWrite};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -23,6 +23,8 @@ pub struct ActionEnv<'a> {
     /// The installation on this machine (for the service).
     pub root: &'a Path,
     pub profile: &'a Profile,
+    /// How the service is reached.
+    pub services: &'a ServiceOpener,
     /// Tells the administrator what a long wait is waiting for.
     pub note: &'a dyn Fn(String),
 }
@@ -48,8 +50,8 @@ impl ActionEnv<'_> {
         self.backups.join(format!("{}-deleted.jsonl", self.slot))
     }
 
-    fn service(&self) -> Service {
-        Service::of(self.root, self.profile)
+    fn service(&self) -> Box<dyn ServiceControl> {
+        (self.services)(self.root, self.profile)
     }
 
     fn wait(&self, running: bool, timeout_secs: u64) -> Result<(), Problem> {

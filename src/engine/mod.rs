@@ -47,6 +47,8 @@ pub struct Engine {
     /// Actions (and undos of actions) this process started, for the test
     /// hook [`crate::test_hooks::FAIL_AT_ACTION`].
     started: std::sync::atomic::AtomicU64,
+    /// How MDaemon's service is reached (the real one; tests give a fake).
+    pub services: crate::service::ServiceOpener,
 }
 
 /// Everything a run would do, prepared and checked.
@@ -156,6 +158,7 @@ impl Engine {
             options: RunOptions::default(),
             discovered: None,
             started: Default::default(),
+            services: crate::service::real_services(),
         };
         engine.options = options;
         engine.check_journal_owner()?;
@@ -280,7 +283,7 @@ impl Engine {
     }
 
     fn service_state(&self, install: &Installation) -> crate::service::State {
-        crate::service::Service::of(&install.root.local, &self.profile).state()
+        (self.services)(&install.root.local, &self.profile).state()
     }
 
     /// MDaemon must not run while data it uses moves. With `stop_mdaemon`, the
@@ -527,6 +530,7 @@ impl Engine {
             allow_rename: self.allow_rename,
             root: &root,
             profile: &self.profile,
+            services: &self.services,
             note: &note,
         };
         let mut last: Option<Instant> = None;
@@ -724,8 +728,8 @@ impl Engine {
         reversed: bool,
         events: &dyn EventSink,
     ) -> Result<bool, Problem> {
-        use crate::service::{Service, State};
-        let service = Service::of(&self.root_local(), &self.profile);
+        use crate::service::State;
+        let service = (self.services)(&self.root_local(), &self.profile);
         let state = service.state();
         // Unknown counts as stopped here; it is refused below unless the
         // administrator said MDaemon is stopped.
@@ -747,13 +751,13 @@ impl Engine {
             && !self.options.mdaemon_stopped
             && actions.iter().any(Action::moves_data);
         if unknown {
-            return Err(crate::service::running_problem(&service, &state));
+            return Err(crate::service::running_problem(service.as_ref(), &state));
         }
         if !endangered {
             return Ok(false);
         }
         if !self.options.stop_mdaemon {
-            return Err(crate::service::running_problem(&service, &state));
+            return Err(crate::service::running_problem(service.as_ref(), &state));
         }
         let note = |text: String| events.emit(Event::Note { step: None, text });
         note(format!("stopping {}", service.describe()));
@@ -765,7 +769,7 @@ impl Engine {
     }
 
     fn start_service(&self, events: &dyn EventSink) -> Result<(), Problem> {
-        let service = crate::service::Service::of(&self.root_local(), &self.profile);
+        let service = (self.services)(&self.root_local(), &self.profile);
         events.emit(Event::Note {
             step: None,
             text: format!("starting {} again", service.describe()),
@@ -825,7 +829,7 @@ impl Engine {
         let restarted = self.replay.done_kind(StepId::Directories, "start-service")
             || self.replay.done_kind(StepId::Directories, "drop-semaphore")
             || self.options.mdaemon_restarted;
-        let service = crate::service::Service::of(&self.root_local(), &self.profile);
+        let service = (self.services)(&self.root_local(), &self.profile);
         if service.state() == crate::service::State::Running && !restarted {
             return Err(Problem::refused("MDaemon may still use the old store: it was not restarted since MDaemon.ini was rewritten")
                 .fix("restart MDaemon so it uses the share, then rerun cleanup with --mdaemon-restarted"));
@@ -979,6 +983,7 @@ impl Engine {
                 allow_rename: self.allow_rename,
                 root: &root,
                 profile: &self.profile,
+                services: &self.services,
                 note: &note,
             };
             let finished = self
@@ -1169,3 +1174,6 @@ fn emit_unchanged(sp: &StepPlan, events: &dyn EventSink) {
         }),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -37,6 +37,58 @@ pub struct Simulated {
     pub restarts: u32,
 }
 
+/// What mdcluster asks of MDaemon's service: what it is, whether it runs,
+/// stop and start it. The engine opens it through a [`ServiceOpener`], so
+/// tests give a fake one.
+pub trait ServiceControl: Send + Sync {
+    fn describe(&self) -> String;
+    fn state(&self) -> State;
+    /// Ask it to stop (does not wait).
+    fn request_stop(&self) -> Result<(), Problem>;
+    /// Ask it to start (does not wait).
+    fn request_start(&self) -> Result<(), Problem>;
+    /// Wait until it runs (or not), at most `timeout`; `tick` about once a
+    /// second with the time waited.
+    fn wait(
+        &self,
+        running: bool,
+        timeout: Duration,
+        tick: &mut dyn FnMut(Duration),
+    ) -> Result<(), Problem>;
+}
+
+/// Opens the service of the installation at a local root.
+pub type ServiceOpener =
+    std::sync::Arc<dyn Fn(&Path, &Profile) -> Box<dyn ServiceControl> + Send + Sync>;
+
+/// The real service: Windows, or a sandbox's simulated one.
+pub fn real_services() -> ServiceOpener {
+    std::sync::Arc::new(|root, profile| Box::new(Service::of(root, profile)))
+}
+
+impl ServiceControl for Service {
+    fn describe(&self) -> String {
+        Service::describe(self)
+    }
+    fn state(&self) -> State {
+        Service::state(self)
+    }
+    fn request_stop(&self) -> Result<(), Problem> {
+        Service::request_stop(self)
+    }
+    fn request_start(&self) -> Result<(), Problem> {
+        Service::request_start(self)
+    }
+    fn wait(
+        &self,
+        running: bool,
+        timeout: Duration,
+        tick: &mut dyn FnMut(Duration),
+    ) -> Result<(), Problem> {
+        Service::wait(self, running, timeout, tick)
+    }
+}
+
 pub struct Service {
     root: PathBuf,
     kind: Kind,
@@ -233,7 +285,7 @@ fn run(command: &str) -> Result<String, String> {
 }
 
 /// A refusal when MDaemon may be running while data it uses is moved.
-pub fn running_problem(service: &Service, state: &State) -> Problem {
+pub fn running_problem(service: &dyn ServiceControl, state: &State) -> Problem {
     match state {
         State::Unknown(why) => Problem::refused(format!("mdcluster cannot tell whether MDaemon runs: {why}"))
             .fix("stop the MDaemon service on the server, then rerun with --mdaemon-stopped"),

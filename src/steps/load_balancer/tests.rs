@@ -82,12 +82,14 @@ impl Lab {
     fn env_run<T>(&self, slot: &str, f: impl FnOnce(&ActionEnv) -> T) -> T {
         let backups = self.backups();
         let note = |_: String| {};
+        let services = crate::service::real_services();
         let env = ActionEnv {
             backups: &backups,
             slot: slot.into(),
             allow_rename: true,
             root: &self.install,
             profile: &self.profile,
+            services: &services,
             note: &note,
         };
         f(&env)

@@ -1,0 +1,187 @@
+//! The engine's cross-step passes with a fake MDaemon service: where the
+//! stop and the start go, when a running or unknown service refuses the
+//! move, and that a run stops and starts it in that order.
+
+use super::*;
+use crate::engine::events::Event;
+use crate::service::{ServiceControl, ServiceOpener, State};
+use std::sync::{Arc, Mutex};
+
+/// A service that is what the test says, and records what it was asked.
+#[derive(Clone)]
+struct Fake {
+    state: Arc<Mutex<State>>,
+    asked: Arc<Mutex<Vec<&'static str>>>,
+}
+
+impl Fake {
+    fn new(state: State) -> Fake {
+        Fake {
+            state: Arc::new(Mutex::new(state)),
+            asked: Arc::default(),
+        }
+    }
+    fn opener(&self) -> ServiceOpener {
+        let me = self.clone();
+        Arc::new(move |_, _| Box::new(me.clone()))
+    }
+    fn asked(&self) -> Vec<&'static str> {
+        self.asked.lock().unwrap().clone()
+    }
+}
+
+impl ServiceControl for Fake {
+    fn describe(&self) -> String {
+        "the FAKE service".into()
+    }
+    fn state(&self) -> State {
+        self.state.lock().unwrap().clone()
+    }
+    fn request_stop(&self) -> Result<(), Problem> {
+        self.asked.lock().unwrap().push("stop");
+        *self.state.lock().unwrap() = State::Stopped;
+        Ok(())
+    }
+    fn request_start(&self) -> Result<(), Problem> {
+        self.asked.lock().unwrap().push("start");
+        *self.state.lock().unwrap() = State::Running;
+        Ok(())
+    }
+    fn wait(&self, running: bool, _: Duration, _: &mut dyn FnMut(Duration)) -> Result<(), Problem> {
+        match (self.state(), running) {
+            (State::Running, true) | (State::Stopped, false) => Ok(()),
+            _ => Err(Problem::failed("the fake did not change")),
+        }
+    }
+}
+
+struct NoEvents;
+impl EventSink for NoEvents {
+    fn emit(&self, _: Event) {}
+}
+
+/// A small sandbox and its plan, opened with the fake service.
+fn open(dir: &std::path::Path, fake: &Fake, options: RunOptions) -> Engine {
+    let profile = Profile::builtin();
+    let install = dir.join("MDaemon");
+    let share = dir.join("share");
+    let small = crate::sandbox::Options {
+        accounts: 2,
+        messages: 6,
+        ..Default::default()
+    };
+    crate::sandbox::create(&install, &profile, &small).unwrap();
+    std::fs::create_dir_all(&share).unwrap();
+    let text = crate::sandbox::plan_text(&install, &share);
+    let plan = Plan::parse(&text, &dir.join("plan.toml"), &profile).unwrap();
+    let mut engine = Engine::open(plan, profile).unwrap();
+    engine.services = fake.opener();
+    engine.options = options;
+    engine
+}
+
+fn service_actions(preview: &Preview) -> Vec<(StepId, &'static str)> {
+    preview
+        .steps
+        .iter()
+        .flat_map(|sp| {
+            sp.actions.iter().filter_map(move |(_, a)| match a {
+                Action::StopService { .. } => Some((sp.step, "stop")),
+                Action::StartService { .. } => Some((sp.step, "start")),
+                _ => None,
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn a_running_service_is_stopped_before_the_first_move_and_started_after_the_last_change() {
+    let d = tempfile::tempdir().unwrap();
+    let fake = Fake::new(State::Running);
+    let options = RunOptions {
+        stop_mdaemon: true,
+        ..Default::default()
+    };
+    let mut engine = open(d.path(), &fake, options);
+    let preview = engine.preview().unwrap();
+    let service = service_actions(&preview);
+    assert_eq!(service.len(), 2, "{service:?}");
+    assert_eq!(service[0].1, "stop");
+    assert_eq!(service[1].1, "start");
+    // The stop opens the first step that moves data; nothing moves before.
+    let first_mover = preview
+        .steps
+        .iter()
+        .find(|sp| sp.actions.iter().any(|(_, a)| a.moves_data()))
+        .unwrap();
+    assert_eq!(service[0].0, first_mover.step);
+    assert!(matches!(
+        first_mover.actions[0].1,
+        Action::StopService { .. }
+    ));
+    // The run asks the service to stop, then to start, once each.
+    engine.apply(&preview, "test", &NoEvents).unwrap();
+    assert_eq!(fake.asked(), ["stop", "start"]);
+}
+
+#[test]
+fn a_running_service_without_consent_refuses_the_move_naming_it() {
+    let d = tempfile::tempdir().unwrap();
+    let fake = Fake::new(State::Running);
+    let engine = open(d.path(), &fake, RunOptions::default());
+    // Refused by the preview's checks, on each step that moves data.
+    let Err(err) = engine.preview() else {
+        panic!("the preview went through")
+    };
+    assert_eq!(err.exit, crate::problem::Exit::Refused);
+    for step in ["[lockfiles]", "[mail-store]"] {
+        assert!(
+            err.what
+                .contains(&format!("{step} MDaemon stopped: MDaemon is running")),
+            "{err}"
+        );
+    }
+    assert!(err.what.contains("--stop-mdaemon"), "{err}");
+    assert!(fake.asked().is_empty());
+}
+
+#[test]
+fn a_service_that_cannot_be_asked_refuses_unless_said_to_be_stopped() {
+    let d = tempfile::tempdir().unwrap();
+    let fake = Fake::new(State::Unknown("no service manager here".into()));
+    let engine = open(d.path(), &fake, RunOptions::default());
+    let Err(err) = engine.preview() else {
+        panic!("the preview went through")
+    };
+    assert!(
+        err.what
+            .contains("cannot tell whether MDaemon runs: no service manager here"),
+        "{err}"
+    );
+    assert!(err.what.contains("--mdaemon-stopped"), "{err}");
+
+    let d = tempfile::tempdir().unwrap();
+    let said = RunOptions {
+        mdaemon_stopped: true,
+        ..Default::default()
+    };
+    let mut engine = open(d.path(), &fake, said);
+    let preview = engine.preview().unwrap();
+    engine.apply(&preview, "test", &NoEvents).unwrap();
+    assert!(fake.asked().is_empty(), "never asked to stop or start");
+}
+
+#[test]
+fn a_stopped_service_is_left_alone() {
+    let d = tempfile::tempdir().unwrap();
+    let fake = Fake::new(State::Stopped);
+    let options = RunOptions {
+        stop_mdaemon: true,
+        ..Default::default()
+    };
+    let mut engine = open(d.path(), &fake, options);
+    let preview = engine.preview().unwrap();
+    assert!(service_actions(&preview).is_empty());
+    engine.apply(&preview, "test", &NoEvents).unwrap();
+    assert!(fake.asked().is_empty());
+}

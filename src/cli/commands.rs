@@ -553,8 +553,24 @@ pub fn demo(profile: Profile, d: &DemoArgs, plain: bool) -> Result<Exit, Problem
         };
         return start_wizard(answers, earlier, profile, plain, scope);
     }
+    demo_headless(&profile, d, &dir, &intro)
+}
+
+/// `demo --yes`: the plan applied, the simulated secondaries registered and
+/// verified from the cluster log, and where every step stands, as text.
+fn demo_headless(
+    profile: &Profile,
+    d: &DemoArgs,
+    dir: &Path,
+    intro: &str,
+) -> Result<Exit, Problem> {
+    let (install, share, plan_file) = (
+        dir.join("MDaemon"),
+        dir.join("share"),
+        dir.join("plan.toml"),
+    );
     let style = output::style_for_stdout();
-    output::print_raw(&format!("{}\n\n", style.bold(&sanitize_lines(&intro))));
+    output::print_raw(&format!("{}\n\n", style.bold(&sanitize_lines(intro))));
     // The SIMULATED secondaries go into the plan as an administrator would
     // add them; they announce on loopback, where the demo listens.
     let scope = d.discovery.scope(true);
@@ -577,8 +593,8 @@ pub fn demo(profile: Profile, d: &DemoArgs, plain: bool) -> Result<Exit, Problem
     }
     let _simulation = match &scope {
         Some(scope) if !names.is_empty() => Some(demo_simulation(
-            &profile,
-            &dir,
+            profile,
+            dir,
             &install,
             &share,
             names.len(),
@@ -586,11 +602,11 @@ pub fn demo(profile: Profile, d: &DemoArgs, plain: bool) -> Result<Exit, Problem
         )?),
         _ => None,
     };
-    let plan = Plan::load(&plan_file, &profile)?;
+    let plan = Plan::load(&plan_file, profile)?;
     let mut engine = Engine::open(plan, profile.clone())?;
     if let Some(scope) = &scope {
         engine.discovered = crate::workflows::discover::survey_plan(
-            &profile,
+            profile,
             &engine.plan,
             scope,
             None,
@@ -624,13 +640,13 @@ pub fn demo(profile: Profile, d: &DemoArgs, plain: bool) -> Result<Exit, Problem
     }
     say!();
     let exit = super::verify::verify_plan(
-        &profile,
-        &Plan::load(&plan_file, &profile)?,
+        profile,
+        &Plan::load(&plan_file, profile)?,
         std::time::Duration::from_secs(120),
         super::verify::Show::default(),
     )?;
     say!("\nWhere every step stands now:");
-    let engine = Engine::open(Plan::load(&plan_file, &profile)?, profile)?;
+    let engine = Engine::open(Plan::load(&plan_file, profile)?, profile.clone())?;
     for r in engine.status() {
         say!(
             "{:>2}. {:<14} {:<15} {}",

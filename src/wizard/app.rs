@@ -787,21 +787,8 @@ impl App {
                 confirmations,
                 lines,
             } => {
-                if generation != self.log.generation {
-                    return Vec::new(); // an older follower, for other nodes
-                }
-                for l in lines {
-                    if self.log.recent.len() == LOG_LINES {
-                        self.log.recent.pop_front();
-                    }
-                    self.log.recent.push_back(l);
-                }
-                let confirmed = confirmations.all_confirmed();
-                self.log.found = found;
-                self.log.confirmations = Some(confirmations);
-                if confirmed && !self.log.announced {
-                    self.log.announced = true;
-                    self.event("the cluster log confirms every node: connected and replicating (step 10 done)");
+                if generation == self.log.generation {
+                    self.log_followed(found, confirmations, lines);
                 }
                 Vec::new()
             }
@@ -809,25 +796,8 @@ impl App {
                 generation,
                 reports,
                 why,
-            } => {
-                if generation != self.cluster.generation {
-                    return Vec::new();
-                }
-                for r in &reports {
-                    let new = !self
-                        .cluster
-                        .reports
-                        .iter()
-                        .any(|o| o.name == r.name && o.trusted == r.trusted);
-                    if new {
-                        let trust = if r.trusted { "trusted" } else { "NOT trusted" };
-                        self.event(format!("found {} ({trust})", r.name));
-                    }
-                }
-                self.cluster.reports = reports;
-                self.cluster.why_nothing = why;
-                self.refresh_preview()
-            }
+            } if generation == self.cluster.generation => self.discovered(reports, why),
+            Msg::Discovered { .. } => Vec::new(), // an older discovery
             Msg::JoinCode(result) => {
                 match result {
                     Ok((code, until)) => {
@@ -848,22 +818,7 @@ impl App {
                 self.refresh_preview()
             }
             Msg::ClusterLock { seq, answer } => {
-                if self.cluster.lock_pending != Some(seq) || answer == LockAnswer::Void {
-                    return Vec::new(); // an older request's answer
-                }
-                self.cluster.lock_pending = None;
-                self.cluster.share_missing = answer == LockAnswer::NoShare;
-                self.cluster.lock_held_by = match answer {
-                    LockAnswer::Elsewhere(h) => {
-                        if self.cluster.lock_held_by.as_ref() != Some(&h) {
-                            self.event(format!(
-                                "another mdcluster is working on this cluster: {h}"
-                            ));
-                        }
-                        Some(h)
-                    }
-                    LockAnswer::Held | LockAnswer::NoShare | LockAnswer::Void => None,
-                };
+                self.lock_answered(seq, answer);
                 Vec::new()
             }
             Msg::Joining { generation, update } => {
@@ -897,27 +852,9 @@ impl App {
                 Vec::new()
             }
             Msg::Preview { generation, result } => {
-                if generation != self.generation {
-                    return Vec::new(); // an older preview; a newer one is coming
-                }
-                match result {
-                    Ok(p) => {
-                        if !self.cluster.seen_first_preview {
-                            self.cluster.seen_first_preview = true;
-                            self.enter_add_node_mode(&p);
-                        }
-                        let changing = p.pending().count();
-                        match p.refusal() {
-                            Some(_) => self.event("preview ready: a check failed (see the steps marked failed)"),
-                            None if changing == 0 => self.event("preview ready: nothing to do"),
-                            None => self.event(format!("preview ready: {changing} step(s) will change something; press a to apply")),
-                        }
-                        self.preview = PreviewState::Ready(Box::new(p));
-                    }
-                    Err(p) => {
-                        self.event(format!("cannot prepare: {}", p.what));
-                        self.preview = PreviewState::Failed(p);
-                    }
+                // An older preview is dropped: a newer one is coming.
+                if generation == self.generation {
+                    self.previewed_now(result);
                 }
                 Vec::new()
             }
@@ -925,28 +862,7 @@ impl App {
                 self.engine_event(e);
                 Vec::new()
             }
-            Msg::Finished { undo, result } => {
-                match &result {
-                    Ok(s) => {
-                        let verb = if undo { "undone" } else { "applied" };
-                        self.event(format!("{verb}: {} step(s)", s.changed.len()));
-                        // After an undo the journal is archived: nothing left to undo.
-                        self.undo_available = !undo;
-                    }
-                    Err(p) => self.event(format!(
-                        "failed: {}",
-                        p.what.lines().next().unwrap_or_default()
-                    )),
-                }
-                self.progress = None;
-                self.finished = Some(Finished { undo, result });
-                self.screen = Screen::Summary;
-                self.resume_note = None;
-                // Show where things stand now.
-                self.previewed = None;
-                self.run_states.retain(|_, s| *s == UiState::Failed);
-                self.refresh_preview()
-            }
+            Msg::Finished { undo, result } => self.run_finished(undo, result),
             Msg::Saved(result) => {
                 match result {
                     Ok(path) => {
@@ -960,6 +876,111 @@ impl App {
                 Vec::new()
             }
         }
+    }
+
+    /// Step 10: what the cluster log shows now.
+    fn log_followed(&mut self, found: String, confirmations: Confirmations, lines: Vec<String>) {
+        for l in lines {
+            if self.log.recent.len() == LOG_LINES {
+                self.log.recent.pop_front();
+            }
+            self.log.recent.push_back(l);
+        }
+        let confirmed = confirmations.all_confirmed();
+        self.log.found = found;
+        self.log.confirmations = Some(confirmations);
+        if confirmed && !self.log.announced {
+            self.log.announced = true;
+            self.event(
+                "the cluster log confirms every node: connected and replicating (step 10 done)",
+            );
+        }
+    }
+
+    /// What discovery found, judged: the new nodes said once.
+    fn discovered(&mut self, reports: Vec<NodeReport>, why: String) -> Vec<Cmd> {
+        for r in &reports {
+            let new = !self
+                .cluster
+                .reports
+                .iter()
+                .any(|o| o.name == r.name && o.trusted == r.trusted);
+            if new {
+                let trust = if r.trusted { "trusted" } else { "NOT trusted" };
+                self.event(format!("found {} ({trust})", r.name));
+            }
+        }
+        self.cluster.reports = reports;
+        self.cluster.why_nothing = why;
+        self.refresh_preview()
+    }
+
+    /// The answer to the latest lock request (older ones are dropped).
+    fn lock_answered(&mut self, seq: u64, answer: LockAnswer) {
+        if self.cluster.lock_pending != Some(seq) || answer == LockAnswer::Void {
+            return;
+        }
+        self.cluster.lock_pending = None;
+        self.cluster.share_missing = answer == LockAnswer::NoShare;
+        self.cluster.lock_held_by = match answer {
+            LockAnswer::Elsewhere(h) => {
+                if self.cluster.lock_held_by.as_ref() != Some(&h) {
+                    self.event(format!("another mdcluster is working on this cluster: {h}"));
+                }
+                Some(h)
+            }
+            LockAnswer::Held | LockAnswer::NoShare | LockAnswer::Void => None,
+        };
+    }
+
+    /// The latest preview, or why there is none.
+    fn previewed_now(&mut self, result: Result<Preview, Problem>) {
+        match result {
+            Ok(p) => {
+                if !self.cluster.seen_first_preview {
+                    self.cluster.seen_first_preview = true;
+                    self.enter_add_node_mode(&p);
+                }
+                let changing = p.pending().count();
+                match p.refusal() {
+                    Some(_) => {
+                        self.event("preview ready: a check failed (see the steps marked failed)")
+                    }
+                    None if changing == 0 => self.event("preview ready: nothing to do"),
+                    None => self.event(format!(
+                        "preview ready: {changing} step(s) will change something; press a to apply"
+                    )),
+                }
+                self.preview = PreviewState::Ready(Box::new(p));
+            }
+            Err(p) => {
+                self.event(format!("cannot prepare: {}", p.what));
+                self.preview = PreviewState::Failed(p);
+            }
+        }
+    }
+
+    /// A run (apply or undo) ended: the summary, and where things stand now.
+    fn run_finished(&mut self, undo: bool, result: Result<Summary, Problem>) -> Vec<Cmd> {
+        match &result {
+            Ok(s) => {
+                let verb = if undo { "undone" } else { "applied" };
+                self.event(format!("{verb}: {} step(s)", s.changed.len()));
+                // After an undo the journal is archived: nothing left to undo.
+                self.undo_available = !undo;
+            }
+            Err(p) => self.event(format!(
+                "failed: {}",
+                p.what.lines().next().unwrap_or_default()
+            )),
+        }
+        self.progress = None;
+        self.finished = Some(Finished { undo, result });
+        self.screen = Screen::Summary;
+        self.resume_note = None;
+        self.previewed = None;
+        self.run_states.retain(|_, s| *s == UiState::Failed);
+        self.refresh_preview()
     }
 
     fn engine_event(&mut self, e: Event) {

@@ -66,36 +66,54 @@ fn production_code(text: &str) -> String {
 }
 
 /// The text without its `#[cfg(test)] mod tests { … }` block (wherever it
-/// is: code after it is still checked). Braces inside string and character
-/// literals and comments do not count.
+/// is: code after it is still checked). Braces inside string literals (raw
+/// ones too), character literals and comments do not count; a block that
+/// never closes fails the test rather than hide what follows.
 fn without_test_module(text: &str) -> String {
     let Some(start) = text.find("#[cfg(test)]\nmod tests {") else {
         return text.to_string();
     };
-    let open = start + text[start..].find('{').unwrap_or(0);
-    let bytes = text.as_bytes();
-    let (mut depth, mut i) = (0usize, open);
-    while i < bytes.len() {
-        match bytes[i] {
+    let b = text.as_bytes();
+    let mut i = start + text[start..].find('{').unwrap_or(0);
+    let mut depth = 0usize;
+    while i < b.len() {
+        match b[i] {
+            // A raw string: r"…", r#"…"#, br##"…"##.
+            b'r' if (i == 0 || !b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'b')
+                && matches!(b.get(i + 1), Some(b'"' | b'#')) =>
+            {
+                let hashes = b[i + 1..].iter().take_while(|c| **c == b'#').count();
+                if b.get(i + 1 + hashes) == Some(&b'"') {
+                    let close: Vec<u8> = std::iter::once(b'"')
+                        .chain(std::iter::repeat_n(b'#', hashes))
+                        .collect();
+                    let from = i + 2 + hashes;
+                    i = b[from..]
+                        .windows(close.len())
+                        .position(|w| w == close.as_slice())
+                        .map_or(b.len(), |p| from + p + close.len() - 1);
+                }
+            }
             b'"' => {
-                // A string (raw strings have no escapes but no quotes either
-                // in this crate's tests without a `#`): to its closing quote.
                 i += 1;
-                while i < bytes.len() && bytes[i] != b'"' {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                while i < b.len() && b[i] != b'"' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
                 }
             }
-            b'\'' if bytes.get(i + 2) == Some(&b'\'') => i += 2,
-            b'\'' if bytes.get(i + 1) == Some(&b'\\') => {
+            b'\'' if b.get(i + 2) == Some(&b'\'') => i += 2,
+            b'\'' if b.get(i + 1) == Some(&b'\\') => {
                 i += 2;
-                while i < bytes.len() && bytes[i] != b'\'' {
+                while i < b.len() && b[i] != b'\'' {
                     i += 1;
                 }
             }
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                while i < b.len() && b[i] != b'\n' {
                     i += 1;
                 }
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i = text[i + 2..].find("*/").map_or(b.len(), |p| i + 2 + p + 1);
             }
             b'{' => depth += 1,
             b'}' => {
@@ -108,7 +126,7 @@ fn without_test_module(text: &str) -> String {
         }
         i += 1;
     }
-    text[..start].to_string()
+    panic!("the test module starting at byte {start} never closes (as this scanner reads it)");
 }
 
 /// The top-level modules a source text refers to through `crate::`, with the
@@ -306,6 +324,10 @@ fn the_check_finds_what_it_must() {
         1
     );
     assert!(violations("ini", "src/ini/parse.rs", "use super::IniDoc;\n", &known).is_empty());
+    // Raw strings, block comments and char literals with braces or quotes
+    // inside a test module do not end it early.
+    let tricky = "#[cfg(test)]\nmod tests {\n    const A: &[u8] = br#\"{\"seq\":3,\"x\"#;\n    /* } */ const B: char = '}';\n    const C: &str = r\"\\\";\n}\nuse crate::engine::Preview;\n";
+    assert_eq!(violations("ini", "src/ini/mod.rs", tricky, &known).len(), 1);
     // Code after the test module is still checked.
     let after = "#[cfg(test)]\nmod tests {\n    fn t() { let s = \"}\"; }\n}\nuse crate::engine::Preview;\n";
     assert_eq!(violations("ini", "src/ini/mod.rs", after, &known).len(), 1);

@@ -219,7 +219,10 @@ impl Manifest {
                 }
                 id
             } else {
-                m.used_ids().max().unwrap_or(0) + 1
+                // Past every ID in use and every one the plan gives a node
+                // further down, so a later explicit ID is still free.
+                let reserved = plan.nodes.iter().filter_map(|n| n.server_id);
+                m.used_ids().chain(reserved).max().unwrap_or(0) + 1
             };
             m.nodes.push(Member {
                 name: node.name.clone(),

@@ -409,6 +409,15 @@ impl Engine {
             .at(self.journal_path().display().to_string())
             .fix("rerun to get a fresh preview"));
         }
+        // MDaemon as it is now, not as the preview found it: started since,
+        // it is refused (or, with consent, stopped) before anything moves.
+        let run_actions: Vec<Action> = preview
+            .steps
+            .iter()
+            .filter(|sp| matches!(sp.state, StepState::Ready | StepState::Resume))
+            .flat_map(|sp| sp.actions.iter().map(|(_, a)| a.clone()))
+            .collect();
+        let stopped_here = self.guard_service(&run_actions, false, events)?;
         let mut j = Journal::open(&self.journal_path(), &replay)?;
         let run = journal::new_run_id();
         let first_run = replay.first_run.clone().unwrap_or_else(|| run.clone());
@@ -495,6 +504,9 @@ impl Engine {
         })?;
         self.replay = journal::read(&self.journal_path())?;
         summary.backups = summary.backups.filter(|b| b.exists());
+        if stopped_here {
+            self.start_service(events)?;
+        }
         Ok(summary)
     }
 

@@ -7,11 +7,13 @@ use crate::engine::events::Event;
 use crate::service::{ServiceControl, ServiceOpener, State};
 use std::sync::{Arc, Mutex};
 
-/// A service that is what the test says, and records what it was asked.
+/// A service that is what the test says, and records what it was asked
+/// and for which installation folder it was opened.
 #[derive(Clone)]
 struct Fake {
     state: Arc<Mutex<State>>,
     asked: Arc<Mutex<Vec<&'static str>>>,
+    roots: Arc<Mutex<Vec<std::path::PathBuf>>>,
 }
 
 impl Fake {
@@ -19,11 +21,18 @@ impl Fake {
         Fake {
             state: Arc::new(Mutex::new(state)),
             asked: Arc::default(),
+            roots: Arc::default(),
         }
     }
     fn opener(&self) -> ServiceOpener {
         let me = self.clone();
-        Arc::new(move |_, _| Box::new(me.clone()))
+        Arc::new(move |root, _| {
+            me.roots.lock().unwrap().push(root.to_path_buf());
+            Box::new(me.clone())
+        })
+    }
+    fn set(&self, state: State) {
+        *self.state.lock().unwrap() = state;
     }
     fn asked(&self) -> Vec<&'static str> {
         self.asked.lock().unwrap().clone()
@@ -119,9 +128,31 @@ fn a_running_service_is_stopped_before_the_first_move_and_started_after_the_last
         first_mover.actions[0].1,
         Action::StopService { .. }
     ));
-    // The run asks the service to stop, then to start, once each.
+    // The run asks the service to stop, then to start, once each, and
+    // only ever the service of this installation.
     engine.apply(&preview, "test", &NoEvents).unwrap();
     assert_eq!(fake.asked(), ["stop", "start"]);
+    let roots = fake.roots.lock().unwrap().clone();
+    assert!(!roots.is_empty());
+    assert!(
+        roots.iter().all(|r| r == &d.path().join("MDaemon")),
+        "{roots:?}"
+    );
+}
+
+#[test]
+fn a_service_started_after_the_preview_stops_the_run_before_anything_moves() {
+    let d = tempfile::tempdir().unwrap();
+    let fake = Fake::new(State::Stopped);
+    let mut engine = open(d.path(), &fake, RunOptions::default());
+    let preview = engine.preview().unwrap();
+    // Someone starts MDaemon between the preview and the run.
+    fake.set(State::Running);
+    let err = engine.apply(&preview, "test", &NoEvents).unwrap_err();
+    assert!(err.what.contains("the FAKE service is running"), "{err}");
+    assert!(fake.asked().is_empty());
+    // Nothing moved: the mail store is still in the installation.
+    assert!(d.path().join("MDaemon/Users").is_dir());
 }
 
 #[test]
@@ -184,4 +215,21 @@ fn a_stopped_service_is_left_alone() {
     assert!(service_actions(&preview).is_empty());
     engine.apply(&preview, "test", &NoEvents).unwrap();
     assert!(fake.asked().is_empty());
+}
+
+#[test]
+fn with_consent_a_service_started_after_the_preview_is_stopped_and_started_again() {
+    let d = tempfile::tempdir().unwrap();
+    let fake = Fake::new(State::Stopped);
+    let options = RunOptions {
+        stop_mdaemon: true,
+        ..Default::default()
+    };
+    let mut engine = open(d.path(), &fake, options);
+    let preview = engine.preview().unwrap();
+    assert!(service_actions(&preview).is_empty());
+    fake.set(State::Running);
+    engine.apply(&preview, "test", &NoEvents).unwrap();
+    assert_eq!(fake.asked(), ["stop", "start"]);
+    assert_eq!(fake.state(), State::Running);
 }

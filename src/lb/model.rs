@@ -99,7 +99,7 @@ impl Model {
                     "the plan has {n} node(s); a load balancer needs the primary and at least one secondary"
                 ))
                 .at(plan.file.display().to_string())
-                .fix("add the secondaries to the plan as [[nodes]] (name, address, role = \"secondary\", server_id), then run `mdcluster lb` again"));
+                .fix("add the secondaries to the plan as [[nodes]] (name, address, role = \"secondary\"), then run `mdcluster lb` again"));
             }
         };
         for (i, a) in nodes.iter().enumerate() {

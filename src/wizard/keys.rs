@@ -356,6 +356,11 @@ impl Keymap {
         // Ctrl with Alt is AltGr on Windows (`\`, `@`, `{` on many
         // layouts): a typed character, not a Ctrl key.
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL) && !altgr(key);
+        // Alt with a key is what a terminal makes of Esc typed just before
+        // it: no binding answers it.
+        if key.modifiers.contains(KeyModifiers::ALT) && !altgr(key) {
+            return Pressed::Nothing;
+        }
         let found = self
             .bindings
             .iter()
@@ -392,9 +397,12 @@ pub fn typed(key: &KeyEvent) -> bool {
         || altgr(key)
 }
 
+/// AltGr, as Windows reports it (elsewhere Ctrl+Alt stays a Ctrl+Alt key).
 fn altgr(key: &KeyEvent) -> bool {
-    key.modifiers
-        .contains(KeyModifiers::CONTROL | KeyModifiers::ALT)
+    cfg!(windows)
+        && key
+            .modifiers
+            .contains(KeyModifiers::CONTROL | KeyModifiers::ALT)
 }
 
 #[cfg(test)]
@@ -449,15 +457,21 @@ mod tests {
         // AltGr (Ctrl+Alt on Windows) types: a UNC path needs `\`.
         let both = KeyModifiers::CONTROL | KeyModifiers::ALT;
         let backslash = KeyEvent::new(KeyCode::Char('\\'), both);
-        assert_eq!(
-            keymap(Mode::Field).pressed(&backslash),
-            Pressed::Typed('\\')
-        );
         let altgr_u = KeyEvent::new(KeyCode::Char('u'), both);
-        assert_eq!(keymap(Mode::Field).pressed(&altgr_u), Pressed::Typed('u'));
-        // Alt alone (Esc then a key) does not.
+        if cfg!(windows) {
+            assert_eq!(
+                keymap(Mode::Field).pressed(&backslash),
+                Pressed::Typed('\\')
+            );
+            assert_eq!(keymap(Mode::Field).pressed(&altgr_u), Pressed::Typed('u'));
+        } else {
+            assert_eq!(keymap(Mode::Field).pressed(&backslash), Pressed::Nothing);
+        }
+        // Alt alone (Esc then a key) neither types nor acts.
         let alt = KeyEvent::new(KeyCode::Char('x'), KeyModifiers::ALT);
         assert_eq!(keymap(Mode::Field).pressed(&alt), Pressed::Nothing);
+        let alt_a = KeyEvent::new(KeyCode::Char('a'), KeyModifiers::ALT);
+        assert_eq!(keymap(Mode::Steps).pressed(&alt_a), Pressed::Nothing);
     }
 
     #[test]

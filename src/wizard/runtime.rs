@@ -165,6 +165,10 @@ impl Executor for Inline {
 pub struct LockHolder {
     held: Arc<Mutex<Option<(PathBuf, ManifestLock)>>>,
     latest: Arc<AtomicU64>,
+    /// One acquire at a time (on the worker threads, never the screen's):
+    /// two at once on one share would leave the second with the process's
+    /// inner lock while the first, overtaken, removes the real one.
+    acquiring: Arc<Mutex<()>>,
 }
 
 impl LockHolder {
@@ -192,7 +196,11 @@ impl LockHolder {
             .filter(|s| s.is_dir());
         match local {
             Some(local) => self.hold_path(&local, ticket),
-            None if self.current(ticket) => LockAnswer::NoShare,
+            None if self.current(ticket) => {
+                // The plan's share is elsewhere now: the old one is let go.
+                self.let_go();
+                LockAnswer::NoShare
+            }
             None => LockAnswer::Void,
         }
     }
@@ -208,14 +216,19 @@ impl LockHolder {
                 LockAnswer::Void
             };
         }
-        // Asked without the mutex: a share that hangs blocks only this thread.
+        // Asked without the `held` mutex: a share that hangs blocks only
+        // the worker threads, never the screen (release does not wait).
+        let _one_at_a_time = self.acquiring.lock();
+        if !self.current(ticket) {
+            return LockAnswer::Void;
+        }
         let acquired = ManifestLock::acquire(share, "wizard");
         let Ok(mut held) = self.held.lock() else {
             return LockAnswer::Elsewhere("the lock holder failed".into());
         };
         if !self.current(ticket) {
             drop(held);
-            drop(acquired); // released here, on this thread
+            drop(acquired); // released here, still one at a time
             return LockAnswer::Void;
         }
         match acquired {
@@ -226,7 +239,10 @@ impl LockHolder {
                 LockAnswer::Held
             }
             Err(p) => {
+                // Another mdcluster has this share: the old share is let go.
+                let old = held.take();
                 drop(held);
+                drop(old);
                 LockAnswer::Elsewhere(ManifestLock::held_elsewhere(share).unwrap_or(p.what))
             }
         }
@@ -250,6 +266,12 @@ impl LockHolder {
         if let Some(old) = old {
             std::thread::spawn(move || drop(old));
         }
+    }
+
+    /// Drop the lock held now, if any (on the calling worker thread).
+    fn let_go(&self) {
+        let old = self.held.lock().ok().and_then(|mut held| held.take());
+        drop(old);
     }
 }
 
@@ -632,6 +654,17 @@ mod tests {
         let again = holder.request();
         assert_eq!(holder.hold_path(a.path(), again), LockAnswer::Held);
         assert_eq!(holding(&holder).as_deref(), Some(a.path()));
+        // The share gone from the plan (no folder): the old lock is let go.
+        let gone = holder.request();
+        // (A drive path no mount maps here, and no folder on Windows.)
+        let nowhere = crate::winpath::WinPath::parse(r"C:\mdcluster-no-such-share-7f3a").unwrap();
+        assert_eq!(
+            holder.hold_plan_share(Vec::new(), &nowhere, gone),
+            LockAnswer::NoShare
+        );
+        assert_eq!(holding(&holder), None);
+        let again = holder.request();
+        assert_eq!(holder.hold_path(a.path(), again), LockAnswer::Held);
         // A release voids what is under way and lets go of the lock.
         let late = holder.request();
         holder.release();

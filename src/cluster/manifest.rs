@@ -389,6 +389,14 @@ impl Holder {
     }
 
     fn is_live(&self) -> bool {
+        // A holder on this machine whose process has ended (a crash, a
+        // killed run, a closed remote session) holds nothing: taken over at
+        // once, not after the lease expires. Another machine's holder is
+        // judged by its lease alone.
+        let here = self.host.eq_ignore_ascii_case(&crate::platform::hostname());
+        if here && !crate::platform::process_alive(self.pid) {
+            return false;
+        }
         now_secs() - self.alive <= STALE_SECS
     }
 
@@ -997,6 +1005,49 @@ mod tests {
         )
         .unwrap();
         assert!(ManifestLock::acquire(d.path(), "apply").is_ok());
+    }
+
+    #[test]
+    fn a_fresh_lease_of_a_dead_process_on_this_machine_is_taken_over_at_once() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir_of(d.path())).unwrap();
+        // A process of this machine that has ended (this test binary, asked
+        // only to list its tests).
+        let child = std::process::Command::new(std::env::current_exe().unwrap())
+            .arg("--list")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let _ = child.wait_with_output();
+        let crashed = Holder {
+            host: crate::platform::hostname(),
+            pid,
+            command: "wizard".into(),
+            since: "a moment ago".into(),
+            alive: now_secs(),
+        };
+        std::fs::write(
+            dir_of(d.path()).join(LOCK),
+            serde_json::to_vec(&crashed).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(ManifestLock::held_elsewhere(d.path()), None);
+        let mine = ManifestLock::acquire(d.path(), "wizard").unwrap();
+        assert!(read_holder(&dir_of(d.path()).join(LOCK)).unwrap().is_me());
+        drop(mine);
+        // The same lease from another machine still holds until it expires.
+        let elsewhere = Holder {
+            host: "MAIL9".into(),
+            ..crashed
+        };
+        std::fs::create_dir_all(dir_of(d.path())).unwrap();
+        std::fs::write(
+            dir_of(d.path()).join(LOCK),
+            serde_json::to_vec(&elsewhere).unwrap(),
+        )
+        .unwrap();
+        assert!(ManifestLock::acquire(d.path(), "wizard").is_err());
     }
 
     #[test]

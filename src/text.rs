@@ -154,6 +154,14 @@ pub fn needs_escape(ch: char) -> bool {
         )
 }
 
+/// A time in Unix milliseconds as a clock time in UTC (`14:05 UTC`), for
+/// "valid until"; `?` when it is out of range.
+pub fn clock_utc(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.strftime("%H:%M UTC").to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
 /// 1-based line and column (in characters) of a byte offset.
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let mut offset = offset.min(text.len());

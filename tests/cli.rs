@@ -208,3 +208,44 @@ fn a_closed_pipe_ends_the_output_quietly() {
         assert!(!text.contains("panicked"), "{text}");
     }
 }
+
+/// `code --show` prints the code in force without replacing it; a new code
+/// that replaces one in force says so, loudly, on standard error.
+#[test]
+fn the_join_code_in_force_is_shown_and_its_replacement_said() {
+    let lab = Lab::new();
+    let code = |show: bool| {
+        let mut cmd = mdcluster();
+        cmd.arg("code");
+        if show {
+            cmd.arg("--show");
+        }
+        cmd.arg("--root").arg(&lab.install).output().unwrap()
+    };
+    // None issued yet: --show refuses (exit 3) and issues nothing.
+    let none = code(true);
+    assert_eq!(none.status.code(), Some(3), "{none:?}");
+    assert!(String::from_utf8_lossy(&none.stderr).contains("mdcluster code"));
+    assert!(!lab.install.join("mdcluster/join-code.json").exists());
+
+    let first = code(false);
+    assert!(first.status.success());
+    assert!(!String::from_utf8_lossy(&first.stderr).contains("replaces"));
+    let first_code = String::from_utf8(first.stdout).unwrap();
+    // Shown as it is, as often as asked.
+    for _ in 0..2 {
+        let shown = code(true);
+        assert!(shown.status.success(), "{shown:?}");
+        assert_eq!(String::from_utf8(shown.stdout).unwrap(), first_code);
+    }
+    // Replaced: a new code, and the warning that the old one stops working.
+    let second = code(false);
+    assert!(second.status.success());
+    assert_ne!(String::from_utf8(second.stdout).unwrap(), first_code);
+    let said = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        said.contains("warning: this replaces the join code in force until")
+            && said.contains("no longer trusted"),
+        "{said}"
+    );
+}

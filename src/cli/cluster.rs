@@ -126,14 +126,37 @@ impl Place {
 pub struct CodeArgs {
     #[command(flatten)]
     pub place: Place,
+    /// Print the code in force without replacing it (exit 3 when none is)
+    #[arg(long)]
+    pub show: bool,
 }
 
 /// Issue a fresh join code; print it on stdout.
 pub fn code(profile: &Profile, a: &CodeArgs) -> Result<Exit, Problem> {
     let at = a.place.locate(profile)?;
     let state = at.root.join(crate::fsops::state_dir::STATE_DIR);
+    let in_force = pairing::current_code_until(&state);
+    if a.show {
+        let Some((code, until)) = in_force else {
+            return Err(Problem::refused(
+                "no join code is in force on this installation (none was issued, or it expired)",
+            )
+            .fix("issue one with `mdcluster code`"));
+        };
+        say!("{}", code.display());
+        say_err!("In force until {}.", crate::text::clock_utc(until));
+        return Ok(Exit::Success);
+    }
     let (code, expires) = pairing::issue_code(&state)?;
     say!("{}", code.display());
+    // Said loudly: a secondary announcing with the old code is no longer
+    // trusted until it is restarted with this one.
+    if let Some((_, until)) = in_force {
+        say_err!(
+            "warning: this replaces the join code in force until {}: a secondary announcing with it is no longer trusted; restart `mdcluster join` there with the new code (`mdcluster code --show` shows the code in force without replacing it)",
+            crate::text::clock_utc(until)
+        );
+    }
     let share = at
         .share_win
         .map(|s| format!(" --share '{s}'"))

@@ -115,7 +115,7 @@ pub fn current_code(state_dir: &Path) -> Option<JoinCode> {
 }
 
 /// The current join code and when it expires (Unix milliseconds).
-fn current_code_until(state_dir: &Path) -> Option<(JoinCode, i64)> {
+pub fn current_code_until(state_dir: &Path) -> Option<(JoinCode, i64)> {
     let text = std::fs::read(state_dir.join(CODE_FILE)).ok()?;
     let stored: StoredCode = serde_json::from_slice(&text).ok()?;
     let code = JoinCode::parse(&stored.code).ok()?;

@@ -375,9 +375,7 @@ pub(crate) fn render_step(f: &mut Frame, area: Rect, app: &App, t: &Theme) {
 
 /// When a join code expires, as people read it.
 pub(crate) fn until(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms)
-        .map(|t| t.strftime("%H:%M UTC").to_string())
-        .unwrap_or_else(|_| "?".into())
+    crate::text::clock_utc(ms)
 }
 
 /// Steps 6-9: the join code, the nodes table (step 8) and the registration

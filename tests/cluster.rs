@@ -1008,3 +1008,33 @@ fn join_reads_the_code_from_a_file_or_standard_input() {
         before
     );
 }
+
+/// `node remove` retires the node's ID and says where to take it out of
+/// MDaemon too: the list of registered servers, not the dialog that adds one.
+#[test]
+fn node_remove_says_where_to_take_the_node_out_of_mdaemon() {
+    let lab = Lab::new();
+    add_secondary_to_plan(&lab, "GONE2", "");
+    let profile = mdcluster::profile::Profile::builtin();
+    let plan = mdcluster::plan::Plan::load(&lab.plan, &profile).unwrap();
+    mdcluster::cluster::manifest::Manifest::default()
+        .with_plan(&plan, "2026-12-05T10:00:00Z")
+        .unwrap()
+        .save(&lab.share)
+        .unwrap();
+    let out = mdcluster()
+        .args(["node", "remove", "--plan"])
+        .arg(&lab.plan)
+        .arg("GONE2")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("GONE2 removed; server ID 2 is retired"),
+        "{said}"
+    );
+    assert!(said.contains(&*profile.cluster.remove_dialog), "{said}");
+    assert!(!said.contains("Add a new MDaemon server"), "{said}");
+    assert_eq!(manifest(&lab).retired[0].server_id, 2);
+}

@@ -728,10 +728,10 @@ pub fn remove(profile: &Profile, a: &RemoveArgs) -> Result<Exit, Problem> {
     let removed = m.remove(&a.name, &crate::platform::now_rfc3339())?;
     m.save(share)?;
     say!(
-        "{} removed; server ID {} is retired. Also remove it in MDaemon ({}), and from the plan.",
+        "{} removed; server ID {} is retired. Also take it out of MDaemon's cluster ({}), and out of the plan.",
         removed.name,
         removed.server_id,
-        *profile.cluster.dialog
+        *profile.cluster.remove_dialog
     );
     Ok(Exit::Success)
 }

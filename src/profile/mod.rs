@@ -228,6 +228,18 @@ pub struct Facts {
 pub struct Cluster {
     pub registered_servers: Fact<Vec<String>>,
     pub dialog: Fact<String>,
+    /// Where a removed node is taken out of MDaemon's list (a profile
+    /// written before this key existed gets the built-in guess).
+    #[serde(default = "default_remove_dialog")]
+    pub remove_dialog: Fact<String>,
+}
+
+fn default_remove_dialog() -> Fact<String> {
+    Fact {
+        value: "Setup > Cluster Service > the list of registered servers: remove the node there"
+            .into(),
+        source: Source::Guess,
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -290,23 +290,10 @@ fn show_join(event: &JoinEvent, name: &str, a: &JoinArgs, primary: &mut String) 
                 );
             }
         }
-        JoinEvent::LogFile {
-            what,
-            file,
-            pattern,
-        } if a.json => json_line(&JsonEvent::LogFile {
-            what: what.clone(),
-            file: file.as_deref(),
-            pattern,
-        }),
-        JoinEvent::LogFile { what, .. } => say!("log: {}", sanitize(what)),
-        JoinEvent::LogSearching { what, pattern } if a.json => json_line(&JsonEvent::LogFile {
-            what: what.clone(),
-            file: None,
-            pattern,
-        }),
-        JoinEvent::LogSearching { what, .. } => {
-            say!("log: {} (still looking)", sanitize(what))
+        JoinEvent::Log(log) => {
+            if let Some(line) = super::verify::show_log_file(log, a.json) {
+                say!("{line}");
+            }
         }
         JoinEvent::LogEvent { event: e, matched } if a.json => json_line(&JsonEvent::LogEvent {
             kind: matched.kind,

@@ -16,6 +16,7 @@ use crate::text::sanitize;
 use crate::workflows::{
     self,
     verify::{VerifyEvent, VerifySettings},
+    LogFile,
 };
 use clap::Args;
 use std::io::IsTerminal;
@@ -161,26 +162,7 @@ pub fn verify_plan(
                 text: &e.text,
             }),
             VerifyEvent::Matched { .. } => {}
-            VerifyEvent::LogFile {
-                what,
-                file,
-                pattern,
-            } if show.json => json_line(&JsonEvent::LogFile {
-                what,
-                file: file.as_deref(),
-                pattern: &pattern,
-            }),
-            VerifyEvent::LogFile { what, .. } => text.push(format!("log: {}", sanitize(&what))),
-            VerifyEvent::LogSearching { what, pattern } if show.json => {
-                json_line(&JsonEvent::LogFile {
-                    what,
-                    file: None,
-                    pattern: &pattern,
-                })
-            }
-            VerifyEvent::LogSearching { what, .. } => {
-                text.push(format!("log: {} (still looking)", sanitize(&what)))
-            }
+            VerifyEvent::Log(log) => text.extend(show_log_file(&log, show.json)),
             VerifyEvent::Rows(rows) => {
                 show_changes(&rows, nodes, &mut shown_rows, &out, &mut text);
                 out.lines(&text, &grid(nodes, &rows));
@@ -249,6 +231,29 @@ pub fn verify_plan(
     } else {
         Exit::Verification
     })
+}
+
+/// What happened to the cluster log file: a JSON `log-file` (printed
+/// here), or the text line to show.
+pub(super) fn show_log_file(log: &LogFile, json: bool) -> Option<String> {
+    let (what, file, pattern, looking) = match log {
+        LogFile::Changed {
+            what,
+            file,
+            pattern,
+        } => (what, file.as_deref(), pattern, false),
+        LogFile::Searching { what, pattern } => (what, None, pattern, true),
+    };
+    if json {
+        json_line(&JsonEvent::LogFile {
+            what: what.clone(),
+            file,
+            pattern,
+        });
+        return None;
+    }
+    let still = if looking { " (still looking)" } else { "" };
+    Some(format!("log: {}{still}", sanitize(what)))
 }
 
 /// The cells that changed since they were last shown: a JSON `check` each,

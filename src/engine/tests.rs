@@ -89,6 +89,14 @@ fn open(dir: &std::path::Path, fake: &Fake, options: RunOptions) -> Engine {
     engine
 }
 
+/// `--stop-mdaemon`: mdcluster may stop MDaemon and start it again.
+fn consent() -> RunOptions {
+    RunOptions {
+        stop_mdaemon: true,
+        ..Default::default()
+    }
+}
+
 fn service_actions(preview: &Preview) -> Vec<(StepId, &'static str)> {
     preview
         .steps
@@ -107,10 +115,7 @@ fn service_actions(preview: &Preview) -> Vec<(StepId, &'static str)> {
 fn a_running_service_is_stopped_before_the_first_move_and_started_after_the_last_change() {
     let d = tempfile::tempdir().unwrap();
     let fake = Fake::new(State::Running);
-    let options = RunOptions {
-        stop_mdaemon: true,
-        ..Default::default()
-    };
+    let options = consent();
     let mut engine = open(d.path(), &fake, options);
     let preview = engine.preview().unwrap();
     let service = service_actions(&preview);
@@ -206,10 +211,7 @@ fn a_service_that_cannot_be_asked_refuses_unless_said_to_be_stopped() {
 fn a_stopped_service_is_left_alone() {
     let d = tempfile::tempdir().unwrap();
     let fake = Fake::new(State::Stopped);
-    let options = RunOptions {
-        stop_mdaemon: true,
-        ..Default::default()
-    };
+    let options = consent();
     let mut engine = open(d.path(), &fake, options);
     let preview = engine.preview().unwrap();
     assert!(service_actions(&preview).is_empty());
@@ -221,10 +223,7 @@ fn a_stopped_service_is_left_alone() {
 fn with_consent_a_service_started_after_the_preview_is_stopped_and_started_again() {
     let d = tempfile::tempdir().unwrap();
     let fake = Fake::new(State::Stopped);
-    let options = RunOptions {
-        stop_mdaemon: true,
-        ..Default::default()
-    };
+    let options = consent();
     let mut engine = open(d.path(), &fake, options);
     let preview = engine.preview().unwrap();
     assert!(service_actions(&preview).is_empty());

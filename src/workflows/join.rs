@@ -3,6 +3,7 @@
 //! until it shows the connection to the primary and a replication. `join`
 //! and the wizard's join screen both run this and only render its events.
 
+use super::LogFile;
 use crate::cluster::facts::{self, Facts};
 use crate::cluster::manifest::{self, Manifest};
 use crate::cluster::pairing::JoinCode;
@@ -46,14 +47,8 @@ pub enum JoinEvent {
     Registered { server_id: u32, verify: bool },
     /// Following this node's cluster log for the primary.
     Verifying { primary: String, pattern: String },
-    /// Something happened to the log file: found, rolled over, unreadable.
-    LogFile {
-        what: String,
-        file: Option<PathBuf>,
-        pattern: String,
-    },
-    /// No log file yet: still looked for (said once).
-    LogSearching { what: String, pattern: String },
+    /// The log file: found, changed, or still looked for.
+    Log(LogFile),
     /// A line of the log about the primary.
     LogEvent { event: Event, matched: Matched },
     /// The end of verification.
@@ -214,11 +209,11 @@ fn verify_join(
         let more = watch.poll(&mut |n| news.push(n));
         for n in news {
             let event = match n {
-                News::File(h) => JoinEvent::LogFile {
+                News::File(h) => JoinEvent::Log(LogFile::Changed {
                     what: h.describe(),
                     file: watch.file().map(PathBuf::from),
                     pattern: watch.pattern().to_string(),
-                },
+                }),
                 News::Event(event, matched) => JoinEvent::LogEvent { event, matched },
             };
             if !on(event) {
@@ -227,10 +222,10 @@ fn verify_join(
         }
         if !looked && watch.file().is_none() {
             looked = true;
-            if !on(JoinEvent::LogSearching {
+            if !on(JoinEvent::Log(LogFile::Searching {
                 what: watch.describe(),
                 pattern: watch.pattern().to_string(),
-            }) {
+            })) {
                 return Ok(JoinEnd::Stopped);
             }
         }

@@ -6,3 +6,18 @@ pub mod discover;
 pub mod join;
 pub mod start;
 pub mod verify;
+
+use std::path::PathBuf;
+
+/// The cluster log file followed, as `join` and `verify` report it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LogFile {
+    /// Something happened to it: found, rolled over, unreadable.
+    Changed {
+        what: String,
+        file: Option<PathBuf>,
+        pattern: String,
+    },
+    /// No log file yet: still looked for (said once).
+    Searching { what: String, pattern: String },
+}

@@ -3,6 +3,7 @@
 //! it started count), then followed until every registered secondary is
 //! confirmed connected and replicating, or the time is up.
 
+use super::LogFile;
 use crate::cluster::manifest::{registered_nodes, Manifest};
 use crate::clusterlog::grid::{resolve, row, Cell, CheckState};
 use crate::clusterlog::watch::News;
@@ -70,14 +71,8 @@ pub enum VerifyEvent {
         matched: Matched,
         node: Option<String>,
     },
-    /// Something happened to the log file: found, rolled over, unreadable.
-    LogFile {
-        what: String,
-        file: Option<PathBuf>,
-        pattern: String,
-    },
-    /// No log file yet: still looked for (said once).
-    LogSearching { what: String, pattern: String },
+    /// The log file: found, changed, or still looked for.
+    Log(LogFile),
     /// The grid after a poll: a row of six cells per node, in `nodes` order
     /// ([`crate::clusterlog::grid::CHECKS`]).
     Rows(Vec<[Cell; 6]>),
@@ -141,26 +136,26 @@ pub fn verify(
                     matched,
                     node: node.map(|i| nodes[i].name.clone()),
                 },
-                News::File(h) => VerifyEvent::LogFile {
+                // The file and pattern are filled in after the poll.
+                News::File(h) => VerifyEvent::Log(LogFile::Changed {
                     what: h.describe(),
                     file: None,
                     pattern: String::new(),
-                },
+                }),
             })
         });
         for e in &mut events {
-            // The file and pattern as they are after the poll.
-            if let VerifyEvent::LogFile { file, pattern, .. } = e {
+            if let VerifyEvent::Log(LogFile::Changed { file, pattern, .. }) = e {
                 *file = watch.file().map(PathBuf::from);
                 *pattern = watch.found().pattern.clone();
             }
         }
         if !searched_reported && watch.file().is_none() {
             searched_reported = true;
-            events.push(VerifyEvent::LogSearching {
+            events.push(VerifyEvent::Log(LogFile::Searching {
                 what: watch.found().describe(),
                 pattern: watch.found().pattern.clone(),
-            });
+            }));
         }
         let log_found = watch.file().is_some();
         let rows: Vec<[Cell; 6]> = nodes

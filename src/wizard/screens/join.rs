@@ -124,9 +124,7 @@ impl App {
                 ));
             }
             // The log's lines and file changes: the verdict below says what counts.
-            JoinEvent::LogFile { .. }
-            | JoinEvent::LogSearching { .. }
-            | JoinEvent::LogEvent { .. } => {}
+            JoinEvent::Log(_) | JoinEvent::LogEvent { .. } => {}
             JoinEvent::Verified(v) => {
                 j.running = false;
                 j.verified = Some(v.ok);

@@ -465,7 +465,10 @@ fn manifest(lab: &Lab) -> mdcluster::cluster::manifest::Manifest {
 fn apply_json(lab: &Lab, env: &[(&str, &str)]) -> (Option<i32>, Vec<Value>, String) {
     let out = lab
         .apply()
-        .args(["--loopback", "--discovery-timeout", "6", "--yes", "--json"])
+        // Listening ends as soon as every planned secondary is found; the
+        // limit only matters on a loaded machine (Wine in CI once needed
+        // more than 6 s).
+        .args(["--loopback", "--discovery-timeout", "15", "--yes", "--json"])
         .envs(env.iter().copied())
         .env("TZ", "Etc/UTC")
         .output()

@@ -721,17 +721,11 @@ pub fn steps(json: bool) {
                 id: s.id(),
                 title: s.title(),
                 manual_steps: s.manual_steps(),
-                available: s.available(),
                 purpose: s.purpose(),
             });
         } else {
-            let avail = if s.available() {
-                ""
-            } else {
-                "  (not yet available)"
-            };
             say!(
-                "{:>2}. {:<14} {}  [manual step {}]{avail}",
+                "{:>2}. {:<14} {}  [manual step {}]",
                 s.number(),
                 s.id(),
                 s.title(),

@@ -2,7 +2,7 @@
 //! or (in the wizard) as messages to the screen.
 
 use crate::problem::Problem;
-use crate::steps::StepId;
+use crate::steps::{StepId, StepStatus};
 use serde::Serialize;
 
 #[derive(Clone, Debug, Serialize)]
@@ -37,10 +37,6 @@ pub enum Event {
         step: StepId,
         outcome: Outcome,
     },
-    StepSkipped {
-        step: StepId,
-        reason: String,
-    },
     /// The step waits for the administrator or another machine; nothing failed.
     StepWaiting {
         step: StepId,
@@ -64,6 +60,28 @@ pub enum Outcome {
     NothingToDo,
     Checked,
     Undone,
+}
+
+impl Outcome {
+    /// Where the step stands after it.
+    pub fn status(self) -> StepStatus {
+        match self {
+            Outcome::Changed | Outcome::AlreadyDone | Outcome::Checked => StepStatus::Done,
+            Outcome::NothingToDo => StepStatus::NothingToDo,
+            Outcome::Undone => StepStatus::Undone,
+        }
+    }
+
+    /// The words every front end shows.
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Changed => "done",
+            Outcome::AlreadyDone => "already done (journal)",
+            Outcome::NothingToDo => "nothing to do",
+            Outcome::Checked => "checked",
+            Outcome::Undone => "undone",
+        }
+    }
 }
 
 /// Receives events; implementations must be cheap (progress comes often).

@@ -21,7 +21,7 @@ use crate::location::{Loc, Resolver};
 use crate::plan::Plan;
 use crate::problem::{Exit, Problem};
 use crate::profile::Profile;
-use crate::steps::{self, Action, ClusterView, Context, RunOptions, StepId, StepPlan, StepState};
+use crate::steps::{self, Action, ClusterView, Context, RunOptions, StepId, StepPlan, StepStatus};
 use events::{Event, EventSink, Outcome};
 use journal::{Journal, Record, Replay};
 use serde_json::json;
@@ -110,14 +110,16 @@ impl Preview {
     /// Steps that will change something.
     pub fn pending(&self) -> impl Iterator<Item = &StepPlan> {
         self.steps.iter().filter(|s| {
-            matches!(s.state, StepState::Ready | StepState::Resume) && !s.actions.is_empty()
+            matches!(s.state, StepStatus::Ready | StepStatus::Interrupted) && !s.actions.is_empty()
         })
     }
     pub fn has_changes(&self) -> bool {
         self.pending().next().is_some()
     }
     pub fn resuming(&self) -> bool {
-        self.steps.iter().any(|s| s.state == StepState::Resume)
+        self.steps
+            .iter()
+            .any(|s| s.state == StepStatus::Interrupted)
     }
 }
 
@@ -134,10 +136,10 @@ pub struct Summary {
 
 /// One step's standing for `status`.
 #[derive(Debug, serde::Serialize)]
-pub struct StepStatus {
+pub struct StepReport {
     pub step: StepId,
     pub title: &'static str,
-    pub state: &'static str,
+    pub state: StepStatus,
     pub detail: String,
 }
 
@@ -235,7 +237,7 @@ impl Engine {
         }
         let destinations: Vec<(Loc, u64)> = plans
             .iter()
-            .filter(|p| p.state != StepState::Done)
+            .filter(|p| p.state != StepStatus::Done)
             .flat_map(|p| p.destinations().map(|(to, bytes)| (to.clone(), bytes)))
             .collect();
         plans.insert(0, self.step_plan(StepId::SharedPath, &ctx, &destinations)?);
@@ -290,7 +292,7 @@ impl Engine {
     /// first step that moves data stops it, and the last step with changes
     /// starts it again (also after an interrupted run that had stopped it).
     fn add_service_actions(&self, plans: &mut [StepPlan], service: &crate::service::State) {
-        let fresh = |sp: &StepPlan| sp.state == StepState::Ready && !sp.actions.is_empty();
+        let fresh = |sp: &StepPlan| sp.state == StepStatus::Ready && !sp.actions.is_empty();
         let running = *service == crate::service::State::Running;
         let stop_here = if running && self.options.stop_mdaemon {
             plans
@@ -312,7 +314,7 @@ impl Engine {
         }
         let start_pending_in_journal = self.replay.stopped_by_us();
         let start_recorded = plans.iter().any(|sp| {
-            sp.state == StepState::Resume
+            sp.state == StepStatus::Interrupted
                 && sp
                     .actions
                     .iter()
@@ -337,32 +339,30 @@ impl Engine {
         ctx: &Context,
         destinations: &[(Loc, u64)],
     ) -> Result<StepPlan, Problem> {
-        if step.available() {
-            if let Some(rec) = self.replay.step(step) {
-                // The cluster steps judge each run anew (a plan may gain a node);
-                // only an interrupted manifest write resumes from the journal.
-                if rec.finished.is_some() {
-                    if !step.per_node() {
-                        let mut sp = StepPlan::new(step, StepState::Done);
-                        sp.notes.push("done in an earlier run (journal)".into());
-                        return Ok(sp);
-                    }
-                } else if !rec.actions.is_empty() {
-                    let mut sp = StepPlan::new(step, StepState::Resume);
-                    sp.actions = rec
-                        .actions
-                        .iter()
-                        .cloned()
-                        .enumerate()
-                        .filter(|(i, _)| !rec.done.contains_key(i))
-                        .collect();
-                    sp.notes.push(format!(
-                        "an earlier run stopped here; {} of {} actions remain and resume where they stopped",
-                        sp.actions.len(),
-                        rec.actions.len()
-                    ));
+        if let Some(rec) = self.replay.step(step) {
+            // The cluster steps judge each run anew (a plan may gain a node);
+            // only an interrupted manifest write resumes from the journal.
+            if rec.finished.is_some() {
+                if !step.per_node() {
+                    let mut sp = StepPlan::new(step, StepStatus::Done);
+                    sp.notes.push("done in an earlier run (journal)".into());
                     return Ok(sp);
                 }
+            } else if !rec.actions.is_empty() {
+                let mut sp = StepPlan::new(step, StepStatus::Interrupted);
+                sp.actions = rec
+                    .actions
+                    .iter()
+                    .cloned()
+                    .enumerate()
+                    .filter(|(i, _)| !rec.done.contains_key(i))
+                    .collect();
+                sp.notes.push(format!(
+                    "an earlier run stopped here; {} of {} actions remain and resume where they stopped",
+                    sp.actions.len(),
+                    rec.actions.len()
+                ));
+                return Ok(sp);
             }
         }
         steps::prepare(step, ctx, destinations)
@@ -414,7 +414,7 @@ impl Engine {
         let run_actions: Vec<Action> = preview
             .steps
             .iter()
-            .filter(|sp| matches!(sp.state, StepState::Ready | StepState::Resume))
+            .filter(|sp| matches!(sp.state, StepStatus::Ready | StepStatus::Interrupted))
             .flat_map(|sp| sp.actions.iter().map(|(_, a)| a.clone()))
             .collect();
         let stopped_here = self.guard_service(&run_actions, false, events)?;
@@ -436,17 +436,24 @@ impl Engine {
         for sp in &preview.steps {
             let step = sp.step;
             match sp.state {
-                StepState::Unavailable | StepState::Done | StepState::Waiting => {
-                    emit_unchanged(sp, events)
-                }
-                StepState::NothingToDo => {
+                // A prepared step is never pending, running, failed or undone;
+                // those come from the run and from `status`.
+                StepStatus::Done
+                | StepStatus::Waiting
+                | StepStatus::Pending
+                | StepStatus::NeedsInput
+                | StepStatus::Running
+                | StepStatus::Failed
+                | StepStatus::Undone
+                | StepStatus::UndoInterrupted => emit_unchanged(sp, events),
+                StepStatus::NothingToDo => {
                     j.append(Record::StepDone {
                         step,
                         evidence: json!({ "nothing_to_do": true }),
                     })?;
                     emit_unchanged(sp, events);
                 }
-                StepState::Ready | StepState::Resume => {
+                StepStatus::Ready | StepStatus::Interrupted => {
                     events.emit(Event::StepStarted {
                         step,
                         number: step.number(),
@@ -455,7 +462,7 @@ impl Engine {
                     // A cluster step done in an earlier run gets its new actions
                     // after the earlier ones, so undo still finds those.
                     let mut offset = 0;
-                    if sp.state == StepState::Ready {
+                    if sp.state == StepStatus::Ready {
                         let all: Vec<Action> = sp.actions.iter().map(|(_, a)| a.clone()).collect();
                         match self.replay.step(step) {
                             Some(rec) if step.per_node() => {
@@ -610,13 +617,13 @@ impl Engine {
 
     /// Where each step stands, from the journal and (for steps not started) a
     /// fresh look at the installation. Changes nothing.
-    pub fn status(&self) -> Vec<StepStatus> {
+    pub fn status(&self) -> Vec<StepReport> {
         let install = Installation::open(&self.plan, &self.profile, &self.resolver);
         StepId::ALL
             .into_iter()
             .map(|step| {
                 let (state, detail) = self.step_status(step, install.as_ref().ok());
-                StepStatus {
+                StepReport {
                     step,
                     title: step.title(),
                     state,
@@ -626,15 +633,9 @@ impl Engine {
             .collect()
     }
 
-    fn step_status(&self, step: StepId, install: Option<&Installation>) -> (&'static str, String) {
-        if !step.available() {
-            return (
-                "not-available",
-                format!("not yet available; by hand: {}", step.manual_hint()),
-            );
-        }
+    fn step_status(&self, step: StepId, install: Option<&Installation>) -> (StepStatus, String) {
         if self.replay.undone {
-            return ("pending", "undone".into());
+            return (StepStatus::Pending, "undone".into());
         }
         if self.replay.undo_begun {
             // An undo stopped part-way: say how far it got, not what the run did.
@@ -643,14 +644,17 @@ impl Engine {
                 self.plan.file.display()
             );
             let Some(rec) = self.replay.step(step).filter(|r| !r.intents.is_empty()) else {
-                return ("pending", format!("nothing of it to undo; {finish}"));
+                return (
+                    StepStatus::Pending,
+                    format!("nothing of it to undo; {finish}"),
+                );
             };
             let undone = rec.intents.intersection(&rec.undo_done).count();
             return if undone == rec.intents.len() {
-                ("undone", format!("undone; {finish}"))
+                (StepStatus::Undone, format!("undone; {finish}"))
             } else {
                 (
-                    "undo-interrupted",
+                    StepStatus::UndoInterrupted,
                     format!(
                         "undo interrupted: {undone} of {} actions undone; {finish}",
                         rec.intents.len()
@@ -665,17 +669,17 @@ impl Engine {
             .filter(|rec| !(step.per_node() && rec.finished.is_some()));
         if let Some(rec) = journaled {
             if rec.finished.is_some() {
-                return ("done", "done (journal)".into());
+                return (StepStatus::Done, "done (journal)".into());
             }
             if let Some(err) = &rec.failed {
                 let first = err.lines().next().unwrap_or_default();
                 return (
-                    "failed",
+                    StepStatus::Failed,
                     format!("failed: {first} — rerun apply to resume, or undo"),
                 );
             }
             return (
-                "interrupted",
+                StepStatus::Interrupted,
                 format!(
                     "{} of {} actions done; rerun apply to resume",
                     rec.done.len(),
@@ -686,12 +690,15 @@ impl Engine {
         if step == StepId::SharedPath {
             // Its checks include a write probe; status touches nothing.
             return (
-                "pending",
+                StepStatus::Pending,
                 "checked when apply runs (`apply --dry-run` checks it now)".into(),
             );
         }
         let Some(install) = install else {
-            return ("pending", "the installation could not be read".into());
+            return (
+                StepStatus::Pending,
+                "the installation could not be read".into(),
+            );
         };
         let service = self.service_state(install);
         let cluster = self.cluster_view().unwrap_or_default();
@@ -705,27 +712,35 @@ impl Engine {
             cluster: &cluster,
         };
         match steps::prepare(step, &ctx, &[]) {
-            Ok(sp) if sp.state == StepState::NothingToDo && sp.failed_checks().next().is_none() => {
+            Ok(sp)
+                if sp.state == StepStatus::NothingToDo && sp.failed_checks().next().is_none() =>
+            {
                 (
-                    "done",
+                    StepStatus::Done,
                     sp.notes
                         .first()
                         .cloned()
                         .unwrap_or_else(|| "already as planned".into()),
                 )
             }
-            Ok(sp) if sp.state == StepState::Waiting => (
-                "waiting",
+            Ok(sp) if sp.state == StepStatus::Waiting => (
+                StepStatus::Waiting,
                 sp.notes
                     .first()
                     .cloned()
                     .unwrap_or_else(|| "waiting".into()),
             ),
             Ok(sp) => match sp.failed_checks().next() {
-                Some(c) => ("pending", format!("blocked: {}: {}", c.name, c.detail)),
-                None => ("pending", format!("{} change(s) to make", sp.actions.len())),
+                Some(c) => (
+                    StepStatus::Pending,
+                    format!("blocked: {}: {}", c.name, c.detail),
+                ),
+                None => (
+                    StepStatus::Pending,
+                    format!("{} change(s) to make", sp.actions.len()),
+                ),
             },
-            Err(p) => ("pending", format!("blocked: {}", p.what)),
+            Err(p) => (StepStatus::Pending, format!("blocked: {}", p.what)),
         }
     }
 
@@ -1094,7 +1109,7 @@ fn chain_ini_edits(plans: &mut [StepPlan], install: &Installation) {
     let mut current = install.ini_bytes.clone();
     let mut moved = false;
     for sp in plans.iter_mut() {
-        let fresh = sp.state == StepState::Ready;
+        let fresh = sp.state == StepStatus::Ready;
         let mut failed = None;
         for (_, action) in sp.actions.iter_mut() {
             let Action::EditIni {
@@ -1137,7 +1152,7 @@ fn chain_ini_edits(plans: &mut [StepPlan], install: &Installation) {
 /// same folder on the share; the later one leaves it to the earlier.
 fn drop_repeated_folders(plans: &mut [StepPlan]) {
     let mut created: Vec<crate::winpath::WinPath> = Vec::new();
-    for sp in plans.iter_mut().filter(|sp| sp.state == StepState::Ready) {
+    for sp in plans.iter_mut().filter(|sp| sp.state == StepStatus::Ready) {
         let before = sp.actions.len();
         sp.actions.retain(|(_, a)| match a {
             Action::CreateFolder { folder } => !created.contains(&folder.win),
@@ -1161,18 +1176,11 @@ fn drop_repeated_folders(plans: &mut [StepPlan]) {
 fn emit_unchanged(sp: &StepPlan, events: &dyn EventSink) {
     let step = sp.step;
     match sp.state {
-        StepState::Unavailable => events.emit(Event::StepSkipped {
-            step,
-            reason: format!(
-                "not yet available in this version; by hand: {}",
-                step.manual_hint()
-            ),
-        }),
-        StepState::Done => events.emit(Event::StepDone {
+        StepStatus::Done => events.emit(Event::StepDone {
             step,
             outcome: Outcome::AlreadyDone,
         }),
-        StepState::Waiting => events.emit(Event::StepWaiting {
+        StepStatus::Waiting => events.emit(Event::StepWaiting {
             step,
             reason: sp
                 .notes

@@ -18,7 +18,7 @@ use crate::lb::check::Verdict;
 use crate::location::Loc;
 use crate::plan::{Kind as BalancerKind, Plan};
 use crate::problem::Problem;
-use crate::steps::{Action, Check, StepId, StepState};
+use crate::steps::{Action, Check, StepId, StepStatus};
 use serde::Serialize;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -38,7 +38,7 @@ pub enum JsonEvent<'a> {
         step: StepId,
         number: usize,
         title: &'static str,
-        state: StepState,
+        state: StepStatus,
         facts: Vec<Fact<'a>>,
         checks: &'a [Check],
         actions: Vec<PreviewAction<'a>>,
@@ -49,7 +49,7 @@ pub enum JsonEvent<'a> {
         step: StepId,
         number: usize,
         title: &'static str,
-        state: &'static str,
+        state: StepStatus,
         detail: String,
     },
     /// `undo`: one action it will reverse, newest first.
@@ -115,7 +115,6 @@ pub enum JsonEvent<'a> {
         id: &'static str,
         title: &'static str,
         manual_steps: &'static str,
-        available: bool,
         purpose: &'static str,
     },
     /// `lb`: the configuration written for one balancer.
@@ -290,7 +289,7 @@ pub enum JsonEvent<'a> {
     },
     /// The engine at work (`apply`, `undo`, `cleanup`): `step-started`,
     /// `step-progress`, `action-started`, `action-done`, `step-done`,
-    /// `step-skipped`, `step-waiting`, `step-failed`, `note`.
+    /// `step-waiting`, `step-failed`, `note`.
     #[serde(untagged)]
     Engine(&'a EngineEvent),
 }
@@ -465,10 +464,6 @@ mod tests {
                 step,
                 outcome: Outcome::Changed,
             },
-            EngineEvent::StepSkipped {
-                step,
-                reason: "nothing to do".into(),
-            },
             EngineEvent::StepWaiting {
                 step,
                 reason: "waiting for MAIL2".into(),
@@ -492,7 +487,7 @@ mod tests {
                 step,
                 number: 1,
                 title: step.title(),
-                state: StepState::Ready,
+                state: StepStatus::Ready,
                 facts: vec![Fact {
                     name: "shared path",
                     value: "\\\\FS1\\MDShare".into(),
@@ -510,7 +505,7 @@ mod tests {
                 step,
                 number: 1,
                 title: step.title(),
-                state: "done",
+                state: StepStatus::Done,
                 detail: String::new(),
             },
             JsonEvent::UndoPreview {
@@ -564,7 +559,6 @@ mod tests {
                 id: step.id(),
                 title: step.title(),
                 manual_steps: step.manual_steps(),
-                available: true,
                 purpose: step.purpose(),
             },
         ];

@@ -226,13 +226,7 @@ impl EventSink for HumanSink {
             Event::ActionDone { .. } => self.finish_bar(),
             Event::StepDone { step, outcome } => {
                 self.finish_bar();
-                let text = match outcome {
-                    Outcome::Changed => "done",
-                    Outcome::AlreadyDone => "already done (journal)",
-                    Outcome::NothingToDo => "nothing to do",
-                    Outcome::Checked => "checked",
-                    Outcome::Undone => "undone",
-                };
+                let text = outcome.label();
                 if matches!(
                     outcome,
                     Outcome::Changed | Outcome::Checked | Outcome::Undone
@@ -241,13 +235,6 @@ impl EventSink for HumanSink {
                 } else {
                     say_err!("[{:>2}/11] {step}: {text}", step.number());
                 }
-            }
-            Event::StepSkipped { step, reason } => {
-                say_err!(
-                    "[{:>2}/11] {step}: skipped, {}",
-                    step.number(),
-                    sanitize(&reason)
-                )
             }
             Event::StepWaiting { step, reason } => {
                 say_err!(

@@ -4,7 +4,7 @@
 use super::{sanitize, unified_diff, DiffLine};
 use crate::engine::Preview;
 use crate::install::decode;
-use crate::steps::{Action, StepPlan, StepState};
+use crate::steps::{Action, StepPlan, StepStatus};
 
 /// ANSI styling, or none (NO_COLOR, not a terminal).
 #[derive(Clone, Copy)]
@@ -37,17 +37,6 @@ impl Style {
     }
     pub fn dim(&self, t: &str) -> String {
         self.paint("2", t)
-    }
-}
-
-pub fn state_label(state: StepState) -> &'static str {
-    match state {
-        StepState::Done => "done",
-        StepState::Resume => "resume",
-        StepState::Ready => "ready",
-        StepState::NothingToDo => "nothing to do",
-        StepState::Unavailable => "not yet available",
-        StepState::Waiting => "waiting",
     }
 }
 
@@ -157,12 +146,13 @@ fn render_step(
     profile: &crate::profile::Profile,
 ) {
     let step = sp.step;
-    let label = state_label(sp.state);
+    let label = sp.state.label();
     let label = match sp.state {
-        StepState::Ready | StepState::Resume => s.yellow(label),
-        StepState::Done | StepState::NothingToDo => s.green(label),
-        StepState::Unavailable => s.dim(label),
-        StepState::Waiting => s.cyan(label),
+        StepStatus::Ready | StepStatus::Interrupted => s.yellow(label),
+        StepStatus::Done | StepStatus::NothingToDo | StepStatus::Undone => s.green(label),
+        StepStatus::Waiting | StepStatus::Running | StepStatus::NeedsInput => s.cyan(label),
+        StepStatus::Pending => label.to_string(),
+        StepStatus::Failed | StepStatus::UndoInterrupted => s.red(label),
     };
     out.push_str(&format!(
         "{:>2}. {} {}  {}\n",

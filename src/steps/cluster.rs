@@ -7,7 +7,7 @@
 //! fails); one that announces but breaks a rule is a failed check (unless the
 //! rule is ignored by name).
 
-use super::{Action, Check, Context, StepId, StepPlan, StepState};
+use super::{Action, Check, Context, StepId, StepPlan, StepStatus};
 use crate::cluster::manifest::Manifest;
 use crate::cluster::rules::{Level, RuleId, Verdict};
 use crate::discovery::survey::{NodeReport, UNSIGNED_ADDRESS};
@@ -78,7 +78,7 @@ fn verdict_check(node: &str, v: &Verdict) -> Check {
 }
 
 pub(super) fn prepare(ctx: &Context, step: StepId) -> Result<StepPlan, Problem> {
-    let mut sp = StepPlan::new(step, StepState::NothingToDo);
+    let mut sp = StepPlan::new(step, StepStatus::NothingToDo);
     let secondaries: Vec<&Node> = ctx
         .plan
         .nodes
@@ -86,7 +86,7 @@ pub(super) fn prepare(ctx: &Context, step: StepId) -> Result<StepPlan, Problem> 
         .filter(|n| n.role == Role::Secondary)
         .collect();
     if secondaries.is_empty() {
-        sp.state = StepState::Waiting;
+        sp.state = StepStatus::Waiting;
         sp.notes.push("no secondary in the plan yet: add them in the wizard, or as [[nodes]] with role = \"secondary\"".into());
         return Ok(sp);
     }
@@ -113,7 +113,7 @@ pub(super) fn prepare(ctx: &Context, step: StepId) -> Result<StepPlan, Problem> 
         return Ok(sp);
     }
     if ctx.cluster.reports.is_none() && step != StepId::ServerIds {
-        sp.state = StepState::Waiting;
+        sp.state = StepStatus::Waiting;
         sp.notes.push("discovery did not run: the secondaries are found when apply listens for them (--discovery-timeout)".into());
         return Ok(sp);
     }
@@ -153,7 +153,7 @@ pub(super) fn prepare(ctx: &Context, step: StepId) -> Result<StepPlan, Problem> 
         }
     }
     if !waiting.is_empty() {
-        sp.state = StepState::Waiting;
+        sp.state = StepStatus::Waiting;
         sp.notes.extend(waiting);
         if step != StepId::ServerIds
             || todo
@@ -165,8 +165,8 @@ pub(super) fn prepare(ctx: &Context, step: StepId) -> Result<StepPlan, Problem> 
     }
     if step != StepId::ServerIds {
         // Checked on every run: these steps have nothing to change.
-        if sp.state == StepState::NothingToDo && !sp.checks.is_empty() {
-            sp.state = StepState::Ready;
+        if sp.state == StepStatus::NothingToDo && !sp.checks.is_empty() {
+            sp.state = StepStatus::Ready;
         }
         return Ok(sp);
     }
@@ -236,7 +236,7 @@ fn server_ids(ctx: &Context, mut sp: StepPlan, todo: &[&Node]) -> Result<StepPla
         .map(|n| n.name.as_str())
         .collect();
     if !blocked.is_empty() {
-        sp.state = StepState::Waiting;
+        sp.state = StepStatus::Waiting;
         sp.notes.push(format!(
             "waiting for {} to be found and to meet the rules",
             blocked.join(", ")
@@ -336,8 +336,8 @@ fn server_ids(ctx: &Context, mut sp: StepPlan, todo: &[&Node]) -> Result<StepPla
     }
     let unregistered = next.awaiting_registration().next().is_some();
     let mut sp = sp.with_actions(actions);
-    if sp.state == StepState::NothingToDo && unregistered {
-        sp.state = StepState::Waiting;
+    if sp.state == StepStatus::NothingToDo && unregistered {
+        sp.state = StepStatus::Waiting;
     }
     Ok(sp)
 }
@@ -421,7 +421,7 @@ mod tests {
             facts: None,
             rules: Vec::new(),
         };
-        let mut sp = StepPlan::new(StepId::Discover, StepState::NothingToDo);
+        let mut sp = StepPlan::new(StepId::Discover, StepStatus::NothingToDo);
         address_check(&mut sp, &node, &report);
         sp.checks
     }

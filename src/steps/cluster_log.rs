@@ -3,13 +3,13 @@
 //! waits while a registered secondary lacks a confirmation; `mdcluster
 //! verify` follows the log until they arrive.
 
-use super::{Check, Context, StepId, StepPlan, StepState};
+use super::{Check, Context, StepId, StepPlan, StepStatus};
 use crate::cluster::manifest::registered_nodes;
 use crate::problem::Problem;
 use crate::text::sanitize;
 
 pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
-    let mut sp = StepPlan::new(StepId::ClusterLog, StepState::NothingToDo);
+    let mut sp = StepPlan::new(StepId::ClusterLog, StepStatus::NothingToDo);
     let (nodes, unregistered) = registered_nodes(ctx.plan, ctx.cluster.manifest.as_ref());
     let (found, conf) = crate::clusterlog::scan_once(&ctx.install.root.local, ctx.profile, &nodes)?;
     sp.fact(
@@ -57,7 +57,7 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
         ctx.plan.file.display()
     );
     if !nodes.iter().any(|n| !n.primary) {
-        sp.state = StepState::Waiting;
+        sp.state = StepStatus::Waiting;
         sp.notes.push(
             "no secondary is registered yet: the log is checked once the secondaries are registered (step 9)"
                 .into(),
@@ -74,7 +74,7 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
             "the cluster log confirms every registered secondary: connected and replicating".into(),
         );
     } else {
-        sp.state = StepState::Waiting;
+        sp.state = StepStatus::Waiting;
         sp.notes.push(format!(
             "waiting for the cluster log to confirm: {}",
             sanitize(&missing.join("; "))

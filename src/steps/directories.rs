@@ -4,7 +4,7 @@
 //! folders) is rebased the same way, and so is the "New Accounts" mail folder
 //! template where the profile locates it. Only those values' bytes change.
 
-use super::{Action, Check, Context, IniEdit, StepId, StepPlan, StepState};
+use super::{Action, Check, Context, IniEdit, StepId, StepPlan, StepStatus};
 use crate::install::content_hash;
 use crate::problem::Problem;
 use crate::winpath::WinPath;
@@ -12,7 +12,7 @@ use crate::winpath::WinPath;
 pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
     let section = &*ctx.profile.ini.directories_section;
     let install = ctx.install;
-    let mut sp = StepPlan::new(StepId::Directories, StepState::NothingToDo);
+    let mut sp = StepPlan::new(StepId::Directories, StepStatus::NothingToDo);
     sp.fact(
         "MDaemon.ini",
         format!("{} ({})", install.ini.win, install.ini.local.display()),

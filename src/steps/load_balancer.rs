@@ -15,7 +15,7 @@
 //! the next run rewrites the files that change. Nothing is started or
 //! reloaded; the administrator copies the files to the balancer.
 
-use super::{Action, Check, Context, FileWrite, StepId, StepPlan, StepState};
+use super::{Action, Check, Context, FileWrite, StepId, StepPlan, StepStatus};
 use crate::lb::{self, Kind, Verdict};
 use crate::plan::{Node, Role};
 use crate::problem::Problem;
@@ -186,10 +186,10 @@ fn missing_folders(dir: &Path, files: &[&lb::GeneratedFile]) -> Vec<PathBuf> {
 }
 
 pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
-    let mut sp = StepPlan::new(StepId::LoadBalancer, StepState::NothingToDo);
+    let mut sp = StepPlan::new(StepId::LoadBalancer, StepStatus::NothingToDo);
     let file = ctx.plan.file.display();
     let Some(kind) = ctx.plan.load_balancer.kind else {
-        sp.state = StepState::Waiting;
+        sp.state = StepStatus::Waiting;
         sp.notes.push(format!(
             "no balancer chosen: answer \"Load balancer\" in the wizard, or add kind = \"haproxy\" (or \"nginx\", \"apache\") under [load_balancer] in the plan; \
              `mdcluster lb --plan {file} --kind all` previews all three"
@@ -218,7 +218,7 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
         sp.fact("left out", l.clone());
     }
     if nodes.len() < 2 || !nodes.iter().any(|n| n.role == Role::Primary) {
-        sp.state = StepState::Waiting;
+        sp.state = StepStatus::Waiting;
         let why = if nodes.iter().any(|n| n.role == Role::Primary) {
             "no secondary in the cluster yet: steps 6-9 add them (the balancer routes only to nodes in the cluster)"
         } else {
@@ -321,7 +321,7 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
         }]
     };
     let mut sp = sp.with_actions(actions);
-    if sp.state == StepState::Ready {
+    if sp.state == StepStatus::Ready {
         for (f, _) in &writes {
             sp.notes.push(format!(
                 "copy {} to the balancer: {}",

@@ -11,7 +11,7 @@
 //! folder paths that do not fit Userlist.dat's fixed-width field.
 
 use super::relocate::{foreign_content, missing_parents};
-use super::{service_check, Action, Check, Context, StepId, StepPlan, StepState, UserlistEdit};
+use super::{service_check, Action, Check, Context, StepId, StepPlan, StepStatus, UserlistEdit};
 use crate::fsops;
 use crate::install::content_hash;
 use crate::location::Loc;
@@ -102,7 +102,7 @@ struct Source {
 }
 
 pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
-    let mut sp = StepPlan::new(StepId::MailStore, StepState::NothingToDo);
+    let mut sp = StepPlan::new(StepId::MailStore, StepStatus::NothingToDo);
     let roots = store_roots(ctx);
     let section = &*ctx.profile.ini.directories_section;
     for r in roots.iter().filter(|r| !r.stated) {

@@ -152,37 +152,6 @@ impl StepId {
                 | StepId::LoadBalancer
         )
     }
-
-    /// Whether this version of mdcluster carries the step out.
-    pub fn available(self) -> bool {
-        matches!(
-            self,
-            StepId::SharedPath
-                | StepId::Lockfiles
-                | StepId::Pem
-                | StepId::MailStore
-                | StepId::Directories
-                | StepId::Certificates
-                | StepId::Secondaries
-                | StepId::Discover
-                | StepId::ServerIds
-                | StepId::ClusterLog
-                | StepId::LoadBalancer
-        )
-    }
-
-    /// What to do by hand while a step is not available.
-    pub fn manual_hint(self) -> &'static str {
-        match self {
-            StepId::MailStore => "stop MDaemon, move the mailbox and public-folder contents to the share, update each account's mail folder, then restart",
-            StepId::Certificates => "install every certificate the primary uses on each secondary",
-            StepId::Secondaries => "install MDaemon (same version, own licence key) on each secondary",
-            StepId::Discover | StepId::ServerIds => "on the primary, Setup > Cluster Service: add each secondary by name and choose a server ID",
-            StepId::ClusterLog => "check the Plugins/Cluster log on the primary and Setup > Cluster Service on a secondary",
-            StepId::LoadBalancer => "route Remote Administration to the primary and use sticky sessions for Webmail and XMPP",
-            _ => "",
-        }
-    }
 }
 
 impl std::fmt::Display for StepId {
@@ -191,23 +160,65 @@ impl std::fmt::Display for StepId {
     }
 }
 
-/// Where a step stands.
+/// Where a step stands: the one vocabulary of the preview, `status`, the
+/// wizard's step list and `--json` (kebab-case there).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(strum::EnumIter))]
 #[serde(rename_all = "kebab-case")]
-pub enum StepState {
-    /// Finished in an earlier run (journal).
-    Done,
-    /// Started in an earlier run that stopped; the remaining actions follow.
-    Resume,
+pub enum StepStatus {
+    /// Not prepared yet, or blocked by a failed check (the detail says which).
+    Pending,
+    /// The wizard lacks an answer the step needs.
+    NeedsInput,
     /// Has actions to carry out.
     Ready,
+    /// Started in an earlier run that stopped; the remaining actions follow.
+    Interrupted,
+    /// Being carried out now.
+    Running,
+    /// Finished (in this run or an earlier one, per the journal).
+    Done,
     /// Already as the plan wants it.
     NothingToDo,
-    /// Not carried out by this version.
-    Unavailable,
     /// Waits for the administrator or another machine (a secondary to
     /// announce itself, a registration to be confirmed); nothing fails.
     Waiting,
+    /// A check or an action failed.
+    Failed,
+    /// Reversed by undo.
+    Undone,
+    /// An undo stopped part-way.
+    UndoInterrupted,
+}
+
+impl StepStatus {
+    /// The words the terminal shows (the JSON name with spaces).
+    pub fn label(self) -> &'static str {
+        match self {
+            StepStatus::Pending => "pending",
+            StepStatus::NeedsInput => "needs input",
+            StepStatus::Ready => "ready",
+            StepStatus::Interrupted => "interrupted",
+            StepStatus::Running => "running",
+            StepStatus::Done => "done",
+            StepStatus::NothingToDo => "nothing to do",
+            StepStatus::Waiting => "waiting",
+            StepStatus::Failed => "failed",
+            StepStatus::Undone => "undone",
+            StepStatus::UndoInterrupted => "undo interrupted",
+        }
+    }
+
+    /// Nothing is left to do for the step.
+    pub fn is_finished(self) -> bool {
+        matches!(self, StepStatus::Done | StepStatus::NothingToDo)
+    }
+}
+
+impl std::fmt::Display for StepStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.label())
+    }
 }
 
 /// One preflight check and its verdict.
@@ -243,7 +254,7 @@ impl Check {
 #[derive(Clone, Debug, Serialize)]
 pub struct StepPlan {
     pub step: StepId,
-    pub state: StepState,
+    pub state: StepStatus,
     pub facts: Vec<(String, String)>,
     pub checks: Vec<Check>,
     /// Remaining actions with their index in the step's action list.
@@ -252,7 +263,7 @@ pub struct StepPlan {
 }
 
 impl StepPlan {
-    pub fn new(step: StepId, state: StepState) -> StepPlan {
+    pub fn new(step: StepId, state: StepStatus) -> StepPlan {
         StepPlan {
             step,
             state,
@@ -271,9 +282,9 @@ impl StepPlan {
     /// Set the actions and the state they imply.
     pub fn with_actions(mut self, actions: Vec<Action>) -> StepPlan {
         self.state = if actions.is_empty() {
-            StepState::NothingToDo
+            StepStatus::NothingToDo
         } else {
-            StepState::Ready
+            StepStatus::Ready
         };
         self.actions = actions.into_iter().enumerate().collect();
         self
@@ -385,15 +396,6 @@ pub fn prepare(
         }
         StepId::ClusterLog => cluster_log::prepare(ctx),
         StepId::LoadBalancer => load_balancer::prepare(ctx),
-        #[allow(unreachable_patterns)]
-        other => {
-            let mut sp = StepPlan::new(other, StepState::Unavailable);
-            sp.notes.push(format!(
-                "not yet available in this version; by hand: {}",
-                other.manual_hint()
-            ));
-            Ok(sp)
-        }
     };
     result.map_err(|p| p.in_step(step.id()))
 }
@@ -401,6 +403,16 @@ pub fn prepare(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_step_status_reads_the_same_in_json_and_on_the_terminal() {
+        use strum::IntoEnumIterator;
+        for status in StepStatus::iter() {
+            let json = serde_json::to_value(status).unwrap();
+            assert_eq!(json, status.label().replace(' ', "-"), "{status:?}");
+            assert_eq!(format!("{status:<16}|").len(), 17, "Display pads");
+        }
+    }
 
     #[test]
     fn eleven_steps_with_unique_stable_ids() {

@@ -34,7 +34,7 @@ pub(super) fn prepare(ctx: &Context, step: StepId) -> Result<StepPlan, Problem> 
     let r = relocation(ctx, step);
     let section = &*ctx.profile.ini.directories_section;
     let value = ctx.install.required_folder(r.key, section)?;
-    let mut sp = StepPlan::new(step, super::StepState::NothingToDo);
+    let mut sp = StepPlan::new(step, super::StepStatus::NothingToDo);
     sp.fact(
         "MDaemon.ini",
         format!(

@@ -1,7 +1,7 @@
 //! Step 1: the shared path every node will use. Checks only; changes nothing
 //! (the write probe removes what it creates).
 
-use super::{Check, Context, StepId, StepPlan, StepState};
+use super::{Check, Context, StepId, StepPlan, StepStatus};
 use crate::fsops::probe::write_probe;
 use crate::location::Loc;
 use crate::problem::Problem;
@@ -16,7 +16,7 @@ pub(super) fn margin(bytes: u64) -> u64 {
 
 pub(super) fn prepare(ctx: &Context, destinations: &[(Loc, u64)]) -> Result<StepPlan, Problem> {
     let shared = &ctx.plan.shared;
-    let mut sp = StepPlan::new(StepId::SharedPath, StepState::Ready);
+    let mut sp = StepPlan::new(StepId::SharedPath, StepStatus::Ready);
     let loc = ctx.resolver.locate(&shared.path)?;
     sp.fact(
         "shared path",

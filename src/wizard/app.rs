@@ -12,12 +12,12 @@ use super::nodes::{self, NodeRow};
 use crate::clusterlog::{Confirmations, NodeSpec};
 use crate::discovery::survey::NodeReport;
 use crate::discovery::Scope;
-use crate::engine::events::{Event, Outcome};
+use crate::engine::events::Event;
 use crate::engine::{Preview, Summary};
 use crate::plan::Plan;
 use crate::problem::Problem;
 use crate::profile::Profile;
-use crate::steps::{StepId, StepState};
+use crate::steps::{StepId, StepStatus};
 use crate::workflows::join::JoinEvent;
 use crate::workflows::start::EarlierRun;
 use crossterm::event::{KeyEvent, KeyEventKind};
@@ -62,32 +62,6 @@ pub enum Focus {
     Nodes,
     /// Typing a host to check by hand (step 8).
     ManualHost,
-}
-
-/// What the step list shows for a step.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum UiState {
-    Pending,
-    NeedsInput,
-    Ready,
-    Running,
-    Done,
-    Failed,
-    NotAvailable,
-}
-
-impl UiState {
-    pub fn label(self) -> &'static str {
-        match self {
-            UiState::Pending => "pending",
-            UiState::NeedsInput => "needs input",
-            UiState::Ready => "ready",
-            UiState::Running => "running",
-            UiState::Done => "done",
-            UiState::Failed => "failed",
-            UiState::NotAvailable => "not yet available",
-        }
-    }
 }
 
 pub enum PreviewState {
@@ -347,7 +321,7 @@ pub struct App {
     generation: u64,
     previewed: Option<Answers>,
     /// States set by this session's run (running, done, failed).
-    pub run_states: BTreeMap<StepId, UiState>,
+    pub run_states: BTreeMap<StepId, StepStatus>,
     pub progress: Option<ProgressInfo>,
     pub events: VecDeque<String>,
     pub finished: Option<Finished>,
@@ -484,18 +458,15 @@ impl App {
     }
 
     /// The step list's state for a step.
-    pub fn step_state(&self, step: StepId) -> UiState {
+    pub fn step_state(&self, step: StepId) -> StepStatus {
         if let Some(s) = self.run_states.get(&step) {
             return *s;
         }
         if self.failed_step() == Some(step) {
-            return UiState::Failed;
-        }
-        if !step.available() {
-            return UiState::NotAvailable;
+            return StepStatus::Failed;
         }
         if step == StepId::ClusterLog && self.log_confirmed() {
-            return UiState::Done;
+            return StepStatus::Done;
         }
         let asks = self
             .answers
@@ -503,20 +474,15 @@ impl App {
             .into_iter()
             .any(|f| question(f).step == step && self.field_error(f).is_some());
         if asks {
-            return UiState::NeedsInput;
+            return StepStatus::NeedsInput;
         }
         let Some(p) = self.preview() else {
-            return UiState::Pending;
+            return StepStatus::Pending;
         };
         match p.steps.iter().find(|s| s.step == step) {
-            Some(sp) if sp.failed_checks().next().is_some() => UiState::Failed,
-            Some(sp) => match sp.state {
-                StepState::Done | StepState::NothingToDo => UiState::Done,
-                StepState::Ready | StepState::Resume => UiState::Ready,
-                StepState::Unavailable => UiState::NotAvailable,
-                StepState::Waiting => UiState::NeedsInput,
-            },
-            None => UiState::Pending,
+            Some(sp) if sp.failed_checks().next().is_some() => StepStatus::Failed,
+            Some(sp) => sp.state,
+            None => StepStatus::Pending,
         }
     }
 
@@ -979,14 +945,14 @@ impl App {
         self.screen = Screen::Summary;
         self.resume_note = None;
         self.previewed = None;
-        self.run_states.retain(|_, s| *s == UiState::Failed);
+        self.run_states.retain(|_, s| *s == StepStatus::Failed);
         self.refresh_preview()
     }
 
     fn engine_event(&mut self, e: Event) {
         match e {
             Event::StepStarted { step, title, .. } => {
-                self.run_states.insert(step, UiState::Running);
+                self.run_states.insert(step, StepStatus::Running);
                 self.selected = step;
                 self.scroll = 0;
                 self.event(format!("{step}: {title}"));
@@ -1016,25 +982,15 @@ impl App {
             } => self.event(format!("{step}: {description}")),
             Event::ActionDone { .. } => {}
             Event::StepDone { step, outcome } => {
-                self.run_states.insert(step, UiState::Done);
-                let text = match outcome {
-                    Outcome::Changed => "done",
-                    Outcome::AlreadyDone => "already done",
-                    Outcome::NothingToDo => "nothing to do",
-                    Outcome::Checked => "checked",
-                    Outcome::Undone => "undone",
-                };
-                self.event(format!("{step}: {text}"));
-            }
-            Event::StepSkipped { step, .. } => {
-                self.run_states.insert(step, UiState::NotAvailable);
+                self.run_states.insert(step, outcome.status());
+                self.event(format!("{step}: {}", outcome.label()));
             }
             Event::StepWaiting { step, reason } => {
-                self.run_states.insert(step, UiState::NeedsInput);
+                self.run_states.insert(step, StepStatus::Waiting);
                 self.event(format!("{step}: waiting: {reason}"));
             }
             Event::StepFailed { step, error } => {
-                self.run_states.insert(step, UiState::Failed);
+                self.run_states.insert(step, StepStatus::Failed);
                 self.event(format!(
                     "{step}: FAILED: {}",
                     error.what.lines().next().unwrap_or_default()

@@ -2,9 +2,10 @@
 //! files, logs or the network goes through `sanitize` before it is drawn, and
 //! the finished frame is scrubbed of anything `sanitize` would escape.
 
-use super::app::{App, Screen, UiState};
+use super::app::{App, Screen};
 use super::screens;
 use crate::steps::StepId;
+use crate::steps::StepStatus;
 use crate::text::sanitize;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -35,28 +36,31 @@ impl Theme {
             Style::default()
         }
     }
-    pub(crate) fn state(&self, s: UiState) -> Style {
+    pub(crate) fn state(&self, s: StepStatus) -> Style {
         match s {
-            UiState::Ready => self.fg(Color::Yellow),
-            UiState::Running => self.fg(Color::Cyan).add_modifier(Modifier::BOLD),
-            UiState::Done => self.fg(Color::Green),
-            UiState::Failed => self.fg(Color::Red).add_modifier(Modifier::BOLD),
-            UiState::NeedsInput => self.fg(Color::Magenta),
-            UiState::NotAvailable => self.dim(),
-            UiState::Pending => Style::default(),
+            StepStatus::Ready | StepStatus::Interrupted => self.fg(Color::Yellow),
+            StepStatus::Running => self.fg(Color::Cyan).add_modifier(Modifier::BOLD),
+            StepStatus::Done | StepStatus::NothingToDo | StepStatus::Undone => {
+                self.fg(Color::Green)
+            }
+            StepStatus::Failed | StepStatus::UndoInterrupted => {
+                self.fg(Color::Red).add_modifier(Modifier::BOLD)
+            }
+            StepStatus::NeedsInput | StepStatus::Waiting => self.fg(Color::Magenta),
+            StepStatus::Pending => Style::default(),
         }
     }
 }
 
-pub(crate) fn symbol(s: UiState) -> &'static str {
+pub(crate) fn symbol(s: StepStatus) -> &'static str {
     match s {
-        UiState::Pending => "·",
-        UiState::NeedsInput => "?",
-        UiState::Ready => "•",
-        UiState::Running => "»",
-        UiState::Done => "✓",
-        UiState::Failed => "✗",
-        UiState::NotAvailable => "-",
+        StepStatus::Pending => "·",
+        StepStatus::NeedsInput => "?",
+        StepStatus::Waiting => "…",
+        StepStatus::Ready | StepStatus::Interrupted => "•",
+        StepStatus::Running => "»",
+        StepStatus::Done | StepStatus::NothingToDo | StepStatus::Undone => "✓",
+        StepStatus::Failed | StepStatus::UndoInterrupted => "✗",
     }
 }
 

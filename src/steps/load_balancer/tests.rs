@@ -144,7 +144,7 @@ fn without_a_kind_the_step_waits_and_says_what_to_add() {
     let lab = lab();
     let plan = lab.plan(&["MAIL2"], "");
     let sp = lab.prepare(&plan, Some(manifest(&plan, &["MAIL2"])));
-    assert_eq!(sp.state, StepState::Waiting);
+    assert_eq!(sp.state, StepStatus::Waiting);
     let note = &sp.notes[0];
     assert!(
         note.contains("kind = \"haproxy\"") && note.contains("[load_balancer]"),
@@ -160,7 +160,7 @@ fn only_nodes_in_the_cluster_count() {
     // No manifest: only the primary.
     let plan = lab.plan(&["MAIL2", "MAIL3"], HAPROXY);
     let sp = lab.prepare(&plan, None);
-    assert_eq!(sp.state, StepState::Waiting);
+    assert_eq!(sp.state, StepStatus::Waiting);
     assert!(
         sp.notes[0].contains("no secondary in the cluster yet"),
         "{:?}",
@@ -168,7 +168,7 @@ fn only_nodes_in_the_cluster_count() {
     );
     // In the manifest but not registered in MDaemon yet: still waiting, and said why.
     let sp = lab.prepare(&plan, Some(manifest(&plan, &[])));
-    assert_eq!(sp.state, StepState::Waiting);
+    assert_eq!(sp.state, StepStatus::Waiting);
     let left: Vec<&String> = sp
         .facts
         .iter()
@@ -179,7 +179,7 @@ fn only_nodes_in_the_cluster_count() {
     assert!(left[0].contains("mdcluster register"), "{left:?}");
     // MAIL2 registered, MAIL3 not: the balancer routes to MAIL1 and MAIL2 only.
     let sp = lab.prepare(&plan, Some(manifest(&plan, &["MAIL2"])));
-    assert_eq!(sp.state, StepState::Ready, "{sp:#?}");
+    assert_eq!(sp.state, StepStatus::Ready, "{sp:#?}");
     let cfg = &files_of(write_action(&sp))[0].after;
     assert!(cfg.contains("MAIL1") && cfg.contains("MAIL2"), "{cfg}");
     assert!(!cfg.contains("MAIL3"), "an unregistered node is routed to");
@@ -207,7 +207,7 @@ fn two_nodes_give_one_write_with_every_file_and_the_next_steps() {
     let lab = lab();
     let plan = lab.plan(&["MAIL2"], NGINX_BALANCED);
     let sp = lab.prepare(&plan, Some(manifest(&plan, &["MAIL2"])));
-    assert_eq!(sp.state, StepState::Ready, "{sp:#?}");
+    assert_eq!(sp.state, StepStatus::Ready, "{sp:#?}");
     let dir = lab.default_dir("nginx");
     let Action::WriteFiles {
         dir: d,
@@ -290,7 +290,7 @@ fn written_files_are_up_to_date_on_the_next_run_and_a_new_node_rewrites_only_wha
     }
     // Again: nothing to do.
     let sp = lab.prepare(&plan, Some(manifest(&plan, &["MAIL2"])));
-    assert_eq!(sp.state, StepState::NothingToDo, "{sp:#?}");
+    assert_eq!(sp.state, StepStatus::NothingToDo, "{sp:#?}");
     assert!(sp.actions.is_empty());
     assert!(sp.notes[0].contains("up to date"), "{:?}", sp.notes);
     // Carried out again anyway (a crash after the write): already done.

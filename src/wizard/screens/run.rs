@@ -1,6 +1,5 @@
 //! Applying or undoing, and the summary after it.
 
-use crate::steps::StepId;
 use crate::wizard::app::{App, Cmd, Focus, Screen};
 use crate::wizard::keys::Action;
 use crate::wizard::view::{heading, safe, Theme};
@@ -80,15 +79,6 @@ pub(crate) fn render_summary(f: &mut Frame, area: Rect, app: &App, t: &Theme) {
                 } else {
                     lines.push(Line::from(" - to reverse everything: run the wizard again and press u, or `mdcluster undo --plan <plan>`"));
                 }
-                let manual: Vec<&str> = StepId::ALL
-                    .iter()
-                    .filter(|x| !x.available())
-                    .map(|x| x.id())
-                    .collect();
-                lines.push(Line::from(format!(
-                    " - not yet available, by hand: {}",
-                    manual.join(", ")
-                )));
             }
             Err(p) => {
                 lines.push(Line::from(Span::styled(

@@ -4,7 +4,7 @@
 use super::join::join_lines;
 use crate::discovery::survey::NodeReport;
 use crate::discovery::survey::UNSIGNED_ADDRESS;
-use crate::report::preview::{edit_diff, state_label};
+use crate::report::preview::edit_diff;
 use crate::report::DiffLine;
 use crate::steps::StepId;
 use crate::steps::StepPlan;
@@ -307,7 +307,7 @@ pub(crate) fn render_step(f: &mut Frame, area: Rect, app: &App, t: &Theme) {
                 step_lines(&mut lines, sp, p, &app.profile, t);
             }
         }
-        PreviewState::Computing if step.available() => {
+        PreviewState::Computing => {
             lines.push(Line::default());
             lines.push(Line::from(Span::styled(
                 "Preparing the preview...",
@@ -315,13 +315,6 @@ pub(crate) fn render_step(f: &mut Frame, area: Rect, app: &App, t: &Theme) {
             )));
         }
         _ => {}
-    }
-    if !step.available() {
-        lines.push(Line::default());
-        lines.push(Line::from(Span::styled(
-            format!("Not yet available. By hand: {}.", step.manual_hint()),
-            t.dim(),
-        )));
     }
 
     let title = Line::from(vec![
@@ -782,7 +775,7 @@ pub(crate) fn action_lines(
     if !sp.actions.is_empty() {
         lines.push(Line::default());
         lines.push(heading(
-            if sp.state == crate::steps::StepState::Resume {
+            if sp.state == crate::steps::StepStatus::Interrupted {
                 "Will finish"
             } else {
                 "Will change"
@@ -805,10 +798,10 @@ pub(crate) fn action_lines(
                 lines.push(Line::from(Span::styled(format!("    {}", d.text()), style)));
             }
         }
-    } else if sp.state != crate::steps::StepState::Unavailable {
+    } else {
         lines.push(Line::default());
         lines.push(Line::from(Span::styled(
-            format!("Nothing to change ({}).", state_label(sp.state)),
+            format!("Nothing to change ({}).", sp.state.label()),
             t.dim(),
         )));
     }

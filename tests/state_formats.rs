@@ -136,7 +136,31 @@ fn todays_journal_and_manifest_are_read() {
         store.intents.iter().any(|i| !store.done.contains_key(i)),
         "stopped in the middle of an action"
     );
-
+    // Every action's evidence reads as its kind wrote it, never as unknown.
+    for name in ["stopped.tar", "finished.tar"] {
+        let run = Unpacked::new(name);
+        let replay =
+            mdcluster::engine::journal::read(&run.install().join("mdcluster/journal.jsonl"))
+                .unwrap();
+        let mut read = 0;
+        for (step, rec) in &replay.steps {
+            for (i, evidence) in &rec.done {
+                assert!(
+                    !matches!(evidence, mdcluster::engine::evidence::Evidence::Unread(_)),
+                    "{name}: {step} action {i}: {evidence:?}"
+                );
+                read += 1;
+            }
+            assert!(
+                !matches!(
+                    rec.finished,
+                    Some(mdcluster::engine::evidence::StepEvidence::Unread(_))
+                ),
+                "{name}: {step}"
+            );
+        }
+        assert!(read > 0, "{name}: {read}");
+    }
     let share = tempfile::tempdir().unwrap();
     let dir = share.path().join("mdcluster");
     std::fs::create_dir_all(&dir).unwrap();

@@ -1,6 +1,7 @@
 //! Carrying out and undoing [`Action`]s. Every function here is idempotent:
 //! called again after a crash at any point, it finishes the job or finds it done.
 
+use super::evidence::Evidence;
 use crate::cluster::manifest::{self, ManifestLock};
 use crate::fsops::{self, atomic, mover, FsError};
 use crate::install::{content_hash, ContentHash};
@@ -9,7 +10,6 @@ use crate::problem::{Exit, Problem};
 use crate::profile::Profile;
 use crate::service::{ServiceControl, ServiceOpener};
 use crate::steps::{Action, FileWrite};
-use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -92,12 +92,12 @@ pub fn execute(
     action: &Action,
     env: &ActionEnv,
     progress: &mut dyn FnMut(&mover::Progress),
-) -> Result<serde_json::Value, Problem> {
+) -> Result<Evidence, Problem> {
     match action {
         Action::CreateFolder { folder } => match std::fs::create_dir(&folder.local) {
-            Ok(()) => Ok(json!({ "created": true })),
+            Ok(()) => Ok(Evidence::FolderCreated { created: true }),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && folder.local.is_dir() => {
-                Ok(json!({ "created": false }))
+                Ok(Evidence::FolderCreated { created: false })
             }
             Err(e) => Err(fs_problem(FsError::io("create folder", &folder.local, e))),
         },
@@ -116,7 +116,7 @@ pub fn execute(
                 progress,
             )
             .map_err(fs_problem)?;
-            Ok(serde_json::to_value(out).unwrap_or_default())
+            Ok(Evidence::TreeCopied(out))
         }
         Action::CopyFolder {
             from,
@@ -133,7 +133,7 @@ pub fn execute(
                 progress,
             )
             .map_err(fs_problem)?;
-            Ok(serde_json::to_value(out).unwrap_or_default())
+            Ok(Evidence::TreeCopied(out))
         }
         Action::EditIni {
             file,
@@ -157,7 +157,7 @@ pub fn execute(
         }),
         Action::DropSemaphore { file } => {
             atomic::write_atomic(&file.local, b"", None).map_err(fs_problem)?;
-            Ok(json!({}))
+            Ok(Evidence::Nothing {})
         }
         Action::StopService { timeout_secs } => {
             let service = env.service();
@@ -165,7 +165,7 @@ pub fn execute(
                 service.request_stop()?;
             }
             env.wait(false, *timeout_secs)?;
-            Ok(json!({ "stopped": true }))
+            Ok(Evidence::ServiceStopped { stopped: true })
         }
         Action::StartService { timeout_secs } => {
             let service = env.service();
@@ -173,7 +173,7 @@ pub fn execute(
                 service.request_start()?;
             }
             env.wait(true, *timeout_secs)?;
-            Ok(json!({ "started": true }))
+            Ok(Evidence::ServiceStarted { started: true })
         }
         Action::DeleteSource { source, copy } => {
             std::fs::create_dir_all(env.backups)
@@ -181,7 +181,7 @@ pub fn execute(
             let kept =
                 fsops::cleanup::delete_identical(&source.local, &copy.local, &env.deletion_log())
                     .map_err(fs_problem)?;
-            Ok(json!({ "kept": kept }))
+            Ok(Evidence::Kept { kept })
         }
         Action::UpdateManifest {
             share,
@@ -193,7 +193,10 @@ pub fn execute(
             let path = manifest::dir_of(&share.local).join(manifest::FILE);
             let current = std::fs::read_to_string(&path).ok();
             if current.as_deref() == Some(after.as_str()) {
-                return Ok(json!({ "already": true }));
+                return Ok(Evidence::ManifestWritten {
+                    written: None,
+                    already: true,
+                });
             }
             if current != *before {
                 return Err(Problem::new(
@@ -206,7 +209,10 @@ pub fn execute(
             // What a newer mdcluster wrote there is never dropped.
             manifest::check_file_replaceable(&path)?;
             atomic::write_atomic(&path, after.as_bytes(), None).map_err(fs_problem)?;
-            Ok(json!({ "written": path }))
+            Ok(Evidence::ManifestWritten {
+                written: Some(path),
+                already: false,
+            })
         }
         Action::WriteFiles { dir, files, .. } => write_files(dir, files, env),
     }
@@ -215,11 +221,7 @@ pub fn execute(
 /// Undo an action that was started, and `finished` (its done record is in
 /// the journal) or not. Returns evidence; files that were kept because they
 /// are not ours to delete are listed in it.
-pub fn undo(
-    action: &Action,
-    env: &ActionEnv,
-    finished: bool,
-) -> Result<serde_json::Value, Problem> {
+pub fn undo(action: &Action, env: &ActionEnv, finished: bool) -> Result<Evidence, Problem> {
     match action {
         Action::CreateFolder { folder } => {
             if fsops::exists(&folder.local) {
@@ -227,10 +229,12 @@ pub fn undo(
                     std::fs::remove_dir(&folder.local)
                         .map_err(|e| fs_problem(FsError::io("remove folder", &folder.local, e)))?;
                 } else {
-                    return Ok(json!({ "kept": [folder.local] }));
+                    return Ok(Evidence::Kept {
+                        kept: vec![folder.local.clone()],
+                    });
                 }
             }
-            Ok(json!({}))
+            Ok(Evidence::Kept { kept: Vec::new() })
         }
         Action::MoveFolder {
             from,
@@ -251,7 +255,7 @@ pub fn undo(
                 std::fs::create_dir(&to.local)
                     .map_err(|e| fs_problem(FsError::io("recreate folder", &to.local, e)))?;
             }
-            Ok(json!({}))
+            Ok(Evidence::Nothing {})
         }
         Action::CopyFolder {
             from,
@@ -261,7 +265,7 @@ pub fn undo(
         } => {
             let kept =
                 mover::remove_copy(&from.local, &to.local, *target_existed).map_err(fs_problem)?;
-            Ok(json!({ "kept": kept }))
+            Ok(Evidence::Kept { kept })
         }
         Action::EditIni {
             file,
@@ -277,10 +281,10 @@ pub fn undo(
         } => restore_file(file, before, after, env, finished),
         Action::DropSemaphore { file } => {
             match std::fs::remove_file(&file.local) {
-                Ok(()) => Ok(json!({ "removed": true })),
+                Ok(()) => Ok(Evidence::SemaphoreRemoved { removed: true }),
                 // MDaemon already acted on it and deleted it: nothing to take back.
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    Ok(json!({ "removed": false }))
+                    Ok(Evidence::SemaphoreRemoved { removed: false })
                 }
                 Err(e) => Err(fs_problem(FsError::io("remove", &file.local, e))),
             }
@@ -304,7 +308,7 @@ pub fn undo(
             let restored =
                 fsops::cleanup::restore_deleted(&source.local, &copy.local, &env.deletion_log())
                     .map_err(fs_problem)?;
-            Ok(json!({ "restored": restored }))
+            Ok(Evidence::SourceRestored { restored })
         }
         Action::UpdateManifest {
             share,
@@ -319,7 +323,11 @@ pub fn undo(
             let registered = {
                 let _lock = ManifestLock::acquire(&share.local, "undo")?;
                 let Some(mut current) = manifest::Manifest::load(&share.local)? else {
-                    return Ok(json!({ "already": true }));
+                    return Ok(Evidence::ManifestTakenBack {
+                        taken_back: Vec::new(),
+                        registered_in_mdaemon: Vec::new(),
+                        already: true,
+                    });
                 };
                 let registered = current.take_back(added, &crate::platform::now_rfc3339());
                 if current.is_empty() && before.is_none() {
@@ -335,7 +343,11 @@ pub fn undo(
             if before.is_none() {
                 let _ = std::fs::remove_dir(&dir);
             }
-            Ok(json!({ "taken_back": added, "registered_in_mdaemon": registered }))
+            Ok(Evidence::ManifestTakenBack {
+                taken_back: added.clone(),
+                registered_in_mdaemon: registered,
+                already: false,
+            })
         }
         Action::WriteFiles {
             dir,
@@ -385,11 +397,7 @@ fn file_backup(env: &ActionEnv, f: &FileWrite) -> PathBuf {
 /// a crash); a file that changed since the preview stops the action (stale)
 /// with nothing written. A file replaced is backed up durably first, and only
 /// a file carrying mdcluster's header is replaced.
-fn write_files(
-    dir: &Path,
-    files: &[FileWrite],
-    env: &ActionEnv,
-) -> Result<serde_json::Value, Problem> {
+fn write_files(dir: &Path, files: &[FileWrite], env: &ActionEnv) -> Result<Evidence, Problem> {
     let mut todo = Vec::new();
     let mut already = Vec::new();
     for f in files {
@@ -434,7 +442,11 @@ fn write_files(
         atomic::write_atomic(&path, f.after.as_bytes(), None).map_err(fs_problem)?;
         written.push(path);
     }
-    Ok(json!({ "written": written, "already": already, "backups": backups }))
+    Ok(Evidence::FilesWritten {
+        written,
+        already,
+        backups,
+    })
 }
 
 /// Undo of [`write_files`]: a file mdcluster created is removed, a file it
@@ -446,7 +458,7 @@ fn unwrite_files(
     created: &[PathBuf],
     files: &[FileWrite],
     env: &ActionEnv,
-) -> Result<serde_json::Value, Problem> {
+) -> Result<Evidence, Problem> {
     let mut removed = Vec::new();
     let mut restored = Vec::new();
     let mut kept = Vec::new();
@@ -492,7 +504,11 @@ fn unwrite_files(
             std::fs::remove_dir(d).map_err(|e| fs_problem(FsError::io("remove folder", d, e)))?;
         }
     }
-    Ok(json!({ "removed": removed, "restored": restored, "kept": kept }))
+    Ok(Evidence::FilesUnwritten {
+        removed,
+        restored,
+        kept,
+    })
 }
 
 /// Change a file from the bytes previewed (`before`) to the bytes planned
@@ -504,13 +520,16 @@ fn edit_file(
     after: &ContentHash,
     env: &ActionEnv,
     transform: impl FnOnce(&[u8]) -> Result<Vec<u8>, String>,
-) -> Result<serde_json::Value, Problem> {
+) -> Result<Evidence, Problem> {
     let current = std::fs::read(&file.local)
         .map_err(|e| Problem::io(Exit::Failed, "read", &file.local, &e).fix("rerun to resume"))?;
     let hash = content_hash(&current);
     let backup = env.backup_path(&file.local);
     if hash == *after {
-        return Ok(json!({ "backup": backup, "already": true }));
+        return Ok(Evidence::FileEdited {
+            backup,
+            already: true,
+        });
     }
     if hash != *before {
         return Err(Problem::new(Exit::Stale, format!("{} changed after the preview was made", file.win))
@@ -528,7 +547,10 @@ fn edit_file(
     }
     atomic::copy_durable(&file.local, &backup).map_err(fs_problem)?;
     atomic::write_atomic(&file.local, &new, None).map_err(fs_problem)?;
-    Ok(json!({ "backup": backup }))
+    Ok(Evidence::FileEdited {
+        backup,
+        already: false,
+    })
 }
 
 /// Undo of [`edit_file`]: the backup back in place, with its time, but only
@@ -542,16 +564,24 @@ fn restore_file(
     after: &ContentHash,
     env: &ActionEnv,
     finished: bool,
-) -> Result<serde_json::Value, Problem> {
+) -> Result<Evidence, Problem> {
     let current = std::fs::read(&file.local)
         .map_err(|e| Problem::io(Exit::Failed, "read", &file.local, &e).fix("rerun undo"))?;
     let hash = content_hash(&current);
     if hash == *before {
-        return Ok(json!({ "already": true }));
+        return Ok(Evidence::FileRestored {
+            restored_from: None,
+            already: true,
+            never_written: false,
+        });
     }
     let backup = env.backup_path(&file.local);
     if !finished && hash != *after && !fsops::exists(&backup) {
-        return Ok(json!({ "never_written": true }));
+        return Ok(Evidence::FileRestored {
+            restored_from: None,
+            already: false,
+            never_written: true,
+        });
     }
     if hash != *after {
         return Err(Problem::failed(format!("{} was changed after mdcluster edited it, so undo does not overwrite it", file.win))
@@ -577,5 +607,9 @@ fn restore_file(
         .ok()
         .map(|m| filetime::FileTime::from_last_modification_time(&m));
     atomic::write_atomic(&file.local, &saved, mtime).map_err(fs_problem)?;
-    Ok(json!({ "restored_from": backup }))
+    Ok(Evidence::FileRestored {
+        restored_from: Some(backup),
+        already: false,
+        never_written: false,
+    })
 }

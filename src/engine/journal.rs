@@ -15,6 +15,7 @@
 //!   format than this mdcluster reads is refused as such, naming the version
 //!   that wrote it, never reported as damaged (docs/state-formats.md).
 
+use super::evidence::{Evidence, StepEvidence};
 use crate::problem::{Exit, Problem};
 use crate::steps::{Action, StepId};
 use serde::{Deserialize, Serialize};
@@ -68,11 +69,12 @@ pub enum Record {
     Done {
         step: StepId,
         action: usize,
+        /// An [`Evidence`], read back knowing the action ([`Evidence::read`]).
         evidence: serde_json::Value,
     },
     StepDone {
         step: StepId,
-        evidence: serde_json::Value,
+        evidence: StepEvidence,
     },
     StepFailed {
         step: StepId,
@@ -97,6 +99,7 @@ pub enum Record {
     UndoDone {
         step: StepId,
         action: usize,
+        /// An [`Evidence`] of the undo.
         evidence: serde_json::Value,
     },
     Undone {},
@@ -115,8 +118,8 @@ pub struct Line {
 pub struct StepRecord {
     pub actions: Vec<Action>,
     pub intents: std::collections::BTreeSet<usize>,
-    pub done: BTreeMap<usize, serde_json::Value>,
-    pub finished: Option<serde_json::Value>,
+    pub done: BTreeMap<usize, Evidence>,
+    pub finished: Option<StepEvidence>,
     pub failed: Option<String>,
     pub undo_intents: std::collections::BTreeSet<usize>,
     pub undo_done: std::collections::BTreeSet<usize>,
@@ -264,11 +267,12 @@ impl Replay {
                 action,
                 evidence,
             } => {
-                self.steps
-                    .entry(*step)
-                    .or_default()
-                    .done
-                    .insert(*action, evidence.clone());
+                let s = self.steps.entry(*step).or_default();
+                let evidence = match s.actions.get(*action) {
+                    Some(a) => Evidence::read(a, false, evidence.clone()),
+                    None => Evidence::Unread(evidence.clone()),
+                };
+                s.done.insert(*action, evidence);
             }
             Record::StepDone { step, evidence } => {
                 let s = self.steps.entry(*step).or_default();
@@ -482,7 +486,7 @@ mod tests {
         .unwrap();
         j.append(Record::StepDone {
             step: StepId::SharedPath,
-            evidence: serde_json::json!({}),
+            evidence: StepEvidence::Changed { actions: 0 },
         })
         .unwrap();
         drop(j);

@@ -12,6 +12,7 @@
 
 pub mod actions;
 pub mod events;
+pub mod evidence;
 pub mod journal;
 
 use crate::fsops::lock;
@@ -23,8 +24,8 @@ use crate::problem::{Exit, Problem};
 use crate::profile::Profile;
 use crate::steps::{self, Action, ClusterView, Context, RunOptions, StepId, StepPlan, StepStatus};
 use events::{Event, EventSink, Outcome};
+use evidence::StepEvidence;
 use journal::{Journal, Record, Replay};
-use serde_json::json;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -449,7 +450,9 @@ impl Engine {
                 StepStatus::NothingToDo => {
                     j.append(Record::StepDone {
                         step,
-                        evidence: json!({ "nothing_to_do": true }),
+                        evidence: StepEvidence::NothingToDo {
+                            nothing_to_do: true,
+                        },
                     })?;
                     emit_unchanged(sp, events);
                 }
@@ -488,9 +491,13 @@ impl Engine {
                         }
                     }
                     let evidence = if sp.actions.is_empty() {
-                        json!({ "checks": sp.checks })
+                        StepEvidence::Checked {
+                            checks: sp.checks.clone(),
+                        }
                     } else {
-                        json!({ "actions": sp.actions.len() })
+                        StepEvidence::Changed {
+                            actions: sp.actions.len(),
+                        }
                     };
                     j.append(Record::StepDone { step, evidence })?;
                     let outcome = if sp.actions.is_empty() {
@@ -574,14 +581,14 @@ impl Engine {
         if injected == Some(true) {
             return Err(injected_problem());
         }
-        if let Some(skipped) = evidence.get("skipped").and_then(|s| s.as_array()) {
-            let names: Vec<&str> = skipped.iter().filter_map(|v| v.as_str()).collect();
+        let names = evidence.skipped();
+        if !names.is_empty() {
             events.emit(Event::Note {
                 step: Some(step),
                 text: format!(
                     "{} link(s) or special file(s) were not copied (mdcluster never follows them) and stay where they were: {}{}",
                     names.len(),
-                    names.iter().take(5).copied().collect::<Vec<_>>().join(", "),
+                    names.iter().take(5).map(String::as_str).collect::<Vec<_>>().join(", "),
                     if names.len() > 5 { ", …" } else { "" }
                 ),
             });
@@ -589,7 +596,7 @@ impl Engine {
         j.append(Record::Done {
             step,
             action: index,
-            evidence,
+            evidence: evidence.to_journal(),
         })?;
         events.emit(Event::ActionDone {
             step,
@@ -922,11 +929,7 @@ impl Engine {
                 .collect::<Vec<_>>()
         });
         for e in evidence.unwrap_or_default() {
-            if let Some(kept) = e.get("kept").and_then(|k| k.as_array()) {
-                summary
-                    .kept
-                    .extend(kept.iter().filter_map(|v| v.as_str()).map(PathBuf::from));
-            }
+            summary.kept.extend_from_slice(e.kept());
         }
         Ok(summary)
     }
@@ -1034,15 +1037,11 @@ impl Engine {
                 });
                 p
             })?;
-            if let Some(kept) = evidence.get("kept").and_then(|k| k.as_array()) {
-                summary
-                    .kept
-                    .extend(kept.iter().filter_map(|v| v.as_str()).map(PathBuf::from));
-            }
+            summary.kept.extend_from_slice(evidence.kept());
             j.append(Record::UndoDone {
                 step: *step,
                 action: *i,
-                evidence,
+                evidence: evidence.to_journal(),
             })?;
             if !summary.changed.contains(step) {
                 summary.changed.push(*step);

@@ -222,7 +222,7 @@ impl std::fmt::Display for StepStatus {
 }
 
 /// One preflight check and its verdict.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Check {
     pub name: String,
     pub ok: bool,

@@ -4,6 +4,7 @@
 use super::*;
 use crate::cluster::manifest::Manifest;
 use crate::engine::actions::{self, ActionEnv};
+use crate::engine::evidence::Evidence;
 use crate::install::Installation;
 use crate::location::Resolver;
 use crate::plan::Plan;
@@ -95,11 +96,11 @@ impl Lab {
         f(&env)
     }
 
-    fn execute(&self, slot: &str, action: &Action) -> Result<serde_json::Value, Problem> {
+    fn execute(&self, slot: &str, action: &Action) -> Result<Evidence, Problem> {
         self.env_run(slot, |env| actions::execute(action, env, &mut |_| {}))
     }
 
-    fn undo(&self, slot: &str, action: &Action) -> Result<serde_json::Value, Problem> {
+    fn undo(&self, slot: &str, action: &Action) -> Result<Evidence, Problem> {
         self.env_run(slot, |env| actions::undo(action, env, true))
     }
 
@@ -108,6 +109,24 @@ impl Lab {
             .join("mdcluster")
             .join("load-balancer")
             .join(kind)
+    }
+}
+
+/// The balancer files' evidence: written, already, backups; or, undone:
+/// removed, restored, kept.
+fn files(ev: &Evidence) -> [&[PathBuf]; 3] {
+    match ev {
+        Evidence::FilesWritten {
+            written,
+            already,
+            backups,
+        } => [written, already, backups],
+        Evidence::FilesUnwritten {
+            removed,
+            restored,
+            kept,
+        } => [removed, restored, kept],
+        other => panic!("not the evidence of written files: {other:?}"),
     }
 }
 
@@ -281,7 +300,7 @@ fn written_files_are_up_to_date_on_the_next_run_and_a_new_node_rewrites_only_wha
     let sp = lab.prepare(&plan, Some(manifest(&plan, &["MAIL2"])));
     let first = write_action(&sp).clone();
     let ev = lab.execute("load-balancer-0", &first).unwrap();
-    assert_eq!(ev["written"].as_array().unwrap().len(), 2, "{ev}");
+    assert_eq!(files(&ev)[0].len(), 2, "{ev:?}");
     for f in files_of(&first) {
         assert_eq!(
             std::fs::read_to_string(lab.default_dir("nginx").join(&f.path)).unwrap(),
@@ -295,7 +314,7 @@ fn written_files_are_up_to_date_on_the_next_run_and_a_new_node_rewrites_only_wha
     assert!(sp.notes[0].contains("up to date"), "{:?}", sp.notes);
     // Carried out again anyway (a crash after the write): already done.
     let ev = lab.execute("load-balancer-0", &first).unwrap();
-    assert_eq!(ev["already"].as_array().unwrap().len(), 2, "{ev}");
+    assert_eq!(files(&ev)[1].len(), 2, "{ev:?}");
 
     // MAIL3 joins the cluster. With Apache the failover include does not
     // depend on the nodes: only balancer.conf is written again.
@@ -379,8 +398,8 @@ fn a_partial_write_resumes_and_undo_restores_backups_and_removes_what_it_created
     let f0 = &files_of(&first)[0];
     std::fs::write(dir.join(&f0.path), &f0.after).unwrap();
     let ev = lab.execute("load-balancer-0", &first).unwrap();
-    assert_eq!(ev["already"].as_array().unwrap().len(), 1, "{ev}");
-    assert_eq!(ev["written"].as_array().unwrap().len(), 1, "{ev}");
+    assert_eq!(files(&ev)[1].len(), 1, "{ev:?}");
+    assert_eq!(files(&ev)[0].len(), 1, "{ev:?}");
 
     // A second run replaces both (a new node, balanced mode): backups first.
     let plan3 = lab.plan(&["MAIL2", "MAIL3"], NGINX_BALANCED);
@@ -388,7 +407,7 @@ fn a_partial_write_resumes_and_undo_restores_backups_and_removes_what_it_created
     let second = write_action(&sp).clone();
     assert_eq!(files_of(&second).len(), 2);
     let ev = lab.execute("load-balancer-1", &second).unwrap();
-    assert_eq!(ev["backups"].as_array().unwrap().len(), 2, "{ev}");
+    assert_eq!(files(&ev)[2].len(), 2, "{ev:?}");
     for f in files_of(&second) {
         assert_eq!(std::fs::read_to_string(dir.join(&f.path)).unwrap(), f.after);
     }
@@ -400,19 +419,19 @@ fn a_partial_write_resumes_and_undo_restores_backups_and_removes_what_it_created
     // Undo, newest first: the http file comes back from its backup, the
     // edited stream file is kept and listed.
     let ev = lab.undo("load-balancer-1", &second).unwrap();
-    assert_eq!(ev["restored"].as_array().unwrap().len(), 1, "{ev}");
-    assert_eq!(ev["kept"][0], stream.display().to_string(), "{ev}");
+    assert_eq!(files(&ev)[1].len(), 1, "{ev:?}");
+    assert_eq!(files(&ev)[2], std::slice::from_ref(&stream), "{ev:?}");
     assert_eq!(
         std::fs::read_to_string(dir.join("mdcluster-http.conf")).unwrap(),
         files_of(&first)[0].after
     );
     // Undone again (a crash during undo): nothing more happens.
     let ev = lab.undo("load-balancer-1", &second).unwrap();
-    assert!(ev["restored"].as_array().unwrap().is_empty(), "{ev}");
+    assert!(files(&ev)[1].is_empty(), "{ev:?}");
     // The first write: the http file it created goes; the edited one stays,
     // and so does its folder.
     let ev = lab.undo("load-balancer-0", &first).unwrap();
-    assert_eq!(ev["removed"].as_array().unwrap().len(), 1, "{ev}");
+    assert_eq!(files(&ev)[0].len(), 1, "{ev:?}");
     assert!(!dir.join("mdcluster-http.conf").exists());
     assert!(stream.exists());
     // Without the edited file, the folders mdcluster created go too.

@@ -15,6 +15,7 @@
 //!
 //! Port defaults come from the profile (`[ports]`), because they are MDaemon's.
 
+use super::file::{LbTable, PortsTable};
 use super::Collector;
 use crate::profile::Profile;
 use serde::{Deserialize, Serialize};
@@ -484,49 +485,27 @@ pub(super) fn validate(
     lb
 }
 
-/// The `[load_balancer]` tables with what differs from the defaults (empty
+/// The `[load_balancer]` table with what differs from the defaults (empty
 /// when nothing does), so a saved plan stays short and reads back the same.
-pub(super) fn render(lb: &LoadBalancer, profile: &Profile) -> String {
+pub(super) fn table(lb: &LoadBalancer, profile: &Profile) -> LbTable {
     let d = LoadBalancer::defaults(profile);
-    let mut main = String::new();
-    if let Some(kind) = lb.kind {
-        main.push_str(&format!("kind = \"{}\"\n", kind.key()));
-    }
-    if let Some(output) = &lb.output {
-        let text = toml::Value::String(output.to_string_lossy().into_owned()).to_string();
-        main.push_str(&format!("output = {text}\n"));
-    }
-    if lb.http_mode != d.http_mode {
-        main.push_str(&format!("http_mode = \"{}\"\n", lb.http_mode.key()));
-    }
-    if lb.cookie != d.cookie {
-        main.push_str(&format!("cookie = \"{}\"\n", lb.cookie));
-    }
-    if lb.listen != d.listen {
-        main.push_str(&format!("listen = \"{}\"\n", lb.listen));
-    }
-    let mut ports = String::new();
-    let mut backend = String::new();
+    let mut ports = Vec::new();
+    let mut backend_ports = Vec::new();
     for s in Service::ALL {
         if lb.ports.get(s) != d.ports.get(s) {
-            ports.push_str(&format!("{} = {}\n", s.key(), lb.ports.get(s)));
+            ports.push((s.key(), lb.ports.get(s)));
         }
         if lb.backend_ports.get(s) != backend_default(s, &lb.ports, profile) {
-            backend.push_str(&format!("{} = {}\n", s.key(), lb.backend_ports.get(s)));
+            backend_ports.push((s.key(), lb.backend_ports.get(s)));
         }
     }
-    let mut out = String::new();
-    if !main.is_empty() || !ports.is_empty() || !backend.is_empty() {
-        out.push_str("\n[load_balancer]\n");
-        out.push_str(&main);
+    LbTable {
+        kind: lb.kind.map(|k| k.key().to_string()),
+        output: lb.output.as_ref().map(|o| o.to_string_lossy().into_owned()),
+        http_mode: (lb.http_mode != d.http_mode).then(|| lb.http_mode.key().to_string()),
+        cookie: (lb.cookie != d.cookie).then(|| lb.cookie.clone()),
+        listen: (lb.listen != d.listen).then(|| lb.listen.to_string()),
+        ports: PortsTable(ports),
+        backend_ports: PortsTable(backend_ports),
     }
-    if !ports.is_empty() {
-        out.push_str("\n[load_balancer.ports]\n");
-        out.push_str(&ports);
-    }
-    if !backend.is_empty() {
-        out.push_str("\n[load_balancer.backend_ports]\n");
-        out.push_str(&backend);
-    }
-    out
 }

@@ -6,12 +6,15 @@
 //! inside the installation is an error naming file, line and column. Every
 //! semantic error is reported, not just the first.
 
+pub mod file;
 mod load_balancer;
 
 pub use load_balancer::{
     check_cookie_name, check_output_dir, check_output_dir_on_disk, HttpMode, Kind, LoadBalancer,
     Ports, Service, DEFAULT_COOKIE, DEFAULT_LISTEN,
 };
+
+pub use file::PlanFile;
 
 use crate::location::Mount;
 use crate::problem::Problem;
@@ -88,6 +91,7 @@ pub struct Options {
 /// One problem in a plan file, with its position.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlanError {
+    /// 1-based; 0 when the problem has no place in the text.
     pub line: usize,
     pub column: usize,
     pub message: String,
@@ -420,94 +424,59 @@ impl Plan {
     /// The plan as TOML text that [`Plan::parse`] reads back to the same plan.
     /// Shared sub-folders are written only where they differ from the defaults.
     pub fn render(&self, profile: &Profile) -> String {
-        let q = |s: &str| toml::Value::String(s.to_string()).to_string();
-        let mut out = String::new();
-        out.push_str("# mdcluster plan (see `mdcluster plan example` for every key)\n");
-        out.push_str("version = 1\n\n[install]\n");
-        out.push_str(&format!(
-            "root = {}\n\n[shared]\n",
-            q(&self.install_root.to_string())
-        ));
-        out.push_str(&format!("path = {}\n", q(&self.shared.path.to_string())));
+        self.to_file(profile)
+            .to_text(&["mdcluster plan (see `mdcluster plan example` for every key)"])
+    }
+
+    /// The plan as the file's tables.
+    pub fn to_file(&self, profile: &Profile) -> PlanFile {
         let base = &self.shared.path;
-        let default_mailboxes = base.join(&profile.shared.mailboxes).ok();
-        let defaults = [
-            (
-                "mailboxes",
-                &self.shared.mailboxes,
-                default_mailboxes.clone(),
-            ),
-            (
-                "public_folders",
-                &self.shared.public_folders,
-                base.join(&profile.shared.public_folders).ok(),
-            ),
-            (
-                "lockfiles",
-                &self.shared.lockfiles,
-                self.shared
-                    .mailboxes
-                    .join(&profile.shared.lockfiles_under_mailboxes)
-                    .ok(),
-            ),
-            ("pem", &self.shared.pem, base.join(&profile.shared.pem).ok()),
-        ];
-        for (key, value, default) in defaults {
-            if default.as_ref() != Some(value) {
-                out.push_str(&format!("{key} = {}\n", q(&value.to_string())));
-            }
+        let differs = |value: &WinPath, default: Result<WinPath, winpath::WinPathError>| {
+            (default.ok().as_ref() != Some(value)).then(|| value.to_string())
+        };
+        PlanFile {
+            version: VERSION,
+            install: file::InstallTable {
+                root: self.install_root.to_string(),
+            },
+            shared: file::SharedTable {
+                path: base.to_string(),
+                mailboxes: differs(&self.shared.mailboxes, base.join(&profile.shared.mailboxes)),
+                public_folders: differs(
+                    &self.shared.public_folders,
+                    base.join(&profile.shared.public_folders),
+                ),
+                lockfiles: differs(
+                    &self.shared.lockfiles,
+                    self.shared
+                        .mailboxes
+                        .join(&profile.shared.lockfiles_under_mailboxes),
+                ),
+                pem: differs(&self.shared.pem, base.join(&profile.shared.pem)),
+            },
+            nodes: self
+                .nodes
+                .iter()
+                .map(|n| file::NodeTable {
+                    name: n.name.clone(),
+                    address: n.address.clone(),
+                    role: n.role,
+                    server_id: n.server_id.map(i64::from),
+                    replaces: n.replaces.clone(),
+                })
+                .collect(),
+            options: (&self.options).into(),
+            load_balancer: load_balancer::table(&self.load_balancer, profile),
+            mounts: self
+                .mounts
+                .iter()
+                .map(|m| file::MountTable {
+                    windows: m.windows.to_string(),
+                    local: m.local.to_string_lossy().into_owned(),
+                })
+                .collect(),
         }
-        for n in &self.nodes {
-            out.push_str("\n[[nodes]]\n");
-            out.push_str(&format!("name = {}\n", q(&n.name)));
-            out.push_str(&format!("address = {}\n", q(&n.address)));
-            let role = match n.role {
-                Role::Primary => "primary",
-                Role::Secondary => "secondary",
-            };
-            out.push_str(&format!("role = \"{role}\"\n"));
-            if let Some(id) = n.server_id {
-                out.push_str(&format!("server_id = {id}\n"));
-            }
-            if let Some(r) = &n.replaces {
-                out.push_str(&format!("replaces = {}\n", q(r)));
-            }
-        }
-        out.push_str(&options_text(&self.options));
-        out.push_str(&load_balancer::render(&self.load_balancer, profile));
-        for m in &self.mounts {
-            out.push_str("\n[[mounts]]\n");
-            out.push_str(&format!("windows = {}\n", q(&m.windows.to_string())));
-            out.push_str(&format!("local = {}\n", q(&m.local.to_string_lossy())));
-        }
-        out
     }
-}
-
-/// The `[load_balancer]` tables for what differs from the defaults (empty when nothing does).
-pub fn load_balancer_text(lb: &LoadBalancer, profile: &Profile) -> String {
-    load_balancer::render(lb, profile)
-}
-
-/// The `[options]` table for the flags that are on (empty when none is).
-pub fn options_text(o: &Options) -> String {
-    let on: Vec<&str> = [
-        ("restart", o.restart),
-        ("keep_source", o.keep_source),
-        ("stop_mdaemon", o.stop_mdaemon),
-    ]
-    .into_iter()
-    .filter(|(_, on)| *on)
-    .map(|(k, _)| k)
-    .collect();
-    if on.is_empty() {
-        return String::new();
-    }
-    let mut t = String::from("\n[options]\n");
-    for k in on {
-        t.push_str(&format!("{k} = true\n"));
-    }
-    t
 }
 
 fn validate_nodes(c: &mut Collector, raw: &[RawNode]) -> Vec<Node> {
@@ -653,12 +622,21 @@ pub fn check_address(address: &str) -> Result<(), &'static str> {
 }
 
 /// All errors of a plan as one problem (exit code 2).
+/// The `[load_balancer]` table of a plan file for `lb` (what differs from the defaults).
+pub fn load_balancer_table(lb: &LoadBalancer, profile: &Profile) -> file::LbTable {
+    load_balancer::table(lb, profile)
+}
+
 pub fn plan_problem(file: &Path, errors: &[PlanError]) -> Problem {
     let name = file.display();
     let lines: Vec<String> = errors
         .iter()
         .map(|e| {
-            let mut s = format!("{name}:{}:{}: {}", e.line, e.column, e.message);
+            // Line 0: a problem of the answers, not of a line of the file.
+            let mut s = match e.line {
+                0 => format!("{name}: {}", e.message),
+                line => format!("{name}:{line}:{}: {}", e.column, e.message),
+            };
             if let Some(fix) = &e.fix {
                 s.push_str(&format!(" ({fix})"));
             }

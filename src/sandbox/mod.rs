@@ -241,20 +241,39 @@ fn capitalise(s: &str) -> String {
 
 /// A plan for a sandbox at `dir` and a share folder at `share`.
 pub fn plan_text(dir: &Path, share: &Path) -> String {
-    let q = |p: &Path| toml::Value::String(p.to_string_lossy().into_owned()).to_string();
-    format!(
-        "# Plan for the mdcluster SAMPLE installation at {dir}.\n\
-         # The [[mounts]] map the Windows paths MDaemon uses to the sandbox folders.\n\
-         version = 1\n\n\
-         [install]\nroot = '{WINDOWS_ROOT}'\n\n\
-         [shared]\npath = '{DEMO_SHARE}'\n\n\
-         [[nodes]]\nname = \"MAIL1\"\naddress = \"127.0.0.1\"\nrole = \"primary\"\nserver_id = 1\n\n\
-         [[mounts]]\nwindows = '{WINDOWS_ROOT}'\nlocal = {}\n\n\
-         [[mounts]]\nwindows = '{DEMO_SHARE}'\nlocal = {}\n",
-        q(dir),
-        q(share),
-        dir = dir.display()
-    )
+    use crate::plan::file::{InstallTable, MountTable, NodeTable, PlanFile, SharedTable};
+    let mount = |windows: &str, local: &Path| MountTable {
+        windows: windows.to_string(),
+        local: local.to_string_lossy().into_owned(),
+    };
+    let file = PlanFile {
+        version: crate::plan::VERSION,
+        install: InstallTable {
+            root: WINDOWS_ROOT.to_string(),
+        },
+        shared: SharedTable {
+            path: DEMO_SHARE.to_string(),
+            ..SharedTable::default()
+        },
+        nodes: vec![NodeTable {
+            name: "MAIL1".into(),
+            address: "127.0.0.1".into(),
+            role: crate::plan::Role::Primary,
+            server_id: Some(1),
+            replaces: None,
+        }],
+        options: Default::default(),
+        load_balancer: Default::default(),
+        mounts: vec![mount(WINDOWS_ROOT, dir), mount(DEMO_SHARE, share)],
+    };
+    let about = format!(
+        "Plan for the mdcluster SAMPLE installation at {}.",
+        dir.display()
+    );
+    file.to_text(&[
+        &about,
+        "The [[mounts]] map the Windows paths MDaemon uses to the sandbox folders.",
+    ])
 }
 
 /// The default share folder beside a sandbox: `<dir>-share`.

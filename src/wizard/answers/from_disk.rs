@@ -5,6 +5,7 @@
 use super::{not_a_folder, windows_root_from_ini, Answers, FieldId};
 use crate::ini::IniDoc;
 use crate::plan::check_address;
+use crate::plan::file::LbTable;
 use crate::profile::Profile;
 use crate::winpath::WinPath;
 use crate::workflows::start::EarlierRun;
@@ -69,7 +70,7 @@ impl Answers {
             lb_kind: "none".into(),
             lb_http_mode: "primary".into(),
             lb_output: String::new(),
-            lb_kept: String::new(),
+            lb_kept: LbTable::default(),
         }
     }
 

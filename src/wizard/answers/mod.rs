@@ -5,7 +5,8 @@
 mod from_disk;
 
 use crate::ini::IniDoc;
-use crate::plan::{check_address, check_computer_name, Plan, PlanError};
+use crate::plan::file::{InstallTable, LbTable, MountTable, NodeTable, PlanFile, SharedTable};
+use crate::plan::{check_address, check_computer_name, Plan, PlanError, Role};
 use crate::profile::Profile;
 use crate::steps::StepId;
 use crate::winpath::WinPath;
@@ -156,8 +157,8 @@ pub struct Answers {
     /// Step 11: a folder on this machine; empty for the default.
     pub lb_output: String,
     /// The rest of an earlier plan's `[load_balancer]` (cookie, listen,
-    /// ports) as plan text, kept as it was: the wizard does not ask for it.
-    pub lb_kept: String,
+    /// ports), kept as it was: the wizard does not ask for it.
+    pub lb_kept: LbTable,
 }
 
 impl Answers {
@@ -205,7 +206,7 @@ impl Answers {
                 .as_ref()
                 .map(|o| o.display().to_string())
                 .unwrap_or_default(),
-            lb_kept: kept_lb_text(lb, profile),
+            lb_kept: kept_lb_table(lb, profile),
         }
     }
 
@@ -363,50 +364,60 @@ impl Answers {
         }
     }
 
-    /// The answers as a plan file.
-    pub fn plan_text(&self) -> String {
-        let q = |s: &str| toml::Value::String(s.trim().to_string()).to_string();
-        let mut t = String::from("# mdcluster plan, saved by the wizard (see `mdcluster plan example` for every key)\nversion = 1\n\n");
-        t.push_str(&format!("[install]\nroot = {}\n\n", q(&self.install_root)));
-        t.push_str(&format!("[shared]\npath = {}\n\n", q(&self.shared_path)));
-        t.push_str(&format!(
-            "[[nodes]]\nname = {}\naddress = {}\nrole = \"primary\"\nserver_id = {}\n",
-            q(&self.node_name),
-            q(&self.node_address),
-            self.server_id.trim()
-        ));
-        for n in &self.secondaries {
-            t.push_str(&format!(
-                "\n[[nodes]]\nname = {}\naddress = {}\nrole = \"secondary\"\n",
-                q(&n.name),
-                q(&n.address)
-            ));
-            if let Some(id) = n.server_id {
-                t.push_str(&format!("server_id = {id}\n"));
-            }
-            if let Some(r) = &n.replaces {
-                t.push_str(&format!("replaces = {}\n", q(r)));
-            }
-        }
+    /// The answers as a plan file, each as typed (the plan parser says what
+    /// is wrong with one).
+    pub fn plan_file(&self) -> PlanFile {
+        let text = |s: &str| s.trim().to_string();
+        let mut nodes = vec![NodeTable {
+            name: text(&self.node_name),
+            address: text(&self.node_address),
+            role: Role::Primary,
+            server_id: self.server_id.trim().parse().ok(),
+            replaces: None,
+        }];
+        nodes.extend(self.secondaries.iter().map(|n| NodeTable {
+            name: text(&n.name),
+            address: text(&n.address),
+            role: Role::Secondary,
+            server_id: n.server_id.map(i64::from),
+            replaces: n.replaces.clone(),
+        }));
+        let mut mounts = Vec::new();
         // Off Windows, or run from another machine: say where the installation is here.
         let local = self.install_local.to_string_lossy();
         if needs_local_share() || !local.eq_ignore_ascii_case(self.install_root.trim()) {
-            t.push_str(&format!(
-                "\n[[mounts]]\nwindows = {}\nlocal = {}\n",
-                q(&self.install_root),
-                q(&self.install_local.to_string_lossy())
-            ));
+            mounts.push(MountTable {
+                windows: text(&self.install_root),
+                local: local.into_owned(),
+            });
         }
         if self.maps_share() {
-            t.push_str(&format!(
-                "\n[[mounts]]\nwindows = {}\nlocal = {}\n",
-                q(&self.shared_path),
-                q(&self.shared_local)
-            ));
+            mounts.push(MountTable {
+                windows: text(&self.shared_path),
+                local: text(&self.shared_local),
+            });
         }
-        t.push_str(&self.load_balancer_text());
-        t.push_str(&crate::plan::options_text(&self.options()));
-        t
+        PlanFile {
+            version: crate::plan::VERSION,
+            install: InstallTable {
+                root: text(&self.install_root),
+            },
+            shared: SharedTable {
+                path: text(&self.shared_path),
+                ..SharedTable::default()
+            },
+            nodes,
+            options: (&self.options()).into(),
+            load_balancer: self.load_balancer_table(),
+            mounts,
+        }
+    }
+
+    /// The answers as plan text.
+    pub fn plan_text(&self) -> String {
+        self.plan_file().to_text(&[
+            "mdcluster plan, saved by the wizard (see `mdcluster plan example` for every key)",
+        ])
     }
 
     /// Whether the plan maps the share to a folder here: always off Windows;
@@ -420,29 +431,34 @@ impl Answers {
     }
 
     /// The `[load_balancer]` table: the step-11 answers and what an earlier
-    /// plan had beyond them. Empty when there is nothing to say.
-    fn load_balancer_text(&self) -> String {
-        let q = |s: &str| toml::Value::String(s.trim().to_string()).to_string();
-        let mut keys = String::new();
-        let kind = self.lb_kind.trim();
-        if kind != "none" && !kind.is_empty() {
-            keys.push_str(&format!("kind = {}\n", q(kind)));
+    /// plan had beyond them.
+    fn load_balancer_table(&self) -> LbTable {
+        let answer = |v: &str, unset: &str| {
+            let v = v.trim();
+            (!v.is_empty() && v != unset).then(|| v.to_string())
+        };
+        LbTable {
+            kind: answer(&self.lb_kind, "none"),
+            output: answer(&self.lb_output, ""),
+            http_mode: answer(&self.lb_http_mode, crate::plan::HttpMode::Primary.key()),
+            ..self.lb_kept.clone()
         }
-        if !self.lb_output.trim().is_empty() {
-            keys.push_str(&format!("output = {}\n", q(&self.lb_output)));
-        }
-        let mode = self.lb_http_mode.trim();
-        if mode != crate::plan::HttpMode::Primary.key() && !mode.is_empty() {
-            keys.push_str(&format!("http_mode = {}\n", q(mode)));
-        }
-        if keys.is_empty() && self.lb_kept.is_empty() {
-            return String::new();
-        }
-        format!("\n[load_balancer]\n{keys}{}", self.lb_kept)
     }
 
-    /// The plan these answers make, through the plan file parser.
+    /// The plan these answers make, through the plan file parser. (A
+    /// server ID that is no number cannot be written as one: said here.)
     pub fn plan(&self, profile: &Profile, file: &Path) -> Result<Plan, Vec<PlanError>> {
+        if self.server_id.trim().parse::<i64>().is_err() {
+            return Err(vec![PlanError {
+                line: 0,
+                column: 0,
+                message: format!(
+                    "the server ID '{}' is not a number",
+                    crate::text::sanitize(self.server_id.trim())
+                ),
+                fix: Some("give a whole number from 1 to 65535".into()),
+            }]);
+        }
         Plan::parse(&self.plan_text(), file, profile)
     }
 }
@@ -452,19 +468,14 @@ pub fn not_a_folder(v: &str) -> String {
     format!("{v} is not an existing folder")
 }
 
-/// An earlier plan's `[load_balancer]` without the keys the wizard asks for,
-/// as the text that follows the table's header.
-fn kept_lb_text(lb: &crate::plan::LoadBalancer, profile: &Profile) -> String {
-    let rest = crate::plan::LoadBalancer {
+/// An earlier plan's `[load_balancer]` without the keys the wizard asks for.
+fn kept_lb_table(lb: &crate::plan::LoadBalancer, profile: &Profile) -> LbTable {
+    LbTable {
         kind: None,
         output: None,
-        http_mode: crate::plan::HttpMode::Primary,
-        ..lb.clone()
-    };
-    let text = crate::plan::load_balancer_text(&rest, profile);
-    text.strip_prefix("\n[load_balancer]\n")
-        .unwrap_or(&text)
-        .to_string()
+        http_mode: None,
+        ..crate::plan::load_balancer_table(lb, profile)
+    }
 }
 
 fn yes_no(v: bool) -> String {
@@ -495,6 +506,7 @@ pub(super) fn windows_root_from_ini(doc: &IniDoc, section: &str) -> Option<Strin
 mod tests {
     use super::from_disk::root_on_windows;
     use super::*;
+    use crate::plan::file::PortsTable;
     use crate::workflows::start::EarlierRun;
 
     /// Where this machine reaches the installation: itself on Windows, a
@@ -523,7 +535,11 @@ mod tests {
             lb_kind: "nginx".into(),
             lb_http_mode: "balanced".into(),
             lb_output: if cfg!(windows) { r"C:\lb" } else { "/srv/lb" }.into(),
-            lb_kept: "cookie = \"ROUTE\"\n\n[load_balancer.ports]\nhttp = 8080\n".into(),
+            lb_kept: LbTable {
+                cookie: Some("ROUTE".into()),
+                ports: PortsTable(vec![("http", 8080)]),
+                ..LbTable::default()
+            },
             secondaries: vec![
                 Secondary {
                     name: "MAIL2".into(),
@@ -609,6 +625,33 @@ mod tests {
         assert!(a.add_secondary("MAIL5", "not an address!").is_err());
         assert!(a.remove_secondary("mail3"));
         assert!(a.secondaries.is_empty());
+    }
+
+    #[test]
+    fn a_wrong_server_id_never_makes_a_plan() {
+        let profile = Profile::builtin();
+        let file = Path::new("wizard.toml");
+        for (typed, says) in [
+            ("abc", "not a number"),
+            ("", "not a number"),
+            ("70000", "70000"),
+            ("0", "0"),
+        ] {
+            let mut a = answers();
+            a.server_id = typed.into();
+            let errors = a.plan(&profile, file).unwrap_err();
+            let text = crate::plan::plan_problem(file, &errors).what;
+            assert!(text.contains(says), "{typed}: {text}");
+        }
+        // Text that TOML would read as syntax stays a value.
+        let mut a = answers();
+        a.lb_output = "/srv/lb\"\nkind = \"apache".into();
+        a.node_address = "x\" = 1".into();
+        let errors = a.plan(&profile, file).unwrap_err();
+        assert!(
+            errors.iter().all(|e| !e.message.contains("duplicate key")),
+            "{errors:?}"
+        );
     }
 
     #[test]

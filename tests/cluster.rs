@@ -675,7 +675,7 @@ fn adding_a_node_survives_a_kill_at_every_journal_record() {
             assert_eq!(rc, Some(0), "crash after record {n}: {text}");
             let m = manifest(&lab);
             assert_eq!(
-                m.member("KC-MAIL3").map(|x| x.server_id),
+                m.member("KC-MAIL3").map(|x| x.server_id.get()),
                 Some(3),
                 "crash after record {n}"
             );
@@ -743,7 +743,7 @@ fn registered_secondary(lab: &Lab, name: &str) -> PathBuf {
         nodes: vec![Member {
             name: name.into(),
             role: mdcluster::plan::Role::Secondary,
-            server_id: 2,
+            server_id: mdcluster::plan::ServerId::new(2).unwrap(),
             address: "127.0.0.1".into(),
             licence: None,
             added: "2026-11-22T09:00:00Z".into(),

@@ -168,10 +168,10 @@ impl Drop for Sim {
 /// Put the nodes into the cluster manifest as apply leaves it (server IDs,
 /// not registered yet).
 fn add_to_manifest(lab: &Lab, nodes: &[(&str, u32)]) {
-    let member = |name: &str, role, server_id| Member {
+    let member = |name: &str, role, server_id: u32| Member {
         name: name.into(),
         role,
-        server_id,
+        server_id: mdcluster::plan::ServerId::new(server_id).unwrap(),
         address: "127.0.0.1".into(),
         licence: None,
         added: "2026-11-22T10:00:00Z".into(),

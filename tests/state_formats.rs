@@ -170,7 +170,7 @@ fn todays_journal_and_manifest_are_read() {
     let ids: Vec<(&str, u32, bool)> = m
         .nodes
         .iter()
-        .map(|n| (n.name.as_str(), n.server_id, n.registered.is_some()))
+        .map(|n| (n.name.as_str(), n.server_id.get(), n.registered.is_some()))
         .collect();
     assert_eq!(
         ids,
@@ -341,7 +341,7 @@ fn make_fixtures() {
         |name: &str, role, server_id, registered: bool| mdcluster::cluster::manifest::Member {
             name: name.into(),
             role,
-            server_id,
+            server_id: mdcluster::plan::ServerId::new(server_id).unwrap(),
             address: "192.0.2.1".into(),
             licence: Some("0f3c9a1e".into()),
             added: "2026-11-20T09:00:00Z".into(),
@@ -358,7 +358,7 @@ fn make_fixtures() {
         ],
         retired: vec![mdcluster::cluster::manifest::Retired {
             name: "MAIL3".into(),
-            server_id: 3,
+            server_id: mdcluster::plan::ServerId::new(3).unwrap(),
             removed: "2026-11-21T10:00:00Z".into(),
         }],
     };

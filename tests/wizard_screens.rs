@@ -8,6 +8,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use mdcluster::engine::events::Event;
+use mdcluster::plan::ServerId;
 use mdcluster::profile::Profile;
 use mdcluster::steps::StepId;
 use mdcluster::wizard::answers::Answers;
@@ -798,7 +799,7 @@ mod cluster {
         d.select(StepId::ServerIds);
         assert_eq!(
             d.app.awaiting_registration(),
-            vec![("MAIL2".to_string(), 2)]
+            vec![("MAIL2".to_string(), ServerId::new(2).unwrap())]
         );
         d.snap("cluster-awaiting-registration");
         d.key(KeyCode::Char('r'));
@@ -884,7 +885,9 @@ mod cluster {
             JoinEvent::Announcing {
                 scope: "loopback only".into(),
             },
-            JoinEvent::Added { server_id: 2 },
+            JoinEvent::Added {
+                server_id: ServerId::new(2).unwrap(),
+            },
         ] {
             d.send(Msg::Joining {
                 generation,
@@ -895,7 +898,7 @@ mod cluster {
         d.send(Msg::Joining {
             generation,
             update: JoinUpdate::Event(JoinEvent::Registered {
-                server_id: 2,
+                server_id: ServerId::new(2).unwrap(),
                 verify: false,
             }),
         });

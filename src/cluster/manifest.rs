@@ -11,7 +11,7 @@
 //!   host, process and time and is refreshed while held, so two runs never
 //!   change it at once and a lock whose holder died is recognised as stale.
 
-use crate::plan::{Plan, Role};
+use crate::plan::{Plan, Role, ServerId};
 use crate::problem::{Exit, Problem};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -48,7 +48,7 @@ pub struct Manifest {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Retired {
     pub name: String,
-    pub server_id: u32,
+    pub server_id: ServerId,
     pub removed: String,
 }
 
@@ -56,7 +56,7 @@ pub struct Retired {
 pub struct Member {
     pub name: String,
     pub role: Role,
-    pub server_id: u32,
+    pub server_id: ServerId,
     #[serde(default)]
     pub address: String,
     /// Licence fingerprint as announced (never the key).
@@ -151,7 +151,7 @@ impl Manifest {
             .filter(|m| m.role == Role::Secondary && m.registered.is_none())
     }
 
-    fn used_ids(&self) -> impl Iterator<Item = u32> + '_ {
+    fn used_ids(&self) -> impl Iterator<Item = ServerId> + '_ {
         self.nodes
             .iter()
             .map(|m| m.server_id)
@@ -222,7 +222,16 @@ impl Manifest {
                 // Past every ID in use and every one the plan gives a node
                 // further down, so a later explicit ID is still free.
                 let reserved = plan.nodes.iter().filter_map(|n| n.server_id);
-                m.used_ids().chain(reserved).max().unwrap_or(0) + 1
+                match m.used_ids().chain(reserved).max() {
+                    None => Some(ServerId::FIRST),
+                    Some(last) => last.next(),
+                }
+                .ok_or_else(|| {
+                    conflict(format!(
+                        "no server ID is left for {}: 65535 is in use or retired",
+                        node.name
+                    ))
+                })?
             };
             m.nodes.push(Member {
                 name: node.name.clone(),
@@ -306,7 +315,7 @@ impl Manifest {
 /// A manifest that cannot be read for a moment (a share that does not
 /// answer) is "not yet"; one that is damaged or from a newer mdcluster is
 /// an error, so that a waiting `join` says so instead of waiting forever.
-pub fn standing(share: &Path, name: &str) -> Result<Option<(u32, bool)>, Problem> {
+pub fn standing(share: &Path, name: &str) -> Result<Option<(ServerId, bool)>, Problem> {
     let path = dir_of(share).join(FILE);
     // Read once: a share that does not answer for a moment is "not yet".
     let Ok(text) = std::fs::read_to_string(&path) else {
@@ -323,7 +332,7 @@ pub fn confirm_registered(
     share: &Path,
     names: &[String],
     command: &str,
-) -> Result<Vec<(String, u32)>, Problem> {
+) -> Result<Vec<(String, ServerId)>, Problem> {
     let _lock = ManifestLock::acquire(share, command)?;
     let mut m = Manifest::load(share)?.ok_or_else(|| {
         Problem::refused("there is no cluster manifest on the share yet")
@@ -773,6 +782,18 @@ mod tests {
     }
 
     #[test]
+    fn no_id_past_65535_is_handed_out() {
+        let p = plan(
+            &(node("MAIL1", "primary", "server_id = 65535") + &node("MAIL2", "secondary", "")),
+        );
+        let err = Manifest::default().with_plan(&p, "t0").unwrap_err();
+        assert!(err.what.contains("no server ID is left for MAIL2"), "{err}");
+        // The manifest never reads an ID out of range either.
+        let text = "version = 1\nprimary = \"MAIL1\"\n\n[[nodes]]\nname = \"MAIL1\"\nrole = \"primary\"\nserver_id = 0\nadded = \"t\"\n";
+        assert!(Manifest::parse(text, Path::new("cluster.toml")).is_err());
+    }
+
+    #[test]
     fn ids_are_stable_fresh_and_never_reused_unless_replacing() {
         let p =
             plan(&(node("MAIL1", "primary", "server_id = 1") + &node("MAIL2", "secondary", "")));
@@ -780,7 +801,7 @@ mod tests {
         assert_eq!(
             m.nodes
                 .iter()
-                .map(|n| (n.name.as_str(), n.server_id))
+                .map(|n| (n.name.as_str(), n.server_id.get()))
                 .collect::<Vec<_>>(),
             [("MAIL1", 1), ("MAIL2", 2)]
         );
@@ -873,7 +894,7 @@ mod tests {
             nodes: vec![Member {
                 name: "P".into(),
                 role: Role::Primary,
-                server_id: 1,
+                server_id: ServerId::new(1).unwrap(),
                 address: "a".into(),
                 licence: Some("l".into()),
                 added: "t".into(),
@@ -881,7 +902,7 @@ mod tests {
             }],
             retired: vec![Retired {
                 name: "R".into(),
-                server_id: 2,
+                server_id: ServerId::new(2).unwrap(),
                 removed: "t".into(),
             }],
         }

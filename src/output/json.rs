@@ -16,6 +16,7 @@ use crate::discovery::survey::Source;
 use crate::engine::events::Event as EngineEvent;
 use crate::lb::check::Verdict;
 use crate::location::Loc;
+use crate::plan::ServerId;
 use crate::plan::{Kind as BalancerKind, Plan};
 use crate::problem::Problem;
 use crate::steps::{Action, Check, StepId, StepStatus};
@@ -124,12 +125,12 @@ pub enum JsonEvent<'a> {
     /// `join`: the node announces itself.
     Announcing { name: &'a str, scope: String },
     /// `join`: the primary added the node to the cluster manifest.
-    Added { name: &'a str, server_id: u32 },
+    Added { name: &'a str, server_id: ServerId },
     /// `join`: the node is registered in MDaemon's cluster (`exit` when
     /// `join` ends here, without verifying).
     Registered {
         name: &'a str,
-        server_id: u32,
+        server_id: ServerId,
         verify: bool,
         #[serde(skip_serializing_if = "Option::is_none")]
         exit: Option<u8>,
@@ -239,7 +240,7 @@ pub enum JsonEvent<'a> {
     #[serde(rename = "registered")]
     SimulatedRegistered {
         name: &'a str,
-        server_id: u32,
+        server_id: ServerId,
         simulation: bool,
     },
     /// `simulate`: a node no longer registered stops announcing.
@@ -585,11 +586,11 @@ mod tests {
             },
             JsonEvent::Added {
                 name: "MAIL2",
-                server_id: 2,
+                server_id: ServerId::new(2).unwrap(),
             },
             JsonEvent::Registered {
                 name: "MAIL2",
-                server_id: 2,
+                server_id: ServerId::new(2).unwrap(),
                 verify: false,
                 exit: Some(0),
             },
@@ -685,7 +686,7 @@ mod tests {
             },
             JsonEvent::SimulatedRegistered {
                 name: "SIM2",
-                server_id: 2,
+                server_id: ServerId::new(2).unwrap(),
                 simulation: true,
             },
             JsonEvent::Unregistered {

@@ -8,6 +8,7 @@
 
 pub mod file;
 mod load_balancer;
+mod server_id;
 
 pub use load_balancer::{
     check_cookie_name, check_output_dir, check_output_dir_on_disk, HttpMode, Kind, LoadBalancer,
@@ -15,6 +16,7 @@ pub use load_balancer::{
 };
 
 pub use file::PlanFile;
+pub use server_id::ServerId;
 
 use crate::location::Mount;
 use crate::problem::Problem;
@@ -42,8 +44,8 @@ pub struct Node {
     pub address: String,
     pub role: Role,
     /// None when the plan leaves it to mdcluster (assigned from the cluster
-    /// manifest); else 1 to 65535.
-    pub server_id: Option<u32>,
+    /// manifest).
+    pub server_id: Option<ServerId>,
     /// A removed node whose server ID this node takes over (explicit replace).
     pub replaces: Option<String>,
 }
@@ -461,7 +463,7 @@ impl Plan {
                     name: n.name.clone(),
                     address: n.address.clone(),
                     role: n.role,
-                    server_id: n.server_id.map(i64::from),
+                    server_id: n.server_id.map(|id| i64::from(id.get())),
                     replaces: n.replaces.clone(),
                 })
                 .collect(),
@@ -507,8 +509,8 @@ fn validate_nodes(c: &mut Collector, raw: &[RawNode]) -> Vec<Node> {
         }
         let server_id = match &n.server_id {
             None => None,
-            Some(id) => match u32::try_from(*id.get_ref()) {
-                Ok(v) if (1..=65535).contains(&v) => {
+            Some(id) => match u32::try_from(*id.get_ref()).ok().and_then(ServerId::new) {
+                Some(v) => {
                     if let Some(other) = nodes.iter().find(|o| o.server_id == Some(v)) {
                         c.at(
                             id.span().start,
@@ -521,7 +523,7 @@ fn validate_nodes(c: &mut Collector, raw: &[RawNode]) -> Vec<Node> {
                     }
                     Some(v)
                 }
-                _ => {
+                None => {
                     c.at(id.span().start, format!("server_id {} is out of range", id.get_ref()), Some("use a whole number from 1 to 65535, or leave it out to let mdcluster choose"));
                     None
                 }

@@ -5,6 +5,7 @@
 //! [`super`]); the lines carry no simulation marker because they must look
 //! like MDaemon's own. Every line ends in CRLF.
 
+use crate::plan::ServerId;
 use crate::profile::Profile;
 use jiff::civil::{DateTime, Weekday};
 use std::io::Write;
@@ -23,7 +24,7 @@ pub enum Format {
 /// What the cluster service reports about a node.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
-    Connected { node: String, server_id: u32 },
+    Connected { node: String, server_id: ServerId },
     Disconnected { node: String },
     ReplicationDone { node: String, items: u64 },
     ReplicationError { node: String, reason: String },
@@ -193,7 +194,7 @@ mod tests {
     fn classic_lines_are_byte_exact_with_crlf() {
         let cases = [
             (
-                Event::Connected { node: node(), server_id: 2 },
+                Event::Connected { node: node(), server_id: ServerId::new(2).unwrap() },
                 "Sun 2026-11-22 10:15:02.117: 17: Cluster service: connected to SIM2 (server ID 2)\r\n",
             ),
             (
@@ -227,7 +228,7 @@ mod tests {
         let at = date(2026, 11, 22).at(10, 15, 3, 204_999_999);
         let cases = [
             (
-                Event::Connected { node: node(), server_id: 12 },
+                Event::Connected { node: node(), server_id: ServerId::new(12).unwrap() },
                 "261122 101503204 I [1002FA89] 0x415041A1 Cluster service: connected to SIM2 (server ID 12)\r\n",
             ),
             (
@@ -264,7 +265,7 @@ mod tests {
         assert!(p.logs.classic_line.contains("(?P<thread>"));
         let e = Event::Connected {
             node: node(),
-            server_id: 2,
+            server_id: ServerId::new(2).unwrap(),
         };
         let classic = format_line(Format::Classic, at(), ORIGIN, &e);
         let body = classic.trim_end_matches("\r\n");

@@ -35,6 +35,7 @@ pub mod logline;
 use crate::cluster::manifest::Manifest;
 use crate::cluster::pairing::JoinCode;
 use crate::discovery::{Announcer, Scope};
+use crate::plan::ServerId;
 use crate::problem::{Exit, Problem};
 use crate::profile::Profile;
 use logline::{Event, Format, Origin};
@@ -145,7 +146,7 @@ pub enum Report {
     },
     Registered {
         name: String,
-        server_id: u32,
+        server_id: ServerId,
     },
     /// A node no longer registered in the manifest.
     Unregistered {
@@ -179,7 +180,7 @@ pub fn default_names(n: usize) -> Vec<String> {
 enum NodeState {
     Waiting,
     Active {
-        server_id: u32,
+        server_id: ServerId,
         ticks: u64,
         next_due: jiff::Timestamp,
     },
@@ -310,7 +311,7 @@ impl PrimaryService {
     /// server ID, None: not registered) told by `registered`.
     fn tick_by(
         &mut self,
-        registered: &dyn Fn(&str) -> Option<u32>,
+        registered: &dyn Fn(&str) -> Option<ServerId>,
         now: &jiff::Zoned,
     ) -> Result<Vec<Report>, Problem> {
         let mut out = Vec::new();
@@ -487,7 +488,7 @@ impl SecondaryService {
         let id = manifest
             .and_then(|m| m.member(primary))
             .map(|m| m.server_id)
-            .unwrap_or(1);
+            .unwrap_or(ServerId::FIRST);
         let primary = primary.clone();
         let registered = |n: &str| (me && n.eq_ignore_ascii_case(&primary)).then_some(id);
         let reports = service.tick_by(&registered, now)?;

@@ -1,6 +1,7 @@
 use super::*;
 use crate::cluster::manifest::Member;
 use crate::plan::Role;
+use crate::plan::ServerId;
 use jiff::civil::date;
 use jiff::tz::TimeZone;
 
@@ -8,7 +9,7 @@ fn manifest(registered: &[(&str, u32)]) -> Manifest {
     let mut nodes = vec![Member {
         name: "MAIL1".into(),
         role: Role::Primary,
-        server_id: 1,
+        server_id: ServerId::FIRST,
         address: String::new(),
         licence: None,
         added: "2026-11-22T10:00:00Z".into(),
@@ -18,7 +19,7 @@ fn manifest(registered: &[(&str, u32)]) -> Manifest {
         nodes.push(Member {
             name: n.to_string(),
             role: Role::Secondary,
-            server_id: *id,
+            server_id: ServerId::new(*id).unwrap(),
             address: "127.0.0.1".into(),
             licence: None,
             added: "2026-11-22T10:00:00Z".into(),

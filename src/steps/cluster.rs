@@ -11,6 +11,7 @@ use super::{Action, Check, Context, StepId, StepPlan, StepStatus};
 use crate::cluster::manifest::Manifest;
 use crate::cluster::rules::{Level, RuleId, Verdict};
 use crate::discovery::survey::{NodeReport, UNSIGNED_ADDRESS};
+use crate::plan::ServerId;
 use crate::plan::{Node, Role};
 use crate::problem::Problem;
 
@@ -243,7 +244,7 @@ fn server_ids(ctx: &Context, mut sp: StepPlan, todo: &[&Node]) -> Result<StepPla
         ));
         return Ok(sp);
     }
-    let registering: Vec<(String, u32)> = next
+    let registering: Vec<(String, ServerId)> = next
         .awaiting_registration()
         .map(|m| (m.name.clone(), m.server_id))
         .collect();
@@ -352,7 +353,7 @@ fn server_ids(ctx: &Context, mut sp: StepPlan, todo: &[&Node]) -> Result<StepPla
 /// registered.
 pub fn registration_edits(
     ctx: &Context,
-    nodes: &[(String, u32)],
+    nodes: &[(String, ServerId)],
 ) -> Option<Vec<crate::steps::IniEdit>> {
     let [section, prefix] = ctx.profile.cluster.registered_servers.value.as_slice() else {
         return None;
@@ -378,7 +379,7 @@ pub fn registration_edits(
 }
 
 /// Exactly what the administrator enters in MDaemon, and how to confirm it.
-pub fn registration_text(ctx: &Context, name: &str, id: u32, address: &str) -> String {
+pub fn registration_text(ctx: &Context, name: &str, id: ServerId, address: &str) -> String {
     format!(
         "register {name} in MDaemon on the primary: {}; server name {name} (or {address}), server ID {id}, OK. \
          Then confirm: mdcluster register --plan {} --node {name}",

@@ -15,6 +15,7 @@ use crate::discovery::Scope;
 use crate::engine::events::Event;
 use crate::engine::{Preview, Summary};
 use crate::plan::Plan;
+use crate::plan::ServerId;
 use crate::problem::Problem;
 use crate::profile::Profile;
 use crate::steps::{StepId, StepStatus};
@@ -110,7 +111,7 @@ pub enum Msg {
         is_dir: bool,
     },
     /// Registrations recorded in the manifest: (name, server ID).
-    Registered(Result<Vec<(String, u32)>, String>),
+    Registered(Result<Vec<(String, ServerId)>, String>),
     /// The join screen: this node's facts, and where it stands.
     Joining {
         generation: u64,
@@ -244,7 +245,7 @@ pub struct JoinState {
     pub running: bool,
     pub facts: Option<crate::cluster::facts::Facts>,
     pub status: Vec<String>,
-    pub server_id: Option<u32>,
+    pub server_id: Option<ServerId>,
     pub registered: bool,
     /// The end of the verification on this node (None: not ended).
     pub verified: Option<bool>,
@@ -550,7 +551,7 @@ impl App {
     }
 
     /// Secondaries in the manifest whose registration in MDaemon is not confirmed.
-    pub fn awaiting_registration(&self) -> Vec<(String, u32)> {
+    pub fn awaiting_registration(&self) -> Vec<(String, ServerId)> {
         self.preview()
             .and_then(|p| p.manifest.as_ref())
             .map(|m| {

@@ -7,6 +7,7 @@ use crate::cluster::manifest::Manifest;
 use crate::cluster::rules::Level;
 use crate::discovery::survey::{NodeReport, Source};
 use crate::plan::Role;
+use crate::plan::ServerId;
 
 /// Where a node stands, for the table.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,7 +68,7 @@ pub enum Tone {
 pub struct NodeRow {
     pub name: String,
     pub addresses: String,
-    pub server_id: Option<u32>,
+    pub server_id: Option<ServerId>,
     pub in_plan: bool,
     pub standing: Standing,
     /// What discovery says about it (rules, facts), when it was found.
@@ -126,7 +127,14 @@ pub fn rows(
         server_id: manifest
             .and_then(|m| m.member(answers.node_name.trim()))
             .map(|m| m.server_id)
-            .or_else(|| answers.server_id.trim().parse().ok()),
+            .or_else(|| {
+                answers
+                    .server_id
+                    .trim()
+                    .parse()
+                    .ok()
+                    .and_then(ServerId::new)
+            }),
         in_plan: true,
         standing: Standing::Primary,
         report: None,

@@ -7,6 +7,7 @@ use crate::cluster::pairing;
 use crate::discovery::survey::NodeReport;
 use crate::engine::Engine;
 use crate::output::{print_summary, say, say_err, HumanSink};
+use crate::plan::ServerId;
 use crate::problem::{Exit, Problem};
 use crate::profile::Profile;
 use crate::report::preview::{render, Style};
@@ -137,7 +138,7 @@ fn confirm_registrations(share: &std::path::Path, profile: &Profile) -> Result<(
     let Some(m) = crate::cluster::manifest::Manifest::load(share)? else {
         return Ok(());
     };
-    let waiting: Vec<(String, u32)> = m
+    let waiting: Vec<(String, ServerId)> = m
         .awaiting_registration()
         .map(|n| (n.name.clone(), n.server_id))
         .collect();

@@ -10,6 +10,7 @@ use crate::cluster::pairing::JoinCode;
 use crate::clusterlog::peer::News;
 use crate::clusterlog::{Event, Matched, PeerWatch};
 use crate::discovery::{Announcer, Scope};
+use crate::plan::ServerId;
 use crate::problem::{Exit, Problem};
 use crate::profile::Profile;
 use std::path::PathBuf;
@@ -42,9 +43,9 @@ pub enum JoinEvent {
     /// Announcing on these interfaces.
     Announcing { scope: String },
     /// The primary added it to the cluster manifest.
-    Added { server_id: u32 },
+    Added { server_id: ServerId },
     /// Its registration in MDaemon is confirmed; `verify`: verification follows.
-    Registered { server_id: u32, verify: bool },
+    Registered { server_id: ServerId, verify: bool },
     /// Following this node's cluster log for the primary.
     Verifying { primary: String, pattern: String },
     /// The log file: found, changed, or still looked for.

@@ -6,7 +6,7 @@ mod from_disk;
 
 use crate::ini::IniDoc;
 use crate::plan::file::{InstallTable, LbTable, MountTable, NodeTable, PlanFile, SharedTable};
-use crate::plan::{check_address, check_computer_name, Plan, PlanError, Role};
+use crate::plan::{check_address, check_computer_name, Plan, PlanError, Role, ServerId};
 use crate::profile::Profile;
 use crate::steps::StepId;
 use crate::winpath::WinPath;
@@ -129,7 +129,7 @@ pub struct Secondary {
     pub name: String,
     pub address: String,
     /// None: mdcluster assigns one (the cluster manifest keeps it).
-    pub server_id: Option<u32>,
+    pub server_id: Option<ServerId>,
     /// A removed node whose server ID it takes over (explicit replace).
     pub replaces: Option<String>,
 }
@@ -181,7 +181,10 @@ impl Answers {
             node_name: primary.map(|n| n.name.clone()).unwrap_or_default(),
             node_address: primary.map(|n| n.address.clone()).unwrap_or_default(),
             // A plan without the primary's server ID (0): the default, 1.
-            server_id: primary.and_then(|n| n.server_id).unwrap_or(1).to_string(),
+            server_id: primary
+                .and_then(|n| n.server_id)
+                .unwrap_or(ServerId::FIRST)
+                .to_string(),
             stop_mdaemon: yes_no(plan.options.stop_mdaemon),
             keep_source: yes_no(plan.options.keep_source),
             restart: yes_no(plan.options.restart),
@@ -379,7 +382,7 @@ impl Answers {
             name: text(&n.name),
             address: text(&n.address),
             role: Role::Secondary,
-            server_id: n.server_id.map(i64::from),
+            server_id: n.server_id.map(|id| i64::from(id.get())),
             replaces: n.replaces.clone(),
         }));
         let mut mounts = Vec::new();
@@ -550,7 +553,7 @@ mod tests {
                 Secondary {
                     name: "MAIL4".into(),
                     address: "mail4.example.com".into(),
-                    server_id: Some(2),
+                    server_id: ServerId::new(2),
                     replaces: Some("MAIL3".into()),
                 },
             ],

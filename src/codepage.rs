@@ -7,7 +7,7 @@ use std::borrow::Cow;
 /// Encodes `text` as Windows-1252 (WHATWG mapping, so U+0081, U+008D,
 /// U+008F, U+0090 and U+009D round-trip to their bytes), one byte per
 /// character. Errs with the first character that has no byte.
-pub fn encode_windows_1252(text: &str) -> Result<Cow<'_, [u8]>, char> {
+pub(crate) fn encode_windows_1252(text: &str) -> Result<Cow<'_, [u8]>, char> {
     if text.is_ascii() {
         return Ok(Cow::Borrowed(text.as_bytes()));
     }
@@ -25,7 +25,7 @@ pub fn encode_windows_1252(text: &str) -> Result<Cow<'_, [u8]>, char> {
 }
 
 /// Decodes Windows-1252; never fails (every byte maps to a character).
-pub fn decode_windows_1252(bytes: &[u8]) -> String {
+pub(crate) fn decode_windows_1252(bytes: &[u8]) -> String {
     WINDOWS_1252
         .decode_without_bom_handling(bytes)
         .0

@@ -41,7 +41,7 @@ impl From<Exit> for u8 {
 }
 
 /// Text for `--help` and the README.
-pub const EXIT_CODES_HELP: &str = "\
+pub(crate) const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0  success: changed what was needed, or nothing to do
   1  any other error
@@ -100,14 +100,10 @@ impl Problem {
         self.fix = Some(fix.into());
         self
     }
-    pub fn in_step(mut self, step: &'static str) -> Problem {
+    pub(crate) fn in_step(mut self, step: &'static str) -> Problem {
         if self.step.is_none() {
             self.step = Some(step);
         }
-        self
-    }
-    pub fn with_exit(mut self, exit: Exit) -> Problem {
-        self.exit = exit;
         self
     }
     /// An I/O error on a path, as a sentence naming the path and the OS reason.
@@ -118,7 +114,7 @@ impl Problem {
 }
 
 /// The OS reason in words, without Rust's "(os error N)" noise where a kind says it better.
-pub fn describe_io(err: &std::io::Error) -> String {
+pub(crate) fn describe_io(err: &std::io::Error) -> String {
     use std::io::ErrorKind::*;
     match err.kind() {
         NotFound => "it does not exist".to_string(),

@@ -17,14 +17,14 @@
 
 use std::ffi::OsString;
 
-pub const CRASH_AFTER_RECORD: &str = "MDCLUSTER_CRASH_AFTER_RECORD";
-pub const CRASH_AT: &str = "MDCLUSTER_CRASH_AT";
-pub const FAIL_AT_ACTION: &str = "MDCLUSTER_FAIL_AT_ACTION";
-pub const NO_RENAME: &str = "MDCLUSTER_NO_RENAME";
-pub const UNREADABLE: &str = "MDCLUSTER_TEST_UNREADABLE";
+pub(crate) const CRASH_AFTER_RECORD: &str = "MDCLUSTER_CRASH_AFTER_RECORD";
+pub(crate) const CRASH_AT: &str = "MDCLUSTER_CRASH_AT";
+pub(crate) const FAIL_AT_ACTION: &str = "MDCLUSTER_FAIL_AT_ACTION";
+pub(crate) const NO_RENAME: &str = "MDCLUSTER_NO_RENAME";
+pub(crate) const UNREADABLE: &str = "MDCLUSTER_TEST_UNREADABLE";
 pub const CLOCK_SKEW_MS: &str = "MDCLUSTER_TEST_CLOCK_SKEW_MS";
-pub const PANIC_AFTER_FIRST_FRAME: &str = "MDCLUSTER_TEST_PANIC";
-pub const EXIT_AFTER_FIRST_FRAME: &str = "MDCLUSTER_EXIT_AFTER_FIRST_FRAME";
+pub(crate) const PANIC_AFTER_FIRST_FRAME: &str = "MDCLUSTER_TEST_PANIC";
+pub(crate) const EXIT_AFTER_FIRST_FRAME: &str = "MDCLUSTER_EXIT_AFTER_FIRST_FRAME";
 
 /// The value of a hook, when set.
 pub fn value(hook: &str) -> Option<OsString> {
@@ -32,7 +32,7 @@ pub fn value(hook: &str) -> Option<OsString> {
 }
 
 /// Whether a hook is set at all.
-pub fn is_set(hook: &str) -> bool {
+pub(crate) fn is_set(hook: &str) -> bool {
     value(hook).is_some()
 }
 

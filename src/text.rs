@@ -50,7 +50,7 @@ pub fn sanitize(text: &str) -> Cow<'_, str> {
 
 /// [`sanitize`] line by line: the line breaks stay (text printed as several
 /// lines), everything else is escaped, `\r` included.
-pub fn sanitize_lines(text: &str) -> Cow<'_, str> {
+pub(crate) fn sanitize_lines(text: &str) -> Cow<'_, str> {
     if !text.chars().any(|c| c != '\n' && needs_escape(c)) {
         return Cow::Borrowed(text);
     }
@@ -60,7 +60,7 @@ pub fn sanitize_lines(text: &str) -> Cow<'_, str> {
 
 /// A path for the screen: [`sanitize`]d, so a line break in a file name is
 /// shown as `\x0a` instead of starting a new line.
-pub fn safe_path(path: &std::path::Path) -> String {
+pub(crate) fn safe_path(path: &std::path::Path) -> String {
     sanitize(&path.display().to_string()).into_owned()
 }
 
@@ -74,7 +74,7 @@ pub fn safe_path(path: &std::path::Path) -> String {
 ///
 /// Outside strings JSON has neither backslashes nor control characters, so a
 /// plain scan of escapes and characters finds exactly the strings' content.
-pub fn sanitize_json_text(json: &str) -> Cow<'_, str> {
+pub(crate) fn sanitize_json_text(json: &str) -> Cow<'_, str> {
     if !json.contains('\\') && !json.chars().any(needs_escape) {
         return Cow::Borrowed(json);
     }
@@ -156,14 +156,14 @@ pub fn needs_escape(ch: char) -> bool {
 
 /// A time in Unix milliseconds as a clock time in UTC (`14:05 UTC`), for
 /// "valid until"; `?` when it is out of range.
-pub fn clock_utc(ms: i64) -> String {
+pub(crate) fn clock_utc(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms)
         .map(|t| t.strftime("%H:%M UTC").to_string())
         .unwrap_or_else(|_| "?".into())
 }
 
 /// 1-based line and column (in characters) of a byte offset.
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let mut offset = offset.min(text.len());
     while !text.is_char_boundary(offset) {
         offset -= 1;

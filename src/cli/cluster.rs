@@ -43,7 +43,7 @@ pub struct Place {
 
 /// Which network interfaces mDNS uses.
 #[derive(Args, Debug, Clone)]
-pub struct ScopeArgs {
+pub(crate) struct ScopeArgs {
     /// Use only loopback: nothing leaves this machine (trials, tests)
     #[arg(long)]
     pub loopback: bool,
@@ -62,7 +62,7 @@ impl ScopeArgs {
 }
 
 /// Where things are for a command.
-pub struct Located {
+pub(crate) struct Located {
     pub plan: Option<Plan>,
     pub root: PathBuf,
     pub share: Option<PathBuf>,
@@ -123,7 +123,7 @@ impl Place {
 }
 
 #[derive(Args, Debug)]
-pub struct CodeArgs {
+pub(crate) struct CodeArgs {
     #[command(flatten)]
     pub place: Place,
     /// Print the code in force without replacing it (exit 3 when none is)
@@ -170,7 +170,7 @@ pub fn code(profile: &Profile, a: &CodeArgs) -> Result<Exit, Problem> {
 }
 
 #[derive(Args, Debug)]
-pub struct JoinArgs {
+pub(crate) struct JoinArgs {
     #[command(flatten)]
     pub place: Place,
     /// The join code the primary shows (asked for on a terminal when left out).
@@ -509,7 +509,7 @@ fn report_facts(f: &Facts, json: bool) {
 }
 
 #[derive(Args, Debug)]
-pub struct DiscoverArgs {
+pub(crate) struct DiscoverArgs {
     #[command(flatten)]
     pub place: Place,
     /// The join code (default: the one `mdcluster code` issued here)
@@ -532,7 +532,7 @@ pub struct DiscoverArgs {
 }
 
 /// The primary's view, from a located installation.
-pub fn primary_view(
+pub(crate) fn primary_view(
     profile: &Profile,
     at: &Located,
     scope: &Scope,
@@ -552,7 +552,7 @@ pub fn primary_view(
 /// What a survey from this installation needs: the primary's name (from
 /// the plan, else this computer's), the code given (else the one issued
 /// here), the rules to go on despite.
-pub fn survey_settings(
+pub(crate) fn survey_settings(
     at: &Located,
     scope: &Scope,
     code: Option<&str>,
@@ -665,7 +665,7 @@ fn print_reports(reports: &[NodeReport]) {
 }
 
 #[derive(Args, Debug)]
-pub struct RegisterArgs {
+pub(crate) struct RegisterArgs {
     /// The plan of this cluster
     #[arg(long, value_name = "FILE")]
     pub plan: PathBuf,
@@ -691,7 +691,7 @@ pub fn register(profile: &Profile, a: &RegisterArgs) -> Result<Exit, Problem> {
 }
 
 #[derive(Args, Debug)]
-pub struct RemoveArgs {
+pub(crate) struct RemoveArgs {
     /// The plan of this cluster
     #[arg(long, value_name = "FILE")]
     pub plan: PathBuf,
@@ -725,7 +725,7 @@ pub fn remove(profile: &Profile, a: &RemoveArgs) -> Result<Exit, Problem> {
 
 /// How `apply` listens for the plan's secondaries.
 #[derive(Args, Debug, Clone)]
-pub struct DiscoveryArgs {
+pub(crate) struct DiscoveryArgs {
     /// The join code (default: the one `mdcluster code` issued here)
     #[arg(long, value_name = "CODE")]
     pub code: Option<String>,
@@ -759,7 +759,7 @@ impl DiscoveryArgs {
 }
 
 #[derive(Args, Debug)]
-pub struct BenchDiscoveryArgs {
+pub(crate) struct BenchDiscoveryArgs {
     #[command(flatten)]
     pub place: Place,
     /// The join code (default: the one `mdcluster code` issued here)
@@ -837,7 +837,7 @@ fn until_trusted(
 /// a node's start, and from its first announcement, until the primary sees it
 /// trusted; then how long a primary that starts listening while the node
 /// announces takes. One JSON line.
-pub fn bench_discovery(profile: &Profile, a: &BenchDiscoveryArgs) -> Result<Exit, Problem> {
+pub(crate) fn bench_discovery(profile: &Profile, a: &BenchDiscoveryArgs) -> Result<Exit, Problem> {
     use std::io::BufRead;
     let at = a.place.locate(profile)?;
     let scope = a.scope.scope();

@@ -735,7 +735,7 @@ pub fn steps(json: bool) {
     }
 }
 
-pub fn profile_show(profile: &Profile, file: Option<&Path>, table: bool) {
+pub(crate) fn profile_show(profile: &Profile, file: Option<&Path>, table: bool) {
     if table {
         for (name, value, source) in profile.entries() {
             say!(
@@ -775,7 +775,7 @@ fn absolute(p: &Path) -> Result<std::path::PathBuf, Problem> {
 }
 
 /// The hidden `bench-mover` command: one move or copy, timed, as one JSON line.
-pub fn bench_mover(b: &BenchMoverArgs) -> Result<Exit, Problem> {
+pub(crate) fn bench_mover(b: &BenchMoverArgs) -> Result<Exit, Problem> {
     use crate::fsops::mover;
     let opts = mover::Options {
         allow_rename: !b.no_rename,

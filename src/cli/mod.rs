@@ -23,7 +23,7 @@ use std::path::PathBuf;
                   resumes where an interrupted run stopped.",
     after_help = EXIT_CODES_HELP
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Use this MDaemon profile instead of the built-in one (see `mdcluster profile show`)
     #[arg(long, global = true, value_name = "FILE")]
     profile: Option<PathBuf>,
@@ -134,7 +134,7 @@ struct WizardArgs {
 
 /// Where the wizard looks for secondaries (steps 6-9).
 #[derive(Args, Debug, Clone, Default)]
-pub struct WizardDiscovery {
+pub(crate) struct WizardDiscovery {
     /// Look for secondaries on loopback only (sandbox nodes on this machine)
     #[arg(long, conflicts_with = "no_discovery")]
     pub loopback: bool,

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FormatArg {
+pub(crate) enum FormatArg {
     /// `Sun 2026-11-22 10:15:02.117: 17: text`
     Classic,
     /// `261122 101503204 I [1002FA89] 0x415041A1 text`
@@ -25,7 +25,7 @@ pub enum FormatArg {
 }
 
 #[derive(Args, Debug)]
-pub struct SimulateArgs {
+pub(crate) struct SimulateArgs {
     /// The primary: a sample installation made by `mdcluster sandbox`
     #[arg(long, value_name = "DIR")]
     pub primary: PathBuf,

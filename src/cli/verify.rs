@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Args, Debug)]
-pub struct VerifyArgs {
+pub(crate) struct VerifyArgs {
     /// The plan file
     #[arg(long, value_name = "FILE")]
     pub plan: PathBuf,
@@ -113,14 +113,14 @@ pub fn verify(profile: &Profile, a: &VerifyArgs) -> Result<Exit, Problem> {
 
 /// How `verify` shows its work: JSON lines, and every line read.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Show {
+pub(crate) struct Show {
     pub json: bool,
     pub lines: bool,
 }
 
 /// The verify workflow for a plan, rendered as text (a live grid on a
 /// terminal) or JSON lines; exit 5 when a confirmation is missing.
-pub fn verify_plan(
+pub(crate) fn verify_plan(
     profile: &Profile,
     plan: &Plan,
     timeout: Duration,

@@ -76,7 +76,7 @@ pub fn licence_fingerprint(key: &str) -> String {
 }
 
 /// A certificate thumbprint, shortened for announcements.
-pub fn thumbprint_id(thumbprint: &str) -> Option<String> {
+pub(crate) fn thumbprint_id(thumbprint: &str) -> Option<String> {
     let hex: String = thumbprint
         .chars()
         .filter(|c| !c.is_whitespace() && *c != ':')
@@ -176,7 +176,7 @@ fn installed_certificates(root: &Path) -> Option<Vec<String>> {
 
 /// The machine's time zone: Windows' own name on Windows, otherwise TZ or
 /// the system's zone name.
-pub fn os_time_zone() -> String {
+pub(crate) fn os_time_zone() -> String {
     #[cfg(windows)]
     if let Ok(out) = std::process::Command::new("tzutil").arg("/g").output() {
         let name = String::from_utf8_lossy(&out.stdout).trim().to_string();
@@ -205,7 +205,7 @@ pub fn os_time_zone() -> String {
 
 /// Probe the shared path: writable, by whom, and the clock against the file
 /// server's (the probe file's timestamp is the server's time on a share).
-pub fn check_share(share: &Path) -> ShareCheck {
+pub(crate) fn check_share(share: &Path) -> ShareCheck {
     let identity = identity();
     let writable = Some(crate::fsops::probe::write_probe(share).is_ok());
     ShareCheck {
@@ -217,7 +217,7 @@ pub fn check_share(share: &Path) -> ShareCheck {
 }
 
 /// File server time minus local time, measured with a file written on the share.
-pub fn clock_offset(share: &Path) -> Option<i64> {
+pub(crate) fn clock_offset(share: &Path) -> Option<i64> {
     let probe = share.join(format!(
         ".mdcluster-clock-{}-{}",
         std::process::id(),
@@ -233,7 +233,7 @@ pub fn clock_offset(share: &Path) -> Option<i64> {
 }
 
 /// This machine's Windows computer name (elsewhere: the host name, made one).
-pub fn computer_name() -> String {
+pub(crate) fn computer_name() -> String {
     #[cfg(windows)]
     if let Ok(name) = std::env::var("COMPUTERNAME") {
         if crate::plan::check_computer_name(&name).is_ok() {
@@ -244,7 +244,7 @@ pub fn computer_name() -> String {
 }
 
 /// A computer name from a host name: letters, digits and hyphens, up to 15.
-pub fn netbios_name(host: &str) -> String {
+pub(crate) fn netbios_name(host: &str) -> String {
     let first = host.split('.').next().unwrap_or(host);
     let name: String = first
         .chars()

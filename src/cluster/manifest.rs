@@ -19,18 +19,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub const DIR: &str = "mdcluster";
+pub(crate) const DIR: &str = "mdcluster";
 pub const FILE: &str = "cluster.toml";
-pub const LOCK: &str = "cluster.lock";
+pub(crate) const LOCK: &str = "cluster.lock";
 /// The file the manifest lock's OS lock is taken on (see [`ManifestLock`]).
-pub const GUARD: &str = "cluster.guard";
+pub(crate) const GUARD: &str = "cluster.guard";
 /// A lock not refreshed for this long belongs to a run that is gone.
-pub const STALE_SECS: i64 = 120;
+pub(crate) const STALE_SECS: i64 = 120;
 const HEARTBEAT: Duration = Duration::from_secs(15);
 
 /// The manifest format this mdcluster writes and the newest it reads (the
 /// file's `version`); see docs/state-formats.md.
-pub const FORMAT: u32 = 1;
+pub(crate) const FORMAT: u32 = 1;
 
 // Unknown fields are read past, not refused: a node with a newer mdcluster
 // may have added some. Replacing such a file is refused instead (`save`).
@@ -69,7 +69,7 @@ pub struct Member {
 }
 
 /// The manifest folder on the share (local path).
-pub fn dir_of(share: &Path) -> PathBuf {
+pub(crate) fn dir_of(share: &Path) -> PathBuf {
     share.join(DIR)
 }
 
@@ -272,7 +272,7 @@ impl Manifest {
     /// Undo of a manifest write: take back the nodes it added. One already
     /// registered in MDaemon keeps its ID retired (MDaemon may still know it);
     /// those are returned. The primary goes only with everything else.
-    pub fn take_back(&mut self, added: &[String], now: &str) -> Vec<String> {
+    pub(crate) fn take_back(&mut self, added: &[String], now: &str) -> Vec<String> {
         let is_added = |n: &str| added.iter().any(|a| a.eq_ignore_ascii_case(n));
         let mut registered = Vec::new();
         let mut kept = Vec::new();
@@ -315,7 +315,7 @@ impl Manifest {
 /// A manifest that cannot be read for a moment (a share that does not
 /// answer) is "not yet"; one that is damaged or from a newer mdcluster is
 /// an error, so that a waiting `join` says so instead of waiting forever.
-pub fn standing(share: &Path, name: &str) -> Result<Option<(ServerId, bool)>, Problem> {
+pub(crate) fn standing(share: &Path, name: &str) -> Result<Option<(ServerId, bool)>, Problem> {
     let path = dir_of(share).join(FILE);
     // Read once: a share that does not answer for a moment is "not yet".
     let Ok(text) = std::fs::read_to_string(&path) else {
@@ -453,12 +453,12 @@ fn read_holder(path: &Path) -> Option<Holder> {
 impl ManifestLock {
     /// Who holds the lock, when another live process does (checked before a
     /// run, so a refusal comes before any change).
-    pub fn held_elsewhere(share: &Path) -> Option<String> {
+    pub(crate) fn held_elsewhere(share: &Path) -> Option<String> {
         let h = read_holder(&dir_of(share).join(LOCK))?;
         (h.is_live() && !h.is_me()).then(|| h.describe())
     }
 
-    pub fn acquire(share: &Path, command: &str) -> Result<ManifestLock, Problem> {
+    pub(crate) fn acquire(share: &Path, command: &str) -> Result<ManifestLock, Problem> {
         use crate::fsops::lock::{try_lock_path, LockError};
         let dir = dir_of(share);
         let path = dir.join(LOCK);
@@ -623,7 +623,7 @@ fn newer_format(version: i64, path: &Path) -> Problem {
 /// `current` (at `path`): not when it holds what this version does not know
 /// (a newer format, fields a newer mdcluster or a hand edit added), which
 /// replacing it would drop, nor when it cannot be read as a manifest at all.
-pub fn check_replaceable(current: &str, path: &Path) -> Result<(), Problem> {
+pub(crate) fn check_replaceable(current: &str, path: &Path) -> Result<(), Problem> {
     let unknown = unknown_fields(current).map_err(|why| {
         Problem::refused(format!("the cluster manifest is damaged: {why}"))
             .at(path.display().to_string())
@@ -648,7 +648,7 @@ pub fn check_replaceable(current: &str, path: &Path) -> Result<(), Problem> {
 }
 
 /// [`check_replaceable`] for the file at `path`; a missing file may be written.
-pub fn check_file_replaceable(path: &Path) -> Result<(), Problem> {
+pub(crate) fn check_file_replaceable(path: &Path) -> Result<(), Problem> {
     match std::fs::read_to_string(path) {
         Ok(current) => check_replaceable(&current, path),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -718,7 +718,7 @@ fn unknown_fields(text: &str) -> Result<Vec<String>, String> {
 /// The nodes whose confirmation is awaited: the primary and every secondary
 /// registered in the cluster manifest (registration confirmed). Also returns
 /// the plan's secondaries that are not registered yet (not awaited).
-pub fn registered_nodes(
+pub(crate) fn registered_nodes(
     plan: &Plan,
     manifest: Option<&Manifest>,
 ) -> (Vec<crate::clusterlog::confirm::NodeSpec>, Vec<String>) {

@@ -22,9 +22,9 @@ use std::path::Path;
 /// The mDNS service type mdcluster announces and browses.
 pub const SERVICE_TYPE: &str = "_mdcluster._tcp.local.";
 /// How far an announcement's timestamp may be from the primary's clock.
-pub const FRESH_MS: i64 = 60_000;
+pub(crate) const FRESH_MS: i64 = 60_000;
 /// How long a join code is valid.
-pub const CODE_LIFETIME_SECS: i64 = 3600;
+pub(crate) const CODE_LIFETIME_SECS: i64 = 3600;
 const ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
 const CODE_LEN: usize = 12;
 const CODE_FILE: &str = "join-code.json";
@@ -89,7 +89,7 @@ struct StoredCode {
 }
 
 /// Issue a new join code and keep it in the state folder (owner-only).
-pub fn issue_code(state_dir: &Path) -> Result<(JoinCode, i64), Problem> {
+pub(crate) fn issue_code(state_dir: &Path) -> Result<(JoinCode, i64), Problem> {
     crate::fsops::state_dir::create_state_dir(state_dir)?;
     let code = JoinCode::generate();
     let expires_ms = super::facts::now_ms() + CODE_LIFETIME_SECS * 1000;
@@ -110,12 +110,12 @@ pub fn issue_code(state_dir: &Path) -> Result<(JoinCode, i64), Problem> {
 }
 
 /// The primary's current join code, unless it has expired.
-pub fn current_code(state_dir: &Path) -> Option<JoinCode> {
+pub(crate) fn current_code(state_dir: &Path) -> Option<JoinCode> {
     current_code_until(state_dir).map(|(c, _)| c)
 }
 
 /// The current join code and when it expires (Unix milliseconds).
-pub fn current_code_until(state_dir: &Path) -> Option<(JoinCode, i64)> {
+pub(crate) fn current_code_until(state_dir: &Path) -> Option<(JoinCode, i64)> {
     let text = std::fs::read(state_dir.join(CODE_FILE)).ok()?;
     let stored: StoredCode = serde_json::from_slice(&text).ok()?;
     let code = JoinCode::parse(&stored.code).ok()?;

@@ -100,11 +100,11 @@ impl Verdict {
 }
 
 /// How the clock rule was measured, for people.
-pub const CLOCK_METHOD: &str = "each node writes a file on the share and compares the file server's timestamp \
+pub(crate) const CLOCK_METHOD: &str = "each node writes a file on the share and compares the file server's timestamp \
 with its own clock; the difference of the two offsets is the difference of the two clocks, whatever the network delay";
 
 /// One of the primary's networks: an address and its prefix length.
-pub type Subnet = (IpAddr, u8);
+pub(crate) type Subnet = (IpAddr, u8);
 
 fn v(rule: RuleId, level: Level, detail: impl Into<String>) -> Verdict {
     Verdict {

@@ -164,7 +164,7 @@ impl Confirmations {
         out
     }
 
-    pub fn all_confirmed(&self) -> bool {
+    pub(crate) fn all_confirmed(&self) -> bool {
         self.nodes.iter().any(|(n, _)| !n.primary) && self.missing().is_empty()
     }
 }

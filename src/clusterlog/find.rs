@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 /// How deep below the Logs folder the cluster log is looked for.
-pub const MAX_DEPTH: usize = 4;
+pub(crate) const MAX_DEPTH: usize = 4;
 
 /// What was looked for and what was found.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -31,7 +31,7 @@ pub struct Found {
 impl Found {
     /// Where the log is looked for, written with this system's separator:
     /// `C:\MDaemon\Logs\**\*Cluster*.log` on Windows.
-    pub fn search_pattern(&self) -> String {
+    pub(crate) fn search_pattern(&self) -> String {
         let sep = std::path::MAIN_SEPARATOR;
         format!("{}{sep}**{sep}{}", self.dir.display(), self.pattern)
     }
@@ -60,7 +60,7 @@ impl Found {
 }
 
 /// The Logs folder of the installation at `root`.
-pub fn logs_dir(root: &Path, profile: &Profile) -> PathBuf {
+pub(crate) fn logs_dir(root: &Path, profile: &Profile) -> PathBuf {
     let mut dir = root.to_path_buf();
     for part in profile
         .logs
@@ -122,7 +122,7 @@ fn key_of(path: &Path) -> Key {
 }
 
 /// The first `YYYY-MM-DD` in a file name.
-pub fn date_in_name(name: &str) -> Option<String> {
+pub(crate) fn date_in_name(name: &str) -> Option<String> {
     let b = name.as_bytes();
     (0..b.len().saturating_sub(9)).find_map(|i| {
         let w = b.get(i..i + 10)?;
@@ -133,7 +133,7 @@ pub fn date_in_name(name: &str) -> Option<String> {
 }
 
 /// `*` and `?` globbing, without case (Windows file names).
-pub fn glob_match(pattern: &str, name: &str) -> bool {
+pub(crate) fn glob_match(pattern: &str, name: &str) -> bool {
     let p: Vec<char> = pattern.to_lowercase().chars().collect();
     let n: Vec<char> = name.to_lowercase().chars().collect();
     let (mut pi, mut ni) = (0, 0);

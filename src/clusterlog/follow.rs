@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// How often the Logs folder is searched again for a newer file.
-pub const FIND_EVERY: Duration = Duration::from_millis(1000);
+pub(crate) const FIND_EVERY: Duration = Duration::from_millis(1000);
 
 const CHUNK: usize = 64 * 1024;
 

@@ -6,7 +6,7 @@ use super::confirm::{NodeLog, NodeSpec, Seen};
 use serde::Serialize;
 
 /// The checks per node, in grid order.
-pub const CHECKS: [&str; 6] = [
+pub(crate) const CHECKS: [&str; 6] = [
     "reachable",
     "registered",
     "connected",

@@ -44,7 +44,7 @@ use std::time::Duration;
 pub const MAX_LINE: usize = 8 * 1024;
 
 /// How often the follower looks at the file.
-pub const POLL: Duration = Duration::from_millis(100);
+pub(crate) const POLL: Duration = Duration::from_millis(100);
 
 /// Everything needed to turn log lines into matched events.
 pub struct Reader {

@@ -52,7 +52,7 @@ impl Watch {
     }
 
     /// Also hand on every line read ([`News::Line`]).
-    pub fn with_lines(mut self) -> Watch {
+    pub(crate) fn with_lines(mut self) -> Watch {
         self.lines_wanted = true;
         self
     }
@@ -115,7 +115,7 @@ impl Watch {
     }
 
     /// Lines in no known format.
-    pub fn unknown_lines(&self) -> u64 {
+    pub(crate) fn unknown_lines(&self) -> u64 {
         self.unknown
     }
 }

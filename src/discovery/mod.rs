@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How often a secondary signs its announcement again.
-pub const RESIGN: Duration = Duration::from_secs(20);
+pub(crate) const RESIGN: Duration = Duration::from_secs(20);
 /// The port in the service record: MDaemon's Remote Administration (nothing
 /// connects to it through discovery; the TXT record carries the facts).
 const PORT: u16 = 1000;
@@ -43,7 +43,7 @@ pub struct Scope {
 }
 
 /// One local network: an address and its prefix length.
-pub type Network = (IpAddr, u8);
+pub(crate) type Network = (IpAddr, u8);
 
 impl Scope {
     /// The local networks in scope.
@@ -93,7 +93,7 @@ impl Scope {
     /// Why named interfaces cannot be used: one phrase per unusable name (not
     /// found with an address, down, or only link-local IPv6 addresses). Empty
     /// for the other scopes.
-    pub fn unusable(&self) -> Vec<String> {
+    pub(crate) fn unusable(&self) -> Vec<String> {
         if self.loopback || self.interfaces.is_empty() {
             return Vec::new();
         }
@@ -283,14 +283,18 @@ impl Sighting {
     /// announcement: those it signs, which are the node's, and the others,
     /// which only an unsigned A/AAAA record for its host name gives (anyone on
     /// the LAN can send one), so they are never attributed to it.
-    pub fn signed_and_unsigned(&self, a: &Announcement) -> (Vec<IpAddr>, Vec<IpAddr>) {
+    pub(crate) fn signed_and_unsigned(&self, a: &Announcement) -> (Vec<IpAddr>, Vec<IpAddr>) {
         self.addresses
             .iter()
             .partition(|ip| a.facts.addresses.contains(ip))
     }
 
     /// Trusted: well-formed, signed with `code`, and fresh.
-    pub fn trust(&self, code: Option<&JoinCode>, now: i64) -> Result<&Announcement, Untrusted> {
+    pub(crate) fn trust(
+        &self,
+        code: Option<&JoinCode>,
+        now: i64,
+    ) -> Result<&Announcement, Untrusted> {
         let a = self.announcement.as_ref().map_err(Clone::clone)?;
         a.verify(code, now)?;
         // The signed addresses must include one the records came from, so a
@@ -396,7 +400,7 @@ impl Browser {
         }
     }
 
-    pub fn sightings(&self) -> impl Iterator<Item = &Sighting> {
+    pub(crate) fn sightings(&self) -> impl Iterator<Item = &Sighting> {
         self.seen.values()
     }
 }
@@ -409,7 +413,12 @@ impl Drop for Browser {
 }
 
 /// Why nothing (trusted) was found, as far as can be seen from here.
-pub fn explain_nothing(scope: &Scope, seen: usize, trusted: usize, waited: Duration) -> String {
+pub(crate) fn explain_nothing(
+    scope: &Scope,
+    seen: usize,
+    trusted: usize,
+    waited: Duration,
+) -> String {
     if scope.networks().is_empty() {
         return format!("no network interface to search on ({}): connect this machine to the LAN, or name one with --interface", scope.describe_problems());
     }

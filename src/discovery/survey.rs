@@ -17,7 +17,7 @@ pub enum Source {
 }
 
 /// Why an address in [`NodeReport::unsigned_addresses`] is not the node's.
-pub const UNSIGNED_ADDRESS: &str = "not in its signed announcement: only an unsigned mDNS address record gives it (anyone on the LAN can send one)";
+pub(crate) const UNSIGNED_ADDRESS: &str = "not in its signed announcement: only an unsigned mDNS address record gives it (anyone on the LAN can send one)";
 
 /// One candidate node.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -46,14 +46,14 @@ impl NodeReport {
         (self.trusted || self.source == Source::Manual) && !self.rules.iter().any(Verdict::blocks)
     }
 
-    pub fn blocking(&self) -> Vec<&Verdict> {
+    pub(crate) fn blocking(&self) -> Vec<&Verdict> {
         self.rules.iter().filter(|v| v.blocks()).collect()
     }
 
     /// The address to put in the plan for it: one of [`NodeReport::addresses`],
     /// so for a node found by mDNS one it signed, never one only an unsigned
     /// record gives. Empty when there is none.
-    pub fn plan_address(&self) -> String {
+    pub(crate) fn plan_address(&self) -> String {
         self.addresses
             .first()
             .map(ToString::to_string)
@@ -63,7 +63,7 @@ impl NodeReport {
 
 /// What the primary needs to judge candidates: its own facts, networks, the
 /// licences of the cluster's members and the join code.
-pub struct PrimaryView {
+pub(crate) struct PrimaryView {
     pub facts: Facts,
     pub networks: Vec<Subnet>,
     pub members: Vec<(String, String)>,
@@ -74,7 +74,7 @@ impl PrimaryView {
     /// Read the primary's side: facts of the installation at `root`, the
     /// networks in `scope`, the manifest on `share`, and the join code (the
     /// one given, else the one issued here).
-    pub fn gather(
+    pub(crate) fn gather(
         profile: &crate::profile::Profile,
         root: &std::path::Path,
         share: Option<&std::path::Path>,
@@ -221,7 +221,11 @@ impl Judge<'_> {
     /// Like [`Judge::all`], with the hand-entered hosts judged already (they
     /// are resolved once, not on every look). A host that turns out to be a
     /// node announcing itself with a valid signature is that node.
-    pub fn all_with(&self, sightings: &[&Sighting], manual: Vec<NodeReport>) -> Vec<NodeReport> {
+    pub(crate) fn all_with(
+        &self,
+        sightings: &[&Sighting],
+        manual: Vec<NodeReport>,
+    ) -> Vec<NodeReport> {
         let mut out: Vec<NodeReport> = Vec::new();
         for s in sightings {
             let report = self.sighting(s, &out);

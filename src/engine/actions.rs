@@ -67,7 +67,7 @@ impl ActionEnv<'_> {
     }
 }
 
-pub fn fs_problem(e: FsError) -> Problem {
+pub(crate) fn fs_problem(e: FsError) -> Problem {
     let exit = match e {
         FsError::Verify { .. } => Exit::Verification,
         _ => Exit::Failed,
@@ -88,7 +88,7 @@ pub fn fs_problem(e: FsError) -> Problem {
 }
 
 /// Carry out an action; returns its evidence for the journal.
-pub fn execute(
+pub(crate) fn execute(
     action: &Action,
     env: &ActionEnv,
     progress: &mut dyn FnMut(&mover::Progress),

@@ -296,7 +296,7 @@ impl Evidence {
     }
 
     /// The payload as the journal stores it.
-    pub fn to_journal(&self) -> serde_json::Value {
+    pub(crate) fn to_journal(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or_default()
     }
 }

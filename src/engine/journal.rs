@@ -23,11 +23,11 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-pub const FILE_NAME: &str = "journal.jsonl";
+pub(crate) const FILE_NAME: &str = "journal.jsonl";
 
 /// The journal format this mdcluster writes and the newest it reads. Raised
 /// only for a change older versions would misread; see docs/state-formats.md.
-pub const FORMAT: u32 = 1;
+pub(crate) const FORMAT: u32 = 1;
 
 fn format_one() -> u32 {
     1
@@ -155,7 +155,7 @@ impl Replay {
         self.step(step).is_some()
     }
     /// An earlier run stopped part-way: a step began and did not finish.
-    pub fn interrupted(&self) -> bool {
+    pub(crate) fn interrupted(&self) -> bool {
         !self.undone
             && self
                 .steps
@@ -163,7 +163,7 @@ impl Replay {
                 .any(|s| !s.actions.is_empty() && s.finished.is_none())
     }
     /// MDaemon was stopped by this journal's run and not started again since.
-    pub fn stopped_by_us(&self) -> bool {
+    pub(crate) fn stopped_by_us(&self) -> bool {
         let mut stopped = false;
         for (step, i) in &self.executed {
             let Some(rec) = self.steps.get(step) else {
@@ -183,7 +183,7 @@ impl Replay {
 
     /// Copies of a `--keep-source` run whose source was not removed yet:
     /// (source, copy).
-    pub fn kept_sources(&self) -> Vec<(crate::location::Loc, crate::location::Loc)> {
+    pub(crate) fn kept_sources(&self) -> Vec<(crate::location::Loc, crate::location::Loc)> {
         let Some(rec) = self.steps.get(&StepId::MailStore) else {
             return Vec::new();
         };
@@ -212,7 +212,7 @@ impl Replay {
     }
 
     /// Whether a finished (and not undone) action of this kind exists for the step.
-    pub fn done_kind(&self, step: StepId, kind: &str) -> bool {
+    pub(crate) fn done_kind(&self, step: StepId, kind: &str) -> bool {
         self.steps.get(&step).is_some_and(|rec| {
             rec.actions.iter().enumerate().any(|(i, a)| {
                 a.kind() == kind && rec.done.contains_key(&i) && !rec.undo_done.contains(&i)
@@ -369,7 +369,7 @@ fn complete_prefix_len(bytes: &[u8]) -> usize {
 }
 
 /// A journal open for appending.
-pub struct Journal {
+pub(crate) struct Journal {
     file: std::fs::File,
     path: PathBuf,
     next_seq: u64,
@@ -426,10 +426,6 @@ impl Journal {
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Append one record and flush it to disk before returning.
     pub fn append(&mut self, record: Record) -> Result<(), Problem> {
         let line = Line {
@@ -458,7 +454,7 @@ impl Journal {
 }
 
 /// A run id that sorts by time and names backup folders: `20261121T101530Z-1234`.
-pub fn new_run_id() -> String {
+pub(crate) fn new_run_id() -> String {
     format!(
         "{}-{}",
         jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ"),

@@ -30,7 +30,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// How long to wait for MDaemon to stop or start.
-pub const STOP_TIMEOUT_SECS: u64 = 120;
+pub(crate) const STOP_TIMEOUT_SECS: u64 = 120;
 
 pub struct Engine {
     pub plan: Plan,
@@ -114,10 +114,10 @@ impl Preview {
             matches!(s.state, StepStatus::Ready | StepStatus::Interrupted) && !s.actions.is_empty()
         })
     }
-    pub fn has_changes(&self) -> bool {
+    pub(crate) fn has_changes(&self) -> bool {
         self.pending().next().is_some()
     }
-    pub fn resuming(&self) -> bool {
+    pub(crate) fn resuming(&self) -> bool {
         self.steps
             .iter()
             .any(|s| s.state == StepStatus::Interrupted)
@@ -169,14 +169,14 @@ impl Engine {
     }
 
     /// The installation root on this machine (the state folder's parent).
-    pub fn root_local(&self) -> PathBuf {
+    pub(crate) fn root_local(&self) -> PathBuf {
         self.state_dir
             .parent()
             .map(PathBuf::from)
             .unwrap_or_default()
     }
 
-    pub fn journal_path(&self) -> PathBuf {
+    pub(crate) fn journal_path(&self) -> PathBuf {
         self.state_dir.join(journal::FILE_NAME)
     }
 
@@ -209,7 +209,7 @@ impl Engine {
 
     /// Prepare every step, keeping failed checks in the step plans (the wizard
     /// shows them where they belong). Changes nothing.
-    pub fn prepare(&self) -> Result<Preview, Problem> {
+    pub(crate) fn prepare(&self) -> Result<Preview, Problem> {
         if self.replay.undo_begun && !self.replay.undone {
             return Err(
                 Problem::refused("an undo of this installation was interrupted")
@@ -935,7 +935,7 @@ impl Engine {
     }
 
     /// The actions an undo would reverse, newest first.
-    pub fn undo_list(&self) -> Vec<(StepId, usize, Action)> {
+    pub(crate) fn undo_list(&self) -> Vec<(StepId, usize, Action)> {
         if self.replay.undone {
             return Vec::new();
         }

@@ -76,7 +76,7 @@ fn stamp() -> String {
 
 /// Remove the temporary files in `dir` that runs of this host which are no
 /// longer alive left behind (a kill between writing and renaming).
-pub fn remove_dead_temporaries(dir: &Path) {
+pub(crate) fn remove_dead_temporaries(dir: &Path) {
     remove_temporaries(dir, |pid| !crate::platform::process_alive(pid));
 }
 
@@ -84,7 +84,7 @@ pub fn remove_dead_temporaries(dir: &Path) {
 /// those of earlier versions (`.mdcluster-<random>.tmp`). Only for folders
 /// that no one writes to without holding the installation lock, which the
 /// caller holds (App, the state folder): any other one is a leftover.
-pub fn remove_temporaries_under_lock(dir: &Path) {
+pub(crate) fn remove_temporaries_under_lock(dir: &Path) {
     remove_temporaries(dir, |pid| pid != std::process::id());
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
@@ -122,7 +122,7 @@ fn remove_temporaries(dir: &Path, dead: impl Fn(u32) -> bool) {
 /// Where a write to `path` lands: the file a symbolic link at `path` leads
 /// to (followed to the end), so that the link stays a link and the file it
 /// names gets the new bytes; `path` itself otherwise.
-pub fn write_target(path: &Path) -> Result<PathBuf, FsError> {
+pub(crate) fn write_target(path: &Path) -> Result<PathBuf, FsError> {
     match std::fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_symlink() => {
             std::fs::canonicalize(path).map_err(|e| FsError::io("follow the link", path, e))
@@ -136,7 +136,7 @@ pub fn write_target(path: &Path) -> Result<PathBuf, FsError> {
 /// would keep the old bytes), that this account may open for writing (not
 /// read-only, not immutable), in a folder where it may create files. Reads
 /// only; the folder gets a probe file that is removed again.
-pub fn check_replaceable(path: &Path) -> Result<(), String> {
+pub(crate) fn check_replaceable(path: &Path) -> Result<(), String> {
     let target = write_target(path).map_err(|e| e.to_string())?;
     let meta = std::fs::symlink_metadata(&target)
         .map_err(|e| format!("{}: {}", target.display(), crate::problem::describe_io(&e)))?;
@@ -177,7 +177,7 @@ pub fn check_replaceable(path: &Path) -> Result<(), String> {
 }
 
 /// Copy `from` to `to` durably (used for backups), keeping the modification time.
-pub fn copy_durable(from: &Path, to: &Path) -> Result<(), FsError> {
+pub(crate) fn copy_durable(from: &Path, to: &Path) -> Result<(), FsError> {
     let bytes = std::fs::read(from).map_err(|e| FsError::io("read", from, e))?;
     let meta = std::fs::metadata(from).map_err(|e| FsError::io("read metadata of", from, e))?;
     if let Some(dir) = to.parent() {

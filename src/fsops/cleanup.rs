@@ -31,7 +31,11 @@ enum Entry {
 
 /// Delete from `old` every file identical to its twin in `kept`, and the
 /// folders left empty; log each deletion in `log` first. Returns what was kept.
-pub fn delete_identical(old: &Path, kept: &Path, log: &Path) -> Result<Vec<PathBuf>, FsError> {
+pub(crate) fn delete_identical(
+    old: &Path,
+    kept: &Path,
+    log: &Path,
+) -> Result<Vec<PathBuf>, FsError> {
     let mut out = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -112,7 +116,7 @@ fn flush(
 
 /// Bring back into `old` what [`delete_identical`] logged, from `kept`.
 /// Returns how many files were copied back.
-pub fn restore_deleted(old: &Path, kept: &Path, log: &Path) -> Result<u64, FsError> {
+pub(crate) fn restore_deleted(old: &Path, kept: &Path, log: &Path) -> Result<u64, FsError> {
     let file = match std::fs::File::open(log) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),

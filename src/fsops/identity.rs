@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 /// The identity of a file or folder, whatever name reaches it.
 #[derive(Debug, PartialEq, Eq, Hash)]
-pub struct FileId(Inner);
+pub(crate) struct FileId(Inner);
 
 #[cfg(unix)]
 type Inner = (u64, u64);
@@ -31,7 +31,7 @@ type Inner = (u64, u64);
 type Inner = same_file::Handle;
 
 /// The identity of what `path` reaches (links followed); None when it cannot be reached.
-pub fn file_id(path: &Path) -> Option<FileId> {
+pub(crate) fn file_id(path: &Path) -> Option<FileId> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
@@ -65,7 +65,7 @@ pub fn device(path: &Path) -> Option<u64> {
 
 /// How many names (hard links) the file `path` reaches has; None where the
 /// platform cannot tell.
-pub fn link_count(path: &Path) -> Option<u64> {
+pub(crate) fn link_count(path: &Path) -> Option<u64> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
@@ -97,7 +97,7 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
 
 /// Whether two paths, whose metadata (links not followed) are given, are
 /// one file. On Unix the metadata answer it; elsewhere both are opened.
-pub fn one_file(a: &Path, ma: &std::fs::Metadata, b: &Path, mb: &std::fs::Metadata) -> bool {
+pub(crate) fn one_file(a: &Path, ma: &std::fs::Metadata, b: &Path, mb: &std::fs::Metadata) -> bool {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
@@ -113,7 +113,7 @@ pub fn one_file(a: &Path, ma: &std::fs::Metadata, b: &Path, mb: &std::fs::Metada
 
 /// How one place lies relative to another on disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OnDisk {
+pub(crate) enum OnDisk {
     /// The same folder (two names of one).
     Same,
     /// Inside the other (or will be, once created).
@@ -157,7 +157,7 @@ pub struct Survey {
 
 impl Survey {
     /// How place `a` lies relative to place `b`.
-    pub fn relation(&self, a: usize, b: usize) -> OnDisk {
+    pub(crate) fn relation(&self, a: usize, b: usize) -> OnDisk {
         self.relations
             .get(a)
             .and_then(|r| r.get(b))

@@ -18,14 +18,14 @@ use serde::{Deserialize, Serialize};
 use std::fs::TryLockError;
 use std::path::{Path, PathBuf};
 
-pub const FILE_NAME: &str = "lock";
-pub const HOLDER_FILE: &str = "lock-holder.json";
+pub(crate) const FILE_NAME: &str = "lock";
+pub(crate) const HOLDER_FILE: &str = "lock-holder.json";
 
 /// How often [`try_lock_path`] starts over before it gives up.
 const ATTEMPTS: usize = 100;
 
 #[derive(Debug, Serialize, Deserialize)]
-pub struct Holder {
+pub(crate) struct Holder {
     pub host: String,
     pub pid: u32,
     pub since: String,
@@ -41,7 +41,7 @@ pub struct Held {
 
 /// Why [`try_lock_path`] could not lock.
 #[derive(Debug)]
-pub enum LockError {
+pub(crate) enum LockError {
     /// The file could not be opened or created.
     Open(std::io::Error),
     /// The file system refused the lock or the identity check.
@@ -57,7 +57,7 @@ pub enum LockError {
 /// a holder that released the lock may have removed it in between (then the
 /// lock just taken is on a file nobody else will ever look at, while a third
 /// process may lock a new file at the path). Then it starts over.
-pub fn try_lock_path(path: &Path) -> Result<Option<Held>, LockError> {
+pub(crate) fn try_lock_path(path: &Path) -> Result<Option<Held>, LockError> {
     for attempt in 0..ATTEMPTS {
         let file = match std::fs::OpenOptions::new()
             .create(true)
@@ -94,7 +94,7 @@ pub fn try_lock_path(path: &Path) -> Result<Option<Held>, LockError> {
     Err(LockError::Unstable)
 }
 
-pub struct Lock {
+pub(crate) struct Lock {
     // Held while the lock lives; released (closed) after the files are removed.
     held: Option<Held>,
     path: PathBuf,
@@ -102,7 +102,7 @@ pub struct Lock {
 }
 
 impl Lock {
-    pub fn acquire(dir: &Path, command: &str) -> Result<Lock, Problem> {
+    pub(crate) fn acquire(dir: &Path, command: &str) -> Result<Lock, Problem> {
         let path = dir.join(FILE_NAME);
         let holder = dir.join(HOLDER_FILE);
         let held = match try_lock_path(&path) {

@@ -61,7 +61,7 @@ impl FsError {
 
 /// Flush a folder's entries (new names, renames) to disk. A no-op where the
 /// platform cannot open folders as files.
-pub fn fsync_dir(dir: &Path) -> Result<(), FsError> {
+pub(crate) fn fsync_dir(dir: &Path) -> Result<(), FsError> {
     #[cfg(unix)]
     {
         let f = std::fs::File::open(dir).map_err(|e| FsError::io("open folder", dir, e))?;
@@ -78,7 +78,7 @@ pub fn fsync_dir(dir: &Path) -> Result<(), FsError> {
 /// open (a sharing violation, EBUSY through a FUSE client such as smbnetfs),
 /// and a close reaches the server after the `close` call returned: a rename
 /// or delete right after closing can meet its own handle.
-pub fn retry_busy<T>(mut op: impl FnMut() -> std::io::Result<T>) -> std::io::Result<T> {
+pub(crate) fn retry_busy<T>(mut op: impl FnMut() -> std::io::Result<T>) -> std::io::Result<T> {
     let mut attempt = 0u64;
     loop {
         match op() {

@@ -108,16 +108,16 @@ use walkdir::WalkDir;
 /// computes, so more threads than cores pay off; on the 2-core benchmark
 /// machine 4, 8 and 16 were within the noise (docs/performance.md). 8 keeps
 /// enough requests in flight for a share's latency with half the memory of 16.
-pub const DEFAULT_THREADS: usize = 8;
+pub(crate) const DEFAULT_THREADS: usize = 8;
 
 /// Files per message from the walker to the workers (one wake-up per batch,
 /// not per file).
-pub const BATCH: usize = 64;
+pub(crate) const BATCH: usize = 64;
 
 /// Batches queued per worker between the walker and the workers. With the
 /// batch each worker holds, at most `threads * (QUEUE_PER_THREAD + 1) * BATCH`
 /// files are in flight: the memory bound.
-pub const QUEUE_PER_THREAD: usize = 2;
+pub(crate) const QUEUE_PER_THREAD: usize = 2;
 
 const BUF_SIZE: usize = 256 * 1024;
 const TICK: Duration = Duration::from_millis(100);
@@ -173,9 +173,9 @@ pub enum Flush {
 }
 
 /// Verified temporary files a worker collects before one `syncfs` ([`Flush::Batched`]).
-pub const PENDING_FILES: usize = 512;
+pub(crate) const PENDING_FILES: usize = 512;
 /// Bytes a worker collects before one `syncfs` ([`Flush::Batched`]).
-pub const PENDING_BYTES: u64 = 64 << 20;
+pub(crate) const PENDING_BYTES: u64 = 64 << 20;
 
 /// Running totals for progress reports.
 #[derive(Clone, Copy, Debug, Default)]
@@ -202,7 +202,7 @@ pub struct Outcome {
 }
 
 /// False when the test hook [`crate::test_hooks::NO_RENAME`] is set.
-pub fn rename_allowed() -> bool {
+pub(crate) fn rename_allowed() -> bool {
     !crate::test_hooks::is_set(crate::test_hooks::NO_RENAME)
 }
 
@@ -212,7 +212,7 @@ pub fn rename_allowed() -> bool {
 /// their folders. `totals` are the expected (files, bytes) for progress (and
 /// the counts reported for a rename, which reads nothing). `progress` is called
 /// on the calling thread.
-pub fn move_tree(
+pub(crate) fn move_tree(
     from: &Path,
     to: &Path,
     opts: &Options,
@@ -282,7 +282,11 @@ pub fn copy_tree(
 /// Undo of [`copy_tree`]: delete from `copy` every file that is still identical
 /// to its twin in `source` and every temporary file of ours, then the folders left empty (`copy` itself too unless
 /// `keep_root`). Files that differ are kept and returned: they are not ours to delete.
-pub fn remove_copy(source: &Path, copy: &Path, keep_root: bool) -> Result<Vec<PathBuf>, FsError> {
+pub(crate) fn remove_copy(
+    source: &Path,
+    copy: &Path,
+    keep_root: bool,
+) -> Result<Vec<PathBuf>, FsError> {
     let mut kept = Vec::new();
     if !super::exists(copy) {
         return Ok(kept);
@@ -1381,7 +1385,7 @@ mod hooks {
     }
 
     /// The recorded steps for paths below `root`, in order.
-    pub fn steps_below(root: &Path) -> Vec<(PathBuf, &'static str)> {
+    pub(crate) fn steps_below(root: &Path) -> Vec<(PathBuf, &'static str)> {
         super::lock(&TRACE)
             .iter()
             .filter(|(p, _)| p.starts_with(root))
@@ -1391,11 +1395,11 @@ mod hooks {
 
     /// Make every copy of a file with this (unique) name differ from its source
     /// after it is written, as a failing disk or share would.
-    pub fn corrupt_copies_of(name: &str) {
+    pub(crate) fn corrupt_copies_of(name: &str) {
         super::lock(&CORRUPT).push(name.into());
     }
 
-    pub fn heal(name: &str) {
+    pub(crate) fn heal(name: &str) {
         super::lock(&CORRUPT).retain(|n| n != name);
     }
 
@@ -1403,11 +1407,11 @@ mod hooks {
 
     /// Change a source file with this (unique) name once, right after the
     /// mover has read it, as a program writing to it meanwhile would.
-    pub fn change_source_once(name: &str) {
+    pub(crate) fn change_source_once(name: &str) {
         super::lock(&CHANGE).push(name.into());
     }
 
-    pub fn change_source(src: &Path) {
+    pub(crate) fn change_source(src: &Path) {
         let hit = src.file_name().is_some_and(|n| {
             let mut names = super::lock(&CHANGE);
             let before = names.len();
@@ -1423,7 +1427,7 @@ mod hooks {
         }
     }
 
-    pub fn corrupt(dst: &Path, out: &mut std::fs::File) {
+    pub(crate) fn corrupt(dst: &Path, out: &mut std::fs::File) {
         let hit = dst
             .file_name()
             .is_some_and(|n| super::lock(&CORRUPT).iter().any(|c| c == n));

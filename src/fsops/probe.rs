@@ -38,7 +38,7 @@ fn stamp(dir: &Path) -> String {
 
 /// Run the write probe in `dir`. Leaves nothing behind, also when it fails
 /// part-way; a killed run's leftovers go with the next probe.
-pub fn write_probe(dir: &Path) -> Result<(), FsError> {
+pub(crate) fn write_probe(dir: &Path) -> Result<(), FsError> {
     let stamp = stamp(dir);
     let first = dir.join(&stamp);
     let second = dir.join(format!("{stamp}-renamed"));
@@ -100,7 +100,7 @@ pub struct Kept {
 /// modification time with nanoseconds and (Unix) mode 0600, and read back.
 /// A refusal counts as "not kept" (an SMB share through FUSE may ignore or
 /// refuse both). Leaves nothing behind.
-pub fn metadata_probe(dir: &Path) -> Result<Kept, FsError> {
+pub(crate) fn metadata_probe(dir: &Path) -> Result<Kept, FsError> {
     let path = dir.join(format!("{}-meta", stamp(dir)));
     let wanted = std::time::UNIX_EPOCH + std::time::Duration::new(1_000_000_000, 123_456_700);
     let result = (|| {

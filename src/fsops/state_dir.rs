@@ -5,13 +5,13 @@
 use crate::problem::{Exit, Problem};
 
 /// Name of mdcluster's state folder inside the installation root.
-pub const STATE_DIR: &str = "mdcluster";
+pub(crate) const STATE_DIR: &str = "mdcluster";
 
 /// Why `dir` cannot serve as mdcluster's state folder, if it exists and is
 /// not a plain folder of this account's: a link or junction (backups of
 /// MDaemon.ini, with its licence key, would land wherever it points), or
 /// (Linux) a folder of another user's. None when it is fine or missing.
-pub fn state_folder_problem(dir: &std::path::Path) -> Option<String> {
+pub(crate) fn state_folder_problem(dir: &std::path::Path) -> Option<String> {
     let meta = match std::fs::symlink_metadata(dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
         Err(e) => {
@@ -44,7 +44,7 @@ pub fn state_folder_problem(dir: &std::path::Path) -> Option<String> {
 
 /// The state folder holds backups of the administrator's files: owner-only.
 /// A link, or a folder of another user's, is refused, never followed.
-pub fn create_state_dir(dir: &std::path::Path) -> Result<(), Problem> {
+pub(crate) fn create_state_dir(dir: &std::path::Path) -> Result<(), Problem> {
     if let Some(why) = state_folder_problem(dir) {
         return Err(
             Problem::refused(format!("mdcluster's state folder {}: {why}", dir.display()))

@@ -8,7 +8,7 @@ use walkdir::WalkDir;
 
 /// What a folder holds.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct TreeSummary {
+pub(crate) struct TreeSummary {
     pub files: u64,
     pub bytes: u64,
     pub folders: u64,
@@ -18,7 +18,7 @@ pub struct TreeSummary {
 }
 
 /// The kind of a directory entry, from metadata that does not follow links.
-pub fn kind_of(meta: &std::fs::Metadata) -> Option<&'static str> {
+pub(crate) fn kind_of(meta: &std::fs::Metadata) -> Option<&'static str> {
     let ft = meta.file_type();
     if ft.is_file() || ft.is_dir() {
         None
@@ -31,7 +31,7 @@ pub fn kind_of(meta: &std::fs::Metadata) -> Option<&'static str> {
 
 /// Count files, bytes and folders below `root` (root itself not counted as a folder).
 /// A missing root is an empty tree.
-pub fn scan(root: &Path) -> Result<TreeSummary, FsError> {
+pub(crate) fn scan(root: &Path) -> Result<TreeSummary, FsError> {
     let mut s = TreeSummary::default();
     if !super::exists(root) {
         return Ok(s);
@@ -53,7 +53,7 @@ pub fn scan(root: &Path) -> Result<TreeSummary, FsError> {
 }
 
 /// True when `dir` is missing or holds nothing.
-pub fn is_empty_dir(dir: &Path) -> Result<bool, FsError> {
+pub(crate) fn is_empty_dir(dir: &Path) -> Result<bool, FsError> {
     match std::fs::read_dir(dir) {
         Ok(mut it) => Ok(it.next().is_none()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
@@ -76,7 +76,7 @@ pub(crate) fn walk_error(path: &Path, e: walkdir::Error) -> FsError {
 }
 
 /// BLAKE3 hash of a file's content.
-pub fn hash_file(path: &Path) -> Result<blake3::Hash, FsError> {
+pub(crate) fn hash_file(path: &Path) -> Result<blake3::Hash, FsError> {
     let mut f = std::fs::File::open(path).map_err(|e| FsError::io("open", path, e))?;
     let mut hasher = blake3::Hasher::new();
     let mut buf = vec![0u8; 256 * 1024];
@@ -93,7 +93,7 @@ pub fn hash_file(path: &Path) -> Result<blake3::Hash, FsError> {
 /// True when both are regular files with the same size and content. Two
 /// names of one file are an error ([`FsError::Alias`]), never "identical":
 /// every caller deletes one of the two when they are.
-pub fn same_file_content(a: &Path, b: &Path) -> Result<bool, FsError> {
+pub(crate) fn same_file_content(a: &Path, b: &Path) -> Result<bool, FsError> {
     let (Ok(ma), Ok(mb)) = (std::fs::symlink_metadata(a), std::fs::symlink_metadata(b)) else {
         return Ok(false);
     };
@@ -113,7 +113,7 @@ pub fn same_file_content(a: &Path, b: &Path) -> Result<bool, FsError> {
 /// path in `source`: the first such relative path, or None when every file in
 /// `target` has an identical twin in `source` (an earlier, interrupted copy of
 /// ours, which a rerun can finish).
-pub fn foreign_content(source: &Path, target: &Path) -> Result<Option<PathBuf>, FsError> {
+pub(crate) fn foreign_content(source: &Path, target: &Path) -> Result<Option<PathBuf>, FsError> {
     if !super::exists(target) {
         return Ok(None);
     }

@@ -84,7 +84,7 @@ pub struct IniEdit {
 
 /// The INI bytes after the edits: only the bytes of the changed values
 /// change.
-pub fn apply_edits(bytes: &[u8], edits: &[IniEdit]) -> Result<Vec<u8>, IniError> {
+pub(crate) fn apply_edits(bytes: &[u8], edits: &[IniEdit]) -> Result<Vec<u8>, IniError> {
     let mut doc = IniDoc::parse(bytes.to_vec());
     for e in edits {
         doc.set_str(&e.section, &e.key, &e.new)?;
@@ -206,7 +206,7 @@ impl IniDoc {
     }
 
     /// Whether a header named `section` exists (case-insensitive).
-    pub fn has_section(&self, section: &str) -> bool {
+    pub(crate) fn has_section(&self, section: &str) -> bool {
         self.find_section(section).is_some()
     }
 

@@ -54,12 +54,12 @@ pub(super) struct Line {
 }
 
 impl Line {
-    pub fn has_ending(&self) -> bool {
+    pub(crate) fn has_ending(&self) -> bool {
         self.end > self.content_end
     }
 
     /// True if the line shows something besides an optional BOM.
-    pub fn has_body(&self) -> bool {
+    pub(crate) fn has_body(&self) -> bool {
         self.content_end > self.body_start
     }
 }

@@ -25,7 +25,7 @@ pub struct FolderValue {
 impl FolderValue {
     /// The value for a new folder, in the same style as this one: MDaemon ends
     /// folder values with a backslash; quotes around the value are kept.
-    pub fn styled(&self, new: &WinPath) -> String {
+    pub(crate) fn styled(&self, new: &WinPath) -> String {
         let (inner, quoted) = unquote(&self.raw);
         let path = if inner.ends_with('\\') || inner.ends_with('/') {
             new.to_dir_string()
@@ -61,7 +61,7 @@ pub struct Installation {
 }
 
 /// Hash used to notice a file that changed between preview and change.
-pub fn content_hash(bytes: &[u8]) -> ContentHash {
+pub(crate) fn content_hash(bytes: &[u8]) -> ContentHash {
     ContentHash::of(bytes)
 }
 
@@ -142,7 +142,11 @@ impl Installation {
     }
 
     /// A required `[Directories]` value, or a refusal that says how to fix it.
-    pub fn required_folder(&self, key: &str, section: &str) -> Result<&FolderValue, Problem> {
+    pub(crate) fn required_folder(
+        &self,
+        key: &str,
+        section: &str,
+    ) -> Result<&FolderValue, Problem> {
         self.folder(key).ok_or_else(|| {
             Problem::refused(format!("MDaemon.ini [{section}] has no {key} entry"))
                 .at(format!("{} ({})", self.ini.win, self.ini.local.display()))
@@ -153,7 +157,7 @@ impl Installation {
         })
     }
 
-    pub fn ini_hash(&self) -> ContentHash {
+    pub(crate) fn ini_hash(&self) -> ContentHash {
         content_hash(&self.ini_bytes)
     }
 }

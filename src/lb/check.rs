@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// How long a check may take before it is stopped.
-pub const CHECK_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const CHECK_TIMEOUT: Duration = Duration::from_secs(30);
 /// At most this many lines of a check's output are kept.
 const MAX_LINES: usize = 200;
 
@@ -74,7 +74,7 @@ pub fn validate(kind: Kind, files: &[GeneratedFile]) -> Verdict {
 }
 
 /// As [`validate`], looking for the program only in `dirs`.
-pub fn validate_with(kind: Kind, files: &[GeneratedFile], dirs: &[PathBuf]) -> Verdict {
+pub(crate) fn validate_with(kind: Kind, files: &[GeneratedFile], dirs: &[PathBuf]) -> Verdict {
     let Some(program) = find_program(kind, dirs) else {
         return Verdict::NotInstalled {
             program: kind.programs().join(" or "),
@@ -408,7 +408,7 @@ fn apache_modules(program: &Path) -> Result<Vec<(String, String)>, String> {
 
 /// Run a program with a deadline; stdout and stderr go to files in `dir`
 /// (no pipe can fill up). Returns (exit status 0, combined output).
-pub fn run_bounded(
+pub(crate) fn run_bounded(
     program: &Path,
     args: &[OsString],
     dir: &Path,

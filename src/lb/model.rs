@@ -25,10 +25,10 @@ pub(crate) struct Member {
 
 impl Member {
     /// `address:port`, with IPv6 addresses in brackets.
-    pub fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         endpoint(&self.address, self.port)
     }
-    pub fn is_ip(&self) -> bool {
+    pub(crate) fn is_ip(&self) -> bool {
         self.address.parse::<IpAddr>().is_ok()
     }
 }
@@ -57,7 +57,7 @@ pub(crate) enum Route {
 }
 
 #[derive(Clone, Debug)]
-pub(crate) struct Entry {
+pub struct Entry {
     pub service: Service,
     /// The balancer's port.
     pub port: u16,
@@ -201,7 +201,7 @@ impl Model {
     }
 
     /// Where node `name` answers for a service.
-    pub fn endpoint_of(&self, name: &str, s: Service) -> Option<String> {
+    pub(crate) fn endpoint_of(&self, name: &str, s: Service) -> Option<String> {
         self.addresses
             .iter()
             .find(|(n, _)| n == name)
@@ -214,7 +214,7 @@ impl Model {
     }
 
     /// Values every template block may use.
-    pub fn common_vars(&self) -> Vars {
+    pub(crate) fn common_vars(&self) -> Vars {
         let mode = match self.mode {
             HttpMode::Primary => "all Webmail to the primary",
             HttpMode::Balanced => "Webmail on every node, sticky by cookie",

@@ -66,21 +66,6 @@ impl Resolver {
             local,
         })
     }
-
-    /// The Windows path for a local path under one of the mounts (for display
-    /// of files found on disk).
-    pub fn windows_of(&self, local: &Path) -> Option<WinPath> {
-        for m in &self.mounts {
-            if let Ok(rest) = local.strip_prefix(&m.local) {
-                let comps: Vec<String> = rest
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                    .collect();
-                return m.windows.join_components(comps).ok();
-            }
-        }
-        None
-    }
 }
 
 #[cfg(windows)]
@@ -176,12 +161,6 @@ mod tests {
         assert_same_name(&loc.local, &below(d.path(), "inst/App/MDaemon.ini"));
         let loc = r.locate(&wp(r"\\FS\MDaemon\Users\LockFiles")).unwrap();
         assert_same_name(&loc.local, &below(d.path(), "share/Users/LockFiles"));
-        assert_eq!(
-            r.windows_of(&below(d.path(), "inst/App"))
-                .unwrap()
-                .to_string(),
-            r"C:\MDaemon\App"
-        );
     }
 
     #[cfg(not(windows))]

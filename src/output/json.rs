@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 #[serde(tag = "event", rename_all = "kebab-case")]
 #[cfg_attr(test, derive(strum::EnumDiscriminants))]
 #[cfg_attr(test, strum_discriminants(derive(strum::EnumIter)))]
-pub enum JsonEvent<'a> {
+pub(crate) enum JsonEvent<'a> {
     /// The command failed; `exit` is the process's exit code.
     Error { exit: u8, error: &'a Problem },
     /// `apply`: what one step will do (before anything is done).
@@ -304,7 +304,7 @@ pub struct Fact<'a> {
 
 /// An action of a step's preview, with the diff of the file it edits.
 #[derive(Debug, Serialize)]
-pub struct PreviewAction<'a> {
+pub(crate) struct PreviewAction<'a> {
     pub index: usize,
     pub action: &'a Action,
     pub description: String,
@@ -313,7 +313,7 @@ pub struct PreviewAction<'a> {
 
 /// What `lb` wrote for one balancer and what the balancer's check said.
 #[derive(Debug, Serialize)]
-pub struct LbReport<'a> {
+pub(crate) struct LbReport<'a> {
     pub kind: BalancerKind,
     /// The node whose sessions move, and where (null for `lb-config`).
     pub failover: Option<&'a crate::lb::Move>,
@@ -324,7 +324,7 @@ pub struct LbReport<'a> {
 
 /// One file `lb` wrote.
 #[derive(Debug, Serialize)]
-pub struct WrittenFile<'a> {
+pub(crate) struct WrittenFile<'a> {
     pub path: &'a Path,
     pub about: &'a str,
 }

@@ -30,14 +30,14 @@ use std::sync::Mutex;
 /// SIGPIPE (128 + 13), so `set -o pipefail` scripts see that the output was
 /// cut short, as with any other command, and a cut-short run never claims
 /// success (0).
-pub const BROKEN_PIPE_EXIT: i32 = 141;
+pub(crate) const BROKEN_PIPE_EXIT: i32 = 141;
 
 /// When `main` started (for the first-frame benchmark).
-pub static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+pub(crate) static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
 
 /// Where a write goes.
 #[derive(Clone, Copy, Debug)]
-pub enum Stream {
+pub(crate) enum Stream {
     Out,
     Err,
 }
@@ -46,7 +46,7 @@ pub enum Stream {
 /// pipe ends the process quietly ([`BROKEN_PIPE_EXIT`]) and any other failure
 /// ends it with exit 1 and a line on standard error. A failure to write
 /// standard error is ignored: the run goes on.
-pub fn write_raw(stream: Stream, text: &str) {
+pub(crate) fn write_raw(stream: Stream, text: &str) {
     let result = match stream {
         Stream::Out => {
             let mut out = std::io::stdout().lock();
@@ -73,14 +73,14 @@ pub fn write_raw(stream: Stream, text: &str) {
 }
 
 /// One line (or several, separated by `\n`) on standard output, sanitized.
-pub fn say_line(text: &str) {
+pub(crate) fn say_line(text: &str) {
     let mut line = sanitize_lines(text).into_owned();
     line.push('\n');
     write_raw(Stream::Out, &line);
 }
 
 /// One line (or several) on standard error, sanitized.
-pub fn say_err_line(text: &str) {
+pub(crate) fn say_err_line(text: &str) {
     let mut line = sanitize_lines(text).into_owned();
     line.push('\n');
     write_raw(Stream::Err, &line);
@@ -89,13 +89,13 @@ pub fn say_err_line(text: &str) {
 /// Text on standard output exactly as it is: only for text whose untrusted
 /// parts were sanitized piece by piece and that carries mdcluster's own
 /// escape sequences (the preview's colours, `verify`'s redrawn grid).
-pub fn print_raw(text: &str) {
+pub(crate) fn print_raw(text: &str) {
     write_raw(Stream::Out, text);
 }
 
 /// Text of several lines on standard output, each sanitized, written as it
 /// is otherwise (no line break added).
-pub fn print_text(text: &str) {
+pub(crate) fn print_text(text: &str) {
     write_raw(Stream::Out, &sanitize_lines(text));
 }
 
@@ -124,14 +124,14 @@ macro_rules! say_err {
 pub(crate) use say_err;
 
 /// Colour only on a terminal and when NO_COLOR is not set.
-pub fn style_for_stdout() -> Style {
+pub(crate) fn style_for_stdout() -> Style {
     Style {
         color: std::io::stdout().is_terminal()
             && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
     }
 }
 
-pub fn print_problem(p: &Problem, json: bool) {
+pub(crate) fn print_problem(p: &Problem, json: bool) {
     if json {
         json_line(&JsonEvent::Error {
             exit: p.exit.code(),
@@ -144,7 +144,7 @@ pub fn print_problem(p: &Problem, json: bool) {
 }
 
 /// One JSON object per line on stdout.
-pub struct JsonSink;
+pub(crate) struct JsonSink;
 
 impl EventSink for JsonSink {
     fn emit(&self, event: Event) {
@@ -156,7 +156,7 @@ impl EventSink for JsonSink {
 /// is sanitized first, so C1 controls, DEL and bidi overrides from files, logs
 /// or the network arrive escaped as on the terminal (serde_json itself escapes
 /// only C0).
-pub fn json_line(value: &JsonEvent<'_>) {
+pub(crate) fn json_line(value: &JsonEvent<'_>) {
     let Ok(text) = serde_json::to_string(value) else {
         return;
     };
@@ -166,7 +166,7 @@ pub fn json_line(value: &JsonEvent<'_>) {
 }
 
 /// Step lines on stderr, with a progress bar for long work on a terminal.
-pub struct HumanSink {
+pub(crate) struct HumanSink {
     bar: Mutex<Option<ProgressBar>>,
     tty: bool,
 }
@@ -267,7 +267,7 @@ pub fn confirm(question: &str) -> Result<bool, Problem> {
 }
 
 /// The end of an apply, for people.
-pub fn print_summary(summary: &crate::engine::Summary, undo_hint: &str) {
+pub(crate) fn print_summary(summary: &crate::engine::Summary, undo_hint: &str) {
     // File names come from the disk: a line break in one is escaped too.
     if let Some(j) = &summary.journal {
         say!("Journal: {}", safe_path(j));
@@ -291,10 +291,10 @@ pub fn print_summary(summary: &crate::engine::Summary, undo_hint: &str) {
     }
 }
 
-pub fn print_sizes_line(files: u64, bytes: u64) -> String {
+pub(crate) fn print_sizes_line(files: u64, bytes: u64) -> String {
     format!("{files} files, {}", size(bytes))
 }
 
-pub fn declined() -> Problem {
+pub(crate) fn declined() -> Problem {
     Problem::new(Exit::Other, "cancelled; nothing was changed")
 }

@@ -139,7 +139,7 @@ pub struct MountTable {
 
 impl PlanFile {
     /// The file's text: `comments` (each line gets its `# `), then the tables.
-    pub fn to_text(&self, comments: &[&str]) -> String {
+    pub(crate) fn to_text(&self, comments: &[&str]) -> String {
         let mut out = String::new();
         for c in comments {
             // A line break in a name (a folder's) must not end the comment.

@@ -42,7 +42,7 @@ impl Kind {
     pub const ALL: [Kind; 3] = [Kind::Haproxy, Kind::Nginx, Kind::Apache];
 
     /// The kind named by its key (`haproxy`, `nginx`, `apache`).
-    pub fn from_key(key: &str) -> Option<Kind> {
+    pub(crate) fn from_key(key: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.key() == key)
     }
 
@@ -238,7 +238,7 @@ impl LoadBalancer {
     }
 
     /// The services the balancer carries (port not 0), in a fixed order.
-    pub fn enabled(&self) -> impl Iterator<Item = Service> + '_ {
+    pub(crate) fn enabled(&self) -> impl Iterator<Item = Service> + '_ {
         Service::ALL.into_iter().filter(|s| self.ports.get(*s) != 0)
     }
 }

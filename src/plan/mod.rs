@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 
 /// The commented example printed by `mdcluster plan example`.
-pub const EXAMPLE: &str = include_str!("../../assets/plan-example.toml");
+pub(crate) const EXAMPLE: &str = include_str!("../../assets/plan-example.toml");
 
 pub const VERSION: i64 = 1;
 
@@ -431,7 +431,7 @@ impl Plan {
     }
 
     /// The plan as the file's tables.
-    pub fn to_file(&self, profile: &Profile) -> PlanFile {
+    pub(crate) fn to_file(&self, profile: &Profile) -> PlanFile {
         let base = &self.shared.path;
         let differs = |value: &WinPath, default: Result<WinPath, winpath::WinPathError>| {
             (default.ok().as_ref() != Some(value)).then(|| value.to_string())
@@ -574,7 +574,7 @@ fn validate_nodes(c: &mut Collector, raw: &[RawNode]) -> Vec<Node> {
 
 /// Windows computer (NetBIOS) names: 1–15 characters, letters, digits, hyphens
 /// and underscores, not only digits.
-pub fn check_computer_name(name: &str) -> Result<(), &'static str> {
+pub(crate) fn check_computer_name(name: &str) -> Result<(), &'static str> {
     if name.is_empty() {
         return Err("is empty");
     }
@@ -594,7 +594,7 @@ pub fn check_computer_name(name: &str) -> Result<(), &'static str> {
 }
 
 /// An IP address or a DNS name (labels of letters, digits and hyphens).
-pub fn check_address(address: &str) -> Result<(), &'static str> {
+pub(crate) fn check_address(address: &str) -> Result<(), &'static str> {
     if address.parse::<std::net::IpAddr>().is_ok() {
         return Ok(());
     }
@@ -625,7 +625,7 @@ pub fn check_address(address: &str) -> Result<(), &'static str> {
 
 /// All errors of a plan as one problem (exit code 2).
 /// The `[load_balancer]` table of a plan file for `lb` (what differs from the defaults).
-pub fn load_balancer_table(lb: &LoadBalancer, profile: &Profile) -> file::LbTable {
+pub(crate) fn load_balancer_table(lb: &LoadBalancer, profile: &Profile) -> file::LbTable {
     load_balancer::table(lb, profile)
 }
 

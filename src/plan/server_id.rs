@@ -11,7 +11,7 @@ pub struct ServerId(u16);
 
 impl ServerId {
     /// The first ID, the primary's by default.
-    pub const FIRST: ServerId = ServerId(1);
+    pub(crate) const FIRST: ServerId = ServerId(1);
 
     /// None for 0 and for numbers above 65535.
     pub fn new(n: u32) -> Option<ServerId> {

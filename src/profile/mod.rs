@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// The embedded default profile.
-pub const DEFAULT_PROFILE: &str = include_str!("../../assets/profiles/mdaemon.toml");
+pub(crate) const DEFAULT_PROFILE: &str = include_str!("../../assets/profiles/mdaemon.toml");
 
 /// How sure we are about a name (see the facts file).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,7 +116,7 @@ pub struct Shared {
 }
 
 /// Column range `[start, end)` of a fixed-width field.
-pub type Columns = [usize; 2];
+pub(crate) type Columns = [usize; 2];
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -196,7 +196,7 @@ pub struct ClusterLog {
 
 impl ClusterLog {
     /// (key, pattern) pairs, in the order they are tried.
-    pub fn patterns(&self) -> [(&'static str, &Fact<String>); 6] {
+    pub(crate) fn patterns(&self) -> [(&'static str, &Fact<String>); 6] {
         [
             ("replication_error", &self.replication_error),
             ("replication_done", &self.replication_done),
@@ -209,7 +209,7 @@ impl ClusterLog {
 }
 
 /// `[section, key]` in MDaemon.ini.
-pub type IniKey = [String; 2];
+pub(crate) type IniKey = [String; 2];
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -345,7 +345,7 @@ impl Profile {
     }
 
     /// The cluster log's name in the daily file pattern.
-    pub fn cluster_log_name(&self) -> Fact<String> {
+    pub(crate) fn cluster_log_name(&self) -> Fact<String> {
         match &self.logs.cluster_log_name {
             Some(n) => n.clone(),
             None => Profile::builtin()
@@ -356,7 +356,7 @@ impl Profile {
     }
 
     /// The `[Directories]` keys of the mail store and of the public folders.
-    pub fn store_keys(&self) -> [Fact<String>; 2] {
+    pub(crate) fn store_keys(&self) -> [Fact<String>; 2] {
         let builtin = || Profile::builtin().ini;
         let pick = |own: &Option<Fact<String>>, theirs: fn(Ini) -> Option<Fact<String>>| {
             own.clone()

@@ -6,7 +6,7 @@ use crate::text::sanitize;
 
 /// One line of a diff.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub enum DiffLine {
+pub(crate) enum DiffLine {
     Header(String),
     Hunk(String),
     Context(String),
@@ -27,7 +27,7 @@ impl DiffLine {
 
 /// A unified diff of two decoded texts, with two lines of context. Line
 /// endings are not shown; text is sanitized.
-pub fn unified_diff(name: &str, before: &str, after: &str) -> Vec<DiffLine> {
+pub(crate) fn unified_diff(name: &str, before: &str, after: &str) -> Vec<DiffLine> {
     let diff = similar::TextDiff::from_lines(before, after);
     let mut out = vec![
         DiffLine::Header(format!("--- {name}")),

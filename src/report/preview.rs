@@ -20,29 +20,29 @@ impl Style {
             text.to_string()
         }
     }
-    pub fn bold(&self, t: &str) -> String {
+    pub(crate) fn bold(&self, t: &str) -> String {
         self.paint("1", t)
     }
-    pub fn red(&self, t: &str) -> String {
+    pub(crate) fn red(&self, t: &str) -> String {
         self.paint("31", t)
     }
-    pub fn green(&self, t: &str) -> String {
+    pub(crate) fn green(&self, t: &str) -> String {
         self.paint("32", t)
     }
-    pub fn yellow(&self, t: &str) -> String {
+    pub(crate) fn yellow(&self, t: &str) -> String {
         self.paint("33", t)
     }
-    pub fn cyan(&self, t: &str) -> String {
+    pub(crate) fn cyan(&self, t: &str) -> String {
         self.paint("36", t)
     }
-    pub fn dim(&self, t: &str) -> String {
+    pub(crate) fn dim(&self, t: &str) -> String {
         self.paint("2", t)
     }
 }
 
 /// The diff of a file edit (MDaemon.ini, Userlist.dat) against the bytes
 /// read at preview time.
-pub fn edit_diff(
+pub(crate) fn edit_diff(
     action: &Action,
     preview: &Preview,
     profile: &crate::profile::Profile,
@@ -128,7 +128,7 @@ fn files_diff(
 
 /// Longest diff the text preview prints per edit; the JSON output and the
 /// wizard show all of it.
-pub const DIFF_LINES_SHOWN: usize = 60;
+pub(crate) const DIFF_LINES_SHOWN: usize = 60;
 
 pub fn render(preview: &Preview, style: Style, profile: &crate::profile::Profile) -> String {
     let mut out = String::new();

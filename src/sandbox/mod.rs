@@ -109,7 +109,7 @@ pub(crate) struct Account {
 pub use crate::cluster::facts::SANDBOX_CERT_STORE as CERT_STORE;
 
 /// Where the sandbox keeps the one account that lives outside the Users tree.
-pub const OUTSIDE_USERS: &str = "MailExtra";
+pub(crate) const OUTSIDE_USERS: &str = "MailExtra";
 
 const DOMAINS: [&str; 3] = ["example.com", "example.net", "example.org"];
 const FIRST: [&str; 26] = [
@@ -277,7 +277,7 @@ pub fn plan_text(dir: &Path, share: &Path) -> String {
 }
 
 /// The default share folder beside a sandbox: `<dir>-share`.
-pub fn default_share(dir: &Path) -> PathBuf {
+pub(crate) fn default_share(dir: &Path) -> PathBuf {
     let mut name = dir
         .file_name()
         .map(|n| n.to_os_string())

@@ -58,11 +58,11 @@ pub trait ServiceControl: Send + Sync {
 }
 
 /// Opens the service of the installation at a local root.
-pub type ServiceOpener =
+pub(crate) type ServiceOpener =
     std::sync::Arc<dyn Fn(&Path, &Profile) -> Box<dyn ServiceControl> + Send + Sync>;
 
 /// The real service: Windows, or a sandbox's simulated one.
-pub fn real_services() -> ServiceOpener {
+pub(crate) fn real_services() -> ServiceOpener {
     std::sync::Arc::new(|root, profile| Box::new(Service::of(root, profile)))
 }
 
@@ -237,7 +237,7 @@ impl Service {
 
 /// The account in `sc qc` output: the value of the `field` line
 /// (`        SERVICE_START_NAME : LocalSystem`).
-pub fn account_of(sc_qc: &str, field: &str) -> Option<String> {
+pub(crate) fn account_of(sc_qc: &str, field: &str) -> Option<String> {
     sc_qc.lines().find_map(|l| {
         let (k, v) = l.split_once(':')?;
         (k.trim().eq_ignore_ascii_case(field) && !v.trim().is_empty())
@@ -248,7 +248,7 @@ pub fn account_of(sc_qc: &str, field: &str) -> Option<String> {
 /// Whether the account a probe ran as is the one a service runs as:
 /// LocalSystem is `NT AUTHORITY\SYSTEM`, and reaches a share as the
 /// computer account (`DOMAIN\NAME$`); `.\user` is a local account.
-pub fn same_account(probed: &str, service: &str) -> bool {
+pub(crate) fn same_account(probed: &str, service: &str) -> bool {
     let norm = |s: &str| {
         let s = s.trim().to_ascii_lowercase();
         let s = s.strip_prefix(".\\").unwrap_or(&s).to_string();
@@ -285,7 +285,7 @@ fn run(command: &str) -> Result<String, String> {
 }
 
 /// A refusal when MDaemon may be running while data it uses is moved.
-pub fn running_problem(service: &dyn ServiceControl, state: &State) -> Problem {
+pub(crate) fn running_problem(service: &dyn ServiceControl, state: &State) -> Problem {
     match state {
         State::Unknown(why) => Problem::refused(format!("mdcluster cannot tell whether MDaemon runs: {why}"))
             .fix("stop the MDaemon service on the server, then rerun with --mdaemon-stopped"),

@@ -106,13 +106,13 @@ fn weekday(w: Weekday) -> &'static str {
 /// Where a line comes from: the writer's thread number (classic format) and
 /// its 8-digit hex id (service format).
 #[derive(Clone, Copy, Debug)]
-pub struct Origin {
+pub(crate) struct Origin {
     pub thread: u32,
     pub id: u32,
 }
 
 /// One line with its CRLF, at local time `at`.
-pub fn format_line(format: Format, at: DateTime, origin: Origin, event: &Event) -> String {
+pub(crate) fn format_line(format: Format, at: DateTime, origin: Origin, event: &Event) -> String {
     let ms = at.subsec_nanosecond() / 1_000_000;
     match format {
         Format::Classic => format!(

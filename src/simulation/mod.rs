@@ -172,7 +172,7 @@ pub enum Report {
 }
 
 /// The names `SIM2`, `SIM3`, … for `n` secondaries.
-pub fn default_names(n: usize) -> Vec<String> {
+pub(crate) fn default_names(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("SIM{}", i + 2)).collect()
 }
 
@@ -189,7 +189,7 @@ enum NodeState {
 
 /// The simulated primary's cluster service: what it writes, tick by tick.
 /// Time comes in as an argument, so tests can drive it.
-pub struct PrimaryService {
+pub(crate) struct PrimaryService {
     root: PathBuf,
     profile: Profile,
     format: LogFormat,
@@ -244,7 +244,7 @@ impl PrimaryService {
     }
 
     /// Whether a node has been registered (and so no longer announces).
-    pub fn is_registered(&self, node: &str) -> bool {
+    pub(crate) fn is_registered(&self, node: &str) -> bool {
         self.nodes
             .get(node)
             .is_some_and(|(_, s)| !matches!(s, NodeState::Waiting))
@@ -293,7 +293,7 @@ impl PrimaryService {
 
     /// Look at the manifest (None: none yet) at local time `now`; write what
     /// is due. Returns what happened.
-    pub fn tick(
+    pub(crate) fn tick(
         &mut self,
         manifest: Option<&Manifest>,
         now: &jiff::Zoned,
@@ -551,7 +551,7 @@ fn secondary(
 
 /// A simulation set up: secondaries made, announcing; the primary service
 /// ready to run.
-pub struct Prepared {
+pub(crate) struct Prepared {
     cfg: Config,
     profile: Profile,
     service: PrimaryService,
@@ -560,7 +560,7 @@ pub struct Prepared {
 }
 
 /// Check the configuration, make the secondaries and start announcing.
-pub fn prepare(
+pub(crate) fn prepare(
     profile: &Profile,
     cfg: &Config,
     report: &mut dyn FnMut(Report),

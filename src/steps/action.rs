@@ -23,7 +23,7 @@ pub struct FileWrite {
 }
 
 impl FileWrite {
-    pub fn after_hash(&self) -> ContentHash {
+    pub(crate) fn after_hash(&self) -> ContentHash {
         crate::install::content_hash(self.after.as_bytes())
     }
 }
@@ -114,7 +114,7 @@ impl Action {
     }
 
     /// Whether MDaemon must not run while this action works.
-    pub fn moves_data(&self) -> bool {
+    pub(crate) fn moves_data(&self) -> bool {
         matches!(
             self,
             Action::MoveFolder { .. } | Action::CopyFolder { .. } | Action::DeleteSource { .. }
@@ -138,7 +138,7 @@ impl Action {
     }
 
     /// What undoing this action does, in one line.
-    pub fn describe_undo(&self) -> String {
+    pub(crate) fn describe_undo(&self) -> String {
         match self {
             Action::CreateFolder { folder } => format!(
                 "remove folder {} if it is empty",
@@ -214,7 +214,7 @@ impl Action {
 
     /// [`Action::describe_now`] with what [`Action::same_filesystem`] said,
     /// without touching the disk.
-    pub fn describe_with(&self, same_fs: Option<bool>) -> String {
+    pub(crate) fn describe_with(&self, same_fs: Option<bool>) -> String {
         use crate::text::size;
         match self {
             Action::CreateFolder { folder } => {

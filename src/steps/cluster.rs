@@ -351,7 +351,7 @@ fn server_ids(ctx: &Context, mut sp: StepPlan, todo: &[&Node]) -> Result<StepPla
 /// write `<prefix><server ID>=<name>` there instead (through the lossless INI
 /// editor, journaled, undone like every edit), and the node counts as
 /// registered.
-pub fn registration_edits(
+pub(crate) fn registration_edits(
     ctx: &Context,
     nodes: &[(String, ServerId)],
 ) -> Option<Vec<crate::steps::IniEdit>> {
@@ -379,7 +379,7 @@ pub fn registration_edits(
 }
 
 /// Exactly what the administrator enters in MDaemon, and how to confirm it.
-pub fn registration_text(ctx: &Context, name: &str, id: ServerId, address: &str) -> String {
+pub(crate) fn registration_text(ctx: &Context, name: &str, id: ServerId, address: &str) -> String {
     format!(
         "register {name} in MDaemon on the primary: {}; server name {name} (or {address}), server ID {id}, OK. \
          Then confirm: mdcluster register --plan {} --node {name}",
@@ -388,7 +388,7 @@ pub fn registration_text(ctx: &Context, name: &str, id: ServerId, address: &str)
     )
 }
 
-pub fn manifest_text(m: &Manifest) -> Result<String, Problem> {
+pub(crate) fn manifest_text(m: &Manifest) -> Result<String, Problem> {
     let mut text = String::from(
         "# mdcluster cluster manifest: nodes and server IDs. Written by mdcluster; keep it.\n",
     );

@@ -456,7 +456,7 @@ fn account_of(plans: &[StepPlan], folder: &WinPath) -> Option<String> {
 /// Before `cleanup` deletes `source` because `copy` holds it: the two must
 /// be folders of their own on disk, whatever route leads to them (a share
 /// exporting the old store gives it ids of its own: only a mark shows it).
-pub fn check_apart(resolver: &Resolver, source: &Loc, copy: &Loc) -> Result<(), Problem> {
+pub(crate) fn check_apart(resolver: &Resolver, source: &Loc, copy: &Loc) -> Result<(), Problem> {
     let Some(copy_place) = target_place(resolver, &copy.win) else {
         return Ok(());
     };

@@ -22,10 +22,10 @@ use crate::problem::Problem;
 use std::path::{Path, PathBuf};
 
 /// The folder below the state folder that holds each kind's files.
-pub const DEFAULT_DIR: &str = "load-balancer";
+pub(crate) const DEFAULT_DIR: &str = "load-balancer";
 
 /// Where the files go on this machine.
-pub fn output_dir(ctx: &Context, kind: Kind) -> PathBuf {
+pub(crate) fn output_dir(ctx: &Context, kind: Kind) -> PathBuf {
     match &ctx.plan.load_balancer.output {
         Some(dir) => dir.clone(),
         None => ctx
@@ -40,7 +40,7 @@ pub fn output_dir(ctx: &Context, kind: Kind) -> PathBuf {
 
 /// The plan's nodes that are in the cluster (the primary, and each secondary
 /// registered in the manifest), and why the others are left out.
-pub fn cluster_nodes(ctx: &Context) -> (Vec<Node>, Vec<String>) {
+pub(crate) fn cluster_nodes(ctx: &Context) -> (Vec<Node>, Vec<String>) {
     let manifest = ctx.cluster.manifest.as_ref();
     let mut nodes = Vec::new();
     let mut left = Vec::new();

@@ -27,7 +27,7 @@ const EXAMPLES: usize = 10;
 
 /// One tree of the mail store that moves: the Users tree or the public
 /// folders, where MDaemon.ini says it is.
-pub struct StoreRoot {
+pub(crate) struct StoreRoot {
     /// The `[Directories]` key naming it, and the profile entry that names the key.
     pub key: String,
     pub profile_entry: &'static str,
@@ -43,7 +43,7 @@ pub struct StoreRoot {
 /// The trees of the mail store, read from MDaemon.ini's `[Directories]`
 /// (MDaemon's default below the root where the file lacks the key), with
 /// their targets on the share. Trees already at their target are left out.
-pub fn store_roots(ctx: &Context) -> Vec<StoreRoot> {
+pub(crate) fn store_roots(ctx: &Context) -> Vec<StoreRoot> {
     let [users_key, public_key] = ctx.profile.store_keys();
     let mut out = Vec::new();
     for (key, profile_entry, default, target) in [
@@ -87,7 +87,7 @@ pub fn store_roots(ctx: &Context) -> Vec<StoreRoot> {
 /// The relocations of the mail store: (source root, target root). Shared
 /// with the directories step, which rewrites the MDaemon.ini values that
 /// point into them.
-pub fn store_relocations(ctx: &Context) -> Vec<(WinPath, WinPath)> {
+pub(crate) fn store_relocations(ctx: &Context) -> Vec<(WinPath, WinPath)> {
     store_roots(ctx)
         .into_iter()
         .map(|r| (r.from, r.to))

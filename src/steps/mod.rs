@@ -76,7 +76,7 @@ impl StepId {
         }
     }
 
-    pub fn from_id(id: &str) -> Option<StepId> {
+    pub(crate) fn from_id(id: &str) -> Option<StepId> {
         StepId::ALL.into_iter().find(|s| s.id() == id)
     }
 
@@ -106,7 +106,7 @@ impl StepId {
     }
 
     /// The steps of MDaemon's documented procedure this step covers.
-    pub fn manual_steps(self) -> &'static str {
+    pub(crate) fn manual_steps(self) -> &'static str {
         match self {
             StepId::SharedPath
             | StepId::Lockfiles
@@ -123,7 +123,7 @@ impl StepId {
     }
 
     /// What the step does and why, in a sentence or two.
-    pub fn purpose(self) -> &'static str {
+    pub(crate) fn purpose(self) -> &'static str {
         match self {
             StepId::SharedPath => "Every node must reach the shared folder under the same UNC path, and the MDaemon service must be able to write there. Checked before anything moves: it exists, is writable, has room, and is not inside the installation.",
             StepId::Lockfiles => "All nodes must see the same lock files, or two nodes could change one mailbox at once. The LockFiles folder moves to the share, below the mailboxes folder as MDaemon itself would put it.",
@@ -141,7 +141,7 @@ impl StepId {
 
     /// Steps judged per node, anew on every run (the cluster steps, and the
     /// load balancer, whose files follow the cluster's nodes).
-    pub fn per_node(self) -> bool {
+    pub(crate) fn per_node(self) -> bool {
         matches!(
             self,
             StepId::Certificates
@@ -208,11 +208,6 @@ impl StepStatus {
             StepStatus::UndoInterrupted => "undo interrupted",
         }
     }
-
-    /// Nothing is left to do for the step.
-    pub fn is_finished(self) -> bool {
-        matches!(self, StepStatus::Done | StepStatus::NothingToDo)
-    }
 }
 
 impl std::fmt::Display for StepStatus {
@@ -276,11 +271,11 @@ impl StepPlan {
     pub fn fact(&mut self, label: &str, value: impl Into<String>) {
         self.facts.push((label.to_string(), value.into()));
     }
-    pub fn failed_checks(&self) -> impl Iterator<Item = &Check> {
+    pub(crate) fn failed_checks(&self) -> impl Iterator<Item = &Check> {
         self.checks.iter().filter(|c| !c.ok)
     }
     /// Set the actions and the state they imply.
-    pub fn with_actions(mut self, actions: Vec<Action>) -> StepPlan {
+    pub(crate) fn with_actions(mut self, actions: Vec<Action>) -> StepPlan {
         self.state = if actions.is_empty() {
             StepStatus::NothingToDo
         } else {
@@ -291,7 +286,7 @@ impl StepPlan {
     }
     /// Where this step puts data, and how many bytes each time (a rename on
     /// one file system puts none).
-    pub fn destinations(&self) -> impl Iterator<Item = (&crate::location::Loc, u64)> {
+    pub(crate) fn destinations(&self) -> impl Iterator<Item = (&crate::location::Loc, u64)> {
         self.actions.iter().filter_map(|(_, a)| match a {
             Action::MoveFolder { to, .. } | Action::CopyFolder { to, .. } => Some((to, a.bytes())),
             _ => None,
@@ -348,7 +343,7 @@ impl RunOptions {
 
 /// Whether MDaemon may run while a step moves data it uses: a failed check
 /// unless it is stopped (or will be: `stop_mdaemon`). None when nothing moves.
-pub fn service_check(ctx: &Context, moves: bool) -> Option<Check> {
+pub(crate) fn service_check(ctx: &Context, moves: bool) -> Option<Check> {
     use crate::service::State;
     if !moves {
         return None;
@@ -380,7 +375,7 @@ pub fn service_check(ctx: &Context, moves: bool) -> Option<Check> {
 /// Prepare one available step that has not started yet. `destinations` is
 /// where the other steps will put data, and how much (for the checks of
 /// every target: reachable, writable, room).
-pub fn prepare(
+pub(crate) fn prepare(
     step: StepId,
     ctx: &Context,
     destinations: &[(crate::location::Loc, u64)],

@@ -101,7 +101,7 @@ pub struct UserlistEdit {
 
 /// Userlist.dat after the edits: only the bytes of the changed MailDirs
 /// change. An error names the account.
-pub fn apply_edits(
+pub(crate) fn apply_edits(
     bytes: &[u8],
     edits: &[UserlistEdit],
     layout: Layout,
@@ -137,7 +137,7 @@ impl Layout {
 
     /// How many bytes (= Windows-1252 characters) a MailDir value may have.
     /// Zero for a range with `end <= start`.
-    pub fn mail_dir_width(&self) -> usize {
+    pub(crate) fn mail_dir_width(&self) -> usize {
         let [start, end] = self.mail_dir;
         end.saturating_sub(start)
     }

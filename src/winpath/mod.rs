@@ -160,12 +160,12 @@ impl WinPath {
     }
 
     /// Whether this is a `\\server\share` path.
-    pub fn is_unc(&self) -> bool {
+    pub(crate) fn is_unc(&self) -> bool {
         matches!(self.prefix, Prefix::Unc { .. })
     }
 
     /// Whether this is a `C:\` path.
-    pub fn is_drive(&self) -> bool {
+    pub(crate) fn is_drive(&self) -> bool {
         matches!(self.prefix, Prefix::Drive(_))
     }
 
@@ -198,7 +198,7 @@ impl WinPath {
     /// Appends components given one by one. Each must be a single valid
     /// name: empty strings, `..` and names containing separators are refused;
     /// `.` is ignored.
-    pub fn join_components<I, S>(&self, comps: I) -> Result<WinPath, WinPathError>
+    pub(crate) fn join_components<I, S>(&self, comps: I) -> Result<WinPath, WinPathError>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
@@ -259,7 +259,7 @@ impl WinPath {
 
     /// Moves `self` from inside `from` to the same place inside `to`, or
     /// `None` if `self` is not inside `from`.
-    pub fn rebase(&self, from: &WinPath, to: &WinPath) -> Option<WinPath> {
+    pub(crate) fn rebase(&self, from: &WinPath, to: &WinPath) -> Option<WinPath> {
         let rest = self.strip_prefix(from)?;
         let mut out = to.clone();
         // Both sides are already validated, so no re-check is needed.
@@ -269,7 +269,7 @@ impl WinPath {
 
     /// The folder form MDaemon stores, always ending in a backslash:
     /// `C:\MDaemon\LockFiles\`, `C:\`, `\\server\share\`.
-    pub fn to_dir_string(&self) -> String {
+    pub(crate) fn to_dir_string(&self) -> String {
         let mut s = self.to_string();
         if !s.ends_with('\\') {
             s.push('\\');
@@ -279,13 +279,13 @@ impl WinPath {
 
     /// Length of the [`Display`](fmt::Display) form in UTF-16 code units,
     /// which is how Windows measures paths against MAX_PATH.
-    pub fn utf16_len(&self) -> usize {
+    pub(crate) fn utf16_len(&self) -> usize {
         self.to_string().encode_utf16().count()
     }
 
     /// Checks that the path plus `extra` more UTF-16 units (for names that
     /// will be added below it) stays under [`MAX_PATH`], i.e. is at most 259.
-    pub fn check_length(&self, extra: usize) -> Result<(), WinPathError> {
+    pub(crate) fn check_length(&self, extra: usize) -> Result<(), WinPathError> {
         let limit = MAX_PATH - 1;
         let len = self.utf16_len().saturating_add(extra);
         if len > limit {

@@ -447,7 +447,7 @@ impl App {
     }
 
     /// The step a failed preparation belongs to (its own, or the first).
-    pub fn failed_step(&self) -> Option<StepId> {
+    pub(crate) fn failed_step(&self) -> Option<StepId> {
         match &self.preview {
             PreviewState::Failed(p) => Some(
                 p.step
@@ -542,7 +542,7 @@ impl App {
     }
 
     /// The nodes table of steps 6-9.
-    pub fn node_rows(&self) -> Vec<NodeRow> {
+    pub(crate) fn node_rows(&self) -> Vec<NodeRow> {
         nodes::rows(
             &self.answers,
             self.preview().and_then(|p| p.manifest.as_ref()),
@@ -693,7 +693,7 @@ impl App {
     }
 
     /// The cluster log confirms every registered node.
-    pub fn log_confirmed(&self) -> bool {
+    pub(crate) fn log_confirmed(&self) -> bool {
         self.log
             .confirmations
             .as_ref()
@@ -1010,7 +1010,7 @@ impl App {
     }
 
     /// Files per second and time left of the running work, from the last tick.
-    pub fn rate(&self) -> Option<(f64, Option<Duration>)> {
+    pub(crate) fn rate(&self) -> Option<(f64, Option<Duration>)> {
         let p = self.progress.as_ref()?;
         let secs = self.now.checked_duration_since(p.started)?.as_secs_f64();
         if secs < 0.2 || p.files_done == 0 {

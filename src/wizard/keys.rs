@@ -73,7 +73,7 @@ pub enum Action {
 
 /// Keys with the same meaning, and how the help line shows them (`None`:
 /// not shown, as the second half of a pair such as Up/Down).
-pub struct Binding {
+pub(crate) struct Binding {
     pub keys: &'static [KeyCode],
     /// With Ctrl held.
     pub ctrl: bool,
@@ -83,7 +83,7 @@ pub struct Binding {
 
 /// A mode's keys. `text`: the mode takes typed text (and says so first in
 /// the help line); other characters are then typed, not looked up.
-pub struct Keymap {
+pub(crate) struct Keymap {
     pub text: Option<&'static str>,
     pub bindings: &'static [Binding],
 }
@@ -325,7 +325,7 @@ const SUMMARY: Keymap = Keymap {
 };
 
 /// The keys of a mode.
-pub fn keymap(mode: Mode) -> &'static Keymap {
+pub(crate) fn keymap(mode: Mode) -> &'static Keymap {
     match mode {
         Mode::Steps => &STEPS,
         Mode::StepsDiscover => &STEPS_DISCOVER,
@@ -345,14 +345,14 @@ pub fn keymap(mode: Mode) -> &'static Keymap {
 
 /// What a key does in a mode: an action, a typed character, or nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Pressed {
+pub(crate) enum Pressed {
     Action(Action),
     Typed(char),
     Nothing,
 }
 
 impl Keymap {
-    pub fn pressed(&self, key: &KeyEvent) -> Pressed {
+    pub(crate) fn pressed(&self, key: &KeyEvent) -> Pressed {
         // Ctrl with Alt is AltGr on Windows (`\`, `@`, `{` on many
         // layouts): a typed character, not a Ctrl key.
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL) && !altgr(key);

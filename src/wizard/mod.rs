@@ -17,7 +17,7 @@ use crate::profile::Profile;
 use answers::Answers;
 
 /// Start the full-screen wizard; print where things stand when it ends.
-pub fn run_tui(
+pub(crate) fn run_tui(
     answers: Answers,
     earlier: crate::workflows::start::EarlierRun,
     profile: Profile,

@@ -11,7 +11,7 @@ use crate::plan::ServerId;
 
 /// Where a node stands, for the table.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Standing {
+pub(crate) enum Standing {
     /// The primary (this machine).
     Primary,
     /// In the manifest and confirmed registered in MDaemon.
@@ -45,7 +45,7 @@ impl Standing {
     }
 
     /// Good (green), waiting (yellow) or bad (red), for colour.
-    pub fn tone(&self) -> Tone {
+    pub(crate) fn tone(&self) -> Tone {
         match self {
             Standing::Primary | Standing::Registered | Standing::Ready | Standing::Addable => {
                 Tone::Good
@@ -57,7 +57,7 @@ impl Standing {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Tone {
+pub(crate) enum Tone {
     Good,
     Waiting,
     Bad,
@@ -65,11 +65,10 @@ pub enum Tone {
 
 /// One row of the nodes table.
 #[derive(Clone, Debug)]
-pub struct NodeRow {
+pub(crate) struct NodeRow {
     pub name: String,
     pub addresses: String,
     pub server_id: Option<ServerId>,
-    pub in_plan: bool,
     pub standing: Standing,
     /// What discovery says about it (rules, facts), when it was found.
     pub report: Option<NodeReport>,
@@ -99,7 +98,7 @@ fn find<'a>(reports: &'a [NodeReport], name: &str) -> Option<&'a NodeReport> {
 
 /// The table: the manifest's nodes (primary first), the plan's new
 /// secondaries, then what was found and is in neither.
-pub fn rows(
+pub(crate) fn rows(
     answers: &Answers,
     manifest: Option<&Manifest>,
     reports: &[NodeReport],
@@ -115,12 +114,6 @@ pub fn rows(
             .join(", "),
         _ => fallback.to_string(),
     };
-    let in_plan = |name: &str| {
-        answers
-            .secondaries
-            .iter()
-            .any(|s| s.name.eq_ignore_ascii_case(name))
-    };
     out.push(NodeRow {
         name: answers.node_name.trim().to_uppercase(),
         addresses: answers.node_address.trim().to_string(),
@@ -135,7 +128,6 @@ pub fn rows(
                     .ok()
                     .and_then(ServerId::new)
             }),
-        in_plan: true,
         standing: Standing::Primary,
         report: None,
     });
@@ -146,7 +138,6 @@ pub fn rows(
                 name: n.name.clone(),
                 addresses: addresses_of(r, &n.address),
                 server_id: Some(n.server_id),
-                in_plan: in_plan(&n.name),
                 standing: if n.registered.is_some() {
                     Standing::Registered
                 } else {
@@ -170,7 +161,6 @@ pub fn rows(
             name: s.name.clone(),
             addresses: addresses_of(r, &s.address),
             server_id: s.server_id,
-            in_plan: true,
             standing,
             report: r.cloned(),
         });
@@ -183,7 +173,6 @@ pub fn rows(
             name: r.name.clone(),
             addresses: addresses_of(Some(r), ""),
             server_id: None,
-            in_plan: false,
             standing: if r.addable() {
                 Standing::Addable
             } else {

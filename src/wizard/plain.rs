@@ -167,7 +167,7 @@ fn confirm_registrations(share: &std::path::Path, profile: &Profile) -> Result<(
     Ok(())
 }
 
-pub fn no_terminal() -> Problem {
+pub(crate) fn no_terminal() -> Problem {
     Problem::usage("the wizard needs a terminal to ask its questions, and there is none")
         .fix("for a run without questions use `mdcluster apply --plan FILE` (`mdcluster plan example` prints one)")
 }

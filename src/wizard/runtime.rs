@@ -33,7 +33,7 @@ pub trait Executor {
 
 /// Each command on its own thread; discovery runs until a newer one starts
 /// or the executor is dropped; the manifest lock lives as long as it.
-pub struct Threads {
+pub(crate) struct Threads {
     pub profile: Profile,
     lock: LockHolder,
     discovery: Arc<AtomicU64>,
@@ -183,7 +183,7 @@ impl LockHolder {
 
     /// Hold the lock of the plan's shared path as this machine reaches it,
     /// when that is a folder (letting go of another share's).
-    pub fn hold_plan_share(
+    pub(crate) fn hold_plan_share(
         &self,
         mounts: Vec<crate::location::Mount>,
         share: &crate::winpath::WinPath,
@@ -206,7 +206,7 @@ impl LockHolder {
     }
 
     /// Hold the lock of the share at `share` for request `ticket`.
-    pub fn hold_path(&self, share: &Path, ticket: u64) -> LockAnswer {
+    pub(crate) fn hold_path(&self, share: &Path, ticket: u64) -> LockAnswer {
         let holding =
             |held: &Option<(PathBuf, ManifestLock)>| matches!(held, Some((s, _)) if s == share);
         if self.held.lock().is_ok_and(|held| holding(&held)) {
@@ -260,7 +260,7 @@ impl LockHolder {
     /// Let go of the lock (the join screen: this machine is a secondary).
     /// Requests still under way become void; the lock's files are removed
     /// on a thread of their own.
-    pub fn release(&self) {
+    pub(crate) fn release(&self) {
         self.latest.fetch_add(1, Ordering::SeqCst);
         let old = self.held.lock().ok().and_then(|mut held| held.take());
         if let Some(old) = old {
@@ -436,7 +436,7 @@ impl EventSink for ChannelSink {
 }
 
 /// Carry out one command and post the result (and engine events).
-pub fn execute(cmd: Cmd, profile: &Profile, tx: &Sender<Msg>) {
+pub(crate) fn execute(cmd: Cmd, profile: &Profile, tx: &Sender<Msg>) {
     let msg = match cmd {
         Cmd::Preview {
             generation,
@@ -502,7 +502,7 @@ fn apply(
 
 /// The wizard keeps the plan it applies in the state folder, where the
 /// journal names it: a later run (wizard or `apply --plan`) resumes from it.
-pub fn keep_plan(plan_text: &str, profile: &Profile) -> Result<Plan, Problem> {
+pub(crate) fn keep_plan(plan_text: &str, profile: &Profile) -> Result<Plan, Problem> {
     let probe = Plan::parse(plan_text, Path::new(WIZARD_PLAN), profile)
         .map_err(|e| crate::plan::plan_problem(Path::new(WIZARD_PLAN), &e))?;
     let root = crate::location::Resolver::new(probe.mounts.clone()).locate(&probe.install_root)?;
@@ -517,7 +517,7 @@ pub fn keep_plan(plan_text: &str, profile: &Profile) -> Result<Plan, Problem> {
 }
 
 /// Write a plan file; never over an existing file.
-pub fn save_plan(path: &Path, text: &str) -> Result<std::path::PathBuf, String> {
+pub(crate) fn save_plan(path: &Path, text: &str) -> Result<std::path::PathBuf, String> {
     use std::io::Write;
     let mut f = std::fs::OpenOptions::new()
         .write(true)
@@ -541,7 +541,7 @@ pub fn save_plan(path: &Path, text: &str) -> Result<std::path::PathBuf, String> 
 
 /// The event loop: draw, wait for a message (or a tick), update, repeat.
 /// `first_frame_only` stops after the first frame (the start-up benchmark).
-pub fn run_loop<B: Backend>(
+pub(crate) fn run_loop<B: Backend>(
     terminal: &mut Terminal<B>,
     app: &mut App,
     rx: &Receiver<Msg>,
@@ -604,7 +604,7 @@ impl Drop for TerminalGuard {
 }
 
 /// Run the full-screen wizard on this terminal.
-pub fn run_terminal(mut app: App, profile: Profile) -> Result<App, Problem> {
+pub(crate) fn run_terminal(mut app: App, profile: Profile) -> Result<App, Problem> {
     let first_frame_only = crate::test_hooks::is_set(crate::test_hooks::EXIT_AFTER_FIRST_FRAME);
     let mut terminal = ratatui::try_init().map_err(|e| {
         Problem::usage(format!("could not start the full-screen wizard: {e}")).fix(

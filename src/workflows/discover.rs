@@ -56,7 +56,7 @@ const EXPLAIN_AFTER: Duration = Duration::from_secs(3);
 
 /// What a running survey reports.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Judged {
+pub(crate) struct Judged {
     pub reports: Vec<NodeReport>,
     /// Why nothing (trusted) was found, when that is so; else empty.
     pub why: String,
@@ -92,7 +92,7 @@ impl Survey {
     }
 
     /// Listen until `done` says the reports are enough, or `deadline`.
-    pub fn listen_until(&mut self, deadline: Instant, done: &dyn Fn(&Survey) -> bool) {
+    pub(crate) fn listen_until(&mut self, deadline: Instant, done: &dyn Fn(&Survey) -> bool) {
         loop {
             self.poll(SLICE);
             if done(self) || Instant::now() >= deadline {
@@ -103,7 +103,7 @@ impl Survey {
 
     /// Listen until `stop`, telling `on` whenever the judgement changes
     /// (false from `on`: stop).
-    pub fn watch(&mut self, stop: &dyn Fn() -> bool, on: &mut dyn FnMut(Judged) -> bool) {
+    pub(crate) fn watch(&mut self, stop: &dyn Fn() -> bool, on: &mut dyn FnMut(Judged) -> bool) {
         let mut last = None;
         while !stop() {
             self.poll(SLICE);
@@ -125,13 +125,13 @@ impl Survey {
     }
 
     /// A host typed by the administrator, judged with the others from now on.
-    pub fn add_manual(&mut self, host: &str) {
+    pub(crate) fn add_manual(&mut self, host: &str) {
         let report = self.view.judge(&self.settings.ignore).manual(host);
         self.manual.push((host.to_string(), report));
     }
 
     /// The sightings so far.
-    pub fn sightings(&self) -> Vec<&Sighting> {
+    pub(crate) fn sightings(&self) -> Vec<&Sighting> {
         self.browser.sightings().collect()
     }
 
@@ -175,7 +175,7 @@ impl Survey {
 /// Listen for the plan's secondaries that are not registered yet, until all
 /// are found and trusted or the time is up; judge them. None when the plan
 /// has no such secondary (nothing to listen for).
-pub fn survey_plan(
+pub(crate) fn survey_plan(
     profile: &Profile,
     plan: &Plan,
     scope: &Scope,

@@ -11,7 +11,7 @@ use crate::profile::Profile;
 use std::path::{Path, PathBuf};
 
 /// The wizard's own copy of the plan it applies, in the state folder.
-pub const WIZARD_PLAN: &str = "wizard-plan.toml";
+pub(crate) const WIZARD_PLAN: &str = "wizard-plan.toml";
 
 /// A run that stopped part-way.
 #[derive(Clone, Debug)]

@@ -35,7 +35,7 @@ pub struct VerifySettings {
 
 impl VerifySettings {
     /// The nodes of the plan as its cluster manifest registers them.
-    pub fn for_plan(
+    pub(crate) fn for_plan(
         plan: &Plan,
         timeout: Duration,
         lines: bool,

@@ -36,7 +36,7 @@ pub struct Question {
     pub help: &'static str,
 }
 
-pub const QUESTIONS: [Question; 12] = [
+pub(crate) const QUESTIONS: [Question; 12] = [
     Question {
         id: FieldId::InstallRoot,
         step: StepId::SharedPath,
@@ -119,7 +119,7 @@ pub fn question(id: FieldId) -> &'static Question {
 }
 
 /// Whether the share needs a local mapping: always off Windows.
-pub fn needs_local_share() -> bool {
+pub(crate) fn needs_local_share() -> bool {
     !cfg!(windows)
 }
 
@@ -237,7 +237,7 @@ impl Answers {
     }
 
     /// Take a secondary out of the plan again (before it was applied).
-    pub fn remove_secondary(&mut self, name: &str) -> bool {
+    pub(crate) fn remove_secondary(&mut self, name: &str) -> bool {
         let before = self.secondaries.len();
         self.secondaries
             .retain(|s| !s.name.eq_ignore_ascii_case(name));
@@ -467,7 +467,7 @@ impl Answers {
 }
 
 /// Why the share's local folder is refused when it is no folder.
-pub fn not_a_folder(v: &str) -> String {
+pub(crate) fn not_a_folder(v: &str) -> String {
     format!("{v} is not an existing folder")
 }
 

@@ -40,7 +40,7 @@ impl App {
     }
 
     /// The key-help line of the mode the keys go to.
-    pub fn key_help(&self) -> String {
+    pub(crate) fn key_help(&self) -> String {
         keys::keymap(self.mode()).help()
     }
 

@@ -104,6 +104,92 @@ struct Source {
 pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
     let mut sp = StepPlan::new(StepId::MailStore, StepStatus::NothingToDo);
     let roots = store_roots(ctx);
+    unstated_roots(ctx, &roots, &mut sp)?;
+    let relocations: Vec<(WinPath, WinPath)> = roots.into_iter().map(|r| (r.from, r.to)).collect();
+    let Some((userlist_loc, userlist_bytes)) = ctx.install.userlist.clone() else {
+        sp.checks.push(Check::fail(
+            "Userlist.dat",
+            format!("{} cannot be read", *ctx.profile.userlist.file),
+            "mdcluster updates each account's mail folder in Userlist.dat; if the accounts live in ODBC or LDAP, \
+             move the store by hand and update them there",
+        ));
+        return Ok(sp);
+    };
+    let userlist = Userlist::parse(userlist_bytes.clone(), Layout::from_profile(ctx.profile));
+    let accounts = userlist.accounts();
+    sp.fact(
+        "accounts",
+        format!(
+            "{} in {} ({})",
+            accounts.len(),
+            userlist_loc.win,
+            userlist_loc.local.display()
+        ),
+    );
+
+    // The folders that move: each top-level entry of the Users tree and of the
+    // public folders, then accounts whose mail folder lies elsewhere.
+    let mut problems = Findings::default();
+    let mut sources = top_level_sources(ctx, &relocations, &mut sp, &mut problems)?;
+    let moves = account_moves(
+        ctx,
+        &userlist,
+        &accounts,
+        &relocations,
+        &mut sources,
+        &mut problems,
+    )?;
+    let scanned = scan_sources(sources, &mut sp, &mut problems)?;
+
+    if let Some(check) = service_check(ctx, !scanned.is_empty()) {
+        sp.checks.push(check);
+    }
+    push_findings(&mut sp, &problems);
+    too_long_check(ctx, &mut sp, moves.too_long);
+    damaged_lines_check(
+        &mut sp,
+        &userlist,
+        !scanned.is_empty() || !moves.edits.is_empty(),
+    );
+    if !scanned.is_empty() {
+        // Folders this installation's accounts already use are its own store.
+        let in_use: Vec<WinPath> = accounts
+            .iter()
+            .filter_map(|a| WinPath::parse(a.mail_dir.trim()).ok())
+            .collect();
+        foreign_check(ctx, &mut sp, &scanned, &relocations, &in_use)?;
+    }
+    if !moves.edits.is_empty() {
+        if let Err(why) = fsops::atomic::check_replaceable(&userlist_loc.local) {
+            sp.checks.push(Check::fail(
+                "Userlist.dat can be replaced",
+                why,
+                "make Userlist.dat a plain file this account may write (clear its read-only or \
+                 immutable flag), in a folder where it may create files, then rerun",
+            ));
+        }
+    }
+    if sp.failed_checks().next().is_some() {
+        return Ok(sp);
+    }
+
+    let mut actions = move_actions(ctx, scanned, &relocations)?;
+    if ctx.options.keep_source && !actions.is_empty() {
+        sp.notes
+            .push("the source stays where it is until `mdcluster cleanup` removes it".into());
+    }
+    actions.extend(userlist_actions(
+        ctx,
+        userlist_loc,
+        &userlist_bytes,
+        moves.edits,
+    )?);
+    Ok(sp.with_actions(actions))
+}
+
+/// A store tree MDaemon.ini does not name: nothing to do when it is empty,
+/// else refused (moved, MDaemon would look for it where it was).
+fn unstated_roots(ctx: &Context, roots: &[StoreRoot], sp: &mut StepPlan) -> Result<(), Problem> {
     let section = &*ctx.profile.ini.directories_section;
     for r in roots.iter().filter(|r| !r.stated) {
         let local = ctx.resolver.locate(&r.from)?;
@@ -133,33 +219,18 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
             ),
         ));
     }
-    let relocations: Vec<(WinPath, WinPath)> = roots.into_iter().map(|r| (r.from, r.to)).collect();
-    let Some((userlist_loc, userlist_bytes)) = ctx.install.userlist.clone() else {
-        sp.checks.push(Check::fail(
-            "Userlist.dat",
-            format!("{} cannot be read", *ctx.profile.userlist.file),
-            "mdcluster updates each account's mail folder in Userlist.dat; if the accounts live in ODBC or LDAP, \
-             move the store by hand and update them there",
-        ));
-        return Ok(sp);
-    };
-    let userlist = Userlist::parse(userlist_bytes.clone(), Layout::from_profile(ctx.profile));
-    let accounts = userlist.accounts();
-    sp.fact(
-        "accounts",
-        format!(
-            "{} in {} ({})",
-            accounts.len(),
-            userlist_loc.win,
-            userlist_loc.local.display()
-        ),
-    );
+    Ok(())
+}
 
-    // The folders that move: each top-level entry of the Users tree and of the
-    // public folders, then accounts whose mail folder lies elsewhere.
-    let mut sources: Vec<(Loc, Loc)> = Vec::new();
-    let mut problems = Findings::default();
-    for (from_root, to_root) in &relocations {
+/// Each top-level entry of the store's trees, with where it goes.
+fn top_level_sources(
+    ctx: &Context,
+    relocations: &[(WinPath, WinPath)],
+    sp: &mut StepPlan,
+    problems: &mut Findings,
+) -> Result<Vec<(Loc, Loc)>, Problem> {
+    let mut sources = Vec::new();
+    for (from_root, to_root) in relocations {
         let local = ctx.resolver.locate(from_root)?;
         sp.fact(
             "store",
@@ -205,15 +276,38 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
             }
         }
     }
-    let mut edits = Vec::new();
-    let mut too_long: Vec<(String, usize)> = Vec::new();
+    Ok(sources)
+}
+
+/// What the accounts' mail folders become.
+struct AccountMoves {
+    /// The new MailDir of each account that changes.
+    edits: Vec<UserlistEdit>,
+    /// Accounts whose new mail folder would not fit Userlist.dat: (what, length).
+    too_long: Vec<(String, usize)>,
+}
+
+/// Every account's new mail folder. An account whose mail folder lies outside
+/// the store's trees moves on its own (added to `sources`).
+fn account_moves(
+    ctx: &Context,
+    userlist: &Userlist,
+    accounts: &[crate::userlist::Account],
+    relocations: &[(WinPath, WinPath)],
+    sources: &mut Vec<(Loc, Loc)>,
+    problems: &mut Findings,
+) -> Result<AccountMoves, Problem> {
+    let mut moves = AccountMoves {
+        edits: Vec::new(),
+        too_long: Vec::new(),
+    };
     // Accounts whose mail folder lies outside the store's trees move one by
     // one: (old folder, new folder). Outermost folders first, so an account
     // whose folder is, or lies inside, another account's follows that move
     // instead of getting one of its own.
     let mut own: Vec<(WinPath, WinPath)> = Vec::new();
     let mut parsed: Vec<(&crate::userlist::Account, WinPath)> = Vec::new();
-    for a in &accounts {
+    for a in accounts {
         match WinPath::parse(a.mail_dir.trim()) {
             Ok(p) => parsed.push((a, p)),
             Err(_) => problems.accounts.add(format!(
@@ -231,50 +325,21 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
         {
             Some(new) => new,
             None if relocations.iter().any(|(_, to)| old.starts_with(to)) => continue, // already moved
-            None => {
-                // Outside the Users tree: its own move to <mailboxes>\<domain>\<mailbox>.
-                let Ok(target) = ctx
-                    .plan
-                    .shared
-                    .mailboxes
-                    .join_components([a.domain.trim(), a.mailbox.trim()])
-                else {
-                    problems.accounts.add(format!(
-                        "{}@{}: domain or mailbox is not a valid folder name",
-                        a.mailbox, a.domain
-                    ));
-                    continue;
-                };
-                if target == old {
-                    continue;
-                }
-                // Its new place must not be a folder the Users tree brings along.
-                if let Some(inside) = relocations
-                    .iter()
-                    .find_map(|(from, to)| target.rebase(to, from))
-                {
-                    if fsops::exists(&ctx.resolver.locate(&inside)?.local) {
-                        problems.accounts.add(format!(
-                            "{}@{}: its mail folder {old} would move onto {inside}, which already exists",
-                            a.mailbox, a.domain
-                        ));
-                        continue;
+            None => match own_move(ctx, a, &old, relocations, &own)? {
+                Ok(target) => {
+                    let from = ctx.resolver.locate(&old)?;
+                    if fsops::exists(&from.local) {
+                        sources.push((from, ctx.resolver.locate(&target)?));
                     }
+                    own.push((old.clone(), target.clone()));
+                    target
                 }
-                if own.iter().any(|(_, to)| *to == target) {
-                    problems.accounts.add(format!(
-                        "{}@{}: another account's mail folder already moves to {target}",
-                        a.mailbox, a.domain
-                    ));
+                Err(None) => continue,
+                Err(Some(why)) => {
+                    problems.accounts.add(why);
                     continue;
                 }
-                let from = ctx.resolver.locate(&old)?;
-                if fsops::exists(&from.local) {
-                    sources.push((from, ctx.resolver.locate(&target)?));
-                }
-                own.push((old.clone(), target.clone()));
-                target
-            }
+            },
         };
         let text = if a.mail_dir.trim_end().ends_with('\\') {
             new.to_dir_string()
@@ -284,7 +349,7 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
         match userlist.check_mail_dir(a.line, &text) {
             Ok(()) => {}
             Err(crate::userlist::UserlistError::TooLong { len, .. }) => {
-                too_long.push((
+                moves.too_long.push((
                     format!("{}@{} ({len} characters: {text})", a.mailbox, a.domain),
                     len,
                 ));
@@ -297,18 +362,70 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
                 continue;
             }
         }
-        edits.push(UserlistEdit {
+        moves.edits.push(UserlistEdit {
             line: a.line,
             account: format!("{}@{}", a.mailbox.trim(), a.domain.trim()),
             old: a.mail_dir.clone(),
             new: text,
         });
     }
+    Ok(moves)
+}
 
-    // Preflight over the whole store, streaming.
+/// Where an account whose mail folder `old` lies outside the store's trees
+/// moves: `<mailboxes>\<domain>\<mailbox>`. `Err(None)`: it is there
+/// already; `Err(Some(why))`: it cannot move there.
+fn own_move(
+    ctx: &Context,
+    a: &crate::userlist::Account,
+    old: &WinPath,
+    relocations: &[(WinPath, WinPath)],
+    own: &[(WinPath, WinPath)],
+) -> Result<Result<WinPath, Option<String>>, Problem> {
+    let Ok(target) = ctx
+        .plan
+        .shared
+        .mailboxes
+        .join_components([a.domain.trim(), a.mailbox.trim()])
+    else {
+        return Ok(Err(Some(format!(
+            "{}@{}: domain or mailbox is not a valid folder name",
+            a.mailbox, a.domain
+        ))));
+    };
+    if target == *old {
+        return Ok(Err(None));
+    }
+    // Its new place must not be a folder the Users tree brings along.
+    if let Some(inside) = relocations
+        .iter()
+        .find_map(|(from, to)| target.rebase(to, from))
+    {
+        if fsops::exists(&ctx.resolver.locate(&inside)?.local) {
+            return Ok(Err(Some(format!(
+                "{}@{}: its mail folder {old} would move onto {inside}, which already exists",
+                a.mailbox, a.domain
+            ))));
+        }
+    }
+    if own.iter().any(|(_, to)| *to == target) {
+        return Ok(Err(Some(format!(
+            "{}@{}: another account's mail folder already moves to {target}",
+            a.mailbox, a.domain
+        ))));
+    }
+    Ok(Ok(target))
+}
+
+/// Preflight over the whole store, streaming: what every folder holds.
+fn scan_sources(
+    sources: Vec<(Loc, Loc)>,
+    sp: &mut StepPlan,
+    problems: &mut Findings,
+) -> Result<Vec<Source>, Problem> {
     let mut scanned: Vec<Source> = Vec::new();
     for (from, to) in sources {
-        let scan = scan_store(&from.local, &to.win, &mut problems).map_err(|e| {
+        let scan = scan_store(&from.local, &to.win, problems).map_err(|e| {
             Problem::refused(format!("could not scan the mail store: {e}"))
                 .at(e.path().display().to_string())
                 .fix("make sure this account may read the whole store, then rerun")
@@ -340,55 +457,41 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
                 .join(", ")
         ));
     }
+    Ok(scanned)
+}
 
-    if let Some(check) = service_check(ctx, !scanned.is_empty()) {
-        sp.checks.push(check);
+/// Refused when a new mail folder would not fit Userlist.dat's field.
+fn too_long_check(ctx: &Context, sp: &mut StepPlan, mut too_long: Vec<(String, usize)>) {
+    if too_long.is_empty() {
+        return;
     }
-    push_findings(&mut sp, &problems);
-    if !too_long.is_empty() {
-        too_long.sort_by_key(|(_, len)| std::cmp::Reverse(*len));
-        let width = Layout::from_profile(ctx.profile).mail_dir_width();
-        let excess = too_long[0].1.saturating_sub(width);
-        let mailboxes = ctx.plan.shared.mailboxes.utf16_len();
-        sp.checks.push(Check::fail(
-            "mail folders fit Userlist.dat",
-            format!(
-                "{} account(s) would get a mail folder longer than the {width} characters Userlist.dat holds: {}",
-                too_long.len(),
-                too_long.iter().take(EXAMPLES).map(|(a, _)| a.clone()).collect::<Vec<_>>().join("; ")
-            ),
-            format!(
-                "choose a mailboxes path at most {} characters long (now {mailboxes}: {}), e.g. a shorter share or server name",
-                mailboxes.saturating_sub(excess),
-                ctx.plan.shared.mailboxes
-            ),
-        ));
-    }
-    damaged_lines_check(&mut sp, &userlist, !scanned.is_empty() || !edits.is_empty());
-    if !scanned.is_empty() {
-        // Folders this installation's accounts already use are its own store.
-        let in_use: Vec<WinPath> = accounts
-            .iter()
-            .filter_map(|a| WinPath::parse(a.mail_dir.trim()).ok())
-            .collect();
-        foreign_check(ctx, &mut sp, &scanned, &relocations, &in_use)?;
-    }
-    if !edits.is_empty() {
-        if let Err(why) = fsops::atomic::check_replaceable(&userlist_loc.local) {
-            sp.checks.push(Check::fail(
-                "Userlist.dat can be replaced",
-                why,
-                "make Userlist.dat a plain file this account may write (clear its read-only or \
-                 immutable flag), in a folder where it may create files, then rerun",
-            ));
-        }
-    }
-    if sp.failed_checks().next().is_some() {
-        return Ok(sp);
-    }
+    too_long.sort_by_key(|(_, len)| std::cmp::Reverse(*len));
+    let width = Layout::from_profile(ctx.profile).mail_dir_width();
+    let excess = too_long[0].1.saturating_sub(width);
+    let mailboxes = ctx.plan.shared.mailboxes.utf16_len();
+    sp.checks.push(Check::fail(
+        "mail folders fit Userlist.dat",
+        format!(
+            "{} account(s) would get a mail folder longer than the {width} characters Userlist.dat holds: {}",
+            too_long.len(),
+            too_long.iter().take(EXAMPLES).map(|(a, _)| a.clone()).collect::<Vec<_>>().join("; ")
+        ),
+        format!(
+            "choose a mailboxes path at most {} characters long (now {mailboxes}: {}), e.g. a shorter share or server name",
+            mailboxes.saturating_sub(excess),
+            ctx.plan.shared.mailboxes
+        ),
+    ));
+}
 
+/// The folders to create and the moves (or copies, with `keep_source`).
+fn move_actions(
+    ctx: &Context,
+    scanned: Vec<Source>,
+    relocations: &[(WinPath, WinPath)],
+) -> Result<Vec<Action>, Problem> {
     let mut actions = Vec::new();
-    for (_, to_root) in &relocations {
+    for (_, to_root) in relocations {
         if scanned.iter().any(|s| s.to.win.starts_with(to_root)) {
             let target = ctx.resolver.locate(to_root)?;
             actions.extend(missing_parents(ctx, &target)?);
@@ -437,36 +540,39 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
             }
         });
     }
-    if ctx.options.keep_source && !actions.is_empty() {
-        sp.notes
-            .push("the source stays where it is until `mdcluster cleanup` removes it".into());
+    Ok(actions)
+}
+
+/// The edit of Userlist.dat, and the semaphore that makes MDaemon reread it.
+fn userlist_actions(
+    ctx: &Context,
+    file: Loc,
+    bytes: &[u8],
+    mut edits: Vec<UserlistEdit>,
+) -> Result<Vec<Action>, Problem> {
+    if edits.is_empty() {
+        return Ok(Vec::new());
     }
-    if !edits.is_empty() {
-        edits.sort_by_key(|e| e.line);
-        let after = crate::userlist::apply_edits(
-            &userlist_bytes,
-            &edits,
-            Layout::from_profile(ctx.profile),
-        )
+    edits.sort_by_key(|e| e.line);
+    let after = crate::userlist::apply_edits(bytes, &edits, Layout::from_profile(ctx.profile))
         .map_err(Problem::refused)?;
-        actions.push(Action::EditUserlist {
-            file: userlist_loc.clone(),
-            before: content_hash(&userlist_bytes),
-            after: content_hash(&after),
-            edits,
+    let mut actions = vec![Action::EditUserlist {
+        file,
+        before: content_hash(bytes),
+        after: content_hash(&after),
+        edits,
+    }];
+    if let Ok(sem) = ctx
+        .plan
+        .install_root
+        .join(&ctx.profile.semaphores.dir)
+        .and_then(|d| d.join(&ctx.profile.semaphores.reload_userlist))
+    {
+        actions.push(Action::DropSemaphore {
+            file: ctx.resolver.locate(&sem)?,
         });
-        if let Ok(sem) = ctx
-            .plan
-            .install_root
-            .join(&ctx.profile.semaphores.dir)
-            .and_then(|d| d.join(&ctx.profile.semaphores.reload_userlist))
-        {
-            actions.push(Action::DropSemaphore {
-                file: ctx.resolver.locate(&sem)?,
-            });
-        }
     }
-    Ok(sp.with_actions(actions))
+    Ok(actions)
 }
 
 /// A damaged line of Userlist.dat (too short to hold a whole mail folder)

@@ -168,6 +168,22 @@ impl Collector<'_> {
         });
     }
 
+    /// A plan that is not TOML of the plan's shape: one error, in words.
+    fn toml_error(&mut self, e: &toml::de::Error) {
+        let offset = e.span().map(|s| s.start).unwrap_or(0);
+        let message = e.message().trim().to_string();
+        let fix = if message.contains("escape") {
+            Some("write Windows paths in single quotes, e.g. root = 'C:\\MDaemon', so backslashes are kept")
+        } else if message.contains("unknown field") {
+            Some("remove or correct the key; `mdcluster plan example` shows every key a plan may have")
+        } else if message.contains("missing field") {
+            Some("add the missing key; `mdcluster plan example` shows a complete plan")
+        } else {
+            None
+        };
+        self.at(offset, message, fix);
+    }
+
     fn path(&mut self, what: &str, value: &Spanned<String>) -> Option<WinPath> {
         match WinPath::parse(value.get_ref()) {
             Ok(p) => Some(p),
@@ -219,18 +235,7 @@ impl Plan {
         let raw: RawPlan = match toml::from_str(text) {
             Ok(raw) => raw,
             Err(e) => {
-                let offset = e.span().map(|s| s.start).unwrap_or(0);
-                let message = e.message().trim().to_string();
-                let fix = if message.contains("escape") {
-                    Some("write Windows paths in single quotes, e.g. root = 'C:\\MDaemon', so backslashes are kept")
-                } else if message.contains("unknown field") {
-                    Some("remove or correct the key; `mdcluster plan example` shows every key a plan may have")
-                } else if message.contains("missing field") {
-                    Some("add the missing key; `mdcluster plan example` shows a complete plan")
-                } else {
-                    None
-                };
-                c.at(offset, message, fix);
+                c.toml_error(&e);
                 return Err(c.errors);
             }
         };
@@ -247,150 +252,24 @@ impl Plan {
         }
 
         let root = c.path("install.root", &raw.install.root);
-        let shared = c.path("shared.path", &raw.shared.path);
-        let optional = |c: &mut Collector, what: &str, v: &Option<Spanned<String>>| {
-            v.as_ref().map(|s| (c.path(what, s), s.span().start))
-        };
-        let mailboxes = optional(&mut c, "shared.mailboxes", &raw.shared.mailboxes);
-        let public_folders = optional(&mut c, "shared.public_folders", &raw.shared.public_folders);
-        let lockfiles = optional(&mut c, "shared.lockfiles", &raw.shared.lockfiles);
-        let pem = optional(&mut c, "shared.pem", &raw.shared.pem);
-
-        let shared_paths = match shared {
-            Some(base) => {
-                let path_at = raw.shared.path.span().start;
-                let pick =
-                    |given: Option<(Option<WinPath>, usize)>,
-                     default: Result<WinPath, winpath::WinPathError>| {
-                        match given {
-                            Some((Some(p), at)) => Some((p, at)),
-                            Some((None, _)) => None,
-                            None => default.ok().map(|p| (p, path_at)),
-                        }
-                    };
-                let mailboxes = pick(mailboxes, base.join(&profile.shared.mailboxes));
-                let lockfiles = match (&lockfiles, &mailboxes) {
-                    (Some(_), _) => pick(lockfiles, Err(winpath::WinPathError::Empty)),
-                    (None, Some((m, at))) => m
-                        .join(&profile.shared.lockfiles_under_mailboxes)
-                        .ok()
-                        .map(|p| (p, *at)),
-                    (None, None) => None,
-                };
-                let public_folders =
-                    pick(public_folders, base.join(&profile.shared.public_folders));
-                let pem = pick(pem, base.join(&profile.shared.pem));
-                match (mailboxes, public_folders, lockfiles, pem) {
-                    (Some(m), Some(pf), Some(l), Some(pe)) => Some((base, path_at, [m, pf, l, pe])),
-                    _ => None,
-                }
-            }
-            None => None,
-        };
-
-        if let (Some(root), Some((base, base_at, subs))) = (&root, &shared_paths) {
-            let names = [
-                "shared.path",
-                "shared.mailboxes",
-                "shared.public_folders",
-                "shared.lockfiles",
-                "shared.pem",
-            ];
-            // Sub-folders derived from shared.path share its position; report them
-            // only when written out, so one mistake gives one error.
-            let all = std::iter::once((base, *base_at))
-                .chain(subs.iter().map(|(p, at)| (p, *at)))
-                .zip(names)
-                .enumerate()
-                .filter(|(i, ((_, at), _))| *i == 0 || at != base_at)
-                .map(|(_, x)| x);
-            for ((p, at), name) in all {
-                if p.starts_with(root) {
-                    c.at(
-                        at,
-                        format!("{name} {p} is inside the installation {root}"),
-                        Some("the shared data must live on a network share outside the installation, e.g. '\\\\fileserver\\mdaemon'"),
-                    );
-                } else if root.starts_with(p) {
-                    c.at(
-                        at,
-                        format!("{name} {p} contains the installation {root}"),
-                        Some(
-                            "choose a shared folder that does not contain the MDaemon installation",
-                        ),
-                    );
-                }
-            }
-            for i in 0..subs.len() {
-                for j in (i + 1)..subs.len() {
-                    if subs[i].0 == subs[j].0 {
-                        c.at(
-                            subs[j].1,
-                            format!(
-                                "{} and {} are the same folder {}",
-                                names[i + 1],
-                                names[j + 1],
-                                subs[j].0
-                            ),
-                            Some("give each kind of shared data its own folder"),
-                        );
-                    }
-                }
-            }
+        let shared_paths = shared_paths(&mut c, &raw.shared, profile);
+        if let (Some(root), Some(shared)) = (&root, &shared_paths) {
+            check_shared_layout(&mut c, root, shared);
         }
-
         let nodes = validate_nodes(&mut c, &raw.nodes);
         let load_balancer = load_balancer::validate(&mut c, &raw.load_balancer, profile);
-
-        let mut mounts: Vec<(Mount, usize)> = Vec::new();
-        for m in &raw.mounts {
-            let windows = c.path("mounts.windows", &m.windows);
-            let local = PathBuf::from(m.local.get_ref());
-            if m.local.get_ref().is_empty() || !local.is_absolute() {
-                c.at(
-                    m.local.span().start,
-                    format!(
-                        "mounts.local '{}' is not an absolute path on this machine",
-                        m.local.get_ref()
-                    ),
-                    Some(if cfg!(windows) {
-                        r"give the full local path of the folder, e.g. M:\MDaemon or \\nas\mdaemon"
-                    } else {
-                        "give the full local path of the folder, e.g. /mnt/mdaemon"
-                    }),
-                );
-                continue;
-            }
-            if let Some(windows) = windows {
-                if mounts.iter().any(|(other, _)| other.windows == windows) {
-                    c.at(
-                        m.windows.span().start,
-                        format!("{windows} is mounted twice"),
-                        Some("keep one [[mounts]] entry per Windows path"),
-                    );
-                }
-                mounts.push((Mount { windows, local }, m.windows.span().start));
-            }
-        }
+        let mounts = validate_mounts(&mut c, &raw.mounts);
 
         match (root, shared_paths) {
-            (Some(install_root), Some((path, _, [m, pf, l, pe]))) if c.errors.is_empty() => {
-                Ok(Plan {
-                    file: file.to_path_buf(),
-                    install_root,
-                    shared: SharedPaths {
-                        path,
-                        mailboxes: m.0,
-                        public_folders: pf.0,
-                        lockfiles: l.0,
-                        pem: pe.0,
-                    },
-                    nodes,
-                    mounts: mounts.into_iter().map(|(m, _)| m).collect(),
-                    options: raw.options,
-                    load_balancer,
-                })
-            }
+            (Some(install_root), Some(shared)) if c.errors.is_empty() => Ok(Plan {
+                file: file.to_path_buf(),
+                install_root,
+                shared: shared.paths(),
+                nodes,
+                mounts,
+                options: raw.options,
+                load_balancer,
+            }),
             _ => {
                 c.errors.sort_by_key(|e| (e.line, e.column));
                 Err(c.errors)
@@ -479,6 +358,153 @@ impl Plan {
                 .collect(),
         }
     }
+}
+
+/// The shared folders as the plan gives them (or their defaults), each with
+/// the position it was given at (a default: `shared.path`'s).
+struct SharedAt {
+    base: (WinPath, usize),
+    /// mailboxes, public folders, lockfiles, pem.
+    subs: [(WinPath, usize); 4],
+}
+
+impl SharedAt {
+    const NAMES: [&'static str; 5] = [
+        "shared.path",
+        "shared.mailboxes",
+        "shared.public_folders",
+        "shared.lockfiles",
+        "shared.pem",
+    ];
+
+    fn paths(self) -> SharedPaths {
+        let [m, pf, l, pe] = self.subs;
+        SharedPaths {
+            path: self.base.0,
+            mailboxes: m.0,
+            public_folders: pf.0,
+            lockfiles: l.0,
+            pem: pe.0,
+        }
+    }
+}
+
+/// `[shared]`: the path and its sub-folders, defaults from the profile
+/// (LockFiles below the mailboxes folder, as MDaemon has it).
+fn shared_paths(c: &mut Collector, raw: &RawShared, profile: &Profile) -> Option<SharedAt> {
+    let shared = c.path("shared.path", &raw.path);
+    let optional = |c: &mut Collector, what: &str, v: &Option<Spanned<String>>| {
+        v.as_ref().map(|s| (c.path(what, s), s.span().start))
+    };
+    let mailboxes = optional(c, "shared.mailboxes", &raw.mailboxes);
+    let public_folders = optional(c, "shared.public_folders", &raw.public_folders);
+    let lockfiles = optional(c, "shared.lockfiles", &raw.lockfiles);
+    let pem = optional(c, "shared.pem", &raw.pem);
+    let base = shared?;
+    let path_at = raw.path.span().start;
+    let pick = |given: Option<(Option<WinPath>, usize)>,
+                default: Result<WinPath, winpath::WinPathError>| {
+        match given {
+            Some((Some(p), at)) => Some((p, at)),
+            Some((None, _)) => None,
+            None => default.ok().map(|p| (p, path_at)),
+        }
+    };
+    let mailboxes = pick(mailboxes, base.join(&profile.shared.mailboxes));
+    let lockfiles = match (&lockfiles, &mailboxes) {
+        (Some(_), _) => pick(lockfiles, Err(winpath::WinPathError::Empty)),
+        (None, Some((m, at))) => m
+            .join(&profile.shared.lockfiles_under_mailboxes)
+            .ok()
+            .map(|p| (p, *at)),
+        (None, None) => None,
+    };
+    let public_folders = pick(public_folders, base.join(&profile.shared.public_folders));
+    let pem = pick(pem, base.join(&profile.shared.pem));
+    Some(SharedAt {
+        base: (base, path_at),
+        subs: [mailboxes?, public_folders?, lockfiles?, pem?],
+    })
+}
+
+/// The shared folders lie outside the installation, and each is its own.
+fn check_shared_layout(c: &mut Collector, root: &WinPath, shared: &SharedAt) {
+    let (base, base_at) = (&shared.base.0, shared.base.1);
+    let subs = &shared.subs;
+    // Sub-folders derived from shared.path share its position; report them
+    // only when written out, so one mistake gives one error.
+    let all = std::iter::once((base, base_at))
+        .chain(subs.iter().map(|(p, at)| (p, *at)))
+        .zip(SharedAt::NAMES)
+        .enumerate()
+        .filter(|(i, ((_, at), _))| *i == 0 || *at != base_at)
+        .map(|(_, x)| x);
+    for ((p, at), name) in all {
+        if p.starts_with(root) {
+            c.at(
+                at,
+                format!("{name} {p} is inside the installation {root}"),
+                Some("the shared data must live on a network share outside the installation, e.g. '\\\\fileserver\\mdaemon'"),
+            );
+        } else if root.starts_with(p) {
+            c.at(
+                at,
+                format!("{name} {p} contains the installation {root}"),
+                Some("choose a shared folder that does not contain the MDaemon installation"),
+            );
+        }
+    }
+    for i in 0..subs.len() {
+        for j in (i + 1)..subs.len() {
+            if subs[i].0 == subs[j].0 {
+                c.at(
+                    subs[j].1,
+                    format!(
+                        "{} and {} are the same folder {}",
+                        SharedAt::NAMES[i + 1],
+                        SharedAt::NAMES[j + 1],
+                        subs[j].0
+                    ),
+                    Some("give each kind of shared data its own folder"),
+                );
+            }
+        }
+    }
+}
+
+/// `[[mounts]]`: each Windows path once, each local path absolute.
+fn validate_mounts(c: &mut Collector, raw: &[RawMount]) -> Vec<Mount> {
+    let mut mounts: Vec<Mount> = Vec::new();
+    for m in raw {
+        let windows = c.path("mounts.windows", &m.windows);
+        let local = PathBuf::from(m.local.get_ref());
+        if m.local.get_ref().is_empty() || !local.is_absolute() {
+            c.at(
+                m.local.span().start,
+                format!(
+                    "mounts.local '{}' is not an absolute path on this machine",
+                    m.local.get_ref()
+                ),
+                Some(if cfg!(windows) {
+                    r"give the full local path of the folder, e.g. M:\MDaemon or \\nas\mdaemon"
+                } else {
+                    "give the full local path of the folder, e.g. /mnt/mdaemon"
+                }),
+            );
+            continue;
+        }
+        if let Some(windows) = windows {
+            if mounts.iter().any(|other| other.windows == windows) {
+                c.at(
+                    m.windows.span().start,
+                    format!("{windows} is mounted twice"),
+                    Some("keep one [[mounts]] entry per Windows path"),
+                );
+            }
+            mounts.push(Mount { windows, local });
+        }
+    }
+    mounts
 }
 
 fn validate_nodes(c: &mut Collector, raw: &[RawNode]) -> Vec<Node> {

@@ -166,8 +166,44 @@ pub fn check(
     subnets: &[Subnet],
     ignore: &[RuleId],
 ) -> Vec<Verdict> {
-    let mut out = Vec::new();
-    out.push(match (&primary.version, &node.version) {
+    let mut out = vec![
+        version(primary, node),
+        time_zone(primary, node),
+        clock(primary, node),
+        licence(primary, node, licences_in_use),
+        certificates(primary, node),
+        switch(
+            RuleId::AttachmentLinking,
+            "attachment linking",
+            primary.attachment_linking,
+            node.attachment_linking,
+        ),
+        switch(
+            RuleId::AutoUpdate,
+            "automatic installation of updates",
+            primary.auto_update,
+            node.auto_update,
+        ),
+        switch(
+            RuleId::DomainIpBinding,
+            "binding domains to IP addresses",
+            primary.domain_ip_binding,
+            node.domain_ip_binding,
+        ),
+        shared_path(node),
+        lan(node, subnets),
+        letsencrypt(primary),
+    ];
+    for verdict in &mut out {
+        if verdict.blocks() && ignore.contains(&verdict.rule) {
+            verdict.level = Level::Ignored;
+        }
+    }
+    out
+}
+
+fn version(primary: &Facts, node: &Facts) -> Verdict {
+    match (&primary.version, &node.version) {
         (Some(p), Some(n)) if p == n => {
             v(RuleId::Version, Level::Pass, format!("MDaemon {n} on both"))
         }
@@ -181,8 +217,11 @@ pub fn check(
             Level::Unknown,
             "the MDaemon version could not be read",
         ),
-    });
-    out.push(if primary.time_zone == node.time_zone {
+    }
+}
+
+fn time_zone(primary: &Facts, node: &Facts) -> Verdict {
+    if primary.time_zone == node.time_zone {
         v(
             RuleId::TimeZone,
             Level::Pass,
@@ -197,16 +236,30 @@ pub fn check(
                 node.time_zone, primary.time_zone
             ),
         )
-    });
-    out.push(match (primary.share.clock_offset_ms, node.share.clock_offset_ms) {
+    }
+}
+
+fn clock(primary: &Facts, node: &Facts) -> Verdict {
+    match (primary.share.clock_offset_ms, node.share.clock_offset_ms) {
         (Some(p), Some(n)) => {
             let diff = (p - n).abs();
-            let level = if diff <= 1000 { Level::Pass } else { Level::Fail };
+            let level = if diff <= 1000 {
+                Level::Pass
+            } else {
+                Level::Fail
+            };
             v(RuleId::Clock, level, format!("clocks {diff} ms apart (limit 1000 ms; measured against the share's file server)"))
         }
-        _ => v(RuleId::Clock, Level::Unknown, "the clock could not be compared (no share probe on one side)"),
-    });
-    out.push(match &node.licence {
+        _ => v(
+            RuleId::Clock,
+            Level::Unknown,
+            "the clock could not be compared (no share probe on one side)",
+        ),
+    }
+}
+
+fn licence(primary: &Facts, node: &Facts, licences_in_use: &[String]) -> Verdict {
+    match &node.licence {
         None => v(
             RuleId::Licence,
             Level::Unknown,
@@ -223,61 +276,47 @@ pub fn check(
             "another node already uses this licence key",
         ),
         Some(_) => v(RuleId::Licence, Level::Pass, "a licence key of its own"),
-    });
-    out.push(match &node.certificates {
-        None => v(
+    }
+}
+
+fn certificates(primary: &Facts, node: &Facts) -> Verdict {
+    let Some(installed) = &node.certificates else {
+        return v(
             RuleId::Certificates,
             Level::Unknown,
             "the node's certificate store could not be read",
-        ),
-        Some(installed) => {
-            let missing: Vec<&String> = primary
-                .certificates_in_use
-                .iter()
-                .filter(|c| !installed.contains(c))
-                .collect();
-            if missing.is_empty() {
-                v(
-                    RuleId::Certificates,
-                    Level::Pass,
-                    format!(
-                        "all {} certificate(s) the primary uses are installed",
-                        primary.certificates_in_use.len()
-                    ),
-                )
-            } else {
-                let list: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
-                v(
-                    RuleId::Certificates,
-                    Level::Fail,
-                    format!(
-                        "missing on the node: {} (it would serve no SSL/TLS/HTTPS)",
-                        list.join(", ")
-                    ),
-                )
-            }
-        }
-    });
-    out.push(switch(
-        RuleId::AttachmentLinking,
-        "attachment linking",
-        primary.attachment_linking,
-        node.attachment_linking,
-    ));
-    out.push(switch(
-        RuleId::AutoUpdate,
-        "automatic installation of updates",
-        primary.auto_update,
-        node.auto_update,
-    ));
-    out.push(switch(
-        RuleId::DomainIpBinding,
-        "binding domains to IP addresses",
-        primary.domain_ip_binding,
-        node.domain_ip_binding,
-    ));
+        );
+    };
+    let missing: Vec<&str> = primary
+        .certificates_in_use
+        .iter()
+        .filter(|c| !installed.contains(c))
+        .map(String::as_str)
+        .collect();
+    if missing.is_empty() {
+        v(
+            RuleId::Certificates,
+            Level::Pass,
+            format!(
+                "all {} certificate(s) the primary uses are installed",
+                primary.certificates_in_use.len()
+            ),
+        )
+    } else {
+        v(
+            RuleId::Certificates,
+            Level::Fail,
+            format!(
+                "missing on the node: {} (it would serve no SSL/TLS/HTTPS)",
+                missing.join(", ")
+            ),
+        )
+    }
+}
+
+fn shared_path(node: &Facts) -> Verdict {
     let service = node.share.service_account.as_deref();
-    out.push(match node.share.writable {
+    match node.share.writable {
         // Probed as another account than MDaemon's: it may still be refused.
         Some(true)
             if service.is_some_and(|a| !crate::service::same_account(&node.share.identity, a)) =>
@@ -310,34 +349,36 @@ pub fn check(
             Level::Unknown,
             "the node did not probe the shared path",
         ),
-    });
-    out.push(
-        if subnets.is_empty()
-            || node
-                .addresses
-                .iter()
-                .any(|a| subnets.iter().any(|s| same_subnet(*a, *s)))
-        {
-            v(RuleId::Lan, Level::Pass, "on the primary's network")
-        } else {
-            v(
-                RuleId::Lan,
-                Level::Warn,
-                "no address in the primary's networks: the manual advises against separated nodes",
-            )
-        },
-    );
-    out.push(if primary.letsencrypt == Some(true) {
+    }
+}
+
+fn lan(node: &Facts, subnets: &[Subnet]) -> Verdict {
+    let on_lan = subnets.is_empty()
+        || node
+            .addresses
+            .iter()
+            .any(|a| subnets.iter().any(|s| same_subnet(*a, *s)));
+    if on_lan {
+        v(RuleId::Lan, Level::Pass, "on the primary's network")
+    } else {
+        v(
+            RuleId::Lan,
+            Level::Warn,
+            "no address in the primary's networks: the manual advises against separated nodes",
+        )
+    }
+}
+
+fn letsencrypt(primary: &Facts) -> Verdict {
+    if primary.letsencrypt == Some(true) {
         v(RuleId::Letsencrypt, Level::Warn, "the primary uses Let's Encrypt, which does not support secondaries: bring the certificate to each node another way")
     } else {
-        v(RuleId::Letsencrypt, Level::Pass, "Let's Encrypt is not in use")
-    });
-    for verdict in &mut out {
-        if verdict.blocks() && ignore.contains(&verdict.rule) {
-            verdict.level = Level::Ignored;
-        }
+        v(
+            RuleId::Letsencrypt,
+            Level::Pass,
+            "Let's Encrypt is not in use",
+        )
     }
-    out
 }
 
 #[cfg(test)]

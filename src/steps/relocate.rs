@@ -2,11 +2,13 @@
 //! PEM (copied; the manual keeps the original).
 
 use super::{Action, Check, Context, StepId, StepPlan};
-use crate::fsops::{self, tree};
+use crate::fsops;
+use crate::fsops::tree::{self, TreeSummary};
 use crate::location::Loc;
 use crate::problem::{Exit, Problem};
 use crate::text::size;
 use crate::winpath::WinPath;
+use std::ops::ControlFlow;
 
 /// Which INI key and which plan target a step relocates, and how.
 struct Relocation<'a> {
@@ -79,97 +81,14 @@ pub(super) fn prepare(ctx: &Context, step: StepId) -> Result<StepPlan, Problem> 
         return Ok(sp);
     }
 
-    let meta = std::fs::symlink_metadata(&source.local);
-    let summary = match &meta {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            sp.notes.push(format!(
-                "the {} folder {} does not exist, so there is nothing to {}; the target folder will be created",
-                r.key,
-                source.win.to_dir_string(),
-                if r.copy { "copy" } else { "move" }
-            ));
-            None
-        }
-        Err(e) => {
-            return Err(
-                Problem::io(Exit::Refused, "read the folder", &source.local, e)
-                    .fix("make sure this account may read the MDaemon folders, then rerun"),
-            );
-        }
-        Ok(m) if !m.is_dir() => {
-            sp.checks.push(Check::fail(
-                "source is a folder",
-                format!("{} is not a folder", source.local.display()),
-                format!(
-                    "[{section}] {} must name a folder; correct it in MDaemon's settings",
-                    r.key
-                ),
-            ));
-            return Ok(sp);
-        }
-        Ok(_) => {
-            let s = tree::scan(&source.local).map_err(|e| fs_refusal(e, "scan the folder"))?;
-            if !s.unusual.is_empty() {
-                sp.checks.push(Check::fail(
-                    "no links or special files",
-                    format!(
-                        "{} holds {} link(s) or special file(s): {}",
-                        source.local.display(),
-                        s.unusual.len(),
-                        s.unusual.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
-                    ),
-                    "mdcluster never follows or copies links; replace them with the real files or remove them, then rerun",
-                ));
-                return Ok(sp);
-            }
-            sp.fact(
-                "content",
-                format!(
-                    "{} files, {} folders, {}",
-                    s.files,
-                    s.folders,
-                    size(s.bytes)
-                ),
-            );
-            Some(s)
-        }
+    let ControlFlow::Continue(summary) = scan_source(&mut sp, &r, &source, section)? else {
+        return Ok(sp);
     };
-
-    let target_exists = fsops::exists(&target.local);
-    if target_exists {
-        if !target.local.is_dir() {
-            sp.checks.push(Check::fail(
-                "target is free",
-                format!("{} exists and is not a folder", target.local.display()),
-                "remove or rename it, or choose another target in the plan",
-            ));
-            return Ok(sp);
-        }
-        let foreign = foreign_content(&source.local, &target.local)
-            .map_err(|e| fs_refusal(e, "compare the target with the source"))?;
-        if let Some(rel) = foreign {
-            sp.checks.push(Check::fail(
-                "target is free",
-                format!(
-                    "the target {} already holds different data ({} is not an identical copy of the source)",
-                    target.win.to_dir_string(),
-                    rel.display()
-                ),
-                "move that data away or choose another target folder in the plan; mdcluster never overwrites data it did not put there",
-            ));
-            return Ok(sp);
-        }
-        if let (true, Some(s)) = (r.copy, &summary) {
-            let t = tree::scan(&target.local).map_err(|e| fs_refusal(e, "scan the target"))?;
-            if (s.files, s.folders) == (t.files, t.folders) {
-                sp.notes.push(format!(
-                    "an identical copy is already at {}",
-                    target.win.to_dir_string()
-                ));
-                return Ok(sp);
-            }
-        }
-    }
+    let ControlFlow::Continue(target_exists) =
+        target_state(&mut sp, &r, &source, &target, summary.as_ref())?
+    else {
+        return Ok(sp);
+    };
 
     // Lock files are live while MDaemon runs: they move only when it is stopped.
     if let Some(check) = super::service_check(ctx, !r.copy && summary.is_some()) {
@@ -201,6 +120,117 @@ pub(super) fn prepare(ctx: &Context, step: StepId) -> Result<StepPlan, Problem> 
         },
     });
     Ok(sp.with_actions(actions))
+}
+
+/// What the folder to relocate holds: None when it does not exist (the
+/// target is created); Break when a check failed.
+fn scan_source(
+    sp: &mut StepPlan,
+    r: &Relocation,
+    source: &Loc,
+    section: &str,
+) -> Result<ControlFlow<(), Option<TreeSummary>>, Problem> {
+    let meta = std::fs::symlink_metadata(&source.local);
+    let s = match &meta {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            sp.notes.push(format!(
+                "the {} folder {} does not exist, so there is nothing to {}; the target folder will be created",
+                r.key,
+                source.win.to_dir_string(),
+                if r.copy { "copy" } else { "move" }
+            ));
+            return Ok(ControlFlow::Continue(None));
+        }
+        Err(e) => {
+            return Err(
+                Problem::io(Exit::Refused, "read the folder", &source.local, e)
+                    .fix("make sure this account may read the MDaemon folders, then rerun"),
+            );
+        }
+        Ok(m) if !m.is_dir() => {
+            sp.checks.push(Check::fail(
+                "source is a folder",
+                format!("{} is not a folder", source.local.display()),
+                format!(
+                    "[{section}] {} must name a folder; correct it in MDaemon's settings",
+                    r.key
+                ),
+            ));
+            return Ok(ControlFlow::Break(()));
+        }
+        Ok(_) => tree::scan(&source.local).map_err(|e| fs_refusal(e, "scan the folder"))?,
+    };
+    if !s.unusual.is_empty() {
+        sp.checks.push(Check::fail(
+            "no links or special files",
+            format!(
+                "{} holds {} link(s) or special file(s): {}",
+                source.local.display(),
+                s.unusual.len(),
+                s.unusual.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+            ),
+            "mdcluster never follows or copies links; replace them with the real files or remove them, then rerun",
+        ));
+        return Ok(ControlFlow::Break(()));
+    }
+    sp.fact(
+        "content",
+        format!(
+            "{} files, {} folders, {}",
+            s.files,
+            s.folders,
+            size(s.bytes)
+        ),
+    );
+    Ok(ControlFlow::Continue(Some(s)))
+}
+
+/// Whether the target exists, and if so that it is free: a folder holding
+/// nothing but an identical copy of the source. Break when a check failed,
+/// or when a copy is already there (nothing to do).
+fn target_state(
+    sp: &mut StepPlan,
+    r: &Relocation,
+    source: &Loc,
+    target: &Loc,
+    summary: Option<&TreeSummary>,
+) -> Result<ControlFlow<(), bool>, Problem> {
+    if !fsops::exists(&target.local) {
+        return Ok(ControlFlow::Continue(false));
+    }
+    if !target.local.is_dir() {
+        sp.checks.push(Check::fail(
+            "target is free",
+            format!("{} exists and is not a folder", target.local.display()),
+            "remove or rename it, or choose another target in the plan",
+        ));
+        return Ok(ControlFlow::Break(()));
+    }
+    let foreign = foreign_content(&source.local, &target.local)
+        .map_err(|e| fs_refusal(e, "compare the target with the source"))?;
+    if let Some(rel) = foreign {
+        sp.checks.push(Check::fail(
+            "target is free",
+            format!(
+                "the target {} already holds different data ({} is not an identical copy of the source)",
+                target.win.to_dir_string(),
+                rel.display()
+            ),
+            "move that data away or choose another target folder in the plan; mdcluster never overwrites data it did not put there",
+        ));
+        return Ok(ControlFlow::Break(()));
+    }
+    if let (true, Some(s)) = (r.copy, summary) {
+        let t = tree::scan(&target.local).map_err(|e| fs_refusal(e, "scan the target"))?;
+        if (s.files, s.folders) == (t.files, t.folders) {
+            sp.notes.push(format!(
+                "an identical copy is already at {}",
+                target.win.to_dir_string()
+            ));
+            return Ok(ControlFlow::Break(()));
+        }
+    }
+    Ok(ControlFlow::Continue(true))
 }
 
 /// CreateFolder actions for the folders above `target` that do not exist

@@ -34,32 +34,7 @@ pub(super) fn prepare(ctx: &Context, destinations: &[(Loc, u64)]) -> Result<Step
         ("lock files", &shared.lockfiles),
         ("PEM", &shared.pem),
     ];
-    let drives: Vec<String> = named
-        .iter()
-        .filter(|(_, p)| !p.is_unc())
-        .map(|(n, p)| format!("{n} {p}"))
-        .collect();
-    sp.checks.push(if drives.is_empty() {
-        Check::pass("UNC path", format!("{} is a UNC path", shared.path))
-    } else {
-        Check::fail(
-            "UNC path",
-            format!("{} {} a drive path", drives.join(", "), if drives.len() == 1 { "is" } else { "are" }),
-            "use the UNC path of the share (\\\\server\\share\\folder): the MDaemon service cannot see drive letters \
-             mapped by a user, and the other nodes cannot reach a local drive",
-        )
-    });
-    let too_long: Vec<String> = named
-        .iter()
-        .filter_map(|(n, p)| p.check_length(0).err().map(|e| format!("{n}: {e}")))
-        .collect();
-    if !too_long.is_empty() {
-        sp.checks.push(Check::fail(
-            "path length",
-            too_long.join("; "),
-            "choose a shorter shared path",
-        ));
-    }
+    path_checks(&mut sp, &named);
 
     match std::fs::metadata(&loc.local) {
         Err(e) => {
@@ -86,7 +61,49 @@ pub(super) fn prepare(ctx: &Context, destinations: &[(Loc, u64)]) -> Result<Step
         sp.checks.push(check);
     }
 
-    // Every target, not only the shared path: each may lie on a share of its own.
+    reach_checks(ctx, &mut sp, &named);
+
+    metadata_notes(&mut sp, &loc.local);
+    space_checks(ctx, &mut sp, &named, destinations);
+    Ok(sp)
+}
+
+/// The shared folders by name.
+type Named<'a> = [(&'static str, &'a WinPath); 5];
+
+/// Each target is a UNC path that fits MAX_PATH.
+fn path_checks(sp: &mut StepPlan, named: &Named) {
+    let drives: Vec<String> = named
+        .iter()
+        .filter(|(_, p)| !p.is_unc())
+        .map(|(n, p)| format!("{n} {p}"))
+        .collect();
+    sp.checks.push(if drives.is_empty() {
+        Check::pass("UNC path", format!("{} is a UNC path", named[0].1))
+    } else {
+        Check::fail(
+            "UNC path",
+            format!("{} {} a drive path", drives.join(", "), if drives.len() == 1 { "is" } else { "are" }),
+            "use the UNC path of the share (\\\\server\\share\\folder): the MDaemon service cannot see drive letters \
+             mapped by a user, and the other nodes cannot reach a local drive",
+        )
+    });
+    let too_long: Vec<String> = named
+        .iter()
+        .filter_map(|(n, p)| p.check_length(0).err().map(|e| format!("{n}: {e}")))
+        .collect();
+    if !too_long.is_empty() {
+        sp.checks.push(Check::fail(
+            "path length",
+            too_long.join("; "),
+            "choose a shorter shared path",
+        ));
+    }
+}
+
+/// Every target, not only the shared path, can be reached and written (each
+/// may lie on a share of its own): a probe file where each goes.
+fn reach_checks(ctx: &Context, sp: &mut StepPlan, named: &Named) {
     let mut reached: Vec<(Vec<&str>, PathBuf)> = Vec::new();
     let mut unreachable = Vec::new();
     for (name, win) in named {
@@ -126,9 +143,11 @@ pub(super) fn prepare(ctx: &Context, destinations: &[(Loc, u64)]) -> Result<Step
             "give the account mdcluster (and the MDaemon service) runs as write access to the share",
         )
     });
+}
 
-    // Not a refusal: what the copies will lack, said before the move.
-    if let Ok(kept) = crate::fsops::probe::metadata_probe(&loc.local) {
+/// Not a refusal: what the copies will lack, said before the move.
+fn metadata_notes(sp: &mut StepPlan, share: &Path) {
+    if let Ok(kept) = crate::fsops::probe::metadata_probe(share) {
         if !kept.times {
             sp.notes.push(
                 "the share does not keep modification times: copies get the time they were \
@@ -152,8 +171,10 @@ pub(super) fn prepare(ctx: &Context, destinations: &[(Loc, u64)]) -> Result<Step
             );
         }
     }
+}
 
-    // Room on each file system the data goes to, for all the data going there.
+/// Room on each file system the data goes to, for all the data going there.
+fn space_checks(ctx: &Context, sp: &mut StepPlan, named: &Named, destinations: &[(Loc, u64)]) {
     let mut volumes: Vec<(String, PathBuf, u64, Vec<&str>)> = Vec::new();
     let mut add = |dir: PathBuf, bytes: u64, name: Option<&'static str>, win: &WinPath| {
         let key = volume_key(&dir, win);
@@ -182,7 +203,6 @@ pub(super) fn prepare(ctx: &Context, destinations: &[(Loc, u64)]) -> Result<Step
         sp.checks
             .push(space_check(&dir, bytes, on.as_deref().unwrap_or_default()));
     }
-    Ok(sp)
 }
 
 /// Whether the file system of `dir` has room for `bytes` plus margin.

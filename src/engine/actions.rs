@@ -159,22 +159,8 @@ pub(crate) fn execute(
             atomic::write_atomic(&file.local, b"", None).map_err(fs_problem)?;
             Ok(Evidence::Nothing {})
         }
-        Action::StopService { timeout_secs } => {
-            let service = env.service();
-            if service.state() == crate::service::State::Running {
-                service.request_stop()?;
-            }
-            env.wait(false, *timeout_secs)?;
-            Ok(Evidence::ServiceStopped { stopped: true })
-        }
-        Action::StartService { timeout_secs } => {
-            let service = env.service();
-            if service.state() != crate::service::State::Running {
-                service.request_start()?;
-            }
-            env.wait(true, *timeout_secs)?;
-            Ok(Evidence::ServiceStarted { started: true })
-        }
+        Action::StopService { timeout_secs } => stop_service(env, *timeout_secs),
+        Action::StartService { timeout_secs } => start_service(env, *timeout_secs),
         Action::DeleteSource { source, copy } => {
             std::fs::create_dir_all(env.backups)
                 .map_err(|e| fs_problem(FsError::io("create folder", env.backups, e)))?;
@@ -188,34 +174,58 @@ pub(crate) fn execute(
             before,
             after,
             ..
-        } => {
-            let _lock = ManifestLock::acquire(&share.local, "apply")?;
-            let path = manifest::dir_of(&share.local).join(manifest::FILE);
-            let current = std::fs::read_to_string(&path).ok();
-            if current.as_deref() == Some(after.as_str()) {
-                return Ok(Evidence::ManifestWritten {
-                    written: None,
-                    already: true,
-                });
-            }
-            if current != *before {
-                return Err(Problem::new(
-                    Exit::Stale,
-                    "the cluster manifest on the share changed after the preview",
-                )
-                .at(path.display().to_string())
-                .fix("another run changed it; rerun to get a fresh preview"));
-            }
-            // What a newer mdcluster wrote there is never dropped.
-            manifest::check_file_replaceable(&path)?;
-            atomic::write_atomic(&path, after.as_bytes(), None).map_err(fs_problem)?;
-            Ok(Evidence::ManifestWritten {
-                written: Some(path),
-                already: false,
-            })
-        }
+        } => write_manifest(share, before.as_deref(), after),
         Action::WriteFiles { dir, files, .. } => write_files(dir, files, env),
     }
+}
+
+/// Stop MDaemon (unless it is stopped) and wait until it has.
+fn stop_service(env: &ActionEnv, timeout_secs: u64) -> Result<Evidence, Problem> {
+    let service = env.service();
+    if service.state() == crate::service::State::Running {
+        service.request_stop()?;
+    }
+    env.wait(false, timeout_secs)?;
+    Ok(Evidence::ServiceStopped { stopped: true })
+}
+
+/// Start MDaemon (unless it runs) and wait until it does.
+fn start_service(env: &ActionEnv, timeout_secs: u64) -> Result<Evidence, Problem> {
+    let service = env.service();
+    if service.state() != crate::service::State::Running {
+        service.request_start()?;
+    }
+    env.wait(true, timeout_secs)?;
+    Ok(Evidence::ServiceStarted { started: true })
+}
+
+/// Write the cluster manifest, under its lock: from `before` (as previewed;
+/// None: none yet) to `after`. Found already written after a crash.
+fn write_manifest(share: &Loc, before: Option<&str>, after: &str) -> Result<Evidence, Problem> {
+    let _lock = ManifestLock::acquire(&share.local, "apply")?;
+    let path = manifest::dir_of(&share.local).join(manifest::FILE);
+    let current = std::fs::read_to_string(&path).ok();
+    if current.as_deref() == Some(after) {
+        return Ok(Evidence::ManifestWritten {
+            written: None,
+            already: true,
+        });
+    }
+    if current.as_deref() != before {
+        return Err(Problem::new(
+            Exit::Stale,
+            "the cluster manifest on the share changed after the preview",
+        )
+        .at(path.display().to_string())
+        .fix("another run changed it; rerun to get a fresh preview"));
+    }
+    // What a newer mdcluster wrote there is never dropped.
+    manifest::check_file_replaceable(&path)?;
+    atomic::write_atomic(&path, after.as_bytes(), None).map_err(fs_problem)?;
+    Ok(Evidence::ManifestWritten {
+        written: Some(path),
+        already: false,
+    })
 }
 
 /// Undo an action that was started, and `finished` (its done record is in
@@ -289,20 +299,8 @@ pub fn undo(action: &Action, env: &ActionEnv, finished: bool) -> Result<Evidence
                 Err(e) => Err(fs_problem(FsError::io("remove", &file.local, e))),
             }
         }
-        Action::StopService { timeout_secs } => execute(
-            &Action::StartService {
-                timeout_secs: *timeout_secs,
-            },
-            env,
-            &mut |_| {},
-        ),
-        Action::StartService { timeout_secs } => execute(
-            &Action::StopService {
-                timeout_secs: *timeout_secs,
-            },
-            env,
-            &mut |_| {},
-        ),
+        Action::StopService { timeout_secs } => start_service(env, *timeout_secs),
+        Action::StartService { timeout_secs } => stop_service(env, *timeout_secs),
         Action::DeleteSource { source, copy } => {
             // Bring back exactly what cleanup deleted: it is identical in the copy.
             let restored =
@@ -315,40 +313,7 @@ pub fn undo(action: &Action, env: &ActionEnv, finished: bool) -> Result<Evidence
             before,
             added,
             ..
-        } => {
-            // The manifest may have changed since (a registration, another
-            // node), so undo takes back what this write added, not its bytes.
-            let dir = manifest::dir_of(&share.local);
-            let path = dir.join(manifest::FILE);
-            let registered = {
-                let _lock = ManifestLock::acquire(&share.local, "undo")?;
-                let Some(mut current) = manifest::Manifest::load(&share.local)? else {
-                    return Ok(Evidence::ManifestTakenBack {
-                        taken_back: Vec::new(),
-                        registered_in_mdaemon: Vec::new(),
-                        already: true,
-                    });
-                };
-                let registered = current.take_back(added, &crate::platform::now_rfc3339());
-                if current.is_empty() && before.is_none() {
-                    manifest::check_file_replaceable(&path)?;
-                    std::fs::remove_file(&path)
-                        .map_err(|e| fs_problem(FsError::io("remove", &path, e)))?;
-                } else {
-                    current.save(&share.local)?;
-                }
-                registered
-            };
-            // The lock is gone with its scope: the folder mdcluster made goes too, if empty.
-            if before.is_none() {
-                let _ = std::fs::remove_dir(&dir);
-            }
-            Ok(Evidence::ManifestTakenBack {
-                taken_back: added.clone(),
-                registered_in_mdaemon: registered,
-                already: false,
-            })
-        }
+        } => take_back_manifest(share, before.is_none(), added),
         Action::WriteFiles {
             dir,
             created,
@@ -356,6 +321,43 @@ pub fn undo(action: &Action, env: &ActionEnv, finished: bool) -> Result<Evidence
             ..
         } => unwrite_files(dir, created, files, env),
     }
+}
+
+/// Undo of a manifest write: take back the nodes it added (the manifest
+/// may have changed since: a registration, another node), and the file and
+/// its folder when the write made them (`made`).
+fn take_back_manifest(share: &Loc, made: bool, added: &[String]) -> Result<Evidence, Problem> {
+    // The manifest may have changed since (a registration, another
+    // node), so undo takes back what this write added, not its bytes.
+    let dir = manifest::dir_of(&share.local);
+    let path = dir.join(manifest::FILE);
+    let registered = {
+        let _lock = ManifestLock::acquire(&share.local, "undo")?;
+        let Some(mut current) = manifest::Manifest::load(&share.local)? else {
+            return Ok(Evidence::ManifestTakenBack {
+                taken_back: Vec::new(),
+                registered_in_mdaemon: Vec::new(),
+                already: true,
+            });
+        };
+        let registered = current.take_back(added, &crate::platform::now_rfc3339());
+        if current.is_empty() && made {
+            manifest::check_file_replaceable(&path)?;
+            std::fs::remove_file(&path).map_err(|e| fs_problem(FsError::io("remove", &path, e)))?;
+        } else {
+            current.save(&share.local)?;
+        }
+        registered
+    };
+    // The lock is gone with its scope: the folder mdcluster made goes too, if empty.
+    if made {
+        let _ = std::fs::remove_dir(&dir);
+    }
+    Ok(Evidence::ManifestTakenBack {
+        taken_back: added.to_vec(),
+        registered_in_mdaemon: registered,
+        already: false,
+    })
 }
 
 /// The hash of a regular file, None when there is none. Anything else at

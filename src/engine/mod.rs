@@ -384,19 +384,7 @@ impl Engine {
             }
             return Ok(summary);
         }
-        // MDaemon.ini and Userlist.dat as the preview read them: changed by
-        // someone since, the preview (what was approved) is stale. Refused
-        // before the first change, not only at the edit of that file.
-        for (loc, bytes) in &preview.files {
-            if std::fs::read(&loc.local).ok().as_deref() != Some(bytes.as_slice()) {
-                return Err(Problem::new(
-                    Exit::Stale,
-                    format!("{} changed after the preview was made", loc.win),
-                )
-                .at(loc.local.display().to_string())
-                .fix("someone (or MDaemon) wrote the file meanwhile; nothing was changed: rerun to get a fresh preview"));
-            }
-        }
+        files_as_previewed(preview)?;
         create_state_dir(&self.state_dir)?;
         let _lock = lock::Lock::acquire(&self.state_dir, command)?;
         self.remove_leftovers();
@@ -457,55 +445,7 @@ impl Engine {
                     emit_unchanged(sp, events);
                 }
                 StepStatus::Ready | StepStatus::Interrupted => {
-                    events.emit(Event::StepStarted {
-                        step,
-                        number: step.number(),
-                        title: step.title(),
-                    });
-                    // A cluster step done in an earlier run gets its new actions
-                    // after the earlier ones, so undo still finds those.
-                    let mut offset = 0;
-                    if sp.state == StepStatus::Ready {
-                        let all: Vec<Action> = sp.actions.iter().map(|(_, a)| a.clone()).collect();
-                        match self.replay.step(step) {
-                            Some(rec) if step.per_node() => {
-                                offset = rec.actions.len();
-                                j.append(Record::StepAgain { step, actions: all })?;
-                            }
-                            _ => j.append(Record::StepBegin { step, actions: all })?,
-                        }
-                    }
-                    for (i, action) in &sp.actions {
-                        let i = offset + i;
-                        if let Err(p) = self.run_action(&mut j, &backups, step, i, action, events) {
-                            let p = p.in_step(step.id());
-                            j.append(Record::StepFailed {
-                                step,
-                                error: p.to_string(),
-                            })?;
-                            events.emit(Event::StepFailed {
-                                step,
-                                error: p.clone(),
-                            });
-                            return Err(p);
-                        }
-                    }
-                    let evidence = if sp.actions.is_empty() {
-                        StepEvidence::Checked {
-                            checks: sp.checks.clone(),
-                        }
-                    } else {
-                        StepEvidence::Changed {
-                            actions: sp.actions.len(),
-                        }
-                    };
-                    j.append(Record::StepDone { step, evidence })?;
-                    let outcome = if sp.actions.is_empty() {
-                        Outcome::Checked
-                    } else {
-                        Outcome::Changed
-                    };
-                    events.emit(Event::StepDone { step, outcome });
+                    self.run_step(&mut j, &backups, sp, events)?;
                     if !sp.actions.is_empty() {
                         summary.changed.push(step);
                     }
@@ -522,6 +462,68 @@ impl Engine {
             self.start_service(events)?;
         }
         Ok(summary)
+    }
+
+    /// Carry out one prepared step, journaled: its actions (resumed where an
+    /// earlier run stopped), then its done record.
+    fn run_step(
+        &self,
+        j: &mut Journal,
+        backups: &std::path::Path,
+        sp: &StepPlan,
+        events: &dyn EventSink,
+    ) -> Result<(), Problem> {
+        let step = sp.step;
+        events.emit(Event::StepStarted {
+            step,
+            number: step.number(),
+            title: step.title(),
+        });
+        // A cluster step done in an earlier run gets its new actions
+        // after the earlier ones, so undo still finds those.
+        let mut offset = 0;
+        if sp.state == StepStatus::Ready {
+            let all: Vec<Action> = sp.actions.iter().map(|(_, a)| a.clone()).collect();
+            match self.replay.step(step) {
+                Some(rec) if step.per_node() => {
+                    offset = rec.actions.len();
+                    j.append(Record::StepAgain { step, actions: all })?;
+                }
+                _ => j.append(Record::StepBegin { step, actions: all })?,
+            }
+        }
+        for (i, action) in &sp.actions {
+            let i = offset + i;
+            if let Err(p) = self.run_action(j, backups, step, i, action, events) {
+                let p = p.in_step(step.id());
+                j.append(Record::StepFailed {
+                    step,
+                    error: p.to_string(),
+                })?;
+                events.emit(Event::StepFailed {
+                    step,
+                    error: p.clone(),
+                });
+                return Err(p);
+            }
+        }
+        let evidence = if sp.actions.is_empty() {
+            StepEvidence::Checked {
+                checks: sp.checks.clone(),
+            }
+        } else {
+            StepEvidence::Changed {
+                actions: sp.actions.len(),
+            }
+        };
+        j.append(Record::StepDone { step, evidence })?;
+        let outcome = if sp.actions.is_empty() {
+            Outcome::Checked
+        } else {
+            Outcome::Changed
+        };
+        events.emit(Event::StepDone { step, outcome });
+        Ok(())
     }
 
     fn run_action(
@@ -1170,6 +1172,23 @@ fn drop_repeated_folders(plans: &mut [StepPlan]) {
             }
         }
     }
+}
+
+/// MDaemon.ini and Userlist.dat as the preview read them: changed by
+/// someone since, the preview (what was approved) is stale. Refused before
+/// the first change, not only at the edit of that file.
+fn files_as_previewed(preview: &Preview) -> Result<(), Problem> {
+    for (loc, bytes) in &preview.files {
+        if std::fs::read(&loc.local).ok().as_deref() != Some(bytes.as_slice()) {
+            return Err(Problem::new(
+                Exit::Stale,
+                format!("{} changed after the preview was made", loc.win),
+            )
+            .at(loc.local.display().to_string())
+            .fix("someone (or MDaemon) wrote the file meanwhile; nothing was changed: rerun to get a fresh preview"));
+        }
+    }
+    Ok(())
 }
 
 fn emit_unchanged(sp: &StepPlan, events: &dyn EventSink) {

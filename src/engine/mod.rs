@@ -24,7 +24,7 @@ use crate::problem::{Exit, Problem};
 use crate::profile::Profile;
 use crate::steps::{self, Action, ClusterView, Context, RunOptions, StepId, StepPlan, StepStatus};
 use events::{Event, EventSink, Outcome};
-use evidence::StepEvidence;
+use evidence::{Evidence, StepEvidence};
 use journal::{Journal, Record, Replay};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -648,28 +648,7 @@ impl Engine {
         }
         if self.replay.undo_begun {
             // An undo stopped part-way: say how far it got, not what the run did.
-            let finish = format!(
-                "rerun `mdcluster undo --plan {}` to finish the undo",
-                self.plan.file.display()
-            );
-            let Some(rec) = self.replay.step(step).filter(|r| !r.intents.is_empty()) else {
-                return (
-                    StepStatus::Pending,
-                    format!("nothing of it to undo; {finish}"),
-                );
-            };
-            let undone = rec.intents.intersection(&rec.undo_done).count();
-            return if undone == rec.intents.len() {
-                (StepStatus::Undone, format!("undone; {finish}"))
-            } else {
-                (
-                    StepStatus::UndoInterrupted,
-                    format!(
-                        "undo interrupted: {undone} of {} actions undone; {finish}",
-                        rec.intents.len()
-                    ),
-                )
-            };
+            return self.undo_status(step);
         }
         // The cluster steps are judged anew: a node may await registration.
         let journaled = self
@@ -750,6 +729,32 @@ impl Engine {
                 ),
             },
             Err(p) => (StepStatus::Pending, format!("blocked: {}", p.what)),
+        }
+    }
+
+    /// Where a step stands while an undo is unfinished.
+    fn undo_status(&self, step: StepId) -> (StepStatus, String) {
+        let finish = format!(
+            "rerun `mdcluster undo --plan {}` to finish the undo",
+            self.plan.file.display()
+        );
+        let Some(rec) = self.replay.step(step).filter(|r| !r.intents.is_empty()) else {
+            return (
+                StepStatus::Pending,
+                format!("nothing of it to undo; {finish}"),
+            );
+        };
+        let undone = rec.intents.intersection(&rec.undo_done).count();
+        if undone == rec.intents.len() {
+            (StepStatus::Undone, format!("undone; {finish}"))
+        } else {
+            (
+                StepStatus::UndoInterrupted,
+                format!(
+                    "undo interrupted: {undone} of {} actions undone; {finish}",
+                    rec.intents.len()
+                ),
+            )
         }
     }
 
@@ -1002,43 +1007,7 @@ impl Engine {
                 step: *step,
                 action: *i,
             })?;
-            let root = self.root_local();
-            let note = |text: String| {
-                events.emit(Event::Note {
-                    step: Some(*step),
-                    text,
-                })
-            };
-            let env = actions::ActionEnv {
-                backups: &backups,
-                slot: format!("{step}-{i}"),
-                allow_rename: self.allow_rename,
-                root: &root,
-                profile: &self.profile,
-                services: &self.services,
-                note: &note,
-            };
-            let finished = self
-                .replay
-                .step(*step)
-                .is_some_and(|r| r.done.contains_key(i));
-            let injected = self.injected_failure();
-            let evidence = match injected {
-                Some(false) => Err(injected_problem()),
-                _ => actions::undo(action, &env, finished),
-            }
-            .and_then(|e| match injected {
-                Some(true) => Err(injected_problem()),
-                _ => Ok(e),
-            })
-            .map_err(|p| {
-                let p = p.in_step(step.id());
-                events.emit(Event::StepFailed {
-                    step: *step,
-                    error: p.clone(),
-                });
-                p
-            })?;
+            let evidence = self.undo_action(&backups, *step, *i, action, events)?;
             summary.kept.extend_from_slice(evidence.kept());
             j.append(Record::UndoDone {
                 step: *step,
@@ -1071,6 +1040,53 @@ impl Engine {
         summary.backups = Some(backups).filter(|b| b.exists());
         self.replay = Replay::default();
         Ok(summary)
+    }
+    /// Undo one action; Err is a failed undo, reported as the step's.
+    fn undo_action(
+        &self,
+        backups: &std::path::Path,
+        step: StepId,
+        i: usize,
+        action: &Action,
+        events: &dyn EventSink,
+    ) -> Result<Evidence, Problem> {
+        let root = self.root_local();
+        let note = |text: String| {
+            events.emit(Event::Note {
+                step: Some(step),
+                text,
+            })
+        };
+        let env = actions::ActionEnv {
+            backups,
+            slot: format!("{step}-{i}"),
+            allow_rename: self.allow_rename,
+            root: &root,
+            profile: &self.profile,
+            services: &self.services,
+            note: &note,
+        };
+        let finished = self
+            .replay
+            .step(step)
+            .is_some_and(|r| r.done.contains_key(&i));
+        let injected = self.injected_failure();
+        match injected {
+            Some(false) => Err(injected_problem()),
+            _ => actions::undo(action, &env, finished),
+        }
+        .and_then(|e| match injected {
+            Some(true) => Err(injected_problem()),
+            _ => Ok(e),
+        })
+        .map_err(|p| {
+            let p = p.in_step(step.id());
+            events.emit(Event::StepFailed {
+                step,
+                error: p.clone(),
+            });
+            p
+        })
     }
 }
 

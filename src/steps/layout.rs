@@ -269,6 +269,43 @@ fn name_relation(a: &Spot, b: &Spot) -> OnDisk {
 
 /// Every place of the run.
 fn spots(ctx: &Context, state_dir: &Path, plans: &[StepPlan]) -> Vec<Spot> {
+    let mut spots = kept_spots(ctx, state_dir);
+    let first_root = spots.len();
+    for r in &super::mail_store::store_roots(ctx) {
+        let what = format!("the mail store tree ([Directories] {})", r.key);
+        spots.extend(Spot::installed(
+            ctx,
+            Role::Store,
+            what,
+            &r.from,
+            StepId::MailStore,
+        ));
+    }
+    let trees = first_root..spots.len();
+    let mut targets = plan_targets(ctx);
+    ini_folder_sources(ctx, &mut spots);
+    moving_spots(plans, trees, &mut spots, &mut targets);
+    for (kind, step, what, win) in targets {
+        let Some(place) = target_place(ctx.resolver, &win) else {
+            continue;
+        };
+        spots.push(Spot {
+            role: Role::Target(kind),
+            what,
+            win: Some(win),
+            step,
+            place,
+        });
+    }
+    spots
+}
+
+/// A target of the run: its kind, its step, what it is, where.
+type Target = (Kind, StepId, String, WinPath);
+
+/// What the run keeps where it is: the installation, the folders of
+/// MDaemon.ini and Userlist.dat, mdcluster's state folder.
+fn kept_spots(ctx: &Context, state_dir: &Path) -> Vec<Spot> {
     let mut spots = Vec::new();
     let kept = |what: &str, win: Option<WinPath>, local: &Path| Spot {
         role: Role::Kept { state: false },
@@ -309,23 +346,12 @@ fn spots(ctx: &Context, state_dir: &Path, plans: &[StepPlan]) -> Vec<Spot> {
             state_dir,
         )
     });
+    spots
+}
 
-    let roots = super::mail_store::store_roots(ctx);
-    let first_root = spots.len();
-    for r in &roots {
-        let what = format!("the mail store tree ([Directories] {})", r.key);
-        spots.extend(Spot::installed(
-            ctx,
-            Role::Store,
-            what,
-            &r.from,
-            StepId::MailStore,
-        ));
-    }
-
-    let trees = first_root..spots.len();
-
-    let mut targets: Vec<(Kind, StepId, String, WinPath)> = vec![
+/// The plan's targets on the share.
+fn plan_targets(ctx: &Context) -> Vec<Target> {
+    vec![
         (
             Kind::Share,
             StepId::SharedPath,
@@ -356,10 +382,14 @@ fn spots(ctx: &Context, state_dir: &Path, plans: &[StepPlan]) -> Vec<Spot> {
             "the PEM target".into(),
             ctx.plan.shared.pem.clone(),
         ),
-    ];
-    // LockFiles and PEM where MDaemon.ini says, whenever the run points the
-    // value elsewhere: also when nothing needs moving (a target found to hold
-    // an identical copy already may be the folder itself).
+    ]
+}
+
+/// LockFiles and PEM where MDaemon.ini says, whenever the run points the
+/// value elsewhere: also when nothing needs moving (a target found to hold
+/// an identical copy already may be the folder itself).
+fn ini_folder_sources(ctx: &Context, spots: &mut Vec<Spot>) {
+    let install = ctx.install;
     let section = &*ctx.profile.ini.directories_section;
     for (key, step, target, what) in [
         (
@@ -384,6 +414,15 @@ fn spots(ctx: &Context, state_dir: &Path, plans: &[StepPlan]) -> Vec<Spot> {
         let role = Role::Source { tree: None };
         spots.extend(Spot::installed(ctx, role, what, &value.path, step));
     }
+}
+
+/// The folders the prepared actions move or copy, and their targets.
+fn moving_spots(
+    plans: &[StepPlan],
+    trees: std::ops::Range<usize>,
+    spots: &mut Vec<Spot>,
+    targets: &mut Vec<Target>,
+) {
     for sp in plans {
         for (_, action) in &sp.actions {
             let (Action::MoveFolder { from, to, .. } | Action::CopyFolder { from, to, .. }) =
@@ -423,19 +462,6 @@ fn spots(ctx: &Context, state_dir: &Path, plans: &[StepPlan]) -> Vec<Spot> {
             }
         }
     }
-    for (kind, step, what, win) in targets {
-        let Some(place) = target_place(ctx.resolver, &win) else {
-            continue;
-        };
-        spots.push(Spot {
-            role: Role::Target(kind),
-            what,
-            win: Some(win),
-            step,
-            place,
-        });
-    }
-    spots
 }
 
 /// The account (`mailbox@domain`) whose mail folder `folder` is, from the

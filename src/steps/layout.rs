@@ -117,25 +117,7 @@ pub fn check(ctx: &Context, state_dir: &Path, plans: &mut [StepPlan]) {
     let spots = spots(ctx, state_dir, plans);
     let places: Vec<Place> = spots.iter().map(|s| s.place.clone()).collect();
     let survey = identity::survey(&places);
-    // Every breach: (a, b, relation on disk or by name, by name, what to do).
-    let mut breaches = Vec::new();
-    for a in 0..spots.len() {
-        for b in 0..spots.len() {
-            if a == b {
-                continue;
-            }
-            let named = name_relation(&spots[a], &spots[b]);
-            let disk = survey.relation(a, b);
-            let rel = if disk == OnDisk::Apart { named } else { disk };
-            // Each pair once: "a contains b" is judged as "b lies inside a".
-            if matches!(rel, OnDisk::Apart | OnDisk::Contains) {
-                continue;
-            }
-            if let Some(fix) = breach(&spots, a, b, rel) {
-                breaches.push((a, b, rel, named, fix));
-            }
-        }
-    }
+    let mut breaches = breaches(&spots, &survey);
     // Outermost first; one breach implies those of the folders inside its
     // two places (a store tree that is the mailboxes target: each of its
     // domains is inside it too), which are not listed again.
@@ -154,39 +136,7 @@ pub fn check(ctx: &Context, state_dir: &Path, plans: &mut [StepPlan]) {
             continue;
         }
         reported.push((a, b));
-        // The folder that moves (or the target) is named first.
-        let (sa, sb) = match (spots[a].role, rel) {
-            (Role::Kept { .. }, OnDisk::Same) => (&spots[b], &spots[a]),
-            _ => (&spots[a], &spots[b]),
-        };
-        let verb = if rel == OnDisk::Same {
-            "is the same folder as"
-        } else {
-            "lies inside"
-        };
-        let route = if named == rel {
-            String::new()
-        } else {
-            " on disk, though the names differ (reached through a share, a [[mounts]] entry, a link or a junction)".into()
-        };
-        let step = match sa.role {
-            Role::Kept { .. } => sb.step,
-            _ => sa.step,
-        };
-        findings.push((
-            step,
-            Check::fail(
-                "folders of their own",
-                format!(
-                    "{} {} {verb} {} {}{route}",
-                    sa.what,
-                    sa.shown(),
-                    sb.what,
-                    sb.shown()
-                ),
-                fix,
-            ),
-        ));
+        findings.push(breach_check(&spots, a, b, rel, named, fix));
     }
     if findings.is_empty() {
         findings.push((
@@ -216,6 +166,76 @@ pub fn check(ctx: &Context, state_dir: &Path, plans: &mut [StepPlan]) {
             sp.checks.push(check);
         }
     }
+}
+
+/// Every breach: (a, b, relation on disk or by name, by name, what to do).
+type Breach = (usize, usize, OnDisk, OnDisk, &'static str);
+
+/// Every pair of places whose roles forbid how they lie, on disk or by name.
+fn breaches(spots: &[Spot], survey: &identity::Survey) -> Vec<Breach> {
+    let mut breaches = Vec::new();
+    for a in 0..spots.len() {
+        for b in 0..spots.len() {
+            if a == b {
+                continue;
+            }
+            let named = name_relation(&spots[a], &spots[b]);
+            let disk = survey.relation(a, b);
+            let rel = if disk == OnDisk::Apart { named } else { disk };
+            // Each pair once: "a contains b" is judged as "b lies inside a".
+            if matches!(rel, OnDisk::Apart | OnDisk::Contains) {
+                continue;
+            }
+            if let Some(fix) = breach(spots, a, b, rel) {
+                breaches.push((a, b, rel, named, fix));
+            }
+        }
+    }
+    breaches
+}
+
+/// The failed check for a breach, for the step of the folder that moves.
+fn breach_check(
+    spots: &[Spot],
+    a: usize,
+    b: usize,
+    rel: OnDisk,
+    named: OnDisk,
+    fix: &'static str,
+) -> (StepId, Check) {
+    // The folder that moves (or the target) is named first.
+    let (sa, sb) = match (spots[a].role, rel) {
+        (Role::Kept { .. }, OnDisk::Same) => (&spots[b], &spots[a]),
+        _ => (&spots[a], &spots[b]),
+    };
+    let verb = if rel == OnDisk::Same {
+        "is the same folder as"
+    } else {
+        "lies inside"
+    };
+    let route = if named == rel {
+        String::new()
+    } else {
+        " on disk, though the names differ (reached through a share, a [[mounts]] entry, a link or a junction)".into()
+    };
+    let step = match sa.role {
+        Role::Kept { .. } => sb.step,
+        _ => sa.step,
+    };
+    (
+        step,
+        Check::fail(
+            "folders of their own",
+            format!(
+                "{} {} {verb} {} {}{route}",
+                sa.what,
+                sa.shown(),
+                sb.what,
+                sb.shown()
+            ),
+            fix,
+        ),
+    )
 }
 
 /// What to do when `a` is (`Same`) or lies inside (`Inside`) `b` and their

@@ -256,10 +256,51 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
         sp.fact("note", n.clone());
     }
 
+    let (writes, foreign) = target_files(&mut sp, &dir, &generated.files);
+    let verdict = lb::validate(kind, &generated.files);
+    sp.checks.push(verdict_check(kind, &verdict));
+    if !foreign.is_empty() {
+        return Ok(sp);
+    }
+    let targets: Vec<&lb::GeneratedFile> = writes.iter().map(|(f, _)| *f).collect();
+    let created = missing_folders(&dir, &targets);
+    let actions = if writes.is_empty() {
+        Vec::new()
+    } else {
+        vec![Action::WriteFiles {
+            dir: dir.clone(),
+            created,
+            files: writes
+                .iter()
+                .map(|(f, before_hash)| FileWrite {
+                    path: f.path.clone(),
+                    before_hash: before_hash.clone(),
+                    after: f.contents.clone(),
+                })
+                .collect(),
+            what: format!("{} configuration", kind.title()),
+        }]
+    };
+    let mut sp = sp.with_actions(actions);
+    next_steps(&mut sp, kind, &dir, &writes);
+    Ok(sp)
+}
+
+/// A file to write: what it is, and the hash of the file it replaces.
+type Write<'a> = (&'a lb::GeneratedFile, Option<crate::install::ContentHash>);
+
+/// Each generated file against what is in the folder: new, replacing
+/// mdcluster's earlier output, unchanged, or someone else's (refused, listed
+/// in the second value).
+fn target_files<'a>(
+    sp: &mut StepPlan,
+    dir: &Path,
+    files: &'a [lb::GeneratedFile],
+) -> (Vec<Write<'a>>, Vec<String>) {
     let mut writes = Vec::new();
     let mut foreign = Vec::new();
     let (mut new, mut replaced, mut same) = (0, 0, 0);
-    for f in &generated.files {
+    for f in files {
         let path = dir.join(&f.path);
         let (state, before_hash) = match look_at(&path, &f.contents) {
             Target::New => {
@@ -296,33 +337,13 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
             "mdcluster never replaces a file it did not write: move it away, or choose another folder with output = '…' under [load_balancer]",
         ));
     }
-    let verdict = lb::validate(kind, &generated.files);
-    sp.checks.push(verdict_check(kind, &verdict));
-    if !foreign.is_empty() {
-        return Ok(sp);
-    }
-    let targets: Vec<&lb::GeneratedFile> = writes.iter().map(|(f, _)| *f).collect();
-    let created = missing_folders(&dir, &targets);
-    let actions = if writes.is_empty() {
-        Vec::new()
-    } else {
-        vec![Action::WriteFiles {
-            dir: dir.clone(),
-            created,
-            files: writes
-                .iter()
-                .map(|(f, before_hash)| FileWrite {
-                    path: f.path.clone(),
-                    before_hash: before_hash.clone(),
-                    after: f.contents.clone(),
-                })
-                .collect(),
-            what: format!("{} configuration", kind.title()),
-        }]
-    };
-    let mut sp = sp.with_actions(actions);
+    (writes, foreign)
+}
+
+/// What the administrator does with the files.
+fn next_steps(sp: &mut StepPlan, kind: Kind, dir: &Path, writes: &[Write]) {
     if sp.state == StepStatus::Ready {
-        for (f, _) in &writes {
+        for (f, _) in writes {
             sp.notes.push(format!(
                 "copy {} to the balancer: {}",
                 dir.join(&f.path).display(),
@@ -340,7 +361,6 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
             dir.display()
         ));
     }
-    Ok(sp)
 }
 
 #[cfg(test)]

@@ -407,7 +407,13 @@ pub(super) fn validate(
             ),
         }
     }
-    // Balancer ports: 0 leaves a service out; two services cannot share one.
+    validate_ports(c, raw, &mut lb);
+    validate_backend_ports(c, raw, &mut lb, profile);
+    lb
+}
+
+/// Balancer ports: 0 leaves a service out; two services cannot share one.
+fn validate_ports(c: &mut Collector, raw: &RawLoadBalancer, lb: &mut LoadBalancer) {
     let mut taken: Vec<(u16, Service)> = Vec::new();
     for s in Service::ALL {
         let Some(v) = raw.ports.get(s) else {
@@ -460,6 +466,15 @@ pub(super) fn validate(
         }
         taken.push((port, s));
     }
+}
+
+/// Where the nodes answer: the balancer's port unless the plan says.
+fn validate_backend_ports(
+    c: &mut Collector,
+    raw: &RawLoadBalancer,
+    lb: &mut LoadBalancer,
+    profile: &Profile,
+) {
     for s in Service::ALL {
         let default = backend_default(s, &lb.ports, profile);
         let port = match raw.backend_ports.get(s) {
@@ -482,7 +497,6 @@ pub(super) fn validate(
         };
         lb.backend_ports.set(s, port);
     }
-    lb
 }
 
 /// The `[load_balancer]` table with what differs from the defaults (empty

@@ -467,8 +467,8 @@ fn apply_json(lab: &Lab, env: &[(&str, &str)]) -> (Option<i32>, Vec<Value>, Stri
         .apply()
         // Listening ends as soon as every planned secondary is found; the
         // limit only matters on a loaded machine (Wine in CI once needed
-        // more than 6 s).
-        .args(["--loopback", "--discovery-timeout", "15", "--yes", "--json"])
+        // more than 6 s, and a Linux run beside two compilers more than 15).
+        .args(["--loopback", "--discovery-timeout", "30", "--yes", "--json"])
         .envs(env.iter().copied())
         .env("TZ", "Etc/UTC")
         .output()

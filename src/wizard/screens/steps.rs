@@ -252,47 +252,7 @@ pub(crate) fn render_step(f: &mut Frame, area: Rect, app: &App, t: &Theme) {
         }
     }
 
-    let fields: Vec<FieldId> = app
-        .answers
-        .fields()
-        .into_iter()
-        .filter(|fid| question(*fid).step == step)
-        .collect();
-    if !fields.is_empty() {
-        lines.push(Line::default());
-        lines.push(heading("Questions", t));
-        for fid in fields {
-            let q = question(fid);
-            let focused = app.focus == Focus::Field(fid) && app.screen == Screen::Steps;
-            let value = safe(app.answers.get(fid));
-            let cursor = if focused { "█" } else { "" };
-            let label_style = if focused {
-                t.bold().add_modifier(Modifier::UNDERLINED)
-            } else {
-                Style::default()
-            };
-            let verdict = app.field_error(fid);
-            let mark = if verdict.is_none() {
-                Span::styled("  ✓", t.fg(Color::Green))
-            } else {
-                Span::styled("  ✗", t.fg(Color::Red))
-            };
-            lines.push(Line::from(vec![
-                Span::styled(format!(" {}: ", q.label), label_style),
-                Span::raw(format!("{value}{cursor}")),
-                mark,
-            ]));
-            if let Some(e) = verdict {
-                lines.push(Line::from(Span::styled(
-                    format!("    {}", safe(&e)),
-                    t.fg(Color::Red),
-                )));
-            }
-            if focused {
-                lines.push(Line::from(Span::styled(format!("    {}", q.help), t.dim())));
-            }
-        }
-    }
+    question_lines(&mut lines, app, t, step);
 
     if (6..=9).contains(&step.number()) {
         cluster_lines(&mut lines, app, t, area.width.saturating_sub(2));
@@ -337,33 +297,82 @@ pub(crate) fn render_step(f: &mut Frame, area: Rect, app: &App, t: &Theme) {
         content,
     );
     if let (Some(g), Some(p)) = (gauge, &app.progress) {
-        let ratio = if p.bytes_total > 0 {
-            p.bytes_done as f64 / p.bytes_total as f64
-        } else {
-            0.0
-        };
-        let speed = match app.rate() {
-            Some((rate, Some(left))) => format!(", {rate:.0}/s, {}s left", left.as_secs()),
-            _ => String::new(),
-        };
-        let label = format!(
-            "{}/{} files, {}/{}{speed}",
-            p.files_done,
-            p.files_total,
-            size(p.bytes_done),
-            size(p.bytes_total)
-        );
-        let gauge = Gauge::default()
-            .block(
-                Block::default()
-                    .borders(Borders::ALL)
-                    .title(format!(" {} ", p.step)),
-            )
-            .gauge_style(t.fg(Color::Cyan))
-            .ratio(ratio.clamp(0.0, 1.0))
-            .label(label);
-        f.render_widget(gauge, g);
+        f.render_widget(progress_gauge(app, p, t), g);
     }
+}
+
+/// The step's questions, each with its verdict, the focused one with its help.
+fn question_lines(lines: &mut Vec<Line<'static>>, app: &App, t: &Theme, step: StepId) {
+    let fields: Vec<FieldId> = app
+        .answers
+        .fields()
+        .into_iter()
+        .filter(|fid| question(*fid).step == step)
+        .collect();
+    if !fields.is_empty() {
+        lines.push(Line::default());
+        lines.push(heading("Questions", t));
+        for fid in fields {
+            let q = question(fid);
+            let focused = app.focus == Focus::Field(fid) && app.screen == Screen::Steps;
+            let value = safe(app.answers.get(fid));
+            let cursor = if focused { "█" } else { "" };
+            let label_style = if focused {
+                t.bold().add_modifier(Modifier::UNDERLINED)
+            } else {
+                Style::default()
+            };
+            let verdict = app.field_error(fid);
+            let mark = if verdict.is_none() {
+                Span::styled("  ✓", t.fg(Color::Green))
+            } else {
+                Span::styled("  ✗", t.fg(Color::Red))
+            };
+            lines.push(Line::from(vec![
+                Span::styled(format!(" {}: ", q.label), label_style),
+                Span::raw(format!("{value}{cursor}")),
+                mark,
+            ]));
+            if let Some(e) = verdict {
+                lines.push(Line::from(Span::styled(
+                    format!("    {}", safe(&e)),
+                    t.fg(Color::Red),
+                )));
+            }
+            if focused {
+                lines.push(Line::from(Span::styled(format!("    {}", q.help), t.dim())));
+            }
+        }
+    }
+}
+
+/// The bar of the work in progress.
+fn progress_gauge(app: &App, p: &crate::wizard::app::ProgressInfo, t: &Theme) -> Gauge<'static> {
+    let ratio = if p.bytes_total > 0 {
+        p.bytes_done as f64 / p.bytes_total as f64
+    } else {
+        0.0
+    };
+    let speed = match app.rate() {
+        Some((rate, Some(left))) => format!(", {rate:.0}/s, {}s left", left.as_secs()),
+        _ => String::new(),
+    };
+    let label = format!(
+        "{}/{} files, {}/{}{speed}",
+        p.files_done,
+        p.files_total,
+        size(p.bytes_done),
+        size(p.bytes_total)
+    );
+    Gauge::default()
+        .block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(format!(" {} ", p.step)),
+        )
+        .gauge_style(t.fg(Color::Cyan))
+        .ratio(ratio.clamp(0.0, 1.0))
+        .label(label)
 }
 
 /// When a join code expires, as people read it.

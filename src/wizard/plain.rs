@@ -172,26 +172,17 @@ pub(crate) fn no_terminal() -> Problem {
         .fix("for a run without questions use `mdcluster apply --plan FILE` (`mdcluster plan example` prints one)")
 }
 
-pub fn run(
-    mut answers: Answers,
-    earlier: crate::workflows::start::EarlierRun,
-    profile: Profile,
-    style: Style,
-    scope: Option<crate::discovery::Scope>,
-) -> Result<Exit, Problem> {
-    use std::io::IsTerminal;
-    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
-        return Err(no_terminal());
-    }
-    let state = answers
-        .install_local
-        .join(crate::fsops::state_dir::STATE_DIR);
-    if let Some(p) = earlier.unusable {
-        return Err(p);
-    }
+/// An earlier run was interrupted: finish it (its plan becomes the answers),
+/// undo it, or quit. Some(exit) when the session ends here.
+fn interrupted_run(
+    answers: &mut Answers,
+    earlier: &crate::workflows::start::EarlierRun,
+    profile: &Profile,
+    state: &std::path::Path,
+) -> Result<Option<Exit>, Problem> {
     if let Some(run) = &earlier.interrupted {
         if let Some(plan) = &run.plan {
-            answers = Answers::from_plan(plan, &answers.install_local, &profile);
+            *answers = Answers::from_plan(plan, &answers.install_local, profile);
         }
         say!("An earlier run on this installation was interrupted; its journal can finish it or reverse it.");
         let choice = Select::new(
@@ -201,20 +192,24 @@ pub fn run(
         .prompt()
         .map_err(cancelled)?;
         if choice.starts_with("quit") {
-            return Ok(Exit::Success);
+            return Ok(Some(Exit::Success));
         }
         if choice.starts_with("undo") {
             let plan = answers
-                .plan(&profile, &earlier.wizard_plan)
-                .map_err(|e| crate::plan::plan_problem(&state, &e))?;
+                .plan(profile, &earlier.wizard_plan)
+                .map_err(|e| crate::plan::plan_problem(state, &e))?;
             let mut engine = Engine::open(plan, profile.clone())?;
             let summary = engine.undo(&HumanSink::new())?;
             say!("\nUndone: {} step(s) reversed.", summary.changed.len());
             print_summary(&summary, "");
-            return Ok(Exit::Success);
+            return Ok(Some(Exit::Success));
         }
     }
+    Ok(None)
+}
 
+/// Each question, checked as it is typed.
+fn ask(answers: &mut Answers) -> Result<(), Problem> {
     for field in answers.fields() {
         let q = question(field);
         let current = answers.clone();
@@ -235,6 +230,56 @@ pub fn run(
             .map_err(cancelled)?;
         *answers.get_mut(field) = value.trim().to_string();
     }
+    Ok(())
+}
+
+/// Offer to save the answers as a plan file for headless runs.
+fn offer_to_save(answers: &Answers) -> Result<(), Problem> {
+    if Confirm::new("Save these answers as a plan file for headless runs?")
+        .with_default(true)
+        .prompt()
+        .map_err(cancelled)?
+    {
+        let default = std::env::current_dir()
+            .unwrap_or_default()
+            .join("mdcluster-plan.toml");
+        let path = Text::new("Plan file:")
+            .with_initial_value(&default.display().to_string())
+            .prompt()
+            .map_err(cancelled)?;
+        match save_plan(std::path::Path::new(path.trim()), &answers.plan_text()) {
+            Ok(p) => say!(
+                "Plan saved: {} (replay with `mdcluster apply --plan {}`)",
+                p.display(),
+                p.display()
+            ),
+            Err(e) => say_err!("error: {e}"),
+        }
+    }
+    Ok(())
+}
+
+pub fn run(
+    mut answers: Answers,
+    earlier: crate::workflows::start::EarlierRun,
+    profile: Profile,
+    style: Style,
+    scope: Option<crate::discovery::Scope>,
+) -> Result<Exit, Problem> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        return Err(no_terminal());
+    }
+    let state = answers
+        .install_local
+        .join(crate::fsops::state_dir::STATE_DIR);
+    if let Some(p) = earlier.unusable {
+        return Err(p);
+    }
+    if let Some(exit) = interrupted_run(&mut answers, &earlier, &profile, &state)? {
+        return Ok(exit);
+    }
+    ask(&mut answers)?;
 
     let plan = answers
         .plan(&profile, &earlier.wizard_plan)
@@ -287,26 +332,6 @@ pub fn run(
     } else {
         return Err(Problem::new(Exit::Other, "cancelled; nothing was changed"));
     }
-    if Confirm::new("Save these answers as a plan file for headless runs?")
-        .with_default(true)
-        .prompt()
-        .map_err(cancelled)?
-    {
-        let default = std::env::current_dir()
-            .unwrap_or_default()
-            .join("mdcluster-plan.toml");
-        let path = Text::new("Plan file:")
-            .with_initial_value(&default.display().to_string())
-            .prompt()
-            .map_err(cancelled)?;
-        match save_plan(std::path::Path::new(path.trim()), &answers.plan_text()) {
-            Ok(p) => say!(
-                "Plan saved: {} (replay with `mdcluster apply --plan {}`)",
-                p.display(),
-                p.display()
-            ),
-            Err(e) => say_err!("error: {e}"),
-        }
-    }
+    offer_to_save(&answers)?;
     Ok(Exit::Success)
 }

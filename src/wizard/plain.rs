@@ -259,6 +259,8 @@ fn offer_to_save(answers: &Answers) -> Result<(), Problem> {
     Ok(())
 }
 
+/// The wizard as plain prompts: an interrupted run first, then the questions,
+/// the secondaries, the preview, apply, and saving the answers.
 pub fn run(
     mut answers: Answers,
     earlier: crate::workflows::start::EarlierRun,

@@ -22,76 +22,9 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
         format!("{} values", install.folders.len()),
     );
 
-    // Folder moves this run makes: (from, to).
-    let mut moves: Vec<(WinPath, WinPath)> = Vec::new();
-    for (key, target) in [
-        (&*ctx.profile.ini.lockfiles_key, &ctx.plan.shared.lockfiles),
-        (&*ctx.profile.ini.pem_key, &ctx.plan.shared.pem),
-    ] {
-        let value = install.required_folder(key, section)?;
-        if value.path != *target {
-            moves.push((value.path.clone(), target.clone()));
-        }
-    }
-    moves.extend(super::mail_store::store_relocations(ctx));
-    // The most specific folder first: a value inside LockFiles inside Users
-    // follows LockFiles.
-    moves.sort_by_key(|(from, _)| std::cmp::Reverse(from.components().len()));
-
-    let mut edits = Vec::new();
-    let mut seen = std::collections::BTreeSet::new();
-    for value in &install.folders {
-        // Windows reads the first of duplicate keys; later ones are dead text.
-        if !seen.insert(value.key.to_ascii_lowercase()) {
-            continue;
-        }
-        let new = moves
-            .iter()
-            .find_map(|(from, to)| value.path.rebase(from, to));
-        let Some(new) = new else { continue };
-        if new == value.path {
-            continue;
-        }
-        if let Err(e) = new.check_length(0) {
-            sp.checks.push(Check::fail(
-                "path length",
-                format!("{} would become too long: {e}", value.key),
-                "choose a shorter shared path",
-            ));
-            continue;
-        }
-        edits.push(IniEdit {
-            section: section.to_string(),
-            key: value.key.clone(),
-            old: Some(value.raw.clone()),
-            new: value.styled(&new),
-        });
-    }
-    // The "New Accounts" template: a path with placeholders ($DOMAIN$ ...).
-    let (tsection, tkey) = (
-        &*ctx.profile.ini.new_accounts_section,
-        &*ctx.profile.ini.new_accounts_maildir_key,
-    );
-    let template = install.ini_doc.get_str(tsection, tkey);
-    if template.is_none() {
-        sp.notes.push(format!(
-            "MDaemon.ini has no [{tsection}] {tkey} (where the profile looks for the New Accounts \
-             template's mail folder): check in MDaemon (Accounts > New Accounts) that new accounts \
-             get their mail folder below {}",
-            ctx.plan.shared.mailboxes.to_dir_string()
-        ));
-    }
-    if let Some(raw) = template {
-        match WinPath::parse(raw.trim()) {
-            Ok(old) => {
-                if let Some(new) = moves.iter().find_map(|(from, to)| old.rebase(from, to)) {
-                    let text = if raw.trim_end().ends_with('\\') { new.to_dir_string() } else { new.to_string() };
-                    edits.push(IniEdit { section: tsection.to_string(), key: tkey.to_string(), old: Some(raw), new: text });
-                }
-            }
-            Err(_) => sp.notes.push(format!("[{tsection}] {tkey} is not a plain folder path; check the New Accounts template by hand")),
-        }
-    }
+    let moves = folder_moves(ctx)?;
+    let mut edits = value_edits(ctx, &moves, &mut sp);
+    edits.extend(template_edit(ctx, &moves, &mut sp));
     if edits.is_empty() {
         sp.notes
             .push("MDaemon.ini already points at the shared folders".into());
@@ -138,4 +71,100 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
         ));
     }
     Ok(sp.with_actions(actions))
+}
+
+/// Folder moves this run makes: (from, to), the most specific first, so a
+/// value inside LockFiles inside Users follows LockFiles.
+fn folder_moves(ctx: &Context) -> Result<Vec<(WinPath, WinPath)>, Problem> {
+    let section = &*ctx.profile.ini.directories_section;
+    let install = ctx.install;
+    let mut moves: Vec<(WinPath, WinPath)> = Vec::new();
+    for (key, target) in [
+        (&*ctx.profile.ini.lockfiles_key, &ctx.plan.shared.lockfiles),
+        (&*ctx.profile.ini.pem_key, &ctx.plan.shared.pem),
+    ] {
+        let value = install.required_folder(key, section)?;
+        if value.path != *target {
+            moves.push((value.path.clone(), target.clone()));
+        }
+    }
+    moves.extend(super::mail_store::store_relocations(ctx));
+    moves.sort_by_key(|(from, _)| std::cmp::Reverse(from.components().len()));
+    Ok(moves)
+}
+
+/// Every `[Directories]` value inside a folder that moves, rebased.
+fn value_edits(ctx: &Context, moves: &[(WinPath, WinPath)], sp: &mut StepPlan) -> Vec<IniEdit> {
+    let section = &*ctx.profile.ini.directories_section;
+    let install = ctx.install;
+    let mut edits = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for value in &install.folders {
+        // Windows reads the first of duplicate keys; later ones are dead text.
+        if !seen.insert(value.key.to_ascii_lowercase()) {
+            continue;
+        }
+        let new = moves
+            .iter()
+            .find_map(|(from, to)| value.path.rebase(from, to));
+        let Some(new) = new else { continue };
+        if new == value.path {
+            continue;
+        }
+        if let Err(e) = new.check_length(0) {
+            sp.checks.push(Check::fail(
+                "path length",
+                format!("{} would become too long: {e}", value.key),
+                "choose a shorter shared path",
+            ));
+            continue;
+        }
+        edits.push(IniEdit {
+            section: section.to_string(),
+            key: value.key.clone(),
+            old: Some(value.raw.clone()),
+            new: value.styled(&new),
+        });
+    }
+    edits
+}
+
+/// The "New Accounts" template: a path with placeholders ($DOMAIN$ ...),
+/// rebased like the values.
+fn template_edit(
+    ctx: &Context,
+    moves: &[(WinPath, WinPath)],
+    sp: &mut StepPlan,
+) -> Option<IniEdit> {
+    let (tsection, tkey) = (
+        &*ctx.profile.ini.new_accounts_section,
+        &*ctx.profile.ini.new_accounts_maildir_key,
+    );
+    let Some(raw) = ctx.install.ini_doc.get_str(tsection, tkey) else {
+        sp.notes.push(format!(
+            "MDaemon.ini has no [{tsection}] {tkey} (where the profile looks for the New Accounts \
+             template's mail folder): check in MDaemon (Accounts > New Accounts) that new accounts \
+             get their mail folder below {}",
+            ctx.plan.shared.mailboxes.to_dir_string()
+        ));
+        return None;
+    };
+    let Ok(old) = WinPath::parse(raw.trim()) else {
+        sp.notes.push(format!(
+            "[{tsection}] {tkey} is not a plain folder path; check the New Accounts template by hand"
+        ));
+        return None;
+    };
+    let new = moves.iter().find_map(|(from, to)| old.rebase(from, to))?;
+    let text = if raw.trim_end().ends_with('\\') {
+        new.to_dir_string()
+    } else {
+        new.to_string()
+    };
+    Some(IniEdit {
+        section: tsection.to_string(),
+        key: tkey.to_string(),
+        old: Some(raw),
+        new: text,
+    })
 }

@@ -248,8 +248,48 @@ fn server_ids(ctx: &Context, mut sp: StepPlan, todo: &[&Node]) -> Result<StepPla
         .awaiting_registration()
         .map(|m| (m.name.clone(), m.server_id))
         .collect();
+    let ini_edit = registration(ctx, &mut sp, &mut next, &registering);
+    for (name, id) in &registering {
+        sp.fact(&format!("{name} server ID"), id.to_string());
+    }
+    let after = manifest_text(&next)?;
+    let actions = if ctx.cluster.manifest_text.as_deref().map(str::trim) == Some(after.trim())
+        || added.is_empty() && current == next
+    {
+        Vec::new()
+    } else {
+        ini_edit
+            .into_iter()
+            .chain([Action::UpdateManifest {
+                share: share.clone(),
+                before: ctx.cluster.manifest_text.clone(),
+                after,
+                added,
+            }])
+            .collect()
+    };
+    if !actions.is_empty() {
+        manifest_checks(ctx, &mut sp, &share);
+    }
+    let unregistered = next.awaiting_registration().next().is_some();
+    let mut sp = sp.with_actions(actions);
+    if sp.state == StepStatus::NothingToDo && unregistered {
+        sp.state = StepStatus::Waiting;
+    }
+    Ok(sp)
+}
+
+/// Registration of the nodes awaiting it: by an edit of MDaemon.ini where
+/// the profile locates MDaemon's list (then recorded as registered now), else
+/// what the administrator enters in MDaemon, as notes.
+fn registration(
+    ctx: &Context,
+    sp: &mut StepPlan,
+    next: &mut crate::cluster::manifest::Manifest,
+    registering: &[(String, ServerId)],
+) -> Option<Action> {
     let mut ini_edit = None;
-    match registration_edits(ctx, &registering) {
+    match registration_edits(ctx, registering) {
         // MDaemon's list located: written with the manifest, registered now.
         Some(edits) => {
             let now = crate::platform::now_rfc3339();
@@ -284,7 +324,7 @@ fn server_ids(ctx: &Context, mut sp: StepPlan, todo: &[&Node]) -> Result<StepPla
             }
         }
         None => {
-            for (name, id) in &registering {
+            for (name, id) in registering {
                 let address = next
                     .member(name)
                     .map(|m| m.address.clone())
@@ -294,53 +334,30 @@ fn server_ids(ctx: &Context, mut sp: StepPlan, todo: &[&Node]) -> Result<StepPla
             }
         }
     }
-    for (name, id) in &registering {
-        sp.fact(&format!("{name} server ID"), id.to_string());
-    }
-    let after = manifest_text(&next)?;
-    let actions = if ctx.cluster.manifest_text.as_deref().map(str::trim) == Some(after.trim())
-        || added.is_empty() && current == next
-    {
-        Vec::new()
-    } else {
-        ini_edit
-            .into_iter()
-            .chain([Action::UpdateManifest {
-                share: share.clone(),
-                before: ctx.cluster.manifest_text.clone(),
-                after,
-                added,
-            }])
-            .collect()
-    };
-    // Refused before any change when another run holds the manifest, or
-    // when it holds what this mdcluster does not know (a newer one wrote it).
-    if !actions.is_empty() {
-        if let Some(current) = &ctx.cluster.manifest_text {
-            let path =
-                crate::cluster::manifest::dir_of(&share.local).join(crate::cluster::manifest::FILE);
-            if let Err(p) = crate::cluster::manifest::check_replaceable(current, &path) {
-                sp.checks.push(Check::fail(
-                    "cluster manifest format",
-                    p.what.clone(),
-                    p.fix.clone().unwrap_or_default(),
-                ));
-            }
-        }
-        if let Some(holder) = crate::cluster::manifest::ManifestLock::held_elsewhere(&share.local) {
+    ini_edit
+}
+
+/// Refused before any change when another run holds the manifest, or when
+/// it holds what this mdcluster does not know (a newer one wrote it).
+fn manifest_checks(ctx: &Context, sp: &mut StepPlan, share: &crate::location::Loc) {
+    if let Some(current) = &ctx.cluster.manifest_text {
+        let path =
+            crate::cluster::manifest::dir_of(&share.local).join(crate::cluster::manifest::FILE);
+        if let Err(p) = crate::cluster::manifest::check_replaceable(current, &path) {
             sp.checks.push(Check::fail(
-                "cluster manifest lock",
-                format!("another mdcluster is working on this cluster: {holder}"),
-                "let it finish first; two wizards must not assign server IDs at once",
+                "cluster manifest format",
+                p.what.clone(),
+                p.fix.clone().unwrap_or_default(),
             ));
         }
     }
-    let unregistered = next.awaiting_registration().next().is_some();
-    let mut sp = sp.with_actions(actions);
-    if sp.state == StepStatus::NothingToDo && unregistered {
-        sp.state = StepStatus::Waiting;
+    if let Some(holder) = crate::cluster::manifest::ManifestLock::held_elsewhere(&share.local) {
+        sp.checks.push(Check::fail(
+            "cluster manifest lock",
+            format!("another mdcluster is working on this cluster: {holder}"),
+            "let it finish first; two wizards must not assign server IDs at once",
+        ));
     }
-    Ok(sp)
 }
 
 /// The one seam for registering nodes with MDaemon itself. Where MDaemon

@@ -27,6 +27,8 @@ pub struct ActionEnv<'a> {
     pub services: &'a ServiceOpener,
     /// Tells the administrator what a long wait is waiting for.
     pub note: &'a dyn Fn(String),
+    /// The time written down (a node retired by an undo).
+    pub clock: &'a crate::platform::Clock,
 }
 
 impl ActionEnv<'_> {
@@ -313,7 +315,7 @@ pub fn undo(action: &Action, env: &ActionEnv, finished: bool) -> Result<Evidence
             before,
             added,
             ..
-        } => take_back_manifest(share, before.is_none(), added),
+        } => take_back_manifest(share, before.is_none(), added, &env.clock.now()),
         Action::WriteFiles {
             dir,
             created,
@@ -326,7 +328,12 @@ pub fn undo(action: &Action, env: &ActionEnv, finished: bool) -> Result<Evidence
 /// Undo of a manifest write: take back the nodes it added (the manifest
 /// may have changed since: a registration, another node), and the file and
 /// its folder when the write made them (`made`).
-fn take_back_manifest(share: &Loc, made: bool, added: &[String]) -> Result<Evidence, Problem> {
+fn take_back_manifest(
+    share: &Loc,
+    made: bool,
+    added: &[String],
+    now: &str,
+) -> Result<Evidence, Problem> {
     // The manifest may have changed since (a registration, another
     // node), so undo takes back what this write added, not its bytes.
     let dir = manifest::dir_of(&share.local);
@@ -340,7 +347,7 @@ fn take_back_manifest(share: &Loc, made: bool, added: &[String]) -> Result<Evide
                 already: true,
             });
         };
-        let registered = current.take_back(added, &crate::platform::now_rfc3339());
+        let registered = current.take_back(added, now);
         if current.is_empty() && made {
             manifest::check_file_replaceable(&path)?;
             std::fs::remove_file(&path).map_err(|e| fs_problem(FsError::io("remove", &path, e)))?;

@@ -376,11 +376,18 @@ pub(crate) struct Journal {
     /// Test hook: abort the process after this many records (see docs/testing.md).
     crash_after: Option<u64>,
     written: u64,
+    /// The time each record carries.
+    clock: crate::platform::Clock,
 }
 
 impl Journal {
-    /// Open (creating if needed) for appending; a torn last line is cut off first.
-    pub fn open(path: &Path, replay: &Replay) -> Result<Journal, Problem> {
+    /// Open (creating if needed) for appending; a torn last line is cut off
+    /// first. Records carry the time of `clock`.
+    pub fn open(
+        path: &Path,
+        replay: &Replay,
+        clock: &crate::platform::Clock,
+    ) -> Result<Journal, Problem> {
         let fail = |doing: &str, e: std::io::Error| {
             Problem::io(Exit::Other, doing, path, &e)
                 .fix("make sure this account may write mdcluster's state folder")
@@ -423,6 +430,7 @@ impl Journal {
             next_seq: replay.last_seq + 1,
             crash_after,
             written: 0,
+            clock: clock.clone(),
         })
     }
 
@@ -430,7 +438,7 @@ impl Journal {
     pub fn append(&mut self, record: Record) -> Result<(), Problem> {
         let line = Line {
             seq: self.next_seq,
-            time: crate::platform::now_rfc3339(),
+            time: self.clock.now(),
             record,
         };
         let mut text = serde_json::to_string(&line)
@@ -470,7 +478,8 @@ mod tests {
     fn torn_last_line_is_dropped_and_cut_on_append() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join(FILE_NAME);
-        let mut j = Journal::open(&p, &Replay::default()).unwrap();
+        let mut j =
+            Journal::open(&p, &Replay::default(), &crate::platform::Clock::system()).unwrap();
         j.append(Record::RunBegin {
             run: "r1".into(),
             command: "apply".into(),
@@ -493,7 +502,7 @@ mod tests {
         assert_eq!(r.records, 2);
         assert!(r.finished(StepId::SharedPath));
         assert_eq!(r.plan, Some(("fp".into(), "p.toml".into())));
-        let mut j = Journal::open(&p, &r).unwrap();
+        let mut j = Journal::open(&p, &r, &crate::platform::Clock::system()).unwrap();
         j.append(Record::RunEnd {
             outcome: "complete".into(),
         })

@@ -50,6 +50,9 @@ pub struct Engine {
     started: std::sync::atomic::AtomicU64,
     /// How MDaemon's service is reached (the real one; tests give a fake).
     pub services: crate::service::ServiceOpener,
+    /// The time written to the journal and the cluster manifest (the
+    /// system's; tests fix it).
+    pub clock: crate::platform::Clock,
 }
 
 /// Everything a run would do, prepared and checked.
@@ -162,6 +165,7 @@ impl Engine {
             discovered: None,
             started: Default::default(),
             services: crate::service::real_services(),
+            clock: crate::platform::Clock::system(),
         };
         engine.options = options;
         engine.check_journal_owner()?;
@@ -223,6 +227,7 @@ impl Engine {
         let install = Installation::open(&self.plan, &self.profile, &self.resolver)?;
         let service = self.service_state(&install);
         let cluster = self.cluster_view()?;
+        let now = self.clock.now();
         let ctx = Context {
             plan: &self.plan,
             profile: &self.profile,
@@ -231,6 +236,7 @@ impl Engine {
             options: self.options,
             service: &service,
             cluster: &cluster,
+            now: &now,
         };
         let mut plans = Vec::new();
         for step in StepId::ALL.into_iter().filter(|s| *s != StepId::SharedPath) {
@@ -407,7 +413,7 @@ impl Engine {
             .flat_map(|sp| sp.actions.iter().map(|(_, a)| a.clone()))
             .collect();
         let stopped_here = self.guard_service(&run_actions, false, events)?;
-        let mut j = Journal::open(&self.journal_path(), &replay)?;
+        let mut j = Journal::open(&self.journal_path(), &replay, &self.clock)?;
         let run = journal::new_run_id();
         let first_run = replay.first_run.clone().unwrap_or_else(|| run.clone());
         let backups = self.state_dir.join("backups").join(&first_run);
@@ -560,6 +566,7 @@ impl Engine {
             profile: &self.profile,
             services: &self.services,
             note: &note,
+            clock: &self.clock,
         };
         let mut last: Option<Instant> = None;
         let mut progress = |p: &crate::fsops::mover::Progress| {
@@ -690,6 +697,7 @@ impl Engine {
         };
         let service = self.service_state(install);
         let cluster = self.cluster_view().unwrap_or_default();
+        let now = self.clock.now();
         let ctx = Context {
             plan: &self.plan,
             profile: &self.profile,
@@ -698,6 +706,7 @@ impl Engine {
             options: self.options,
             service: &service,
             cluster: &cluster,
+            now: &now,
         };
         match steps::prepare(step, &ctx, &[]) {
             Ok(sp)
@@ -889,7 +898,7 @@ impl Engine {
             .step(StepId::MailStore)
             .map(|r| r.actions.len())
             .unwrap_or(0);
-        let mut j = Journal::open(&self.journal_path(), &replay)?;
+        let mut j = Journal::open(&self.journal_path(), &replay, &self.clock)?;
         let first_run = replay.first_run.clone().unwrap_or_default();
         let backups = self.state_dir.join("backups").join(&first_run);
         j.append(Record::RunBegin {
@@ -973,7 +982,7 @@ impl Engine {
         let list = self.undo_list();
         let actions: Vec<Action> = list.iter().map(|(_, _, a)| a.clone()).collect();
         let stopped_here = self.guard_service(&actions, true, events)?;
-        let mut j = Journal::open(&self.journal_path(), &self.replay)?;
+        let mut j = Journal::open(&self.journal_path(), &self.replay, &self.clock)?;
         let first_run = self.replay.first_run.clone().unwrap_or_default();
         let backups = self.state_dir.join("backups").join(&first_run);
         j.append(Record::UndoBegin {
@@ -1065,6 +1074,7 @@ impl Engine {
             profile: &self.profile,
             services: &self.services,
             note: &note,
+            clock: &self.clock,
         };
         let finished = self
             .replay

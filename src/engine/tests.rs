@@ -232,3 +232,45 @@ fn with_consent_a_service_started_after_the_preview_is_stopped_and_started_again
     assert_eq!(fake.asked(), ["stop", "start"]);
     assert_eq!(fake.state(), State::Running);
 }
+
+#[test]
+fn what_a_run_writes_down_carries_the_engine_clock() {
+    let d = tempfile::tempdir().unwrap();
+    let fake = Fake::new(State::Stopped);
+    let mut engine = open(d.path(), &fake, RunOptions::default());
+    // A secondary found (trusted, every rule met), so the manifest is written.
+    engine.plan.nodes.push(crate::plan::Node {
+        name: "MAIL2".into(),
+        address: "127.0.0.1".into(),
+        role: crate::plan::Role::Secondary,
+        server_id: None,
+        replaces: None,
+    });
+    engine.discovered = Some(vec![crate::discovery::survey::NodeReport {
+        name: "MAIL2".into(),
+        addresses: vec!["127.0.0.1".parse().unwrap()],
+        unsigned_addresses: Vec::new(),
+        source: crate::discovery::survey::Source::Mdns,
+        trusted: true,
+        untrusted: None,
+        facts: None,
+        rules: Vec::new(),
+    }]);
+    let time = "2031-02-03T04:05:06Z";
+    engine.clock = crate::platform::Clock::fixed(time);
+    let preview = engine.preview().unwrap();
+    engine.apply(&preview, "test", &NoEvents).unwrap();
+    let journal = std::fs::read_to_string(engine.journal_path()).unwrap();
+    assert!(journal.lines().count() > 5, "{journal}");
+    for line in journal.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["time"], time, "{line}");
+    }
+    let manifest = crate::cluster::manifest::Manifest::load(&d.path().join("share"))
+        .unwrap()
+        .expect("the run writes the cluster manifest");
+    assert!(!manifest.nodes.is_empty());
+    for n in &manifest.nodes {
+        assert_eq!(n.added, time, "{}", n.name);
+    }
+}

@@ -219,7 +219,7 @@ fn address_check(sp: &mut StepPlan, node: &Node, r: &NodeReport) {
 fn server_ids(ctx: &Context, mut sp: StepPlan, todo: &[&Node]) -> Result<StepPlan, Problem> {
     let share = ctx.resolver.locate(&ctx.plan.shared.path)?;
     let current = ctx.cluster.manifest.clone().unwrap_or_default();
-    let mut next = current.with_plan(ctx.plan, &crate::platform::now_rfc3339())?;
+    let mut next = current.with_plan(ctx.plan, ctx.now)?;
     let mut added = Vec::new();
     for m in next.nodes.iter_mut() {
         if current.member(&m.name).is_none() {
@@ -292,7 +292,7 @@ fn registration(
     match registration_edits(ctx, registering) {
         // MDaemon's list located: written with the manifest, registered now.
         Some(edits) => {
-            let now = crate::platform::now_rfc3339();
+            let now = ctx.now.to_string();
             for m in next.nodes.iter_mut() {
                 if registering.iter().any(|(n, _)| *n == m.name) {
                     m.registered = Some(now.clone());

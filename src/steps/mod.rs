@@ -305,6 +305,9 @@ pub struct Context<'a> {
     pub service: &'a crate::service::State,
     /// The cluster as known: the manifest on the share and what discovery found.
     pub cluster: &'a ClusterView,
+    /// The time the preview is made, for what it writes down (a node's
+    /// "added", a registration).
+    pub now: &'a str,
 }
 
 /// What the cluster steps (6-9) judge from.

@@ -72,6 +72,7 @@ impl Lab {
             options: RunOptions::default(),
             service: &crate::service::State::Stopped,
             cluster: &cluster,
+            now: "2026-12-05T10:00:00Z",
         };
         prepare(&ctx).unwrap()
     }
@@ -84,6 +85,7 @@ impl Lab {
         let backups = self.backups();
         let note = |_: String| {};
         let services = crate::service::real_services();
+        let clock = crate::platform::Clock::system();
         let env = ActionEnv {
             backups: &backups,
             slot: slot.into(),
@@ -92,6 +94,7 @@ impl Lab {
             profile: &self.profile,
             services: &services,
             note: &note,
+            clock: &clock,
         };
         f(&env)
     }

@@ -225,6 +225,7 @@ fn signed_txt(lab: &Lab, root: &Path, name: &str, code: &str, time_ms: i64) -> A
         name,
         vec!["127.0.0.1".parse().unwrap()],
         Some(&lab.share),
+        &facts::CertificateStore::of(root),
     );
     Announcement::sign(f, time_ms, &JoinCode::parse(code).unwrap())
 }

@@ -405,6 +405,7 @@ fn what_avahi_publishes_is_trusted_only_when_signed_and_apply_refuses_the_rest()
         "AV-SIGNED",
         vec!["10.67.1.1".parse().unwrap()],
         Some(&lab.share),
+        &facts::CertificateStore::of(&sec),
     );
     let signed = Announcement::sign(f, facts::now_ms(), &JoinCode::parse(&code).unwrap());
     let txt: Vec<String> = signed

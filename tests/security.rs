@@ -74,7 +74,14 @@ fn the_licence_key_is_announced_only_as_a_fingerprint() {
         .trim()
         .to_string();
     assert!(key.len() >= 8, "{key}");
-    let f = facts::collect(&lab.install, &profile, "MAIL2", vec![], None);
+    let f = facts::collect(
+        &lab.install,
+        &profile,
+        "MAIL2",
+        vec![],
+        None,
+        &facts::CertificateStore::of(&lab.install),
+    );
     assert_eq!(
         f.licence.as_deref(),
         Some(&*facts::licence_fingerprint(&key))

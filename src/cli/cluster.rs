@@ -220,6 +220,7 @@ pub fn join(profile: &Profile, a: &JoinArgs) -> Result<Exit, Problem> {
             .fix("install MDaemon on this secondary first (same version, its own licence key), or give --root"));
     }
     let settings = JoinSettings {
+        certificates: facts::CertificateStore::of(&at.root),
         root: at.root.clone(),
         share: at.share.clone(),
         name: name.clone(),
@@ -546,6 +547,7 @@ pub(crate) fn primary_view(
         &s.primary,
         scope,
         s.code,
+        &s.certificates,
     )
 }
 
@@ -565,6 +567,7 @@ pub(crate) fn survey_settings(
         .map(|n| n.name.clone())
         .unwrap_or_else(facts::computer_name);
     Ok(SurveySettings {
+        certificates: facts::CertificateStore::of(&at.root),
         root: at.root.clone(),
         share: at.share.clone(),
         primary,

@@ -10,7 +10,7 @@ use crate::ini::IniDoc;
 use crate::profile::{IniKey, Profile};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Facts {
@@ -98,6 +98,7 @@ pub fn collect(
     name: &str,
     addresses: Vec<IpAddr>,
     share: Option<&Path>,
+    certificates: &CertificateStore,
 ) -> Facts {
     let ini = std::fs::read(root.join(profile.ini.file.replace('\\', "/")))
         .ok()
@@ -114,7 +115,7 @@ pub fn collect(
         version: get(&f.version),
         time_zone: os_time_zone(),
         licence: get(&f.licence_key).map(|k| licence_fingerprint(&k)),
-        certificates: installed_certificates(root),
+        certificates: certificates.thumbprints(),
         certificates_in_use: in_use,
         attachment_linking: yes(&f.attachment_linking),
         auto_update: yes(&f.auto_update_install),
@@ -146,12 +147,51 @@ fn domain_ip_binding(root: &Path, profile: &Profile) -> Option<bool> {
 /// machine's certificate store is asked instead.)
 pub const SANDBOX_CERT_STORE: &str = ".mdcluster-sandbox-certificates";
 
-/// The certificates installed on this machine.
-fn installed_certificates(root: &Path) -> Option<Vec<String>> {
-    // A sandbox simulates the machine's store with a file.
-    if let Ok(text) = std::fs::read_to_string(root.join(SANDBOX_CERT_STORE)) {
-        return Some(text.lines().filter_map(thumbprint_id).collect());
+/// Where the certificates installed on a node are read. Chosen once by the
+/// front end ([`CertificateStore::of`]) and handed down, so that facts never
+/// prefer a file to the machine's store by themselves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CertificateStore {
+    /// The machine's store (Windows: LocalMachine\My; elsewhere it cannot
+    /// be read).
+    Machine,
+    /// A sandbox's simulated store: a file of thumbprints.
+    Sandbox(PathBuf),
+    /// These thumbprints (tests).
+    Fixed(Vec<String>),
+}
+
+impl CertificateStore {
+    /// The store for the installation at `root`: a sandbox's own (a sandbox
+    /// carries its marker file), else the machine's.
+    pub fn of(root: &Path) -> CertificateStore {
+        if root.join(crate::service::SANDBOX_MARKER).exists() {
+            CertificateStore::Sandbox(root.join(SANDBOX_CERT_STORE))
+        } else {
+            CertificateStore::Machine
+        }
     }
+
+    /// The thumbprints (shortened) of the certificates installed; None when
+    /// the store cannot be read.
+    pub fn thumbprints(&self) -> Option<Vec<String>> {
+        match self {
+            CertificateStore::Machine => machine_certificates(),
+            CertificateStore::Sandbox(file) => std::fs::read_to_string(file)
+                .ok()
+                .map(|text| text.lines().filter_map(thumbprint_id).collect()),
+            CertificateStore::Fixed(list) => Some(
+                list.iter()
+                    .map(String::as_str)
+                    .filter_map(thumbprint_id)
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// The certificates in the Windows machine store.
+fn machine_certificates() -> Option<Vec<String>> {
     #[cfg(windows)]
     {
         let out = std::process::Command::new("powershell")
@@ -293,6 +333,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_a_sandbox_reads_its_certificate_file() {
+        let d = tempfile::tempdir().unwrap();
+        let thumb = "0123456789ABCDEF0123456789ABCDEF01234567";
+        std::fs::write(d.path().join(SANDBOX_CERT_STORE), thumb).unwrap();
+        // A real installation with such a file: the machine's store counts.
+        assert_eq!(CertificateStore::of(d.path()), CertificateStore::Machine);
+        std::fs::write(d.path().join(crate::service::SANDBOX_MARKER), b"").unwrap();
+        let store = CertificateStore::of(d.path());
+        assert_eq!(
+            store,
+            CertificateStore::Sandbox(d.path().join(SANDBOX_CERT_STORE))
+        );
+        assert_eq!(store.thumbprints(), thumbprint_id(thumb).map(|t| vec![t]));
+        // A fake store is what the facts report.
+        let fixed = CertificateStore::Fixed(vec![thumb.into()]);
+        let f = collect(d.path(), &Profile::builtin(), "MAIL2", vec![], None, &fixed);
+        assert_eq!(f.certificates, fixed.thumbprints());
+        if !cfg!(windows) {
+            assert_eq!(CertificateStore::Machine.thumbprints(), None);
+        }
+    }
+
+    #[test]
     fn sandbox_facts() {
         let d = tempfile::tempdir().unwrap();
         let profile = Profile::builtin();
@@ -303,7 +366,14 @@ mod tests {
             message_size: None,
         };
         crate::sandbox::create(d.path(), &profile, &opts).unwrap();
-        let f = collect(d.path(), &profile, "MAIL2", vec![], Some(d.path()));
+        let f = collect(
+            d.path(),
+            &profile,
+            "MAIL2",
+            vec![],
+            Some(d.path()),
+            &CertificateStore::of(d.path()),
+        );
         assert_eq!(f.version.as_deref(), Some("23.5.2"));
         assert_eq!(f.licence.as_ref().map(String::len), Some(16));
         assert_eq!(f.certificates_in_use.len(), 2);

@@ -81,8 +81,16 @@ impl PrimaryView {
         name: &str,
         scope: &crate::discovery::Scope,
         code: Option<JoinCode>,
+        certificates: &crate::cluster::facts::CertificateStore,
     ) -> Result<PrimaryView, crate::problem::Problem> {
-        let facts = crate::cluster::facts::collect(root, profile, name, scope.addresses(), share);
+        let facts = crate::cluster::facts::collect(
+            root,
+            profile,
+            name,
+            scope.addresses(),
+            share,
+            certificates,
+        );
         let members = match share.filter(|s| s.is_dir()) {
             Some(s) => crate::cluster::manifest::Manifest::load(s)?
                 .map(|m| {

@@ -637,6 +637,7 @@ pub(crate) fn prepare(
                     &name,
                     scope.addresses(),
                     Some(&share),
+                    &crate::cluster::facts::CertificateStore::of(&root),
                 )
             }
         };

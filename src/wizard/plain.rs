@@ -48,6 +48,7 @@ fn secondaries(
         if scope.loopback { " --loopback" } else { "" }
     );
     let settings = SurveySettings {
+        certificates: crate::cluster::facts::CertificateStore::of(&root),
         root,
         share: Some(share),
         primary: plan.primary().map(|n| n.name.clone()).unwrap_or_default(),

@@ -299,6 +299,7 @@ fn join(
             .map(|l| l.local)
     });
     let settings = JoinSettings {
+        certificates: crate::cluster::facts::CertificateStore::of(&req.root),
         root: req.root,
         share,
         name: req.name,
@@ -406,6 +407,7 @@ fn discover(
             .map_err(|p| p.what.clone()),
     ));
     let settings = SurveySettings {
+        certificates: crate::cluster::facts::CertificateStore::of(&root.local),
         root: root.local,
         share: Some(share.local),
         primary: plan.primary().map(|n| n.name.clone()).unwrap_or_default(),

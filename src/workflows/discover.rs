@@ -30,6 +30,8 @@ pub struct SurveySettings {
     pub code: Option<JoinCode>,
     /// Rules the administrator chose to go on despite (`--ignore`).
     pub ignore: Vec<RuleId>,
+    /// Where the primary's installed certificates are read.
+    pub certificates: crate::cluster::facts::CertificateStore,
 }
 
 /// A survey in progress: the primary's view and what was heard so far.
@@ -206,6 +208,7 @@ pub(crate) fn survey_plan(
         return Ok(None);
     }
     let settings = SurveySettings {
+        certificates: crate::cluster::facts::CertificateStore::of(&root),
         root,
         share: Some(share),
         primary: plan.primary().map(|n| n.name.clone()).unwrap_or_default(),
@@ -242,5 +245,6 @@ fn gather(settings: &SurveySettings, profile: &Profile) -> Result<PrimaryView, P
         &settings.primary,
         &settings.scope,
         settings.code.clone(),
+        &settings.certificates,
     )
 }

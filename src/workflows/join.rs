@@ -33,6 +33,8 @@ pub struct JoinSettings {
     /// After registration, how long this node's cluster log may take to
     /// confirm the primary (zero: do not verify).
     pub verify_timeout: Duration,
+    /// Where this node's installed certificates are read.
+    pub certificates: facts::CertificateStore,
 }
 
 /// What happened, in order.
@@ -104,6 +106,7 @@ pub fn join(
                 &s.name,
                 s.scope.addresses(),
                 s.share.as_deref(),
+                &s.certificates,
             )
         }
     };

@@ -148,13 +148,25 @@ impl Lock {
             command: command.to_string(),
         };
         let text = serde_json::to_vec(&me).unwrap_or_default();
-        crate::fsops::atomic::write_atomic(&holder, &text, None)
-            .map_err(|e| Problem::other(format!("could not write {}: {e}", holder.display())))?;
+        name_holder(&holder, &text);
         Ok(Lock {
             held: Some(held),
             path,
             holder,
         })
+    }
+}
+
+/// Write who holds the lock. It only informs the message another run shows,
+/// so a failure does not fail the lock. On Windows the name stays taken
+/// while a refused run still reads the previous holder's file (deleted, but
+/// open): the write is retried briefly.
+fn name_holder(holder: &Path, text: &[u8]) {
+    for _ in 0..50 {
+        if crate::fsops::atomic::write_atomic(holder, text, None).is_ok() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
 

@@ -192,45 +192,51 @@ pub(crate) fn verify_plan(
                 say!("{g}");
             }
         }
-        say!();
-        match &verdict.log {
-            // The file's name was found on disk: sanitized as a whole, so
-            // that not even a line break in it starts a line of its own.
-            Some(f) => say!(
-                "Log: {} ({} lines read, {} in no known format)",
-                crate::text::safe_path(f),
-                verdict.lines,
-                verdict.unknown_lines
-            ),
-            None => say!("Log: {}", sanitize(&verdict.found.describe())),
-        }
-        for n in &verdict.notes {
-            say!("Note: {}", shown(n, 400));
-        }
-        for w in &verdict.warnings {
-            say!("Warning: {}", shown(w, 400));
-        }
-        if ok {
-            say!("Verified: every registered secondary is connected and replicating.");
-        } else {
-            say!(
-                "NOT verified within {} s; missing confirmations:",
-                timeout.as_secs()
-            );
-            for m in &verdict.missing {
-                say!("  {}", shown(m, 400));
-            }
-            say!(
-                "Next: check Setup > Cluster Service on the primary and each secondary, then run `mdcluster verify --plan {} --timeout 120` again",
-                plan.file.display()
-            );
-        }
+        show_verdict(&verdict, plan, timeout);
     }
     Ok(if ok {
         Exit::Success
     } else {
         Exit::Verification
     })
+}
+
+/// The verdict in words: the log read, notes, warnings, and what to do
+/// when a confirmation is missing.
+fn show_verdict(verdict: &workflows::verify::Verdict, plan: &Plan, timeout: Duration) {
+    say!();
+    match &verdict.log {
+        // The file's name was found on disk: sanitized as a whole, so
+        // that not even a line break in it starts a line of its own.
+        Some(f) => say!(
+            "Log: {} ({} lines read, {} in no known format)",
+            crate::text::safe_path(f),
+            verdict.lines,
+            verdict.unknown_lines
+        ),
+        None => say!("Log: {}", sanitize(&verdict.found.describe())),
+    }
+    for n in &verdict.notes {
+        say!("Note: {}", shown(n, 400));
+    }
+    for w in &verdict.warnings {
+        say!("Warning: {}", shown(w, 400));
+    }
+    if verdict.ok {
+        say!("Verified: every registered secondary is connected and replicating.");
+    } else {
+        say!(
+            "NOT verified within {} s; missing confirmations:",
+            timeout.as_secs()
+        );
+        for m in &verdict.missing {
+            say!("  {}", shown(m, 400));
+        }
+        say!(
+            "Next: check Setup > Cluster Service on the primary and each secondary, then run `mdcluster verify --plan {} --timeout 120` again",
+            plan.file.display()
+        );
+    }
 }
 
 /// What happened to the cluster log file: a JSON `log-file` (printed

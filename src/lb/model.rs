@@ -92,29 +92,7 @@ impl Model {
     /// `from` go to `to` (Remote Administration stays on the primary).
     pub fn build(plan: &Plan, failover: Option<&Move>) -> Result<Model, Problem> {
         let nodes = &plan.nodes;
-        let primary = match (nodes.len(), plan.primary()) {
-            (n, Some(p)) if n >= 2 => p,
-            (n, _) => {
-                return Err(Problem::usage(format!(
-                    "the plan has {n} node(s); a load balancer needs the primary and at least one secondary"
-                ))
-                .at(plan.file.display().to_string())
-                .fix("add the secondaries to the plan as [[nodes]] (name, address, role = \"secondary\"), then run `mdcluster lb` again"));
-            }
-        };
-        for (i, a) in nodes.iter().enumerate() {
-            if let Some(b) = nodes[..i]
-                .iter()
-                .find(|b| b.address.eq_ignore_ascii_case(&a.address))
-            {
-                return Err(Problem::usage(format!(
-                    "nodes {} and {} have the same address {}; a balancer could not tell them apart",
-                    b.name, a.name, a.address
-                ))
-                .at(plan.file.display().to_string())
-                .fix("give every node its own address in the plan's [[nodes]]"));
-            }
-        }
+        let primary = balanced_nodes(plan)?;
         let lb = &plan.load_balancer;
         let moved_from_primary = failover.is_some_and(|m| m.from == primary.name);
         let single_target = match failover {
@@ -295,4 +273,34 @@ pub(crate) fn resolve_move(plan: &Plan, from: &str, to: &str) -> Result<Move, Pr
         );
     }
     Ok(Move { from, to })
+}
+
+/// The plan's primary, when the plan has at least one secondary too and
+/// every node its own address (a balancer could not tell two apart).
+fn balanced_nodes(plan: &Plan) -> Result<&crate::plan::Node, Problem> {
+    let nodes = &plan.nodes;
+    let primary = match (nodes.len(), plan.primary()) {
+        (n, Some(p)) if n >= 2 => p,
+        (n, _) => {
+            return Err(Problem::usage(format!(
+                "the plan has {n} node(s); a load balancer needs the primary and at least one secondary"
+            ))
+            .at(plan.file.display().to_string())
+            .fix("add the secondaries to the plan as [[nodes]] (name, address, role = \"secondary\"), then run `mdcluster lb` again"));
+        }
+    };
+    for (i, a) in nodes.iter().enumerate() {
+        if let Some(b) = nodes[..i]
+            .iter()
+            .find(|b| b.address.eq_ignore_ascii_case(&a.address))
+        {
+            return Err(Problem::usage(format!(
+                "nodes {} and {} have the same address {}; a balancer could not tell them apart",
+                b.name, a.name, a.address
+            ))
+            .at(plan.file.display().to_string())
+            .fix("give every node its own address in the plan's [[nodes]]"));
+        }
+    }
+    Ok(primary)
 }

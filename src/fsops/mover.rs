@@ -963,18 +963,8 @@ fn copy_file(
         return Ok(Copied::Special);
     }
     if let Some(existing) = &existing {
-        if existing.len() == meta.len() {
-            let (_, source_hash) = hash_stream(&mut input, buf, src)?;
-            let mut copy = File::open(dst).map_err(|e| FsError::io("open", dst, e))?;
-            let (_, copy_hash) = hash_stream(&mut copy, buf, dst)?;
-            if source_hash == copy_hash {
-                drop(copy);
-                copy_permissions(&meta, dst)?;
-                set_times(dst, &meta)?;
-                trace(dst, "identical");
-                return Ok(Copied::Done(meta.len()));
-            }
-            rewind(&mut input, src)?;
+        if existing.len() == meta.len() && identical_copy(&mut input, &meta, buf, src, dst)? {
+            return Ok(Copied::Done(meta.len()));
         }
         if !replace {
             return Err(FsError::Conflict {
@@ -1021,6 +1011,30 @@ fn copy_file(
         src,
         std::io::Error::other("it kept changing while it was being copied"),
     ))
+}
+
+/// Whether the file at `dst` (as long as the source) is an identical copy
+/// of `input`, compared by content; then it gets the source's times and
+/// permission bits. Else `input` is rewound for the copy.
+fn identical_copy(
+    input: &mut File,
+    meta: &std::fs::Metadata,
+    buf: &mut [u8],
+    src: &Path,
+    dst: &Path,
+) -> Result<bool, FsError> {
+    let (_, source_hash) = hash_stream(input, buf, src)?;
+    let mut copy = File::open(dst).map_err(|e| FsError::io("open", dst, e))?;
+    let (_, copy_hash) = hash_stream(&mut copy, buf, dst)?;
+    if source_hash == copy_hash {
+        drop(copy);
+        copy_permissions(meta, dst)?;
+        set_times(dst, meta)?;
+        trace(dst, "identical");
+        return Ok(true);
+    }
+    rewind(input, src)?;
+    Ok(false)
 }
 
 /// Write `input` (whose metadata, read before, is `meta`) to `tmp`, read it back

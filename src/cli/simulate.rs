@@ -72,10 +72,9 @@ fn absolute(p: &std::path::Path) -> Result<PathBuf, Problem> {
     std::path::absolute(p).map_err(|e| Problem::io(Exit::Usage, "resolve", p, &e))
 }
 
-pub fn simulate(profile: &Profile, a: &SimulateArgs) -> Result<Exit, Problem> {
-    let primary = absolute(&a.primary)?;
-    let share = absolute(&a.share)?;
-    let names = if a.names.is_empty() {
+/// The simulated secondaries' names: `--names`, checked, or N default ones.
+fn simulated_names(a: &SimulateArgs) -> Result<Vec<String>, Problem> {
+    Ok(if a.names.is_empty() {
         if a.secondaries == 0 || a.secondaries > 50 {
             return Err(Problem::usage("--secondaries must be from 1 to 50"));
         }
@@ -92,7 +91,32 @@ pub fn simulate(profile: &Profile, a: &SimulateArgs) -> Result<Exit, Problem> {
             names.push(n);
         }
         names
-    };
+    })
+}
+
+/// Set by Ctrl-C, a termination request, or (asked for) the end of
+/// standard input.
+fn stop_flag(until_stdin_closes: bool) -> Result<Arc<AtomicBool>, Problem> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone())
+            .map_err(|e| Problem::other(format!("could not watch for Ctrl-C: {e}")))?;
+    }
+    if until_stdin_closes {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            // Read to the end (or an error), discarding: only the close matters.
+            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+            stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+    }
+    Ok(stop)
+}
+
+pub fn simulate(profile: &Profile, a: &SimulateArgs) -> Result<Exit, Problem> {
+    let primary = absolute(&a.primary)?;
+    let share = absolute(&a.share)?;
+    let names = simulated_names(a)?;
     let code = match &a.code {
         Some(c) => JoinCode::parse(c)?,
         None => pairing::current_code(&primary.join(crate::fsops::state_dir::STATE_DIR))
@@ -126,19 +150,7 @@ pub fn simulate(profile: &Profile, a: &SimulateArgs) -> Result<Exit, Problem> {
         faults: a.faults.clone(),
         stop_after: a.seconds.map(Duration::from_secs),
     };
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, stop.clone())
-            .map_err(|e| Problem::other(format!("could not watch for Ctrl-C: {e}")))?;
-    }
-    if a.until_stdin_closes {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            // Read to the end (or an error), discarding: only the close matters.
-            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
-            stop.store(true, std::sync::atomic::Ordering::SeqCst);
-        });
-    }
+    let stop = stop_flag(a.until_stdin_closes)?;
     let json = a.json;
     let log =
         crate::simulation::logline::file_for(&cfg.primary, profile, jiff::Zoned::now().date());

@@ -556,6 +556,22 @@ pub fn demo(profile: Profile, d: &DemoArgs, plain: bool) -> Result<Exit, Problem
     demo_headless(&profile, d, &dir, &intro)
 }
 
+/// The demo's secondaries into its plan, as an administrator adds them.
+/// All on this machine: they announce 127.0.0.1, so that is their address
+/// (step 11 needs distinct addresses and is left out).
+fn add_secondaries(profile: &Profile, plan_file: &Path, names: &[String]) -> Result<(), Problem> {
+    let mut plan = Plan::load(plan_file, profile)?;
+    plan.nodes.extend(names.iter().map(|n| crate::plan::Node {
+        name: n.clone(),
+        address: "127.0.0.1".into(),
+        role: crate::plan::Role::Secondary,
+        server_id: None,
+        replaces: None,
+    }));
+    std::fs::write(plan_file, plan.render(profile))
+        .map_err(|e| Problem::io(Exit::Other, "write", plan_file, &e))
+}
+
 /// `demo --yes`: the plan applied, the simulated secondaries registered and
 /// verified from the cluster log, and where every step stands, as text.
 fn demo_headless(
@@ -579,17 +595,7 @@ fn demo_headless(
         None => Vec::new(),
     };
     if !names.is_empty() {
-        let mut text = std::fs::read_to_string(&plan_file)
-            .map_err(|e| Problem::io(Exit::Other, "read", &plan_file, &e))?;
-        // All on this machine: they announce 127.0.0.1, so that is their
-        // address (step 11 needs distinct addresses and is left out).
-        for n in &names {
-            text.push_str(&format!(
-                "\n[[nodes]]\nname = \"{n}\"\naddress = \"127.0.0.1\"\nrole = \"secondary\"\n"
-            ));
-        }
-        std::fs::write(&plan_file, text)
-            .map_err(|e| Problem::io(Exit::Other, "write", &plan_file, &e))?;
+        add_secondaries(profile, &plan_file, &names)?;
     }
     let _simulation = match &scope {
         Some(scope) if !names.is_empty() => Some(demo_simulation(

@@ -480,17 +480,6 @@ impl ManifestLock {
         if held_here(&path) {
             return Ok(inner());
         }
-        let busy = |path: &Path| match read_holder(path) {
-            Some(h) => Problem::refused(format!(
-                "another mdcluster is working on this cluster: {}",
-                h.describe()
-            ))
-            .at(path.display().to_string())
-            .fix("let it finish first; two wizards must not assign server IDs at once"),
-            None => Problem::refused("the cluster manifest is locked by another run")
-                .at(path.display().to_string())
-                .fix("wait a moment and retry; a lock nobody refreshes expires after two minutes"),
-        };
         let mut held = None;
         for _ in 0..3 {
             std::fs::create_dir_all(&dir)
@@ -539,19 +528,7 @@ impl ManifestLock {
             return Err(p);
         }
         let stop = Arc::new(AtomicBool::new(false));
-        let beat = {
-            let (stop, path) = (stop.clone(), path.clone());
-            let mut me = me;
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    std::thread::park_timeout(HEARTBEAT);
-                    me.alive = now_secs();
-                    if !stop.load(Ordering::Relaxed) {
-                        let _ = write_holder(&path, &me);
-                    }
-                }
-            })
-        };
+        let beat = heartbeat(path.clone(), me, stop.clone());
         Ok(ManifestLock {
             path,
             guard: Some((guard_path, held)),
@@ -560,6 +537,35 @@ impl ManifestLock {
             beat: Some(beat),
         })
     }
+}
+
+/// The refusal while another run holds the manifest lock, naming it.
+fn busy(path: &Path) -> Problem {
+    match read_holder(path) {
+        Some(h) => Problem::refused(format!(
+            "another mdcluster is working on this cluster: {}",
+            h.describe()
+        ))
+        .at(path.display().to_string())
+        .fix("let it finish first; two wizards must not assign server IDs at once"),
+        None => Problem::refused("the cluster manifest is locked by another run")
+            .at(path.display().to_string())
+            .fix("wait a moment and retry; a lock nobody refreshes expires after two minutes"),
+    }
+}
+
+/// Refresh the lease in `path` until `stop` is set, so that other hosts
+/// see the holder alive.
+fn heartbeat(path: PathBuf, mut me: Holder, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            std::thread::park_timeout(HEARTBEAT);
+            me.alive = now_secs();
+            if !stop.load(Ordering::Relaxed) {
+                let _ = write_holder(&path, &me);
+            }
+        }
+    })
 }
 
 /// Seconds since the lock file last changed (by its content, else its time).

@@ -242,7 +242,17 @@ pub fn survey(places: &[Place]) -> Survey {
     }
     drop(marks);
 
-    let n = places.len();
+    let relations = relations(&chains, &mut classes);
+    Survey {
+        relations,
+        unmarked,
+    }
+}
+
+/// How each place lies relative to each other one, from the folders along
+/// their chains and which of those are one folder (`classes`).
+fn relations(chains: &[Vec<(usize, usize)>], classes: &mut UnionFind) -> Vec<Vec<OnDisk>> {
+    let n = chains.len();
     let mut relations = vec![vec![OnDisk::Apart; n]; n];
     for a in 0..n {
         for b in 0..n {
@@ -267,10 +277,7 @@ pub fn survey(places: &[Place]) -> Survey {
             }
         }
     }
-    Survey {
-        relations,
-        unmarked,
-    }
+    relations
 }
 
 /// Marks created by a survey; removed when dropped (also on a panic).

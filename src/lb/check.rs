@@ -190,6 +190,90 @@ fn harness() -> &'static Blocks {
     })
 }
 
+/// nginx: a main configuration that includes the generated files (loading
+/// the stream module where this nginx has it as a module).
+fn stage_nginx(files: &[GeneratedFile], program: &Path, dir: &Path) -> Result<Staged, String> {
+    let d = dir.display().to_string();
+    let has = |name: &str| files.iter().any(|f| f.path == Path::new(name));
+    let t = harness();
+    let include = |name: &str| -> Result<String, String> {
+        if !has(name) {
+            return Ok(String::new());
+        }
+        let path = dir.join(name).display().to_string();
+        t.render("nginx-include", &Vars::new().set("path", path))
+            .map_err(|p| p.to_string())
+    };
+    let load_module = if has(nginx::STREAM_FILE) {
+        match nginx_stream_module(program)? {
+            Some(path) => t
+                .render("nginx-load-module", &Vars::new().set("path", path))
+                .map_err(|p| p.to_string())?,
+            None => String::new(),
+        }
+    } else {
+        String::new()
+    };
+    let text = t
+        .render(
+            "nginx",
+            &Vars::new()
+                .set("dir", d.clone())
+                .set("load_module", load_module)
+                .set("http", include(nginx::HTTP_FILE)?)
+                .set("stream", include(nginx::STREAM_FILE)?),
+        )
+        .map_err(|p| p.to_string())?;
+    let config = dir.join("check-nginx.conf");
+    std::fs::write(&config, text).map_err(|e| format!("could not write the harness: {e}"))?;
+    Ok(Staged {
+        program: program.to_path_buf(),
+        check_args: vec![
+            "-e".into(),
+            dir.join("error.log").into(),
+            "-t".into(),
+            "-c".into(),
+            config.clone().into(),
+            "-p".into(),
+            format!("{d}/").into(),
+        ],
+        config,
+    })
+}
+
+/// Apache: a main configuration that loads the modules the site needs and
+/// includes it.
+fn stage_apache(program: &Path, dir: &Path) -> Result<Staged, String> {
+    let d = dir.display().to_string();
+    let t = harness();
+    let mut modules = String::new();
+    for (name, path) in apache_modules(program)? {
+        modules.push_str(
+            &t.render(
+                "apache-load-module",
+                &Vars::new().set("name", name).set("path", path),
+            )
+            .map_err(|p| p.to_string())?,
+        );
+    }
+    let text = t
+        .render(
+            "apache",
+            &Vars::new()
+                .set("dir", d.clone())
+                .set("modules", modules)
+                .set("site", apache::SITE_FILE),
+        )
+        .map_err(|p| p.to_string())?;
+    let config = dir.join("check-httpd.conf");
+    std::fs::write(&config, text).map_err(|e| format!("could not write the harness: {e}"))?;
+    Ok(Staged {
+        program: program.to_path_buf(),
+        check_args: vec!["-t".into(), "-f".into(), config.clone().into()],
+        config,
+    })
+}
+
 /// Write `files` below `dir` and the main configuration around them. Errors
 /// are reasons the check cannot run here.
 pub fn stage(
@@ -207,8 +291,6 @@ pub fn stage(
         std::fs::write(&path, &f.contents)
             .map_err(|e| format!("could not write {}: {e}", path.display()))?;
     }
-    let d = dir.display().to_string();
-    let has = |name: &str| files.iter().any(|f| f.path == Path::new(name));
     match kind {
         Kind::Haproxy => {
             let config = dir.join(super::haproxy::FILE);
@@ -218,83 +300,8 @@ pub fn stage(
                 config,
             })
         }
-        Kind::Nginx => {
-            let t = harness();
-            let include = |name: &str| -> Result<String, String> {
-                if !has(name) {
-                    return Ok(String::new());
-                }
-                let path = dir.join(name).display().to_string();
-                t.render("nginx-include", &Vars::new().set("path", path))
-                    .map_err(|p| p.to_string())
-            };
-            let load_module = if has(nginx::STREAM_FILE) {
-                match nginx_stream_module(program)? {
-                    Some(path) => t
-                        .render("nginx-load-module", &Vars::new().set("path", path))
-                        .map_err(|p| p.to_string())?,
-                    None => String::new(),
-                }
-            } else {
-                String::new()
-            };
-            let text = t
-                .render(
-                    "nginx",
-                    &Vars::new()
-                        .set("dir", d.clone())
-                        .set("load_module", load_module)
-                        .set("http", include(nginx::HTTP_FILE)?)
-                        .set("stream", include(nginx::STREAM_FILE)?),
-                )
-                .map_err(|p| p.to_string())?;
-            let config = dir.join("check-nginx.conf");
-            std::fs::write(&config, text)
-                .map_err(|e| format!("could not write the harness: {e}"))?;
-            Ok(Staged {
-                program: program.to_path_buf(),
-                check_args: vec![
-                    "-e".into(),
-                    dir.join("error.log").into(),
-                    "-t".into(),
-                    "-c".into(),
-                    config.clone().into(),
-                    "-p".into(),
-                    format!("{d}/").into(),
-                ],
-                config,
-            })
-        }
-        Kind::Apache => {
-            let t = harness();
-            let mut modules = String::new();
-            for (name, path) in apache_modules(program)? {
-                modules.push_str(
-                    &t.render(
-                        "apache-load-module",
-                        &Vars::new().set("name", name).set("path", path),
-                    )
-                    .map_err(|p| p.to_string())?,
-                );
-            }
-            let text = t
-                .render(
-                    "apache",
-                    &Vars::new()
-                        .set("dir", d.clone())
-                        .set("modules", modules)
-                        .set("site", apache::SITE_FILE),
-                )
-                .map_err(|p| p.to_string())?;
-            let config = dir.join("check-httpd.conf");
-            std::fs::write(&config, text)
-                .map_err(|e| format!("could not write the harness: {e}"))?;
-            Ok(Staged {
-                program: program.to_path_buf(),
-                check_args: vec!["-t".into(), "-f".into(), config.clone().into()],
-                config,
-            })
-        }
+        Kind::Nginx => stage_nginx(files, program, dir),
+        Kind::Apache => stage_apache(program, dir),
     }
 }
 

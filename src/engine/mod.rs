@@ -111,10 +111,13 @@ impl Preview {
         )
     }
 
-    /// Steps that will change something.
+    /// Steps that will change something, and steps an earlier run began and
+    /// did not finish (even with every action done: their done record is
+    /// still to be written).
     pub fn pending(&self) -> impl Iterator<Item = &StepPlan> {
         self.steps.iter().filter(|s| {
-            matches!(s.state, StepStatus::Ready | StepStatus::Interrupted) && !s.actions.is_empty()
+            s.state == StepStatus::Interrupted
+                || (s.state == StepStatus::Ready && !s.actions.is_empty())
         })
     }
     pub(crate) fn has_changes(&self) -> bool {
@@ -452,7 +455,7 @@ impl Engine {
                 }
                 StepStatus::Ready | StepStatus::Interrupted => {
                     self.run_step(&mut j, &backups, sp, events)?;
-                    if !sp.actions.is_empty() {
+                    if changes(sp) {
                         summary.changed.push(step);
                     }
                     summary.notes.extend(sp.notes.iter().cloned());
@@ -513,21 +516,18 @@ impl Engine {
                 return Err(p);
             }
         }
-        let evidence = if sp.actions.is_empty() {
-            StepEvidence::Checked {
-                checks: sp.checks.clone(),
-            }
+        let (evidence, outcome) = if changes(sp) {
+            // A resumed step counts every action it had, done now or before.
+            let actions = match (sp.state, self.replay.step(step)) {
+                (StepStatus::Interrupted, Some(rec)) => rec.actions.len(),
+                _ => sp.actions.len(),
+            };
+            (StepEvidence::Changed { actions }, Outcome::Changed)
         } else {
-            StepEvidence::Changed {
-                actions: sp.actions.len(),
-            }
+            let checks = sp.checks.clone();
+            (StepEvidence::Checked { checks }, Outcome::Checked)
         };
         j.append(Record::StepDone { step, evidence })?;
-        let outcome = if sp.actions.is_empty() {
-            Outcome::Checked
-        } else {
-            Outcome::Changed
-        };
         events.emit(Event::StepDone { step, outcome });
         Ok(())
     }
@@ -1198,6 +1198,12 @@ fn drop_repeated_folders(plans: &mut [StepPlan]) {
             }
         }
     }
+}
+
+/// Whether a step run changes something: it has actions, or an earlier run
+/// began it (its actions changed things then, whatever is left now).
+fn changes(sp: &StepPlan) -> bool {
+    !sp.actions.is_empty() || sp.state == StepStatus::Interrupted
 }
 
 /// MDaemon.ini and Userlist.dat as the preview read them: changed by

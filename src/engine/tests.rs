@@ -274,3 +274,47 @@ fn what_a_run_writes_down_carries_the_engine_clock() {
         assert_eq!(n.added, time, "{}", n.name);
     }
 }
+
+/// A run killed after a step's last action and before its done record: the
+/// step has nothing left to do, yet it is unfinished. A rerun writes its
+/// done record, also when no other step has anything to change.
+#[test]
+fn a_step_stopped_after_its_last_action_is_finished_by_a_rerun() {
+    let d = tempfile::tempdir().unwrap();
+    let fake = Fake::new(State::Stopped);
+    let mut engine = open(d.path(), &fake, RunOptions::default());
+    let preview = engine.preview().unwrap();
+    engine.apply(&preview, "test", &NoEvents).unwrap();
+    // Cut the journal after the last `done` record: the kill.
+    let path = engine.journal_path();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let last_done = lines
+        .iter()
+        .rposition(|l| l.contains("\"record\":\"done\""))
+        .expect("a done record");
+    let cut: String = lines[..=last_done].iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&path, cut).unwrap();
+    let stopped: serde_json::Value = serde_json::from_str(lines[last_done]).unwrap();
+    let step: StepId = serde_json::from_value(stopped["step"].clone()).unwrap();
+
+    let mut engine = open_again(d.path(), &fake);
+    let row = |e: &Engine| e.status().into_iter().find(|r| r.step == step).unwrap();
+    assert_eq!(row(&engine).state, StepStatus::Interrupted);
+    let preview = engine.preview().unwrap();
+    assert!(preview.has_changes(), "the unfinished step is to finish");
+    let summary = engine.apply(&preview, "test", &NoEvents).unwrap();
+    assert!(summary.changed.contains(&step), "{:?}", summary.changed);
+    assert_eq!(row(&engine).state, StepStatus::Done);
+    assert!(!engine.preview().unwrap().has_changes());
+}
+
+/// The engine of a sandbox `open` made before, as a rerun opens it.
+fn open_again(dir: &std::path::Path, fake: &Fake) -> Engine {
+    let profile = Profile::builtin();
+    let text = crate::sandbox::plan_text(&dir.join("MDaemon"), &dir.join("share"));
+    let plan = Plan::parse(&text, &dir.join("plan.toml"), &profile).unwrap();
+    let mut engine = Engine::open(plan, profile).unwrap();
+    engine.services = fake.opener();
+    engine
+}

@@ -220,17 +220,27 @@ impl Manifest {
                 id
             } else {
                 // Past every ID in use and every one the plan gives a node
-                // further down, so a later explicit ID is still free.
-                let reserved = plan.nodes.iter().filter_map(|n| n.server_id);
-                match m.used_ids().chain(reserved).max() {
+                // further down, so a later explicit ID is still free; past
+                // the last one, the lowest nobody holds, held or retired.
+                let taken: Vec<ServerId> = m
+                    .used_ids()
+                    .chain(plan.nodes.iter().filter_map(|n| n.server_id))
+                    .collect();
+                match taken.iter().max() {
                     None => Some(ServerId::FIRST),
                     Some(last) => last.next(),
                 }
+                .or_else(|| {
+                    (1..=ServerId::MAX)
+                        .filter_map(ServerId::new)
+                        .find(|id| !taken.contains(id))
+                })
                 .ok_or_else(|| {
-                    conflict(format!(
-                        "no server ID is left for {}: 65535 is in use or retired",
+                    Problem::refused(format!(
+                        "no server ID is left for {}: all 65535 are in use or retired",
                         node.name
                     ))
+                    .fix("remove nodes the cluster no longer has, or give this node an explicit server_id that is free")
                 })?
             };
             m.nodes.push(Member {
@@ -789,12 +799,19 @@ mod tests {
 
     #[test]
     fn no_id_past_65535_is_handed_out() {
+        // (The search for a free ID when every one is taken is not run here:
+        // 65535 members are more than a test should build.)
         let p = plan(
             &(node("MAIL1", "primary", "server_id = 65535") + &node("MAIL2", "secondary", "")),
         );
-        let err = Manifest::default().with_plan(&p, "t0").unwrap_err();
-        assert!(err.what.contains("no server ID is left for MAIL2"), "{err}");
-        // The manifest never reads an ID out of range either.
+        // The highest is taken: the lowest free one.
+        let m = Manifest::default().with_plan(&p, "t0").unwrap();
+        assert_eq!(m.member("MAIL2").unwrap().server_id, 1);
+        // A manifest with ID 0 is damaged; one above 65535 (an earlier
+        // version's) is read, and a new node gets a free ID below.
+        let old = "version = 1\nprimary = \"MAIL1\"\n\n[[nodes]]\nname = \"MAIL1\"\nrole = \"primary\"\nserver_id = 65536\nadded = \"t\"\n";
+        let m = Manifest::parse(old, Path::new("cluster.toml")).unwrap();
+        assert_eq!(m.nodes[0].server_id, 65536);
         let text = "version = 1\nprimary = \"MAIL1\"\n\n[[nodes]]\nname = \"MAIL1\"\nrole = \"primary\"\nserver_id = 0\nadded = \"t\"\n";
         assert!(Manifest::parse(text, Path::new("cluster.toml")).is_err());
     }

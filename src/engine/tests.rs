@@ -293,7 +293,10 @@ fn a_step_stopped_after_its_last_action_is_finished_by_a_rerun() {
         .iter()
         .rposition(|l| l.contains("\"record\":\"done\""))
         .expect("a done record");
-    let cut: String = lines[..=last_done].iter().map(|l| format!("{l}\n")).collect();
+    let cut: String = lines[..=last_done]
+        .iter()
+        .map(|l| format!("{l}\n"))
+        .collect();
     std::fs::write(&path, cut).unwrap();
     let stopped: serde_json::Value = serde_json::from_str(lines[last_done]).unwrap();
     let step: StepId = serde_json::from_value(stopped["step"].clone()).unwrap();

@@ -2,36 +2,45 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A server ID: 1 to 65535, so that "not set" is `Option::None`, never 0.
-/// Written as a plain number (plan, manifest, JSON); a number out of range
-/// does not read as one.
+/// A server ID, never 0 (so that "not set" is `Option::None`). New IDs
+/// ([`ServerId::new`], [`ServerId::next`]) are 1 to 65535; one read from a
+/// file is taken as written when it is not 0 (an earlier mdcluster could
+/// hand out 65536, and its manifest must stay readable and undoable).
+/// Written as a plain number (plan, manifest, JSON).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "u32", into = "u32")]
-pub struct ServerId(u16);
+pub struct ServerId(u32);
 
 impl ServerId {
     /// The first ID, the primary's by default.
     pub(crate) const FIRST: ServerId = ServerId(1);
 
-    /// None for 0 and for numbers above 65535.
+    /// The highest ID mdcluster hands out.
+    pub const MAX: u32 = 65535;
+
+    /// None for 0 and for numbers above [`ServerId::MAX`].
     pub fn new(n: u32) -> Option<ServerId> {
-        u16::try_from(n).ok().filter(|n| *n != 0).map(ServerId)
+        (1..=Self::MAX).contains(&n).then_some(ServerId(n))
     }
 
     pub fn get(self) -> u32 {
-        u32::from(self.0)
+        self.0
     }
 
-    /// The ID after this one; None past 65535.
+    /// The ID after this one; None past [`ServerId::MAX`].
     pub fn next(self) -> Option<ServerId> {
-        self.0.checked_add(1).map(ServerId)
+        ServerId::new(self.0 + 1)
     }
 }
 
 impl TryFrom<u32> for ServerId {
     type Error = String;
+    /// As read from a file: anything but 0.
     fn try_from(n: u32) -> Result<ServerId, String> {
-        ServerId::new(n).ok_or_else(|| format!("server ID {n} is not from 1 to 65535"))
+        if n == 0 {
+            return Err("server ID 0 is no server ID".into());
+        }
+        Ok(ServerId(n))
     }
 }
 
@@ -71,6 +80,9 @@ mod tests {
             ServerId::new(7).unwrap()
         );
         assert!(serde_json::from_str::<ServerId>("0").is_err());
-        assert!(serde_json::from_str::<ServerId>("70000").is_err());
+        // What an earlier version may have written is read as it is.
+        let old: ServerId = serde_json::from_str("65536").unwrap();
+        assert_eq!(old.get(), 65536);
+        assert_eq!(old.next(), None);
     }
 }

@@ -482,8 +482,24 @@ impl App {
         };
         match p.steps.iter().find(|s| s.step == step) {
             Some(sp) if sp.failed_checks().next().is_some() => StepStatus::Failed,
+            // Waiting for the administrator, not another machine.
+            Some(sp) if sp.state == StepStatus::Waiting && self.awaits_answer(step) => {
+                StepStatus::NeedsInput
+            }
             Some(sp) => sp.state,
             None => StepStatus::Pending,
+        }
+    }
+
+    /// Whether a waiting step waits for something only the wizard's
+    /// answers give: secondaries to add (steps 6-9), a balancer (step 11).
+    fn awaits_answer(&self, step: StepId) -> bool {
+        match step {
+            StepId::Certificates | StepId::Secondaries | StepId::Discover | StepId::ServerIds => {
+                self.answers.secondaries.is_empty()
+            }
+            StepId::LoadBalancer => matches!(self.answers.lb_kind.trim(), "" | "none"),
+            _ => false,
         }
     }
 

@@ -25,7 +25,7 @@ pub enum Evidence {
     /// up; `already` when the change was found made (a resumed run).
     FileEdited {
         backup: PathBuf,
-        #[serde(default, skip_serializing_if = "is_false")]
+        #[serde(skip_serializing_if = "is_false")]
         already: bool,
     },
     /// Stop MDaemon (or the undo of a start).
@@ -36,15 +36,15 @@ pub enum Evidence {
     /// because it is not mdcluster's to delete (it differs from the copy, or
     /// someone put it there since).
     Kept {
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        #[serde(skip_serializing_if = "Vec::is_empty")]
         kept: Vec<PathBuf>,
     },
     /// Update the cluster manifest: the file written, or nothing because it
     /// already held what the run writes.
     ManifestWritten {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         written: Option<PathBuf>,
-        #[serde(default, skip_serializing_if = "is_false")]
+        #[serde(skip_serializing_if = "is_false")]
         already: bool,
     },
     /// Write the balancer's files.
@@ -55,11 +55,11 @@ pub enum Evidence {
     },
     /// Undo of an edit: the backup put back, or nothing to put back.
     FileRestored {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         restored_from: Option<PathBuf>,
-        #[serde(default, skip_serializing_if = "is_false")]
+        #[serde(skip_serializing_if = "is_false")]
         already: bool,
-        #[serde(default, skip_serializing_if = "is_false")]
+        #[serde(skip_serializing_if = "is_false")]
         never_written: bool,
     },
     /// Undo of a restart semaphore: false when MDaemon had already taken it.
@@ -69,11 +69,11 @@ pub enum Evidence {
     /// Undo of a manifest update: the nodes taken out, and those of them
     /// still registered in MDaemon's Cluster Service (to take out there).
     ManifestTakenBack {
-        #[serde(default)]
+        #[serde(skip_serializing_if = "Vec::is_empty")]
         taken_back: Vec<String>,
-        #[serde(default)]
+        #[serde(skip_serializing_if = "Vec::is_empty")]
         registered_in_mdaemon: Vec<String>,
-        #[serde(default, skip_serializing_if = "is_false")]
+        #[serde(skip_serializing_if = "is_false")]
         already: bool,
     },
     /// Undo of the balancer's files.
@@ -92,6 +92,11 @@ pub enum Evidence {
 fn is_false(b: &bool) -> bool {
     !*b
 }
+
+/// A payload without fields: `{}` and nothing else.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Empty {}
 
 /// The payloads that have the same fields, read as one.
 #[derive(Deserialize)]
@@ -162,7 +167,10 @@ impl Evidence {
                 let Edited { backup, already } = read(v)?;
                 Evidence::FileEdited { backup, already }
             }
-            Action::DropSemaphore { .. } => Evidence::Nothing {},
+            Action::DropSemaphore { .. } => {
+                let Empty {} = read(v)?;
+                Evidence::Nothing {}
+            }
             Action::StopService { .. } => Self::stopped(v)?,
             Action::StartService { .. } => Self::started(v)?,
             Action::DeleteSource { .. } => {
@@ -226,7 +234,10 @@ impl Evidence {
                 let KeptPayload { kept } = read(v)?;
                 Evidence::Kept { kept }
             }
-            Action::MoveFolder { .. } => Evidence::Nothing {},
+            Action::MoveFolder { .. } => {
+                let Empty {} = read(v)?;
+                Evidence::Nothing {}
+            }
             Action::EditIni { .. } | Action::EditUserlist { .. } => {
                 let Restored {
                     restored_from,

@@ -168,6 +168,8 @@ fn name_holder(holder: &Path, text: &[u8]) {
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+    // Never name an earlier holder: unnamed, a refused run says so.
+    let _ = std::fs::remove_file(holder);
 }
 
 impl Drop for Lock {

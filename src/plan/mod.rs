@@ -649,12 +649,13 @@ pub(crate) fn check_address(address: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// All errors of a plan as one problem (exit code 2).
-/// The `[load_balancer]` table of a plan file for `lb` (what differs from the defaults).
+/// The `[load_balancer]` table of a plan file for `lb`: what differs from
+/// the defaults.
 pub(crate) fn load_balancer_table(lb: &LoadBalancer, profile: &Profile) -> file::LbTable {
     load_balancer::table(lb, profile)
 }
 
+/// All errors of a plan as one problem (exit code 2).
 pub fn plan_problem(file: &Path, errors: &[PlanError]) -> Problem {
     let name = file.display();
     let lines: Vec<String> = errors

@@ -259,6 +259,32 @@ fn journal_format_1_payloads_read_as_their_action_wrote_them() {
     }
     let kept = Evidence::read(of("delete-source"), false, json!({"kept": ["/x"]}));
     assert_eq!(kept.kept(), [Path::new("/x")]);
+    // Written in the shape format 1 has for it.
+    let already = Evidence::ManifestTakenBack {
+        taken_back: Vec::new(),
+        registered_in_mdaemon: Vec::new(),
+        already: true,
+    };
+    assert_eq!(already.to_journal(), json!({"already": true}));
+}
+
+#[test]
+fn a_payload_with_nothing_to_say_reads_only_as_empty() {
+    let actions = every_action();
+    let of = |kind: &str| actions.iter().find(|a| a.kind() == kind).unwrap();
+    assert_eq!(
+        Evidence::read(of("move-folder"), true, json!({})),
+        Evidence::Nothing {}
+    );
+    let newer = json!({"merged": 3});
+    assert_eq!(
+        Evidence::read(of("move-folder"), true, newer.clone()),
+        Evidence::Unread(newer.clone())
+    );
+    assert_eq!(
+        Evidence::read(of("drop-semaphore"), false, newer.clone()),
+        Evidence::Unread(newer)
+    );
 }
 
 #[test]

@@ -559,12 +559,9 @@ pub(crate) struct Prepared {
     announcers: BTreeMap<String, Announcer>,
 }
 
-/// Check the configuration, make the secondaries and start announcing.
-pub(crate) fn prepare(
-    profile: &Profile,
-    cfg: &Config,
-    report: &mut dyn FnMut(Report),
-) -> Result<Prepared, Problem> {
+/// A simulation runs for a sandbox, with a share that is a folder, at least
+/// one secondary, and faults only for nodes it simulates.
+fn check_config(cfg: &Config) -> Result<(), Problem> {
     if !cfg.primary.join(crate::service::SANDBOX_MARKER).exists() {
         return Err(Problem::usage(format!(
             "{} is not a sample installation made by `mdcluster sandbox`",
@@ -591,6 +588,16 @@ pub(crate) fn prepare(
             }
         }
     }
+    Ok(())
+}
+
+/// Check the configuration, make the secondaries and start announcing.
+pub(crate) fn prepare(
+    profile: &Profile,
+    cfg: &Config,
+    report: &mut dyn FnMut(Report),
+) -> Result<Prepared, Problem> {
+    check_config(cfg)?;
     std::fs::create_dir_all(&cfg.dir)
         .map_err(|e| Problem::io(Exit::Usage, "create", &cfg.dir, &e))?;
     let note = cfg.dir.join(README);

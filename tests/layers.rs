@@ -450,3 +450,77 @@ fn the_wizards_model_update_and_view_never_touch_the_disk_or_the_network() {
         "fn f() { if std::path::Path::new(\"x\").is_dir() {} }\nfn g() { Plan::load(p, q); }\n";
     assert_eq!(disk_or_network_calls("x.rs", bad).len(), 2);
 }
+
+/// No production function is longer than this many lines (signature to
+/// closing brace), so each reads at once; split one that grows.
+const LONGEST_FUNCTION: usize = 100;
+
+#[test]
+fn no_production_function_is_over_100_lines() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut long = Vec::new();
+    for entry in walkdir::WalkDir::new(&src) {
+        let entry = entry.unwrap();
+        let path = entry.path();
+        let is_test = path.file_name().is_some_and(|n| n == "tests.rs")
+            || path.components().any(|c| c.as_os_str() == "tests");
+        if path.extension().is_none_or(|e| e != "rs") || is_test {
+            continue;
+        }
+        let text = production_code(&std::fs::read_to_string(path).unwrap());
+        long.extend(
+            long_functions(&text)
+                .into_iter()
+                .map(|(line, name, n)| format!("{}:{line} {name}: {n} lines", path.display())),
+        );
+    }
+    assert!(
+        long.is_empty(),
+        "split these into functions of at most {LONGEST_FUNCTION} lines:\n{}",
+        long.join("\n")
+    );
+}
+
+/// (line, name, length) of each function longer than [`LONGEST_FUNCTION`]:
+/// from its `fn` line to the `}` at the same indentation (rustfmt's layout).
+fn long_functions(text: &str) -> Vec<(usize, String, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        let body = l.trim_start();
+        let indent = &l[..l.len() - body.len()];
+        let body = body
+            .strip_prefix("pub ")
+            .or_else(|| body.strip_prefix("pub(crate) "))
+            .or_else(|| body.strip_prefix("pub(super) "))
+            .unwrap_or(body);
+        let Some(rest) = body.strip_prefix("fn ") else {
+            continue;
+        };
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        let close = format!("{indent}}}");
+        // A declaration without a body (a trait's) ends with `;`.
+        if l.trim_end().ends_with(';') {
+            continue;
+        }
+        if let Some(end) = lines[i..].iter().position(|x| x.trim_end() == close) {
+            if end + 1 > LONGEST_FUNCTION {
+                out.push((i + 1, name, end + 1));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_length_check_sees_a_long_function() {
+    let body = "    let x = 1;\n".repeat(LONGEST_FUNCTION);
+    let text = format!("fn short() {{\n}}\n\nfn long() {{\n{body}}}\n");
+    assert_eq!(
+        long_functions(&text),
+        [(4, "long".to_string(), LONGEST_FUNCTION + 2)]
+    );
+}

@@ -473,6 +473,35 @@ impl Engine {
         Ok(summary)
     }
 
+    /// What action `index` of `step` works with: the backup folder, this
+    /// installation, the service, the clock, and notes as events.
+    fn with_env<T>(
+        &self,
+        backups: &std::path::Path,
+        step: StepId,
+        index: usize,
+        events: &dyn EventSink,
+        f: impl FnOnce(&actions::ActionEnv) -> T,
+    ) -> T {
+        let root = self.root_local();
+        let note = |text: String| {
+            events.emit(Event::Note {
+                step: Some(step),
+                text,
+            })
+        };
+        f(&actions::ActionEnv {
+            backups,
+            slot: format!("{step}-{index}"),
+            allow_rename: self.allow_rename,
+            root: &root,
+            profile: &self.profile,
+            services: &self.services,
+            note: &note,
+            clock: &self.clock,
+        })
+    }
+
     /// Carry out one prepared step, journaled: its actions (resumed where an
     /// earlier run stopped), then its done record.
     fn run_step(
@@ -551,23 +580,6 @@ impl Engine {
             step,
             action: index,
         })?;
-        let root = self.root_local();
-        let note = |text: String| {
-            events.emit(Event::Note {
-                step: Some(step),
-                text,
-            })
-        };
-        let env = actions::ActionEnv {
-            backups,
-            slot: format!("{step}-{index}"),
-            allow_rename: self.allow_rename,
-            root: &root,
-            profile: &self.profile,
-            services: &self.services,
-            note: &note,
-            clock: &self.clock,
-        };
         let mut last: Option<Instant> = None;
         let mut progress = |p: &crate::fsops::mover::Progress| {
             let finished = p.files_done >= p.files_total;
@@ -586,7 +598,9 @@ impl Engine {
         if injected == Some(false) {
             return Err(injected_problem());
         }
-        let evidence = actions::execute(action, &env, &mut progress)?;
+        let evidence = self.with_env(backups, step, index, events, |env| {
+            actions::execute(action, env, &mut progress)
+        })?;
         if injected == Some(true) {
             return Err(injected_problem());
         }
@@ -1059,23 +1073,6 @@ impl Engine {
         action: &Action,
         events: &dyn EventSink,
     ) -> Result<Evidence, Problem> {
-        let root = self.root_local();
-        let note = |text: String| {
-            events.emit(Event::Note {
-                step: Some(step),
-                text,
-            })
-        };
-        let env = actions::ActionEnv {
-            backups,
-            slot: format!("{step}-{i}"),
-            allow_rename: self.allow_rename,
-            root: &root,
-            profile: &self.profile,
-            services: &self.services,
-            note: &note,
-            clock: &self.clock,
-        };
         let finished = self
             .replay
             .step(step)
@@ -1083,7 +1080,9 @@ impl Engine {
         let injected = self.injected_failure();
         match injected {
             Some(false) => Err(injected_problem()),
-            _ => actions::undo(action, &env, finished),
+            _ => self.with_env(backups, step, i, events, |env| {
+                actions::undo(action, env, finished)
+            }),
         }
         .and_then(|e| match injected {
             Some(true) => Err(injected_problem()),

@@ -53,6 +53,8 @@ pub struct Engine {
     /// The time written to the journal and the cluster manifest (the
     /// system's; tests fix it).
     pub clock: crate::platform::Clock,
+    /// This machine's name, as the lock names its holder (tests fix it).
+    pub host: String,
 }
 
 /// Everything a run would do, prepared and checked.
@@ -169,10 +171,17 @@ impl Engine {
             started: Default::default(),
             services: crate::service::real_services(),
             clock: crate::platform::Clock::system(),
+            host: crate::platform::hostname(),
         };
         engine.options = options;
         engine.check_journal_owner()?;
         Ok(engine)
+    }
+
+    /// One run at a time on this installation: the state folder's lock,
+    /// naming this machine and the engine's time.
+    fn lock(&self, command: &str) -> Result<lock::Lock, Problem> {
+        lock::Lock::acquire_as(&self.state_dir, command, &self.host, &self.clock.now())
     }
 
     /// The installation root on this machine (the state folder's parent).
@@ -395,7 +404,7 @@ impl Engine {
         }
         files_as_previewed(preview)?;
         create_state_dir(&self.state_dir)?;
-        let _lock = lock::Lock::acquire(&self.state_dir, command)?;
+        let _lock = self.lock(command)?;
         self.remove_leftovers();
         // Under the lock: make sure no other run moved on since the preview.
         let replay = journal::read(&self.journal_path())?;
@@ -905,7 +914,7 @@ impl Engine {
             .into_iter()
             .map(|(source, copy)| Action::DeleteSource { source, copy })
             .collect();
-        let _lock = lock::Lock::acquire(&self.state_dir, "cleanup")?;
+        let _lock = self.lock("cleanup")?;
         self.remove_leftovers();
         let replay = journal::read(&self.journal_path())?;
         let first = replay
@@ -990,7 +999,7 @@ impl Engine {
         if self.replay.is_empty() || self.replay.undone {
             return Ok(summary);
         }
-        let _lock = lock::Lock::acquire(&self.state_dir, "undo")?;
+        let _lock = self.lock("undo")?;
         self.remove_leftovers();
         self.replay = journal::read(&self.journal_path())?;
         let list = self.undo_list();

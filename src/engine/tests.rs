@@ -14,6 +14,8 @@ struct Fake {
     state: Arc<Mutex<State>>,
     asked: Arc<Mutex<Vec<&'static str>>>,
     roots: Arc<Mutex<Vec<std::path::PathBuf>>>,
+    /// Who held the installation's lock when the service was asked to stop.
+    holders: Arc<Mutex<Vec<String>>>,
 }
 
 impl Fake {
@@ -22,6 +24,7 @@ impl Fake {
             state: Arc::new(Mutex::new(state)),
             asked: Arc::default(),
             roots: Arc::default(),
+            holders: Arc::default(),
         }
     }
     fn opener(&self) -> ServiceOpener {
@@ -48,6 +51,13 @@ impl ServiceControl for Fake {
     }
     fn request_stop(&self) -> Result<(), Problem> {
         self.asked.lock().unwrap().push("stop");
+        if let Some(root) = self.roots.lock().unwrap().last() {
+            let holder = root
+                .join(crate::fsops::state_dir::STATE_DIR)
+                .join(crate::fsops::lock::HOLDER_FILE);
+            let text = std::fs::read_to_string(holder).unwrap_or_default();
+            self.holders.lock().unwrap().push(text);
+        }
         *self.state.lock().unwrap() = State::Stopped;
         Ok(())
     }
@@ -231,6 +241,23 @@ fn with_consent_a_service_started_after_the_preview_is_stopped_and_started_again
     engine.apply(&preview, "test", &NoEvents).unwrap();
     assert_eq!(fake.asked(), ["stop", "start"]);
     assert_eq!(fake.state(), State::Running);
+}
+
+#[test]
+fn the_lock_names_the_engine_host_and_time() {
+    let d = tempfile::tempdir().unwrap();
+    let fake = Fake::new(State::Running);
+    let mut engine = open(d.path(), &fake, consent());
+    engine.host = "TESTHOST".into();
+    engine.clock = crate::platform::Clock::fixed("2031-02-03T04:05:06Z");
+    let preview = engine.preview().unwrap();
+    engine.apply(&preview, "test", &NoEvents).unwrap();
+    let holders = fake.holders.lock().unwrap().clone();
+    assert_eq!(holders.len(), 1, "{holders:?}");
+    let h: serde_json::Value = serde_json::from_str(&holders[0]).unwrap();
+    assert_eq!(h["host"], "TESTHOST");
+    assert_eq!(h["since"], "2031-02-03T04:05:06Z");
+    assert_eq!(h["command"], "test");
 }
 
 #[test]

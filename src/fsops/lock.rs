@@ -102,7 +102,25 @@ pub(crate) struct Lock {
 }
 
 impl Lock {
+    /// The lock, named with this machine's name and the system time.
+    #[cfg(test)]
     pub(crate) fn acquire(dir: &Path, command: &str) -> Result<Lock, Problem> {
+        Lock::acquire_as(
+            dir,
+            command,
+            &crate::platform::hostname(),
+            &crate::platform::now_rfc3339(),
+        )
+    }
+
+    /// Take the lock of the state folder `dir` for `command`, naming the
+    /// holder as `host` since `since` (for the message another run shows).
+    pub(crate) fn acquire_as(
+        dir: &Path,
+        command: &str,
+        host: &str,
+        since: &str,
+    ) -> Result<Lock, Problem> {
         let path = dir.join(FILE_NAME);
         let holder = dir.join(HOLDER_FILE);
         let held = match try_lock_path(&path) {
@@ -142,9 +160,9 @@ impl Lock {
             }
         };
         let me = Holder {
-            host: crate::platform::hostname(),
+            host: host.to_string(),
             pid: std::process::id(),
-            since: crate::platform::now_rfc3339(),
+            since: since.to_string(),
             command: command.to_string(),
         };
         let text = serde_json::to_vec(&me).unwrap_or_default();

@@ -461,13 +461,15 @@ impl Journal {
     }
 }
 
-/// A run id that sorts by time and names backup folders: `20261121T101530Z-1234`.
-pub(crate) fn new_run_id() -> String {
-    format!(
-        "{}-{}",
-        jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ"),
-        std::process::id()
-    )
+/// A run id that sorts by time and names backup folders:
+/// `20261121T101530Z-1234`, at the time of `clock` (the system's when its
+/// text is no timestamp).
+pub(crate) fn new_run_id(clock: &crate::platform::Clock) -> String {
+    let at = clock
+        .now()
+        .parse::<jiff::Timestamp>()
+        .unwrap_or_else(|_| jiff::Timestamp::now());
+    format!("{}-{}", at.strftime("%Y%m%dT%H%M%SZ"), std::process::id())
 }
 
 #[cfg(test)]

@@ -426,7 +426,7 @@ impl Engine {
             .collect();
         let stopped_here = self.guard_service(&run_actions, false, events)?;
         let mut j = Journal::open(&self.journal_path(), &replay, &self.clock)?;
-        let run = journal::new_run_id();
+        let run = journal::new_run_id(&self.clock);
         let first_run = replay.first_run.clone().unwrap_or_else(|| run.clone());
         let backups = self.state_dir.join("backups").join(&first_run);
         j.append(Record::RunBegin {
@@ -925,7 +925,7 @@ impl Engine {
         let first_run = replay.first_run.clone().unwrap_or_default();
         let backups = self.state_dir.join("backups").join(&first_run);
         j.append(Record::RunBegin {
-            run: journal::new_run_id(),
+            run: journal::new_run_id(&self.clock),
             command: "cleanup".into(),
             plan: self.plan.fingerprint(),
             plan_file: self.plan.file.display().to_string(),
@@ -1009,7 +1009,7 @@ impl Engine {
         let first_run = self.replay.first_run.clone().unwrap_or_default();
         let backups = self.state_dir.join("backups").join(&first_run);
         j.append(Record::UndoBegin {
-            run: journal::new_run_id(),
+            run: journal::new_run_id(&self.clock),
             format: journal::FORMAT,
             version: env!("CARGO_PKG_VERSION").into(),
         })?;

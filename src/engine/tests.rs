@@ -292,6 +292,9 @@ fn what_a_run_writes_down_carries_the_engine_clock() {
     for line in journal.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         assert_eq!(v["time"], time, "{line}");
+        if let Some(run) = v["run"].as_str() {
+            assert!(run.starts_with("20310203T040506Z-"), "{line}");
+        }
     }
     let manifest = crate::cluster::manifest::Manifest::load(&d.path().join("share"))
         .unwrap()

@@ -467,7 +467,9 @@ fn no_production_function_is_over_100_lines() {
         if path.extension().is_none_or(|e| e != "rs") || is_test {
             continue;
         }
-        let text = production_code(&std::fs::read_to_string(path).unwrap());
+        // A checkout with Windows line ends reads as one with `\n`.
+        let text = std::fs::read_to_string(path).unwrap().replace("\r\n", "\n");
+        let text = production_code(&text);
         long.extend(
             long_functions(&text)
                 .into_iter()
@@ -482,31 +484,54 @@ fn no_production_function_is_over_100_lines() {
 }
 
 /// (line, name, length) of each function longer than [`LONGEST_FUNCTION`]:
-/// from its `fn` line to the `}` at the same indentation (rustfmt's layout).
+/// from its `fn` line to the `}` at the same indentation (rustfmt's layout),
+/// whatever qualifiers the `fn` has.
 fn long_functions(text: &str) -> Vec<(usize, String, usize)> {
+    let text = text.replace("\r\n", "\n");
     let lines: Vec<&str> = text.lines().collect();
     let mut out = Vec::new();
     for (i, l) in lines.iter().enumerate() {
         let body = l.trim_start();
         let indent = &l[..l.len() - body.len()];
-        let body = body
-            .strip_prefix("pub ")
-            .or_else(|| body.strip_prefix("pub(crate) "))
-            .or_else(|| body.strip_prefix("pub(super) "))
-            .unwrap_or(body);
-        let Some(rest) = body.strip_prefix("fn ") else {
+        let mut rest = body;
+        // Visibility and qualifiers, in any of the orders Rust allows.
+        loop {
+            let before = rest;
+            if let Some(r) = rest.strip_prefix("pub(") {
+                rest = r.split_once(") ").map_or(r, |(_, after)| after);
+            }
+            for q in [
+                "pub ",
+                "const ",
+                "async ",
+                "unsafe ",
+                "extern \"C\" ",
+                "default ",
+            ] {
+                rest = rest.strip_prefix(q).unwrap_or(rest);
+            }
+            if rest == before {
+                break;
+            }
+        }
+        let Some(rest) = rest.strip_prefix("fn ") else {
             continue;
         };
         let name: String = rest
             .chars()
             .take_while(|c| c.is_alphanumeric() || *c == '_')
             .collect();
-        let close = format!("{indent}}}");
-        // A declaration without a body (a trait's) ends with `;`.
-        if l.trim_end().ends_with(';') {
+        let line = l.trim_end();
+        // A declaration without a body (a trait's), or a body on one line.
+        if line.ends_with(';') || (line.contains('{') && line.ends_with('}')) {
             continue;
         }
-        if let Some(end) = lines[i..].iter().position(|x| x.trim_end() == close) {
+        let close = format!("{indent}}}");
+        let closes = |x: &&str| {
+            let x = x.trim_end();
+            x == close || x.starts_with(&format!("{close} //"))
+        };
+        if let Some(end) = lines[i..].iter().position(closes) {
             if end + 1 > LONGEST_FUNCTION {
                 out.push((i + 1, name, end + 1));
             }
@@ -519,6 +544,16 @@ fn long_functions(text: &str) -> Vec<(usize, String, usize)> {
 fn the_length_check_sees_a_long_function() {
     let body = "    let x = 1;\n".repeat(LONGEST_FUNCTION);
     let text = format!("fn short() {{\n}}\n\nfn long() {{\n{body}}}\n");
+    assert_eq!(
+        long_functions(&text),
+        [(4, "long".to_string(), LONGEST_FUNCTION + 2)]
+    );
+    // Qualified, in an impl, with Windows line ends; one-line and bodiless
+    // functions around it do not confuse it.
+    let inner = "        let x = 1;\r\n".repeat(LONGEST_FUNCTION);
+    let text = format!(
+        "impl X {{\r\n    fn one() {{}}\r\n    fn decl();\r\n    pub(in crate::a) const unsafe fn long() {{\r\n{inner}    }} // end\r\n}}\r\n"
+    );
     assert_eq!(
         long_functions(&text),
         [(4, "long".to_string(), LONGEST_FUNCTION + 2)]

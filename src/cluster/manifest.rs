@@ -191,58 +191,7 @@ impl Manifest {
                 }
                 continue;
             }
-            let id = if let Some(old) = &node.replaces {
-                let i = m
-                    .retired
-                    .iter()
-                    .position(|r| r.name.eq_ignore_ascii_case(old))
-                    .ok_or_else(|| {
-                        conflict(format!(
-                            "{} replaces {old}, but the manifest has no removed node {old}",
-                            node.name
-                        ))
-                    })?;
-                m.retired.remove(i).server_id
-            } else if let Some(id) = node.server_id {
-                if let Some(holder) = m.nodes.iter().find(|o| o.server_id == id) {
-                    return Err(conflict(format!(
-                        "the plan gives {} server ID {id}, which {} holds in the manifest",
-                        node.name, holder.name
-                    )));
-                }
-                if m.retired.iter().any(|r| r.server_id == id) {
-                    return Err(conflict(format!(
-                        "the plan gives {} server ID {id}, retired with a removed node; retired IDs are not reused \
-                         unless the plan says which node it replaces (replaces = \"NAME\")",
-                        node.name
-                    )));
-                }
-                id
-            } else {
-                // Past every ID in use and every one the plan gives a node
-                // further down, so a later explicit ID is still free; past
-                // the last one, the lowest nobody holds, held or retired.
-                let taken: Vec<ServerId> = m
-                    .used_ids()
-                    .chain(plan.nodes.iter().filter_map(|n| n.server_id))
-                    .collect();
-                match taken.iter().max() {
-                    None => Some(ServerId::FIRST),
-                    Some(last) => last.next(),
-                }
-                .or_else(|| {
-                    (1..=ServerId::MAX)
-                        .filter_map(ServerId::new)
-                        .find(|id| !taken.contains(id))
-                })
-                .ok_or_else(|| {
-                    Problem::refused(format!(
-                        "no server ID is left for {}: all 65535 are in use or retired",
-                        node.name
-                    ))
-                    .fix("remove nodes the cluster no longer has, or give this node an explicit server_id that is free")
-                })?
-            };
+            let id = m.id_for(node, plan)?;
             m.nodes.push(Member {
                 name: node.name.clone(),
                 role: node.role,
@@ -254,6 +203,73 @@ impl Manifest {
             });
         }
         Ok(m)
+    }
+
+    /// The server ID of a node new to the manifest (and out of the retired
+    /// list when it replaces a removed node).
+    fn id_for(&mut self, node: &crate::plan::Node, plan: &Plan) -> Result<ServerId, Problem> {
+        Ok(if let Some(old) = &node.replaces {
+            let i = self
+                .retired
+                .iter()
+                .position(|r| r.name.eq_ignore_ascii_case(old))
+                .ok_or_else(|| {
+                    conflict(format!(
+                        "{} replaces {old}, but the manifest has no removed node {old}",
+                        node.name
+                    ))
+                })?;
+            let id = self.retired[i].server_id;
+            if ServerId::new(id.get()).is_none() {
+                return Err(conflict(format!(
+                    "{} replaces {old}, whose server ID {id} is above 65535 (an earlier \
+                     mdcluster handed it out), which MDaemon cannot take: leave out \
+                     replaces, and {} gets a fresh ID",
+                    node.name, node.name
+                )));
+            }
+            self.retired.remove(i);
+            id
+        } else if let Some(id) = node.server_id {
+            if let Some(holder) = self.nodes.iter().find(|o| o.server_id == id) {
+                return Err(conflict(format!(
+                    "the plan gives {} server ID {id}, which {} holds in the manifest",
+                    node.name, holder.name
+                )));
+            }
+            if self.retired.iter().any(|r| r.server_id == id) {
+                return Err(conflict(format!(
+                    "the plan gives {} server ID {id}, retired with a removed node; retired IDs are not reused \
+                     unless the plan says which node it replaces (replaces = \"NAME\")",
+                    node.name
+                )));
+            }
+            id
+        } else {
+            // Past every ID in use and every one the plan gives a node
+            // further down, so a later explicit ID is still free; past
+            // the last one, the lowest nobody holds, held or retired.
+            let taken: Vec<ServerId> = self
+                .used_ids()
+                .chain(plan.nodes.iter().filter_map(|n| n.server_id))
+                .collect();
+            match taken.iter().max() {
+                None => Some(ServerId::FIRST),
+                Some(last) => last.next(),
+            }
+            .or_else(|| {
+                (1..=ServerId::MAX)
+                    .filter_map(ServerId::new)
+                    .find(|id| !taken.contains(id))
+            })
+            .ok_or_else(|| {
+                Problem::refused(format!(
+                    "no server ID is left for {}: all 65535 are in use or retired",
+                    node.name
+                ))
+                .fix("remove nodes the cluster no longer has, or give this node an explicit server_id that is free")
+            })?
+        })
     }
 
     /// Remove a node; its ID is retired, never handed out again by itself.

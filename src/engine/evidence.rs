@@ -98,8 +98,10 @@ fn is_false(b: &bool) -> bool {
 #[serde(deny_unknown_fields)]
 struct Empty {}
 
-/// The payloads that have the same fields, read as one.
+/// The payloads that have the same fields, read as one. Every field has a
+/// default, so nothing else may be there: any object would read as one.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct KeptPayload {
     #[serde(default)]
     kept: Vec<PathBuf>,
@@ -306,9 +308,13 @@ impl Evidence {
         Ok(Evidence::ServiceStarted { started })
     }
 
-    /// The payload as the journal stores it.
+    /// The payload as the journal stores it. A path that is no Unicode
+    /// cannot be JSON: then the evidence is kept as text for people (read
+    /// back as unknown; the action still counts as done).
     pub(crate) fn to_journal(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or_default()
+        serde_json::to_value(self).unwrap_or_else(
+            |_| serde_json::json!({ "unencodable": crate::text::sanitize(&format!("{self:?}")) }),
+        )
     }
 }
 

@@ -376,11 +376,15 @@ impl Engine {
                     .enumerate()
                     .filter(|(i, _)| !rec.done.contains_key(i))
                     .collect();
-                sp.notes.push(format!(
-                    "an earlier run stopped here; {} of {} actions remain and resume where they stopped",
-                    sp.actions.len(),
-                    rec.actions.len()
-                ));
+                sp.notes.push(if sp.actions.is_empty() {
+                    "an earlier run stopped here after its last action; the step's done record is written now".into()
+                } else {
+                    format!(
+                        "an earlier run stopped here; {} of {} actions remain and resume where they stopped",
+                        sp.actions.len(),
+                        rec.actions.len()
+                    )
+                });
                 return Ok(sp);
             }
         }
@@ -467,7 +471,10 @@ impl Engine {
                     if changes(sp) {
                         summary.changed.push(step);
                     }
-                    summary.notes.extend(sp.notes.iter().cloned());
+                    // What a resumed step said about the stop is past now.
+                    if sp.state != StepStatus::Interrupted {
+                        summary.notes.extend(sp.notes.iter().cloned());
+                    }
                 }
             }
         }

@@ -336,9 +336,21 @@ fn a_step_stopped_after_its_last_action_is_finished_by_a_rerun() {
     assert_eq!(row(&engine).state, StepStatus::Interrupted);
     let preview = engine.preview().unwrap();
     assert!(preview.has_changes(), "the unfinished step is to finish");
+    let before = std::fs::read_to_string(&path).unwrap().lines().count();
     let summary = engine.apply(&preview, "test", &NoEvents).unwrap();
     assert!(summary.changed.contains(&step), "{:?}", summary.changed);
     assert_eq!(row(&engine).state, StepStatus::Done);
+    // Nothing ran again: the rerun wrote its begin, the step's done record
+    // and its end, and says nothing of the stop any more.
+    let after = std::fs::read_to_string(&path).unwrap();
+    let new: Vec<&str> = after.lines().skip(before).collect();
+    assert_eq!(new.len(), 3, "{new:?}");
+    assert!(new[1].contains("\"record\":\"step-done\""), "{new:?}");
+    assert!(
+        summary.notes.iter().all(|n| !n.contains("stopped here")),
+        "{:?}",
+        summary.notes
+    );
     assert!(!engine.preview().unwrap().has_changes());
 }
 

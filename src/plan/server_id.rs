@@ -29,7 +29,7 @@ impl ServerId {
 
     /// The ID after this one; None past [`ServerId::MAX`].
     pub fn next(self) -> Option<ServerId> {
-        ServerId::new(self.0 + 1)
+        self.0.checked_add(1).and_then(ServerId::new)
     }
 }
 
@@ -84,5 +84,7 @@ mod tests {
         let old: ServerId = serde_json::from_str("65536").unwrap();
         assert_eq!(old.get(), 65536);
         assert_eq!(old.next(), None);
+        let last: ServerId = serde_json::from_str("4294967295").unwrap();
+        assert_eq!(last.next(), None);
     }
 }

@@ -326,3 +326,21 @@ fn step_evidence_reads_every_form_and_tolerates_a_new_one() {
         assert_eq!(serde_json::to_value(&e).unwrap(), value);
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn evidence_with_a_path_that_is_no_unicode_is_kept_as_text() {
+    use std::os::unix::ffi::OsStrExt;
+    let odd = PathBuf::from(std::ffi::OsStr::from_bytes(b"/lab/Users/\xff.msg"));
+    let e = Evidence::Kept { kept: vec![odd] };
+    let v = e.to_journal();
+    let text = v["unencodable"].as_str().expect("kept as text");
+    assert!(text.contains("Users"), "{text}");
+    // Read back, it is unknown, never mistaken.
+    let action = &every_action()[8];
+    assert_eq!(action.kind(), "delete-source");
+    assert!(matches!(
+        Evidence::read(action, false, v),
+        Evidence::Unread(_)
+    ));
+}

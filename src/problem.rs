@@ -26,6 +26,9 @@ pub enum Exit {
     Verification = 5,
     /// A file changed on disk between the preview and the change: the plan is stale.
     Stale = 6,
+    /// Stopped by Ctrl-C or a termination request (128 + SIGINT, as shells
+    /// report it); the journal resumes or undoes the run.
+    Interrupted = 130,
 }
 
 impl Exit {
@@ -51,6 +54,7 @@ Exit codes:
   5  verification failed: a copy differs from its source, a balancer refused a generated configuration,
      or the cluster log did not confirm every registered node in time (verify)
   6  the plan is stale: a file changed between preview and change
+  130  interrupted (Ctrl-C): stopped at once; rerun to finish, or undo
   141  standard output was closed early (`| head`): stopped there, as on SIGPIPE";
 
 /// An error the administrator can act on.

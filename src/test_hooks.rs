@@ -14,6 +14,7 @@
 //! | `MDCLUSTER_TEST_CLOCK_SKEW_MS=N` | this process's clock readings are N ms off |
 //! | `MDCLUSTER_TEST_PANIC=1` | the full-screen wizard panics after its first frame (terminal restore) |
 //! | `MDCLUSTER_EXIT_AFTER_FIRST_FRAME=1` | the full-screen wizard quits after its first frame |
+//! | `MDCLUSTER_TEST_ACTION_DELAY_MS=N` | every action waits N ms before it starts (a run long enough to interrupt) |
 
 use std::ffi::OsString;
 
@@ -25,6 +26,7 @@ pub(crate) const UNREADABLE: &str = "MDCLUSTER_TEST_UNREADABLE";
 pub const CLOCK_SKEW_MS: &str = "MDCLUSTER_TEST_CLOCK_SKEW_MS";
 pub(crate) const PANIC_AFTER_FIRST_FRAME: &str = "MDCLUSTER_TEST_PANIC";
 pub(crate) const EXIT_AFTER_FIRST_FRAME: &str = "MDCLUSTER_EXIT_AFTER_FIRST_FRAME";
+pub(crate) const ACTION_DELAY_MS: &str = "MDCLUSTER_TEST_ACTION_DELAY_MS";
 
 /// The value of a hook, when set.
 pub fn value(hook: &str) -> Option<OsString> {

@@ -390,3 +390,41 @@ fn a_crash_at_any_journal_record_is_finished_by_a_rerun() {
         );
     }
 }
+
+/// Ctrl-C during `apply`: it stops at once, says what that leaves and what
+/// to run next, exits 130; the rerun finishes the job.
+#[cfg(unix)]
+#[test]
+fn an_interrupted_apply_says_what_to_run_next_and_a_rerun_finishes() {
+    let lab = Lab::new();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_mdcluster"))
+        .args(["apply", "--yes", "--plan"])
+        .arg(&lab.plan)
+        .env("MDCLUSTER_TEST_ACTION_DELAY_MS", "300")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Under way: its journal is there.
+    let journal = lab.install.join("mdcluster/journal.jsonl");
+    let start = std::time::Instant::now();
+    while !journal.exists() && start.elapsed() < std::time::Duration::from_secs(60) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(journal.exists(), "apply never began");
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    assert!(err.contains("mdcluster apply --plan"), "{err}");
+    assert!(err.contains("mdcluster undo --plan"), "{err}");
+
+    lab.apply().arg("--yes").assert().success();
+    let expected = expected_on_share(&lab);
+    assert!(lost_messages(&lab, &expected).is_empty());
+}

@@ -15,6 +15,7 @@ use crate::workflows::start::EarlierRun;
 use std::path::Path;
 
 pub fn apply(profile: &Profile, a: &ApplyArgs) -> Result<Exit, Problem> {
+    super::interrupt::stop_with(super::interrupt::notice("apply", &a.plan.plan), a.plan.json);
     let plan = Plan::load(&a.plan.plan, profile)?;
     let mut engine = Engine::open(plan, profile.clone())?;
     engine.options.restart |= a.restart;
@@ -203,6 +204,7 @@ pub fn status(profile: &Profile, p: &PlanArgs) -> Result<Exit, Problem> {
 }
 
 pub fn undo(profile: &Profile, u: &UndoArgs) -> Result<Exit, Problem> {
+    super::interrupt::stop_with(super::interrupt::notice("undo", &u.plan.plan), u.plan.json);
     let plan = Plan::load(&u.plan.plan, profile)?;
     let mut engine = Engine::open(plan, profile.clone())?;
     engine.options.stop_mdaemon |= u.stop_mdaemon;
@@ -261,6 +263,10 @@ pub fn undo(profile: &Profile, u: &UndoArgs) -> Result<Exit, Problem> {
 }
 
 pub fn cleanup(profile: &Profile, c: &CleanupArgs) -> Result<Exit, Problem> {
+    super::interrupt::stop_with(
+        super::interrupt::notice("cleanup", &c.plan.plan),
+        c.plan.json,
+    );
     let plan = Plan::load(&c.plan.plan, profile)?;
     let mut engine = Engine::open(plan, profile.clone())?;
     engine.options.mdaemon_restarted |= c.mdaemon_restarted;

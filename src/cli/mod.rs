@@ -2,6 +2,7 @@
 
 mod cluster;
 mod commands;
+mod interrupt;
 mod lb;
 mod simulate;
 mod verify;

@@ -610,6 +610,9 @@ impl Engine {
                 });
             }
         };
+        if let Some(ms) = crate::test_hooks::number::<u64>(crate::test_hooks::ACTION_DELAY_MS) {
+            std::thread::sleep(Duration::from_millis(ms));
+        }
         let injected = self.injected_failure();
         if injected == Some(false) {
             return Err(injected_problem());

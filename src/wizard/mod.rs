@@ -36,6 +36,23 @@ pub(crate) fn run_tui(
         .display()
         .to_string();
     let app = runtime::run_terminal(app, profile)?;
+    // Quit while a run was under way: it stops with the process, as a
+    // crash would; say where that leaves the installation.
+    if app.screen == app::Screen::Confirm(app::Confirm::QuitWhileRunning) && app.quit {
+        let plan = app.plan_file.display();
+        let p = Problem::new(
+            Exit::Interrupted,
+            "interrupted: the wizard quit while a run was under way; the journal records how \
+             far it got, and nothing half-done counts as done",
+        )
+        .fix(format!(
+            "run the wizard again to resume or undo it (or `mdcluster apply --plan {plan}`, \
+             `mdcluster undo --plan {plan}`). If mdcluster stopped MDaemon for the move, \
+             MDaemon is still stopped: start it once the run is finished or undone"
+        ));
+        crate::output::print_problem(&p, false);
+        return Ok(p.exit);
+    }
     if let Some(t) = app.first_frame {
         say_err!("first frame after {:.3} ms", t.as_secs_f64() * 1000.0);
         return Ok(Exit::Success);

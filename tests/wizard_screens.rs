@@ -311,6 +311,17 @@ fn an_interrupted_run_offers_resume_undo_quit() {
         "answers come back from the journal's plan"
     );
     d.snap("resume");
+    // Undo lists what it would reverse before it asks, then no goes back.
+    d.key(KeyCode::Char('u'));
+    let screen = d.render(120, 40);
+    assert!(
+        screen.contains("reverses:") && screen.contains("[lockfiles]"),
+        "{screen}"
+    );
+    assert!(screen.contains("stay registered in"), "{screen}");
+    d.snap("confirm-undo");
+    d.key(KeyCode::Char('n'));
+    assert_eq!(d.app.screen, mdcluster::wizard::app::Screen::Resume);
     d.key(KeyCode::Char('r'));
     d.key(KeyCode::Char('a'));
     d.key(KeyCode::Char('y'));

@@ -80,6 +80,7 @@ fn kinds(cmds: &[Cmd]) -> Vec<&'static str> {
             Cmd::FollowLog { .. } => "FollowLog",
             Cmd::Apply { .. } => "Apply",
             Cmd::Undo { .. } => "Undo",
+            Cmd::UndoList { .. } => "UndoList",
             Cmd::SavePlan { .. } => "SavePlan",
         })
         .collect()

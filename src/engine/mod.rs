@@ -1051,6 +1051,19 @@ impl Engine {
             })?;
             let evidence = self.undo_action(&backups, *step, *i, action, events)?;
             summary.kept.extend_from_slice(evidence.kept());
+            if let Evidence::ManifestTakenBack {
+                registered_in_mdaemon,
+                ..
+            } = &evidence
+            {
+                for name in registered_in_mdaemon {
+                    summary.notes.push(format!(
+                        "{name} is out of the cluster manifest but still registered in MDaemon's \
+                         Cluster Service: take it out there ({}); its server ID stays retired",
+                        *self.profile.cluster.remove_dialog
+                    ));
+                }
+            }
             j.append(Record::UndoDone {
                 step: *step,
                 action: *i,

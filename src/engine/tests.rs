@@ -363,3 +363,42 @@ fn open_again(dir: &std::path::Path, fake: &Fake) -> Engine {
     engine.services = fake.opener();
     engine
 }
+
+/// Undo takes a registered secondary out of the manifest and says what is
+/// left to do in MDaemon.
+#[test]
+fn undo_says_which_nodes_mdaemon_still_has_registered() {
+    let d = tempfile::tempdir().unwrap();
+    let fake = Fake::new(State::Stopped);
+    let mut engine = open(d.path(), &fake, RunOptions::default());
+    engine.plan.nodes.push(crate::plan::Node {
+        name: "MAIL2".into(),
+        address: "127.0.0.1".into(),
+        role: crate::plan::Role::Secondary,
+        server_id: None,
+        replaces: None,
+    });
+    engine.discovered = Some(vec![crate::discovery::survey::NodeReport {
+        name: "MAIL2".into(),
+        addresses: vec!["127.0.0.1".parse().unwrap()],
+        unsigned_addresses: Vec::new(),
+        source: crate::discovery::survey::Source::Mdns,
+        trusted: true,
+        untrusted: None,
+        facts: None,
+        rules: Vec::new(),
+    }]);
+    let preview = engine.preview().unwrap();
+    engine.apply(&preview, "test", &NoEvents).unwrap();
+    let share = d.path().join("share");
+    crate::cluster::manifest::confirm_registered(&share, &["MAIL2".into()], "test").unwrap();
+    let summary = engine.undo(&NoEvents).unwrap();
+    assert!(
+        summary
+            .notes
+            .iter()
+            .any(|n| n.contains("MAIL2") && n.contains("still registered in MDaemon")),
+        "{:?}",
+        summary.notes
+    );
+}

@@ -130,6 +130,8 @@ pub enum Msg {
         result: Result<Summary, Problem>,
     },
     Saved(Result<PathBuf, String>),
+    /// The answer to [`Cmd::UndoList`]: one line per action, newest first.
+    UndoList(Result<Vec<String>, String>),
     /// Step 10: the cluster log as followed so far.
     ClusterLog {
         generation: u64,
@@ -192,6 +194,10 @@ pub enum Cmd {
         preview: Box<Preview>,
     },
     Undo {
+        plan: Box<Plan>,
+    },
+    /// What an undo would reverse, read from the journal (for its confirmation).
+    UndoList {
         plan: Box<Plan>,
     },
     SavePlan {
@@ -339,6 +345,8 @@ pub struct App {
     pub probe_pending: bool,
     pub probe_at: Option<Instant>,
     pub undo_available: bool,
+    /// What the undo being confirmed would reverse (None: being read).
+    pub undo_list: Option<Result<Vec<String>, String>>,
     pub color: bool,
     pub now: Instant,
     pub quit: bool,
@@ -397,6 +405,7 @@ impl App {
             probe_pending: false,
             probe_at: None,
             undo_available: earlier.undo_available,
+            undo_list: None,
             color,
             now: Instant::now(),
             quit: false,
@@ -518,6 +527,24 @@ impl App {
         match &self.folder_probe {
             Some((p, Some(false))) if p == local => Some(super::answers::not_a_folder(local)),
             _ => None,
+        }
+    }
+
+    /// Ask whether to undo, listing what it would reverse (read by a
+    /// command); `from` is the screen to go back to.
+    pub(super) fn open_undo(&mut self, from: Screen) -> Vec<Cmd> {
+        self.previous = from;
+        self.screen = Screen::Confirm(Confirm::Undo);
+        self.undo_list = None;
+        match self.answers.plan(&self.profile, &self.plan_file) {
+            Ok(plan) => vec![Cmd::UndoList {
+                plan: Box::new(plan),
+            }],
+            Err(errors) => {
+                let p = crate::plan::plan_problem(&self.plan_file, &errors);
+                self.undo_list = Some(Err(p.what));
+                Vec::new()
+            }
         }
     }
 
@@ -846,6 +873,10 @@ impl App {
                 Vec::new()
             }
             Msg::Finished { undo, result } => self.run_finished(undo, result),
+            Msg::UndoList(list) => {
+                self.undo_list = Some(list);
+                Vec::new()
+            }
             Msg::Saved(result) => {
                 match result {
                     Ok(path) => {

@@ -200,6 +200,17 @@ fn interrupted_run(
                 .plan(profile, &earlier.wizard_plan)
                 .map_err(|e| crate::plan::plan_problem(state, &e))?;
             let mut engine = Engine::open(plan, profile.clone())?;
+            say!("Undo reverses, newest first:");
+            for (step, _, a) in engine.undo_list() {
+                say!("  [{step}] {}", crate::text::sanitize(&a.describe_undo()));
+            }
+            let go = Confirm::new("Undo these changes?")
+                .with_default(false)
+                .prompt()
+                .map_err(cancelled)?;
+            if !go {
+                return Ok(Some(Exit::Success));
+            }
             let summary = engine.undo(&HumanSink::new())?;
             say!("\nUndone: {} step(s) reversed.", summary.changed.len());
             print_summary(&summary, "");

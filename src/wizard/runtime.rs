@@ -482,6 +482,16 @@ pub(crate) fn execute(cmd: Cmd, profile: &Profile, tx: &Sender<Msg>) {
             let result = Engine::open(*plan, profile.clone()).and_then(|mut e| e.undo(&sink));
             Msg::Finished { undo: true, result }
         }
+        Cmd::UndoList { plan } => Msg::UndoList(
+            Engine::open(*plan, profile.clone())
+                .map(|e| {
+                    e.undo_list()
+                        .iter()
+                        .map(|(step, _, a)| format!("[{step}] {}", a.describe_undo()))
+                        .collect()
+                })
+                .map_err(|p| p.to_string()),
+        ),
         Cmd::SavePlan { path, text } => Msg::Saved(save_plan(&path, &text)),
         Cmd::ProbeFolder { path } => Msg::FolderProbed {
             is_dir: Path::new(&path).is_dir(),

@@ -99,13 +99,7 @@ pub(crate) fn render_confirm(f: &mut Frame, area: Rect, app: &App, kind: Confirm
             " Apply "
         }
         Confirm::Undo => {
-            lines.push(Line::from(
-                "Undo what mdcluster changed on this installation, newest first?",
-            ));
-            lines.push(Line::default());
-            lines.push(Line::from(
-                "Only what mdcluster did is reversed; files changed since are kept.",
-            ));
+            undo_lines(&mut lines, app, t, area.height.saturating_sub(12) as usize);
             " Undo "
         }
         Confirm::Registered => {
@@ -152,4 +146,45 @@ pub(crate) fn render_confirm(f: &mut Frame, area: Rect, app: &App, kind: Confirm
             .wrap(Wrap { trim: false }),
         r,
     );
+}
+
+/// What an undo reverses, as many lines as fit (`room`), and what is left
+/// to do in MDaemon afterwards.
+fn undo_lines(lines: &mut Vec<Line<'static>>, app: &App, t: &Theme, room: usize) {
+    lines.push(Line::from(
+        "Undo what mdcluster changed on this installation? Newest first, it reverses:",
+    ));
+    match &app.undo_list {
+        None => lines.push(Line::from(Span::styled("reading the journal...", t.dim()))),
+        Some(Err(e)) => lines.push(Line::from(Span::styled(
+            safe(e),
+            t.fg(ratatui::style::Color::Red),
+        ))),
+        Some(Ok(list)) if list.is_empty() => {
+            lines.push(Line::from("nothing: no change is recorded"))
+        }
+        Some(Ok(list)) => {
+            let shown = room.max(3).min(list.len());
+            for l in &list[..shown] {
+                lines.push(Line::from(format!("  {}", safe(l))));
+            }
+            if list.len() > shown {
+                lines.push(Line::from(Span::styled(
+                    format!(
+                        "  ... and {} more (`mdcluster undo --plan <plan>` lists them all)",
+                        list.len() - shown
+                    ),
+                    t.dim(),
+                )));
+            }
+        }
+    }
+    lines.push(Line::default());
+    lines.push(Line::from(
+        "Only what mdcluster did is reversed; files changed since are kept.",
+    ));
+    lines.push(Line::from(format!(
+        "Secondaries taken out of the cluster manifest stay registered in MDaemon until you take them out there ({}).",
+        *app.profile.cluster.remove_dialog
+    )));
 }

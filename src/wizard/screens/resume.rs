@@ -1,6 +1,6 @@
 //! An earlier run stopped part-way: resume it, undo it, or quit.
 
-use crate::wizard::app::{App, Cmd, Confirm, Focus, Screen};
+use crate::wizard::app::{App, Cmd, Focus, Screen};
 use crate::wizard::keys::Action;
 use crate::wizard::view::{safe, Theme};
 use ratatui::layout::Rect;
@@ -18,11 +18,7 @@ impl App {
                 self.event("resume: the preview shows what is left; press a to finish");
                 self.refresh_preview()
             }
-            Action::Undo => {
-                self.previous = Screen::Resume;
-                self.screen = Screen::Confirm(Confirm::Undo);
-                Vec::new()
-            }
+            Action::Undo => self.open_undo(Screen::Resume),
             Action::Quit => {
                 self.quit = true;
                 Vec::new()

@@ -67,11 +67,9 @@ impl App {
             }
             Action::Undo => {
                 if self.undo_available {
-                    self.previous = Screen::Steps;
-                    self.screen = Screen::Confirm(Confirm::Undo);
-                } else {
-                    self.event("nothing to undo: no journal of an applied run");
+                    return self.open_undo(Screen::Steps);
                 }
+                self.event("nothing to undo: no journal of an applied run");
                 Vec::new()
             }
             Action::Save => self.open_save(),

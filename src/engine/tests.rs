@@ -266,23 +266,7 @@ fn what_a_run_writes_down_carries_the_engine_clock() {
     let fake = Fake::new(State::Stopped);
     let mut engine = open(d.path(), &fake, RunOptions::default());
     // A secondary found (trusted, every rule met), so the manifest is written.
-    engine.plan.nodes.push(crate::plan::Node {
-        name: "MAIL2".into(),
-        address: "127.0.0.1".into(),
-        role: crate::plan::Role::Secondary,
-        server_id: None,
-        replaces: None,
-    });
-    engine.discovered = Some(vec![crate::discovery::survey::NodeReport {
-        name: "MAIL2".into(),
-        addresses: vec!["127.0.0.1".parse().unwrap()],
-        unsigned_addresses: Vec::new(),
-        source: crate::discovery::survey::Source::Mdns,
-        trusted: true,
-        untrusted: None,
-        facts: None,
-        rules: Vec::new(),
-    }]);
+    add_found_secondary(&mut engine);
     let time = "2031-02-03T04:05:06Z";
     engine.clock = crate::platform::Clock::fixed(time);
     let preview = engine.preview().unwrap();
@@ -371,6 +355,24 @@ fn undo_says_which_nodes_mdaemon_still_has_registered() {
     let d = tempfile::tempdir().unwrap();
     let fake = Fake::new(State::Stopped);
     let mut engine = open(d.path(), &fake, RunOptions::default());
+    add_found_secondary(&mut engine);
+    let preview = engine.preview().unwrap();
+    engine.apply(&preview, "test", &NoEvents).unwrap();
+    let share = d.path().join("share");
+    crate::cluster::manifest::confirm_registered(&share, &["MAIL2".into()], "test").unwrap();
+    let summary = engine.undo(&NoEvents).unwrap();
+    assert!(
+        summary
+            .notes
+            .iter()
+            .any(|n| n.contains("MAIL2") && n.contains("still registered in MDaemon")),
+        "{:?}",
+        summary.notes
+    );
+}
+
+/// MAIL2 in the plan and found by discovery: trusted, every rule met.
+fn add_found_secondary(engine: &mut Engine) {
     engine.plan.nodes.push(crate::plan::Node {
         name: "MAIL2".into(),
         address: "127.0.0.1".into(),
@@ -388,17 +390,4 @@ fn undo_says_which_nodes_mdaemon_still_has_registered() {
         facts: None,
         rules: Vec::new(),
     }]);
-    let preview = engine.preview().unwrap();
-    engine.apply(&preview, "test", &NoEvents).unwrap();
-    let share = d.path().join("share");
-    crate::cluster::manifest::confirm_registered(&share, &["MAIL2".into()], "test").unwrap();
-    let summary = engine.undo(&NoEvents).unwrap();
-    assert!(
-        summary
-            .notes
-            .iter()
-            .any(|n| n.contains("MAIL2") && n.contains("still registered in MDaemon")),
-        "{:?}",
-        summary.notes
-    );
 }

@@ -241,10 +241,14 @@ fn not_enough_free_space() {
 fn invalid_plans_exit_2_with_position() {
     let lab = Lab::new();
     lab.edit_plan("version = 1", "version = 1\nbogus = true");
-    refused(&lab, 2, &["plan.toml:4:1", "unknown field"]);
+    refused(&lab, 2, &["plan.toml:4:1", "unknown key"]);
     let lab = Lab::new();
     lab.edit_plan("server_id = 1", "server_id = \"one\"");
-    refused(&lab, 2, &["plan.toml:", "invalid type"]);
+    refused(
+        &lab,
+        2,
+        &["plan.toml:", "must be a whole number, not the text \"one\""],
+    );
     let lab = Lab::new();
     lab.edit_plan("root = 'C:\\MDaemon'", "root = \"C:\\MDaemon\"");
     refused(&lab, 2, &["plan.toml:6:", "single quotes"]);

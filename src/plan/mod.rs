@@ -168,15 +168,15 @@ impl Collector<'_> {
         });
     }
 
-    /// A plan that is not TOML of the plan's shape: one error, in words.
+    /// A plan that is not TOML of the plan's shape: the error, in words.
     fn toml_error(&mut self, e: &toml::de::Error) {
         let offset = e.span().map(|s| s.start).unwrap_or(0);
-        let message = e.message().trim().to_string();
+        let message = in_words(e.message().trim());
         let fix = if message.contains("escape") {
             Some("write Windows paths in single quotes, e.g. root = 'C:\\MDaemon', so backslashes are kept")
-        } else if message.contains("unknown field") {
+        } else if message.starts_with("unknown key") {
             Some("remove or correct the key; `mdcluster plan example` shows every key a plan may have")
-        } else if message.contains("missing field") {
+        } else if message.starts_with("the key") && message.contains("is missing") {
             Some("add the missing key; `mdcluster plan example` shows a complete plan")
         } else {
             None
@@ -232,12 +232,9 @@ impl Plan {
             errors: Vec::new(),
             disk,
         };
-        let raw: RawPlan = match toml::from_str(text) {
-            Ok(raw) => raw,
-            Err(e) => {
-                c.toml_error(&e);
-                return Err(c.errors);
-            }
+        let Some(raw) = read_raw(&mut c) else {
+            c.errors.sort_by_key(|e| (e.line, e.column));
+            return Err(c.errors);
         };
 
         if *raw.version.get_ref() != VERSION {
@@ -507,6 +504,115 @@ fn validate_mounts(c: &mut Collector, raw: &[RawMount]) -> Vec<Mount> {
     mounts
 }
 
+/// The plan's tables as read, with every problem of their shape (unknown
+/// keys, wrong types) reported in one run: after each such problem its line
+/// is blanked (same length, so every position stays true) and the text read
+/// again. A syntax error, a problem of a table header, or too many problems
+/// end it; else the rest is returned, so that the values and their sense
+/// are checked in the same run.
+fn read_raw(c: &mut Collector) -> Option<RawPlan> {
+    let mut text = c.text.to_string();
+    let mut blanked: Vec<String> = Vec::new();
+    for _ in 0..100 {
+        let e = match toml::from_str::<RawPlan>(&text) {
+            // With what is left, the values and their sense are checked too.
+            Ok(raw) => return Some(raw),
+            Err(e) => e,
+        };
+        // A key blanked before is missing now: that is no news.
+        let missing_blanked = blanked
+            .iter()
+            .any(|k| e.message().contains(&format!("missing field `{k}`")));
+        if missing_blanked {
+            return None;
+        }
+        c.toml_error(&e);
+        let span = e.span()?;
+        let (next, key) = blank_key_line(&text, span.start)?;
+        // Blanked, the text must still be TOML (a value over several lines
+        // is not blanked by one line): else stop here.
+        next.parse::<toml::Table>().ok()?;
+        text = next;
+        blanked.push(key);
+    }
+    None
+}
+
+/// `text` with the `key = value` line holding `offset` replaced by spaces,
+/// and that key; None for a table header or a line that is no `key = value`.
+fn blank_key_line(text: &str, offset: usize) -> Option<(String, String)> {
+    let start = text[..offset.min(text.len())]
+        .rfind('\n')
+        .map_or(0, |i| i + 1);
+    let end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    let line = &text[start..end];
+    let trimmed = line.trim_start();
+    if trimmed.starts_with('[') {
+        return None;
+    }
+    let (key, _) = trimmed.split_once('=')?;
+    let key = key.trim().trim_matches('"').to_string();
+    let mut out = String::with_capacity(text.len());
+    out.push_str(&text[..start]);
+    out.push_str(&" ".repeat(line.len()));
+    out.push_str(&text[end..]);
+    Some((out, key))
+}
+
+/// serde's words for a plan problem, said as an administrator reads them.
+fn in_words(message: &str) -> String {
+    let quoted = |m: &str| -> Vec<String> {
+        m.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    };
+    if let Some(rest) = message.strip_prefix("unknown field ") {
+        let names = quoted(rest);
+        return match names.split_first() {
+            Some((key, allowed)) if !allowed.is_empty() => {
+                format!(
+                    "unknown key `{key}` (the keys here: {})",
+                    allowed.join(", ")
+                )
+            }
+            Some((key, _)) => format!("unknown key `{key}`"),
+            None => message.to_string(),
+        };
+    }
+    if let Some(rest) = message.strip_prefix("missing field ") {
+        if let Some(key) = quoted(rest).first() {
+            return format!("the key `{key}` is missing");
+        }
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant ") {
+        let names = quoted(rest);
+        if let Some((given, allowed)) = names.split_first() {
+            return format!("`{given}` is not one of: {}", allowed.join(", "));
+        }
+    }
+    if let Some(rest) = message.strip_prefix("invalid type: ") {
+        if let Some((found, wanted)) = rest.split_once(", expected ") {
+            let wanted = match wanted {
+                w if w.starts_with('i') || w.starts_with('u') => "a whole number",
+                "a boolean" => "true or false",
+                w if w.contains("string") => "text in quotes",
+                w if w.contains("sequence") => "a list [ … ]",
+                w if w.contains("map") || w.contains("struct") => "a table",
+                w => w,
+            };
+            let found = found
+                .replace("string ", "the text ")
+                .replace("integer ", "the number ")
+                .replace("boolean ", "")
+                .replace('`', "");
+            return format!("must be {wanted}, not {found}");
+        }
+    }
+    message.to_string()
+}
+
 fn validate_nodes(c: &mut Collector, raw: &[RawNode]) -> Vec<Node> {
     let mut nodes: Vec<Node> = Vec::new();
     let mut primaries = Vec::new();
@@ -676,7 +782,10 @@ pub fn plan_problem(file: &Path, errors: &[PlanError]) -> Problem {
         1 => format!("invalid plan: {}", lines[0]),
         n => format!("invalid plan, {n} problems:\n  {}", lines.join("\n  ")),
     };
-    Problem::usage(what).fix("correct the plan and check it with `mdcluster plan validate FILE`")
+    Problem::usage(what).fix(format!(
+        "correct the plan (every problem is listed), then check it again with `mdcluster plan validate {}`",
+        file.display()
+    ))
 }
 
 #[cfg(test)]
@@ -715,6 +824,30 @@ mod tests {
             parse(&with_mb).unwrap().shared.lockfiles.to_string(),
             r"\\fs\mdaemon\Mail\LockFiles"
         );
+    }
+
+    #[test]
+    fn problems_of_shape_are_said_in_words_and_all_reported() {
+        assert_eq!(
+            in_words("invalid type: boolean `true`, expected a string"),
+            "must be text in quotes, not true"
+        );
+        assert_eq!(
+            in_words("unknown variant `master`, expected `primary` or `secondary`"),
+            "`master` is not one of: primary, secondary"
+        );
+        // A wrong type in a value over several lines ends the scan there
+        // rather than report what blanking one line would break.
+        let text = format!("{MINIMAL}[options]\nrestart = [\n  1,\n]\nbogus = 1\n");
+        let errors = parse(&text).unwrap_err();
+        let said: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(said.len(), 2, "{said:?}");
+        assert!(said[0].starts_with("must be true or false"), "{said:?}");
+        assert!(said[1].starts_with("unknown key `bogus`"), "{said:?}");
+        // A required key of the wrong type is said once, not again as missing.
+        let text = MINIMAL.replace("version = 1", "version = \"1\"");
+        let errors = parse(&text).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
     }
 
     #[test]

@@ -694,6 +694,33 @@ pub fn register(profile: &Profile, a: &RegisterArgs) -> Result<Exit, Problem> {
 }
 
 #[derive(Args, Debug)]
+pub(crate) struct UnlockArgs {
+    /// The plan of this cluster (its shared path holds the lock)
+    #[arg(long, value_name = "FILE")]
+    pub plan: PathBuf,
+}
+
+/// Take the cluster manifest's lock from a run on a machine that is gone.
+pub fn unlock(profile: &Profile, a: &UnlockArgs) -> Result<Exit, Problem> {
+    let at = Place {
+        plan: Some(a.plan.clone()),
+        root: None,
+        share: None,
+        share_local: None,
+    }
+    .locate(profile)?;
+    let share = at.share.as_deref().unwrap_or(Path::new("."));
+    match crate::cluster::manifest::force_unlock(share)? {
+        Some(who) => say!(
+            "The cluster manifest's lock is taken from {}. If that mdcluster still runs, end it: two runs must not change the manifest at once.",
+            sanitize(&who)
+        ),
+        None => say!("The cluster manifest is not locked."),
+    }
+    Ok(Exit::Success)
+}
+
+#[derive(Args, Debug)]
 pub(crate) struct RemoveArgs {
     /// The plan of this cluster
     #[arg(long, value_name = "FILE")]

@@ -92,6 +92,8 @@ enum Command {
     Discover(cluster::DiscoverArgs),
     /// Record that nodes were registered in MDaemon's Cluster Service dialog
     Register(cluster::RegisterArgs),
+    /// Take the cluster manifest's lock from a run on a machine that is gone
+    Unlock(cluster::UnlockArgs),
     /// Confirm the cluster from MDaemon's cluster log: every registered node connected and replicating (exit 5 if not)
     #[command(after_help = EXIT_CODES_HELP)]
     Verify(verify::VerifyArgs),
@@ -459,6 +461,7 @@ fn run(cli: Cli) -> Result<Exit, Problem> {
         Some(Command::Join(j)) => cluster::join(&profile, &j),
         Some(Command::Discover(d)) => cluster::discover(&profile, &d),
         Some(Command::Register(r)) => cluster::register(&profile, &r),
+        Some(Command::Unlock(u)) => cluster::unlock(&profile, &u),
         Some(Command::Verify(v)) => verify::verify(&profile, &v),
         Some(Command::Node(NodeCommand::Remove(r))) => cluster::remove(&profile, &r),
         Some(Command::Steps { json }) => {

@@ -441,6 +441,49 @@ impl Holder {
             self.command, self.pid, self.host, self.since
         )
     }
+
+    /// When the lease counts as stale, from now.
+    fn staleness(&self) -> String {
+        let ago = (now_secs() - self.alive).max(0);
+        let stale_in = (STALE_SECS - ago).max(0);
+        format!(
+            "its lease was refreshed {ago} s ago and counts as stale {stale_in} s from now \
+             unless that mdcluster refreshes it again"
+        )
+    }
+}
+
+/// Take the manifest lock away from whoever holds it (`mdcluster unlock`):
+/// for a holder on a machine that is gone, when waiting for the lease to go
+/// stale is not wanted. Refused while this machine holds it in a process
+/// that still runs. Returns who held it (None: nobody).
+pub fn force_unlock(share: &Path) -> Result<Option<String>, Problem> {
+    let dir = dir_of(share);
+    let path = dir.join(LOCK);
+    let Some(h) = read_holder(&path) else {
+        if crate::fsops::exists(&path) {
+            std::fs::remove_file(&path)
+                .map_err(|e| Problem::io(Exit::Refused, "remove", &path, &e))?;
+            return Ok(Some("a holder that had not named itself".into()));
+        }
+        return Ok(None);
+    };
+    let here = h.host.eq_ignore_ascii_case(&crate::platform::hostname());
+    if here && crate::platform::process_alive(h.pid) {
+        return Err(Problem::refused(format!(
+            "the cluster manifest is locked by a run on this machine that is still running: {}",
+            h.describe()
+        ))
+        .fix("let it finish, or end that process; mdcluster takes over a lock of an ended process by itself"));
+    }
+    std::fs::remove_file(&path).map_err(|e| Problem::io(Exit::Refused, "remove", &path, &e))?;
+    // The guard file goes too when nobody has it locked.
+    let guard = dir.join(GUARD);
+    if let Ok(Some(held)) = crate::fsops::lock::try_lock_path(&guard) {
+        let _ = std::fs::remove_file(&guard);
+        drop(held);
+    }
+    Ok(Some(h.describe()))
 }
 
 fn now_secs() -> i64 {
@@ -569,15 +612,26 @@ impl ManifestLock {
 fn busy(path: &Path) -> Problem {
     match read_holder(path) {
         Some(h) => Problem::refused(format!(
-            "another mdcluster is working on this cluster: {}",
-            h.describe()
+            "another mdcluster is working on this cluster: {}; {}",
+            h.describe(),
+            h.staleness()
         ))
         .at(path.display().to_string())
-        .fix("let it finish first; two wizards must not assign server IDs at once"),
+        .fix(format!(
+            "let it finish first (two runs must not assign server IDs at once); if {} is gone, \
+             rerun once the lease is stale, or take the lock over now with `mdcluster unlock \
+             --plan FILE` when you are sure no mdcluster runs there",
+            sanitize_host(&h.host)
+        )),
         None => Problem::refused("the cluster manifest is locked by another run")
             .at(path.display().to_string())
             .fix("wait a moment and retry; a lock nobody refreshes expires after two minutes"),
     }
+}
+
+/// A host name read from the share, safe to show.
+fn sanitize_host(host: &str) -> String {
+    crate::text::sanitize(host).chars().take(64).collect()
 }
 
 /// Refresh the lease in `path` until `stop` is set, so that other hosts
@@ -1048,9 +1102,39 @@ mod tests {
         .unwrap();
         let e = ManifestLock::acquire(d.path(), "apply").err().unwrap();
         assert!(e.what.contains("wizard (process 4242 on MAIL7"), "{e}");
+        // When it counts as stale, and how to take it over deliberately.
+        assert!(
+            e.what.contains("counts as stale") && e.what.contains(" s from now"),
+            "{e}"
+        );
+        let fix = e.fix.clone().unwrap_or_default();
+        assert!(
+            fix.contains("mdcluster unlock") && fix.contains("MAIL7"),
+            "{fix}"
+        );
         assert!(ManifestLock::held_elsewhere(d.path())
             .unwrap()
             .contains("MAIL7"));
+        // Taken over on purpose: then it is free.
+        let who = force_unlock(d.path()).unwrap().unwrap();
+        assert!(who.contains("MAIL7"), "{who}");
+        assert!(ManifestLock::held_elsewhere(d.path()).is_none());
+        assert_eq!(force_unlock(d.path()).unwrap(), None);
+        // A run of this machine that still runs is not unlocked.
+        let me = Holder {
+            host: crate::platform::hostname(),
+            pid: std::process::id(),
+            command: "wizard".into(),
+            since: "now".into(),
+            alive: now_secs(),
+        };
+        write_holder(&dir_of(d.path()).join(LOCK), &me).unwrap();
+        assert_eq!(force_unlock(d.path()).unwrap_err().exit, Exit::Refused);
+        std::fs::write(
+            dir_of(d.path()).join(LOCK),
+            serde_json::to_vec(&other).unwrap(),
+        )
+        .unwrap();
         // A lock whose holder stopped refreshing it two minutes ago is stale.
         let old = Holder {
             host: "MAIL9".into(),

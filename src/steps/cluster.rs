@@ -355,7 +355,7 @@ fn manifest_checks(ctx: &Context, sp: &mut StepPlan, share: &crate::location::Lo
         sp.checks.push(Check::fail(
             "cluster manifest lock",
             format!("another mdcluster is working on this cluster: {holder}"),
-            "let it finish first; two wizards must not assign server IDs at once",
+            "let it finish first (two runs must not assign server IDs at once); if its machine is gone, rerun once the lease is stale, or take the lock over with `mdcluster unlock --plan FILE` when you are sure no mdcluster runs there",
         ));
     }
 }

@@ -119,6 +119,7 @@ fn show_preview(engine: &Engine, preview: &Preview, json: bool, dry_run: bool) {
                 checks: &sp.checks,
                 actions,
                 notes: &sp.notes,
+                next: &sp.next,
             });
         }
         return;

@@ -133,7 +133,7 @@ impl Preview {
 }
 
 /// What an apply or undo did.
-#[derive(Debug, Default, serde::Serialize)]
+#[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct Summary {
     pub changed: Vec<StepId>,
     pub journal: Option<PathBuf>,
@@ -471,10 +471,9 @@ impl Engine {
                     if changes(sp) {
                         summary.changed.push(step);
                     }
-                    // What a resumed step said about the stop is past now.
-                    if sp.state != StepStatus::Interrupted {
-                        summary.notes.extend(sp.notes.iter().cloned());
-                    }
+                    // What is left to do afterwards; what the preview said
+                    // of the run itself is past now.
+                    summary.notes.extend(sp.next.iter().cloned());
                 }
             }
         }

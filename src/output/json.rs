@@ -44,6 +44,8 @@ pub(crate) enum JsonEvent<'a> {
         checks: &'a [Check],
         actions: Vec<PreviewAction<'a>>,
         notes: &'a [String],
+        /// What the administrator does after the run.
+        next: &'a [String],
     },
     /// `status`: where one step stands.
     StepStatus {
@@ -501,6 +503,7 @@ mod tests {
                     diff: Some(vec!["+LockFiles=x".into()]),
                 }],
                 notes: &strings,
+                next: &strings,
             },
             JsonEvent::StepStatus {
                 step,

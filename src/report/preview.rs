@@ -211,4 +211,7 @@ fn render_step(
             s.dim(&format!("note: {}", sanitize(n)))
         ));
     }
+    for n in &sp.next {
+        out.push_str(&format!("      afterwards: {}\n", sanitize(n)));
+    }
 }

@@ -299,7 +299,7 @@ fn registration(
                 }
             }
             for e in &edits {
-                sp.notes.push(format!(
+                sp.next.push(format!(
                     "registers {} in MDaemon.ini: [{}] {}={} (restart MDaemon afterwards)",
                     e.new, e.section, e.key, e.new
                 ));
@@ -329,7 +329,7 @@ fn registration(
                     .member(name)
                     .map(|m| m.address.clone())
                     .unwrap_or_default();
-                sp.notes
+                sp.next
                     .push(registration_text(ctx, name.as_str(), *id, &address));
             }
         }
@@ -405,6 +405,14 @@ pub(crate) fn registration_text(ctx: &Context, name: &str, id: ServerId, address
     )
 }
 
+/// Whether `note` is the [`registration_text`] of node `name` (so that it
+/// can be left out once the node is registered).
+pub(crate) fn is_registration_of(note: &str, name: &str) -> bool {
+    note.strip_prefix("register ")
+        .and_then(|rest| rest.strip_prefix(name))
+        .is_some_and(|rest| rest.starts_with(" in MDaemon"))
+}
+
 pub(crate) fn manifest_text(m: &Manifest) -> Result<String, Problem> {
     let mut text = String::from(
         "# mdcluster cluster manifest: nodes and server IDs. Written by mdcluster; keep it.\n",
@@ -419,6 +427,14 @@ pub(crate) fn manifest_text(m: &Manifest) -> Result<String, Problem> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_registration_note_names_its_node_exactly() {
+        let note = "register MAIL20 in MDaemon on the primary: …";
+        assert!(is_registration_of(note, "MAIL20"));
+        assert!(!is_registration_of(note, "MAIL2"));
+        assert!(!is_registration_of("restart MDaemon afterwards", "MAIL2"));
+    }
     use crate::discovery::survey::Source;
 
     fn checks(address: &str) -> Vec<Check> {

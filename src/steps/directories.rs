@@ -65,7 +65,7 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
             });
         }
     } else {
-        sp.notes.push(format!(
+        sp.next.push(format!(
             "MDaemon reads these folders when it starts: restart MDaemon afterwards (or let mdcluster drop {}: --restart, or y in the wizard)",
             *ctx.profile.semaphores.restart
         ));

@@ -344,13 +344,13 @@ fn target_files<'a>(
 fn next_steps(sp: &mut StepPlan, kind: Kind, dir: &Path, writes: &[Write]) {
     if sp.state == StepStatus::Ready {
         for (f, _) in writes {
-            sp.notes.push(format!(
+            sp.next.push(format!(
                 "copy {} to the balancer: {}",
                 dir.join(&f.path).display(),
                 f.about
             ));
         }
-        sp.notes.push(format!(
+        sp.next.push(format!(
             "then check and reload the balancer there: {} (mdcluster starts and reloads nothing)",
             kind.reload_hint()
         ));

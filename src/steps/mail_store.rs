@@ -175,8 +175,9 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
 
     let mut actions = move_actions(ctx, scanned, &relocations)?;
     if ctx.options.keep_source && !actions.is_empty() {
-        sp.notes
-            .push("the source stays where it is until `mdcluster cleanup` removes it".into());
+        sp.next.push(
+            "the source stays where it is until `mdcluster cleanup --plan FILE` removes it, once MDaemon runs with the new folders".into(),
+        );
     }
     actions.extend(userlist_actions(
         ctx,

@@ -20,6 +20,7 @@ mod relocate;
 mod shared_path;
 
 pub use action::{Action, FileWrite, IniEdit, UserlistEdit};
+pub(crate) use cluster::is_registration_of;
 
 use crate::install::Installation;
 use crate::location::Resolver;
@@ -255,6 +256,10 @@ pub struct StepPlan {
     /// Remaining actions with their index in the step's action list.
     pub actions: Vec<(usize, Action)>,
     pub notes: Vec<String>,
+    /// What the administrator does after the run (restart MDaemon, register
+    /// a node, copy the balancer's files): shown with the notes, and what a
+    /// run's summary lists as next.
+    pub next: Vec<String>,
 }
 
 impl StepPlan {
@@ -266,6 +271,7 @@ impl StepPlan {
             checks: Vec::new(),
             actions: Vec::new(),
             notes: Vec::new(),
+            next: Vec::new(),
         }
     }
     pub fn fact(&mut self, label: &str, value: impl Into<String>) {

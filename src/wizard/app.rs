@@ -548,6 +548,33 @@ impl App {
         }
     }
 
+    /// What is left to do after the run that ended, as things stand now: a
+    /// node registered since is not to be registered any more.
+    pub fn next_steps(&self, notes: &[String]) -> Vec<String> {
+        let registered: Vec<&str> = self
+            .preview()
+            .and_then(|p| p.manifest.as_ref())
+            .map(|m| {
+                m.nodes
+                    .iter()
+                    .filter(|n| n.registered.is_some())
+                    .map(|n| n.name.as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut out: Vec<String> = notes
+            .iter()
+            .filter(|n| {
+                !registered
+                    .iter()
+                    .any(|r| crate::steps::is_registration_of(n, r))
+            })
+            .cloned()
+            .collect();
+        out.dedup();
+        out
+    }
+
     /// The first answer that is not valid (in question order), and why.
     pub fn first_invalid(&self) -> Option<(FieldId, String)> {
         self.answers

@@ -63,7 +63,12 @@ pub(crate) fn run_tui(
             Ok(s) => {
                 let verb = if fin.undo { "Undone" } else { "Applied" };
                 say!("{verb}: {} step(s) changed.", s.changed.len());
-                crate::output::print_summary(s, "");
+                // What is left to do as things stand now, not when it ended.
+                let now = crate::engine::Summary {
+                    notes: app.next_steps(&s.notes),
+                    ..s.clone()
+                };
+                crate::output::print_summary(&now, "");
             }
             Err(p) => {
                 say_err!("error: {p}");

@@ -287,11 +287,11 @@ fn two_nodes_give_one_write_with_every_file_and_the_next_steps() {
     );
     // What to do next: copy each file, then check and reload; nothing is reloaded here.
     assert!(sp
-        .notes
+        .next
         .iter()
         .any(|n| n.starts_with("copy ") && n.contains("mdcluster-stream.conf")));
     assert!(sp
-        .notes
+        .next
         .iter()
         .any(|n| n.contains("nginx -t") && n.contains("reloads nothing")));
 }

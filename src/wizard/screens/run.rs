@@ -67,10 +67,8 @@ pub(crate) fn render_summary(f: &mut Frame, area: Rect, app: &App, t: &Theme) {
                 }
                 lines.push(Line::default());
                 lines.push(heading("What to do next", t));
-                let mut notes: Vec<&String> = s.notes.iter().collect();
-                notes.dedup();
-                for n in notes {
-                    lines.push(Line::from(format!(" - {}", safe(n))));
+                for n in app.next_steps(&s.notes) {
+                    lines.push(Line::from(format!(" - {}", safe(&n))));
                 }
                 if fin.undo {
                     lines.push(Line::from(

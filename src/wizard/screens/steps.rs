@@ -818,4 +818,7 @@ pub(crate) fn action_lines(
             t.dim(),
         )));
     }
+    for n in &sp.next {
+        lines.push(Line::from(format!(" afterwards: {}", safe(n))));
+    }
 }

@@ -864,20 +864,7 @@ impl App {
                 }
                 Vec::new()
             }
-            Msg::Registered(result) => {
-                match result {
-                    Ok(done) => {
-                        for (name, id) in done {
-                            self.event(format!(
-                                "{name} (server ID {id}) recorded as registered in MDaemon"
-                            ));
-                        }
-                    }
-                    Err(e) => self.event(format!("could not record the registration: {e}")),
-                }
-                self.previewed = None;
-                self.refresh_preview()
-            }
+            Msg::Registered(result) => self.registered(result),
             Msg::Key(key)
                 if key.kind == KeyEventKind::Press || key.kind == KeyEventKind::Repeat =>
             {
@@ -905,17 +892,38 @@ impl App {
                 Vec::new()
             }
             Msg::Saved(result) => {
-                match result {
-                    Ok(path) => {
-                        self.event(format!("plan saved to {}", path.display()));
-                        self.saved = Some(path);
-                        self.save_error = None;
-                        self.screen = self.previous.clone();
-                    }
-                    Err(e) => self.save_error = Some(e),
-                }
+                self.plan_saved(result);
                 Vec::new()
             }
+        }
+    }
+
+    /// Registrations recorded: said, and the preview made again.
+    fn registered(&mut self, result: Result<Vec<(String, ServerId)>, String>) -> Vec<Cmd> {
+        match result {
+            Ok(done) => {
+                for (name, id) in done {
+                    self.event(format!(
+                        "{name} (server ID {id}) recorded as registered in MDaemon"
+                    ));
+                }
+            }
+            Err(e) => self.event(format!("could not record the registration: {e}")),
+        }
+        self.previewed = None;
+        self.refresh_preview()
+    }
+
+    /// The plan saved (back where saving began), or why not.
+    fn plan_saved(&mut self, result: Result<PathBuf, String>) {
+        match result {
+            Ok(path) => {
+                self.event(format!("plan saved to {}", path.display()));
+                self.saved = Some(path);
+                self.save_error = None;
+                self.screen = self.previous.clone();
+            }
+            Err(e) => self.save_error = Some(e),
         }
     }
 

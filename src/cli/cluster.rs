@@ -698,6 +698,9 @@ pub(crate) struct UnlockArgs {
     /// The plan of this cluster (its shared path holds the lock)
     #[arg(long, value_name = "FILE")]
     pub plan: PathBuf,
+    /// Take it even though its holder refreshed it lately (its machine is gone)
+    #[arg(long)]
+    pub yes: bool,
 }
 
 /// Take the cluster manifest's lock from a run on a machine that is gone.
@@ -710,7 +713,14 @@ pub fn unlock(profile: &Profile, a: &UnlockArgs) -> Result<Exit, Problem> {
     }
     .locate(profile)?;
     let share = at.share.as_deref().unwrap_or(Path::new("."));
-    match crate::cluster::manifest::force_unlock(share)? {
+    if !share.is_dir() {
+        return Err(Problem::refused(format!(
+            "the shared folder {} cannot be reached from here",
+            share.display()
+        ))
+        .fix("run it where the share is reachable, or correct the plan's [[mounts]]"));
+    }
+    match crate::cluster::manifest::force_unlock(share, a.yes)? {
         Some(who) => say!(
             "The cluster manifest's lock is taken from {}. If that mdcluster still runs, end it: two runs must not change the manifest at once.",
             sanitize(&who)

@@ -15,7 +15,6 @@ use crate::workflows::start::EarlierRun;
 use std::path::Path;
 
 pub fn apply(profile: &Profile, a: &ApplyArgs) -> Result<Exit, Problem> {
-    super::interrupt::stop_with(super::interrupt::notice("apply", &a.plan.plan), a.plan.json);
     let plan = Plan::load(&a.plan.plan, profile)?;
     let mut engine = Engine::open(plan, profile.clone())?;
     engine.options.restart |= a.restart;
@@ -67,6 +66,8 @@ pub fn apply(profile: &Profile, a: &ApplyArgs) -> Result<Exit, Problem> {
         "Apply these changes?",
         "add --yes to apply, or --dry-run to only see the changes",
     )?;
+    // From the first change on, an interrupt says what it leaves.
+    output::interrupt::stop_with(output::interrupt::notice("apply", &a.plan.plan), json);
     let summary = engine.apply(&preview, "apply", sink.as_ref())?;
     if json {
         json_line(&JsonEvent::Applied {
@@ -205,7 +206,6 @@ pub fn status(profile: &Profile, p: &PlanArgs) -> Result<Exit, Problem> {
 }
 
 pub fn undo(profile: &Profile, u: &UndoArgs) -> Result<Exit, Problem> {
-    super::interrupt::stop_with(super::interrupt::notice("undo", &u.plan.plan), u.plan.json);
     let plan = Plan::load(&u.plan.plan, profile)?;
     let mut engine = Engine::open(plan, profile.clone())?;
     engine.options.stop_mdaemon |= u.stop_mdaemon;
@@ -218,6 +218,7 @@ pub fn undo(profile: &Profile, u: &UndoArgs) -> Result<Exit, Problem> {
                 undone: &[],
                 journal: None,
                 kept: &[],
+                next: &[],
                 exit: 0,
             });
         } else {
@@ -247,12 +248,14 @@ pub fn undo(profile: &Profile, u: &UndoArgs) -> Result<Exit, Problem> {
     } else {
         Box::new(HumanSink::new())
     };
+    output::interrupt::stop_with(output::interrupt::notice("undo", &u.plan.plan), json);
     let summary = engine.undo(sink.as_ref())?;
     if json {
         json_line(&JsonEvent::Undone {
             undone: &summary.changed,
             journal: summary.journal.as_deref(),
             kept: &summary.kept,
+            next: &summary.notes,
             exit: 0,
         });
     } else {
@@ -264,10 +267,6 @@ pub fn undo(profile: &Profile, u: &UndoArgs) -> Result<Exit, Problem> {
 }
 
 pub fn cleanup(profile: &Profile, c: &CleanupArgs) -> Result<Exit, Problem> {
-    super::interrupt::stop_with(
-        super::interrupt::notice("cleanup", &c.plan.plan),
-        c.plan.json,
-    );
     let plan = Plan::load(&c.plan.plan, profile)?;
     let mut engine = Engine::open(plan, profile.clone())?;
     engine.options.mdaemon_restarted |= c.mdaemon_restarted;
@@ -307,6 +306,7 @@ pub fn cleanup(profile: &Profile, c: &CleanupArgs) -> Result<Exit, Problem> {
     } else {
         Box::new(HumanSink::new())
     };
+    output::interrupt::stop_with(output::interrupt::notice("cleanup", &c.plan.plan), json);
     let summary = engine.cleanup(sink.as_ref())?;
     if json {
         json_line(&JsonEvent::Cleaned {

@@ -2,7 +2,6 @@
 
 mod cluster;
 mod commands;
-mod interrupt;
 mod lb;
 mod simulate;
 mod verify;

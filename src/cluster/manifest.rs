@@ -455,35 +455,60 @@ impl Holder {
 
 /// Take the manifest lock away from whoever holds it (`mdcluster unlock`):
 /// for a holder on a machine that is gone, when waiting for the lease to go
-/// stale is not wanted. Refused while this machine holds it in a process
-/// that still runs. Returns who held it (None: nobody).
-pub fn force_unlock(share: &Path) -> Result<Option<String>, Problem> {
+/// stale is not wanted. Refused while the lock's OS guard is held (its
+/// holder runs and the file server knows it), while a run of this machine
+/// that holds it still runs, and, without `fresh_too`, while the lease is
+/// fresh. Returns who held it (None: nobody).
+pub fn force_unlock(share: &Path, fresh_too: bool) -> Result<Option<String>, Problem> {
     let dir = dir_of(share);
     let path = dir.join(LOCK);
-    let Some(h) = read_holder(&path) else {
-        if crate::fsops::exists(&path) {
-            std::fs::remove_file(&path)
-                .map_err(|e| Problem::io(Exit::Refused, "remove", &path, &e))?;
-            return Ok(Some("a holder that had not named itself".into()));
+    let guard_path = dir.join(GUARD);
+    // The guard first: while a live run holds it, nothing is taken.
+    let guard = match crate::fsops::lock::try_lock_path(&guard_path) {
+        Ok(Some(held)) => Some(held),
+        Ok(None) => {
+            return Err(Problem::refused(
+                "a run holds the cluster manifest's lock right now (the file server still sees it)",
+            )
+            .at(guard_path.display().to_string())
+            .fix("let it finish; if its machine is gone, the file server lets go of it when it notices, then rerun"))
         }
-        return Ok(None);
+        Err(_) => None,
     };
-    let here = h.host.eq_ignore_ascii_case(&crate::platform::hostname());
-    if here && crate::platform::process_alive(h.pid) {
-        return Err(Problem::refused(format!(
-            "the cluster manifest is locked by a run on this machine that is still running: {}",
-            h.describe()
-        ))
-        .fix("let it finish, or end that process; mdcluster takes over a lock of an ended process by itself"));
+    let holder = read_holder(&path);
+    if let Some(h) = &holder {
+        let here = h.host.eq_ignore_ascii_case(&crate::platform::hostname());
+        if here && crate::platform::process_alive(h.pid) {
+            return Err(Problem::refused(format!(
+                "the cluster manifest is locked by a run on this machine that is still running: {}",
+                h.describe()
+            ))
+            .fix("let it finish, or end that process; mdcluster takes over a lock of an ended process by itself"));
+        }
+        if h.is_live() && !fresh_too {
+            return Err(Problem::refused(format!(
+                "the cluster manifest's lock is held by {}; {}",
+                h.describe(),
+                h.staleness()
+            ))
+            .fix(format!(
+                "wait until it is stale, or, when you are sure {} is gone, add --yes",
+                sanitize_host(&h.host)
+            )));
+        }
+    }
+    if holder.is_none() && !crate::fsops::exists(&path) {
+        return Ok(None);
     }
     std::fs::remove_file(&path).map_err(|e| Problem::io(Exit::Refused, "remove", &path, &e))?;
-    // The guard file goes too when nobody has it locked.
-    let guard = dir.join(GUARD);
-    if let Ok(Some(held)) = crate::fsops::lock::try_lock_path(&guard) {
-        let _ = std::fs::remove_file(&guard);
-        drop(held);
+    if guard.is_some() {
+        let _ = std::fs::remove_file(&guard_path);
     }
-    Ok(Some(h.describe()))
+    drop(guard);
+    Ok(Some(holder.map_or_else(
+        || "a holder that had not named itself".into(),
+        |h| h.describe(),
+    )))
 }
 
 fn now_secs() -> i64 {
@@ -640,6 +665,12 @@ fn heartbeat(path: PathBuf, mut me: Holder, stop: Arc<AtomicBool>) -> std::threa
     std::thread::spawn(move || {
         while !stop.load(Ordering::Relaxed) {
             std::thread::park_timeout(HEARTBEAT);
+            // Another run's lease now (this one was taken over): never
+            // written over. One that cannot be read for a moment is ours.
+            let theirs = read_holder(&path).is_some_and(|h| h.pid != me.pid || h.host != me.host);
+            if theirs {
+                break;
+            }
             me.alive = now_secs();
             if !stop.load(Ordering::Relaxed) {
                 let _ = write_holder(&path, &me);
@@ -1116,10 +1147,15 @@ mod tests {
             .unwrap()
             .contains("MAIL7"));
         // Taken over on purpose: then it is free.
-        let who = force_unlock(d.path()).unwrap().unwrap();
+        // A fresh lease is taken only on purpose (--yes).
+        assert_eq!(
+            force_unlock(d.path(), false).unwrap_err().exit,
+            Exit::Refused
+        );
+        let who = force_unlock(d.path(), true).unwrap().unwrap();
         assert!(who.contains("MAIL7"), "{who}");
         assert!(ManifestLock::held_elsewhere(d.path()).is_none());
-        assert_eq!(force_unlock(d.path()).unwrap(), None);
+        assert_eq!(force_unlock(d.path(), true).unwrap(), None);
         // A run of this machine that still runs is not unlocked.
         let me = Holder {
             host: crate::platform::hostname(),
@@ -1129,7 +1165,10 @@ mod tests {
             alive: now_secs(),
         };
         write_holder(&dir_of(d.path()).join(LOCK), &me).unwrap();
-        assert_eq!(force_unlock(d.path()).unwrap_err().exit, Exit::Refused);
+        assert_eq!(
+            force_unlock(d.path(), true).unwrap_err().exit,
+            Exit::Refused
+        );
         std::fs::write(
             dir_of(d.path()).join(LOCK),
             serde_json::to_vec(&other).unwrap(),

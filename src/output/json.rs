@@ -86,6 +86,8 @@ pub(crate) enum JsonEvent<'a> {
         undone: &'a [StepId],
         journal: Option<&'a Path>,
         kept: &'a [PathBuf],
+        /// What is left to do (in MDaemon) after the undo.
+        next: &'a [String],
         exit: u8,
     },
     /// `cleanup`: the end of the run.
@@ -538,6 +540,7 @@ mod tests {
                 undone: &steps,
                 journal: Some(p),
                 kept: &paths,
+                next: &strings,
                 exit: 0,
             },
             JsonEvent::Cleaned {

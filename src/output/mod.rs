@@ -14,6 +14,7 @@
 //!   exit status [`BROKEN_PIPE_EXIT`]; on standard error (diagnostics and
 //!   progress) the write is dropped and the run goes on to its own exit code.
 
+pub(crate) mod interrupt;
 pub mod json;
 
 use crate::engine::events::{Event, EventSink, Outcome};

@@ -527,6 +527,19 @@ fn read_raw(c: &mut Collector) -> Option<RawPlan> {
             return None;
         }
         c.toml_error(&e);
+        // Only a problem of a value's shape is set aside; anything else (a
+        // syntax error) ends the scan here.
+        let shape = [
+            "unknown field",
+            "invalid type",
+            "invalid value",
+            "unknown variant",
+        ]
+        .iter()
+        .any(|k| e.message().starts_with(k));
+        if !shape {
+            return None;
+        }
         let span = e.span()?;
         let (next, key) = blank_key_line(&text, span.start)?;
         // Blanked, the text must still be TOML (a value over several lines
@@ -541,17 +554,30 @@ fn read_raw(c: &mut Collector) -> Option<RawPlan> {
 /// `text` with the `key = value` line holding `offset` replaced by spaces,
 /// and that key; None for a table header or a line that is no `key = value`.
 fn blank_key_line(text: &str, offset: usize) -> Option<(String, String)> {
-    let start = text[..offset.min(text.len())]
-        .rfind('\n')
-        .map_or(0, |i| i + 1);
+    let offset = offset.min(text.len());
+    if !text.is_char_boundary(offset) {
+        return None;
+    }
+    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
     let end = text[start..].find('\n').map_or(text.len(), |i| start + i);
     let line = &text[start..end];
-    let trimmed = line.trim_start();
-    if trimmed.starts_with('[') {
+    let trimmed = line.trim_start().trim_start_matches('\u{feff}');
+    // A line of its own key: not a table header, nor a piece of a value over
+    // several lines (an inline table, an array's element).
+    let starts_a_key = trimmed
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '"' | '\''));
+    if !starts_a_key {
         return None;
     }
     let (key, _) = trimmed.split_once('=')?;
-    let key = key.trim().trim_matches('"').to_string();
+    // `a.b = …` sets `b` (of table `a`); a quoted key is its inside.
+    let key = key.rsplit('.').next().unwrap_or(key);
+    let key = key
+        .trim()
+        .trim_matches(|c| c == '"' || c == '\'')
+        .to_string();
     let mut out = String::with_capacity(text.len());
     out.push_str(&text[..start]);
     out.push_str(&" ".repeat(line.len()));

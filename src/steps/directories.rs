@@ -141,7 +141,7 @@ fn template_edit(
         &*ctx.profile.ini.new_accounts_maildir_key,
     );
     let Some(raw) = ctx.install.ini_doc.get_str(tsection, tkey) else {
-        sp.notes.push(format!(
+        sp.next.push(format!(
             "MDaemon.ini has no [{tsection}] {tkey} (where the profile looks for the New Accounts \
              template's mail folder): check in MDaemon (Accounts > New Accounts) that new accounts \
              get their mail folder below {}",
@@ -150,7 +150,7 @@ fn template_edit(
         return None;
     };
     let Ok(old) = WinPath::parse(raw.trim()) else {
-        sp.notes.push(format!(
+        sp.next.push(format!(
             "[{tsection}] {tkey} is not a plain folder path; check the New Accounts template by hand"
         ));
         return None;

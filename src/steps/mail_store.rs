@@ -175,9 +175,10 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
 
     let mut actions = move_actions(ctx, scanned, &relocations)?;
     if ctx.options.keep_source && !actions.is_empty() {
-        sp.next.push(
-            "the source stays where it is until `mdcluster cleanup --plan FILE` removes it, once MDaemon runs with the new folders".into(),
-        );
+        sp.next.push(format!(
+            "the source stays where it is until `mdcluster cleanup --plan {}` removes it, once MDaemon runs with the new folders",
+            ctx.plan.file.display()
+        ));
     }
     actions.extend(userlist_actions(
         ctx,

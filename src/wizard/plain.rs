@@ -211,6 +211,10 @@ fn interrupted_run(
             if !go {
                 return Ok(Some(Exit::Success));
             }
+            crate::output::interrupt::stop_with(
+                crate::output::interrupt::notice("undo", &earlier.wizard_plan),
+                false,
+            );
             let summary = engine.undo(&HumanSink::new())?;
             say!("\nUndone: {} step(s) reversed.", summary.changed.len());
             print_summary(&summary, "");
@@ -334,6 +338,10 @@ pub fn run(
     {
         let plan = keep_plan(&answers.plan_text(), &profile)?;
         let mut engine = Engine::open(plan, profile.clone())?;
+        crate::output::interrupt::stop_with(
+            crate::output::interrupt::notice("apply", &earlier.wizard_plan),
+            false,
+        );
         let summary = engine.apply(&preview, "wizard", &HumanSink::new())?;
         say!("\nApplied: {} step(s) changed.", summary.changed.len());
         print_summary(

@@ -59,6 +59,11 @@ impl App {
                     preview: Box::new(preview),
                 }]
             }
+            // Asked only once what it reverses is on screen.
+            Confirm::Undo if !matches!(self.undo_list, Some(Ok(_))) => {
+                self.event("undo waits until the list of what it reverses has been read");
+                Vec::new()
+            }
             Confirm::Undo => match self.answers.plan(&self.profile, &self.plan_file) {
                 Ok(plan) => {
                     self.screen = Screen::Running;

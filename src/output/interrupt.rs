@@ -14,16 +14,23 @@ use std::time::Duration;
 /// process ends without the message; the journal still resumes).
 pub(crate) fn stop_with(problem: Problem, json: bool) {
     let flag = Arc::new(AtomicBool::new(false));
+    let code = i32::from(Exit::Interrupted.code());
+    let mut watched = false;
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        if signal_hook::flag::register(sig, flag.clone()).is_err() {
-            return;
-        }
+        // A second interrupt ends the process at once, message or not.
+        let _ = signal_hook::flag::register_conditional_shutdown(sig, code, flag.clone());
+        watched |= signal_hook::flag::register(sig, flag.clone()).is_ok();
+    }
+    if !watched {
+        return;
     }
     std::thread::spawn(move || loop {
         std::thread::sleep(Duration::from_millis(50));
         if flag.load(Ordering::SeqCst) {
+            // Held to the end: nothing else is printed after the message.
+            let _out = std::io::stdout().lock();
             output::print_problem(&problem, json);
-            std::process::exit(i32::from(Exit::Interrupted.code()));
+            std::process::exit(code);
         }
     });
 }

@@ -68,15 +68,16 @@ pub fn run(
         if state.running && take(&profile.semaphores.stop) {
             state.running = false;
             state.since = crate::platform::now_rfc3339();
-            save(&state)?;
+            // Logged first: who sees the new state finds its line.
             log("EXITNOW.SEM: stopped");
+            save(&state)?;
         }
         if take(&profile.semaphores.restart) {
             state.running = true;
             state.restarts += 1;
             state.since = crate::platform::now_rfc3339();
-            save(&state)?;
             log("RESTART.SEM: started");
+            save(&state)?;
         }
         if state.running {
             for sem in [

@@ -251,3 +251,30 @@ fn the_join_code_in_force_is_shown_and_its_replacement_said() {
         "{said}"
     );
 }
+
+/// `unlock` changes nothing where the share cannot be reached, and says
+/// when the cluster manifest is not locked at all.
+#[test]
+fn unlock_needs_the_share_and_says_when_nothing_is_locked() {
+    let lab = Lab::new();
+    let unreachable = lab.tmp.path().join("gone");
+    std::fs::rename(&lab.share, &unreachable).unwrap();
+    let out = mdcluster()
+        .args(["unlock", "--plan"])
+        .arg(&lab.plan)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be reached"));
+    assert!(
+        !lab.share.exists(),
+        "nothing made where the share should be"
+    );
+    std::fs::rename(&unreachable, &lab.share).unwrap();
+    mdcluster()
+        .args(["unlock", "--plan"])
+        .arg(&lab.plan)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("not locked"));
+}

@@ -667,6 +667,26 @@ fn print_reports(reports: &[NodeReport]) {
     }
 }
 
+/// Where the plan's shared folder is on this machine, for the commands that
+/// change the cluster manifest there; refused when it cannot be reached.
+fn plan_share(profile: &Profile, plan: &Path) -> Result<PathBuf, Problem> {
+    let at = Place {
+        plan: Some(plan.to_path_buf()),
+        root: None,
+        share: None,
+        share_local: None,
+    }
+    .locate(profile)?;
+    match at.share {
+        Some(share) if share.is_dir() => Ok(share),
+        other => Err(Problem::refused(format!(
+            "the shared folder {} cannot be reached from here",
+            other.map_or_else(|| "of the plan".into(), |s| s.display().to_string())
+        ))
+        .fix("run it where the share is reachable, or correct the plan's [[mounts]]")),
+    }
+}
+
 #[derive(Args, Debug)]
 pub(crate) struct RegisterArgs {
     /// The plan of this cluster
@@ -679,14 +699,7 @@ pub(crate) struct RegisterArgs {
 
 /// Record that the administrator registered nodes in MDaemon's dialog.
 pub fn register(profile: &Profile, a: &RegisterArgs) -> Result<Exit, Problem> {
-    let at = Place {
-        plan: Some(a.plan.clone()),
-        root: None,
-        share: None,
-        share_local: None,
-    }
-    .locate(profile)?;
-    let share = at.share.as_deref().unwrap_or(Path::new("."));
+    let share = &plan_share(profile, &a.plan)?;
     for (name, id) in crate::cluster::manifest::confirm_registered(share, &a.nodes, "register")? {
         say!("{name} (server ID {id}) recorded as registered in MDaemon.");
     }
@@ -705,21 +718,7 @@ pub(crate) struct UnlockArgs {
 
 /// Take the cluster manifest's lock from a run on a machine that is gone.
 pub fn unlock(profile: &Profile, a: &UnlockArgs) -> Result<Exit, Problem> {
-    let at = Place {
-        plan: Some(a.plan.clone()),
-        root: None,
-        share: None,
-        share_local: None,
-    }
-    .locate(profile)?;
-    let share = at.share.as_deref().unwrap_or(Path::new("."));
-    if !share.is_dir() {
-        return Err(Problem::refused(format!(
-            "the shared folder {} cannot be reached from here",
-            share.display()
-        ))
-        .fix("run it where the share is reachable, or correct the plan's [[mounts]]"));
-    }
+    let share = &plan_share(profile, &a.plan)?;
     match crate::cluster::manifest::force_unlock(share, a.yes)? {
         Some(who) => say!(
             "The cluster manifest's lock is taken from {}. If that mdcluster still runs, end it: two runs must not change the manifest at once.",
@@ -741,14 +740,7 @@ pub(crate) struct RemoveArgs {
 
 /// Remove a node from the manifest; its server ID is never reused by itself.
 pub fn remove(profile: &Profile, a: &RemoveArgs) -> Result<Exit, Problem> {
-    let at = Place {
-        plan: Some(a.plan.clone()),
-        root: None,
-        share: None,
-        share_local: None,
-    }
-    .locate(profile)?;
-    let share = at.share.as_deref().unwrap_or(Path::new("."));
+    let share = &plan_share(profile, &a.plan)?;
     let _lock = ManifestLock::acquire(share, "node remove")?;
     let mut m = Manifest::load(share)?
         .ok_or_else(|| Problem::refused("there is no cluster manifest on the share"))?;

@@ -1055,7 +1055,16 @@ impl Engine {
                 ..
             } = &evidence
             {
-                for name in registered_in_mdaemon {
+                // A registration this undo also takes out of MDaemon.ini
+                // (a profile that registers there) is gone already.
+                let removed_here = |name: &String| {
+                    list.iter().any(|(st, _, a)| {
+                        *st == StepId::ServerIds
+                            && matches!(a, Action::EditIni { edits, .. }
+                                if edits.iter().any(|e| e.new.eq_ignore_ascii_case(name)))
+                    })
+                };
+                for name in registered_in_mdaemon.iter().filter(|n| !removed_here(n)) {
                     summary.notes.push(format!(
                         "{name} is out of the cluster manifest but still registered in MDaemon's \
                          Cluster Service: take it out there ({}); its server ID stays retired",

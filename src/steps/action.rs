@@ -169,6 +169,11 @@ impl Action {
                 source.win.to_dir_string(),
                 copy.win.to_dir_string()
             ),
+            // A write that added no node (a registration recorded): undo
+            // takes nothing out of the manifest.
+            Action::UpdateManifest { added, .. } if added.is_empty() => {
+                "leave the cluster manifest's nodes as they are (this run added none; registrations it recorded stay recorded)".to_string()
+            }
             Action::UpdateManifest { added, .. } => format!(
                 "take {} back out of the cluster manifest (a node already registered in MDaemon keeps its server ID retired: remove it from MDaemon's registered servers too)",
                 added.join(", ")

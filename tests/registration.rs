@@ -119,7 +119,10 @@ fn a_profile_that_locates_the_list_makes_step_9_register_the_node_in_mdaemon_ini
     assert_eq!(lab.ini_bytes(), original);
     // Said as it is: this run added no node to take back out.
     let said = String::from_utf8_lossy(&out.stdout);
-    assert!(said.contains("leave the cluster manifest's nodes as they are"), "{said}");
+    assert!(
+        said.contains("leave the cluster manifest's nodes as they are"),
+        "{said}"
+    );
 }
 
 #[test]

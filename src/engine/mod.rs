@@ -1050,28 +1050,9 @@ impl Engine {
             })?;
             let evidence = self.undo_action(&backups, *step, *i, action, events)?;
             summary.kept.extend_from_slice(evidence.kept());
-            if let Evidence::ManifestTakenBack {
-                registered_in_mdaemon,
-                ..
-            } = &evidence
-            {
-                // A registration this undo also takes out of MDaemon.ini
-                // (a profile that registers there) is gone already.
-                let removed_here = |name: &String| {
-                    list.iter().any(|(st, _, a)| {
-                        *st == StepId::ServerIds
-                            && matches!(a, Action::EditIni { edits, .. }
-                                if edits.iter().any(|e| e.new.eq_ignore_ascii_case(name)))
-                    })
-                };
-                for name in registered_in_mdaemon.iter().filter(|n| !removed_here(n)) {
-                    summary.notes.push(format!(
-                        "{name} is out of the cluster manifest but still registered in MDaemon's \
-                         Cluster Service: take it out there ({}); its server ID stays retired",
-                        *self.profile.cluster.remove_dialog
-                    ));
-                }
-            }
+            summary
+                .notes
+                .extend(self.still_registered(&evidence, &list));
             j.append(Record::UndoDone {
                 step: *step,
                 action: *i,
@@ -1104,6 +1085,42 @@ impl Engine {
         self.replay = Replay::default();
         Ok(summary)
     }
+    /// What is left to do in MDaemon after an undo took nodes out of the
+    /// cluster manifest: those still registered there. A registration the
+    /// same undo takes out of MDaemon.ini (a profile that registers there)
+    /// is gone already.
+    fn still_registered(
+        &self,
+        evidence: &Evidence,
+        list: &[(StepId, usize, Action)],
+    ) -> Vec<String> {
+        let Evidence::ManifestTakenBack {
+            registered_in_mdaemon,
+            ..
+        } = evidence
+        else {
+            return Vec::new();
+        };
+        let removed_here = |name: &String| {
+            list.iter().any(|(st, _, a)| {
+                *st == StepId::ServerIds
+                    && matches!(a, Action::EditIni { edits, .. }
+                        if edits.iter().any(|e| e.new.eq_ignore_ascii_case(name)))
+            })
+        };
+        registered_in_mdaemon
+            .iter()
+            .filter(|n| !removed_here(n))
+            .map(|name| {
+                format!(
+                    "{name} is out of the cluster manifest but still registered in MDaemon's \
+                     Cluster Service: take it out there ({}); its server ID stays retired",
+                    *self.profile.cluster.remove_dialog
+                )
+            })
+            .collect()
+    }
+
     /// Undo one action; Err is a failed undo, reported as the step's.
     fn undo_action(
         &self,

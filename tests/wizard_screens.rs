@@ -157,7 +157,23 @@ impl Driver {
 
     fn render(&self, w: u16, h: u16) -> String {
         let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
-        terminal.draw(|f| view::render(f, &self.app)).unwrap();
+        terminal
+            .draw(|f| {
+                view::render(f, &self.app);
+            })
+            .unwrap();
+        terminal.backend().to_string()
+    }
+
+    /// Draw as the event loop does: what the frame showed goes back to the
+    /// model (the page's end, the nodes table's first row).
+    fn draw(&mut self, w: u16, h: u16) -> String {
+        let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+        let mut drawn = view::Drawn::default();
+        terminal
+            .draw(|f| drawn = view::render(f, &self.app))
+            .unwrap();
+        self.send(Msg::Drawn(drawn));
         terminal.backend().to_string()
     }
 
@@ -223,6 +239,60 @@ fn every_step_pane_after_the_preview() {
     d.select(StepId::Directories);
     d.key(KeyCode::PageDown);
     d.snap("step-directories-scrolled");
+}
+
+/// At 80 columns an event longer than the pane wraps (its end is shown,
+/// not cut), and a terminal below 80x24 says so.
+#[test]
+fn long_events_wrap_and_a_small_terminal_gets_a_notice() {
+    let lab = Lab::new("events");
+    let mut d = Driver::new(lab.filled(), true);
+    d.app.event(format!(
+        "MAIL7 cannot be added: {} END-OF-MESSAGE",
+        "the shared path is not reachable from it ".repeat(2)
+    ));
+    let screen = d.render(80, 24);
+    assert!(screen.contains("END-OF-MESSAGE"), "{screen}");
+    assert!(!screen.contains("make it at least 80x24"), "{screen}");
+    for (w, h) in [(79, 24), (80, 23), (60, 16)] {
+        let screen = d.render(w, h);
+        assert!(
+            screen.contains(&format!("this terminal is {w}x{h}")),
+            "{w}x{h}:\n{screen}"
+        );
+    }
+}
+
+/// A step page scrolls to its last line and stops there: End shows the end,
+/// PgDn past it changes nothing, and one PgUp moves back at once.
+#[test]
+fn step_pages_scroll_to_their_end_and_stop_there() {
+    let lab = Lab::new("scroll-end");
+    let mut d = Driver::new(lab.filled(), true);
+    d.select(StepId::Directories);
+    let top = d.draw(80, 24);
+    d.key(KeyCode::End);
+    let end = d.draw(80, 24);
+    let max = d.app.page.max_scroll;
+    assert!(max > 0, "the page is taller than the pane:\n{top}");
+    assert_eq!(d.app.scroll, max, "End stops at the last row");
+    assert_ne!(top, end);
+    for _ in 0..5 {
+        d.key(KeyCode::PageDown);
+        assert_eq!(d.draw(80, 24), end, "nothing below the end");
+        assert_eq!(d.app.scroll, max);
+    }
+    d.key(KeyCode::PageUp);
+    let up = d.draw(80, 24);
+    assert_ne!(up, end, "one PgUp moves back at once");
+    assert_eq!(d.app.scroll, max.saturating_sub(d.app.page.rows - 2));
+    d.key(KeyCode::Home);
+    assert_eq!(d.draw(80, 24), top);
+    // A larger terminal: the same page ends sooner, and the scroll follows.
+    d.key(KeyCode::End);
+    d.draw(80, 24);
+    d.draw(140, 45);
+    assert!(d.app.scroll <= d.app.page.max_scroll);
 }
 
 #[test]
@@ -355,7 +425,11 @@ fn no_color_means_no_colour() {
     let lab = Lab::new("no-color");
     let d = Driver::new(lab.filled(), false);
     let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
-    terminal.draw(|f| view::render(f, &d.app)).unwrap();
+    terminal
+        .draw(|f| {
+            view::render(f, &d.app);
+        })
+        .unwrap();
     let buffer = terminal.backend().buffer();
     assert!(buffer
         .content()
@@ -363,7 +437,11 @@ fn no_color_means_no_colour() {
         .all(|c| c.fg == ratatui::style::Color::Reset && c.bg == ratatui::style::Color::Reset));
     let d = Driver::new(lab.filled(), true);
     let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
-    terminal.draw(|f| view::render(f, &d.app)).unwrap();
+    terminal
+        .draw(|f| {
+            view::render(f, &d.app);
+        })
+        .unwrap();
     assert!(terminal
         .backend()
         .buffer()
@@ -505,13 +583,22 @@ mod cluster {
         for _ in 0..13 {
             d.key(KeyCode::Down);
         }
-        let screen = d.render(80, 24);
+        let screen = d.draw(80, 24);
         assert!(screen.contains("> MAIL14"), "{screen}");
         assert!(screen.contains("version: 23.0.1 here"), "{screen}");
         assert!(!screen.contains("> MAIL2 "), "{screen}");
+        // The table keeps the rows it shows: one up selects a row already in
+        // view, and the last one stays on screen.
+        d.key(KeyCode::Up);
+        let screen = d.draw(80, 24);
+        assert!(screen.contains("> MAIL13"), "{screen}");
+        assert!(screen.contains("MAIL14"), "{screen}");
+        // End selects the last row again.
+        d.key(KeyCode::End);
+        assert!(d.draw(80, 24).contains("> MAIL14"));
         // Home goes back to the first row, which is shown again.
         d.key(KeyCode::Home);
-        let screen = d.render(80, 24);
+        let screen = d.draw(80, 24);
         assert!(screen.contains("> MAIL1 "), "{screen}");
         // Enter adds the row shown as selected: MAIL1 is the primary, so
         // nothing is added; one down is MAIL2.

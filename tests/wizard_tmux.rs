@@ -152,7 +152,7 @@ fn the_wizard_completed_with_keystrokes_equals_a_headless_run_of_its_plan() {
     t.wait_for("press a to apply", 15);
     t.keys(&["Down", "Down", "Down", "Down"]);
     t.wait_for("Rewrite [Directories]", 5);
-    t.keys(&["NPage", "NPage"]); // the diff is below the fold at 80x24
+    t.keys(&["NPage"]); // the diff is below the fold at 80x24
     t.wait_for("+LockFiles=", 5);
     t.keys(&["a"]);
     t.wait_for("Apply the changes of 4 step(s)?", 5);

@@ -9,6 +9,8 @@
 
 use super::answers::{question, Answers, FieldId};
 use super::nodes::{self, NodeRow};
+use super::page::Extent;
+use super::view::Drawn;
 use crate::clusterlog::{Confirmations, NodeSpec};
 use crate::discovery::survey::NodeReport;
 use crate::discovery::Scope;
@@ -119,6 +121,8 @@ pub enum Msg {
     },
     Key(KeyEvent),
     Resize,
+    /// What the last frame showed (the page's extent, the table's first row).
+    Drawn(Drawn),
     Tick(Instant),
     Preview {
         generation: u64,
@@ -276,6 +280,9 @@ pub struct ClusterState {
     pub typing: String,
     /// The selected row of the nodes table.
     pub row: usize,
+    /// The first row the nodes table showed: it scrolls only when the
+    /// selection leaves what is shown.
+    pub offset: usize,
     /// The shared path (and mounts) whose manifest lock was asked for.
     pub lock_share: Option<String>,
     /// Who else holds the manifest lock (None: this wizard, or not asked yet).
@@ -324,6 +331,8 @@ pub struct App {
     pub focus: Focus,
     pub selected: StepId,
     pub scroll: u16,
+    /// The scrolled page as last drawn (how far it goes, how many rows).
+    pub page: Extent,
     pub preview: PreviewState,
     generation: u64,
     previewed: Option<Answers>,
@@ -390,6 +399,11 @@ impl App {
             focus: Focus::Steps,
             selected: StepId::SharedPath,
             scroll: 0,
+            // Nothing drawn yet: a page of the smallest pane.
+            page: Extent {
+                max_scroll: u16::MAX,
+                rows: 10,
+            },
             preview: PreviewState::Waiting,
             generation: 0,
             previewed: None,
@@ -612,6 +626,18 @@ impl App {
     }
 
     /// The nodes table of steps 6-9.
+    /// The last frame's layout: the scroll stops at the page's end (PgUp
+    /// then moves at once), and the nodes table keeps its first row.
+    fn drawn(&mut self, drawn: Drawn) {
+        if let Some(page) = drawn.page {
+            self.page = page;
+            self.scroll = self.scroll.min(page.max_scroll);
+        }
+        if let Some(offset) = drawn.nodes_offset {
+            self.cluster.offset = offset;
+        }
+    }
+
     pub(crate) fn node_rows(&self) -> Vec<NodeRow> {
         nodes::rows(
             &self.answers,
@@ -871,6 +897,10 @@ impl App {
                 self.key(key)
             }
             Msg::Key(_) | Msg::Resize => Vec::new(),
+            Msg::Drawn(drawn) => {
+                self.drawn(drawn);
+                Vec::new()
+            }
             Msg::Tick(now) => {
                 self.now = now;
                 Vec::new()

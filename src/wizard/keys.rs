@@ -43,6 +43,7 @@ pub enum Action {
     PageUp,
     PageDown,
     Home,
+    End,
     /// Into the selected step's answers (or the nodes table).
     Answer,
     Apply,
@@ -130,6 +131,7 @@ const JOIN_UNSAID: Binding = key(&[K::Char('J')], A::Join, None);
 /// Scrolling, not shown where the line has no room for it.
 const PAGE_DOWN_UNSAID: Binding = key(&[K::PageDown], A::PageDown, None);
 const HOME: Binding = key(&[K::Home], A::Home, None);
+const END: Binding = key(&[K::End], A::End, None);
 
 const STEPS: Keymap = Keymap {
     text: None,
@@ -140,6 +142,7 @@ const STEPS: Keymap = Keymap {
         key(&[K::PageDown], A::PageDown, Some(("PgUp/Dn", "scroll"))),
         PAGE_UP,
         HOME,
+        END,
         APPLY,
         SAVE,
         UNDO,
@@ -161,6 +164,7 @@ const STEPS_DISCOVER: Keymap = Keymap {
         PAGE_DOWN_UNSAID,
         PAGE_UP,
         HOME,
+        END,
         APPLY,
         SAVE,
         UNDO,
@@ -178,6 +182,7 @@ const STEPS_SERVER_IDS: Keymap = Keymap {
         PAGE_DOWN_UNSAID,
         PAGE_UP,
         HOME,
+        END,
         key(
             &[K::Char('r')],
             A::Registered,
@@ -209,6 +214,10 @@ const NODES: Keymap = Keymap {
         key(&[K::Up, K::Char('k')], A::Up, Some(("Up/Down", "node"))),
         BROWSE_DOWN,
         HOME,
+        END,
+        // The selected node's verdicts, below the table.
+        PAGE_DOWN_UNSAID,
+        PAGE_UP,
         key(
             &[K::Enter, K::Char('+')],
             A::AddNode,
@@ -298,6 +307,7 @@ const RUNNING: Keymap = Keymap {
         PAGE_DOWN,
         PAGE_UP,
         HOME,
+        END,
         key(
             &[K::Char('q'), K::Esc],
             A::AskQuit,
@@ -314,6 +324,7 @@ const SUMMARY: Keymap = Keymap {
         PAGE_DOWN,
         PAGE_UP,
         HOME,
+        END,
         key(
             &[K::Enter, K::Esc],
             A::Back,

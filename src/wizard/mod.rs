@@ -6,6 +6,7 @@ pub mod answers;
 pub mod app;
 pub mod keys;
 pub mod nodes;
+pub mod page;
 pub mod plain;
 pub mod runtime;
 mod screens;

@@ -568,9 +568,15 @@ pub(crate) fn run_loop<B: Backend>(
     let panic_after_first_frame =
         crate::test_hooks::is_set(crate::test_hooks::PANIC_AFTER_FIRST_FRAME);
     loop {
+        let mut drawn = view::Drawn::default();
         terminal
-            .draw(|f| view::render(f, app))
+            .draw(|f| drawn = view::render(f, app))
             .map_err(|e| e.to_string())?;
+        // Straight back to the model: a message through the channel would
+        // wake the loop to draw again.
+        for cmd in app.update(Msg::Drawn(drawn)) {
+            exec.run(cmd, tx.clone());
+        }
         if first_frame_only {
             if let Some(t) = crate::output::STARTED.get() {
                 app.first_frame = Some(t.elapsed());

@@ -3,6 +3,7 @@
 //! the finished frame is scrubbed of anything `sanitize` would escape.
 
 use super::app::{App, Screen};
+use super::page::{wrap_hanging, Extent};
 use super::screens;
 use crate::steps::StepId;
 use crate::steps::StepStatus;
@@ -68,7 +69,18 @@ pub(crate) fn safe(s: &str) -> String {
     sanitize(s).into_owned()
 }
 
-pub fn render(f: &mut Frame, app: &App) {
+/// What a frame showed that the model needs back ([`super::app::Msg::Drawn`]):
+/// how far the scrolled page goes, and the first row of the nodes table shown.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Drawn {
+    pub page: Option<Extent>,
+    pub nodes_offset: Option<usize>,
+}
+
+/// Draw the frame; what it returns goes back to the model as
+/// [`super::app::Msg::Drawn`].
+pub fn render(f: &mut Frame, app: &App) -> Drawn {
+    let mut drawn = Drawn::default();
     let t = Theme { color: app.color };
     let area = f.area();
     let events_height = if area.height >= 34 { 9 } else { 5 };
@@ -82,25 +94,13 @@ pub fn render(f: &mut Frame, app: &App) {
     let [list, main] =
         Layout::horizontal([Constraint::Length(24), Constraint::Min(20)]).areas(body);
 
-    let title = format!(
-        " mdcluster  {} -> {}",
-        safe(&app.answers.install_root),
-        if app.answers.shared_path.is_empty() {
-            "(shared path?)".to_string()
-        } else {
-            safe(&app.answers.shared_path)
-        }
-    );
-    f.render_widget(
-        Paragraph::new(Line::from(Span::styled(title, t.bold()))),
-        header,
-    );
+    f.render_widget(Paragraph::new(header_line(app, area, &t)), header);
     render_steps(f, list, app, &t);
     match app.screen {
-        Screen::Summary => screens::run::render_summary(f, main, app, &t),
+        Screen::Summary => screens::run::render_summary(f, main, app, &t, &mut drawn),
         Screen::Resume => screens::resume::render_resume(f, main, app, &t),
         Screen::Join => screens::join::render_join(f, main, app, &t),
-        _ => screens::steps::render_step(f, main, app, &t),
+        _ => screens::steps::render_step(f, main, app, &t, &mut drawn),
     }
     render_events(f, events, app, &t);
     f.render_widget(Paragraph::new(Span::styled(app.key_help(), t.dim())), help);
@@ -110,6 +110,7 @@ pub fn render(f: &mut Frame, app: &App) {
         _ => {}
     }
     scrub(f.buffer_mut());
+    drawn
 }
 
 /// The last line of defence: whatever text a widget above was given, no
@@ -151,19 +152,51 @@ pub(crate) fn heading<'a>(text: &'a str, t: &Theme) -> Line<'a> {
     Line::from(Span::styled(text, t.bold()))
 }
 
+/// The title line, or on a terminal below 80x24 a notice that says so.
+fn header_line(app: &App, area: Rect, t: &Theme) -> Line<'static> {
+    if area.width < 80 || area.height < 24 {
+        return Line::from(Span::styled(
+            format!(
+                " mdcluster  this terminal is {}x{}: make it at least 80x24 to see every screen whole",
+                area.width, area.height
+            ),
+            t.fg(Color::Yellow).add_modifier(Modifier::BOLD),
+        ));
+    }
+    let title = format!(
+        " mdcluster  {} -> {}",
+        safe(&app.answers.install_root),
+        if app.answers.shared_path.is_empty() {
+            "(shared path?)".to_string()
+        } else {
+            safe(&app.answers.shared_path)
+        }
+    );
+    Line::from(Span::styled(title, t.bold()))
+}
+
+/// The latest events, newest at the bottom, each wrapped (not cut) to the
+/// pane's width.
 fn render_events(f: &mut Frame, area: Rect, app: &App, t: &Theme) {
-    let rows = area.height.saturating_sub(2) as usize;
-    let skip = app.events.len().saturating_sub(rows);
-    let lines: Vec<Line> = app
-        .events
-        .iter()
-        .skip(skip)
-        .map(|e| Line::from(safe(e)))
-        .collect();
     let block = Block::default()
         .borders(Borders::ALL)
         .title(Span::styled(" Events ", t.dim()));
-    f.render_widget(Paragraph::new(lines).block(block), area);
+    let inner = block.inner(area);
+    let rows = usize::from(inner.height);
+    let mut lines: Vec<Line> = Vec::new();
+    for e in app.events.iter().rev() {
+        if lines.len() >= rows {
+            break;
+        }
+        // Continuation rows hang, so each event reads as one.
+        let mut wrapped = wrap_hanging(Line::from(safe(e)), inner.width, 2);
+        wrapped.extend(lines);
+        lines = wrapped;
+    }
+    let skip = lines.len().saturating_sub(rows);
+    let lines: Vec<Line> = lines.into_iter().skip(skip).collect();
+    f.render_widget(block, area);
+    f.render_widget(Paragraph::new(lines), inner);
 }
 
 /// A centred rectangle for popups.

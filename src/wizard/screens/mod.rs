@@ -5,6 +5,7 @@
 
 pub(crate) mod confirm;
 pub(crate) mod join;
+pub(crate) mod nodes;
 pub(crate) mod resume;
 pub(crate) mod run;
 pub(crate) mod save;
@@ -108,10 +109,20 @@ impl App {
                 self.selected = StepId::ALL[i + 1];
                 self.scroll = 0;
             }
-            Action::PageDown => self.scroll = self.scroll.saturating_add(8),
-            Action::PageUp => self.scroll = self.scroll.saturating_sub(8),
+            Action::PageDown | Action::PageUp => self.scroll_page(action),
             Action::Home => self.scroll = 0,
+            // Past the end: the next frame stops it at the last row.
+            Action::End => self.scroll = u16::MAX,
             _ => {}
         }
+    }
+
+    /// A page up or down: the rows the page showed, less two kept in view.
+    pub(super) fn scroll_page(&mut self, action: Action) {
+        let by = self.page.rows.saturating_sub(2).max(1);
+        self.scroll = match action {
+            Action::PageDown => self.scroll.saturating_add(by),
+            _ => self.scroll.saturating_sub(by),
+        };
     }
 }

@@ -2,11 +2,12 @@
 
 use crate::wizard::app::{App, Cmd, Focus, Screen};
 use crate::wizard::keys::Action;
-use crate::wizard::view::{heading, safe, Theme};
+use crate::wizard::page::Page;
+use crate::wizard::view::{heading, safe, Drawn, Theme};
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders};
 use ratatui::Frame;
 
 impl App {
@@ -32,7 +33,7 @@ impl App {
     }
 }
 
-pub(crate) fn render_summary(f: &mut Frame, area: Rect, app: &App, t: &Theme) {
+pub(crate) fn render_summary(f: &mut Frame, area: Rect, app: &App, t: &Theme, drawn: &mut Drawn) {
     let mut lines: Vec<Line> = Vec::new();
     match &app.finished {
         Some(fin) => match &fin.result {
@@ -109,11 +110,9 @@ pub(crate) fn render_summary(f: &mut Frame, area: Rect, app: &App, t: &Theme) {
     let block = Block::default()
         .borders(Borders::ALL)
         .title(Span::styled(" Summary ", t.bold()));
-    f.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .wrap(Wrap { trim: false })
-            .scroll((app.scroll, 0)),
-        area,
-    );
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let mut page = Page::default();
+    *page.lines() = lines;
+    drawn.page = Some(page.render(inner, f.buffer_mut(), app.scroll));
 }

@@ -1,9 +1,7 @@
-//! The steps: the list, each step's answers, and step 8's nodes table with
-//! a host typed by hand.
+//! The steps: the list, each step's answers and its page (with step 10's
+//! cluster log as a table). Step 8's nodes table is in [`super::nodes`].
 
 use super::join::join_lines;
-use crate::discovery::survey::NodeReport;
-use crate::discovery::survey::UNSIGNED_ADDRESS;
 use crate::report::preview::edit_diff;
 use crate::report::DiffLine;
 use crate::steps::StepId;
@@ -14,18 +12,16 @@ use crate::wizard::answers::FieldId;
 use crate::wizard::app::PreviewState;
 use crate::wizard::app::{App, Cmd, Confirm, Focus, Screen};
 use crate::wizard::keys::Action;
-use crate::wizard::nodes::Standing;
-use crate::wizard::nodes::Tone;
-use crate::wizard::view::{heading, safe, Theme};
+use crate::wizard::page::Page;
+use crate::wizard::view::{heading, safe, Drawn, Theme};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Gauge, Paragraph, Row, Table, TableState, Wrap};
+use ratatui::widgets::{Block, Borders, Cell, Gauge, Padding, Row, Table};
 use ratatui::Frame;
 
-/// Most characters of an answer, and of a host typed by hand.
+/// Most characters of an answer.
 const ANSWER_MAX: usize = 300;
-const HOST_MAX: usize = 253;
 
 impl App {
     pub(super) fn steps_act(&mut self, action: Action) -> Vec<Cmd> {
@@ -131,146 +127,53 @@ impl App {
             }
         }
     }
-
-    /// The nodes table: move, add a found node to the plan, take one out,
-    /// or type a host to check by hand.
-    pub(super) fn nodes_act(&mut self, action: Action) -> Vec<Cmd> {
-        let rows = self.node_rows();
-        let row = rows.get(self.cluster.row.min(rows.len().saturating_sub(1)));
-        match action {
-            Action::Done => self.focus = Focus::Steps,
-            Action::Up => self.cluster.row = self.cluster.row.saturating_sub(1),
-            Action::Down if self.cluster.row + 1 < rows.len() => self.cluster.row += 1,
-            Action::Home => self.cluster.row = 0,
-            Action::TypeHost => {
-                self.focus = Focus::ManualHost;
-                self.cluster.typing.clear();
-            }
-            Action::AddNode => {
-                let Some(row) = row else { return Vec::new() };
-                match &row.standing {
-                    Standing::Addable => {
-                        let address = row
-                            .report
-                            .as_ref()
-                            .map(NodeReport::plan_address)
-                            .unwrap_or_default();
-                        match self.answers.add_secondary(&row.name, &address) {
-                            Ok(()) => self.event(format!(
-                                "{} added to the plan; press a to apply (it gets a server ID)",
-                                row.name
-                            )),
-                            Err(e) => self.event(format!("cannot add {}: {e}", row.name)),
-                        }
-                        return self.refresh_preview();
-                    }
-                    Standing::CannotJoin(why) => {
-                        self.event(format!("{} cannot be added: {why}", row.name));
-                    }
-                    _ => self.event(format!("{}: {}", row.name, row.standing.text())),
-                }
-            }
-            Action::TakeOutNode => {
-                let Some(row) = row else { return Vec::new() };
-                let member = matches!(
-                    row.standing,
-                    Standing::Registered | Standing::AwaitingRegistration | Standing::Primary
-                );
-                if member {
-                    self.event(format!(
-                        "{} is in the cluster; remove it with `mdcluster node remove --plan FILE {}` (its server ID is retired)",
-                        row.name, row.name
-                    ));
-                } else if self.answers.remove_secondary(&row.name) {
-                    self.event(format!("{} taken out of the plan", row.name));
-                    return self.refresh_preview();
-                }
-            }
-            _ => {}
-        }
-        Vec::new()
-    }
-
-    /// Typing a host to check by hand.
-    pub(super) fn manual_act(&mut self, action: Action) -> Vec<Cmd> {
-        match action {
-            Action::Back => self.focus = Focus::Nodes,
-            Action::CheckHost => {
-                let host = self.cluster.typing.trim().to_string();
-                match crate::plan::check_address(&host) {
-                    Ok(()) => {
-                        if !self.cluster.manual.contains(&host) {
-                            self.cluster.manual.push(host.clone());
-                        }
-                        self.event(format!("checking {host}"));
-                        self.focus = Focus::Nodes;
-                    }
-                    Err(why) => self.event(format!("{host}: the host {why}")),
-                }
-            }
-            Action::Erase => {
-                self.cluster.typing.pop();
-            }
-            _ => {}
-        }
-        Vec::new()
-    }
-
-    pub(super) fn manual_type(&mut self, c: char) {
-        if self.cluster.typing.len() < HOST_MAX {
-            self.cluster.typing.push(c);
-        }
-    }
 }
 
-pub(crate) fn render_step(f: &mut Frame, area: Rect, app: &App, t: &Theme) {
+pub(crate) fn render_step(f: &mut Frame, area: Rect, app: &App, t: &Theme, drawn: &mut Drawn) {
     let choosing = matches!(app.focus, Focus::Nodes | Focus::ManualHost);
     if app.selected == StepId::Discover && choosing && app.screen == Screen::Steps {
-        return render_choosing_nodes(f, area, app, t);
+        return super::nodes::render_choosing_nodes(f, area, app, t, drawn);
     }
     let step = app.selected;
     let state = app.step_state(step);
-    let mut lines: Vec<Line> = Vec::new();
-    lines.push(Line::from(Span::styled(step.purpose(), Style::default())));
-    lines.push(Line::from(Span::styled(
+    let mut page = Page::default();
+    page.push(Span::styled(step.purpose(), Style::default()));
+    page.push(Span::styled(
         format!("MDaemon manual step {}", step.manual_steps()),
         t.dim(),
-    )));
+    ));
 
     if let PreviewState::Failed(problem) = &app.preview {
         if app.failed_step() == Some(step) {
-            lines.push(Line::default());
-            lines.push(Line::from(Span::styled(
+            page.push(Line::default());
+            page.push(Span::styled(
                 "Cannot prepare the steps",
                 t.fg(Color::Red).add_modifier(Modifier::BOLD),
-            )));
+            ));
             for l in problem.to_string().lines() {
-                lines.push(Line::from(Span::styled(safe(l), t.fg(Color::Red))));
+                page.push(Span::styled(safe(l), t.fg(Color::Red)));
             }
         }
     }
 
-    question_lines(&mut lines, app, t, step);
+    question_lines(page.lines(), app, t, step);
 
     if (6..=9).contains(&step.number()) {
-        cluster_lines(&mut lines, app, t, area.width.saturating_sub(2));
+        cluster_lines(&mut page, app, t, area.width.saturating_sub(2));
     }
     if step == StepId::ClusterLog {
-        log_lines(&mut lines, app, t);
+        log_lines(&mut page, app, t);
     }
 
     match &app.preview {
         PreviewState::Ready(p) => {
             if let Some(sp) = p.steps.iter().find(|s| s.step == step) {
-                step_lines(&mut lines, sp, p, &app.profile, t);
+                step_lines(page.lines(), sp, p, &app.profile, t);
             }
         }
         PreviewState::Computing => {
-            lines.push(Line::default());
-            lines.push(Line::from(Span::styled(
-                "Preparing the preview...",
-                t.dim(),
-            )));
+            page.push(Line::default());
+            page.push(Span::styled("Preparing the preview...", t.dim()));
         }
         _ => {}
     }
@@ -287,13 +190,9 @@ pub(crate) fn render_step(f: &mut Frame, area: Rect, app: &App, t: &Theme) {
         }
         _ => (area, None),
     };
-    f.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .wrap(Wrap { trim: false })
-            .scroll((app.scroll, 0)),
-        content,
-    );
+    let inner = block.inner(content);
+    f.render_widget(block, content);
+    drawn.page = Some(page.render(inner, f.buffer_mut(), app.scroll));
     if let (Some(g), Some(p)) = (gauge, &app.progress) {
         f.render_widget(progress_gauge(app, p, t), g);
     }
@@ -380,12 +279,12 @@ pub(crate) fn until(ms: i64) -> String {
 
 /// Steps 6-9: the join code, the nodes table (step 8) and the registration
 /// (step 9). Names, reasons and rule details come from the network: sanitized.
-pub(crate) fn cluster_lines(lines: &mut Vec<Line>, app: &App, t: &Theme, width: u16) {
+pub(crate) fn cluster_lines(page: &mut Page<'_>, app: &App, t: &Theme, width: u16) {
     let c = &app.cluster;
     let step = app.selected;
     if let Some(h) = &c.lock_held_by {
-        lines.push(Line::default());
-        lines.push(Line::from(Span::styled(
+        page.push(Line::default());
+        page.push(Line::from(Span::styled(
             format!(
                 "Another mdcluster is working on this cluster: {}. Let it finish first.",
                 safe(h)
@@ -395,86 +294,95 @@ pub(crate) fn cluster_lines(lines: &mut Vec<Line>, app: &App, t: &Theme, width: 
     }
     // Step 8 is about the table; the others about what to run on a secondary.
     if step == StepId::Discover {
-        nodes_table(lines, app, t, width);
+        super::nodes::nodes_table(page, app, t, width);
     }
-    join_lines(lines, app, t);
+    join_lines(page.lines(), app, t);
     if step == StepId::ServerIds {
-        registration_lines(lines, app, t);
+        registration_lines(page.lines(), app, t);
     }
 }
 
 /// Step 10: the cluster log as followed, a row per node, what is missing,
 /// warnings, and the latest lines. Everything from the log is sanitized.
-pub(crate) fn log_lines(lines: &mut Vec<Line>, app: &App, t: &Theme) {
-    lines.push(Line::default());
-    lines.push(heading("Cluster log", t));
+pub(crate) fn log_lines(page: &mut Page<'_>, app: &App, t: &Theme) {
+    page.push(Line::default());
+    page.push(heading("Cluster log", t));
     let Some(c) = &app.log.confirmations else {
-        lines.push(Line::from(Span::styled(
+        page.push(Span::styled(
             " Followed once a secondary is registered (steps 6-9).",
             t.dim(),
-        )));
+        ));
         return;
     };
-    lines.push(Line::from(format!(" {}", safe(&app.log.found))));
-    lines.push(Line::from(Span::styled(
-        format!(
-            "   {:<15} {:<10} {:<12} {}",
-            "NODE", "CONNECTED", "REPLICATING", "WARNINGS"
-        ),
-        t.dim(),
-    )));
+    page.push(format!(" {}", safe(&app.log.found)));
     let mark = |ok: Option<bool>| match ok {
-        Some(true) => ("yes", Color::Green),
-        Some(false) => ("no", Color::Red),
-        None => ("-", Color::Yellow),
+        Some(true) => Span::styled("yes", t.fg(Color::Green)),
+        Some(false) => Span::styled("no", t.fg(Color::Red)),
+        None => Span::styled("-", t.fg(Color::Yellow)),
     };
-    for (n, log) in &c.nodes {
-        let name: String = safe(&n.name).chars().take(15).collect();
-        if n.primary {
-            lines.push(Line::from(format!(
-                "   {name:<15} (the primary: it writes this log)"
-            )));
-            continue;
-        }
-        let (conn, cc) = mark(log.connection.as_ref().map(|(ok, _)| *ok));
-        let (repl, rc) = mark(log.replication.as_ref().map(|(ok, _)| *ok));
-        let warnings: Vec<&str> = [
-            log.clock.as_ref().map(|_| "clock"),
-            log.time_zone.as_ref().map(|_| "time zone"),
-        ]
-        .into_iter()
-        .flatten()
+    let rows: Vec<Row> = c
+        .nodes
+        .iter()
+        .map(|(n, log)| {
+            let name = Cell::from(safe(&n.name));
+            if n.primary {
+                // It writes this log and is where replication starts.
+                return Row::new(vec![
+                    name,
+                    Cell::from(Span::styled("primary", t.dim())),
+                    Cell::from(Span::styled("(the source)", t.dim())),
+                ]);
+            }
+            let warnings: Vec<&str> = [
+                log.clock.as_ref().map(|_| "clock"),
+                log.time_zone.as_ref().map(|_| "time zone"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            Row::new(vec![
+                name,
+                Cell::from(mark(log.connection.as_ref().map(|(ok, _)| *ok))),
+                Cell::from(mark(log.replication.as_ref().map(|(ok, _)| *ok))),
+                Cell::from(Span::styled(warnings.join(", "), t.fg(Color::Yellow))),
+            ])
+        })
         .collect();
-        lines.push(Line::from(vec![
-            Span::raw(format!("   {name:<15} ")),
-            Span::styled(format!("{conn:<10} "), t.fg(cc)),
-            Span::styled(format!("{repl:<12} "), t.fg(rc)),
-            Span::styled(warnings.join(", "), t.fg(Color::Yellow)),
-        ]));
-    }
+    let header = Row::new(["NODE", "CONNECTED", "REPLICATING", "WARNINGS"]).style(t.dim());
+    let widths = [
+        Constraint::Length(15),
+        Constraint::Length(10),
+        Constraint::Length(12),
+        Constraint::Min(8),
+    ];
+    let height = u16::try_from(rows.len() + 1).unwrap_or(u16::MAX);
+    let table = Table::new(rows, widths)
+        .header(header)
+        .block(Block::default().padding(Padding::left(3)));
+    page.table(table, height);
     if app.log_confirmed() {
-        lines.push(Line::from(Span::styled(
+        page.push(Line::from(Span::styled(
             " The cluster log confirms every node: connected and replicating.",
             t.fg(Color::Green).add_modifier(Modifier::BOLD),
         )));
     } else {
         for m in c.missing() {
-            lines.push(Line::from(Span::styled(
+            page.push(Line::from(Span::styled(
                 format!(" waiting: {}", safe(&m)),
                 t.fg(Color::Yellow),
             )));
         }
     }
     for w in c.warnings() {
-        lines.push(Line::from(Span::styled(
+        page.push(Line::from(Span::styled(
             format!(" warning: {}", safe(&w)),
             t.fg(Color::Yellow),
         )));
     }
     if !app.log.recent.is_empty() {
-        lines.push(Line::from(Span::styled(" Latest lines:", t.dim())));
+        page.push(Line::from(Span::styled(" Latest lines:", t.dim())));
         for l in &app.log.recent {
-            lines.push(Line::from(Span::styled(format!("   {}", safe(l)), t.dim())));
+            page.push(Line::from(Span::styled(format!("   {}", safe(l)), t.dim())));
         }
     }
 }
@@ -499,228 +407,6 @@ pub(crate) fn registration_lines(lines: &mut Vec<Line>, app: &App, t: &Theme) {
         " Press r once they are registered; mdcluster records it in the cluster manifest.",
         t.fg(Color::Yellow),
     )));
-}
-
-/// Step 8 while nodes are chosen: the nodes as a table that keeps the
-/// selected row in view however many there are, and below it the selected
-/// node's verdicts, so both fit on the smallest terminal (80x24).
-fn render_choosing_nodes(f: &mut Frame, area: Rect, app: &App, t: &Theme) {
-    let step = app.selected;
-    let state = app.step_state(step);
-    let title = Line::from(vec![
-        Span::styled(format!(" {}. {} ", step.number(), step.title()), t.bold()),
-        Span::styled(format!("[{}] ", state.label()), t.state(state)),
-    ]);
-    let block = Block::default().borders(Borders::ALL).title(title);
-    let inner = block.inner(area);
-    f.render_widget(block, area);
-    let rows = app.node_rows();
-    // Header and rows, at most half the page: the verdicts need the rest.
-    let wanted = rows.len() as u16 + 1;
-    let height = wanted.min((inner.height / 2).max(2));
-    let [top, rest] =
-        Layout::vertical([Constraint::Length(height), Constraint::Min(1)]).areas(inner);
-    let wide = inner.width >= 78;
-    let id_header = Cell::from(Line::from("ID").right_aligned());
-    let header = if wide {
-        Row::new(vec![
-            Cell::from("NAME"),
-            Cell::from("ADDRESS"),
-            id_header,
-            Cell::from("STANDING"),
-        ])
-    } else {
-        Row::new(vec![Cell::from("NAME"), Cell::from("ADDRESS"), id_header])
-    };
-    let body = rows.iter().map(|r| {
-        let id = r
-            .server_id
-            .map(|n| n.to_string())
-            .unwrap_or_else(|| "-".into());
-        let mut cells = vec![
-            Cell::from(safe(&r.name)),
-            Cell::from(safe(&r.addresses)),
-            Cell::from(Line::from(id).right_aligned()),
-        ];
-        if wide {
-            cells.push(Cell::from(Span::styled(
-                safe(&r.standing.text()),
-                tone(r.standing.tone(), t),
-            )));
-        }
-        Row::new(cells)
-    });
-    let widths = if wide {
-        vec![
-            Constraint::Length(15),
-            Constraint::Length(22),
-            Constraint::Length(5),
-            Constraint::Min(10),
-        ]
-    } else {
-        vec![
-            Constraint::Length(15),
-            Constraint::Length(16),
-            Constraint::Length(5),
-        ]
-    };
-    let table = Table::new(body, widths)
-        .header(header.style(t.dim()))
-        .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED))
-        .highlight_symbol("> ");
-    let selected = app.cluster.row.min(rows.len().saturating_sub(1));
-    let mut table_state =
-        TableState::default().with_selected((!rows.is_empty()).then_some(selected));
-    f.render_stateful_widget(table, top, &mut table_state);
-
-    let mut lines: Vec<Line> = Vec::new();
-    if let Some(h) = &app.cluster.lock_held_by {
-        lines.push(Line::from(Span::styled(
-            format!(
-                "Another mdcluster is working on this cluster: {}. Let it finish first.",
-                safe(h)
-            ),
-            t.fg(Color::Red).add_modifier(Modifier::BOLD),
-        )));
-    }
-    if let (false, Some(r)) = (wide, rows.get(selected)) {
-        // The narrow table has no room for the standing: said here.
-        lines.push(Line::from(vec![
-            Span::raw(format!(" {}: ", safe(&r.name))),
-            Span::styled(safe(&r.standing.text()), tone(r.standing.tone(), t)),
-        ]));
-    }
-    node_details(&mut lines, app, t);
-    join_lines(&mut lines, app, t);
-    f.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .scroll((app.scroll, 0)),
-        rest,
-    );
-}
-
-fn tone(tone: Tone, t: &Theme) -> Style {
-    match tone {
-        Tone::Good => t.fg(Color::Green),
-        Tone::Waiting => t.fg(Color::Yellow),
-        Tone::Bad => t.fg(Color::Red),
-    }
-}
-
-/// The nodes table. Wide panes get one line per node; narrow ones put the
-/// standing on a second line.
-pub(crate) fn nodes_table(lines: &mut Vec<Line>, app: &App, t: &Theme, width: u16) {
-    let c = &app.cluster;
-    let rows = app.node_rows();
-    let focused =
-        matches!(app.focus, Focus::Nodes | Focus::ManualHost) && app.screen == Screen::Steps;
-    let wide = width >= 80;
-    lines.push(Line::default());
-    lines.push(heading("Nodes", t));
-    let head = if wide {
-        format!(
-            "   {:<15} {:<22} {:>5}  {}",
-            "NAME", "ADDRESS", "ID", "STANDING"
-        )
-    } else {
-        format!("   {:<15} {:<16} {:>5}", "NAME", "ADDRESS", "ID")
-    };
-    lines.push(Line::from(Span::styled(head, t.dim())));
-    for (i, r) in rows.iter().enumerate() {
-        let selected = focused && i == c.row.min(rows.len().saturating_sub(1));
-        let colour = tone(r.standing.tone(), t);
-        let id = r
-            .server_id
-            .map(|n| n.to_string())
-            .unwrap_or_else(|| "-".into());
-        let name: String = safe(&r.name).chars().take(15).collect();
-        let marker = if selected { " > " } else { "   " };
-        let reversed = |l: Line<'static>| {
-            if selected {
-                l.style(Style::default().add_modifier(Modifier::REVERSED))
-            } else {
-                l
-            }
-        };
-        if wide {
-            let addresses: String = safe(&r.addresses).chars().take(22).collect();
-            lines.push(reversed(Line::from(vec![
-                Span::raw(marker),
-                Span::raw(format!("{name:<15} {addresses:<22} {id:>5}  ")),
-                Span::styled(safe(&r.standing.text()), colour),
-            ])));
-        } else {
-            let addresses: String = safe(&r.addresses).chars().take(16).collect();
-            lines.push(reversed(Line::from(vec![
-                Span::raw(marker),
-                Span::raw(format!("{name:<15} {addresses:<16} {id:>5}")),
-            ])));
-            lines.push(Line::from(Span::styled(
-                format!("     {}", safe(&r.standing.text())),
-                colour,
-            )));
-        }
-    }
-    node_details(lines, app, t);
-}
-
-/// Below the nodes table: why nothing was found, the host being typed, and
-/// the selected node's verdicts, rule by rule.
-fn node_details(lines: &mut Vec<Line>, app: &App, t: &Theme) {
-    let c = &app.cluster;
-    let rows = app.node_rows();
-    let focused =
-        matches!(app.focus, Focus::Nodes | Focus::ManualHost) && app.screen == Screen::Steps;
-    if !c.why_nothing.is_empty() {
-        lines.push(Line::from(Span::styled(
-            format!(" {}", safe(&c.why_nothing)),
-            t.fg(Color::Yellow),
-        )));
-    }
-    if app.focus == Focus::ManualHost {
-        lines.push(Line::from(vec![
-            Span::styled(" Host (NetBIOS name, IP or DNS name): ", t.bold()),
-            Span::raw(format!("{}█", safe(&c.typing))),
-        ]));
-    } else if !focused {
-        lines.push(Line::from(Span::styled(
-            " Enter: choose nodes (add one that was found, or enter a host by hand)",
-            t.dim(),
-        )));
-    }
-    // The selected node's verdicts: what it announced, rule by rule.
-    let selected = rows.get(c.row.min(rows.len().saturating_sub(1)));
-    if let (true, Some(report)) = (focused, selected.and_then(|r| r.report.as_ref())) {
-        lines.push(Line::default());
-        lines.push(heading("Cluster rules", t));
-        if let Some(why) = &report.untrusted {
-            lines.push(Line::from(Span::styled(
-                format!(" not trusted: {}", safe(why)),
-                t.fg(Color::Red),
-            )));
-        }
-        for ip in &report.unsigned_addresses {
-            lines.push(Line::from(Span::styled(
-                format!(" ignored {ip}: {UNSIGNED_ADDRESS}"),
-                t.fg(Color::Yellow),
-            )));
-        }
-        for v in &report.rules {
-            use crate::cluster::rules::Level;
-            let (mark, style) = match v.level {
-                Level::Pass => ("ok  ", t.fg(Color::Green)),
-                Level::Warn => ("warn", t.fg(Color::Yellow)),
-                Level::Ignored => ("ign ", t.fg(Color::Yellow)),
-                Level::Fail => ("FAIL", t.fg(Color::Red).add_modifier(Modifier::BOLD)),
-                Level::Unknown => ("??  ", t.fg(Color::Red)),
-            };
-            lines.push(Line::from(vec![
-                Span::styled(format!(" {mark} "), style),
-                Span::raw(format!("{}: {}", v.rule, safe(&v.detail))),
-            ]));
-        }
-    }
 }
 
 pub(crate) fn step_lines(

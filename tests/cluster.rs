@@ -182,6 +182,39 @@ fn without_the_right_code_a_node_is_untrusted_and_cannot_be_added() {
     assert!(!lab.share.join("mdcluster/cluster.toml").exists());
 }
 
+/// A secondary of the plan that never announces: the preview says what to
+/// run there as it is typed (the share named, the code asked for, never a
+/// placeholder and never a code in the note).
+#[test]
+fn a_node_that_never_announced_is_told_the_real_join_command() {
+    let lab = Lab::new();
+    let code = mdcluster()
+        .args(["code", "--root"])
+        .arg(&lab.install)
+        .args(["--share", UNC, "--share-local"])
+        .arg(&lab.share)
+        .output()
+        .unwrap();
+    assert!(code.status.success(), "{code:?}");
+    let code = String::from_utf8_lossy(&code.stdout).trim().to_string();
+    add_secondary_to_plan(&lab, "WC-GHOST", "");
+    let out = lab
+        .apply()
+        .args(["--loopback", "--discovery-timeout", "1", "--dry-run"])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want = format!("run `mdcluster join --share '{UNC}'` on it");
+    assert!(text.contains(&want), "{want}\n{text}");
+    assert!(text.contains("mdcluster code --show"), "{text}");
+    assert!(!text.contains("--code"), "{text}");
+    assert!(!text.contains(&code), "the code is in a note:\n{text}");
+}
+
 /// Publish an announcement from this test process, as anyone on the LAN could.
 struct Published {
     daemon: mdns_sd::ServiceDaemon,

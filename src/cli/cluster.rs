@@ -157,13 +157,11 @@ pub fn code(profile: &Profile, a: &CodeArgs) -> Result<Exit, Problem> {
             crate::text::clock_utc(until)
         );
     }
-    let share = at
-        .share_win
-        .map(|s| format!(" --share '{s}'"))
-        .unwrap_or_default();
+    let share = at.share_win.map(|s| s.to_string());
     say_err!(
-        "Valid for {} minutes. On each secondary run (it asks for the code; in a script give it with --code-file FILE or --code-stdin):\n  mdcluster join{share}\nThe code stays on the machines where you type it; only signatures made with it cross the network.",
+        "Valid for {} minutes. On each secondary run (it asks for the code; in a script give it with --code-file FILE or --code-stdin):\n  {}\nThe code stays on the machines where you type it; only signatures made with it cross the network.",
         pairing::CODE_LIFETIME_SECS / 60,
+        pairing::join_command(share.as_deref()),
     );
     let _ = expires;
     Ok(Exit::Success)
@@ -450,15 +448,16 @@ fn ask_code() -> Result<JoinCode, Problem> {
         )
         .fix("the primary's wizard (step 8) or `mdcluster code` shows it"));
     }
-    let typed = inquire::Text::new("Join code (from the primary's wizard or `mdcluster code`):")
-        .with_validator(|s: &str| {
-            Ok(match JoinCode::parse(s) {
-                Ok(_) => inquire::validator::Validation::Valid,
-                Err(p) => inquire::validator::Validation::Invalid(p.what.into()),
+    let typed =
+        inquire::Text::new("Join code (from the primary's wizard or `mdcluster code --show`):")
+            .with_validator(|s: &str| {
+                Ok(match JoinCode::parse(s) {
+                    Ok(_) => inquire::validator::Validation::Valid,
+                    Err(p) => inquire::validator::Validation::Invalid(p.what.into()),
+                })
             })
-        })
-        .prompt()
-        .map_err(|e| Problem::usage(format!("no join code: {e}")))?;
+            .prompt()
+            .map_err(|e| Problem::usage(format!("no join code: {e}")))?;
     JoinCode::parse(&typed)
 }
 

@@ -131,6 +131,17 @@ pub fn code_to_show(state_dir: &Path) -> Result<(JoinCode, i64), Problem> {
     }
 }
 
+/// What to run on a secondary, ready to copy: `join` asks for the code
+/// (which `mdcluster code --show` prints on the primary), so the code never
+/// lands in a note, a log or the process list. A quote in the share is
+/// doubled, as PowerShell and cmd's quoting both read it.
+pub(crate) fn join_command(share: Option<&str>) -> String {
+    match share {
+        Some(s) => format!("mdcluster join --share '{}'", s.replace('\'', "''")),
+        None => "mdcluster join".into(),
+    }
+}
+
 /// A signed announcement: a node's facts and when they were signed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Announcement {
@@ -443,6 +454,15 @@ mod tests {
 
     fn round_trip(a: &Announcement) -> Result<Announcement, Untrusted> {
         Announcement::from_txt(&a.to_txt().into_iter().collect())
+    }
+
+    #[test]
+    fn the_join_command_names_the_share_and_never_a_code() {
+        assert_eq!(
+            join_command(Some(r"\\fs\mail's share")),
+            r"mdcluster join --share '\\fs\mail''s share'"
+        );
+        assert_eq!(join_command(None), "mdcluster join");
     }
 
     #[test]

@@ -424,13 +424,13 @@ pub(crate) fn explain_nothing(
     }
     if seen == 0 {
         return format!(
-            "nothing answered within {} s on {}: is `mdcluster join --code …` running on the secondary, on the same LAN (mDNS does not cross routers)?",
+            "nothing answered within {} s on {}: is `mdcluster join` running on the secondary, on the same LAN (mDNS does not cross routers)?",
             waited.as_secs(),
             scope.describe()
         );
     }
     if trusted == 0 {
-        return format!("{seen} node(s) answered, but none with a valid signature: start `mdcluster join` there with this primary's current join code");
+        return format!("{seen} node(s) answered, but none with a valid signature: start `mdcluster join` there with this primary's join code (`mdcluster code --show` prints it)");
     }
     String::new()
 }

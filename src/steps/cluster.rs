@@ -122,8 +122,9 @@ pub(super) fn prepare(ctx: &Context, step: StepId) -> Result<StepPlan, Problem> 
     for node in &todo {
         match report(ctx, &node.name) {
             None => waiting.push(format!(
-                "{} has not announced itself: run `mdcluster join --code …` on it",
-                node.name
+                "{} has not announced itself: run `{}` on it (it asks for the join code, which `mdcluster code --show` prints here)",
+                node.name,
+                crate::cluster::pairing::join_command(Some(&ctx.plan.shared.path.to_string()))
             )),
             Some(r) if !r.trusted => {
                 let why = r.untrusted.clone().unwrap_or_default();
@@ -131,7 +132,7 @@ pub(super) fn prepare(ctx: &Context, step: StepId) -> Result<StepPlan, Problem> 
                     sp.checks.push(Check::fail(
                         &format!("{}: trusted", node.name),
                         format!("it answers but cannot be trusted: {why}"),
-                        "start `mdcluster join` there with this primary's current join code (`mdcluster code`)",
+                        "start `mdcluster join` there again with this primary's join code (`mdcluster code --show` prints it)",
                     ));
                 } else {
                     waiting.push(format!("{} is not trusted yet", node.name));

@@ -154,6 +154,22 @@ pub fn needs_escape(ch: char) -> bool {
         )
 }
 
+/// A command-line argument as the administrator pastes it into a Windows
+/// shell: bare when it has nothing a shell reads, in double quotes where
+/// cmd and PowerShell both take them literally (no `$`, backtick, `%` or
+/// `"`), else in PowerShell's single quotes with `'` doubled.
+pub(crate) fn shell_arg(arg: &str) -> String {
+    let bare =
+        |c: char| c.is_ascii_alphanumeric() || matches!(c, '\\' | '.' | '_' | ':' | '-' | '/');
+    if !arg.is_empty() && arg.chars().all(bare) {
+        arg.to_string()
+    } else if !arg.contains(['$', '`', '%', '"']) {
+        format!("\"{arg}\"")
+    } else {
+        format!("'{}'", arg.replace('\'', "''"))
+    }
+}
+
 /// A time in Unix milliseconds as a clock time in UTC (`14:05 UTC`), for
 /// "valid until"; `?` when it is out of range.
 pub(crate) fn clock_utc(ms: i64) -> String {
@@ -177,6 +193,17 @@ pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shell_argument_pastes_into_cmd_and_powershell() {
+        assert_eq!(shell_arg(r"\\fs\mdaemon"), r"\\fs\mdaemon");
+        assert_eq!(shell_arg(r"\\fs\mail share"), r#""\\fs\mail share""#);
+        assert_eq!(shell_arg("O'Brien here"), r#""O'Brien here""#);
+        // What cmd or PowerShell would expand inside double quotes.
+        assert_eq!(shell_arg(r"\\fs\mail$"), r"'\\fs\mail$'");
+        assert_eq!(shell_arg("it's 100%"), "'it''s 100%'");
+        assert_eq!(shell_arg(""), r#""""#);
+    }
 
     #[test]
     fn sizes() {

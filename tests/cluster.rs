@@ -208,7 +208,7 @@ fn a_node_that_never_announced_is_told_the_real_join_command() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let want = format!("run `mdcluster join --share '{UNC}'` on it");
+    let want = format!("run `mdcluster join --share {UNC}` on it");
     assert!(text.contains(&want), "{want}\n{text}");
     assert!(text.contains("mdcluster code --show"), "{text}");
     assert!(!text.contains("--code"), "{text}");

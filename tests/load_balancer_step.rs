@@ -406,6 +406,98 @@ fn a_foreign_file_at_the_target_is_refused_before_any_change() {
     assert!(detail.contains("blocked"), "{detail}");
 }
 
+/// A failed balancer step blocks nothing else: without consent the run is
+/// refused and says what could run; with `--skip-blocked` the moves and the
+/// rewrite run, step 11 is left out and said to be, and once its cause is
+/// gone a rerun writes it.
+#[test]
+fn a_failed_balancer_step_leaves_out_only_itself_with_consent() {
+    let out_holder = tempfile::tempdir().unwrap();
+    let out = out_holder.path().join("etc-nginx");
+    std::fs::create_dir_all(&out).unwrap();
+    let theirs = out.join("mdcluster-stream.conf");
+    std::fs::write(&theirs, "stream { }\n").unwrap();
+    let lab = cluster_lab(&["MAIL2"], &lb_table("nginx", Some(&out), ""));
+    let before = lab.hash();
+
+    let refused = lab.apply().arg("--yes").output().unwrap();
+    assert_eq!(refused.status.code(), Some(3), "{refused:?}");
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("--skip-blocked")
+            && err.contains("lockfiles, pem, mail-store, directories")
+            && err.contains("leaving out load-balancer (its check failed)"),
+        "{err}"
+    );
+    assert_eq!(lab.hash(), before, "a refused run changed something");
+
+    let run = lab
+        .apply()
+        .args(["--yes", "--skip-blocked"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(0), "{run:?}");
+    assert!(
+        text.contains("Left out: step 11 (load-balancer): its check failed"),
+        "{text}"
+    );
+    assert_eq!(status_of(&lab, "mail-store").0, "done");
+    assert_eq!(status_of(&lab, "directories").0, "done");
+    assert_eq!(status_of(&lab, "load-balancer").0, "pending");
+    assert_eq!(std::fs::read_to_string(&theirs).unwrap(), "stream { }\n");
+
+    std::fs::remove_file(&theirs).unwrap();
+    let (code, events, text) = apply_json(&lab, &[]);
+    assert_eq!(code, Some(0), "{text}");
+    let finished = events.last().unwrap();
+    assert_eq!(
+        finished["changed"],
+        serde_json::json!(["load-balancer"]),
+        "{text}"
+    );
+    assert_eq!(finished["left_out"], serde_json::json!([]));
+    assert!(theirs.exists(), "step 11 wrote its files in the rerun");
+}
+
+/// A failed move leaves out every move and the rewrite of MDaemon.ini with
+/// it (moved data without the rewrite would leave MDaemon in folders that
+/// are gone), while the balancer, which needs none of them, is written.
+#[test]
+fn a_failed_move_leaves_out_all_moves_and_the_rewrite_but_not_the_balancer() {
+    let lab = cluster_lab(&["MAIL2"], &lb_table("nginx", None, ""));
+    std::fs::create_dir_all(lab.share.join("Users/LockFiles")).unwrap();
+    std::fs::write(lab.share.join("Users/LockFiles/foreign.lck"), b"theirs").unwrap();
+    let ini = lab.ini_bytes();
+    let store = tree_map(&lab.install.join("Users"), false);
+    let (code, events, text) = apply_json(&lab, &["--skip-blocked"]);
+    assert_eq!(code, Some(0), "{text}");
+    let finished = events.last().unwrap();
+    assert_eq!(
+        finished["changed"],
+        serde_json::json!(["load-balancer"]),
+        "{text}"
+    );
+    let by = |step: &str| serde_json::json!({"step": step, "waits_for": "lockfiles"});
+    assert_eq!(
+        finished["left_out"],
+        serde_json::json!([
+            by("lockfiles"),
+            by("pem"),
+            by("mail-store"),
+            by("directories")
+        ]),
+        "{text}"
+    );
+    assert_eq!(lab.ini_bytes(), ini, "MDaemon.ini unchanged");
+    assert_eq!(
+        tree_map(&lab.install.join("Users"), false),
+        store,
+        "the store stays"
+    );
+    assert!(default_dir(&lab, "nginx").exists());
+}
+
 /// A balancer whose own check refuses the files: a failed check, nothing
 /// written. (A stand-in haproxy on PATH, so the refusal does not depend on a
 /// broken generator.)

@@ -173,7 +173,7 @@ impl Driver {
         terminal
             .draw(|f| drawn = view::render(f, &self.app))
             .unwrap();
-        self.send(Msg::Drawn(drawn));
+        self.app.drawn(drawn);
         terminal.backend().to_string()
     }
 
@@ -253,46 +253,87 @@ fn long_events_wrap_and_a_small_terminal_gets_a_notice() {
     ));
     let screen = d.render(80, 24);
     assert!(screen.contains("END-OF-MESSAGE"), "{screen}");
-    assert!(!screen.contains("make it at least 80x24"), "{screen}");
-    for (w, h) in [(79, 24), (80, 23), (60, 16)] {
+    assert!(!screen.contains("needs 80x24"), "{screen}");
+    for (w, h) in [(79, 24), (80, 23), (60, 16), (50, 12)] {
         let screen = d.render(w, h);
+        // Whole on the title line, down to 50 columns.
         assert!(
-            screen.contains(&format!("this terminal is {w}x{h}")),
+            screen.contains(&format!(" mdcluster needs 80x24; this terminal is {w}x{h}")),
             "{w}x{h}:\n{screen}"
         );
     }
 }
 
-/// A step page scrolls to its last line and stops there: End shows the end,
-/// PgDn past it changes nothing, and one PgUp moves back at once.
+/// The step pane's rows (between its borders), from a rendered screen.
+fn pane_rows(screen: &str) -> Vec<String> {
+    screen
+        .lines()
+        .filter_map(|l| l.split_once("││").map(|(_, rest)| rest))
+        .map(|rest| {
+            rest.trim_end_matches(['"', ' '])
+                .trim_end_matches('│')
+                .trim_end()
+                .to_string()
+        })
+        .collect()
+}
+
+/// A step page scrolls to its last line and stops there: End puts the
+/// page's last line on the pane's last row, PgDn past it changes nothing,
+/// and one PgUp moves back at once.
 #[test]
 fn step_pages_scroll_to_their_end_and_stop_there() {
     let lab = Lab::new("scroll-end");
     let mut d = Driver::new(lab.filled(), true);
     d.select(StepId::Directories);
-    let top = d.draw(80, 24);
-    d.key(KeyCode::End);
-    let end = d.draw(80, 24);
-    let max = d.app.page.max_scroll;
-    assert!(max > 0, "the page is taller than the pane:\n{top}");
-    assert_eq!(d.app.scroll, max, "End stops at the last row");
-    assert_ne!(top, end);
-    for _ in 0..5 {
-        d.key(KeyCode::PageDown);
-        assert_eq!(d.draw(80, 24), end, "nothing below the end");
-        assert_eq!(d.app.scroll, max);
+    // The whole page on a tall terminal: its last line.
+    let last_line = |d: &mut Driver, w: u16| {
+        let rows = pane_rows(&d.draw(w, 200));
+        rows.iter().rev().find(|r| !r.is_empty()).cloned().unwrap()
+    };
+    for (w, h) in [(80, 24), (140, 45)] {
+        let last = last_line(&mut d, w);
+        d.key(KeyCode::Home);
+        let top = d.draw(w, h);
+        assert_ne!(
+            pane_rows(&top).last(),
+            Some(&last),
+            "the page is taller than the pane"
+        );
+        d.key(KeyCode::End);
+        let end = d.draw(w, h);
+        assert_eq!(
+            pane_rows(&end).last(),
+            Some(&last),
+            "{w}x{h}: End shows the end:\n{end}"
+        );
+        for _ in 0..3 {
+            d.key(KeyCode::PageDown);
+            assert_eq!(d.draw(w, h), end, "{w}x{h}: nothing below the end");
+        }
+        d.key(KeyCode::PageUp);
+        let up = d.draw(w, h);
+        assert_ne!(up, end, "one PgUp moves back at once");
+        // By the pane's rows less two: the top two rows of the end were
+        // the bottom two rows before (or, on a page less than a pane
+        // longer, back to its top).
+        if d.app.page.max_scroll >= d.app.page.rows - 2 {
+            let (up_rows, end_rows) = (pane_rows(&up), pane_rows(&end));
+            let n = up_rows.len();
+            assert_eq!(up_rows[n - 2..], end_rows[..2], "{w}x{h}:\n{up}\n{end}");
+        } else {
+            assert_eq!(up, top, "{w}x{h}");
+        }
+        d.key(KeyCode::Home);
+        assert_eq!(d.draw(w, h), top);
     }
-    d.key(KeyCode::PageUp);
-    let up = d.draw(80, 24);
-    assert_ne!(up, end, "one PgUp moves back at once");
-    assert_eq!(d.app.scroll, max.saturating_sub(d.app.page.rows - 2));
-    d.key(KeyCode::Home);
-    assert_eq!(d.draw(80, 24), top);
-    // A larger terminal: the same page ends sooner, and the scroll follows.
+    // At the end on a small terminal, then a larger one: the page stops at
+    // its end there too (no empty rows below it).
     d.key(KeyCode::End);
     d.draw(80, 24);
-    d.draw(140, 45);
-    assert!(d.app.scroll <= d.app.page.max_scroll);
+    let last = last_line(&mut d, 140);
+    let screen = d.draw(140, 45);
+    assert_eq!(pane_rows(&screen).last(), Some(&last), "{screen}");
 }
 
 #[test]
@@ -588,14 +629,30 @@ mod cluster {
         assert!(screen.contains("version: 23.0.1 here"), "{screen}");
         assert!(!screen.contains("> MAIL2 "), "{screen}");
         // The table keeps the rows it shows: one up selects a row already in
-        // view, and the last one stays on screen.
+        // view, and nothing scrolls.
+        let offset = d.app.cluster.offset;
+        assert!(offset > 0, "the table scrolled to show MAIL14");
         d.key(KeyCode::Up);
         let screen = d.draw(80, 24);
         assert!(screen.contains("> MAIL13"), "{screen}");
-        assert!(screen.contains("MAIL14"), "{screen}");
+        assert_eq!(d.app.cluster.offset, offset, "{screen}");
         // End selects the last row again.
         d.key(KeyCode::End);
         assert!(d.draw(80, 24).contains("> MAIL14"));
+        // Discovery now finds fewer: the table fills from the top again,
+        // the last row is the selected one, and Up moves from there.
+        let fewer: Vec<NodeReport> = names[..2].iter().map(|n| report(n, true, &[])).collect();
+        found(&mut d, fewer);
+        let screen = d.draw(80, 24);
+        assert!(
+            screen.contains("  MAIL1 ") && screen.contains("> MAIL3 "),
+            "{screen}"
+        );
+        d.key(KeyCode::Up);
+        assert!(d.draw(80, 24).contains("> MAIL2 "));
+        found(&mut d, names.iter().map(|n| report(n, true, &[])).collect());
+        d.key(KeyCode::End);
+        d.draw(80, 24);
         // Home goes back to the first row, which is shown again.
         d.key(KeyCode::Home);
         let screen = d.draw(80, 24);
@@ -621,12 +678,13 @@ mod cluster {
             ],
         );
         let screen = d.render(120, 40);
+        // The command asks for the code: it is on screen, not in the command.
         assert!(
-            screen.contains(
-                "mdcluster join --code K7QM-3XPA-9RTW --share '\\\\fileserver\\mdaemon' --loopback"
-            ),
+            screen.contains("Join code K7QM-3XPA-9RTW")
+                && screen.contains("mdcluster join --share \\\\fileserver\\mdaemon --loopback"),
             "{screen}"
         );
+        assert!(!screen.contains("--code"), "{screen}");
         assert!(!screen.contains('\u{1b}'));
         d.snap("cluster-found");
 
@@ -727,8 +785,34 @@ mod cluster {
             screen.contains("FAIL") && screen.contains("MAIL2: version"),
             "{screen}"
         );
-        assert!(d.app.can_apply().is_err());
+        // Said at once, and only once however often the preview is made.
+        let said = |d: &Driver| {
+            d.app
+                .events
+                .iter()
+                .filter(|e| e.starts_with("step 7 (secondaries) cannot work: MAIL2: version"))
+                .count()
+        };
+        assert_eq!(said(&d), 1, "{:?}", d.app.events);
+        // The failed rule leaves out MAIL2's steps, not the moves: those can
+        // still be applied, and the confirmation says what is left out.
+        assert!(d.app.can_apply().is_ok(), "{:?}", d.app.can_apply());
+        let left: Vec<StepId> = d.app.preview().unwrap().left_out.keys().copied().collect();
+        assert_eq!(
+            left,
+            [StepId::Secondaries, StepId::Discover],
+            "steps 9-11 have nothing to run for MAIL2 yet: not left out"
+        );
         d.snap("cluster-blocked");
+        d.key(KeyCode::Char('a'));
+        let screen = d.render(120, 40);
+        assert!(
+            screen.contains("Left out until corrected: secondaries (its check failed)"),
+            "{screen}"
+        );
+        d.key(KeyCode::Char('n'));
+        d.keys("x");
+        assert_eq!(said(&d), 1, "{:?}", d.app.events);
     }
 
     fn manifest_with(lab: &Lab, registered: bool) {

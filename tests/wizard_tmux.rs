@@ -315,7 +315,7 @@ fn the_plain_wizard_asks_the_same_questions() {
     t.keys(&["Enter"]);
     // Secondaries: the join code, what answered, then on to the preview.
     let screen = t.wait_for("Secondaries:", 20);
-    assert!(screen.contains("mdcluster join --code"), "{screen}");
+    assert!(screen.contains("mdcluster join --share"), "{screen}");
     t.keys(&["Enter"]);
     t.wait_for("Apply these changes?", 15);
     t.type_text("y");
@@ -445,7 +445,7 @@ fn the_wizard_finds_a_secondary_adds_it_and_records_its_registration() {
     t.wait_for("press a to apply", 15);
     go_to_step(&t, 8, "8. Find the secondaries");
     let screen = t.wait_for("TW-MAIL2", 15);
-    assert!(screen.contains("mdcluster join --code"), "{screen}");
+    assert!(screen.contains("mdcluster join --share"), "{screen}");
     t.wait_for("can join: Enter adds it", 30);
     t.keys(&["Enter"]);
     press_until(&t, "Down", "> TW-MAIL2", 10);

@@ -161,7 +161,7 @@ pub fn code(profile: &Profile, a: &CodeArgs) -> Result<Exit, Problem> {
     say_err!(
         "Valid for {} minutes. On each secondary run (it asks for the code; in a script give it with --code-file FILE or --code-stdin):\n  {}\nThe code stays on the machines where you type it; only signatures made with it cross the network.",
         pairing::CODE_LIFETIME_SECS / 60,
-        pairing::join_command(share.as_deref()),
+        pairing::join_command(share.as_deref(), ""),
     );
     let _ = expires;
     Ok(Exit::Success)
@@ -402,8 +402,9 @@ fn join_code(a: &JoinArgs) -> Result<JoinCode, Problem> {
 }
 
 fn code_file_problem(file: &Path, e: &std::io::Error) -> Problem {
-    Problem::io(Exit::Usage, "read the join code file", file, e)
-        .fix("give a file that holds the code the primary shows (`mdcluster code` prints one)")
+    Problem::io(Exit::Usage, "read the join code file", file, e).fix(
+        "give a file that holds the code the primary shows (`mdcluster code --show` prints it)",
+    )
 }
 
 /// A join code read from a file or standard input: at most [`CODE_FILE_MAX`]
@@ -419,7 +420,7 @@ fn read_code(input: &mut dyn std::io::Read, from: &str) -> Result<JoinCode, Prob
                 "could not read the join code from {from}: {}",
                 crate::problem::describe_io(&e)
             ))
-            .fix("give the code the primary shows (`mdcluster code` prints one)")
+            .fix("give the code the primary shows (`mdcluster code --show` prints it)")
         })?;
     if bytes.len() as u64 > CODE_FILE_MAX {
         return Err(Problem::usage(format!(
@@ -434,7 +435,7 @@ fn read_code(input: &mut dyn std::io::Read, from: &str) -> Result<JoinCode, Prob
     let code = text.trim_end_matches(['\r', '\n']);
     if code.trim().is_empty() {
         return Err(Problem::usage(format!("{from} holds no join code"))
-            .fix("give the code the primary shows (`mdcluster code` prints one)"));
+            .fix("give the code the primary shows (`mdcluster code --show` prints it)"));
     }
     JoinCode::parse(code)
 }
@@ -446,7 +447,7 @@ fn ask_code() -> Result<JoinCode, Problem> {
         return Err(Problem::usage(
             "give the join code: --code-file FILE, --code-stdin, or --code CODE",
         )
-        .fix("the primary's wizard (step 8) or `mdcluster code` shows it"));
+        .fix("the primary's wizard (step 8) or `mdcluster code --show` shows it"));
     }
     let typed =
         inquire::Text::new("Join code (from the primary's wizard or `mdcluster code --show`):")

@@ -21,6 +21,7 @@ pub fn apply(profile: &Profile, a: &ApplyArgs) -> Result<Exit, Problem> {
     engine.options.keep_source |= a.keep_source;
     engine.options.stop_mdaemon |= a.stop_mdaemon;
     engine.options.mdaemon_stopped |= a.mdaemon_stopped;
+    engine.options.skip_blocked |= a.skip_blocked;
     engine.discovered = a.discovery.survey(profile, &engine.plan)?;
     let preview = engine.preview()?;
     let json = a.plan.json;
@@ -53,6 +54,7 @@ pub fn apply(profile: &Profile, a: &ApplyArgs) -> Result<Exit, Problem> {
                 journal: None,
                 backups: None,
                 next: &[],
+                left_out: &[],
                 exit: 0,
             });
         } else {
@@ -75,6 +77,7 @@ pub fn apply(profile: &Profile, a: &ApplyArgs) -> Result<Exit, Problem> {
             journal: summary.journal.as_deref(),
             backups: summary.backups.as_deref(),
             next: &summary.notes,
+            left_out: &summary.left_out,
             exit: 0,
         });
     } else {

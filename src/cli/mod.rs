@@ -189,6 +189,9 @@ struct ApplyArgs {
     /// Say that MDaemon is stopped, where mdcluster cannot ask the service (not on the server)
     #[arg(long)]
     mdaemon_stopped: bool,
+    /// When a check fails, apply the steps that do not need the failed one and leave out the rest (a rerun applies them once it is corrected)
+    #[arg(long)]
+    skip_blocked: bool,
     #[command(flatten)]
     discovery: cluster::DiscoveryArgs,
 }

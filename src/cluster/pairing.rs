@@ -63,7 +63,7 @@ impl JoinCode {
             return Err(Problem::usage(
                 "that is not a join code: it has 12 letters and digits, like K7QM-3XPA-9RTW",
             )
-            .fix("copy the code the primary shows (`mdcluster code` prints a new one)"));
+            .fix("copy the code the primary shows (`mdcluster code --show` prints it)"));
         }
         Ok(JoinCode(code))
     }
@@ -131,14 +131,21 @@ pub fn code_to_show(state_dir: &Path) -> Result<(JoinCode, i64), Problem> {
     }
 }
 
-/// What to run on a secondary, ready to copy: `join` asks for the code
-/// (which `mdcluster code --show` prints on the primary), so the code never
-/// lands in a note, a log or the process list. A quote in the share is
-/// doubled, as PowerShell and cmd's quoting both read it.
-pub(crate) fn join_command(share: Option<&str>) -> String {
-    match share {
-        Some(s) => format!("mdcluster join --share '{}'", s.replace('\'', "''")),
-        None => "mdcluster join".into(),
+/// What to run on a secondary, ready to paste into cmd or PowerShell
+/// ([`crate::text::shell_arg`]), with `extra` arguments after it: `join`
+/// asks for the code (which `mdcluster code --show` prints on the primary),
+/// so the code never lands in a note, a log or the process list. A trailing
+/// backslash is left out (inside quotes, cmd would read it as escaping the
+/// closing quote).
+pub(crate) fn join_command(share: Option<&str>, extra: &str) -> String {
+    match share.map(|s| s.trim().trim_end_matches('\\')) {
+        Some(s) if !s.is_empty() => {
+            format!(
+                "mdcluster join --share {}{extra}",
+                crate::text::shell_arg(s)
+            )
+        }
+        _ => format!("mdcluster join{extra}"),
     }
 }
 
@@ -459,10 +466,14 @@ mod tests {
     #[test]
     fn the_join_command_names_the_share_and_never_a_code() {
         assert_eq!(
-            join_command(Some(r"\\fs\mail's share")),
-            r"mdcluster join --share '\\fs\mail''s share'"
+            join_command(Some(r"\\fs\mdaemon\"), " --loopback"),
+            r"mdcluster join --share \\fs\mdaemon --loopback"
         );
-        assert_eq!(join_command(None), "mdcluster join");
+        assert_eq!(
+            join_command(Some(r"\\fs\mail's share"), ""),
+            r#"mdcluster join --share "\\fs\mail's share""#
+        );
+        assert_eq!(join_command(None, ""), "mdcluster join");
     }
 
     #[test]

@@ -73,6 +73,10 @@ pub struct Preview {
     /// For each folder move (step, action index): whether it is a rename on
     /// one file system, as the disk said when the preview was made.
     pub same_filesystem: std::collections::BTreeMap<(StepId, usize), Option<bool>>,
+    /// Steps this run leaves out: each failed step (with itself) and each
+    /// step that needs a failed one (with that one). A run applies the rest
+    /// only with consent (`--skip-blocked`, the wizard's confirmation).
+    pub left_out: std::collections::BTreeMap<StepId, StepId>,
 }
 
 impl Preview {
@@ -113,6 +117,46 @@ impl Preview {
         )
     }
 
+    /// A refusal, plus which steps a failed check does not block and how to
+    /// apply only those.
+    fn with_what_could_run(&self, problem: Problem) -> Problem {
+        let could: Vec<String> = self.pending().map(|s| s.step.to_string()).collect();
+        if could.is_empty() {
+            return problem;
+        }
+        problem.fix(format!(
+            "correct what the checks name, then rerun (`--dry-run` shows the whole preview); or add --skip-blocked to apply now what they do not block ({}), leaving out {}",
+            could.join(", "),
+            self.left_out_text().join(", ")
+        ))
+    }
+
+    /// The steps left out, each with what it waits for.
+    fn left_out_list(&self) -> Vec<LeftOut> {
+        self.left_out
+            .iter()
+            .map(|(step, by)| LeftOut {
+                step: *step,
+                waits_for: *by,
+            })
+            .collect()
+    }
+
+    /// Each left-out step and why, for people: `load-balancer (its check
+    /// failed)`, `server-ids (waits for mail-store)`.
+    pub fn left_out_text(&self) -> Vec<String> {
+        self.left_out
+            .iter()
+            .map(|(step, by)| {
+                if step == by {
+                    format!("{step} (its check failed)")
+                } else {
+                    format!("{step} (waits for {by})")
+                }
+            })
+            .collect()
+    }
+
     /// Steps that will change something, and steps an earlier run began and
     /// did not finish (even with every action done: their done record is
     /// still to be written).
@@ -141,6 +185,16 @@ pub struct Summary {
     pub backups: Option<PathBuf>,
     pub kept: Vec<PathBuf>,
     pub notes: Vec<String>,
+    /// Steps the run left out, each with the failed step it waits for
+    /// (itself when its own check failed).
+    pub left_out: Vec<LeftOut>,
+}
+
+/// A step a run left out, and the failed step it waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct LeftOut {
+    pub step: StepId,
+    pub waits_for: StepId,
 }
 
 /// One step's standing for `status`.
@@ -213,13 +267,15 @@ impl Engine {
         Ok(())
     }
 
-    /// Prepare and check every step; refuse (exit 3) when a check failed.
-    /// Changes nothing.
+    /// Prepare and check every step; refuse (exit 3) when a check failed,
+    /// unless `skip_blocked` consents to the steps it does not block (and
+    /// there are some). Changes nothing.
     pub fn preview(&self) -> Result<Preview, Problem> {
         let preview = self.prepare()?;
         match preview.refusal() {
-            Some(problem) => Err(problem),
             None => Ok(preview),
+            Some(_) if self.options.skip_blocked && preview.has_changes() => Ok(preview),
+            Some(problem) => Err(preview.with_what_could_run(problem)),
         }
     }
 
@@ -250,20 +306,11 @@ impl Engine {
             cluster: &cluster,
             now: &now,
         };
-        let mut plans = Vec::new();
+        let mut prepared = Vec::new();
         for step in StepId::ALL.into_iter().filter(|s| *s != StepId::SharedPath) {
-            plans.push(self.step_plan(step, &ctx, &[])?);
+            prepared.push(self.step_plan(step, &ctx, &[])?);
         }
-        let destinations: Vec<(Loc, u64)> = plans
-            .iter()
-            .filter(|p| p.state != StepStatus::Done)
-            .flat_map(|p| p.destinations().map(|(to, bytes)| (to.clone(), bytes)))
-            .collect();
-        plans.insert(0, self.step_plan(StepId::SharedPath, &ctx, &destinations)?);
-        drop_repeated_folders(&mut plans);
-        steps::layout::check(&ctx, &self.state_dir, &mut plans);
-        chain_ini_edits(&mut plans, &install);
-        self.add_service_actions(&mut plans, &service);
+        let (plans, left_out) = self.settle_all(&ctx, &prepared)?;
         let mut files = vec![(install.ini.clone(), install.ini_bytes.clone())];
         if let Some(userlist) = install.userlist.as_ref() {
             files.push(userlist.clone());
@@ -282,7 +329,84 @@ impl Engine {
             service,
             manifest: cluster.manifest.clone(),
             same_filesystem,
+            left_out,
         })
+    }
+
+    /// The prepared steps, settled: a failed step leaves itself and what
+    /// needs it (or goes with it) out of the run; the passes over all steps
+    /// then see only what runs, which may fail another step in turn (at most
+    /// once per step, so this ends). Also which steps were left out, each
+    /// with the failed step it waits for.
+    fn settle_all(
+        &self,
+        ctx: &Context,
+        prepared: &[StepPlan],
+    ) -> Result<(Vec<StepPlan>, std::collections::BTreeMap<StepId, StepId>), Problem> {
+        let mut blocked = std::collections::BTreeMap::new();
+        // Failed checks the passes found: kept once their step is left out
+        // (without its changes, the passes find nothing to fail there).
+        let mut found: Vec<(StepId, steps::Check)> = Vec::new();
+        loop {
+            let (mut plans, taken_out) = self.settle(ctx, prepared, &blocked)?;
+            for sp in plans.iter_mut() {
+                let lost: Vec<steps::Check> = found
+                    .iter()
+                    .filter(|(step, c)| *step == sp.step && !sp.checks.contains(c))
+                    .map(|(_, c)| c.clone())
+                    .collect();
+                sp.checks.extend(lost);
+                for c in sp.failed_checks() {
+                    if !found.iter().any(|(step, f)| *step == sp.step && f == c) {
+                        found.push((sp.step, c.clone()));
+                    }
+                }
+            }
+            let failed: std::collections::BTreeSet<StepId> = plans
+                .iter()
+                .filter(|p| p.failed_checks().next().is_some())
+                .map(|p| p.step)
+                .collect();
+            let next = steps::left_out(&failed);
+            if next == blocked {
+                return Ok((plans, taken_out));
+            }
+            blocked = next;
+        }
+    }
+
+    /// The prepared steps with `left_out` taken out of the run (their
+    /// changes dropped, a note saying why), then the shared path checked for
+    /// what the others bring and the passes over all steps made. Also which
+    /// steps were taken out (those with something to run or a failed check).
+    fn settle(
+        &self,
+        ctx: &Context,
+        prepared: &[StepPlan],
+        left_out: &std::collections::BTreeMap<StepId, StepId>,
+    ) -> Result<(Vec<StepPlan>, std::collections::BTreeMap<StepId, StepId>), Problem> {
+        let mut plans = prepared.to_vec();
+        let mut taken_out = std::collections::BTreeMap::new();
+        for sp in plans.iter_mut() {
+            if leave_out(sp, left_out) {
+                taken_out.insert(sp.step, left_out[&sp.step]);
+            }
+        }
+        let destinations: Vec<(Loc, u64)> = plans
+            .iter()
+            .filter(|p| p.state != StepStatus::Done)
+            .flat_map(|p| p.destinations().map(|(to, bytes)| (to.clone(), bytes)))
+            .collect();
+        let mut shared = self.step_plan(StepId::SharedPath, ctx, &destinations)?;
+        if leave_out(&mut shared, left_out) {
+            taken_out.insert(StepId::SharedPath, StepId::SharedPath);
+        }
+        plans.insert(0, shared);
+        drop_repeated_folders(&mut plans);
+        steps::layout::check(ctx, &self.state_dir, &mut plans);
+        chain_ini_edits(&mut plans, ctx.install);
+        self.add_service_actions(&mut plans, ctx.service);
+        Ok((plans, taken_out))
     }
 
     /// The cluster manifest on the share (if any) and what discovery found.
@@ -399,7 +523,10 @@ impl Engine {
         command: &str,
         events: &dyn EventSink,
     ) -> Result<Summary, Problem> {
-        let mut summary = Summary::default();
+        let mut summary = Summary {
+            left_out: preview.left_out_list(),
+            ..Summary::default()
+        };
         if !preview.has_changes() {
             for sp in &preview.steps {
                 emit_unchanged(sp, events);
@@ -1233,6 +1360,33 @@ fn chain_ini_edits(plans: &mut [StepPlan], install: &Installation) {
 
 /// Steps are prepared before any of them runs, so two may plan to create the
 /// same folder on the share; the later one leaves it to the earlier.
+/// Take a step out of the run: its changes are dropped (its checks stay, to
+/// say why), and a note says what it waits for. A step with nothing to run
+/// (done, nothing to do, waiting) stays as it is. True when it was taken out.
+fn leave_out(sp: &mut StepPlan, left_out: &std::collections::BTreeMap<StepId, StepId>) -> bool {
+    let Some(by) = left_out.get(&sp.step) else {
+        return false;
+    };
+    let runs = matches!(sp.state, StepStatus::Ready | StepStatus::Interrupted);
+    if !runs && sp.failed_checks().next().is_none() {
+        return false;
+    }
+    sp.actions.clear();
+    sp.next.clear();
+    if *by == sp.step {
+        sp.state = StepStatus::Failed;
+        sp.notes
+            .push("left out of the run: a check failed; correct it and rerun".into());
+    } else {
+        sp.state = StepStatus::Pending;
+        sp.notes.push(format!(
+            "left out of the run: it waits for step {} ({by}), whose check failed; it follows once that is corrected",
+            by.number()
+        ));
+    }
+    true
+}
+
 fn drop_repeated_folders(plans: &mut [StepPlan]) {
     let mut created: Vec<crate::winpath::WinPath> = Vec::new();
     for sp in plans.iter_mut().filter(|sp| sp.state == StepStatus::Ready) {
@@ -1293,6 +1447,17 @@ fn emit_unchanged(sp: &StepPlan, events: &dyn EventSink) {
                 .first()
                 .cloned()
                 .unwrap_or_else(|| "waiting".into()),
+        }),
+        // Left out of the run (`--skip-blocked`): it waits for a correction.
+        StepStatus::Failed | StepStatus::Pending => events.emit(Event::StepWaiting {
+            step,
+            reason: sp
+                .notes
+                .iter()
+                .rev()
+                .find(|n| n.starts_with("left out"))
+                .cloned()
+                .unwrap_or_else(|| "left out of the run".into()),
         }),
         _ => events.emit(Event::StepDone {
             step,

@@ -78,6 +78,8 @@ pub(crate) enum JsonEvent<'a> {
         journal: Option<&'a Path>,
         backups: Option<&'a Path>,
         next: &'a [String],
+        /// Steps left out (with `--skip-blocked`) and what each waits for.
+        left_out: &'a [crate::engine::LeftOut],
         exit: u8,
     },
     /// `undo`: the end of the run.
@@ -534,6 +536,10 @@ mod tests {
                 journal: Some(p),
                 backups: Some(p),
                 next: &strings,
+                left_out: &[crate::engine::LeftOut {
+                    step: StepId::LoadBalancer,
+                    waits_for: StepId::LoadBalancer,
+                }],
                 exit: 0,
             },
             JsonEvent::Undone {

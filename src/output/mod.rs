@@ -287,6 +287,23 @@ pub(crate) fn print_summary(summary: &crate::engine::Summary, undo_hint: &str) {
     for n in notes {
         say!("Next: {}", sanitize(n));
     }
+    for l in &summary.left_out {
+        if l.step == l.waits_for {
+            say!(
+                "Left out: step {} ({}): its check failed; correct it and rerun to apply it.",
+                l.step.number(),
+                l.step
+            );
+        } else {
+            say!(
+                "Left out: step {} ({}): it waits for step {} ({}); it follows in the rerun once that is corrected.",
+                l.step.number(),
+                l.step,
+                l.waits_for.number(),
+                l.waits_for
+            );
+        }
+    }
     if !undo_hint.is_empty() {
         say!("To reverse: {undo_hint}");
     }

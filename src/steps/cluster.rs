@@ -124,7 +124,7 @@ pub(super) fn prepare(ctx: &Context, step: StepId) -> Result<StepPlan, Problem> 
             None => waiting.push(format!(
                 "{} has not announced itself: run `{}` on it (it asks for the join code, which `mdcluster code --show` prints here)",
                 node.name,
-                crate::cluster::pairing::join_command(Some(&ctx.plan.shared.path.to_string()))
+                crate::cluster::pairing::join_command(Some(&ctx.plan.shared.path.to_string()), "")
             )),
             Some(r) if !r.trusted => {
                 let why = r.untrusted.clone().unwrap_or_default();

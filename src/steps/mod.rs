@@ -140,6 +140,43 @@ impl StepId {
         }
     }
 
+    /// The steps whose changes this one needs first: a failed check there
+    /// leaves this step out of the run as well. Data moves before
+    /// configuration points at it, and a node joins only a cluster whose
+    /// store is shared; the balancer needs only the cluster manifest.
+    pub(crate) fn depends_on(self) -> &'static [StepId] {
+        match self {
+            StepId::SharedPath | StepId::Certificates => &[],
+            StepId::Lockfiles
+            | StepId::Pem
+            | StepId::MailStore
+            | StepId::Secondaries
+            | StepId::LoadBalancer => &[StepId::SharedPath],
+            StepId::Directories => &[StepId::Lockfiles, StepId::Pem, StepId::MailStore],
+            StepId::Discover => &[StepId::Secondaries],
+            StepId::ServerIds => &[StepId::Directories, StepId::Certificates, StepId::Discover],
+            StepId::ClusterLog => &[StepId::ServerIds],
+        }
+    }
+
+    /// The steps that are applied together with this one or not at all:
+    /// the moves of LockFiles, PEM and the mail store and the rewrite of
+    /// `[Directories]` that points MDaemon at them (data moved without the
+    /// rewrite would leave MDaemon working in folders that are gone).
+    pub(crate) fn applied_with(self) -> &'static [StepId] {
+        const MOVES: &[StepId] = &[
+            StepId::Lockfiles,
+            StepId::Pem,
+            StepId::MailStore,
+            StepId::Directories,
+        ];
+        if MOVES.contains(&self) {
+            MOVES
+        } else {
+            &[]
+        }
+    }
+
     /// Steps judged per node, anew on every run (the cluster steps, and the
     /// load balancer, whose files follow the cluster's nodes).
     pub(crate) fn per_node(self) -> bool {
@@ -159,6 +196,32 @@ impl std::fmt::Display for StepId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.id())
     }
+}
+
+/// The steps a run leaves out when `failed` failed their checks: each failed
+/// step, every step applied together with one, and every step that needs one
+/// of them (directly or not), each with the failed step it waits for.
+/// Dependencies point to earlier steps, so one pass in order finds them all.
+pub(crate) fn left_out(
+    failed: &std::collections::BTreeSet<StepId>,
+) -> std::collections::BTreeMap<StepId, StepId> {
+    let mut out = std::collections::BTreeMap::new();
+    for step in StepId::ALL {
+        if failed.contains(&step) {
+            out.insert(step, step);
+            continue;
+        }
+        let needs = step.depends_on().iter().find_map(|d| out.get(d).copied());
+        let partner = step
+            .applied_with()
+            .iter()
+            .find(|p| failed.contains(p))
+            .copied();
+        if let Some(by) = needs.or(partner) {
+            out.insert(step, by);
+        }
+    }
+    out
 }
 
 /// Where a step stands: the one vocabulary of the preview, `status`, the
@@ -337,6 +400,9 @@ pub struct RunOptions {
     pub mdaemon_stopped: bool,
     /// The administrator says MDaemon was restarted after the rewrite (cleanup).
     pub mdaemon_restarted: bool,
+    /// Consent to apply the steps a failed check does not block, leaving the
+    /// failed steps and what needs them for a later run (`--skip-blocked`).
+    pub skip_blocked: bool,
 }
 
 impl RunOptions {
@@ -416,6 +482,59 @@ mod tests {
             assert_eq!(json, status.label().replace(' ', "-"), "{status:?}");
             assert_eq!(format!("{status:<16}|").len(), 17, "Display pads");
         }
+    }
+
+    #[test]
+    fn a_step_needs_only_earlier_steps() {
+        for step in StepId::ALL {
+            for d in step.depends_on() {
+                assert!(d.number() < step.number(), "{step} needs the later {d}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_failed_step_leaves_out_only_what_needs_it() {
+        use std::collections::BTreeSet;
+        // The balancer: nothing needs it.
+        let out = left_out(&BTreeSet::from([StepId::LoadBalancer]));
+        assert_eq!(
+            out.into_iter().collect::<Vec<_>>(),
+            [(StepId::LoadBalancer, StepId::LoadBalancer)]
+        );
+        // The mail store: the other moves and the rewrite of MDaemon.ini go
+        // with it, and through them the server IDs and the log; not the
+        // certificates, the secondaries' checks or the balancer.
+        for failed in [StepId::MailStore, StepId::Directories, StepId::Lockfiles] {
+            let out = left_out(&BTreeSet::from([failed]));
+            let steps: Vec<StepId> = out.keys().copied().collect();
+            assert_eq!(
+                steps,
+                [
+                    StepId::Lockfiles,
+                    StepId::Pem,
+                    StepId::MailStore,
+                    StepId::Directories,
+                    StepId::ServerIds,
+                    StepId::ClusterLog
+                ],
+                "{failed}"
+            );
+            assert!(out.values().all(|by| *by == failed), "{out:?}");
+        }
+        // The shared path: everything but the certificates check.
+        let out = left_out(&BTreeSet::from([StepId::SharedPath]));
+        assert_eq!(out.len(), 10);
+        assert!(!out.contains_key(&StepId::Certificates));
+        // Two failures: each left-out step names the first it waits for.
+        let out = left_out(&BTreeSet::from([StepId::Pem, StepId::Discover]));
+        assert_eq!(out[&StepId::Lockfiles], StepId::Pem);
+        assert_eq!(out[&StepId::Directories], StepId::Pem);
+        assert_eq!(out[&StepId::ServerIds], StepId::Pem);
+        assert_eq!(out[&StepId::Discover], StepId::Discover);
+        assert!(!out.contains_key(&StepId::LoadBalancer));
+        assert!(!out.contains_key(&StepId::Secondaries));
+        assert!(left_out(&BTreeSet::new()).is_empty());
     }
 
     #[test]

@@ -24,7 +24,7 @@ use crate::steps::{StepId, StepStatus};
 use crate::workflows::join::JoinEvent;
 use crate::workflows::start::EarlierRun;
 use crossterm::event::{KeyEvent, KeyEventKind};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -121,8 +121,6 @@ pub enum Msg {
     },
     Key(KeyEvent),
     Resize,
-    /// What the last frame showed (the page's extent, the table's first row).
-    Drawn(Drawn),
     Tick(Instant),
     Preview {
         generation: u64,
@@ -333,6 +331,9 @@ pub struct App {
     pub scroll: u16,
     /// The scrolled page as last drawn (how far it goes, how many rows).
     pub page: Extent,
+    /// The failed checks of the latest preview (step, check, detail): a new
+    /// one is said as an event.
+    failing: BTreeSet<(StepId, String, String)>,
     pub preview: PreviewState,
     generation: u64,
     previewed: Option<Answers>,
@@ -404,6 +405,7 @@ impl App {
                 max_scroll: u16::MAX,
                 rows: 10,
             },
+            failing: BTreeSet::new(),
             preview: PreviewState::Waiting,
             generation: 0,
             previewed: None,
@@ -597,7 +599,8 @@ impl App {
             .find_map(|f| self.field_error(f).map(|e| (f, e)))
     }
 
-    /// Apply is possible: answers valid, a preview without failed checks that changes something.
+    /// Apply is possible: answers valid, and a preview that changes
+    /// something (steps a failed check blocks are left out).
     pub fn can_apply(&self) -> Result<(), String> {
         if let Some((f, e)) = self.first_invalid() {
             return Err(format!("{}: {e}", question(f).label));
@@ -611,13 +614,15 @@ impl App {
             return Err("waiting for the cluster manifest lock on the share".into());
         }
         match &self.preview {
+            // A failed step leaves out only what needs it: the rest applies
+            // (the confirmation names what is left out).
             PreviewState::Ready(p) => {
-                if p.refusal().is_some() {
-                    Err("a check failed; see the steps marked failed".into())
-                } else if !p.has_changes() {
-                    Err("nothing to do: the installation is already as planned".into())
-                } else {
+                if p.has_changes() {
                     Ok(())
+                } else if p.refusal().is_some() {
+                    Err("a check failed and nothing else can be applied; see the steps marked failed".into())
+                } else {
+                    Err("nothing to do: the installation is already as planned".into())
                 }
             }
             PreviewState::Failed(p) => Err(p.what.clone()),
@@ -625,19 +630,27 @@ impl App {
         }
     }
 
-    /// The nodes table of steps 6-9.
-    /// The last frame's layout: the scroll stops at the page's end (PgUp
-    /// then moves at once), and the nodes table keeps its first row.
-    fn drawn(&mut self, drawn: Drawn) {
+    /// What the last frame showed, straight from the event loop after each
+    /// draw (not a message: it starts nothing, and a message would wake the
+    /// loop to draw again). The scroll asked for is kept as it is (a page
+    /// that is short while its preview is made keeps its place for when it
+    /// is long again); paging starts from where the page stopped.
+    pub fn drawn(&mut self, drawn: Drawn) {
         if let Some(page) = drawn.page {
             self.page = page;
-            self.scroll = self.scroll.min(page.max_scroll);
         }
         if let Some(offset) = drawn.nodes_offset {
             self.cluster.offset = offset;
         }
     }
 
+    /// The row the page shows at its top: the scroll asked for, stopped at
+    /// the page's end.
+    pub fn shown_scroll(&self) -> u16 {
+        self.scroll.min(self.page.max_scroll)
+    }
+
+    /// The nodes table of steps 6-9.
     pub(crate) fn node_rows(&self) -> Vec<NodeRow> {
         nodes::rows(
             &self.answers,
@@ -897,10 +910,6 @@ impl App {
                 self.key(key)
             }
             Msg::Key(_) | Msg::Resize => Vec::new(),
-            Msg::Drawn(drawn) => {
-                self.drawn(drawn);
-                Vec::new()
-            }
             Msg::Tick(now) => {
                 self.now = now;
                 Vec::new()
@@ -1021,10 +1030,30 @@ impl App {
                     self.enter_add_node_mode(&p);
                 }
                 let changing = p.pending().count();
+                // Said at once, and once: an answer that cannot work fails
+                // its step.
+                let failing: BTreeSet<(StepId, String, String)> = p
+                    .steps
+                    .iter()
+                    .flat_map(|sp| sp.failed_checks().map(move |c| (sp.step, c)))
+                    .map(|(step, c)| (step, c.name.clone(), c.detail.clone()))
+                    .collect();
+                let before = std::mem::take(&mut self.failing);
+                for (step, name, detail) in failing.difference(&before) {
+                    self.event(format!(
+                        "step {} ({step}) cannot work: {name}: {detail}",
+                        step.number()
+                    ));
+                }
+                self.failing = failing;
                 match p.refusal() {
-                    Some(_) => {
-                        self.event("preview ready: a check failed (see the steps marked failed)")
-                    }
+                    Some(_) if changing == 0 => self.event(
+                        "preview ready: a check failed and nothing else can be applied (see the steps marked failed)",
+                    ),
+                    Some(_) => self.event(format!(
+                        "preview ready: {changing} step(s) can be applied without what failed ({}); press a to apply them",
+                        p.left_out_text().join(", ")
+                    )),
                     None if changing == 0 => self.event("preview ready: nothing to do"),
                     None => self.event(format!(
                         "preview ready: {changing} step(s) will change something; press a to apply"
@@ -1056,6 +1085,7 @@ impl App {
         self.progress = None;
         self.finished = Some(Finished { undo, result });
         self.screen = Screen::Summary;
+        self.scroll = 0;
         self.resume_note = None;
         self.previewed = None;
         self.run_states.retain(|_, s| *s == StepStatus::Failed);

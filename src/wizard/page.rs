@@ -11,7 +11,8 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, StatefulWidget, Table, TableState, Widget};
-use unicode_width::UnicodeWidthChar;
+use unicode_segmentation::UnicodeSegmentation;
+use unicode_width::UnicodeWidthStr;
 
 /// What was drawn, for the model: how far the page can scroll and how many
 /// rows it shows (a page up or down moves by that much).
@@ -135,7 +136,9 @@ fn draw_table(table: Box<Table>, height: u16, skip: u16, rect: Rect, buf: &mut B
 /// One line as rows of at most `width` columns, broken at spaces where it
 /// can be. Continuation rows of an indented line hang two columns deeper
 /// than its indent (at most half the width); an unindented line wraps flush.
-/// Rows keep the line's style and each character's span style.
+/// Rows keep the line's style and each span's style. Widths are measured per
+/// grapheme, as ratatui draws them (an emoji with its variation selector is
+/// two columns and never split).
 pub(crate) fn wrap(line: Line<'_>, width: u16) -> Vec<Line<'static>> {
     let indent = line
         .spans
@@ -151,71 +154,92 @@ pub(crate) fn wrap(line: Line<'_>, width: u16) -> Vec<Line<'static>> {
 /// Like [`wrap`], every continuation row `hang` columns in (at most half the
 /// width): for lists of items that are not indented themselves.
 pub(crate) fn wrap_hanging(line: Line<'_>, width: u16, hang: usize) -> Vec<Line<'static>> {
-    let chars: Vec<(char, Style)> = line
+    let width = usize::from(width);
+    if width == 0 || line.width() <= width {
+        // Most lines fit: no need to take them apart.
+        let spans: Vec<Span<'static>> = line
+            .spans
+            .iter()
+            .map(|s| Span::styled(s.content.to_string(), s.style))
+            .collect();
+        return vec![Line::from(spans).style(line.style)];
+    }
+    let graphemes: Vec<Grapheme> = line
         .spans
         .iter()
-        .flat_map(|s| s.content.chars().map(move |c| (c, s.style)))
+        .flat_map(|s| {
+            s.content.graphemes(true).map(move |g| Grapheme {
+                text: g,
+                cols: g.width(),
+                space: g == " ",
+                style: s.style,
+            })
+        })
         .collect();
-    wrap_chars(&chars, usize::from(width), hang, line.style)
+    wrap_graphemes(&graphemes, width, hang.min(width / 2), line.style)
 }
 
-fn wrap_chars(
-    chars: &[(char, Style)],
-    width: usize,
-    hang: usize,
-    line_style: Style,
-) -> Vec<Line<'static>> {
-    let cols = |c: char| c.width().unwrap_or(0);
-    if width == 0 || chars.iter().map(|(c, _)| cols(*c)).sum::<usize>() <= width {
-        return vec![rows_line(chars, 0, line_style)];
-    }
-    let hang = hang.min(width / 2);
+struct Grapheme<'a> {
+    text: &'a str,
+    cols: usize,
+    space: bool,
+    style: Style,
+}
+
+fn wrap_graphemes(g: &[Grapheme], width: usize, hang: usize, style: Style) -> Vec<Line<'static>> {
     let mut out = Vec::new();
     let mut start = 0;
-    while start < chars.len() {
+    while start < g.len() {
         let lead = if out.is_empty() { 0 } else { hang };
         let room = width - lead;
         let (mut end, mut used, mut text_seen, mut space) = (start, 0, false, None);
-        while end < chars.len() && used + cols(chars[end].0) <= room {
-            if chars[end].0 == ' ' && text_seen {
+        while end < g.len() && used + g[end].cols <= room {
+            if g[end].space && text_seen {
                 space = Some(end);
             }
-            text_seen |= chars[end].0 != ' ';
-            used += cols(chars[end].0);
+            text_seen |= !g[end].space;
+            used += g[end].cols;
             end += 1;
         }
         // Cut mid-word: back to the last space (a word that ends the room fits).
-        if end < chars.len() && chars[end].0 != ' ' {
+        if end < g.len() && !g[end].space {
             if let Some(at) = space {
                 end = at;
             }
         }
-        // A character wider than the room still moves the line on.
+        // A grapheme wider than the room still moves the line on.
         let end = end.max(start + 1);
-        out.push(rows_line(&chars[start..end], lead, line_style));
+        // An indent as wide as the row makes no row of its own.
+        if text_seen || end >= g.len() {
+            out.push(row(&g[start..end], lead, style));
+        }
         start = end;
-        while start < chars.len() && chars[start].0 == ' ' {
+        while start < g.len() && g[start].space {
             start += 1;
         }
+    }
+    if out.is_empty() {
+        // Nothing but spaces: one empty row.
+        out.push(Line::default().style(style));
     }
     out
 }
 
-/// Characters as a line of spans (one per run of one style), after `lead`
+/// Graphemes as a line of spans (one per run of one style), after `lead`
 /// spaces.
-fn rows_line(chars: &[(char, Style)], lead: usize, style: Style) -> Line<'static> {
+fn row(g: &[Grapheme], lead: usize, style: Style) -> Line<'static> {
     let mut spans: Vec<Span<'static>> = Vec::new();
     if lead > 0 {
         spans.push(Span::raw(" ".repeat(lead)));
     }
     let mut run = String::new();
-    let mut run_style = chars.first().map(|(_, s)| *s).unwrap_or_default();
-    for (c, s) in chars {
-        if *s != run_style && !run.is_empty() {
+    let mut run_style = g.first().map(|x| x.style).unwrap_or_default();
+    for x in g {
+        if x.style != run_style && !run.is_empty() {
             spans.push(Span::styled(std::mem::take(&mut run), run_style));
         }
-        run_style = *s;
-        run.push(*c);
+        run_style = x.style;
+        run.push_str(x.text);
     }
     if !run.is_empty() {
         spans.push(Span::styled(run, run_style));
@@ -245,6 +269,40 @@ mod tests {
         for r in &rows {
             assert!(r.chars().count() <= 14, "{r:?}");
         }
+    }
+
+    #[test]
+    fn an_emoji_with_its_selector_is_two_columns_and_never_split() {
+        // U+263A with VS16 draws two columns wide, as ratatui measures it.
+        let line = Line::from("ab \u{263a}\u{fe0f}\u{263a}\u{fe0f} cd");
+        for width in 2..10 {
+            let rows = wrap(line.clone(), width);
+            assert!(
+                rows.iter().all(|r| r.width() <= usize::from(width)),
+                "{width}: {rows:?}"
+            );
+            let joined: String = rows.iter().map(text).collect();
+            assert_eq!(
+                joined.matches("\u{263a}\u{fe0f}").count(),
+                2,
+                "{width}: {rows:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_indent_as_wide_as_the_row_makes_no_empty_row() {
+        let rows: Vec<String> = wrap(Line::from("        abc def"), 6)
+            .iter()
+            .map(text)
+            .collect();
+        assert!(rows.iter().all(|r| !r.trim().is_empty()), "{rows:?}");
+        assert_eq!(
+            rows.concat().split_whitespace().collect::<Vec<_>>(),
+            ["abc", "def"]
+        );
+        // Only spaces: one row, kept as it is.
+        assert_eq!(wrap(Line::from("          "), 4).len(), 1);
     }
 
     #[test]

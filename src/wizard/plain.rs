@@ -41,11 +41,12 @@ fn secondaries(
     let share = resolver.locate(&plan.shared.path)?.local;
     let (code, _) = pairing::code_to_show(&root.join(crate::fsops::state_dir::STATE_DIR))?;
     say!(
-        "\nSecondaries. Join code {} (valid for an hour). On each secondary run:\n  mdcluster join --code {} --share '{}'{}",
+        "\nSecondaries. Join code {} (valid for an hour). On each secondary run this and type the code:\n  {}",
         code.display(),
-        code.display(),
-        plan.shared.path,
-        if scope.loopback { " --loopback" } else { "" }
+        pairing::join_command(
+            Some(&plan.shared.path.to_string()),
+            if scope.loopback { " --loopback" } else { "" }
+        )
     );
     let settings = SurveySettings {
         certificates: crate::cluster::facts::CertificateStore::of(&root),
@@ -325,13 +326,27 @@ pub fn run(
         .map_err(|e| crate::plan::plan_problem(&earlier.wizard_plan, &e))?;
     let mut engine = Engine::open(plan, profile.clone())?;
     engine.discovered = discovered;
-    let preview = engine.preview()?;
+    // A failed check leaves out its step and what needs it; the rest may
+    // still be applied, with consent (the question says so).
+    let preview = engine.prepare()?;
+    if let (Some(problem), false) = (preview.refusal(), preview.has_changes()) {
+        return Err(problem);
+    }
     say!();
     crate::output::print_raw(&render(&preview, style, &profile));
     say!();
+    let question = if preview.left_out.is_empty() {
+        "Apply these changes?".to_string()
+    } else {
+        say!(
+            "Left out until corrected: {}.",
+            crate::text::sanitize(&preview.left_out_text().join(", "))
+        );
+        "Apply the other changes now, leaving those out?".to_string()
+    };
     if !preview.has_changes() {
         say!("Nothing to do: the installation is already as planned.");
-    } else if Confirm::new("Apply these changes?")
+    } else if Confirm::new(&question)
         .with_default(false)
         .prompt()
         .map_err(cancelled)?

@@ -572,11 +572,7 @@ pub(crate) fn run_loop<B: Backend>(
         terminal
             .draw(|f| drawn = view::render(f, app))
             .map_err(|e| e.to_string())?;
-        // Straight back to the model: a message through the channel would
-        // wake the loop to draw again.
-        for cmd in app.update(Msg::Drawn(drawn)) {
-            exec.run(cmd, tx.clone());
-        }
+        app.drawn(drawn);
         if first_frame_only {
             if let Some(t) = crate::output::STARTED.get() {
                 app.first_frame = Some(t.elapsed());

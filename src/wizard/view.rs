@@ -69,16 +69,15 @@ pub(crate) fn safe(s: &str) -> String {
     sanitize(s).into_owned()
 }
 
-/// What a frame showed that the model needs back ([`super::app::Msg::Drawn`]):
-/// how far the scrolled page goes, and the first row of the nodes table shown.
+/// What a frame showed that the model needs back ([`App::drawn`]): how far
+/// the scrolled page goes, and the first row of the nodes table shown.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Drawn {
     pub page: Option<Extent>,
     pub nodes_offset: Option<usize>,
 }
 
-/// Draw the frame; what it returns goes back to the model as
-/// [`super::app::Msg::Drawn`].
+/// Draw the frame; what it returns goes back to the model ([`App::drawn`]).
 pub fn render(f: &mut Frame, app: &App) -> Drawn {
     let mut drawn = Drawn::default();
     let t = Theme { color: app.color };
@@ -157,7 +156,7 @@ fn header_line(app: &App, area: Rect, t: &Theme) -> Line<'static> {
     if area.width < 80 || area.height < 24 {
         return Line::from(Span::styled(
             format!(
-                " mdcluster  this terminal is {}x{}: make it at least 80x24 to see every screen whole",
+                " mdcluster needs 80x24; this terminal is {}x{}",
                 area.width, area.height
             ),
             t.fg(Color::Yellow).add_modifier(Modifier::BOLD),

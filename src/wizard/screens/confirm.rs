@@ -4,7 +4,7 @@ use crate::wizard::app::{App, Cmd, Confirm, Focus, Screen};
 use crate::wizard::keys::Action;
 use crate::wizard::view::{centred, safe, Theme};
 use ratatui::layout::Rect;
-use ratatui::style::Modifier;
+use ratatui::style::{Color, Modifier};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
@@ -97,6 +97,13 @@ pub(crate) fn render_confirm(f: &mut Frame, area: Rect, app: &App, kind: Confirm
                 steps.len()
             )));
             lines.push(Line::from(Span::styled(steps.join(", "), t.bold())));
+            let left_out = app.preview().map(|p| p.left_out_text()).unwrap_or_default();
+            if !left_out.is_empty() {
+                lines.push(Line::from(Span::styled(
+                    format!("Left out until corrected: {}", left_out.join(", ")),
+                    t.fg(Color::Yellow),
+                )));
+            }
             lines.push(Line::default());
             lines.push(Line::from(
                 "A journal and backups are kept; a rerun resumes and undo reverses.",

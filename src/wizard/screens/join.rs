@@ -164,7 +164,7 @@ pub(crate) fn render_join(f: &mut Frame, area: Rect, app: &App, t: &Theme) {
     let mut lines = vec![
         Line::from(
             "Announce this machine to the primary as a new secondary. The primary's wizard \
-             (step 8) or `mdcluster code` shows the join code; it never crosses the network.",
+             (step 8) or `mdcluster code --show` shows the join code; it never crosses the network.",
         ),
         Line::default(),
         field("Join code", &j.code, j.field == 0),
@@ -257,12 +257,14 @@ pub(crate) fn join_lines(lines: &mut Vec<Line>, app: &App, t: &Theme) {
                     .collect(),
                 None => String::new(),
             };
-            lines.push(Line::from(" On each secondary (MDaemon installed, same version, its own licence):"));
+            lines.push(Line::from(" On each secondary (MDaemon installed, same version, its own licence), run this and type the code:"));
             lines.push(Line::from(Span::styled(
                 format!(
-                    "   mdcluster join --code {} --share '{}'{scope_arg}",
-                    safe(code),
-                    safe(app.answers.shared_path.trim())
+                    "   {}",
+                    safe(&crate::cluster::pairing::join_command(
+                        Some(&app.answers.shared_path),
+                        &scope_arg
+                    ))
                 ),
                 t.fg(Color::Cyan),
             )));

@@ -117,12 +117,14 @@ impl App {
         }
     }
 
-    /// A page up or down: the rows the page showed, less two kept in view.
+    /// A page up or down from where the page stopped: the rows it showed,
+    /// less two kept in view.
     pub(super) fn scroll_page(&mut self, action: Action) {
         let by = self.page.rows.saturating_sub(2).max(1);
+        let from = self.shown_scroll();
         self.scroll = match action {
-            Action::PageDown => self.scroll.saturating_add(by),
-            _ => self.scroll.saturating_sub(by),
+            Action::PageDown => from.saturating_add(by),
+            _ => from.saturating_sub(by),
         };
     }
 }

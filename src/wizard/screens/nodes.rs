@@ -16,7 +16,8 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, Borders, Cell, HighlightSpacing, Row, Table, TableState};
 use ratatui::Frame;
-use unicode_width::UnicodeWidthChar;
+use unicode_segmentation::UnicodeSegmentation;
+use unicode_width::UnicodeWidthStr;
 
 /// Most characters of a host typed by hand.
 const HOST_MAX: usize = 253;
@@ -28,9 +29,14 @@ impl App {
     /// or type a host to check by hand.
     pub(super) fn nodes_act(&mut self, action: Action) -> Vec<Cmd> {
         let rows = self.node_rows();
-        let row = rows.get(self.cluster.row.min(rows.len().saturating_sub(1)));
+        // Fewer nodes than when the row was chosen: the last one.
+        self.cluster.row = self.cluster.row.min(rows.len().saturating_sub(1));
+        let row = rows.get(self.cluster.row);
         match action {
-            Action::Done => self.focus = Focus::Steps,
+            Action::Done => {
+                self.focus = Focus::Steps;
+                self.scroll = 0;
+            }
             Action::Up | Action::Down | Action::Home | Action::End => {
                 let last = rows.len().saturating_sub(1);
                 let row = match action {
@@ -149,13 +155,29 @@ pub(crate) fn render_choosing_nodes(
     let inner = block.inner(area);
     f.render_widget(block, area);
     let rows = app.node_rows();
-    let (table, height) = node_table(&rows, t, inner.width);
-    let height = height.min((inner.height / 2).max(2));
+    let selected = app.cluster.row.min(rows.len().saturating_sub(1));
+    let (table, heights) = node_table(&rows, t, inner.width);
+    let whole = heights.iter().fold(1u16, |sum, h| sum.saturating_add(*h));
+    // At most half the pane, but always the header and the selected row.
+    let least = 1 + heights.get(selected).copied().unwrap_or(1);
+    let height = whole.min((inner.height / 2).max(least));
     let [top, rest] =
         Layout::vertical([Constraint::Length(height), Constraint::Min(1)]).areas(inner);
-    let selected = app.cluster.row.min(rows.len().saturating_sub(1));
+    // Fewer rows than when the table last scrolled: from the offset on,
+    // the rows fill the table again. `fits`: the first row from which the
+    // rest fits below the header.
+    let body = height.saturating_sub(1);
+    let mut fits = heights.len();
+    let mut below = 0u16;
+    for (i, h) in heights.iter().enumerate().rev() {
+        below = below.saturating_add(*h);
+        if below > body {
+            break;
+        }
+        fits = i;
+    }
     let mut table_state = TableState::default()
-        .with_offset(app.cluster.offset)
+        .with_offset(app.cluster.offset.min(fits))
         .with_selected((!rows.is_empty()).then_some(selected));
     f.render_stateful_widget(table, top, &mut table_state);
     drawn.nodes_offset = Some(table_state.offset());
@@ -180,14 +202,18 @@ pub(crate) fn nodes_table(page: &mut Page<'_>, app: &App, t: &Theme, width: u16)
     let rows = app.node_rows();
     page.push(Line::default());
     page.push(heading("Nodes", t));
-    let (table, height) = node_table(&rows, t, width);
-    page.table(table, height);
+    let (table, heights) = node_table(&rows, t, width);
+    page.table(
+        table,
+        heights.iter().fold(1u16, |sum, h| sum.saturating_add(*h)),
+    );
     node_details(page.lines(), app, t);
 }
 
-/// The table and its height (header included). A standing too long for its
-/// column wraps onto more rows of its own; the other columns keep theirs.
-fn node_table<'a>(rows: &[NodeRow], t: &Theme, width: u16) -> (Table<'a>, u16) {
+/// The table and the height of each node's row (the header is one more). A
+/// standing too long for its column wraps onto more rows of its own; the
+/// other columns keep theirs.
+fn node_table<'a>(rows: &[NodeRow], t: &Theme, width: u16) -> (Table<'a>, Vec<u16>) {
     let address = if width >= 78 { 22 } else { 15 };
     // The highlight column is always kept, so focusing moves no column.
     let standing = width.saturating_sub(2 + 15 + address + 5 + 3).max(8);
@@ -204,14 +230,14 @@ fn node_table<'a>(rows: &[NodeRow], t: &Theme, width: u16) -> (Table<'a>, u16) {
         Cell::from("STANDING"),
     ])
     .style(t.dim());
-    let mut height = 1u16;
+    let mut heights = Vec::new();
     let body: Vec<Row> = rows
         .iter()
         .map(|r| {
             let id = r.server_id.map_or_else(|| "-".into(), |n| n.to_string());
             let lines = standing_lines(&r.standing, tone(r.standing.tone(), t), standing);
             let row_height = u16::try_from(lines.len()).unwrap_or(1);
-            height = height.saturating_add(row_height);
+            heights.push(row_height);
             Row::new(vec![
                 Cell::from(safe(&r.name)),
                 Cell::from(safe(&r.addresses)),
@@ -226,7 +252,7 @@ fn node_table<'a>(rows: &[NodeRow], t: &Theme, width: u16) -> (Table<'a>, u16) {
         .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED))
         .highlight_symbol("> ")
         .highlight_spacing(HighlightSpacing::Always);
-    (table, height)
+    (table, heights)
 }
 
 /// A standing, wrapped to its column, at most [`STANDING_ROWS`] rows (the
@@ -240,9 +266,9 @@ fn standing_lines(standing: &Standing, style: Style, width: u16) -> Vec<Line<'st
             let room = usize::from(width).saturating_sub(3);
             let mut used = 0;
             let kept: String = text
-                .chars()
-                .take_while(|c| {
-                    used += c.width().unwrap_or(0);
+                .graphemes(true)
+                .take_while(|g| {
+                    used += g.width();
                     used <= room
                 })
                 .collect();

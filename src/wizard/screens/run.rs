@@ -22,6 +22,7 @@ impl App {
             Action::Back => {
                 self.screen = Screen::Steps;
                 self.focus = Focus::Steps;
+                self.scroll = 0;
                 Vec::new()
             }
             Action::Save => self.open_save(),

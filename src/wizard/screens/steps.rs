@@ -35,6 +35,8 @@ impl App {
                     self.focus = Focus::Field(*first);
                 } else if self.selected == StepId::Discover {
                     self.focus = Focus::Nodes;
+                    // The verdicts below the table are a page of their own.
+                    self.scroll = 0;
                     self.cluster.row = self
                         .cluster
                         .row
@@ -488,15 +490,22 @@ pub(crate) fn action_lines(
                     DiffLine::Header(_) => t.bold(),
                     DiffLine::Context(_) => Style::default(),
                 };
-                lines.push(Line::from(Span::styled(format!("    {}", d.text()), style)));
+                // Diff headers name paths from the disk.
+                lines.push(Line::from(Span::styled(
+                    format!("    {}", safe(&d.text())),
+                    style,
+                )));
             }
         }
-    } else {
+    } else if !preview.left_out.contains_key(&sp.step) {
+        // (A step left out says so in its note.)
         lines.push(Line::default());
         lines.push(Line::from(Span::styled(
             format!("Nothing to change ({}).", sp.state.label()),
             t.dim(),
         )));
+    } else {
+        lines.push(Line::default());
     }
     for n in &sp.notes {
         lines.push(Line::from(Span::styled(

@@ -381,6 +381,136 @@ fn a_third_node_rewrites_only_the_files_that_change_and_undo_takes_it_all_back()
     assert_eq!(before_undo(&lab, &out), original);
 }
 
+/// `undo --latest` after a node was added: only that run's change comes
+/// back (the balancer's file as the first run wrote it), the mail store and
+/// MDaemon.ini stay converted, the journal goes on; a run that moved data
+/// is never undone on its own; a full undo afterwards restores the original.
+#[test]
+fn undo_latest_reverses_only_the_node_added_last() {
+    let out_holder = tempfile::tempdir().unwrap();
+    let out = out_holder.path().join("lb");
+    let lab = cluster_lab(
+        &["MAIL2"],
+        &lb_table("apache", Some(&out), "http_mode = \"balanced\"\n"),
+    );
+    let original = before_undo(&lab, &out);
+    let undo_latest = |lab: &Lab| {
+        mdcluster()
+            .args(["undo", "--latest", "--yes", "--plan"])
+            .arg(&lab.plan)
+            .output()
+            .unwrap()
+    };
+    // One run: nothing to undo on its own.
+    let (rc, _, text) = apply_json(&lab, &[]);
+    assert_eq!(rc, Some(0), "{text}");
+    let only = undo_latest(&lab);
+    assert_eq!(only.status.code(), Some(3), "{only:?}");
+    assert!(String::from_utf8_lossy(&only.stderr).contains("the latest run is the only one"));
+    let converted = tree_hash(&lab.install, true);
+    let balancer = out.join("mdcluster/balancer.conf");
+    let first = std::fs::read_to_string(&balancer).unwrap();
+
+    add_node(&lab, "MAIL3", 2);
+    register_all(&lab);
+    let (rc, _, text) = apply_json(&lab, &[]);
+    assert_eq!(rc, Some(0), "{text}");
+    assert!(std::fs::read_to_string(&balancer)
+        .unwrap()
+        .contains("route=MAIL3"));
+    // The plain undo's list offers the latest run alone.
+    let asked = mdcluster()
+        .args(["undo", "--plan"])
+        .arg(&lab.plan)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&asked.stdout)
+            .contains("`--latest` undoes only the latest run: 1 change(s)"),
+        "{asked:?}"
+    );
+
+    // Stopped part-way, the undo of the latest run is remembered as such:
+    // apply refuses until it is finished, and a plain `undo` finishes that
+    // run only.
+    let stopped = mdcluster()
+        .args(["undo", "--latest", "--yes", "--plan"])
+        .arg(&lab.plan)
+        .env("MDCLUSTER_FAIL_AT_ACTION", "1")
+        .output()
+        .unwrap();
+    assert_eq!(stopped.status.code(), Some(4), "{stopped:?}");
+    let refused = lab.apply().arg("--yes").output().unwrap();
+    assert_eq!(refused.status.code(), Some(3), "{refused:?}");
+    let latest = mdcluster()
+        .args(["undo", "--yes", "--plan"])
+        .arg(&lab.plan)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&latest.stdout);
+    assert_eq!(latest.status.code(), Some(0), "{latest:?}");
+    assert!(
+        said.contains("Undo of the latest run reverses")
+            && said.contains("The runs before it stay applied"),
+        "{said}"
+    );
+    assert_eq!(std::fs::read_to_string(&balancer).unwrap(), first);
+    assert_eq!(
+        tree_hash(&lab.install, true),
+        converted,
+        "the conversion stays"
+    );
+    assert!(lab.install.join("mdcluster/journal.jsonl").exists());
+    assert_eq!(status_of(&lab, "mail-store").0, "done");
+    // Now the first run is the only one left.
+    assert_eq!(undo_latest(&lab).status.code(), Some(3));
+
+    lab.undo();
+    assert!(!out.exists());
+    assert_eq!(before_undo(&lab, &out), original);
+}
+
+/// A run that finished a move an earlier run began is part of that move:
+/// it is never undone on its own (the store would stay half moved), and an
+/// interrupted run is not either; both say why and what to run instead.
+#[test]
+fn a_run_that_moved_data_is_not_undone_on_its_own() {
+    let lab = cluster_lab(&["MAIL2"], "");
+    let undo_latest = |lab: &Lab| {
+        mdcluster()
+            .args(["undo", "--latest", "--yes", "--plan"])
+            .arg(&lab.plan)
+            .output()
+            .unwrap()
+    };
+    let before = lab.hash();
+    let failed = lab
+        .apply()
+        .arg("--yes")
+        .env("MDCLUSTER_FAIL_AT_ACTION", "4")
+        .output()
+        .unwrap();
+    assert_eq!(failed.status.code(), Some(4), "{failed:?}");
+    let out = undo_latest(&lab);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(
+        err.contains("stopped part-way") && err.contains("mdcluster undo --plan"),
+        "{err}"
+    );
+
+    let (rc, _, text) = apply_json(&lab, &[]);
+    assert_eq!(rc, Some(0), "{text}");
+    let converted = lab.hash();
+    let out = undo_latest(&lab);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(err.contains("changed the installation itself"), "{err}");
+    assert_eq!(lab.hash(), converted, "a refused undo changed something");
+    lab.undo();
+    assert_eq!(lab.hash(), before);
+}
+
 #[test]
 fn a_foreign_file_at_the_target_is_refused_before_any_change() {
     let out_holder = tempfile::tempdir().unwrap();

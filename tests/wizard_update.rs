@@ -282,3 +282,39 @@ fn saving_a_plan_is_a_command_and_its_refusal_a_message() {
     );
     assert!(!nowhere.exists());
 }
+
+/// The undo question offers the latest run alone only when the journal
+/// says it can be undone alone (the list comes by message), and `l` then
+/// asks for exactly that; without it, `l` does nothing.
+#[test]
+fn undo_offers_the_latest_run_alone_only_when_it_can_be() {
+    let nowhere = nowhere();
+    for offered in [false, true] {
+        let mut app = app(&nowhere);
+        app.undo_available = true;
+        let cmds = app.update(key(KeyCode::Char('u')));
+        assert!(kinds(&cmds).contains(&"UndoList"), "{:?}", kinds(&cmds));
+        app.update(Msg::UndoList {
+            list: Ok(vec!["[server-ids] restore the manifest".into(); 3]),
+            latest: offered.then(|| vec!["[server-ids] restore the manifest".into()]),
+        });
+        let cmds = app.update(key(KeyCode::Char('l')));
+        let undo: Vec<bool> = cmds
+            .iter()
+            .filter_map(|c| match c {
+                Cmd::Undo { latest, .. } => Some(*latest),
+                _ => None,
+            })
+            .collect();
+        if offered {
+            assert_eq!(undo, [true], "{:?}", kinds(&cmds));
+        } else {
+            assert!(undo.is_empty(), "{:?}", kinds(&cmds));
+            // `y` is still the undo of everything.
+            let cmds = app.update(key(KeyCode::Char('y')));
+            assert!(cmds
+                .iter()
+                .any(|c| matches!(c, Cmd::Undo { latest: false, .. })));
+        }
+    }
+}

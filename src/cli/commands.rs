@@ -208,12 +208,62 @@ pub fn status(profile: &Profile, p: &PlanArgs) -> Result<Exit, Problem> {
     Ok(Exit::Success)
 }
 
+/// What an undo reverses, newest first; for everything, whether the latest
+/// run could be undone alone.
+fn show_undo_list(
+    engine: &Engine,
+    list: &[(StepId, usize, crate::steps::Action)],
+    latest: bool,
+    json: bool,
+) {
+    if json {
+        for (step, i, a) in list {
+            json_line(&JsonEvent::UndoPreview {
+                step: *step,
+                index: *i,
+                action: a,
+                description: a.describe_undo(),
+            });
+        }
+        return;
+    }
+    say!(
+        "{}",
+        if latest {
+            "Undo of the latest run reverses, newest first (the runs before it stay):"
+        } else {
+            "Undo reverses, newest first:"
+        }
+    );
+    for (step, _, a) in list {
+        say!("  [{step}] {}", sanitize(&a.describe_undo()));
+    }
+    if !latest {
+        if let Ok(l) = engine.latest_run() {
+            say!(
+                "(`--latest` undoes only the latest run: {} change(s).)",
+                l.actions.len()
+            );
+        }
+    }
+    say!();
+}
+
 pub fn undo(profile: &Profile, u: &UndoArgs) -> Result<Exit, Problem> {
     let plan = Plan::load(&u.plan.plan, profile)?;
     let mut engine = Engine::open(plan, profile.clone())?;
     engine.options.stop_mdaemon |= u.stop_mdaemon;
     engine.options.mdaemon_stopped |= u.mdaemon_stopped;
-    let list = engine.undo_list();
+    // An undo of the latest run that stopped part-way is finished as such.
+    let latest = if u.latest || engine.replay.undoing_run.is_some() {
+        Some(engine.latest_run_or_refusal()?)
+    } else {
+        None
+    };
+    let list = match &latest {
+        Some(l) => l.actions.clone(),
+        None => engine.undo_list(),
+    };
     let json = u.plan.json;
     if list.is_empty() {
         if json {
@@ -229,22 +279,7 @@ pub fn undo(profile: &Profile, u: &UndoArgs) -> Result<Exit, Problem> {
         }
         return Ok(Exit::Success);
     }
-    if json {
-        for (step, i, a) in &list {
-            json_line(&JsonEvent::UndoPreview {
-                step: *step,
-                index: *i,
-                action: a,
-                description: a.describe_undo(),
-            });
-        }
-    } else {
-        say!("Undo reverses, newest first:");
-        for (step, _, a) in &list {
-            say!("  [{step}] {}", sanitize(&a.describe_undo()));
-        }
-        say!();
-    }
+    show_undo_list(&engine, &list, latest.is_some(), json);
     ask_first(u.yes, json, "Undo these changes?", "add --yes to undo")?;
     let sink: Box<dyn EventSink> = if json {
         Box::new(JsonSink)
@@ -252,7 +287,11 @@ pub fn undo(profile: &Profile, u: &UndoArgs) -> Result<Exit, Problem> {
         Box::new(HumanSink::new())
     };
     output::interrupt::stop_with(output::interrupt::notice("undo", &u.plan.plan), json);
-    let summary = engine.undo(sink.as_ref())?;
+    let summary = if latest.is_some() {
+        engine.undo_latest(sink.as_ref())?
+    } else {
+        engine.undo(sink.as_ref())?
+    };
     if json {
         json_line(&JsonEvent::Undone {
             undone: &summary.changed,
@@ -264,7 +303,14 @@ pub fn undo(profile: &Profile, u: &UndoArgs) -> Result<Exit, Problem> {
     } else {
         say!("\nUndone: {} step(s) reversed.", summary.changed.len());
         output::print_summary(&summary, "");
-        say!("If MDaemon was restarted with the new folders, restart it again so it uses the old ones.");
+        if latest.is_some() {
+            say!(
+                "The runs before it stay applied; `mdcluster undo --plan {}` reverses them too.",
+                u.plan.plan.display()
+            );
+        } else {
+            say!("If MDaemon was restarted with the new folders, restart it again so it uses the old ones.");
+        }
     }
     Ok(Exit::Success)
 }

@@ -203,6 +203,9 @@ struct UndoArgs {
     /// Do not ask before undoing
     #[arg(long, short = 'y')]
     yes: bool,
+    /// Undo only the latest run (a node added), leaving the runs before it applied; refused when that run moved data or rewrote MDaemon.ini
+    #[arg(long)]
+    latest: bool,
     /// Stop a running MDaemon while data moves back, and start it again afterwards
     #[arg(long)]
     stop_mdaemon: bool,

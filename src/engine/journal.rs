@@ -25,9 +25,16 @@ use std::path::{Path, PathBuf};
 
 pub(crate) const FILE_NAME: &str = "journal.jsonl";
 
-/// The journal format this mdcluster writes and the newest it reads. Raised
-/// only for a change older versions would misread; see docs/state-formats.md.
-pub(crate) const FORMAT: u32 = 1;
+/// The newest journal format this mdcluster reads. Raised only for a change
+/// older versions would misread; see docs/state-formats.md.
+pub(crate) const FORMAT: u32 = 2;
+/// The format of a run and of an undo of everything: what mdcluster 0.1.0
+/// reads too.
+pub(crate) const FORMAT_RUN: u32 = 1;
+/// The format of an undo of the latest run alone (its `undo-begin` names the
+/// run, and a `latest-run-undone` record ends it): older versions would take
+/// it for an unfinished undo of everything, so they refuse it by name.
+pub(crate) const FORMAT_LATEST_UNDO: u32 = 2;
 
 fn format_one() -> u32 {
     1
@@ -91,6 +98,9 @@ pub enum Record {
         /// The mdcluster version that began the undo.
         #[serde(default)]
         version: String,
+        /// The run this undo reverses on its own (format 2); none: everything.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        latest_run: Option<String>,
     },
     UndoIntent {
         step: StepId,
@@ -103,6 +113,11 @@ pub enum Record {
         evidence: serde_json::Value,
     },
     Undone {},
+    /// The undo of one run (`latest_run` of its `undo-begin`) ended; the
+    /// journal goes on with the runs before it (format 2).
+    LatestRunUndone {
+        run: String,
+    },
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -125,6 +140,13 @@ pub struct StepRecord {
     pub undo_done: std::collections::BTreeSet<usize>,
 }
 
+/// A run of the journal and the actions it carried out, in order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunActions {
+    pub run: String,
+    pub actions: Vec<(StepId, usize)>,
+}
+
 /// The journal's content, replayed.
 #[derive(Clone, Debug, Default)]
 pub struct Replay {
@@ -137,6 +159,10 @@ pub struct Replay {
     pub executed: Vec<(StepId, usize)>,
     pub undo_begun: bool,
     pub undone: bool,
+    /// The run an unfinished undo reverses on its own (None: everything).
+    pub undoing_run: Option<String>,
+    /// Each run, with the actions it began.
+    pub runs: Vec<RunActions>,
     pub records: u64,
     pub last_seq: u64,
 }
@@ -239,6 +265,10 @@ impl Replay {
                     self.plan = Some((plan.clone(), plan_file.clone()));
                     self.first_run = Some(run.clone());
                 }
+                self.runs.push(RunActions {
+                    run: run.clone(),
+                    actions: Vec::new(),
+                });
             }
             Record::StepBegin { step, actions } => {
                 self.steps.entry(*step).or_default().actions = actions.clone();
@@ -260,6 +290,9 @@ impl Replay {
                 self.steps.entry(*step).or_default().intents.insert(*action);
                 if !self.executed.contains(&(*step, *action)) {
                     self.executed.push((*step, *action));
+                    if let Some(run) = self.runs.last_mut() {
+                        run.actions.push((*step, *action));
+                    }
                 }
             }
             Record::Done {
@@ -283,7 +316,10 @@ impl Replay {
                 self.steps.entry(*step).or_default().failed = Some(error.clone());
             }
             Record::RunEnd { .. } => {}
-            Record::UndoBegin { .. } => self.undo_begun = true,
+            Record::UndoBegin { latest_run, .. } => {
+                self.undo_begun = true;
+                self.undoing_run = latest_run.clone();
+            }
             Record::UndoIntent { step, action } => {
                 self.steps
                     .entry(*step)
@@ -299,6 +335,10 @@ impl Replay {
                     .insert(*action);
             }
             Record::Undone {} => self.undone = true,
+            Record::LatestRunUndone { .. } => {
+                self.undo_begun = false;
+                self.undoing_run = None;
+            }
         }
     }
 }
@@ -488,7 +528,7 @@ mod tests {
             plan: "fp".into(),
             plan_file: "p.toml".into(),
             version: "0".into(),
-            format: FORMAT,
+            format: FORMAT_RUN,
         })
         .unwrap();
         j.append(Record::StepDone {
@@ -534,7 +574,7 @@ mod tests {
         let mut bytes = std::fs::read(&p).unwrap();
         bytes.extend_from_slice(
             concat!(
-                r#"{"seq":3,"time":"t","record":"run-begin","run":"r3","command":"apply","plan":"fp","plan_file":"p.toml","version":"9.1.0","format":2}"#,
+                r#"{"seq":3,"time":"t","record":"run-begin","run":"r3","command":"apply","plan":"fp","plan_file":"p.toml","version":"9.1.0","format":3}"#,
                 "\n",
                 r#"{"seq":4,"time":"t","record":"step-paused","step":"mail-store"}"#,
                 "\n"
@@ -545,8 +585,8 @@ mod tests {
         let err = read(&p).unwrap_err();
         let shown = err.to_string();
         assert!(
-            shown.contains("mdcluster 9.1.0 in journal format 2")
-                && shown.contains("reads format 1")
+            shown.contains("mdcluster 9.1.0 in journal format 3")
+                && shown.contains("reads format 2")
                 && shown.contains("with mdcluster 9.1.0 or newer")
                 && !shown.contains("damaged"),
             "{shown}"
@@ -556,7 +596,7 @@ mod tests {
         // Of two newer formats, the newest names the version to use.
         bytes.extend_from_slice(
             concat!(
-                r#"{"seq":5,"time":"t","record":"undo-begin","run":"r5","format":3,"version":"9.5.0"}"#,
+                r#"{"seq":5,"time":"t","record":"undo-begin","run":"r5","format":4,"version":"9.5.0"}"#,
                 "\n"
             )
             .as_bytes(),
@@ -564,6 +604,44 @@ mod tests {
         std::fs::write(&p, &bytes).unwrap();
         let shown = read(&p).unwrap_err().to_string();
         assert!(shown.contains("with mdcluster 9.5.0 or newer"), "{shown}");
+    }
+
+    #[test]
+    fn runs_keep_their_actions_and_an_undo_of_the_latest_run_ends_as_such() {
+        let line = |seq: u64, record: &str| format!("{{\"seq\":{seq},\"time\":\"t\",{record}}}\n");
+        let begin = |run: &str| {
+            format!(
+                r#""record":"run-begin","run":"{run}","command":"apply","plan":"fp","plan_file":"p.toml","version":"0""#
+            )
+        };
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join(FILE_NAME);
+        let mut text = [
+            line(1, &begin("r1")),
+            line(2, r#""record":"intent","step":"mail-store","action":0"#),
+            line(3, &begin("r2")),
+            line(4, r#""record":"intent","step":"server-ids","action":0"#),
+            line(5, r#""record":"intent","step":"mail-store","action":0"#),
+            line(
+                6,
+                r#""record":"undo-begin","run":"u1","format":2,"latest_run":"r2""#,
+            ),
+        ]
+        .concat();
+        std::fs::write(&p, &text).unwrap();
+        let r = read(&p).unwrap();
+        let runs: Vec<(&str, usize)> = r
+            .runs
+            .iter()
+            .map(|x| (x.run.as_str(), x.actions.len()))
+            .collect();
+        // An action resumed in a later run belongs to the run that began it.
+        assert_eq!(runs, [("r1", 1), ("r2", 1)]);
+        assert!(r.undo_begun && r.undoing_run.as_deref() == Some("r2"));
+        text.push_str(&line(7, r#""record":"latest-run-undone","run":"r2""#));
+        std::fs::write(&p, &text).unwrap();
+        let r = read(&p).unwrap();
+        assert!(!r.undo_begun && r.undoing_run.is_none() && !r.undone);
     }
 
     #[test]

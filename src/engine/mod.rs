@@ -190,6 +190,13 @@ pub struct Summary {
     pub left_out: Vec<LeftOut>,
 }
 
+/// The latest run, undone on its own, and what that reverses (newest first).
+#[derive(Clone, Debug)]
+pub struct LatestRun {
+    pub run: String,
+    pub actions: Vec<(StepId, usize, Action)>,
+}
+
 /// A step a run left out, and the failed step it waits for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct LeftOut {
@@ -566,7 +573,7 @@ impl Engine {
             plan: self.plan.fingerprint(),
             plan_file: self.plan.file.display().to_string(),
             version: env!("CARGO_PKG_VERSION").into(),
-            format: journal::FORMAT,
+            format: journal::FORMAT_RUN,
         })?;
         summary.journal = Some(self.journal_path());
         summary.backups = Some(backups.clone());
@@ -1066,7 +1073,7 @@ impl Engine {
             plan: self.plan.fingerprint(),
             plan_file: self.plan.file.display().to_string(),
             version: env!("CARGO_PKG_VERSION").into(),
-            format: journal::FORMAT,
+            format: journal::FORMAT_RUN,
         })?;
         j.append(Record::StepExtend {
             step: StepId::MailStore,
@@ -1109,15 +1116,24 @@ impl Engine {
         Ok(summary)
     }
 
-    /// The actions an undo would reverse, newest first.
-    pub(crate) fn undo_list(&self) -> Vec<(StepId, usize, Action)> {
+    /// What an undo reverses, newest first: every action not undone yet,
+    /// or (`only`) those of one run.
+    pub(crate) fn undo_list_of(&self, only: Option<&str>) -> Vec<(StepId, usize, Action)> {
         if self.replay.undone {
             return Vec::new();
         }
+        let of_run: Option<&[(StepId, usize)]> = only.map(|run| {
+            self.replay
+                .runs
+                .iter()
+                .find(|r| r.run == run)
+                .map_or(&[][..], |r| r.actions.as_slice())
+        });
         self.replay
             .executed
             .iter()
             .rev()
+            .filter(|key| of_run.is_none_or(|actions| actions.contains(key)))
             .filter_map(|(step, i)| {
                 let rec = self.replay.step(*step)?;
                 if rec.undo_done.contains(i) {
@@ -1128,17 +1144,97 @@ impl Engine {
             .collect()
     }
 
-    /// Reverse what the journal says this tool did, newest first, then archive
-    /// the journal. Touches nothing the tool did not create.
-    pub fn undo(&mut self, events: &dyn EventSink) -> Result<Summary, Problem> {
-        let mut summary = Summary::default();
-        if self.replay.is_empty() || self.replay.undone {
-            return Ok(summary);
+    /// What `undo` reverses: everything, or the rest of an undo of the
+    /// latest run that stopped part-way.
+    pub(crate) fn undo_list(&self) -> Vec<(StepId, usize, Action)> {
+        self.undo_list_of(self.replay.undoing_run.as_deref())
+    }
+
+    /// The latest run, when it can be undone on its own: a later run that
+    /// ended, with earlier runs before it, whose changes are all of the
+    /// steps judged per node (a node added: the cluster manifest, the
+    /// balancer's files). A run that moved data or rewrote MDaemon.ini is
+    /// undone only with everything, so the installation is never half
+    /// moved. Else why not, in words.
+    pub fn latest_run(&self) -> Result<LatestRun, String> {
+        if let Some(run) = &self.replay.undoing_run {
+            return Ok(LatestRun {
+                run: run.clone(),
+                actions: self.undo_list_of(Some(run)),
+            });
         }
+        if self.replay.is_empty() || self.replay.undone {
+            return Err("there is no applied run to undo".into());
+        }
+        if self.replay.interrupted() {
+            return Err("the latest run stopped part-way: finish it first (run the same apply again), or undo everything".into());
+        }
+        let undoable: Vec<&journal::RunActions> = self
+            .replay
+            .runs
+            .iter()
+            .filter(|r| !self.undo_list_of(Some(&r.run)).is_empty())
+            .collect();
+        let Some(latest) = undoable.last() else {
+            return Err("there is no applied run to undo".into());
+        };
+        if undoable.len() < 2 {
+            return Err("the latest run is the only one: undo everything reverses it".into());
+        }
+        if let Some((step, _)) = latest.actions.iter().find(|(step, _)| !step.per_node()) {
+            return Err(format!(
+                "the latest run changed the installation itself (step {}, {step}): it is undone only with everything before it",
+                step.number()
+            ));
+        }
+        Ok(LatestRun {
+            run: latest.run.clone(),
+            actions: self.undo_list_of(Some(&latest.run)),
+        })
+    }
+
+    /// Reverse what the journal says this tool did, newest first, then archive
+    /// the journal. Touches nothing the tool did not create. An undo of the
+    /// latest run that stopped part-way is finished as such (that run only).
+    pub fn undo(&mut self, events: &dyn EventSink) -> Result<Summary, Problem> {
+        if self.replay.is_empty() || self.replay.undone {
+            return Ok(Summary::default());
+        }
+        let only = self.replay.undoing_run.clone();
+        self.undo_run(only, events)
+    }
+
+    /// Reverse the latest run only ([`Self::latest_run`]); the journal goes
+    /// on with the runs before it, which a later `undo` reverses.
+    pub fn undo_latest(&mut self, events: &dyn EventSink) -> Result<Summary, Problem> {
+        let latest = self.latest_run_or_refusal()?;
+        self.undo_run(Some(latest.run), events)
+    }
+
+    /// [`Self::latest_run`], or the refusal (exit 3) that says why not and
+    /// what to run instead.
+    pub fn latest_run_or_refusal(&self) -> Result<LatestRun, Problem> {
+        self.latest_run().map_err(|why| {
+            Problem::refused(format!("the latest run cannot be undone on its own: {why}")).fix(
+                format!(
+                    "undo everything with `mdcluster undo --plan {}`",
+                    self.plan.file.display()
+                ),
+            )
+        })
+    }
+
+    /// Undo every action not undone yet, or (`only`) those of one run.
+    fn undo_run(
+        &mut self,
+        only: Option<String>,
+        events: &dyn EventSink,
+    ) -> Result<Summary, Problem> {
+        let mut summary = Summary::default();
         let _lock = self.lock("undo")?;
         self.remove_leftovers();
         self.replay = journal::read(&self.journal_path())?;
-        let list = self.undo_list();
+        let list = self.undo_list_of(only.as_deref());
         let actions: Vec<Action> = list.iter().map(|(_, _, a)| a.clone()).collect();
         let stopped_here = self.guard_service(&actions, true, events)?;
         let mut j = Journal::open(&self.journal_path(), &self.replay, &self.clock)?;
@@ -1146,11 +1242,55 @@ impl Engine {
         let backups = self.state_dir.join("backups").join(&first_run);
         j.append(Record::UndoBegin {
             run: journal::new_run_id(&self.clock),
-            format: journal::FORMAT,
+            format: if only.is_some() {
+                journal::FORMAT_LATEST_UNDO
+            } else {
+                journal::FORMAT_RUN
+            },
             version: env!("CARGO_PKG_VERSION").into(),
+            latest_run: only.clone(),
         })?;
+        self.reverse(&mut j, &backups, &list, events, &mut summary)?;
+        if let Some(run) = only {
+            j.append(Record::LatestRunUndone { run })?;
+            drop(j);
+            if stopped_here {
+                self.start_service(events)?;
+            }
+            self.replay = journal::read(&self.journal_path())?;
+            summary.journal = Some(self.journal_path());
+            summary.backups = Some(backups).filter(|b| b.exists());
+            return Ok(summary);
+        }
+        j.append(Record::Undone {})?;
+        drop(j);
+        if stopped_here {
+            self.start_service(events)?;
+        }
+        let archived = self
+            .state_dir
+            .join(format!("journal-{first_run}-undone.jsonl"));
+        std::fs::rename(self.journal_path(), &archived)
+            .map_err(|e| Problem::io(Exit::Other, "archive the journal", &archived, &e))?;
+        crate::fsops::fsync_dir(&self.state_dir).map_err(|e| Problem::other(e.to_string()))?;
+        summary.journal = Some(archived);
+        // Named only when something was backed up.
+        summary.backups = Some(backups).filter(|b| b.exists());
+        self.replay = Replay::default();
+        Ok(summary)
+    }
+
+    /// Undo `list` in its order, journaled action by action, events per step.
+    fn reverse(
+        &self,
+        j: &mut Journal,
+        backups: &std::path::Path,
+        list: &[(StepId, usize, Action)],
+        events: &dyn EventSink,
+        summary: &mut Summary,
+    ) -> Result<(), Problem> {
         let mut current: Option<StepId> = None;
-        for (step, i, action) in &list {
+        for (step, i, action) in list {
             if current != Some(*step) {
                 if let Some(prev) = current {
                     events.emit(Event::StepDone {
@@ -1175,11 +1315,9 @@ impl Engine {
                 step: *step,
                 action: *i,
             })?;
-            let evidence = self.undo_action(&backups, *step, *i, action, events)?;
+            let evidence = self.undo_action(backups, *step, *i, action, events)?;
             summary.kept.extend_from_slice(evidence.kept());
-            summary
-                .notes
-                .extend(self.still_registered(&evidence, &list));
+            summary.notes.extend(self.still_registered(&evidence, list));
             j.append(Record::UndoDone {
                 step: *step,
                 action: *i,
@@ -1195,23 +1333,9 @@ impl Engine {
                 outcome: Outcome::Undone,
             });
         }
-        j.append(Record::Undone {})?;
-        drop(j);
-        if stopped_here {
-            self.start_service(events)?;
-        }
-        let archived = self
-            .state_dir
-            .join(format!("journal-{first_run}-undone.jsonl"));
-        std::fs::rename(self.journal_path(), &archived)
-            .map_err(|e| Problem::io(Exit::Other, "archive the journal", &archived, &e))?;
-        crate::fsops::fsync_dir(&self.state_dir).map_err(|e| Problem::other(e.to_string()))?;
-        summary.journal = Some(archived);
-        // Named only when something was backed up.
-        summary.backups = Some(backups).filter(|b| b.exists());
-        self.replay = Replay::default();
-        Ok(summary)
+        Ok(())
     }
+
     /// What is left to do in MDaemon after an undo took nodes out of the
     /// cluster manifest: those still registered there. A registration the
     /// same undo takes out of MDaemon.ini (a profile that registers there)

@@ -132,8 +132,12 @@ pub enum Msg {
         result: Result<Summary, Problem>,
     },
     Saved(Result<PathBuf, String>),
-    /// The answer to [`Cmd::UndoList`]: one line per action, newest first.
-    UndoList(Result<Vec<String>, String>),
+    /// The answer to [`Cmd::UndoList`]: one line per action, newest first,
+    /// and the same for the latest run alone when it can be undone alone.
+    UndoList {
+        list: Result<Vec<String>, String>,
+        latest: Option<Vec<String>>,
+    },
     /// Step 10: the cluster log as followed so far.
     ClusterLog {
         generation: u64,
@@ -197,6 +201,8 @@ pub enum Cmd {
     },
     Undo {
         plan: Box<Plan>,
+        /// Only the latest run (a node added), the runs before it kept.
+        latest: bool,
     },
     /// What an undo would reverse, read from the journal (for its confirmation).
     UndoList {
@@ -357,6 +363,10 @@ pub struct App {
     pub undo_available: bool,
     /// What the undo being confirmed would reverse (None: being read).
     pub undo_list: Option<Result<Vec<String>, String>>,
+    /// What an undo of the latest run alone would reverse, when it can.
+    pub undo_latest: Option<Vec<String>>,
+    /// The undo under way is of the latest run alone.
+    pub undoing_latest: bool,
     pub color: bool,
     pub now: Instant,
     pub quit: bool,
@@ -422,6 +432,8 @@ impl App {
             probe_at: None,
             undo_available: earlier.undo_available,
             undo_list: None,
+            undo_latest: None,
+            undoing_latest: false,
             color,
             now: Instant::now(),
             quit: false,
@@ -552,6 +564,7 @@ impl App {
         self.previous = from;
         self.screen = Screen::Confirm(Confirm::Undo);
         self.undo_list = None;
+        self.undo_latest = None;
         match self.answers.plan(&self.profile, &self.plan_file) {
             Ok(plan) => vec![Cmd::UndoList {
                 plan: Box::new(plan),
@@ -926,8 +939,9 @@ impl App {
                 Vec::new()
             }
             Msg::Finished { undo, result } => self.run_finished(undo, result),
-            Msg::UndoList(list) => {
+            Msg::UndoList { list, latest } => {
                 self.undo_list = Some(list);
+                self.undo_latest = latest;
                 Vec::new()
             }
             Msg::Saved(result) => {
@@ -1074,8 +1088,10 @@ impl App {
             Ok(s) => {
                 let verb = if undo { "undone" } else { "applied" };
                 self.event(format!("{verb}: {} step(s)", s.changed.len()));
-                // After an undo the journal is archived: nothing left to undo.
-                self.undo_available = !undo;
+                // After an undo of everything the journal is archived:
+                // nothing left to undo; after the latest run's, the runs
+                // before it are.
+                self.undo_available = !undo || self.undoing_latest;
             }
             Err(p) => self.event(format!(
                 "failed: {}",

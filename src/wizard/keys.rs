@@ -49,6 +49,8 @@ pub enum Action {
     Apply,
     Save,
     Undo,
+    /// Undo only the latest run (in the undo question).
+    UndoLatest,
     Join,
     /// Record that the awaited nodes are registered in MDaemon.
     Registered,
@@ -286,6 +288,8 @@ const CONFIRM: Keymap = Keymap {
             A::No,
             Some(("n", "no")),
         ),
+        // Said in the undo question itself, where it applies.
+        key(&[K::Char('l'), K::Char('L')], A::UndoLatest, None),
     ],
 };
 

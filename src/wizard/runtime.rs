@@ -477,21 +477,40 @@ pub(crate) fn execute(cmd: Cmd, profile: &Profile, tx: &Sender<Msg>) {
                 result,
             }
         }
-        Cmd::Undo { plan } => {
+        Cmd::Undo { plan, latest } => {
             let sink = ChannelSink(tx.clone());
-            let result = Engine::open(*plan, profile.clone()).and_then(|mut e| e.undo(&sink));
+            let result = Engine::open(*plan, profile.clone()).and_then(|mut e| {
+                if latest {
+                    e.undo_latest(&sink)
+                } else {
+                    e.undo(&sink)
+                }
+            });
             Msg::Finished { undo: true, result }
         }
-        Cmd::UndoList { plan } => Msg::UndoList(
-            Engine::open(*plan, profile.clone())
-                .map(|e| {
-                    e.undo_list()
-                        .iter()
+        Cmd::UndoList { plan } => {
+            let lines =
+                |list: &[(crate::steps::StepId, usize, crate::steps::Action)]| -> Vec<String> {
+                    list.iter()
                         .map(|(step, _, a)| format!("[{step}] {}", a.describe_undo()))
                         .collect()
-                })
-                .map_err(|p| p.to_string()),
-        ),
+                };
+            match Engine::open(*plan, profile.clone()) {
+                Ok(e) => Msg::UndoList {
+                    list: Ok(lines(&e.undo_list())),
+                    // An unfinished undo of the latest run is finished as such.
+                    latest: e
+                        .latest_run()
+                        .ok()
+                        .filter(|_| e.replay.undoing_run.is_none())
+                        .map(|l| lines(&l.actions)),
+                },
+                Err(p) => Msg::UndoList {
+                    list: Err(p.to_string()),
+                    latest: None,
+                },
+            }
+        }
         Cmd::SavePlan { path, text } => Msg::Saved(save_plan(&path, &text)),
         Cmd::ProbeFolder { path } => Msg::FolderProbed {
             is_dir: Path::new(&path).is_dir(),

@@ -16,6 +16,9 @@ impl App {
         };
         match action {
             Action::Yes => self.confirmed(kind),
+            Action::UndoLatest if kind == Confirm::Undo && self.undo_latest.is_some() => {
+                self.start_undo(true)
+            }
             Action::No => {
                 self.screen = self.previous.clone();
                 Vec::new()
@@ -64,22 +67,33 @@ impl App {
                 self.event("undo waits until the list of what it reverses has been read");
                 Vec::new()
             }
-            Confirm::Undo => match self.answers.plan(&self.profile, &self.plan_file) {
-                Ok(plan) => {
-                    self.screen = Screen::Running;
-                    self.focus = Focus::Steps;
-                    self.finished = None;
-                    self.event("undoing, newest change first");
-                    vec![Cmd::Undo {
-                        plan: Box::new(plan),
-                    }]
-                }
-                Err(errors) => {
-                    self.event(crate::plan::plan_problem(&self.plan_file, &errors).what);
-                    self.screen = self.previous.clone();
-                    Vec::new()
-                }
-            },
+            Confirm::Undo => self.start_undo(false),
+        }
+    }
+
+    /// Undo everything, or (`latest`) the latest run alone.
+    fn start_undo(&mut self, latest: bool) -> Vec<Cmd> {
+        match self.answers.plan(&self.profile, &self.plan_file) {
+            Ok(plan) => {
+                self.screen = Screen::Running;
+                self.focus = Focus::Steps;
+                self.finished = None;
+                self.undoing_latest = latest;
+                self.event(if latest {
+                    "undoing the latest run, newest change first; the runs before it stay"
+                } else {
+                    "undoing, newest change first"
+                });
+                vec![Cmd::Undo {
+                    plan: Box::new(plan),
+                    latest,
+                }]
+            }
+            Err(errors) => {
+                self.event(crate::plan::plan_problem(&self.plan_file, &errors).what);
+                self.screen = self.previous.clone();
+                Vec::new()
+            }
         }
     }
 }
@@ -138,12 +152,25 @@ pub(crate) fn render_confirm(f: &mut Frame, area: Rect, app: &App, kind: Confirm
         }
     };
     lines.push(Line::default());
-    lines.push(Line::from(vec![
+    let mut keys = vec![
         Span::styled(" y ", t.bold().add_modifier(Modifier::REVERSED)),
         Span::raw(" yes    "),
         Span::styled(" n ", t.bold().add_modifier(Modifier::REVERSED)),
         Span::raw(" no"),
-    ]));
+    ];
+    if let (Confirm::Undo, Some(latest)) = (kind, &app.undo_latest) {
+        keys.push(Span::raw("    "));
+        keys.push(Span::styled(
+            " l ",
+            t.bold().add_modifier(Modifier::REVERSED),
+        ));
+        keys.push(Span::raw(format!(
+            " only the latest run ({} change{})",
+            latest.len(),
+            if latest.len() == 1 { "" } else { "s" }
+        )));
+    }
+    lines.push(Line::from(keys));
     // Tall enough for the wrapped text (70 columns inside the border).
     let rows: usize = lines.iter().map(|l| l.width().div_ceil(70).max(1)).sum();
     let r = centred(area, 72, (rows as u16 + 2).max(9));

@@ -592,40 +592,63 @@ fn a_failed_balancer_step_leaves_out_only_itself_with_consent() {
 
 /// A failed move leaves out every move and the rewrite of MDaemon.ini with
 /// it (moved data without the rewrite would leave MDaemon in folders that
-/// are gone), while the balancer, which needs none of them, is written.
+/// are gone), and everything that needs them, the balancer too: with
+/// nothing else to run, `--skip-blocked` is refused like the plain run, and
+/// nothing changes.
 #[test]
-fn a_failed_move_leaves_out_all_moves_and_the_rewrite_but_not_the_balancer() {
+fn a_failed_move_blocks_all_moves_the_rewrite_and_what_needs_them() {
     let lab = cluster_lab(&["MAIL2"], &lb_table("nginx", None, ""));
     std::fs::create_dir_all(lab.share.join("Users/LockFiles")).unwrap();
     std::fs::write(lab.share.join("Users/LockFiles/foreign.lck"), b"theirs").unwrap();
-    let ini = lab.ini_bytes();
-    let store = tree_map(&lab.install.join("Users"), false);
+    let before = lab.hash();
+    for extra in [&["--skip-blocked"][..], &["--skip-blocked", "--dry-run"]] {
+        let (code, events, text) = apply_json(&lab, extra);
+        assert_eq!(code, Some(3), "{text}");
+        assert!(text.contains("lockfiles"), "{text}");
+        assert!(
+            !text.contains("add --skip-blocked"),
+            "nothing could run: {text}"
+        );
+        assert_eq!(events.last().unwrap()["event"], "error", "{text}");
+        assert_eq!(lab.hash(), before, "a refused run changed something");
+    }
+    assert!(!default_dir(&lab, "nginx").exists());
+}
+
+/// A `--skip-blocked` run killed part-way: the rerun with the same flag
+/// (as the interrupt notice and the refusal say) finishes the moves, step 11
+/// still left out; every message is on the share exactly once.
+#[test]
+fn a_skip_run_killed_part_way_is_finished_by_the_same_rerun() {
+    let out_holder = tempfile::tempdir().unwrap();
+    let out = out_holder.path().join("etc-nginx");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("mdcluster-stream.conf"), "stream { }\n").unwrap();
+    let lab = cluster_lab(&["MAIL2"], &lb_table("nginx", Some(&out), ""));
+    let expected = expected_on_share(&lab);
+    let failed = lab
+        .apply()
+        .args(["--yes", "--skip-blocked"])
+        .env("MDCLUSTER_FAIL_AT_ACTION", "3")
+        .output()
+        .unwrap();
+    assert_eq!(failed.status.code(), Some(4), "{failed:?}");
+    // Without the flag the failed balancer check refuses the rerun, saying
+    // how to go on.
+    let refused = lab.apply().arg("--yes").output().unwrap();
+    assert_eq!(refused.status.code(), Some(3), "{refused:?}");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("add --skip-blocked"));
     let (code, events, text) = apply_json(&lab, &["--skip-blocked"]);
     assert_eq!(code, Some(0), "{text}");
     let finished = events.last().unwrap();
     assert_eq!(
-        finished["changed"],
-        serde_json::json!(["load-balancer"]),
-        "{text}"
-    );
-    let by = |step: &str| serde_json::json!({"step": step, "waits_for": "lockfiles"});
-    assert_eq!(
         finished["left_out"],
-        serde_json::json!([
-            by("lockfiles"),
-            by("pem"),
-            by("mail-store"),
-            by("directories")
-        ]),
+        serde_json::json!([{"step": "load-balancer", "waits_for": "load-balancer"}]),
         "{text}"
     );
-    assert_eq!(lab.ini_bytes(), ini, "MDaemon.ini unchanged");
-    assert_eq!(
-        tree_map(&lab.install.join("Users"), false),
-        store,
-        "the store stays"
-    );
-    assert!(default_dir(&lab, "nginx").exists());
+    assert!(lost_messages(&lab, &expected).is_empty());
+    assert_eq!(status_of(&lab, "directories").0, "done");
+    assert_eq!(status_of(&lab, "mail-store").0, "done");
 }
 
 /// A balancer whose own check refuses the files: a failed check, nothing

@@ -794,8 +794,9 @@ mod cluster {
                 .count()
         };
         assert_eq!(said(&d), 1, "{:?}", d.app.events);
-        // The failed rule leaves out MAIL2's steps, not the moves: those can
-        // still be applied, and the confirmation says what is left out.
+        // The failed rule leaves out the secondaries' steps (for every new
+        // node: they are judged per step), not the moves: those can still
+        // be applied, and the confirmation says what is left out.
         assert!(d.app.can_apply().is_ok(), "{:?}", d.app.can_apply());
         let left: Vec<StepId> = d.app.preview().unwrap().left_out.keys().copied().collect();
         assert_eq!(
@@ -810,6 +811,16 @@ mod cluster {
             screen.contains("Left out until corrected: secondaries (its check failed)"),
             "{screen}"
         );
+        // MAIL2 now passes: the preview changes under the question, so the
+        // first `y` asks again instead of applying what was not read.
+        found(&mut d, vec![report("MAIL2", true, &[])]);
+        d.key(KeyCode::Char('y'));
+        assert!(
+            matches!(d.app.screen, mdcluster::wizard::app::Screen::Confirm(_)),
+            "{:?}",
+            d.app.events
+        );
+        assert!(d.app.events.back().unwrap().contains("the preview changed"));
         d.key(KeyCode::Char('n'));
         d.keys("x");
         assert_eq!(said(&d), 1, "{:?}", d.app.events);

@@ -27,18 +27,7 @@ pub fn apply(profile: &Profile, a: &ApplyArgs) -> Result<Exit, Problem> {
     let json = a.plan.json;
     show_preview(&engine, &preview, json, a.dry_run);
     if a.dry_run {
-        let pending = preview.pending().count();
-        if json {
-            json_line(&JsonEvent::DryRunFinished {
-                dry_run: true,
-                steps_to_change: pending,
-                exit: 0,
-            });
-        } else if pending == 0 {
-            say!("Dry run: nothing to do, and nothing was changed.");
-        } else {
-            say!("Dry run: {pending} step(s) would change something; nothing was changed.");
-        }
+        dry_run_finished(&preview, json);
         return Ok(Exit::Success);
     }
     let sink: Box<dyn EventSink> = if json {
@@ -69,7 +58,12 @@ pub fn apply(profile: &Profile, a: &ApplyArgs) -> Result<Exit, Problem> {
         "add --yes to apply, or --dry-run to only see the changes",
     )?;
     // From the first change on, an interrupt says what it leaves.
-    output::interrupt::stop_with(output::interrupt::notice("apply", &a.plan.plan), json);
+    let rerun = if a.skip_blocked {
+        "apply --skip-blocked"
+    } else {
+        "apply"
+    };
+    output::interrupt::stop_with(output::interrupt::notice(rerun, &a.plan.plan), json);
     let summary = engine.apply(&preview, "apply", sink.as_ref())?;
     if json {
         json_line(&JsonEvent::Applied {
@@ -88,6 +82,32 @@ pub fn apply(profile: &Profile, a: &ApplyArgs) -> Result<Exit, Problem> {
         );
     }
     Ok(Exit::Success)
+}
+
+/// The end of `apply --dry-run`: how many steps would change, and (with
+/// `--skip-blocked`) which would be left out.
+fn dry_run_finished(preview: &Preview, json: bool) {
+    let pending = preview.pending().count();
+    if json {
+        json_line(&JsonEvent::DryRunFinished {
+            dry_run: true,
+            steps_to_change: pending,
+            left_out: &preview.left_out_list(),
+            exit: 0,
+        });
+        return;
+    }
+    if pending == 0 {
+        say!("Dry run: nothing to do, and nothing was changed.");
+    } else {
+        say!("Dry run: {pending} step(s) would change something; nothing was changed.");
+    }
+    if !preview.left_out.is_empty() {
+        say!(
+            "Left out until corrected: {}.",
+            sanitize(&preview.left_out_text().join(", "))
+        );
+    }
 }
 
 fn show_preview(engine: &Engine, preview: &Preview, json: bool, dry_run: bool) {

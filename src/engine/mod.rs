@@ -77,6 +77,9 @@ pub struct Preview {
     /// step that needs a failed one (with that one). A run applies the rest
     /// only with consent (`--skip-blocked`, the wizard's confirmation).
     pub left_out: std::collections::BTreeMap<StepId, StepId>,
+    /// Left-out steps that forbid applying the rest: a move or the rewrite
+    /// of MDaemon.ini (they go together), or a step an earlier run began.
+    pub unskippable: Vec<StepId>,
 }
 
 impl Preview {
@@ -117,12 +120,30 @@ impl Preview {
         )
     }
 
+    /// The steps a failed check does not block may be applied without the
+    /// rest: there are some, and nothing left out must go with them.
+    pub fn can_skip_blocked(&self) -> bool {
+        self.has_changes() && self.unskippable.is_empty()
+    }
+
     /// A refusal, plus which steps a failed check does not block and how to
-    /// apply only those.
+    /// apply only those (or why they cannot be).
     fn with_what_could_run(&self, problem: Problem) -> Problem {
         let could: Vec<String> = self.pending().map(|s| s.step.to_string()).collect();
         if could.is_empty() {
             return problem;
+        }
+        if let Some(step) = self.unskippable.first() {
+            let fix = problem.fix.clone().unwrap_or_default();
+            return problem.fix(format!(
+                "{fix}. The other steps cannot go on without step {} ({step}): {}",
+                step.number(),
+                if step.applied_with().is_empty() {
+                    "an earlier run began it, and it is finished first"
+                } else {
+                    "the moves and the rewrite of MDaemon.ini are applied together or not at all"
+                }
+            ));
         }
         problem.fix(format!(
             "correct what the checks name, then rerun (`--dry-run` shows the whole preview); or add --skip-blocked to apply now what they do not block ({}), leaving out {}",
@@ -132,7 +153,7 @@ impl Preview {
     }
 
     /// The steps left out, each with what it waits for.
-    fn left_out_list(&self) -> Vec<LeftOut> {
+    pub(crate) fn left_out_list(&self) -> Vec<LeftOut> {
         self.left_out
             .iter()
             .map(|(step, by)| LeftOut {
@@ -281,7 +302,7 @@ impl Engine {
         let preview = self.prepare()?;
         match preview.refusal() {
             None => Ok(preview),
-            Some(_) if self.options.skip_blocked && preview.has_changes() => Ok(preview),
+            Some(_) if self.options.skip_blocked && preview.can_skip_blocked() => Ok(preview),
             Some(problem) => Err(preview.with_what_could_run(problem)),
         }
     }
@@ -318,6 +339,18 @@ impl Engine {
             prepared.push(self.step_plan(step, &ctx, &[])?);
         }
         let (plans, left_out) = self.settle_all(&ctx, &prepared)?;
+        // Never left out while the rest runs: the moves and the rewrite (the
+        // store would be converted in part) and what an earlier run began.
+        let unskippable = left_out
+            .keys()
+            .filter(|step| {
+                !step.applied_with().is_empty()
+                    || prepared
+                        .iter()
+                        .any(|p| p.step == **step && p.state == StepStatus::Interrupted)
+            })
+            .copied()
+            .collect();
         let mut files = vec![(install.ini.clone(), install.ini_bytes.clone())];
         if let Some(userlist) = install.userlist.as_ref() {
             files.push(userlist.clone());
@@ -337,6 +370,7 @@ impl Engine {
             manifest: cluster.manifest.clone(),
             same_filesystem,
             left_out,
+            unskippable,
         })
     }
 
@@ -362,6 +396,10 @@ impl Engine {
                     .filter(|(step, c)| *step == sp.step && !sp.checks.contains(c))
                     .map(|(_, c)| c.clone())
                     .collect();
+                // A pass made without the left-out changes does not stand
+                // beside the failure they caused.
+                sp.checks
+                    .retain(|c| !(c.ok && lost.iter().any(|l| l.name == c.name)));
                 sp.checks.extend(lost);
                 for c in sp.failed_checks() {
                     if !found.iter().any(|(step, f)| *step == sp.step && f == c) {
@@ -1482,8 +1520,6 @@ fn chain_ini_edits(plans: &mut [StepPlan], install: &Installation) {
     }
 }
 
-/// Steps are prepared before any of them runs, so two may plan to create the
-/// same folder on the share; the later one leaves it to the earlier.
 /// Take a step out of the run: its changes are dropped (its checks stay, to
 /// say why), and a note says what it waits for. A step with nothing to run
 /// (done, nothing to do, waiting) stays as it is. True when it was taken out.
@@ -1511,6 +1547,8 @@ fn leave_out(sp: &mut StepPlan, left_out: &std::collections::BTreeMap<StepId, St
     true
 }
 
+/// Steps are prepared before any of them runs, so two may plan to create the
+/// same folder on the share; the later one leaves it to the earlier.
 fn drop_repeated_folders(plans: &mut [StepPlan]) {
     let mut created: Vec<crate::winpath::WinPath> = Vec::new();
     for sp in plans.iter_mut().filter(|sp| sp.state == StepStatus::Ready) {

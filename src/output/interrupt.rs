@@ -41,15 +41,17 @@ pub(crate) fn notice(command: &str, plan: &std::path::Path) -> Problem {
     let next = match command {
         "undo" => format!("rerun `mdcluster undo --plan {plan}` to finish the undo"),
         "cleanup" => format!("rerun `mdcluster cleanup --plan {plan}` to finish it"),
+        // "apply", or "apply --skip-blocked" (its rerun needs the consent again).
         _ => format!(
-            "rerun `mdcluster apply --plan {plan}` to finish the run, or `mdcluster undo --plan {plan}` to reverse it"
+            "rerun `mdcluster {command} --plan {plan}` to finish the run, or `mdcluster undo --plan {plan}` to reverse it"
         ),
     };
     Problem::new(
         Exit::Interrupted,
         format!(
-            "interrupted: `{command}` stopped at once; the journal records how far it got, and \
-             nothing half-done counts as done"
+            "interrupted: `{}` stopped at once; the journal records how far it got, and \
+             nothing half-done counts as done",
+            command.split(' ').next().unwrap_or(command)
         ),
     )
     .fix(format!(

@@ -69,6 +69,8 @@ pub(crate) enum JsonEvent<'a> {
     DryRunFinished {
         dry_run: bool,
         steps_to_change: usize,
+        /// Steps `--skip-blocked` would leave out, and what each waits for.
+        left_out: &'a [crate::engine::LeftOut],
         exit: u8,
     },
     /// `apply`: the end of the run.
@@ -529,6 +531,10 @@ mod tests {
             JsonEvent::DryRunFinished {
                 dry_run: true,
                 steps_to_change: 3,
+                left_out: &[crate::engine::LeftOut {
+                    step: StepId::ServerIds,
+                    waits_for: StepId::Discover,
+                }],
                 exit: 0,
             },
             JsonEvent::Applied {

@@ -142,16 +142,16 @@ impl StepId {
 
     /// The steps whose changes this one needs first: a failed check there
     /// leaves this step out of the run as well. Data moves before
-    /// configuration points at it, and a node joins only a cluster whose
-    /// store is shared; the balancer needs only the cluster manifest.
+    /// configuration points at it, and a node joins (and mail is routed to
+    /// it) only in a cluster whose store is shared.
     pub(crate) fn depends_on(self) -> &'static [StepId] {
         match self {
             StepId::SharedPath | StepId::Certificates => &[],
-            StepId::Lockfiles
-            | StepId::Pem
-            | StepId::MailStore
-            | StepId::Secondaries
-            | StepId::LoadBalancer => &[StepId::SharedPath],
+            StepId::Lockfiles | StepId::Pem | StepId::MailStore | StepId::Secondaries => {
+                &[StepId::SharedPath]
+            }
+            // Routing mail to a node is for a cluster whose store is shared.
+            StepId::LoadBalancer => &[StepId::Directories],
             StepId::Directories => &[StepId::Lockfiles, StepId::Pem, StepId::MailStore],
             StepId::Discover => &[StepId::Secondaries],
             StepId::ServerIds => &[StepId::Directories, StepId::Certificates, StepId::Discover],
@@ -199,29 +199,32 @@ impl std::fmt::Display for StepId {
 }
 
 /// The steps a run leaves out when `failed` failed their checks: each failed
-/// step, every step applied together with one, and every step that needs one
-/// of them (directly or not), each with the failed step it waits for.
-/// Dependencies point to earlier steps, so one pass in order finds them all.
+/// step, every step applied together with one left out, and every step that
+/// needs one left out (directly or not), each with the failed step it waits
+/// for.
 pub(crate) fn left_out(
     failed: &std::collections::BTreeSet<StepId>,
 ) -> std::collections::BTreeMap<StepId, StepId> {
-    let mut out = std::collections::BTreeMap::new();
-    for step in StepId::ALL {
-        if failed.contains(&step) {
-            out.insert(step, step);
-            continue;
+    let mut out: std::collections::BTreeMap<StepId, StepId> =
+        failed.iter().map(|s| (*s, *s)).collect();
+    // Until nothing changes: a step left out takes its partners with it,
+    // whatever left it out, and they take what needs them.
+    loop {
+        let before = out.len();
+        for step in StepId::ALL {
+            if out.contains_key(&step) {
+                continue;
+            }
+            let needs = step.depends_on().iter().find_map(|d| out.get(d).copied());
+            let partner = step.applied_with().iter().find_map(|p| out.get(p).copied());
+            if let Some(by) = needs.or(partner) {
+                out.insert(step, by);
+            }
         }
-        let needs = step.depends_on().iter().find_map(|d| out.get(d).copied());
-        let partner = step
-            .applied_with()
-            .iter()
-            .find(|p| failed.contains(p))
-            .copied();
-        if let Some(by) = needs.or(partner) {
-            out.insert(step, by);
+        if out.len() == before {
+            return out;
         }
     }
-    out
 }
 
 /// Where a step stands: the one vocabulary of the preview, `status`, the
@@ -503,8 +506,8 @@ mod tests {
             [(StepId::LoadBalancer, StepId::LoadBalancer)]
         );
         // The mail store: the other moves and the rewrite of MDaemon.ini go
-        // with it, and through them the server IDs and the log; not the
-        // certificates, the secondaries' checks or the balancer.
+        // with it, and through them the server IDs, the log and the
+        // balancer; not the certificates or the secondaries' checks.
         for failed in [StepId::MailStore, StepId::Directories, StepId::Lockfiles] {
             let out = left_out(&BTreeSet::from([failed]));
             let steps: Vec<StepId> = out.keys().copied().collect();
@@ -516,7 +519,8 @@ mod tests {
                     StepId::MailStore,
                     StepId::Directories,
                     StepId::ServerIds,
-                    StepId::ClusterLog
+                    StepId::ClusterLog,
+                    StepId::LoadBalancer
                 ],
                 "{failed}"
             );
@@ -532,9 +536,56 @@ mod tests {
         assert_eq!(out[&StepId::Directories], StepId::Pem);
         assert_eq!(out[&StepId::ServerIds], StepId::Pem);
         assert_eq!(out[&StepId::Discover], StepId::Discover);
-        assert!(!out.contains_key(&StepId::LoadBalancer));
+        assert_eq!(out[&StepId::LoadBalancer], StepId::Pem);
         assert!(!out.contains_key(&StepId::Secondaries));
+        // The secondaries' checks: the server IDs and the log, not the
+        // moves or the balancer.
+        let out = left_out(&BTreeSet::from([StepId::Secondaries]));
+        let steps: Vec<StepId> = out.keys().copied().collect();
+        assert_eq!(
+            steps,
+            [
+                StepId::Secondaries,
+                StepId::Discover,
+                StepId::ServerIds,
+                StepId::ClusterLog
+            ]
+        );
         assert!(left_out(&BTreeSet::new()).is_empty());
+    }
+
+    /// Over every set of failed steps: the moves and the rewrite are left
+    /// out all or none, and a step that runs has all it needs running.
+    #[test]
+    fn for_any_failures_the_moves_go_together_and_needs_are_kept() {
+        use std::collections::BTreeSet;
+        for mask in 0u32..(1 << StepId::ALL.len()) {
+            let failed: BTreeSet<StepId> = StepId::ALL
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| mask & (1 << i) != 0)
+                .map(|(_, s)| s)
+                .collect();
+            let out = left_out(&failed);
+            for f in &failed {
+                assert_eq!(out.get(f), Some(f), "{failed:?}");
+            }
+            for step in StepId::ALL {
+                let partners = step.applied_with();
+                if out.contains_key(&step) {
+                    assert!(
+                        partners.iter().all(|p| out.contains_key(p)),
+                        "{failed:?}: {out:?}"
+                    );
+                    assert!(failed.contains(&out[&step]), "{failed:?}: {out:?}");
+                } else {
+                    assert!(
+                        step.depends_on().iter().all(|d| !out.contains_key(d)),
+                        "{failed:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

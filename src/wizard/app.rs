@@ -24,7 +24,7 @@ use crate::steps::{StepId, StepStatus};
 use crate::workflows::join::JoinEvent;
 use crate::workflows::start::EarlierRun;
 use crossterm::event::{KeyEvent, KeyEventKind};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -337,11 +337,14 @@ pub struct App {
     pub scroll: u16,
     /// The scrolled page as last drawn (how far it goes, how many rows).
     pub page: Extent,
-    /// The failed checks of the latest preview (step, check, detail): a new
-    /// one is said as an event.
-    failing: BTreeSet<(StepId, String, String)>,
+    /// The failed checks of the latest preview (step and check, detail): a
+    /// new one is said as an event.
+    failing: BTreeMap<(StepId, String), String>,
     pub preview: PreviewState,
     generation: u64,
+    /// The preview generation the apply question was asked with: a new
+    /// preview since (other steps left out, another node) is asked anew.
+    pub(crate) apply_asked: u64,
     previewed: Option<Answers>,
     /// States set by this session's run (running, done, failed).
     pub run_states: BTreeMap<StepId, StepStatus>,
@@ -415,7 +418,8 @@ impl App {
                 max_scroll: u16::MAX,
                 rows: 10,
             },
-            failing: BTreeSet::new(),
+            failing: BTreeMap::new(),
+            apply_asked: 0,
             preview: PreviewState::Waiting,
             generation: 0,
             previewed: None,
@@ -630,7 +634,7 @@ impl App {
             // A failed step leaves out only what needs it: the rest applies
             // (the confirmation names what is left out).
             PreviewState::Ready(p) => {
-                if p.has_changes() {
+                if p.refusal().is_none() && p.has_changes() || p.can_skip_blocked() {
                     Ok(())
                 } else if p.refusal().is_some() {
                     Err("a check failed and nothing else can be applied; see the steps marked failed".into())
@@ -641,6 +645,11 @@ impl App {
             PreviewState::Failed(p) => Err(p.what.clone()),
             _ => Err("the preview is not ready yet".into()),
         }
+    }
+
+    /// The generation of the preview on screen (a new one replaces it).
+    pub(crate) fn preview_generation(&self) -> u64 {
+        self.generation
     }
 
     /// What the last frame showed, straight from the event loop after each
@@ -1044,24 +1053,26 @@ impl App {
                     self.enter_add_node_mode(&p);
                 }
                 let changing = p.pending().count();
-                // Said at once, and once: an answer that cannot work fails
-                // its step.
-                let failing: BTreeSet<(StepId, String, String)> = p
+                // Said at once, and once (per step and check, whatever its
+                // measured detail): an answer that cannot work fails its step.
+                let failing: BTreeMap<(StepId, String), String> = p
                     .steps
                     .iter()
                     .flat_map(|sp| sp.failed_checks().map(move |c| (sp.step, c)))
-                    .map(|(step, c)| (step, c.name.clone(), c.detail.clone()))
+                    .map(|(step, c)| ((step, c.name.clone()), c.detail.clone()))
                     .collect();
                 let before = std::mem::take(&mut self.failing);
-                for (step, name, detail) in failing.difference(&before) {
-                    self.event(format!(
-                        "step {} ({step}) cannot work: {name}: {detail}",
-                        step.number()
-                    ));
+                for ((step, name), detail) in &failing {
+                    if !before.contains_key(&(*step, name.clone())) {
+                        self.event(format!(
+                            "step {} ({step}) cannot work: {name}: {detail}",
+                            step.number()
+                        ));
+                    }
                 }
                 self.failing = failing;
                 match p.refusal() {
-                    Some(_) if changing == 0 => self.event(
+                    Some(_) if !p.can_skip_blocked() => self.event(
                         "preview ready: a check failed and nothing else can be applied (see the steps marked failed)",
                     ),
                     Some(_) => self.event(format!(

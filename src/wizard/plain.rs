@@ -329,7 +329,7 @@ pub fn run(
     // A failed check leaves out its step and what needs it; the rest may
     // still be applied, with consent (the question says so).
     let preview = engine.prepare()?;
-    if let (Some(problem), false) = (preview.refusal(), preview.has_changes()) {
+    if let (Some(problem), false) = (preview.refusal(), preview.can_skip_blocked()) {
         return Err(problem);
     }
     say!();

@@ -48,6 +48,12 @@ impl App {
                     _ => Vec::new(),
                 }
             }
+            // What is applied is what was asked about.
+            Confirm::Apply if self.apply_asked != self.preview_generation() => {
+                self.apply_asked = self.preview_generation();
+                self.event("the preview changed while you were asked: read the question again, then confirm");
+                Vec::new()
+            }
             Confirm::Apply => {
                 let Some(preview) = self.preview().cloned() else {
                     self.screen = Screen::Steps;

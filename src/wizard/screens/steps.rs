@@ -58,6 +58,7 @@ impl App {
                     Ok(()) => {
                         self.previous = Screen::Steps;
                         self.screen = Screen::Confirm(Confirm::Apply);
+                        self.apply_asked = self.preview_generation();
                     }
                     Err(why) => self.event(format!("cannot apply yet: {why}")),
                 }

@@ -30,9 +30,50 @@ fn across_file_systems_the_copy_equals_the_source_file_for_file() {
         assert_eq!(left, 0, "{dir} is empty after the move");
     }
     let events = json_lines(&out.stdout);
-    assert!(events
+    let progress: Vec<&serde_json::Value> = events
         .iter()
-        .any(|e| e["event"] == "step-progress" && e["step"] == "mail-store"));
+        .filter(|e| e["event"] == "step-progress" && e["step"] == "mail-store")
+        .collect();
+    assert!(!progress.is_empty());
+    // Honest progress: per folder, copy then flush then delete (each said),
+    // nothing deleted before the delete phase, and the step's bytes never
+    // going back nor past their total.
+    let order = |p: &str| {
+        ["copy", "flush", "delete"]
+            .iter()
+            .position(|x| *x == p)
+            .unwrap()
+    };
+    let mut last_step_bytes = 0;
+    let mut phases_of: std::collections::BTreeMap<u64, Vec<String>> = Default::default();
+    for p in &progress {
+        let folder = p["folder"].as_u64().unwrap();
+        let phase = p["phase"].as_str().unwrap().to_string();
+        let seen = phases_of.entry(folder).or_default();
+        if let Some(prev) = seen.last() {
+            assert!(order(prev) <= order(&phase), "{prev} then {phase}: {p}");
+        }
+        if seen.last() != Some(&phase) {
+            seen.push(phase.clone());
+        }
+        if phase != "delete" {
+            assert_eq!(p["files_removed"], 0, "{p}");
+        }
+        let step_bytes = p["step_bytes_done"].as_u64().unwrap();
+        assert!(step_bytes >= last_step_bytes, "{p}");
+        assert!(step_bytes <= p["step_bytes_total"].as_u64().unwrap(), "{p}");
+        assert!(
+            folder >= 1 && folder <= p["folders"].as_u64().unwrap(),
+            "{p}"
+        );
+        last_step_bytes = step_bytes;
+    }
+    assert!(
+        phases_of.values().any(|p| p.len() == 3),
+        "some folder said all three phases: {phases_of:?}"
+    );
+    let last = progress.last().unwrap();
+    assert_eq!(last["step_bytes_done"], last["step_bytes_total"], "{last}");
     lab.undo();
     assert_eq!(lab.hash(), before);
 }

@@ -357,23 +357,49 @@ fn confirm_run_summary_and_save() {
         kind: "move-folder",
         description: r"move C:\MDaemon\LockFiles\ -> \\fileserver\mdaemon\Users\LockFiles\".into(),
     }));
-    d.send(Msg::Engine(Event::StepProgress {
-        step: StepId::Lockfiles,
-        files_done: 400,
-        files_total: 1000,
-        bytes_done: 4 << 20,
-        bytes_total: 10 << 20,
-    }));
+    // The second of two folders (the first 10 MB), as the engine says it.
+    let progress = |phase, files_done: u64, files_removed: u64| {
+        Msg::Engine(Event::StepProgress {
+            step: StepId::Lockfiles,
+            phase,
+            files_done,
+            files_total: 1000,
+            bytes_done: files_done << 14,
+            bytes_total: 1000 << 14,
+            files_removed,
+            folder: 2,
+            folders: 2,
+            step_bytes_done: (10 << 20) + (files_done << 14),
+            step_bytes_total: (10 << 20) + (1000 << 14),
+        })
+    };
+    use mdcluster::fsops::mover::Phase;
+    d.send(progress(Phase::Copy, 400, 0));
     d.send(Msg::Tick(t0 + Duration::from_secs(2)));
-    d.send(Msg::Engine(Event::StepProgress {
-        step: StepId::Lockfiles,
-        files_done: 600,
-        files_total: 1000,
-        bytes_done: 6 << 20,
-        bytes_total: 10 << 20,
-    }));
-    assert!(d.render(80, 24).contains("600/1000 files"));
+    d.send(progress(Phase::Copy, 600, 0));
+    let screen = d.render(120, 40);
+    // The whole step's share on the bar, this folder's counts in words.
+    assert!(
+        screen.contains("600/1000 files") && screen.contains("folder 2/2, step 76%"),
+        "{screen}"
+    );
     d.snap("running");
+    // Copied is not done: the flush and the deletion are said as such, and
+    // the time left is gone from them.
+    d.send(progress(Phase::Flush, 1000, 0));
+    let screen = d.render(120, 40);
+    assert!(
+        screen.contains("flushing 1000 copied files to disk"),
+        "{screen}"
+    );
+    d.send(progress(Phase::Delete, 1000, 250));
+    let screen = d.render(120, 40);
+    assert!(
+        screen.contains("deleting the source: 250/1000 files, each copy verified")
+            && !screen.contains("left"),
+        "{screen}"
+    );
+    d.send(progress(Phase::Copy, 600, 0));
     d.key(KeyCode::Char('q'));
     d.snap("confirm-quit-while-running");
     d.key(KeyCode::Char('n'));

@@ -3,6 +3,8 @@
 
 use crate::problem::Problem;
 use crate::steps::{StepId, StepStatus};
+/// The phase of a folder's move, as [`Event::StepProgress`] reports it.
+pub use crate::fsops::mover::Phase;
 use serde::Serialize;
 
 #[derive(Clone, Debug, Serialize)]
@@ -15,12 +17,25 @@ pub enum Event {
         number: usize,
         title: &'static str,
     },
+    /// A folder being moved or copied: its phase and counts, and where the
+    /// whole step stands.
     StepProgress {
         step: StepId,
+        /// Copy (and verify), flush, or delete the source.
+        phase: Phase,
+        /// The folder's files copied and verified, and their bytes.
         files_done: u64,
         files_total: u64,
         bytes_done: u64,
         bytes_total: u64,
+        /// The folder's source files deleted (the delete phase of a move).
+        files_removed: u64,
+        /// This folder's number (from 1) of the step's folders in this run.
+        folder: usize,
+        folders: usize,
+        /// Bytes copied over all the step's folders in this run.
+        step_bytes_done: u64,
+        step_bytes_total: u64,
     },
     ActionStarted {
         step: StepId,

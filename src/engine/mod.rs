@@ -211,6 +211,58 @@ pub struct Summary {
     pub left_out: Vec<LeftOut>,
 }
 
+/// The folders a step moves or copies in this run, for progress over the
+/// whole step: how many, their bytes, and how far the run got.
+#[derive(Default)]
+struct StepWork {
+    folders: usize,
+    bytes_total: u64,
+    started: usize,
+    bytes_before: u64,
+    current: u64,
+}
+
+impl StepWork {
+    fn of(sp: &StepPlan) -> StepWork {
+        let sizes: Vec<u64> = sp
+            .actions
+            .iter()
+            .filter_map(|(_, a)| folder_bytes(a))
+            .collect();
+        StepWork {
+            folders: sizes.len(),
+            bytes_total: sizes.iter().sum(),
+            started: 0,
+            bytes_before: 0,
+            current: 0,
+        }
+    }
+
+    /// An action begins: for a folder, (its number, the folders, the bytes
+    /// of the folders before it, the step's bytes).
+    fn start(&mut self, action: &Action) -> (usize, usize, u64, u64) {
+        if let Some(bytes) = folder_bytes(action) {
+            self.bytes_before += self.current;
+            self.current = bytes;
+            self.started += 1;
+        }
+        (
+            self.started.max(1),
+            self.folders.max(1),
+            self.bytes_before,
+            self.bytes_total,
+        )
+    }
+}
+
+/// The bytes of a folder an action moves or copies.
+fn folder_bytes(action: &Action) -> Option<u64> {
+    match action {
+        Action::MoveFolder { bytes, .. } | Action::CopyFolder { bytes, .. } => Some(*bytes),
+        _ => None,
+    }
+}
+
 /// The latest run, undone on its own, and what that reverses (newest first).
 #[derive(Clone, Debug)]
 pub struct LatestRun {
@@ -717,9 +769,10 @@ impl Engine {
                 _ => j.append(Record::StepBegin { step, actions: all })?,
             }
         }
+        let mut work = StepWork::of(sp);
         for (i, action) in &sp.actions {
             let i = offset + i;
-            if let Err(p) = self.run_action(j, backups, step, i, action, events) {
+            if let Err(p) = self.run_action(j, backups, (step, i), action, &mut work, events) {
                 let p = p.in_step(step.id());
                 j.append(Record::StepFailed {
                     step,
@@ -752,9 +805,9 @@ impl Engine {
         &self,
         j: &mut Journal,
         backups: &std::path::Path,
-        step: StepId,
-        index: usize,
+        (step, index): (StepId, usize),
         action: &Action,
+        work: &mut StepWork,
         events: &dyn EventSink,
     ) -> Result<(), Problem> {
         events.emit(Event::ActionStarted {
@@ -767,17 +820,28 @@ impl Engine {
             step,
             action: index,
         })?;
-        let mut last: Option<Instant> = None;
+        let mut last: Option<(Instant, crate::fsops::mover::Phase)> = None;
+        let folder = work.start(action);
         let mut progress = |p: &crate::fsops::mover::Progress| {
-            let finished = p.files_done >= p.files_total;
-            if finished || last.is_none_or(|t| t.elapsed() >= Duration::from_millis(100)) {
-                last = Some(Instant::now());
+            // Each phase's first and last report, and every 100 ms between.
+            let due = last.is_none_or(|(t, phase)| {
+                phase != p.phase || t.elapsed() >= Duration::from_millis(100)
+            });
+            let finished = p.files_done >= p.files_total && p.files_removed >= p.files_total;
+            if due || finished {
+                last = Some((Instant::now(), p.phase));
                 events.emit(Event::StepProgress {
                     step,
+                    phase: p.phase,
                     files_done: p.files_done,
                     files_total: p.files_total,
                     bytes_done: p.bytes_done,
                     bytes_total: p.bytes_total,
+                    files_removed: p.files_removed,
+                    folder: folder.0,
+                    folders: folder.1,
+                    step_bytes_done: folder.2 + p.bytes_done.min(p.bytes_total),
+                    step_bytes_total: folder.3,
                 });
             }
         };
@@ -1123,14 +1187,22 @@ impl Engine {
             number: step.number(),
             title: "Remove the old mail store",
         });
+        let mut work = StepWork::default();
         for (n, action) in actions.iter().enumerate() {
-            self.run_action(&mut j, &backups, step, first + n, action, events)
-                .inspect_err(|p| {
-                    events.emit(Event::StepFailed {
-                        step,
-                        error: p.clone(),
-                    })
-                })?;
+            self.run_action(
+                &mut j,
+                &backups,
+                (step, first + n),
+                action,
+                &mut work,
+                events,
+            )
+            .inspect_err(|p| {
+                events.emit(Event::StepFailed {
+                    step,
+                    error: p.clone(),
+                })
+            })?;
         }
         j.append(Record::RunEnd {
             outcome: "complete".into(),

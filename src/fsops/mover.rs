@@ -177,9 +177,23 @@ pub(crate) const PENDING_FILES: usize = 512;
 /// Bytes a worker collects before one `syncfs` ([`Flush::Batched`]).
 pub(crate) const PENDING_BYTES: u64 = 64 << 20;
 
+/// What a move or copy is doing: copying (each file written under a
+/// temporary name, read back and compared), flushing the copies to stable
+/// storage, or deleting the source (only after every copy is verified and
+/// flushed).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    #[default]
+    Copy,
+    Flush,
+    Delete,
+}
+
 /// Running totals for progress reports.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Progress {
+    pub phase: Phase,
     /// Files copied or found already copied (verified).
     pub files_done: u64,
     pub bytes_done: u64,
@@ -219,12 +233,14 @@ pub(crate) fn move_tree(
     totals: (u64, u64),
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<Outcome, FsError> {
+    // Moved already, or by one rename: done, source gone.
     let finished = Progress {
+        phase: Phase::Delete,
         files_done: totals.0,
         bytes_done: totals.1,
         files_total: totals.0,
         bytes_total: totals.1,
-        files_removed: 0,
+        files_removed: totals.0,
     };
     let renamed = Outcome {
         method: Method::Rename,
@@ -379,6 +395,8 @@ struct Run {
     threads: usize,
     flush: Flush,
     totals: (u64, u64),
+    /// The phase being reported ([`Phase`] as its index).
+    phase: std::sync::atomic::AtomicU8,
     files: AtomicU64,
     bytes: AtomicU64,
     removed: AtomicU64,
@@ -459,6 +477,7 @@ impl Run {
             threads: opts.threads.clamp(1, 1024),
             flush: opts.flush,
             totals,
+            phase: std::sync::atomic::AtomicU8::new(0),
             files: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             removed: AtomicU64::new(0),
@@ -511,8 +530,18 @@ impl Run {
         lock(&self.skipped).insert(rel);
     }
 
+    fn set_phase(&self, phase: Phase) {
+        self.phase.store(phase as u8, Ordering::Relaxed);
+    }
+
     fn progress(&self) -> Progress {
+        let phase = match self.phase.load(Ordering::Relaxed) {
+            0 => Phase::Copy,
+            1 => Phase::Flush,
+            _ => Phase::Delete,
+        };
         Progress {
+            phase,
             files_done: self.files.load(Ordering::Relaxed),
             bytes_done: self.bytes.load(Ordering::Relaxed),
             files_total: self.totals.0,
@@ -625,6 +654,8 @@ impl Run {
         to: &Path,
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<(), FsError> {
+        // Each phase is said when it begins, however short it is.
+        progress(&self.progress());
         let folders = self.pool(
             cfg!(target_os = "linux")
                 && (self.flush == Flush::Batched
@@ -645,6 +676,9 @@ impl Run {
             },
             progress,
         )?;
+        // Said before the flush, which may take a while on a slow share.
+        self.set_phase(Phase::Flush);
+        progress(&self.progress());
         // Deepest first: reversed pre-order puts every folder after its content.
         for folder in folders.iter().rev() {
             copy_permissions(&folder.meta, &folder.path)?;
@@ -711,6 +745,8 @@ impl Run {
         to: &Path,
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<(), FsError> {
+        self.set_phase(Phase::Delete);
+        progress(&self.progress());
         let folders = self.pool(
             false,
             |jobs| self.walk_delete(from, to, jobs),

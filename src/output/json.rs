@@ -453,10 +453,16 @@ mod tests {
             },
             EngineEvent::StepProgress {
                 step,
+                phase: crate::fsops::mover::Phase::Copy,
                 files_done: 1,
                 files_total: 2,
                 bytes_done: 10,
                 bytes_total: 20,
+                files_removed: 0,
+                folder: 1,
+                folders: 3,
+                step_bytes_done: 10,
+                step_bytes_total: 60,
             },
             EngineEvent::ActionStarted {
                 step,

@@ -18,6 +18,7 @@ pub(crate) mod interrupt;
 pub mod json;
 
 use crate::engine::events::{Event, EventSink, Outcome};
+use crate::fsops::mover::Phase;
 use crate::problem::{Exit, Problem};
 use crate::report::preview::Style;
 use crate::text::{safe_path, sanitize, sanitize_json_text, sanitize_lines, size};
@@ -168,7 +169,8 @@ pub(crate) fn json_line(value: &JsonEvent<'_>) {
 
 /// Step lines on stderr, with a progress bar for long work on a terminal.
 pub(crate) struct HumanSink {
-    bar: Mutex<Option<ProgressBar>>,
+    /// The bar of the folder being moved, and the phase it shows.
+    bar: Mutex<Option<(ProgressBar, Phase)>>,
     tty: bool,
 }
 
@@ -182,8 +184,92 @@ impl HumanSink {
 
     fn finish_bar(&self) {
         if let Ok(mut bar) = self.bar.lock() {
-            if let Some(b) = bar.take() {
+            if let Some((b, _)) = bar.take() {
                 b.finish_and_clear();
+            }
+        }
+    }
+
+    /// The folder's bar, honest per phase: bytes copied (with rate and time
+    /// left, and where the whole step stands), then the flush, then the
+    /// source files deleted.
+    fn show_progress(&self, event: &Event) {
+        let Event::StepProgress {
+            phase,
+            files_done,
+            files_total,
+            bytes_done,
+            bytes_total,
+            files_removed,
+            folder,
+            folders,
+            step_bytes_done,
+            step_bytes_total,
+            ..
+        } = *event
+        else {
+            return;
+        };
+        if !self.tty || files_total < 50 {
+            return;
+        }
+        let Ok(mut slot) = self.bar.lock() else {
+            return;
+        };
+        let template = match phase {
+            Phase::Copy => {
+                "        {bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta} {msg}"
+            }
+            Phase::Flush => "        {bar:30} {msg}",
+            Phase::Delete => "        {bar:30} {pos}/{len} source files deleted {msg}",
+        };
+        if slot.as_ref().is_none_or(|(_, shown)| *shown != phase) {
+            let bar = slot
+                .take()
+                .map(|(b, _)| b)
+                .unwrap_or_else(|| ProgressBar::new(1));
+            if let Ok(style) = ProgressStyle::with_template(template) {
+                bar.set_style(style);
+            }
+            *slot = Some((bar, phase));
+        }
+        let Some((bar, _)) = slot.as_ref() else {
+            return;
+        };
+        let folder = if folders > 1 {
+            format!(" · folder {}/{}", folder, folders)
+        } else {
+            String::new()
+        };
+        match phase {
+            Phase::Copy => {
+                bar.set_length(bytes_total.max(1));
+                bar.set_position(bytes_done);
+                let step = if step_bytes_total > 0 {
+                    format!(
+                        ", step {:.0}%",
+                        step_bytes_done as f64 * 100.0 / step_bytes_total as f64
+                    )
+                } else {
+                    String::new()
+                };
+                bar.set_message(format!(
+                    "{}/{} files copied and verified{folder}{step}",
+                    files_done, files_total
+                ));
+            }
+            Phase::Flush => {
+                bar.set_length(1);
+                bar.set_position(1);
+                bar.set_message(format!(
+                    "flushing {} copied files to disk{folder}",
+                    files_done
+                ));
+            }
+            Phase::Delete => {
+                bar.set_length(files_total.max(1));
+                bar.set_position(files_removed);
+                bar.set_message(format!("(each copy verified){folder}"));
             }
         }
     }
@@ -200,30 +286,7 @@ impl EventSink for HumanSink {
             Event::ActionStarted { description, .. } => {
                 say_err!("        {}", sanitize(&description))
             }
-            Event::StepProgress {
-                files_done,
-                files_total,
-                bytes_done,
-                bytes_total,
-                ..
-            } => {
-                if !self.tty || files_total < 50 {
-                    return;
-                }
-                if let Ok(mut bar) = self.bar.lock() {
-                    let b = bar.get_or_insert_with(|| {
-                        let b = ProgressBar::new(bytes_total.max(1));
-                        if let Ok(s) = ProgressStyle::with_template(
-                            "        {bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta} {msg}",
-                        ) {
-                            b.set_style(s);
-                        }
-                        b
-                    });
-                    b.set_position(bytes_done);
-                    b.set_message(format!("{files_done}/{files_total} files"));
-                }
-            }
+            Event::StepProgress { .. } => self.show_progress(&event),
             Event::ActionDone { .. } => self.finish_bar(),
             Event::StepDone { step, outcome } => {
                 self.finish_bar();

@@ -80,10 +80,17 @@ pub enum PreviewState {
 #[derive(Clone, Debug)]
 pub struct ProgressInfo {
     pub step: StepId,
+    pub phase: crate::engine::events::Phase,
     pub files_done: u64,
     pub files_total: u64,
     pub bytes_done: u64,
     pub bytes_total: u64,
+    pub files_removed: u64,
+    /// The folder (from 1) of the step's folders, and the step's bytes.
+    pub folder: usize,
+    pub folders: usize,
+    pub step_bytes_done: u64,
+    pub step_bytes_total: u64,
     pub started: Instant,
 }
 
@@ -1129,21 +1136,35 @@ impl App {
             }
             Event::StepProgress {
                 step,
+                phase,
                 files_done,
                 files_total,
                 bytes_done,
                 bytes_total,
+                files_removed,
+                folder,
+                folders,
+                step_bytes_done,
+                step_bytes_total,
             } => {
+                // The rate is of this folder's copy: it starts again with
+                // each folder.
                 let started = match &self.progress {
-                    Some(p) if p.step == step => p.started,
+                    Some(p) if p.step == step && p.folder == folder => p.started,
                     _ => self.now,
                 };
                 self.progress = Some(ProgressInfo {
                     step,
+                    phase,
                     files_done,
                     files_total,
                     bytes_done,
                     bytes_total,
+                    files_removed,
+                    folder,
+                    folders,
+                    step_bytes_done,
+                    step_bytes_total,
                     started,
                 });
             }
@@ -1180,7 +1201,10 @@ impl App {
 
     /// Files per second and time left of the running work, from the last tick.
     pub(crate) fn rate(&self) -> Option<(f64, Option<Duration>)> {
-        let p = self.progress.as_ref()?;
+        let p = self
+            .progress
+            .as_ref()
+            .filter(|p| p.phase == crate::engine::events::Phase::Copy)?;
         let secs = self.now.checked_duration_since(p.started)?.as_secs_f64();
         if secs < 0.2 || p.files_done == 0 {
             return None;

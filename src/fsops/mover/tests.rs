@@ -119,13 +119,26 @@ fn progress_is_reported_on_the_calling_thread() {
     let me = std::thread::current().id();
     let mut last = Progress::default();
     let mut calls = 0;
+    let mut phases: Vec<Phase> = Vec::new();
     move_tree(&src, &dst, &opts(8), (4, 10_000), &mut |p| {
         assert_eq!(std::thread::current().id(), me);
         calls += 1;
         last = *p;
+        if phases.last() != Some(&p.phase) {
+            phases.push(p.phase);
+        }
+        // Nothing is deleted before the delete phase, and the copies are
+        // all counted before it starts.
+        if p.phase != Phase::Delete {
+            assert_eq!(p.files_removed, 0, "{p:?}");
+        } else {
+            assert_eq!(p.files_done, 4, "{p:?}");
+        }
     })
     .unwrap();
-    assert!(calls >= 2, "after each phase at least");
+    assert!(calls >= 3, "after each phase at least");
+    // Each phase said, in order, however short.
+    assert_eq!(phases, [Phase::Copy, Phase::Flush, Phase::Delete]);
     assert_eq!(
         (last.files_done, last.bytes_done, last.files_removed),
         (4, 10_000, 4)

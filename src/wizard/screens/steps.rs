@@ -197,7 +197,7 @@ pub(crate) fn render_step(f: &mut Frame, area: Rect, app: &App, t: &Theme, drawn
     f.render_widget(block, content);
     drawn.page = Some(page.render(inner, f.buffer_mut(), app.scroll));
     if let (Some(g), Some(p)) = (gauge, &app.progress) {
-        f.render_widget(progress_gauge(app, p, t), g);
+        f.render_widget(progress_gauge(app, p, t, g.width), g);
     }
 }
 
@@ -246,24 +246,80 @@ fn question_lines(lines: &mut Vec<Line<'static>>, app: &App, t: &Theme, step: St
     }
 }
 
-/// The bar of the work in progress.
-fn progress_gauge(app: &App, p: &crate::wizard::app::ProgressInfo, t: &Theme) -> Gauge<'static> {
-    let ratio = if p.bytes_total > 0 {
-        p.bytes_done as f64 / p.bytes_total as f64
+/// The bar of the work in progress: the whole step's copy while it copies
+/// (with this folder's counts, rate and time left), then this folder's flush
+/// and the deletion of its source, each said as such. The label is the
+/// longest of its forms that fits `width`.
+fn progress_gauge(
+    app: &App,
+    p: &crate::wizard::app::ProgressInfo,
+    t: &Theme,
+    width: u16,
+) -> Gauge<'static> {
+    use crate::engine::events::Phase;
+    let part = |done: u64, total: u64| {
+        if total > 0 {
+            (done as f64 / total as f64).clamp(0.0, 1.0)
+        } else {
+            0.0
+        }
+    };
+    let folder = if p.folders > 1 {
+        format!(" · folder {}/{}", p.folder, p.folders)
     } else {
-        0.0
+        String::new()
     };
-    let speed = match app.rate() {
-        Some((rate, Some(left))) => format!(", {rate:.0}/s, {}s left", left.as_secs()),
-        _ => String::new(),
+    let files = format!("{}/{}", p.files_done, p.files_total);
+    let (ratio, forms) = match p.phase {
+        Phase::Copy => {
+            let ratio = part(p.step_bytes_done, p.step_bytes_total);
+            let step = format!("step {:.0}%", ratio * 100.0);
+            let (rate, left) = match app.rate() {
+                Some((rate, Some(left))) => (
+                    format!(", {rate:.0}/s"),
+                    format!(", {}s left", left.as_secs()),
+                ),
+                _ => (String::new(), String::new()),
+            };
+            let bytes = format!(", {}/{}", size(p.bytes_done), size(p.bytes_total));
+            (
+                ratio,
+                vec![
+                    format!(
+                        "copying and verifying {files} files{bytes}{rate}{left}{folder}, {step}"
+                    ),
+                    format!("copying {files} files{bytes}{left}{folder}, {step}"),
+                    format!("copying {files} files{left}{folder}, {step}"),
+                    format!("copying {files}, {step}"),
+                ],
+            )
+        }
+        Phase::Flush => (
+            part(p.step_bytes_done, p.step_bytes_total),
+            vec![
+                format!("flushing {} copied files to disk{folder}", p.files_done),
+                "flushing to disk".to_string(),
+            ],
+        ),
+        Phase::Delete => {
+            let removed = format!("{}/{}", p.files_removed, p.files_total);
+            (
+                part(p.files_removed, p.files_total),
+                vec![
+                    format!("deleting the source: {removed} files, each copy verified{folder}"),
+                    format!("deleting the source: {removed} files{folder}"),
+                    format!("deleting the source: {removed}"),
+                ],
+            )
+        }
     };
-    let label = format!(
-        "{}/{} files, {}/{}{speed}",
-        p.files_done,
-        p.files_total,
-        size(p.bytes_done),
-        size(p.bytes_total)
-    );
+    let room = usize::from(width.saturating_sub(2));
+    let label = forms
+        .iter()
+        .find(|f| f.chars().count() <= room)
+        .or(forms.last())
+        .cloned()
+        .unwrap_or_default();
     Gauge::default()
         .block(
             Block::default()
@@ -271,7 +327,7 @@ fn progress_gauge(app: &App, p: &crate::wizard::app::ProgressInfo, t: &Theme) ->
                 .title(format!(" {} ", p.step)),
         )
         .gauge_style(t.fg(Color::Cyan))
-        .ratio(ratio.clamp(0.0, 1.0))
+        .ratio(ratio)
         .label(label)
 }
 

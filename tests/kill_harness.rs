@@ -444,6 +444,13 @@ fn a_killed_undo_is_finished_by_the_next_one() {
         );
         assert_eq!(lab.hash(), original, "{what}");
         assert_eq!(lab_leftovers(&lab), Vec::<String>::new(), "{what}");
+        // The undo is over: a new run is not refused as if it were not.
+        let again = run(&lab, &["apply", "--dry-run"], &[]);
+        assert!(
+            again.status.success(),
+            "{what}: after the finished undo: {}",
+            String::from_utf8_lossy(&again.stderr)
+        );
     }
     assert!(
         crashed_through(last_record_kill, 9) && kills > 1,

@@ -460,8 +460,50 @@ fn undo_latest_reverses_only_the_node_added_last() {
         converted,
         "the conversion stays"
     );
-    assert!(lab.install.join("mdcluster/journal.jsonl").exists());
+    let journal = lab.install.join("mdcluster/journal.jsonl");
+    assert!(journal.exists());
     assert_eq!(status_of(&lab, "mail-store").0, "done");
+    // Killed after its last undo and before its end record: apply waits,
+    // and `undo` writes the end (nothing is left to reverse).
+    let text = std::fs::read_to_string(&journal).unwrap();
+    assert!(text.lines().last().unwrap().contains("latest-run-undone"));
+    let cut: String = text
+        .lines()
+        .take(text.lines().count() - 1)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&journal, cut).unwrap();
+    assert_eq!(
+        lab.apply()
+            .args(["--yes", "--dry-run"])
+            .output()
+            .unwrap()
+            .status
+            .code(),
+        Some(3)
+    );
+    let finished = mdcluster()
+        .args(["undo", "--yes", "--plan"])
+        .arg(&lab.plan)
+        .output()
+        .unwrap();
+    assert_eq!(finished.status.code(), Some(0), "{finished:?}");
+    assert!(std::fs::read_to_string(&journal)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .contains("latest-run-undone"));
+    assert_eq!(
+        lab.apply()
+            .args(["--yes", "--dry-run"])
+            .output()
+            .unwrap()
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(std::fs::read_to_string(&balancer).unwrap(), first);
     // Now the first run is the only one left.
     assert_eq!(undo_latest(&lab).status.code(), Some(3));
 
@@ -470,9 +512,52 @@ fn undo_latest_reverses_only_the_node_added_last() {
     assert_eq!(before_undo(&lab, &out), original);
 }
 
+/// A run that stopped part-way, and the run that finished it, are undone
+/// only together with everything: neither is the latest run alone (the
+/// finished part would be reversed without the rest).
+#[test]
+fn a_stopped_run_and_its_finishing_rerun_are_not_undone_alone() {
+    let out_holder = tempfile::tempdir().unwrap();
+    let out = out_holder.path().join("lb");
+    let lab = cluster_lab(&["MAIL2"], &lb_table("apache", Some(&out), ""));
+    let original = before_undo(&lab, &out);
+    let undo_latest = |lab: &Lab| {
+        mdcluster()
+            .args(["undo", "--latest", "--yes", "--plan"])
+            .arg(&lab.plan)
+            .output()
+            .unwrap()
+    };
+    let (rc, _, text) = apply_json(&lab, &[]);
+    assert_eq!(rc, Some(0), "{text}");
+    add_node(&lab, "MAIL3", 2);
+    register_all(&lab);
+    // Run 2 begins writing the balancer's files and stops.
+    let stopped = lab
+        .apply()
+        .arg("--yes")
+        .env("MDCLUSTER_FAIL_AT_ACTION", "1")
+        .output()
+        .unwrap();
+    assert_eq!(stopped.status.code(), Some(4), "{stopped:?}");
+    let out1 = undo_latest(&lab);
+    assert_eq!(out1.status.code(), Some(3), "{out1:?}");
+    assert!(String::from_utf8_lossy(&out1.stderr).contains("stopped part-way"));
+    // Run 3 finishes it: still not undone alone.
+    let (rc, _, text) = apply_json(&lab, &[]);
+    assert_eq!(rc, Some(0), "{text}");
+    let out2 = undo_latest(&lab);
+    let err = String::from_utf8_lossy(&out2.stderr);
+    assert_eq!(out2.status.code(), Some(3), "{out2:?}");
+    assert!(err.contains("undone only together"), "{err}");
+    lab.undo();
+    assert_eq!(before_undo(&lab, &out), original);
+}
+
 /// A run that finished a move an earlier run began is part of that move:
-/// it is never undone on its own (the store would stay half moved), and an
-/// interrupted run is not either; both say why and what to run instead.
+/// it is never undone on its own (the store would stay half moved), an
+/// interrupted run is not either, nor a whole run that changed the
+/// installation (`cleanup`); each says why and what to run instead.
 #[test]
 fn a_run_that_moved_data_is_not_undone_on_its_own() {
     let lab = cluster_lab(&["MAIL2"], "");
@@ -505,8 +590,28 @@ fn a_run_that_moved_data_is_not_undone_on_its_own() {
     let out = undo_latest(&lab);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{out:?}");
-    assert!(err.contains("changed the installation itself"), "{err}");
+    assert!(err.contains("undone only together"), "{err}");
     assert_eq!(lab.hash(), converted, "a refused undo changed something");
+    lab.undo();
+    assert_eq!(lab.hash(), before);
+
+    // A whole run of its own that changed the installation: `cleanup`
+    // deleting the old store after `--keep-source`.
+    let (rc, _, text) = apply_json(&lab, &["--keep-source"]);
+    assert_eq!(rc, Some(0), "{text}");
+    let cleaned = mdcluster()
+        .args(["cleanup", "--yes", "--mdaemon-restarted", "--plan"])
+        .arg(&lab.plan)
+        .output()
+        .unwrap();
+    assert_eq!(cleaned.status.code(), Some(0), "{cleaned:?}");
+    let out = undo_latest(&lab);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(
+        err.contains("changed the installation itself") && err.contains("mail-store"),
+        "{err}"
+    );
     lab.undo();
     assert_eq!(lab.hash(), before);
 }

@@ -296,25 +296,34 @@ fn undo_offers_the_latest_run_alone_only_when_it_can_be() {
         assert!(kinds(&cmds).contains(&"UndoList"), "{:?}", kinds(&cmds));
         app.update(Msg::UndoList {
             list: Ok(vec!["[server-ids] restore the manifest".into(); 3]),
-            latest: offered.then(|| vec!["[server-ids] restore the manifest".into()]),
+            latest: offered.then(|| {
+                (
+                    "r2".to_string(),
+                    vec!["[load-balancer] restore the files".into()],
+                )
+            }),
+            finishing_latest: false,
         });
         let cmds = app.update(key(KeyCode::Char('l')));
-        let undo: Vec<bool> = cmds
+        let undo: Vec<Option<String>> = cmds
             .iter()
             .filter_map(|c| match c {
-                Cmd::Undo { latest, .. } => Some(*latest),
+                Cmd::Undo { latest, .. } => Some(latest.clone()),
                 _ => None,
             })
             .collect();
         if offered {
-            assert_eq!(undo, [true], "{:?}", kinds(&cmds));
+            // The run shown is the run undone (refused as stale otherwise).
+            assert_eq!(undo, [Some("r2".to_string())], "{:?}", kinds(&cmds));
+            assert!(app.undoing_latest);
         } else {
             assert!(undo.is_empty(), "{:?}", kinds(&cmds));
             // `y` is still the undo of everything.
             let cmds = app.update(key(KeyCode::Char('y')));
             assert!(cmds
                 .iter()
-                .any(|c| matches!(c, Cmd::Undo { latest: false, .. })));
+                .any(|c| matches!(c, Cmd::Undo { latest: None, .. })));
+            assert!(!app.undoing_latest);
         }
     }
 }

@@ -285,7 +285,8 @@ pub fn undo(profile: &Profile, u: &UndoArgs) -> Result<Exit, Problem> {
         None => engine.undo_list(),
     };
     let json = u.plan.json;
-    if list.is_empty() {
+    // An undo stopped after its last action still has its end to write.
+    if list.is_empty() && !engine.replay.undo_begun {
         if json {
             json_line(&JsonEvent::Undone {
                 undone: &[],
@@ -307,8 +308,8 @@ pub fn undo(profile: &Profile, u: &UndoArgs) -> Result<Exit, Problem> {
         Box::new(HumanSink::new())
     };
     output::interrupt::stop_with(output::interrupt::notice("undo", &u.plan.plan), json);
-    let summary = if latest.is_some() {
-        engine.undo_latest(sink.as_ref())?
+    let summary = if let Some(l) = &latest {
+        engine.undo_latest(Some(&l.run), sink.as_ref())?
     } else {
         engine.undo(sink.as_ref())?
     };

@@ -1,10 +1,10 @@
 //! Events the engine reports while it works: to the terminal, as JSON lines,
 //! or (in the wizard) as messages to the screen.
 
-use crate::problem::Problem;
-use crate::steps::{StepId, StepStatus};
 /// The phase of a folder's move, as [`Event::StepProgress`] reports it.
 pub use crate::fsops::mover::Phase;
+use crate::problem::Problem;
+use crate::steps::{StepId, StepStatus};
 use serde::Serialize;
 
 #[derive(Clone, Debug, Serialize)]

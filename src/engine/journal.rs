@@ -9,9 +9,11 @@
 //!   never recorded a completed fact); damage anywhere else is an error, and
 //!   the file is left as it is.
 //! - `undo` writes `undo-intent`/`undo-done` the same way, then `undone`; the
-//!   journal is then archived so the next apply starts fresh.
+//!   journal is then archived so the next apply starts fresh. An undo of the
+//!   latest run alone names it in its `undo-begin` (format 2) and ends with
+//!   `latest-run-undone`; the journal goes on.
 //! - Every `run-begin` and `undo-begin` names the journal format it was written in
-//!   ([`FORMAT`]; a record without it is format 1). A journal with a newer
+//!   ([`FORMAT_RUN`] or [`FORMAT_LATEST_UNDO`]; a record without it is format 1). A journal with a newer
 //!   format than this mdcluster reads is refused as such, naming the version
 //!   that wrote it, never reported as damaged (docs/state-formats.md).
 
@@ -140,11 +142,15 @@ pub struct StepRecord {
     pub undo_done: std::collections::BTreeSet<usize>,
 }
 
-/// A run of the journal and the actions it carried out, in order.
+/// A run of the journal and the actions it began, in order.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RunActions {
     pub run: String,
     pub actions: Vec<(StepId, usize)>,
+    /// It began while an earlier run was unfinished (it finished that run).
+    pub resumed: bool,
+    /// Its `run-end` is on record.
+    pub ended: bool,
 }
 
 /// The journal's content, replayed.
@@ -170,6 +176,13 @@ pub struct Replay {
 impl Replay {
     pub fn is_empty(&self) -> bool {
         self.records == 0
+    }
+    /// The actions a run began (none for a run not in this journal).
+    pub(crate) fn actions_of(&self, run: &str) -> &[(StepId, usize)] {
+        self.runs
+            .iter()
+            .find(|r| r.run == run)
+            .map_or(&[][..], |r| r.actions.as_slice())
     }
     pub fn step(&self, step: StepId) -> Option<&StepRecord> {
         self.steps.get(&step)
@@ -265,9 +278,12 @@ impl Replay {
                     self.plan = Some((plan.clone(), plan_file.clone()));
                     self.first_run = Some(run.clone());
                 }
+                let resumed = self.interrupted() || self.runs.last().is_some_and(|r| !r.ended);
                 self.runs.push(RunActions {
                     run: run.clone(),
                     actions: Vec::new(),
+                    resumed,
+                    ended: false,
                 });
             }
             Record::StepBegin { step, actions } => {
@@ -315,7 +331,11 @@ impl Replay {
             Record::StepFailed { step, error } => {
                 self.steps.entry(*step).or_default().failed = Some(error.clone());
             }
-            Record::RunEnd { .. } => {}
+            Record::RunEnd { .. } => {
+                if let Some(run) = self.runs.last_mut() {
+                    run.ended = true;
+                }
+            }
             Record::UndoBegin { latest_run, .. } => {
                 self.undo_begun = true;
                 self.undoing_run = latest_run.clone();

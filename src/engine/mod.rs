@@ -2,11 +2,14 @@
 //! (headless `apply`, the demo, the wizard).
 //!
 //! - [`Engine::preview`] reads the installation, prepares every step and runs
-//!   every preflight check. It changes nothing; any failed check refuses the
-//!   whole run (exit 3) before the first byte moves.
+//!   every preflight check. It changes nothing; a failed check refuses the
+//!   whole run (exit 3) before the first byte moves, unless the caller
+//!   consents to the steps it does not block (`skip_blocked`).
 //! - [`Engine::apply`] carries out a preview's actions under a lock, writing the
 //!   journal before and after each one. A rerun resumes from the journal.
-//! - [`Engine::undo`] replays the inverse of every started action, newest first.
+//! - [`Engine::undo`] replays the inverse of every started action, newest
+//!   first; [`Engine::undo_latest`] only those of the latest run, when that
+//!   run added a node and nothing else.
 //!
 //! State lives in `<installation>\mdcluster\`: the journal, the lock, backups.
 
@@ -922,8 +925,15 @@ impl Engine {
             return (StepStatus::Pending, "undone".into());
         }
         if self.replay.undo_begun {
-            // An undo stopped part-way: say how far it got, not what the run did.
-            return self.undo_status(step);
+            // An undo stopped part-way: say how far it got, not what the run
+            // did (of the latest run's steps alone when it undoes only that).
+            let in_scope = match &self.replay.undoing_run {
+                Some(run) => self.replay.actions_of(run).iter().any(|(s, _)| *s == step),
+                None => true,
+            };
+            if in_scope {
+                return self.undo_status(step);
+            }
         }
         // The cluster steps are judged anew: a node may await registration.
         let journaled = self
@@ -1021,15 +1031,26 @@ impl Engine {
                 format!("nothing of it to undo; {finish}"),
             );
         };
-        let undone = rec.intents.intersection(&rec.undo_done).count();
-        if undone == rec.intents.len() {
+        // The actions the undo reverses: all, or the latest run's.
+        let of_run = self
+            .replay
+            .undoing_run
+            .as_deref()
+            .map(|run| self.replay.actions_of(run));
+        let to_undo: Vec<&usize> = rec
+            .intents
+            .iter()
+            .filter(|i| of_run.is_none_or(|actions| actions.contains(&(step, **i))))
+            .collect();
+        let undone = to_undo.iter().filter(|i| rec.undo_done.contains(i)).count();
+        if undone == to_undo.len() {
             (StepStatus::Undone, format!("undone; {finish}"))
         } else {
             (
                 StepStatus::UndoInterrupted,
                 format!(
                     "undo interrupted: {undone} of {} actions undone; {finish}",
-                    rec.intents.len()
+                    to_undo.len()
                 ),
             )
         }
@@ -1232,13 +1253,7 @@ impl Engine {
         if self.replay.undone {
             return Vec::new();
         }
-        let of_run: Option<&[(StepId, usize)]> = only.map(|run| {
-            self.replay
-                .runs
-                .iter()
-                .find(|r| r.run == run)
-                .map_or(&[][..], |r| r.actions.as_slice())
-        });
+        let of_run = only.map(|run| self.replay.actions_of(run));
         self.replay
             .executed
             .iter()
@@ -1276,7 +1291,10 @@ impl Engine {
         if self.replay.is_empty() || self.replay.undone {
             return Err("there is no applied run to undo".into());
         }
-        if self.replay.interrupted() {
+        if self.replay.undo_begun {
+            return Err("an undo of everything stopped part-way: finish it with `undo`".into());
+        }
+        if self.replay.interrupted() || self.replay.runs.last().is_some_and(|r| !r.ended) {
             return Err("the latest run stopped part-way: finish it first (run the same apply again), or undo everything".into());
         }
         let undoable: Vec<&journal::RunActions> = self
@@ -1291,15 +1309,23 @@ impl Engine {
         if undoable.len() < 2 {
             return Err("the latest run is the only one: undo everything reverses it".into());
         }
-        if let Some((step, _)) = latest.actions.iter().find(|(step, _)| !step.per_node()) {
+        if latest.resumed || !latest.ended {
+            return Err("the latest run finished what an earlier run began (or stopped part-way itself): the two are undone only together, with everything".into());
+        }
+        let actions = self.undo_list_of(Some(&latest.run));
+        if let Some((step, _, action)) = actions
+            .iter()
+            .find(|(step, _, a)| !step.per_node() || !a.per_node_change())
+        {
             return Err(format!(
-                "the latest run changed the installation itself (step {}, {step}): it is undone only with everything before it",
-                step.number()
+                "the latest run changed the installation itself (step {}, {step}: {}): it is undone only with everything before it",
+                step.number(),
+                action.kind()
             ));
         }
         Ok(LatestRun {
             run: latest.run.clone(),
-            actions: self.undo_list_of(Some(&latest.run)),
+            actions,
         })
     }
 
@@ -1316,8 +1342,17 @@ impl Engine {
 
     /// Reverse the latest run only ([`Self::latest_run`]); the journal goes
     /// on with the runs before it, which a later `undo` reverses.
-    pub fn undo_latest(&mut self, events: &dyn EventSink) -> Result<Summary, Problem> {
+    /// `shown`: the run the administrator was shown (refused as stale when
+    /// another is the latest by now).
+    pub fn undo_latest(
+        &mut self,
+        shown: Option<&str>,
+        events: &dyn EventSink,
+    ) -> Result<Summary, Problem> {
         let latest = self.latest_run_or_refusal()?;
+        if shown.is_some_and(|run| run != latest.run) {
+            return Err(stale_latest());
+        }
         self.undo_run(Some(latest.run), events)
     }
 
@@ -1344,6 +1379,12 @@ impl Engine {
         let _lock = self.lock("undo")?;
         self.remove_leftovers();
         self.replay = journal::read(&self.journal_path())?;
+        // Under the lock: the run is still the one to undo alone.
+        if let Some(run) = &only {
+            if self.latest_run().map(|l| l.run).as_ref() != Ok(run) {
+                return Err(stale_latest());
+            }
+        }
         let list = self.undo_list_of(only.as_deref());
         let actions: Vec<Action> = list.iter().map(|(_, _, a)| a.clone()).collect();
         let stopped_here = self.guard_service(&actions, true, events)?;
@@ -1515,6 +1556,15 @@ impl Engine {
             p
         })
     }
+}
+
+/// Another run became the latest since the undo was asked for.
+fn stale_latest() -> Problem {
+    Problem::new(
+        Exit::Stale,
+        "the latest run is not the one shown any more: another mdcluster run changed the journal",
+    )
+    .fix("run `undo --latest` again to see what it reverses now")
 }
 
 fn injected_problem() -> Problem {

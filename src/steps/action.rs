@@ -121,6 +121,16 @@ impl Action {
         )
     }
 
+    /// A change only of the cluster's nodes (the manifest, the balancer's
+    /// files), which an undo of the latest run alone may reverse: not the
+    /// installation (MDaemon.ini, data) nor the service.
+    pub(crate) fn per_node_change(&self) -> bool {
+        matches!(
+            self,
+            Action::UpdateManifest { .. } | Action::WriteFiles { .. } | Action::CreateFolder { .. }
+        )
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             Action::CreateFolder { .. } => "create-folder",

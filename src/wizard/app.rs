@@ -143,7 +143,10 @@ pub enum Msg {
     /// and the same for the latest run alone when it can be undone alone.
     UndoList {
         list: Result<Vec<String>, String>,
-        latest: Option<Vec<String>>,
+        /// The latest run's id and what undoing it alone reverses.
+        latest: Option<(String, Vec<String>)>,
+        /// The list finishes an undo of the latest run that stopped.
+        finishing_latest: bool,
     },
     /// Step 10: the cluster log as followed so far.
     ClusterLog {
@@ -208,8 +211,8 @@ pub enum Cmd {
     },
     Undo {
         plan: Box<Plan>,
-        /// Only the latest run (a node added), the runs before it kept.
-        latest: bool,
+        /// Only this run, the latest (a node added), the runs before it kept.
+        latest: Option<String>,
     },
     /// What an undo would reverse, read from the journal (for its confirmation).
     UndoList {
@@ -373,8 +376,10 @@ pub struct App {
     pub undo_available: bool,
     /// What the undo being confirmed would reverse (None: being read).
     pub undo_list: Option<Result<Vec<String>, String>>,
-    /// What an undo of the latest run alone would reverse, when it can.
-    pub undo_latest: Option<Vec<String>>,
+    /// The latest run and what undoing it alone would reverse, when it can.
+    pub undo_latest: Option<(String, Vec<String>)>,
+    /// The undo being confirmed finishes an undo of the latest run.
+    pub finishing_latest: bool,
     /// The undo under way is of the latest run alone.
     pub undoing_latest: bool,
     pub color: bool,
@@ -445,6 +450,7 @@ impl App {
             undo_list: None,
             undo_latest: None,
             undoing_latest: false,
+            finishing_latest: false,
             color,
             now: Instant::now(),
             quit: false,
@@ -955,9 +961,14 @@ impl App {
                 Vec::new()
             }
             Msg::Finished { undo, result } => self.run_finished(undo, result),
-            Msg::UndoList { list, latest } => {
+            Msg::UndoList {
+                list,
+                latest,
+                finishing_latest,
+            } => {
                 self.undo_list = Some(list);
                 self.undo_latest = latest;
+                self.finishing_latest = finishing_latest;
                 Vec::new()
             }
             Msg::Saved(result) => {

@@ -479,12 +479,9 @@ pub(crate) fn execute(cmd: Cmd, profile: &Profile, tx: &Sender<Msg>) {
         }
         Cmd::Undo { plan, latest } => {
             let sink = ChannelSink(tx.clone());
-            let result = Engine::open(*plan, profile.clone()).and_then(|mut e| {
-                if latest {
-                    e.undo_latest(&sink)
-                } else {
-                    e.undo(&sink)
-                }
+            let result = Engine::open(*plan, profile.clone()).and_then(|mut e| match &latest {
+                Some(run) => e.undo_latest(Some(run), &sink),
+                None => e.undo(&sink),
             });
             Msg::Finished { undo: true, result }
         }
@@ -503,11 +500,13 @@ pub(crate) fn execute(cmd: Cmd, profile: &Profile, tx: &Sender<Msg>) {
                         .latest_run()
                         .ok()
                         .filter(|_| e.replay.undoing_run.is_none())
-                        .map(|l| lines(&l.actions)),
+                        .map(|l| (l.run.clone(), lines(&l.actions))),
+                    finishing_latest: e.replay.undoing_run.is_some(),
                 },
                 Err(p) => Msg::UndoList {
                     list: Err(p.to_string()),
                     latest: None,
+                    finishing_latest: false,
                 },
             }
         }

@@ -16,9 +16,10 @@ impl App {
         };
         match action {
             Action::Yes => self.confirmed(kind),
-            Action::UndoLatest if kind == Confirm::Undo && self.undo_latest.is_some() => {
-                self.start_undo(true)
-            }
+            Action::UndoLatest if kind == Confirm::Undo => match self.undo_latest.clone() {
+                Some((run, _)) => self.start_undo(Some(run)),
+                None => Vec::new(),
+            },
             Action::No => {
                 self.screen = self.previous.clone();
                 Vec::new()
@@ -73,19 +74,20 @@ impl App {
                 self.event("undo waits until the list of what it reverses has been read");
                 Vec::new()
             }
-            Confirm::Undo => self.start_undo(false),
+            Confirm::Undo => self.start_undo(None),
         }
     }
 
-    /// Undo everything, or (`latest`) the latest run alone.
-    fn start_undo(&mut self, latest: bool) -> Vec<Cmd> {
+    /// Undo everything (or finish an undo of the latest run), or (`latest`)
+    /// that run alone.
+    fn start_undo(&mut self, latest: Option<String>) -> Vec<Cmd> {
         match self.answers.plan(&self.profile, &self.plan_file) {
             Ok(plan) => {
                 self.screen = Screen::Running;
                 self.focus = Focus::Steps;
                 self.finished = None;
-                self.undoing_latest = latest;
-                self.event(if latest {
+                self.undoing_latest = latest.is_some() || self.finishing_latest;
+                self.event(if self.undoing_latest {
                     "undoing the latest run, newest change first; the runs before it stay"
                 } else {
                     "undoing, newest change first"
@@ -164,17 +166,13 @@ pub(crate) fn render_confirm(f: &mut Frame, area: Rect, app: &App, kind: Confirm
         Span::styled(" n ", t.bold().add_modifier(Modifier::REVERSED)),
         Span::raw(" no"),
     ];
-    if let (Confirm::Undo, Some(latest)) = (kind, &app.undo_latest) {
+    if let (Confirm::Undo, Some(_)) = (kind, &app.undo_latest) {
         keys.push(Span::raw("    "));
         keys.push(Span::styled(
             " l ",
             t.bold().add_modifier(Modifier::REVERSED),
         ));
-        keys.push(Span::raw(format!(
-            " only the latest run ({} change{})",
-            latest.len(),
-            if latest.len() == 1 { "" } else { "s" }
-        )));
+        keys.push(Span::raw(" only the latest run"));
     }
     lines.push(Line::from(keys));
     // Tall enough for the wrapped text (70 columns inside the border).
@@ -196,9 +194,11 @@ pub(crate) fn render_confirm(f: &mut Frame, area: Rect, app: &App, kind: Confirm
 /// What an undo reverses, as many lines as fit (`room`), and what is left
 /// to do in MDaemon afterwards.
 fn undo_lines(lines: &mut Vec<Line<'static>>, app: &App, t: &Theme, room: usize) {
-    lines.push(Line::from(
-        "Undo what mdcluster changed on this installation? Newest first, it reverses:",
-    ));
+    lines.push(Line::from(if app.finishing_latest {
+        "Finish the undo of the latest run that stopped? Newest first, it reverses (the runs before it stay):"
+    } else {
+        "Undo what mdcluster changed on this installation? Newest first, it reverses:"
+    }));
     match &app.undo_list {
         None => lines.push(Line::from(Span::styled("reading the journal...", t.dim()))),
         Some(Err(e)) => lines.push(Line::from(Span::styled(
@@ -222,6 +222,16 @@ fn undo_lines(lines: &mut Vec<Line<'static>>, app: &App, t: &Theme, room: usize)
                     t.dim(),
                 )));
             }
+        }
+    }
+    // The latest run alone (`l`): what that reverses, in full.
+    if let Some((_, latest)) = &app.undo_latest {
+        lines.push(Line::from(Span::styled(
+            "Only the latest run (l) reverses, and the runs before it stay:",
+            t.bold(),
+        )));
+        for l in latest.iter().take(room.max(2)) {
+            lines.push(Line::from(format!("  {}", safe(l))));
         }
     }
     lines.push(Line::default());

@@ -97,6 +97,15 @@ fn apply_json(lab: &Lab, extra: &[&str]) -> (Option<i32>, Vec<Value>, String) {
     (out.status.code(), json_lines(&out.stdout), text)
 }
 
+/// `undo --latest --yes` of the lab's plan.
+fn undo_latest(lab: &Lab) -> std::process::Output {
+    mdcluster()
+        .args(["undo", "--latest", "--yes", "--plan"])
+        .arg(&lab.plan)
+        .output()
+        .unwrap()
+}
+
 fn event<'a>(events: &'a [Value], kind: &str, step: &str) -> Option<&'a Value> {
     events
         .iter()
@@ -394,13 +403,6 @@ fn undo_latest_reverses_only_the_node_added_last() {
         &lb_table("apache", Some(&out), "http_mode = \"balanced\"\n"),
     );
     let original = before_undo(&lab, &out);
-    let undo_latest = |lab: &Lab| {
-        mdcluster()
-            .args(["undo", "--latest", "--yes", "--plan"])
-            .arg(&lab.plan)
-            .output()
-            .unwrap()
-    };
     // One run: nothing to undo on its own.
     let (rc, _, text) = apply_json(&lab, &[]);
     assert_eq!(rc, Some(0), "{text}");
@@ -521,13 +523,6 @@ fn a_stopped_run_and_its_finishing_rerun_are_not_undone_alone() {
     let out = out_holder.path().join("lb");
     let lab = cluster_lab(&["MAIL2"], &lb_table("apache", Some(&out), ""));
     let original = before_undo(&lab, &out);
-    let undo_latest = |lab: &Lab| {
-        mdcluster()
-            .args(["undo", "--latest", "--yes", "--plan"])
-            .arg(&lab.plan)
-            .output()
-            .unwrap()
-    };
     let (rc, _, text) = apply_json(&lab, &[]);
     assert_eq!(rc, Some(0), "{text}");
     add_node(&lab, "MAIL3", 2);
@@ -561,13 +556,6 @@ fn a_stopped_run_and_its_finishing_rerun_are_not_undone_alone() {
 #[test]
 fn a_run_that_moved_data_is_not_undone_on_its_own() {
     let lab = cluster_lab(&["MAIL2"], "");
-    let undo_latest = |lab: &Lab| {
-        mdcluster()
-            .args(["undo", "--latest", "--yes", "--plan"])
-            .arg(&lab.plan)
-            .output()
-            .unwrap()
-    };
     let before = lab.hash();
     let failed = lab
         .apply()

@@ -706,6 +706,14 @@ fn a_failed_move_blocks_all_moves_the_rewrite_and_what_needs_them() {
         assert_eq!(lab.hash(), before, "a refused run changed something");
     }
     assert!(!default_dir(&lab, "nginx").exists());
+    // `status` says what holds the other moves back.
+    let (state, detail) = status_of(&lab, "pem");
+    assert_eq!(state, "pending");
+    assert!(
+        detail.contains("waits for step 2 (lockfiles), which is blocked"),
+        "{detail}"
+    );
+    assert!(status_of(&lab, "lockfiles").1.starts_with("blocked: "));
 }
 
 /// A `--skip-blocked` run killed part-way: the rerun with the same flag

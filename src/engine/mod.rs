@@ -906,7 +906,7 @@ impl Engine {
     /// fresh look at the installation. Changes nothing.
     pub fn status(&self) -> Vec<StepReport> {
         let install = Installation::open(&self.plan, &self.profile, &self.resolver);
-        StepId::ALL
+        let mut reports: Vec<StepReport> = StepId::ALL
             .into_iter()
             .map(|step| {
                 let (state, detail) = self.step_status(step, install.as_ref().ok());
@@ -917,7 +917,31 @@ impl Engine {
                     detail,
                 }
             })
-            .collect()
+            .collect();
+        // A step with changes to make that a blocked step holds back says so,
+        // as `apply --skip-blocked` would leave it out.
+        let failed: std::collections::BTreeSet<StepId> = reports
+            .iter()
+            .filter(|r| r.state == StepStatus::Pending && r.detail.starts_with(BLOCKED))
+            .map(|r| r.step)
+            .collect();
+        let left_out = steps::left_out(&failed);
+        for r in reports
+            .iter_mut()
+            .filter(|r| r.state == StepStatus::Pending)
+        {
+            match left_out.get(&r.step) {
+                Some(by) if *by != r.step && !r.detail.starts_with(BLOCKED) => {
+                    r.detail = format!(
+                        "{}; waits for step {} ({by}), which is blocked",
+                        r.detail,
+                        by.number()
+                    );
+                }
+                _ => {}
+            }
+        }
+        reports
     }
 
     fn step_status(&self, step: StepId, install: Option<&Installation>) -> (StepStatus, String) {
@@ -1008,14 +1032,14 @@ impl Engine {
             Ok(sp) => match sp.failed_checks().next() {
                 Some(c) => (
                     StepStatus::Pending,
-                    format!("blocked: {}: {}", c.name, c.detail),
+                    format!("{BLOCKED}{}: {}", c.name, c.detail),
                 ),
                 None => (
                     StepStatus::Pending,
                     format!("{} change(s) to make", sp.actions.len()),
                 ),
             },
-            Err(p) => (StepStatus::Pending, format!("blocked: {}", p.what)),
+            Err(p) => (StepStatus::Pending, format!("{BLOCKED}{}", p.what)),
         }
     }
 
@@ -1557,6 +1581,9 @@ impl Engine {
         })
     }
 }
+
+/// How `status` begins the detail of a step a failed check blocks.
+const BLOCKED: &str = "blocked: ";
 
 /// Another run became the latest since the undo was asked for.
 fn stale_latest() -> Problem {

@@ -97,6 +97,23 @@ fn apply_json(lab: &Lab, extra: &[&str]) -> (Option<i32>, Vec<Value>, String) {
     (out.status.code(), json_lines(&out.stdout), text)
 }
 
+/// A lab whose cluster is MAIL1 and MAIL2 (registered), its Apache files
+/// going to a folder of their own (`extra` added to `[load_balancer]`); the
+/// temporary folder lives as long as the first value.
+fn apache_cluster(extra: &str) -> (tempfile::TempDir, PathBuf, Lab) {
+    let holder = tempfile::tempdir().unwrap();
+    let out = holder.path().join("lb");
+    let lab = cluster_lab(&["MAIL2"], &lb_table("apache", Some(&out), extra));
+    (holder, out, lab)
+}
+
+/// `apply --yes --json`, which must succeed; its events.
+fn apply_ok(lab: &Lab) -> Vec<Value> {
+    let (rc, events, text) = apply_json(lab, &[]);
+    assert_eq!(rc, Some(0), "{text}");
+    events
+}
+
 /// `undo --latest --yes` of the lab's plan.
 fn undo_latest(lab: &Lab) -> std::process::Output {
     mdcluster()
@@ -320,15 +337,9 @@ fn the_summary_says_to_copy_the_files_and_reload_the_balancer() {
 /// both runs back.
 #[test]
 fn a_third_node_rewrites_only_the_files_that_change_and_undo_takes_it_all_back() {
-    let out_holder = tempfile::tempdir().unwrap();
-    let out = out_holder.path().join("lb");
-    let lab = cluster_lab(
-        &["MAIL2"],
-        &lb_table("apache", Some(&out), "http_mode = \"balanced\"\n"),
-    );
+    let (_out_holder, out, lab) = apache_cluster("http_mode = \"balanced\"\n");
     let original = before_undo(&lab, &out);
-    let (rc, _, text) = apply_json(&lab, &[]);
-    assert_eq!(rc, Some(0), "{text}");
+    apply_ok(&lab);
     let failover = out.join("mdcluster/failover.inc");
     let balancer = out.join("mdcluster/balancer.conf");
     let failover_meta = tree_map(&out, false)["mdcluster/failover.inc"].clone();
@@ -396,16 +407,10 @@ fn a_third_node_rewrites_only_the_files_that_change_and_undo_takes_it_all_back()
 /// is never undone on its own; a full undo afterwards restores the original.
 #[test]
 fn undo_latest_reverses_only_the_node_added_last() {
-    let out_holder = tempfile::tempdir().unwrap();
-    let out = out_holder.path().join("lb");
-    let lab = cluster_lab(
-        &["MAIL2"],
-        &lb_table("apache", Some(&out), "http_mode = \"balanced\"\n"),
-    );
+    let (_out_holder, out, lab) = apache_cluster("http_mode = \"balanced\"\n");
     let original = before_undo(&lab, &out);
     // One run: nothing to undo on its own.
-    let (rc, _, text) = apply_json(&lab, &[]);
-    assert_eq!(rc, Some(0), "{text}");
+    apply_ok(&lab);
     let only = undo_latest(&lab);
     assert_eq!(only.status.code(), Some(3), "{only:?}");
     assert!(String::from_utf8_lossy(&only.stderr).contains("the latest run is the only one"));
@@ -415,8 +420,7 @@ fn undo_latest_reverses_only_the_node_added_last() {
 
     add_node(&lab, "MAIL3", 2);
     register_all(&lab);
-    let (rc, _, text) = apply_json(&lab, &[]);
-    assert_eq!(rc, Some(0), "{text}");
+    apply_ok(&lab);
     assert!(std::fs::read_to_string(&balancer)
         .unwrap()
         .contains("route=MAIL3"));
@@ -519,12 +523,9 @@ fn undo_latest_reverses_only_the_node_added_last() {
 /// finished part would be reversed without the rest).
 #[test]
 fn a_stopped_run_and_its_finishing_rerun_are_not_undone_alone() {
-    let out_holder = tempfile::tempdir().unwrap();
-    let out = out_holder.path().join("lb");
-    let lab = cluster_lab(&["MAIL2"], &lb_table("apache", Some(&out), ""));
+    let (_out_holder, out, lab) = apache_cluster("");
     let original = before_undo(&lab, &out);
-    let (rc, _, text) = apply_json(&lab, &[]);
-    assert_eq!(rc, Some(0), "{text}");
+    apply_ok(&lab);
     add_node(&lab, "MAIL3", 2);
     register_all(&lab);
     // Run 2 begins writing the balancer's files and stops.
@@ -539,8 +540,7 @@ fn a_stopped_run_and_its_finishing_rerun_are_not_undone_alone() {
     assert_eq!(out1.status.code(), Some(3), "{out1:?}");
     assert!(String::from_utf8_lossy(&out1.stderr).contains("stopped part-way"));
     // Run 3 finishes it: still not undone alone.
-    let (rc, _, text) = apply_json(&lab, &[]);
-    assert_eq!(rc, Some(0), "{text}");
+    apply_ok(&lab);
     let out2 = undo_latest(&lab);
     let err = String::from_utf8_lossy(&out2.stderr);
     assert_eq!(out2.status.code(), Some(3), "{out2:?}");
@@ -572,8 +572,7 @@ fn a_run_that_moved_data_is_not_undone_on_its_own() {
         "{err}"
     );
 
-    let (rc, _, text) = apply_json(&lab, &[]);
-    assert_eq!(rc, Some(0), "{text}");
+    apply_ok(&lab);
     let converted = lab.hash();
     let out = undo_latest(&lab);
     let err = String::from_utf8_lossy(&out.stderr);

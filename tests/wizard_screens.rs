@@ -361,19 +361,21 @@ fn confirm_run_summary_and_save() {
     let progress = |phase, files_done: u64, files_removed: u64| {
         Msg::Engine(Event::StepProgress {
             step: StepId::Lockfiles,
-            phase,
-            files_done,
-            files_total: 1000,
-            bytes_done: files_done << 14,
-            bytes_total: 1000 << 14,
-            files_removed,
-            folder: 2,
-            folders: 2,
-            step_bytes_done: (10 << 20) + (files_done << 14),
-            step_bytes_total: (10 << 20) + (1000 << 14),
+            progress: FolderProgress {
+                phase,
+                files_done,
+                files_total: 1000,
+                bytes_done: files_done << 14,
+                bytes_total: 1000 << 14,
+                files_removed,
+                folder: 2,
+                folders: 2,
+                step_bytes_done: (10 << 20) + (files_done << 14),
+                step_bytes_total: (10 << 20) + (1000 << 14),
+            },
         })
     };
-    use mdcluster::fsops::mover::Phase;
+    use mdcluster::engine::events::{FolderProgress, Phase};
     d.send(progress(Phase::Copy, 400, 0));
     d.send(Msg::Tick(t0 + Duration::from_secs(2)));
     d.send(progress(Phase::Copy, 600, 0));

@@ -7,6 +7,26 @@ use crate::problem::Problem;
 use crate::steps::{StepId, StepStatus};
 use serde::Serialize;
 
+/// Where a folder's move or copy stands, and the whole step with it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct FolderProgress {
+    /// Copy (and verify), flush, or delete the source.
+    pub phase: Phase,
+    /// The folder's files copied and verified, and their bytes.
+    pub files_done: u64,
+    pub files_total: u64,
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+    /// The folder's source files deleted (the delete phase of a move).
+    pub files_removed: u64,
+    /// This folder's number (from 1) of the step's folders in this run.
+    pub folder: usize,
+    pub folders: usize,
+    /// Bytes copied over all the step's folders in this run.
+    pub step_bytes_done: u64,
+    pub step_bytes_total: u64,
+}
+
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 #[cfg_attr(test, derive(strum::EnumDiscriminants))]
@@ -21,21 +41,8 @@ pub enum Event {
     /// whole step stands.
     StepProgress {
         step: StepId,
-        /// Copy (and verify), flush, or delete the source.
-        phase: Phase,
-        /// The folder's files copied and verified, and their bytes.
-        files_done: u64,
-        files_total: u64,
-        bytes_done: u64,
-        bytes_total: u64,
-        /// The folder's source files deleted (the delete phase of a move).
-        files_removed: u64,
-        /// This folder's number (from 1) of the step's folders in this run.
-        folder: usize,
-        folders: usize,
-        /// Bytes copied over all the step's folders in this run.
-        step_bytes_done: u64,
-        step_bytes_total: u64,
+        #[serde(flatten)]
+        progress: FolderProgress,
     },
     ActionStarted {
         step: StepId,

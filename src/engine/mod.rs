@@ -26,7 +26,7 @@ use crate::plan::Plan;
 use crate::problem::{Exit, Problem};
 use crate::profile::Profile;
 use crate::steps::{self, Action, ClusterView, Context, RunOptions, StepId, StepPlan, StepStatus};
-use events::{Event, EventSink, Outcome};
+use events::{Event, EventSink, FolderProgress, Outcome};
 use evidence::{Evidence, StepEvidence};
 use journal::{Journal, Record, Replay};
 use std::path::PathBuf;
@@ -241,21 +241,30 @@ impl StepWork {
         }
     }
 
-    /// An action begins: for a folder, (its number, the folders, the bytes
-    /// of the folders before it, the step's bytes).
-    fn start(&mut self, action: &Action) -> (usize, usize, u64, u64) {
+    /// An action begins: where it stands in the step (for a folder, its
+    /// number; for any other, the last folder's).
+    fn start(&mut self, action: &Action) -> FolderAt {
         if let Some(bytes) = folder_bytes(action) {
             self.bytes_before += self.current;
             self.current = bytes;
             self.started += 1;
         }
-        (
-            self.started.max(1),
-            self.folders.max(1),
-            self.bytes_before,
-            self.bytes_total,
-        )
+        FolderAt {
+            folder: self.started.max(1),
+            folders: self.folders.max(1),
+            bytes_before: self.bytes_before,
+            step_bytes: self.bytes_total,
+        }
     }
+}
+
+/// A folder's place in its step: its number of how many, the bytes of the
+/// folders before it and of all of them.
+struct FolderAt {
+    folder: usize,
+    folders: usize,
+    bytes_before: u64,
+    step_bytes: u64,
 }
 
 /// The bytes of a folder an action moves or copies.
@@ -835,16 +844,18 @@ impl Engine {
                 last = Some((Instant::now(), p.phase));
                 events.emit(Event::StepProgress {
                     step,
-                    phase: p.phase,
-                    files_done: p.files_done,
-                    files_total: p.files_total,
-                    bytes_done: p.bytes_done,
-                    bytes_total: p.bytes_total,
-                    files_removed: p.files_removed,
-                    folder: folder.0,
-                    folders: folder.1,
-                    step_bytes_done: folder.2 + p.bytes_done.min(p.bytes_total),
-                    step_bytes_total: folder.3,
+                    progress: FolderProgress {
+                        phase: p.phase,
+                        files_done: p.files_done,
+                        files_total: p.files_total,
+                        bytes_done: p.bytes_done,
+                        bytes_total: p.bytes_total,
+                        files_removed: p.files_removed,
+                        folder: folder.folder,
+                        folders: folder.folders,
+                        step_bytes_done: folder.bytes_before + p.bytes_done.min(p.bytes_total),
+                        step_bytes_total: folder.step_bytes,
+                    },
                 });
             }
         };

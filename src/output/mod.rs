@@ -194,36 +194,23 @@ impl HumanSink {
     /// left, and where the whole step stands), then the flush, then the
     /// source files deleted.
     fn show_progress(&self, event: &Event) {
-        let Event::StepProgress {
-            phase,
-            files_done,
-            files_total,
-            bytes_done,
-            bytes_total,
-            files_removed,
-            folder,
-            folders,
-            step_bytes_done,
-            step_bytes_total,
-            ..
-        } = *event
-        else {
+        let Event::StepProgress { progress: p, .. } = *event else {
             return;
         };
-        if !self.tty || files_total < 50 {
+        if !self.tty || p.files_total < 50 {
             return;
         }
         let Ok(mut slot) = self.bar.lock() else {
             return;
         };
-        let template = match phase {
+        let template = match p.phase {
             Phase::Copy => {
                 "        {bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta} {msg}"
             }
             Phase::Flush => "        {bar:30} {msg}",
             Phase::Delete => "        {bar:30} {pos}/{len} source files deleted {msg}",
         };
-        if slot.as_ref().is_none_or(|(_, shown)| *shown != phase) {
+        if slot.as_ref().is_none_or(|(_, shown)| *shown != p.phase) {
             let bar = slot
                 .take()
                 .map(|(b, _)| b)
@@ -231,31 +218,31 @@ impl HumanSink {
             if let Ok(style) = ProgressStyle::with_template(template) {
                 bar.set_style(style);
             }
-            *slot = Some((bar, phase));
+            *slot = Some((bar, p.phase));
         }
         let Some((bar, _)) = slot.as_ref() else {
             return;
         };
-        let folder = if folders > 1 {
-            format!(" · folder {}/{}", folder, folders)
+        let folder = if p.folders > 1 {
+            format!(" · folder {}/{}", p.folder, p.folders)
         } else {
             String::new()
         };
-        match phase {
+        match p.phase {
             Phase::Copy => {
-                bar.set_length(bytes_total.max(1));
-                bar.set_position(bytes_done);
-                let step = if step_bytes_total > 0 {
+                bar.set_length(p.bytes_total.max(1));
+                bar.set_position(p.bytes_done);
+                let step = if p.step_bytes_total > 0 {
                     format!(
                         ", step {:.0}%",
-                        step_bytes_done as f64 * 100.0 / step_bytes_total as f64
+                        p.step_bytes_done as f64 * 100.0 / p.step_bytes_total as f64
                     )
                 } else {
                     String::new()
                 };
                 bar.set_message(format!(
                     "{}/{} files copied and verified{folder}{step}",
-                    files_done, files_total
+                    p.files_done, p.files_total
                 ));
             }
             Phase::Flush => {
@@ -263,12 +250,12 @@ impl HumanSink {
                 bar.set_position(1);
                 bar.set_message(format!(
                     "flushing {} copied files to disk{folder}",
-                    files_done
+                    p.files_done
                 ));
             }
             Phase::Delete => {
-                bar.set_length(files_total.max(1));
-                bar.set_position(files_removed);
+                bar.set_length(p.files_total.max(1));
+                bar.set_position(p.files_removed);
                 bar.set_message(format!("(each copy verified){folder}"));
             }
         }

@@ -14,7 +14,7 @@ use super::view::Drawn;
 use crate::clusterlog::{Confirmations, NodeSpec};
 use crate::discovery::survey::NodeReport;
 use crate::discovery::Scope;
-use crate::engine::events::Event;
+use crate::engine::events::{Event, FolderProgress};
 use crate::engine::{Preview, Summary};
 use crate::plan::Plan;
 use crate::plan::ServerId;
@@ -80,17 +80,7 @@ pub enum PreviewState {
 #[derive(Clone, Debug)]
 pub struct ProgressInfo {
     pub step: StepId,
-    pub phase: crate::engine::events::Phase,
-    pub files_done: u64,
-    pub files_total: u64,
-    pub bytes_done: u64,
-    pub bytes_total: u64,
-    pub files_removed: u64,
-    /// The folder (from 1) of the step's folders, and the step's bytes.
-    pub folder: usize,
-    pub folders: usize,
-    pub step_bytes_done: u64,
-    pub step_bytes_total: u64,
+    pub progress: FolderProgress,
     pub started: Instant,
 }
 
@@ -1145,37 +1135,16 @@ impl App {
                 self.scroll = 0;
                 self.event(format!("{step}: {title}"));
             }
-            Event::StepProgress {
-                step,
-                phase,
-                files_done,
-                files_total,
-                bytes_done,
-                bytes_total,
-                files_removed,
-                folder,
-                folders,
-                step_bytes_done,
-                step_bytes_total,
-            } => {
+            Event::StepProgress { step, progress } => {
                 // The rate is of this folder's copy: it starts again with
                 // each folder.
                 let started = match &self.progress {
-                    Some(p) if p.step == step && p.folder == folder => p.started,
+                    Some(p) if p.step == step && p.progress.folder == progress.folder => p.started,
                     _ => self.now,
                 };
                 self.progress = Some(ProgressInfo {
                     step,
-                    phase,
-                    files_done,
-                    files_total,
-                    bytes_done,
-                    bytes_total,
-                    files_removed,
-                    folder,
-                    folders,
-                    step_bytes_done,
-                    step_bytes_total,
+                    progress,
                     started,
                 });
             }
@@ -1215,13 +1184,14 @@ impl App {
         let p = self
             .progress
             .as_ref()
-            .filter(|p| p.phase == crate::engine::events::Phase::Copy)?;
+            .filter(|p| p.progress.phase == crate::engine::events::Phase::Copy)?;
         let secs = self.now.checked_duration_since(p.started)?.as_secs_f64();
-        if secs < 0.2 || p.files_done == 0 {
+        let (done, total) = (p.progress.files_done, p.progress.files_total);
+        if secs < 0.2 || done == 0 {
             return None;
         }
-        let rate = p.files_done as f64 / secs;
-        let left = p.files_total.saturating_sub(p.files_done) as f64 / rate;
+        let rate = done as f64 / secs;
+        let left = total.saturating_sub(done) as f64 / rate;
         Some((rate, Some(Duration::from_secs_f64(left))))
     }
 }

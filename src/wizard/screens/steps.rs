@@ -257,6 +257,7 @@ fn progress_gauge(
     width: u16,
 ) -> Gauge<'static> {
     use crate::engine::events::Phase;
+    let (step, p) = (p.step, &p.progress);
     let part = |done: u64, total: u64| {
         if total > 0 {
             (done as f64 / total as f64).clamp(0.0, 1.0)
@@ -324,7 +325,7 @@ fn progress_gauge(
         .block(
             Block::default()
                 .borders(Borders::ALL)
-                .title(format!(" {} ", p.step)),
+                .title(format!(" {step} ")),
         )
         .gauge_style(t.fg(Color::Cyan))
         .ratio(ratio)

@@ -23,6 +23,7 @@
 //! - [`clusterlog`]: the cluster log: found, followed by polling, parsed, matched per node (step 10, `verify`).
 //! - [`cluster`]: node facts, pairing, cluster rules, the manifest of nodes and server IDs.
 //! - [`discovery`]: mDNS announcements and browsing of nodes on the LAN; the survey judging them.
+//! - [`health`]: the cluster's health after setup: every node's services, the share, the cluster log, clocks.
 //! - [`output`]: terminal and JSON output for every front end.
 //! - [`workflows`]: each workflow once (join, verify, discovery, what an earlier run left), reporting typed events to every front end.
 //! - [`cli`]: the command line.
@@ -40,6 +41,7 @@ pub mod codepage;
 pub mod discovery;
 pub mod engine;
 pub mod fsops;
+pub mod health;
 pub mod ini;
 pub mod install;
 pub mod lb;

@@ -30,7 +30,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     ("plan", &["plan"]),
     ("domain", &["lb", "install", "cluster"]),
-    ("discovery", &["discovery"]),
+    ("network", &["discovery", "health"]),
     ("steps", &["steps"]),
     ("engine", &["engine"]),
     ("workflows", &["workflows"]),

@@ -2,6 +2,7 @@
 
 mod cluster;
 mod commands;
+mod health;
 mod lb;
 mod simulate;
 mod verify;
@@ -99,6 +100,12 @@ enum Command {
     /// Manage the cluster's nodes
     #[command(subcommand)]
     Node(NodeCommand),
+    /// Check every node's services, the share, the cluster log and clocks (exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN, as monitoring systems read it)
+    #[command(after_help = HEALTH_EXIT_CODES)]
+    Health(health::HealthArgs),
+    /// Run SIMULATED MDaemon services on one address (greetings, Webmail answering with the node's name) for tests and the demo
+    #[command(name = "simulate-services")]
+    SimulateServices(simulate::ServicesArgs),
     /// Benchmark hook (benches/move.sh): move or copy a folder with the mover
     #[command(name = "bench-mover", hide = true)]
     BenchMover(BenchMoverArgs),
@@ -391,6 +398,10 @@ pub fn main() -> u8 {
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() {
+                if health_command() {
+                    // Monitoring reads 2 as CRITICAL: a bad option is UNKNOWN.
+                    return crate::health::State::Unknown.code();
+                }
                 Exit::Usage.code()
             } else {
                 Exit::Success.code()
@@ -398,6 +409,10 @@ pub fn main() -> u8 {
         }
     };
     let json = cli.wants_json();
+    if let Some(Command::Health(h)) = &cli.command {
+        let profile = crate::profile::Profile::load(cli.profile.as_deref());
+        return health::main(profile, h);
+    }
     match run(cli) {
         Ok(code) => code.code(),
         Err(problem) => {
@@ -405,6 +420,22 @@ pub fn main() -> u8 {
             problem.exit.code()
         }
     }
+}
+
+/// The exit codes of `health` (the monitoring plugins' convention).
+const HEALTH_EXIT_CODES: &str = "\
+Exit codes (the monitoring plugins' convention, not mdcluster's usual ones):
+  0  OK: every check passed
+  1  WARNING: a check crossed a warning threshold
+  2  CRITICAL: a service, the share or a node failed, or a critical threshold was crossed
+  3  UNKNOWN: the plan, the profile or an option could not be used, or a check could not be made";
+
+/// Whether the command line names `health` (for its exit code on a bad option).
+fn health_command() -> bool {
+    std::env::args_os()
+        .skip(1)
+        .find(|a| !a.to_string_lossy().starts_with('-'))
+        .is_some_and(|a| a == "health")
 }
 
 impl Cli {
@@ -420,6 +451,7 @@ impl Cli {
             Some(Command::Discover(d)) => d.json,
             Some(Command::Simulate(s)) => s.json,
             Some(Command::Verify(v)) => v.json,
+            Some(Command::Health(h)) => h.json,
             Some(Command::Lb(l)) => match &l.command {
                 Some(LbCommand::Failover(f)) => f.json,
                 None => l.generate.json,
@@ -468,6 +500,9 @@ fn run(cli: Cli) -> Result<Exit, Problem> {
         Some(Command::Register(r)) => cluster::register(&profile, &r),
         Some(Command::Unlock(u)) => cluster::unlock(&profile, &u),
         Some(Command::Verify(v)) => verify::verify(&profile, &v),
+        // `main` runs it before this: its problems are UNKNOWN, not mdcluster's codes.
+        Some(Command::Health(_)) => Err(Problem::other("health is run on its own")),
+        Some(Command::SimulateServices(s)) => simulate::services(&s),
         Some(Command::Node(NodeCommand::Remove(r))) => cluster::remove(&profile, &r),
         Some(Command::Steps { json }) => {
             commands::steps(json);

@@ -262,3 +262,57 @@ fn show(r: &Report, json: bool) {
     };
     say!("SIMULATION {}", sanitize(&text));
 }
+
+/// `mdcluster simulate-services`: SIMULATED services of one node.
+#[derive(Args, Debug)]
+pub(crate) struct ServicesArgs {
+    /// The node's name (in greetings and Webmail answers)
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+    /// The address to listen on (e.g. 127.0.0.2)
+    #[arg(long, value_name = "IP")]
+    pub listen: std::net::IpAddr,
+    /// A service and its port, e.g. smtp=2525 (repeat; keys as in [load_balancer.ports])
+    #[arg(long = "service", value_name = "NAME=PORT", value_parser = simulation::services::parse_service, required = true)]
+    pub services: Vec<(crate::plan::Service, u16)>,
+    /// Stop by itself after this many seconds (default: at Ctrl-C or SIGTERM)
+    #[arg(long, value_name = "SECONDS")]
+    pub seconds: Option<u64>,
+    /// Also stop when standard input closes
+    #[arg(long)]
+    pub until_stdin_closes: bool,
+}
+
+pub fn services(a: &ServicesArgs) -> Result<Exit, Problem> {
+    crate::plan::check_computer_name(&a.name)
+        .map_err(|why| Problem::usage(format!("--name '{}' {why}", sanitize(&a.name))))?;
+    let stop = stop_flag(a.until_stdin_closes)?;
+    let standin = simulation::services::Standin {
+        name: a.name.to_uppercase(),
+        address: a.listen,
+        services: a.services.clone(),
+    };
+    let threads = simulation::services::serve(&standin, stop.clone())?;
+    say!(
+        "SIMULATION (not MDaemon): services of {} on {}: {}. Stop with Ctrl-C.",
+        standin.name,
+        a.listen,
+        a.services
+            .iter()
+            .map(|(s, p)| format!("{}={p}", s.key()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let started = std::time::Instant::now();
+    while !stop.load(std::sync::atomic::Ordering::SeqCst)
+        && a.seconds
+            .is_none_or(|s| started.elapsed() < Duration::from_secs(s))
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    for t in threads {
+        let _ = t.join();
+    }
+    Ok(Exit::Success)
+}

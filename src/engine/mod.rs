@@ -397,6 +397,7 @@ impl Engine {
             service: &service,
             cluster: &cluster,
             now: &now,
+            failover: None,
         };
         let mut prepared = Vec::new();
         for step in StepId::ALL.into_iter().filter(|s| *s != StepId::SharedPath) {
@@ -724,6 +725,101 @@ impl Engine {
         Ok(summary)
     }
 
+    /// Step 11 alone, as a run of its own: the balancer's files with the
+    /// sessions of `failover.from` moved to `failover.to`, or (None) the
+    /// normal configuration again. Journaled, backed up and undoable like
+    /// every run; the balancer's own check runs first and a refusal writes
+    /// nothing. Refused while another run or an undo is unfinished, and
+    /// before step 11 ever wrote the files (the failover watch's writes).
+    /// Also returns the files written.
+    pub fn balancer_run(
+        &mut self,
+        failover: Option<&crate::lb::Move>,
+        command: &str,
+        events: &dyn EventSink,
+    ) -> Result<(Summary, Vec<PathBuf>), Problem> {
+        let plan_file = self.plan.file.display().to_string();
+        if self.replay.undo_begun && !self.replay.undone {
+            return Err(
+                Problem::refused("an undo of this installation was interrupted").fix(format!(
+                    "finish it first: mdcluster undo --plan {plan_file}"
+                )),
+            );
+        }
+        if self.replay.interrupted() {
+            return Err(Problem::refused(
+                "an earlier run stopped part-way; the balancer's files are not changed until it is finished",
+            )
+            .fix(format!(
+                "finish it (mdcluster apply --plan {plan_file}) or reverse it (mdcluster undo --plan {plan_file})"
+            )));
+        }
+        if self.replay.undone || !self.replay.finished(StepId::LoadBalancer) {
+            return Err(Problem::refused(
+                "step 11 has not written the balancer's configuration yet, so there is none to fail over",
+            )
+            .fix(format!("set up the balancer first: mdcluster apply --plan {plan_file}")));
+        }
+        let preview = self.with_context(failover, |ctx| {
+            let sp = self.step_plan(StepId::LoadBalancer, ctx, &[])?;
+            Ok(Preview {
+                local_files: replaced_local_files(std::slice::from_ref(&sp)),
+                steps: vec![sp],
+                files: Vec::new(),
+                service: ctx.service.clone(),
+                manifest: ctx.cluster.manifest.clone(),
+                same_filesystem: Default::default(),
+                left_out: Default::default(),
+                unskippable: Vec::new(),
+            })
+        })?;
+        if let Some(p) = preview.refusal() {
+            return Err(p);
+        }
+        let files = preview
+            .steps
+            .iter()
+            .flat_map(|sp| sp.actions.iter())
+            .filter_map(|(_, a)| match a {
+                Action::WriteFiles { dir, files, .. } => {
+                    Some(files.iter().map(|f| dir.join(&f.path)).collect::<Vec<_>>())
+                }
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        Ok((self.apply(&preview, command, events)?, files))
+    }
+
+    /// The failover the balancer's files carry now, if any.
+    pub fn failover_in_force(&self) -> Result<Option<crate::lb::Move>, Problem> {
+        self.with_context(None, |ctx| Ok(steps::load_balancer::failover_in_force(ctx)))
+    }
+
+    /// `f` with the steps' view of the installation and the cluster as they
+    /// are now.
+    fn with_context<T>(
+        &self,
+        failover: Option<&crate::lb::Move>,
+        f: impl FnOnce(&Context) -> Result<T, Problem>,
+    ) -> Result<T, Problem> {
+        let install = Installation::open(&self.plan, &self.profile, &self.resolver)?;
+        let service = self.service_state(&install);
+        let cluster = self.cluster_view()?;
+        let now = self.clock.now();
+        f(&Context {
+            plan: &self.plan,
+            profile: &self.profile,
+            resolver: &self.resolver,
+            install: &install,
+            options: self.options,
+            service: &service,
+            cluster: &cluster,
+            now: &now,
+            failover,
+        })
+    }
+
     /// What action `index` of `step` works with: the backup folder, this
     /// installation, the service, the clock, and notes as events.
     fn with_env<T>(
@@ -1020,6 +1116,7 @@ impl Engine {
             service: &service,
             cluster: &cluster,
             now: &now,
+            failover: None,
         };
         match steps::prepare(step, &ctx, &[]) {
             Ok(sp)

@@ -130,6 +130,29 @@ pub(crate) enum JsonEvent<'a> {
     LbConfig(LbReport<'a>),
     /// `lb failover`: the failover configuration written for one balancer.
     LbFailover(LbReport<'a>),
+    /// `health`: one check of a round.
+    HealthCheck {
+        round: u64,
+        #[serde(flatten)]
+        check: &'a crate::health::Check,
+    },
+    /// `health`: the end of a round: the worst state, its exit code, the
+    /// summary line monitoring systems read.
+    HealthRound {
+        round: u64,
+        state: crate::health::State,
+        exit: u8,
+        checks: usize,
+        ok: usize,
+        warning: usize,
+        critical: usize,
+        unknown: usize,
+        elapsed_ms: f64,
+        summary: String,
+        notes: &'a [String],
+    },
+    /// `health --watch --failover`: what the failover watch did.
+    Failover(FailoverReport<'a>),
     /// `join`: the node announces itself.
     Announcing { name: &'a str, scope: String },
     /// `join`: the primary added the node to the cluster manifest.
@@ -320,6 +343,35 @@ pub(crate) struct PreviewAction<'a> {
 }
 
 /// What `lb` wrote for one balancer and what the balancer's check said.
+/// What the failover watch did: `action` is `counting` (a node failed a
+/// round: `node`, `rounds`), `moved` or `restored` (`from`, `to`, `files`,
+/// the reload), `refused` (`from`, `to`, `why`) or `also-failed` (`node`,
+/// while `from` is moved to `to`).
+#[derive(Debug, Serialize)]
+pub(crate) struct FailoverReport<'a> {
+    pub action: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<u32>,
+    pub files: &'a [PathBuf],
+    /// The reload command: run (`reload_ran`), or for the administrator.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reload: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reload_ran: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reload_ok: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reload_output: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<&'a str>,
+}
+
 #[derive(Debug, Serialize)]
 pub(crate) struct LbReport<'a> {
     pub kind: BalancerKind,
@@ -605,6 +657,50 @@ mod tests {
                 Some(_) => JsonEvent::LbFailover(report),
             });
         }
+        let check = crate::health::Check {
+            node: Some("MAIL2".into()),
+            check: "smtp".into(),
+            target: "10.0.0.2:25".into(),
+            state: crate::health::State::Ok,
+            latency_ms: Some(1.5),
+            read: Some("220 MAIL2 ESMTP".into()),
+            detail: "an SMTP greeting".into(),
+            last_confirmed: Some("2026-11-22 10:15:02.117".into()),
+            age_s: Some(60),
+            clock_offset_s: Some(0.5),
+        };
+        events.extend([
+            JsonEvent::HealthCheck {
+                round: 1,
+                check: &check,
+            },
+            JsonEvent::HealthRound {
+                round: 1,
+                state: crate::health::State::Ok,
+                exit: 0,
+                checks: 1,
+                ok: 1,
+                warning: 0,
+                critical: 0,
+                unknown: 0,
+                elapsed_ms: 3.5,
+                summary: "MDCLUSTER OK - all 1 checks OK | 'MAIL2 smtp'=1.5ms;1000;3000;0".into(),
+                notes: &strings,
+            },
+            JsonEvent::Failover(FailoverReport {
+                action: "moved",
+                node: None,
+                from: Some("MAIL2"),
+                to: Some("MAIL1"),
+                rounds: None,
+                files: &paths,
+                reload: Some("systemctl reload haproxy".into()),
+                reload_ran: Some(true),
+                reload_ok: Some(true),
+                reload_output: None,
+                why: None,
+            }),
+        ]);
         events.extend([
             JsonEvent::Announcing {
                 name: "MAIL2",

@@ -103,6 +103,25 @@ pub struct LbTable {
     pub ports: PortsTable,
     #[serde(skip_serializing_if = "PortsTable::is_empty")]
     pub backend_ports: PortsTable,
+    #[serde(skip_serializing_if = "FailoverTable::is_empty")]
+    pub failover: FailoverTable,
+}
+
+/// `[load_balancer.failover]`: what differs from the defaults.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct FailoverTable {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restore_after: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reload: Option<Vec<String>>,
+}
+
+impl FailoverTable {
+    fn is_empty(&self) -> bool {
+        *self == FailoverTable::default()
+    }
 }
 
 impl LbTable {

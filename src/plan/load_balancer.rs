@@ -15,7 +15,7 @@
 //!
 //! Port defaults come from the profile (`[ports]`), because they are MDaemon's.
 
-use super::file::{LbTable, PortsTable};
+use super::file::{FailoverTable, LbTable, PortsTable};
 use super::Collector;
 use crate::profile::Profile;
 use serde::{Deserialize, Serialize};
@@ -221,6 +221,33 @@ pub struct LoadBalancer {
     pub ports: Ports,
     /// Where the nodes answer.
     pub backend_ports: Ports,
+    /// What the failover watch does (`mdcluster health --watch --failover`).
+    pub failover: FailoverPolicy,
+}
+
+/// `[load_balancer.failover]`: when the failover watch moves a failed node's
+/// sessions, when it moves them back, and how the balancer reloads.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FailoverPolicy {
+    /// Consecutive rounds with no service of a node answering before its
+    /// sessions move.
+    pub after: u32,
+    /// Consecutive rounds with the node answering again before the normal
+    /// configuration is written back.
+    pub restore_after: u32,
+    /// The command (program and arguments, no shell) that reloads the
+    /// balancer after a change; empty: the command is printed, never run.
+    pub reload: Vec<String>,
+}
+
+impl Default for FailoverPolicy {
+    fn default() -> FailoverPolicy {
+        FailoverPolicy {
+            after: 3,
+            restore_after: 3,
+            reload: Vec::new(),
+        }
+    }
 }
 
 impl LoadBalancer {
@@ -234,6 +261,7 @@ impl LoadBalancer {
             listen: DEFAULT_LISTEN,
             ports,
             backend_ports: ports,
+            failover: FailoverPolicy::default(),
         }
     }
 
@@ -264,6 +292,16 @@ pub(super) struct RawLoadBalancer {
     ports: RawPorts,
     #[serde(default)]
     backend_ports: RawPorts,
+    #[serde(default)]
+    failover: RawFailover,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawFailover {
+    after: Option<Spanned<i64>>,
+    restore_after: Option<Spanned<i64>>,
+    reload: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -409,7 +447,55 @@ pub(super) fn validate(
     }
     validate_ports(c, raw, &mut lb);
     validate_backend_ports(c, raw, &mut lb, profile);
+    lb.failover = validate_failover(c, &raw.failover);
     lb
+}
+
+/// The most rounds `after` and `restore_after` may be.
+const MAX_ROUNDS: i64 = 1000;
+
+fn validate_failover(c: &mut Collector, raw: &RawFailover) -> FailoverPolicy {
+    let mut f = FailoverPolicy::default();
+    for (key, value, slot) in [
+        ("after", &raw.after, &mut f.after),
+        ("restore_after", &raw.restore_after, &mut f.restore_after),
+    ] {
+        let Some(v) = value else { continue };
+        match u32::try_from(*v.get_ref()) {
+            Ok(n) if (1..=MAX_ROUNDS).contains(&i64::from(n)) => *slot = n,
+            _ => c.at(
+                v.span().start,
+                format!(
+                    "load_balancer.failover.{key} {} is out of range",
+                    v.get_ref()
+                ),
+                Some("give a number of health rounds from 1 to 1000, e.g. 3"),
+            ),
+        }
+    }
+    if let Some(reload) = &raw.reload {
+        let args = reload.get_ref();
+        let bad = args.iter().find(|a| a.chars().any(char::is_control));
+        if args.is_empty() || args[0].trim().is_empty() || args.len() > 64 {
+            c.at(
+                reload.span().start,
+                "load_balancer.failover.reload needs a program and at most 63 arguments".to_string(),
+                Some("e.g. reload = [\"systemctl\", \"reload\", \"haproxy\"] (the program and its arguments; no shell runs it), or leave it out to have the command printed"),
+            );
+        } else if let Some(a) = bad {
+            c.at(
+                reload.span().start,
+                format!(
+                    "load_balancer.failover.reload has an argument with a control character: {}",
+                    crate::text::sanitize(a)
+                ),
+                Some("write each argument as plain text"),
+            );
+        } else {
+            f.reload = args.clone();
+        }
+    }
+    f
 }
 
 /// Balancer ports: 0 leaves a service out; two services cannot share one.
@@ -521,5 +607,11 @@ pub(super) fn table(lb: &LoadBalancer, profile: &Profile) -> LbTable {
         listen: (lb.listen != d.listen).then(|| lb.listen.to_string()),
         ports: PortsTable(ports),
         backend_ports: PortsTable(backend_ports),
+        failover: FailoverTable {
+            after: (lb.failover.after != d.failover.after).then_some(lb.failover.after),
+            restore_after: (lb.failover.restore_after != d.failover.restore_after)
+                .then_some(lb.failover.restore_after),
+            reload: (!lb.failover.reload.is_empty()).then(|| lb.failover.reload.clone()),
+        },
     }
 }

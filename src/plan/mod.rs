@@ -11,8 +11,8 @@ mod load_balancer;
 mod server_id;
 
 pub use load_balancer::{
-    check_cookie_name, check_output_dir, check_output_dir_on_disk, HttpMode, Kind, LoadBalancer,
-    Ports, Service, DEFAULT_COOKIE, DEFAULT_LISTEN,
+    check_cookie_name, check_output_dir, check_output_dir_on_disk, FailoverPolicy, HttpMode, Kind,
+    LoadBalancer, Ports, Service, DEFAULT_COOKIE, DEFAULT_LISTEN,
 };
 
 pub use file::PlanFile;

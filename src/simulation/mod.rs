@@ -31,6 +31,7 @@
 //! (`never-connects`: no connection line in its log either).
 
 pub mod logline;
+pub mod services;
 
 use crate::cluster::manifest::Manifest;
 use crate::cluster::pairing::JoinCode;

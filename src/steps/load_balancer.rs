@@ -239,7 +239,7 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
     }
     let mut plan = ctx.plan.clone();
     plan.nodes = nodes;
-    let generated = match lb::generate(&plan, ctx.profile, kind) {
+    let generated = match configuration(ctx, &plan, kind, &mut sp) {
         Ok(g) => g,
         Err(p) => {
             sp.checks.push(Check::fail(
@@ -284,6 +284,26 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
     let mut sp = sp.with_actions(actions);
     next_steps(&mut sp, kind, &dir, &writes);
     Ok(sp)
+}
+
+/// The balancer's configuration: the normal one, or with the failover the
+/// context asks for (named in the step's facts).
+fn configuration(
+    ctx: &Context,
+    plan: &crate::plan::Plan,
+    kind: Kind,
+    sp: &mut StepPlan,
+) -> Result<lb::Generated, Problem> {
+    match ctx.failover {
+        None => lb::generate(plan, ctx.profile, kind),
+        Some(mv) => {
+            sp.fact(
+                "failover",
+                format!("the sessions of {} go to {}", mv.from, mv.to),
+            );
+            lb::failover(plan, ctx.profile, kind, &mv.from, &mv.to).map(|m| m.config)
+        }
+    }
 }
 
 /// A file to write: what it is, and the hash of the file it replaces.
@@ -365,3 +385,29 @@ fn next_steps(sp: &mut StepPlan, kind: Kind, dir: &Path, writes: &[Write]) {
 
 #[cfg(test)]
 mod tests;
+
+/// The failover the balancer's files in the output folder carry, when they
+/// are exactly the configuration of one (the failover watch picks up where
+/// an earlier watch left). Generates without the balancer's check.
+pub(crate) fn failover_in_force(ctx: &Context) -> Option<lb::Move> {
+    let kind = ctx.plan.load_balancer.kind?;
+    let dir = output_dir(ctx, kind);
+    let (nodes, _) = cluster_nodes(ctx);
+    let mut plan = ctx.plan.clone();
+    plan.nodes = nodes;
+    let on_disk = |files: &[lb::GeneratedFile]| {
+        files.iter().all(|f| {
+            std::fs::read(dir.join(&f.path)).ok().as_deref() == Some(f.contents.as_bytes())
+        })
+    };
+    if lb::generate(&plan, ctx.profile, kind).is_ok_and(|g| on_disk(&g.files)) {
+        return None;
+    }
+    let names: Vec<&str> = plan.nodes.iter().map(|n| n.name.as_str()).collect();
+    names.iter().find_map(|from| {
+        names.iter().filter(|to| *to != from).find_map(|to| {
+            let moved = lb::failover(&plan, ctx.profile, kind, from, to).ok()?;
+            on_disk(&moved.config.files).then_some(moved.what)
+        })
+    })
+}

@@ -380,6 +380,9 @@ pub struct Context<'a> {
     /// The time the preview is made, for what it writes down (a node's
     /// "added", a registration).
     pub now: &'a str,
+    /// Step 11 writes the balancer's configuration with this failover
+    /// (the failover watch); None: the normal configuration.
+    pub failover: Option<&'a crate::lb::Move>,
 }
 
 /// What the cluster steps (6-9) judge from.

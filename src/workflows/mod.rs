@@ -3,6 +3,7 @@
 //! demo run these and only render what they report.
 
 pub mod discover;
+pub mod failover;
 pub mod join;
 pub mod start;
 pub mod verify;

@@ -73,6 +73,7 @@ impl Lab {
             service: &crate::service::State::Stopped,
             cluster: &cluster,
             now: "2026-12-05T10:00:00Z",
+            failover: None,
         };
         prepare(&ctx).unwrap()
     }

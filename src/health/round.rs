@@ -1,0 +1,473 @@
+//! One round of checks: what is checked, from the plan and the cluster
+//! manifest ([`Settings::for_plan`]), and the round itself ([`round`]):
+//! every probe and the share at once in their own threads, the cluster log
+//! read meanwhile, each result judged against the thresholds.
+
+use super::{clean, probe, Check, State, Thresholds};
+use crate::cluster::manifest::{registered_nodes, Manifest};
+use crate::clusterlog::confirm::NodeLog;
+use crate::clusterlog::NodeSpec;
+use crate::location::Resolver;
+use crate::plan::{Plan, Service};
+use crate::problem::Problem;
+use crate::profile::Profile;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// A node whose services are checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeTarget {
+    pub name: String,
+    pub address: String,
+    pub primary: bool,
+}
+
+/// What a round checks, and how.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub nodes: Vec<NodeTarget>,
+    /// The services the balancer routes, with the port the nodes answer on.
+    pub services: Vec<(Service, u16)>,
+    /// The shared folder on this machine, when it can be located here.
+    pub share: Result<PathBuf, String>,
+    /// The primary's installation on this machine (its Logs hold the
+    /// cluster log), when it is here.
+    pub log_root: Option<PathBuf>,
+    pub timeout: Duration,
+    pub thresholds: Thresholds,
+    /// What was found while deciding what to check (shown once).
+    pub notes: Vec<String>,
+}
+
+/// A round's checks and their worst state.
+#[derive(Clone, Debug)]
+pub struct Round {
+    pub checks: Vec<Check>,
+    pub state: State,
+    pub elapsed_ms: f64,
+}
+
+impl Round {
+    /// Whether no service of `node` answered (a node with no service
+    /// checked is never down).
+    pub fn node_down(&self, node: &str) -> bool {
+        let mut services = self
+            .checks
+            .iter()
+            .filter(|c| c.is_service() && c.node.as_deref() == Some(node))
+            .peekable();
+        services.peek().is_some() && services.all(|c| c.state == State::Critical)
+    }
+    /// The checks not OK, worst first.
+    pub fn problems(&self) -> Vec<&Check> {
+        let mut p: Vec<&Check> = self
+            .checks
+            .iter()
+            .filter(|c| c.state != State::Ok)
+            .collect();
+        p.sort_by_key(|c| std::cmp::Reverse(c.state));
+        p
+    }
+}
+
+impl Settings {
+    /// The cluster's nodes (the manifest's primary and registered
+    /// secondaries, at the plan's addresses; the plan's nodes when there is
+    /// no manifest) and the balancer's services.
+    pub fn for_plan(
+        plan: &Plan,
+        timeout: Duration,
+        thresholds: Thresholds,
+    ) -> Result<Settings, Problem> {
+        let resolver = Resolver::new(plan.mounts.clone());
+        let mut notes = Vec::new();
+        let share = resolver
+            .locate(&plan.shared.path)
+            .map(|l| l.local)
+            .map_err(|p| p.what);
+        let manifest = match &share {
+            Ok(dir) if dir.is_dir() => Manifest::load(dir)?,
+            _ => None,
+        };
+        let nodes = node_targets(plan, manifest.as_ref(), &mut notes);
+        let log_root = resolver
+            .locate(&plan.install_root)
+            .ok()
+            .map(|l| l.local)
+            .filter(|root| root.is_dir());
+        if log_root.is_none() {
+            notes.push(
+                "the primary's installation is not on this machine: the cluster log is not checked (run health on the primary for it)".into(),
+            );
+        }
+        let lb = &plan.load_balancer;
+        let services = lb.enabled().map(|s| (s, lb.backend_ports.get(s))).collect();
+        Ok(Settings {
+            nodes,
+            services,
+            share,
+            log_root,
+            timeout,
+            thresholds,
+            notes,
+        })
+    }
+
+    /// Each (node, service) probed in a round.
+    fn probes(&self) -> Vec<(&NodeTarget, Service, u16)> {
+        self.nodes
+            .iter()
+            .flat_map(|n| {
+                self.services
+                    .iter()
+                    .filter(move |(s, _)| n.primary || *s != Service::RemoteAdmin)
+                    .map(move |(s, port)| (n, *s, *port))
+            })
+            .collect()
+    }
+}
+
+fn node_targets(
+    plan: &Plan,
+    manifest: Option<&Manifest>,
+    notes: &mut Vec<String>,
+) -> Vec<NodeTarget> {
+    let Some(m) = manifest else {
+        notes.push("no cluster manifest on the share (or the share is not reachable here): the plan's nodes are checked".into());
+        return plan
+            .nodes
+            .iter()
+            .map(|n| NodeTarget {
+                name: n.name.clone(),
+                address: n.address.clone(),
+                primary: n.role == crate::plan::Role::Primary,
+            })
+            .collect();
+    };
+    let (specs, unregistered) = registered_nodes(plan, Some(m));
+    if !unregistered.is_empty() {
+        notes.push(format!(
+            "not in the cluster yet, not checked: {}",
+            unregistered.join(", ")
+        ));
+    }
+    specs
+        .into_iter()
+        .map(|s| {
+            let planned = plan
+                .nodes
+                .iter()
+                .find(|n| n.name.eq_ignore_ascii_case(&s.name))
+                .map(|n| n.address.clone());
+            NodeTarget {
+                address: planned.unwrap_or(s.address),
+                name: s.name,
+                primary: s.primary,
+            }
+        })
+        .filter(|n| {
+            let known = !n.address.is_empty();
+            if !known {
+                notes.push(format!("{}: no address known, not checked", clean(&n.name)));
+            }
+            known
+        })
+        .collect()
+}
+
+/// One round: every probe and the share check in parallel, each bounded by
+/// the timeout; a probe that has not reported by then is CRITICAL.
+pub fn round(settings: &Settings, profile: &Profile) -> Round {
+    let start = Instant::now();
+    let (tx, rx) = crossbeam_channel::unbounded::<(usize, Check)>();
+    let probes = settings.probes();
+    let timeout = settings.timeout;
+    let thresholds = settings.thresholds;
+    for (i, (node, service, port)) in probes.iter().enumerate() {
+        let (tx, node, service, port) = (tx.clone(), (*node).clone(), *service, *port);
+        std::thread::spawn(move || {
+            let answer = probe::probe(service, &node.address, port, timeout);
+            let _ = tx.send((i, judge_probe(&node, service, port, &answer, &thresholds)));
+        });
+    }
+    let share_slot = probes.len();
+    if let Ok(dir) = settings.share.clone() {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send((share_slot, share_check(&dir, &thresholds)));
+        });
+    }
+    drop(tx);
+    let log_checks = settings
+        .log_root
+        .as_deref()
+        .map(|root| log_checks(root, profile, settings))
+        .unwrap_or_default();
+    let mut slots: Vec<Option<Check>> = vec![None; probes.len() + 1];
+    // Every probe stops itself at the timeout; the margin covers a name
+    // lookup that does not (the system resolver has its own).
+    let deadline = start + timeout + Duration::from_millis(500);
+    while let Ok((i, check)) = rx.recv_deadline(deadline) {
+        slots[i] = Some(check);
+    }
+    let mut checks: Vec<Check> = Vec::new();
+    for (i, (node, service, port)) in probes.iter().enumerate() {
+        checks.push(slots[i].take().unwrap_or_else(|| {
+            Check::new(
+                Some(&node.name),
+                service.key(),
+                &target(&node.address, *port),
+                State::Critical,
+            )
+            .detail("no answer within the timeout")
+        }));
+    }
+    checks.push(match &settings.share {
+        Err(why) => Check::new(None, "share", "", State::Unknown).detail(format!(
+            "the shared folder cannot be located on this machine: {why}"
+        )),
+        Ok(dir) => slots[share_slot].take().unwrap_or_else(|| {
+            Check::new(None, "share", &dir.display().to_string(), State::Critical)
+                .detail("no answer from the shared folder within the timeout")
+        }),
+    });
+    checks.extend(clock_checks(settings, &checks, &log_checks));
+    checks.extend(log_checks.into_iter().map(|(c, _)| c));
+    let state = checks.iter().map(|c| c.state).max().unwrap_or(State::Ok);
+    Round {
+        checks,
+        state,
+        elapsed_ms: probe::ms(start.elapsed()),
+    }
+}
+
+fn target(address: &str, port: u16) -> String {
+    if address.contains(':') {
+        format!("[{address}]:{port}")
+    } else {
+        format!("{address}:{port}")
+    }
+}
+
+fn judge_probe(
+    node: &NodeTarget,
+    service: Service,
+    port: u16,
+    a: &probe::Answer,
+    t: &Thresholds,
+) -> Check {
+    let state = if a.up {
+        t.latency(a.latency_ms)
+    } else {
+        State::Critical
+    };
+    let detail = if a.up && state != State::Ok {
+        format!("{} (slow: {} ms)", a.detail, a.latency_ms)
+    } else {
+        a.detail.clone()
+    };
+    let mut c = Check::new(
+        Some(&node.name),
+        service.key(),
+        &target(&node.address, port),
+        state,
+    )
+    .detail(detail);
+    c.latency_ms = Some(a.latency_ms);
+    c.read = (!a.read.is_empty()).then(|| clean(&a.read));
+    c.clock_offset_s = a.clock_offset_s;
+    c
+}
+
+/// The share reachable and writable: a small file written, flushed, read
+/// back and removed in mdcluster's folder on it.
+fn share_check(dir: &Path, t: &Thresholds) -> Check {
+    let start = Instant::now();
+    let shown = dir.display().to_string();
+    if !dir.is_dir() {
+        return Check::new(None, "share", &shown, State::Critical)
+            .detail("not reachable from this machine (not a folder here)");
+    }
+    let folder = crate::cluster::manifest::dir_of(dir);
+    let name = format!(
+        ".health-{}-{}.tmp",
+        crate::platform::hostname()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect::<String>(),
+        std::process::id()
+    );
+    let file = folder.join(name);
+    let result = (|| -> std::io::Result<()> {
+        std::fs::create_dir_all(&folder)?;
+        let payload = format!(
+            "mdcluster health probe {:?}\n",
+            std::time::SystemTime::now()
+        );
+        {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&file)?;
+            f.write_all(payload.as_bytes())?;
+            f.sync_all()?;
+        }
+        let back = std::fs::read(&file)?;
+        std::fs::remove_file(&file)?;
+        if back != payload.as_bytes() {
+            return Err(std::io::Error::other(
+                "what was read back differs from what was written",
+            ));
+        }
+        Ok(())
+    })();
+    let ms = probe::ms(start.elapsed());
+    let mut c = match result {
+        Ok(()) => Check::new(None, "share", &shown, t.latency(ms)).detail("reachable and writable"),
+        Err(e) => {
+            let _ = std::fs::remove_file(&file);
+            Check::new(None, "share", &shown, State::Critical)
+                .detail(format!("not writable from this machine: {e}"))
+        }
+    };
+    c.latency_ms = Some(ms);
+    c
+}
+
+/// Per secondary: the cluster log's last confirmation and its age. The
+/// primary writes the log about the others, so it has no row of its own.
+fn log_checks(root: &Path, profile: &Profile, s: &Settings) -> Vec<(Check, NodeLog)> {
+    let specs: Vec<NodeSpec> = s
+        .nodes
+        .iter()
+        .map(|n| NodeSpec {
+            name: n.name.clone(),
+            address: n.address.clone(),
+            primary: n.primary,
+        })
+        .collect();
+    let (found, confirmations) = match crate::clusterlog::scan_once(root, profile, &specs) {
+        Ok(x) => x,
+        Err(p) => {
+            return vec![(
+                Check::new(
+                    None,
+                    "cluster-log",
+                    &root.display().to_string(),
+                    State::Unknown,
+                )
+                .detail(format!("the cluster log cannot be read: {}", p.what)),
+                NodeLog::default(),
+            )]
+        }
+    };
+    let Some(file) = found.file.clone() else {
+        return vec![(
+            Check::new(
+                None,
+                "cluster-log",
+                &root.display().to_string(),
+                State::Warning,
+            )
+            .detail(found.describe()),
+            NodeLog::default(),
+        )];
+    };
+    let file = file.display().to_string();
+    confirmations
+        .nodes
+        .into_iter()
+        .filter(|(spec, _)| !spec.primary)
+        .map(|(spec, log)| (log_check(&spec.name, &file, &log, &s.thresholds), log))
+        .collect()
+}
+
+fn log_check(node: &str, file: &str, log: &NodeLog, t: &Thresholds) -> Check {
+    let new = |state| Check::new(Some(node), "cluster-log", file, state);
+    if let Some((false, seen)) = &log.connection {
+        return new(State::Critical).detail(format!("connection lost: {}", seen.describe()));
+    }
+    if let Some((false, seen)) = &log.replication {
+        return new(State::Critical).detail(format!("replication failed: {}", seen.describe()));
+    }
+    let confirmed: Option<String> = [&log.connection, &log.replication]
+        .into_iter()
+        .flatten()
+        .filter_map(|(_, seen)| seen.time.clone())
+        .max();
+    let Some(time) = confirmed else {
+        return if log.seen() {
+            new(State::Warning).detail("in the cluster log, but with no time of a confirmation")
+        } else {
+            new(State::Warning).detail("no confirmation in the cluster log")
+        };
+    };
+    let age = age_of(&time);
+    let state = age.map(|a| t.log_age(a)).unwrap_or(State::Ok);
+    let mut c = new(state).detail(match age {
+        Some(a) => format!("last confirmed {} ago", super::human_age(a)),
+        None => "confirmed (the time in the log could not be read)".into(),
+    });
+    c.last_confirmed = Some(clean(&time));
+    c.age_s = age.map(|a| a.as_secs());
+    c
+}
+
+/// How long ago a log time (`YYYY-MM-DD HH:MM:SS.mmm`, this machine's local
+/// time, as the primary writes it) was; None for a time in the future.
+fn age_of(time: &str) -> Option<Duration> {
+    let civil: jiff::civil::DateTime = time.trim().replace(' ', "T").parse().ok()?;
+    let at = civil.to_zoned(jiff::tz::TimeZone::system()).ok()?;
+    let d = jiff::Timestamp::now().duration_since(at.timestamp());
+    Duration::try_from(d).ok()
+}
+
+/// Per node, the largest clock offset its services stated, or the cluster
+/// log's clock warning about it.
+fn clock_checks(s: &Settings, checks: &[Check], logs: &[(Check, NodeLog)]) -> Vec<Check> {
+    let mut out = Vec::new();
+    for n in &s.nodes {
+        let stated = checks
+            .iter()
+            .filter(|c| c.node.as_deref() == Some(clean(&n.name).as_str()))
+            .filter_map(|c| c.clock_offset_s.map(|o| (o, c.check.clone())))
+            .max_by(|a, b| a.0.abs().total_cmp(&b.0.abs()));
+        let warned = logs
+            .iter()
+            .find(|(c, _)| c.node.as_deref() == Some(clean(&n.name).as_str()))
+            .and_then(|(_, log)| log.clock.clone());
+        let c = match (stated, warned) {
+            (Some((offset, from)), warned) => {
+                let mut state = s.thresholds.clock(offset);
+                let mut detail = format!("{offset:+.1} s (from the {from} answer's date)");
+                if let Some(w) = warned {
+                    state = state.max(State::Warning);
+                    detail.push_str(&format!("; the cluster log warns: {}", w.describe()));
+                }
+                let mut c = Check::new(Some(&n.name), "clock", &n.address, state).detail(detail);
+                c.clock_offset_s = Some(offset);
+                c
+            }
+            (None, Some(w)) => Check::new(Some(&n.name), "clock", &n.address, State::Warning)
+                .detail(format!("the cluster log warns: {}", w.describe())),
+            (None, None) => continue,
+        };
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_ages_are_read_in_local_time() {
+        let now = jiff::Zoned::now()
+            .checked_sub(jiff::SignedDuration::from_secs(90))
+            .unwrap();
+        let text = now.strftime("%Y-%m-%d %H:%M:%S.%3f").to_string();
+        let age = age_of(&text).unwrap().as_secs();
+        assert!((85..=300).contains(&age), "{age}");
+        assert_eq!(age_of("not a time"), None);
+        assert_eq!(age_of("2999-01-01 00:00:00.000"), None);
+    }
+}

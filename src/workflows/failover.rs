@@ -1,0 +1,316 @@
+//! The failover watch: health rounds in, balancer changes out. When no
+//! service of a node answered for `after` rounds in a row, step 11 writes
+//! the balancer's configuration with that node's sessions moved (the
+//! magazine article's second listing, [`crate::lb::failover`]); when it has
+//! answered again for `restore_after` rounds, the normal configuration is
+//! written back. Each write is a journaled run of the engine (backed up,
+//! undoable, the balancer's own check first); the balancer is reloaded only
+//! by the command the plan configures, else the command is printed.
+//!
+//! One failover at a time: a second node failing while one is moved is
+//! reported, and left to the balancer's own health checks.
+
+use crate::engine::events::EventSink;
+use crate::engine::Engine;
+use crate::health::{NodeTarget, Round};
+use crate::lb::Move;
+use crate::plan::{FailoverPolicy, Plan};
+use crate::problem::Problem;
+use crate::profile::Profile;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What the watch decided after a round.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Move the sessions of `from` to `to`.
+    Fail(Move),
+    /// `from` is back: write the normal configuration again.
+    Restore(Move),
+}
+
+/// What the watch did, for every front end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FailoverEvent {
+    /// A node failed a round (counted toward `after`).
+    Counting {
+        node: String,
+        rounds: u32,
+        after: u32,
+    },
+    /// The files were written (the journal's run).
+    Changed {
+        decision: Decision,
+        files: Vec<PathBuf>,
+        reload: Reload,
+    },
+    /// A change was due but refused or failed; nothing was written.
+    Refused { decision: Decision, why: String },
+    /// Another node failed while a failover is in force: left to the balancer.
+    Also { node: String, active: Move },
+}
+
+/// How the balancer was told.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reload {
+    /// No reload command configured: this one is for the administrator.
+    Print(String),
+    /// The configured command ran: whether it succeeded, and its output.
+    Ran {
+        command: String,
+        ok: bool,
+        output: String,
+    },
+}
+
+/// The watch's memory between rounds.
+#[derive(Clone, Debug)]
+pub struct Watcher {
+    policy: FailoverPolicy,
+    down: BTreeMap<String, u32>,
+    up: BTreeMap<String, u32>,
+    active: Option<Move>,
+}
+
+impl Watcher {
+    /// `active`: the failover the files carry when the watch starts.
+    pub fn new(policy: FailoverPolicy, active: Option<Move>) -> Watcher {
+        Watcher {
+            policy,
+            down: BTreeMap::new(),
+            up: BTreeMap::new(),
+            active,
+        }
+    }
+
+    pub fn active(&self) -> Option<&Move> {
+        self.active.as_ref()
+    }
+
+    /// Count the round; the change that is due, if any, and what to report.
+    pub fn decide(
+        &mut self,
+        round: &Round,
+        nodes: &[NodeTarget],
+    ) -> (Option<Decision>, Vec<FailoverEvent>) {
+        let mut events = Vec::new();
+        for n in nodes {
+            let down = round.node_down(&n.name);
+            let (grow, reset) = if down {
+                (&mut self.down, &mut self.up)
+            } else {
+                (&mut self.up, &mut self.down)
+            };
+            reset.remove(&n.name);
+            *grow.entry(n.name.clone()).or_insert(0) += 1;
+            let rounds = self.down.get(&n.name).copied().unwrap_or(0);
+            if down && rounds < self.policy.after {
+                events.push(FailoverEvent::Counting {
+                    node: n.name.clone(),
+                    rounds,
+                    after: self.policy.after,
+                });
+            }
+        }
+        if let Some(active) = &self.active {
+            let back = self.up.get(&active.from).copied().unwrap_or(0);
+            for n in nodes {
+                let rounds = self.down.get(&n.name).copied().unwrap_or(0);
+                if n.name != active.from && rounds == self.policy.after {
+                    events.push(FailoverEvent::Also {
+                        node: n.name.clone(),
+                        active: active.clone(),
+                    });
+                }
+            }
+            let due = back >= self.policy.restore_after;
+            return (due.then(|| Decision::Restore(active.clone())), events);
+        }
+        let failed = nodes
+            .iter()
+            .find(|n| self.down.get(&n.name).copied().unwrap_or(0) >= self.policy.after);
+        let Some(failed) = failed else {
+            return (None, events);
+        };
+        // The primary takes the sessions when it is up, else the first node up.
+        let to = nodes
+            .iter()
+            .filter(|n| n.name != failed.name && !round.node_down(&n.name))
+            .min_by_key(|n| !n.primary);
+        let decision = to.map(|to| {
+            Decision::Fail(Move {
+                from: failed.name.clone(),
+                to: to.name.clone(),
+            })
+        });
+        (decision, events)
+    }
+
+    /// The change was made: remember it.
+    pub fn carried_out(&mut self, decision: &Decision) {
+        match decision {
+            Decision::Fail(m) => self.active = Some(m.clone()),
+            Decision::Restore(_) => self.active = None,
+        }
+    }
+}
+
+/// Write the balancer's files for `decision` (a journaled run) and reload or
+/// say how.
+pub fn carry_out(
+    plan: &Plan,
+    profile: &Profile,
+    decision: &Decision,
+    events: &dyn EventSink,
+) -> Result<(Vec<PathBuf>, Reload), Problem> {
+    let mut engine = Engine::open(plan.clone(), profile.clone())?;
+    let (failover, command) = match decision {
+        Decision::Fail(m) => (Some(m), format!("failover watch: {} -> {}", m.from, m.to)),
+        Decision::Restore(m) => (None, format!("failover watch: {} is back", m.from)),
+    };
+    let (_, files) = engine.balancer_run(failover, &command, events)?;
+    // Nothing written (the files already were so): nothing to reload.
+    if files.is_empty() {
+        return Ok((files, Reload::Print(String::new())));
+    }
+    Ok((files, reload(plan)))
+}
+
+/// The plan's reload command, run with a deadline; or the one to run.
+fn reload(plan: &Plan) -> Reload {
+    let args = &plan.load_balancer.failover.reload;
+    let Some((program, rest)) = args.split_first() else {
+        let hint = plan
+            .load_balancer
+            .kind
+            .map(|k| k.reload_hint())
+            .unwrap_or("reload the balancer");
+        return Reload::Print(hint.to_string());
+    };
+    let command = args.join(" ");
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => {
+            return Reload::Ran {
+                command,
+                ok: false,
+                output: format!("could not make a folder for its output: {e}"),
+            }
+        }
+    };
+    let rest: Vec<std::ffi::OsString> = rest.iter().map(Into::into).collect();
+    match crate::lb::check::run_bounded(
+        std::path::Path::new(program),
+        &rest,
+        dir.path(),
+        Duration::from_secs(30),
+    ) {
+        Ok((ok, output)) => Reload::Ran {
+            command,
+            ok,
+            output: output.chars().take(2000).collect(),
+        },
+        Err(why) => Reload::Ran {
+            command,
+            ok: false,
+            output: why,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::health::{Check, State};
+
+    fn nodes() -> Vec<NodeTarget> {
+        ["MX1", "SIM2", "SIM3"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| NodeTarget {
+                name: n.to_string(),
+                address: format!("127.0.0.{}", i + 1),
+                primary: i == 0,
+            })
+            .collect()
+    }
+
+    /// A round where the nodes in `down` answer nothing.
+    fn round(down: &[&str]) -> Round {
+        let checks = nodes()
+            .iter()
+            .flat_map(|n| {
+                let state = if down.contains(&n.name.as_str()) {
+                    State::Critical
+                } else {
+                    State::Ok
+                };
+                ["smtp", "http"].map(|s| Check::new(Some(&n.name), s, &n.address, state))
+            })
+            .collect();
+        Round {
+            checks,
+            state: State::Ok,
+            elapsed_ms: 1.0,
+        }
+    }
+
+    fn policy(after: u32, restore_after: u32) -> FailoverPolicy {
+        FailoverPolicy {
+            after,
+            restore_after,
+            reload: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_node_fails_after_n_rounds_in_a_row_and_comes_back_after_m() {
+        let mut w = Watcher::new(policy(3, 2), None);
+        let n = nodes();
+        // Two bad rounds, one good: the count starts again.
+        for _ in 0..2 {
+            assert_eq!(w.decide(&round(&["SIM2"]), &n).0, None);
+        }
+        assert_eq!(w.decide(&round(&[]), &n).0, None);
+        for _ in 0..2 {
+            assert_eq!(w.decide(&round(&["SIM2"]), &n).0, None);
+        }
+        let (d, _) = w.decide(&round(&["SIM2"]), &n);
+        let mv = Move {
+            from: "SIM2".into(),
+            to: "MX1".into(),
+        };
+        assert_eq!(d, Some(Decision::Fail(mv.clone())));
+        w.carried_out(&Decision::Fail(mv.clone()));
+        assert_eq!(w.decide(&round(&["SIM2"]), &n).0, None);
+        assert_eq!(w.decide(&round(&[]), &n).0, None);
+        assert_eq!(
+            w.decide(&round(&[]), &n).0,
+            Some(Decision::Restore(mv.clone()))
+        );
+        w.carried_out(&Decision::Restore(mv));
+        assert_eq!(w.active(), None);
+    }
+
+    #[test]
+    fn a_failed_primary_goes_to_the_first_secondary_up_and_a_second_failure_is_reported() {
+        let mut w = Watcher::new(policy(1, 1), None);
+        let n = nodes();
+        let (d, _) = w.decide(&round(&["MX1", "SIM2"]), &n);
+        let mv = Move {
+            from: "MX1".into(),
+            to: "SIM3".into(),
+        };
+        assert_eq!(d, Some(Decision::Fail(mv.clone())));
+        w.carried_out(&Decision::Fail(mv));
+        let (d, events) = w.decide(&round(&["MX1", "SIM3"]), &n);
+        assert_eq!(d, None);
+        assert!(events
+            .iter()
+            .any(|e| matches!(e, FailoverEvent::Also { node, .. } if node == "SIM3")));
+        // Everything down: nowhere to move to.
+        let mut w = Watcher::new(policy(1, 1), None);
+        assert_eq!(w.decide(&round(&["MX1", "SIM2", "SIM3"]), &n).0, None);
+    }
+}

@@ -42,6 +42,7 @@ fn standin(name: &str, address: &str, services: &[(Service, u16)]) -> Running {
             name: name.into(),
             address: address.parse().unwrap(),
             services: services.to_vec(),
+            silent: false,
         },
         stop.clone(),
     )

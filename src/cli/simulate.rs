@@ -275,6 +275,9 @@ pub(crate) struct ServicesArgs {
     /// A service and its port, e.g. smtp=2525 (repeat; keys as in [load_balancer.ports])
     #[arg(long = "service", value_name = "NAME=PORT", value_parser = simulation::services::parse_service, required = true)]
     pub services: Vec<(crate::plan::Service, u16)>,
+    /// A hung node: accept connections and never answer
+    #[arg(long)]
+    pub silent: bool,
     /// Stop by itself after this many seconds (default: at Ctrl-C or SIGTERM)
     #[arg(long, value_name = "SECONDS")]
     pub seconds: Option<u64>,
@@ -291,10 +294,12 @@ pub fn services(a: &ServicesArgs) -> Result<Exit, Problem> {
         name: a.name.to_uppercase(),
         address: a.listen,
         services: a.services.clone(),
+        silent: a.silent,
     };
     let threads = simulation::services::serve(&standin, stop.clone())?;
     say!(
-        "SIMULATION (not MDaemon): services of {} on {}: {}. Stop with Ctrl-C.",
+        "SIMULATION (not MDaemon): {}services of {} on {}: {}. Stop with Ctrl-C.",
+        if a.silent { "silent (hung) " } else { "" },
         standin.name,
         a.listen,
         a.services

@@ -32,6 +32,8 @@ pub struct Standin {
     pub name: String,
     pub address: IpAddr,
     pub services: Vec<(Service, u16)>,
+    /// A hung node: connections are accepted and never answered.
+    pub silent: bool,
 }
 
 /// Bind every port first (an error names the one that failed and nothing
@@ -55,13 +57,19 @@ pub fn serve(standin: &Standin, stop: Arc<AtomicBool>) -> Result<Vec<JoinHandle<
     Ok(bound
         .into_iter()
         .map(|(service, listener)| {
-            let (stop, name) = (stop.clone(), standin.name.clone());
-            std::thread::spawn(move || accept_loop(&listener, service, &name, &stop))
+            let (stop, name, silent) = (stop.clone(), standin.name.clone(), standin.silent);
+            std::thread::spawn(move || accept_loop(&listener, service, &name, silent, &stop))
         })
         .collect())
 }
 
-fn accept_loop(listener: &TcpListener, service: Service, name: &str, stop: &AtomicBool) {
+fn accept_loop(
+    listener: &TcpListener,
+    service: Service,
+    name: &str,
+    silent: bool,
+    stop: &AtomicBool,
+) {
     while !stop.load(Ordering::SeqCst) {
         match listener.accept() {
             Ok((stream, _)) => {
@@ -70,7 +78,11 @@ fn accept_loop(listener: &TcpListener, service: Service, name: &str, stop: &Atom
                     let _ = stream.set_nonblocking(false);
                     let _ = stream.set_read_timeout(Some(IDLE));
                     let _ = stream.set_write_timeout(Some(IDLE));
-                    let _ = answer(stream, service, &name);
+                    if silent {
+                        let _ = std::io::copy(&mut stream.take(MAX_IN), &mut std::io::sink());
+                    } else {
+                        let _ = answer(stream, service, &name);
+                    }
                 });
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
@@ -248,6 +260,7 @@ mod tests {
             name: "SIM2".into(),
             address: "127.0.0.1".parse().unwrap(),
             services: services.clone(),
+            silent: false,
         };
         let threads = serve(&standin, stop.clone()).unwrap();
         for (s, port) in &services {

@@ -221,6 +221,9 @@ pub struct LoadBalancer {
     pub ports: Ports,
     /// Where the nodes answer.
     pub backend_ports: Ports,
+    /// `[load_balancer.ha]`: balancer hosts sharing a virtual IP (keepalived).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ha: Option<super::ha::Ha>,
 }
 
 impl LoadBalancer {
@@ -234,6 +237,7 @@ impl LoadBalancer {
             listen: DEFAULT_LISTEN,
             ports,
             backend_ports: ports,
+            ha: None,
         }
     }
 
@@ -264,6 +268,7 @@ pub(super) struct RawLoadBalancer {
     ports: RawPorts,
     #[serde(default)]
     backend_ports: RawPorts,
+    ha: Option<super::ha::RawHa>,
 }
 
 #[derive(Deserialize, Default)]
@@ -340,6 +345,7 @@ pub(super) fn validate(
     c: &mut Collector,
     raw: &RawLoadBalancer,
     profile: &Profile,
+    nodes: &[super::Node],
 ) -> LoadBalancer {
     let mut lb = LoadBalancer::defaults(profile);
     if let Some(kind) = &raw.kind {
@@ -409,6 +415,13 @@ pub(super) fn validate(
     }
     validate_ports(c, raw, &mut lb);
     validate_backend_ports(c, raw, &mut lb, profile);
+    if let Some(raw_ha) = &raw.ha {
+        lb.ha = super::ha::validate(c, raw_ha, nodes);
+        if let Some(ha) = &lb.ha {
+            let at = raw.listen.as_ref().map(|l| l.span().start).unwrap_or(0);
+            super::ha::check_listen(c, at, lb.listen, ha);
+        }
+    }
     lb
 }
 
@@ -521,5 +534,6 @@ pub(super) fn table(lb: &LoadBalancer, profile: &Profile) -> LbTable {
         listen: (lb.listen != d.listen).then(|| lb.listen.to_string()),
         ports: PortsTable(ports),
         backend_ports: PortsTable(backend_ports),
+        ha: lb.ha.as_ref().map(super::ha::table),
     }
 }

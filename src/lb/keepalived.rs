@@ -160,3 +160,6 @@ pub(crate) fn notes(ha: &Ha, kind: Kind, listen: IpAddr) -> Vec<String> {
     }
     notes
 }
+
+#[cfg(test)]
+mod tests;

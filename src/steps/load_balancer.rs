@@ -155,6 +155,15 @@ fn verdict_check(kind: Kind, verdict: &Verdict) -> Check {
     }
 }
 
+/// The balancer's own check, and keepalived's of each HA host's file.
+fn push_checks(sp: &mut StepPlan, kind: Kind, files: &[lb::GeneratedFile]) {
+    sp.checks
+        .push(verdict_check(kind, &lb::validate(kind, files)));
+    for k in lb::validate_keepalived(files) {
+        sp.checks.push(keepalived_check(&k));
+    }
+}
+
 /// keepalived's check of one balancer host's file, as a preflight check: a
 /// refusal fails (nothing is written), as the balancer's own does.
 fn keepalived_check(k: &lb::HostVerdict) -> Check {
@@ -294,11 +303,7 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
     }
 
     let (writes, foreign) = target_files(&mut sp, &dir, &generated.files);
-    let verdict = lb::validate(kind, &generated.files);
-    sp.checks.push(verdict_check(kind, &verdict));
-    for k in lb::validate_keepalived(&generated.files) {
-        sp.checks.push(keepalived_check(&k));
-    }
+    push_checks(&mut sp, kind, &generated.files);
     if !foreign.is_empty() {
         return Ok(sp);
     }

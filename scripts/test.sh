@@ -23,6 +23,7 @@ declare -A needs=(
     [haproxy]=haproxy
     [nginx]=nginx
     [apache2]=apache2
+    [keepalived]=keepalived
     [curl]=curl
     [python3]=python3
     [ip]=iproute2

@@ -896,3 +896,126 @@ fn a_crash_at_any_journal_record_is_finished_by_a_rerun_or_undone() {
         );
     }
 }
+
+/// `[load_balancer.ha]`: two balancer hosts on addresses of their own
+/// (the lab's nodes are 127.0.0.x).
+const HA: &str = "[load_balancer.ha]\nvirtual_ip = \"192.0.2.100/24\"\ninterface = \"eth0\"\nrouter_id = 51\nhealth_check = true\n\
+    [[load_balancer.ha.hosts]]\nname = \"lb1\"\naddress = \"192.0.2.21\"\n\
+    [[load_balancer.ha.hosts]]\nname = \"lb2\"\naddress = \"192.0.2.22\"\ninterface = \"ens192\"\n";
+
+/// Step 11 with HA: one journaled write carries each host's keepalived.conf
+/// beside the balancer's file (preview, diff), keepalived's verdict is a
+/// check of the step, a rerun changes nothing, undo removes them all.
+#[test]
+fn ha_keepalived_files_are_written_by_step_11_and_undone() {
+    let holder = tempfile::tempdir().unwrap();
+    let out = holder.path().join("lb");
+    let lab = cluster_lab(&["MAIL2"], &(lb_table("haproxy", Some(&out), "") + HA));
+    let original = before_undo(&lab, &out);
+    let events = apply_ok(&lab);
+    let preview = lb_preview(&events);
+    let files: Vec<&str> = preview["actions"][0]["action"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "haproxy.cfg",
+            "keepalived/lb1/keepalived.conf",
+            "keepalived/lb2/keepalived.conf"
+        ],
+        "{preview}"
+    );
+    let checks = preview["checks"].to_string();
+    let installed = keepalived_program().is_some();
+    for host in ["lb1", "lb2"] {
+        assert!(
+            checks.contains(&format!("keepalived check ({host})")),
+            "{checks}"
+        );
+    }
+    if installed {
+        assert!(
+            checks.contains("passed `keepalived -t -f check-keepalived.conf`"),
+            "{checks}"
+        );
+    }
+    let diff = preview["actions"][0]["diff"].to_string();
+    assert!(diff.contains("unicast_src_ip 192.0.2.22"), "{diff}");
+
+    // Byte for byte what the generator makes of the plan.
+    let plan = Plan::load(&lab.plan, &Profile::builtin()).unwrap();
+    let generated = lb::generate(&plan, &Profile::builtin(), Kind::Haproxy).unwrap();
+    for f in &generated.files {
+        assert_eq!(
+            std::fs::read_to_string(out.join(&f.path)).unwrap(),
+            f.contents
+        );
+    }
+    for v in lb::validate_keepalived(&generated.files) {
+        let expected = installed;
+        assert_eq!(matches!(v.check, Verdict::Passed { .. }), expected, "{v:?}");
+    }
+
+    // A rerun: nothing to write.
+    let (rc, events, text) = apply_json(&lab, &[]);
+    assert_eq!(rc, Some(0), "{text}");
+    assert_eq!(
+        events.last().unwrap()["changed"],
+        serde_json::json!([]),
+        "{text}"
+    );
+
+    lab.undo();
+    assert!(!out.exists(), "the keepalived folders are gone too");
+    assert_eq!(before_undo(&lab, &out), original);
+}
+
+/// keepalived refusing a host's file fails step 11's check: nothing of
+/// the balancer is written, as when the balancer's own check refuses.
+#[test]
+fn a_refused_keepalived_conf_blocks_step_11() {
+    let holder = tempfile::tempdir().unwrap();
+    let out = holder.path().join("lb");
+    let bin = holder.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let path = path_with_refusing(&bin, "keepalived");
+    let lab = cluster_lab(&["MAIL2"], &(lb_table("haproxy", Some(&out), "") + HA));
+    let dry = lab
+        .apply()
+        .env("PATH", &path)
+        .args(["--yes", "--json", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(dry.status.code(), Some(3), "{dry:?}");
+    let events = json_lines(&dry.stdout);
+    let what = events[0]["error"]["what"].as_str().unwrap();
+    assert!(what.contains("2 checks failed"), "{what}");
+    for host in ["lb1", "lb2"] {
+        assert!(
+            what.contains(&format!(
+                "keepalived check ({host}): `keepalived -t -f check-keepalived.conf` refused keepalived/{host}/keepalived.conf"
+            )),
+            "{what}"
+        );
+    }
+    assert!(what.contains("unknown keyword 'frobnicate'"), "{what}");
+    let refused = lab
+        .apply()
+        .env("PATH", &path)
+        .args(["--yes", "--skip-blocked"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&refused.stdout).into_owned()
+        + &String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("Left out: step 11 (load-balancer): its check failed"),
+        "{text}"
+    );
+    assert!(!out.exists(), "nothing of the balancer was written");
+    assert_eq!(status_of(&lab, "load-balancer").0, "pending");
+}

@@ -2,7 +2,7 @@
 //! its own check passed. Nothing here starts or reloads a balancer.
 
 use super::{LbFailoverArgs, LbGenerateArgs};
-use crate::lb::{self, Generated, GeneratedFile, Kind, Overwrite, Verdict};
+use crate::lb::{self, Generated, GeneratedFile, HostVerdict, Kind, Overwrite, Verdict};
 use crate::output::json::{JsonEvent, LbReport, WrittenFile};
 use crate::output::{json_line, say};
 use crate::plan::Plan;
@@ -29,12 +29,11 @@ pub fn generate(profile: &Profile, a: &LbGenerateArgs) -> Result<Exit, Problem> 
     let kinds = kind.kinds();
     let several = kinds.len() > 1;
     // Everything is generated and checked before anything is written.
-    let mut done: Vec<(Generated, Verdict, PathBuf)> = Vec::new();
+    let mut done: Vec<(Generated, Checks, PathBuf)> = Vec::new();
     for k in &kinds {
         let generated = lb::generate(&plan, profile, *k)?;
-        let verdict = lb::validate(*k, &generated.files);
-        refuse_failed(*k, &verdict)?;
-        done.push((generated, verdict, out_dir(a.out.as_deref(), *k, several)));
+        let checks = check(&generated)?;
+        done.push((generated, checks, out_dir(a.out.as_deref(), *k, several)));
     }
     let overwrite = if a.force {
         Overwrite::Always
@@ -44,9 +43,9 @@ pub fn generate(profile: &Profile, a: &LbGenerateArgs) -> Result<Exit, Problem> 
     for (g, _, dir) in &done {
         lb::check_targets(dir, &g.files.iter().collect::<Vec<_>>(), overwrite)?;
     }
-    for (g, verdict, dir) in &done {
+    for (g, checks, dir) in &done {
         let written = lb::write_files(dir, &g.files.iter().collect::<Vec<_>>(), overwrite)?;
-        report(&plan, g, verdict, &written, a.json, None);
+        report(&plan, g, checks, &written, a.json, None);
     }
     if a.json {
         json_line(&JsonEvent::Finished { exit: 0 });
@@ -68,8 +67,7 @@ pub fn failover(profile: &Profile, a: &LbFailoverArgs) -> Result<Exit, Problem> 
     let mut done = Vec::new();
     for k in &kinds {
         let moved = lb::failover(&plan, profile, *k, &a.from, &a.to)?;
-        let verdict = lb::validate(*k, &moved.config.files);
-        refuse_failed(*k, &verdict)?;
+        let checks = check(&moved.config)?;
         let dir = out_dir(a.out.as_deref(), *k, several);
         // The changed files, and any file of the set that is not there yet.
         let files: Vec<GeneratedFile> = moved
@@ -82,14 +80,14 @@ pub fn failover(profile: &Profile, a: &LbFailoverArgs) -> Result<Exit, Problem> 
             .cloned()
             .collect();
         lb::check_targets(&dir, &files.iter().collect::<Vec<_>>(), overwrite)?;
-        done.push((moved, verdict, dir, files));
+        done.push((moved, checks, dir, files));
     }
-    for (moved, verdict, dir, files) in &done {
+    for (moved, checks, dir, files) in &done {
         let written = lb::write_files(dir, &files.iter().collect::<Vec<_>>(), overwrite)?;
         report(
             &plan,
             &moved.config,
-            verdict,
+            checks,
             &written,
             a.json,
             Some(&moved.what),
@@ -106,8 +104,36 @@ pub fn failover(profile: &Profile, a: &LbFailoverArgs) -> Result<Exit, Problem> 
     Ok(Exit::Success)
 }
 
-/// A configuration the balancer itself refuses is never offered (exit 5).
-fn refuse_failed(kind: Kind, verdict: &Verdict) -> Result<(), Problem> {
+/// The balancer's own verdict and keepalived's for each HA host.
+struct Checks {
+    balancer: Verdict,
+    keepalived: Vec<HostVerdict>,
+}
+
+/// Every check of `g`; a configuration the balancer or keepalived refuses is
+/// never offered (exit 5).
+fn check(g: &Generated) -> Result<Checks, Problem> {
+    let balancer = lb::validate(g.kind, &g.files);
+    refuse_failed(
+        &format!("{}'s own check", g.kind.title()),
+        &balancer,
+        "the check's words above name the line; often it is a node address the balancer cannot resolve (give IP addresses in the plan's [[nodes]]) or a module it lacks. Correct that and run `mdcluster lb` again",
+    )?;
+    let keepalived = lb::validate_keepalived(&g.files);
+    for k in &keepalived {
+        refuse_failed(
+            &format!("keepalived's check of {}", k.path.display()),
+            &k.check,
+            "the check's words above name the line of keepalived.conf; correct [load_balancer.ha] in the plan and run `mdcluster lb` again",
+        )?;
+    }
+    Ok(Checks {
+        balancer,
+        keepalived,
+    })
+}
+
+fn refuse_failed(what: &str, verdict: &Verdict, fix: &str) -> Result<(), Problem> {
     let Verdict::Failed { command, output } = verdict else {
         return Ok(());
     };
@@ -115,18 +141,17 @@ fn refuse_failed(kind: Kind, verdict: &Verdict) -> Result<(), Problem> {
     Err(Problem::new(
         Exit::Verification,
         format!(
-            "{}'s own check refused the generated configuration, so nothing was written.\n  `{command}` said:\n{}",
-            kind.title(),
+            "{what} refused the generated configuration, so nothing was written.\n  `{command}` said:\n{}",
             shown.join("\n")
         ),
     )
-    .fix("the check's words above name the line; often it is a node address the balancer cannot resolve (give IP addresses in the plan's [[nodes]]) or a module it lacks. Correct that and run `mdcluster lb` again"))
+    .fix(fix))
 }
 
 fn report(
     plan: &Plan,
     g: &Generated,
-    verdict: &Verdict,
+    checks: &Checks,
     written: &[PathBuf],
     json: bool,
     moved: Option<&lb::Move>,
@@ -149,7 +174,8 @@ fn report(
             kind: g.kind,
             failover: moved,
             files,
-            check: verdict,
+            check: &checks.balancer,
+            keepalived: &checks.keepalived,
             notes: &g.notes,
         };
         json_line(&if moved.is_some() {
@@ -188,9 +214,16 @@ fn report(
             .unwrap_or("");
         say!("  wrote  {}: {about}", sanitize(&w.display().to_string()));
     }
+    let verdict = &checks.balancer;
     say!("  check  {}", verdict.summary());
     for l in verdict.output().lines() {
         say!("         | {l}");
+    }
+    for k in &checks.keepalived {
+        say!("  check  keepalived for {}: {}", k.host, k.check.summary());
+        for l in k.check.output().lines() {
+            say!("         | {l}");
+        }
     }
     for n in &g.notes {
         say!("  note   {n}");

@@ -7,7 +7,7 @@
 //! runs on the MDaemon primary, not on the balancer.
 
 use super::template::{Blocks, Vars};
-use super::{apache, nginx, GeneratedFile, Kind};
+use super::{apache, keepalived, nginx, GeneratedFile, Kind};
 use serde::Serialize;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -75,6 +75,13 @@ pub fn validate(kind: Kind, files: &[GeneratedFile]) -> Verdict {
 
 /// As [`validate`], looking for the program only in `dirs`.
 pub(crate) fn validate_with(kind: Kind, files: &[GeneratedFile], dirs: &[PathBuf]) -> Verdict {
+    // keepalived's files have their own check (validate_keepalived).
+    let files: Vec<GeneratedFile> = files
+        .iter()
+        .filter(|f| keepalived::host_of(&f.path).is_none())
+        .cloned()
+        .collect();
+    let files = files.as_slice();
     let Some(program) = find_program(kind, dirs) else {
         return Verdict::NotInstalled {
             program: kind.programs().join(" or "),
@@ -116,6 +123,116 @@ pub(crate) fn validate_with(kind: Kind, files: &[GeneratedFile], dirs: &[PathBuf
     }
 }
 
+/// `keepalived -t` on one balancer host's keepalived.conf.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HostVerdict {
+    /// The balancer host of `[load_balancer.ha]`.
+    pub host: String,
+    /// The file, relative to the output folder.
+    pub path: PathBuf,
+    pub check: Verdict,
+}
+
+/// keepalived's own check of each generated keepalived.conf (none without
+/// `[load_balancer.ha]`), where keepalived is installed.
+pub fn validate_keepalived(files: &[GeneratedFile]) -> Vec<HostVerdict> {
+    validate_keepalived_with(files, &search_path())
+}
+
+/// As [`validate_keepalived`], looking for keepalived only in `dirs`.
+pub(crate) fn validate_keepalived_with(
+    files: &[GeneratedFile],
+    dirs: &[PathBuf],
+) -> Vec<HostVerdict> {
+    let program = find_named(&[KEEPALIVED], dirs);
+    files
+        .iter()
+        .filter_map(|f| keepalived::host_of(&f.path).map(|host| (host, f)))
+        .map(|(host, f)| HostVerdict {
+            host,
+            path: f.path.clone(),
+            check: match &program {
+                Some(p) => check_keepalived(p, &f.contents),
+                None => Verdict::NotInstalled {
+                    program: KEEPALIVED.to_string(),
+                },
+            },
+        })
+        .collect()
+}
+
+pub const KEEPALIVED: &str = "keepalived";
+
+/// `keepalived -t -f` on a harness that includes the file: the harness lets
+/// the host's interface be missing here (`dynamic_interfaces`), since the
+/// check usually runs on another machine than the balancer host. keepalived
+/// -t only reads: it starts nothing and writes no pid file.
+fn check_keepalived(program: &Path, contents: &str) -> Verdict {
+    let tmp = match tempfile::Builder::new()
+        .prefix("mdcluster-keepalived-check-")
+        .tempdir()
+    {
+        Ok(t) => t,
+        Err(e) => {
+            return Verdict::NotChecked {
+                reason: format!("could not create a temporary folder: {e}"),
+            }
+        }
+    };
+    let dir = tmp.path();
+    let harness = harness().render("keepalived", &Vars::new().set("file", keepalived::FILE));
+    let config = dir.join("check-keepalived.conf");
+    let staged = harness.map_err(|p| p.to_string()).and_then(|text| {
+        std::fs::write(dir.join(keepalived::FILE), contents)
+            .and_then(|()| std::fs::write(&config, text))
+            .map_err(|e| format!("could not write the files to check: {e}"))
+    });
+    if let Err(reason) = staged {
+        return Verdict::NotChecked { reason };
+    }
+    let args: Vec<OsString> = vec!["-t".into(), "-f".into(), config.into()];
+    let command = std::iter::once(file_name(program))
+        .chain(args.iter().map(|a| relative(a, dir)))
+        .collect::<Vec<_>>()
+        .join(" ");
+    // The include is relative: keepalived reads it from the harness's folder.
+    match run_bounded(program, &args, dir, CHECK_TIMEOUT) {
+        // keepalived -t passes a file it could not open, saying so.
+        Ok((_, output)) if output.contains("Config files missing") => Verdict::NotChecked {
+            reason: format!("keepalived did not read the file: {}", clean(&output, dir)),
+        },
+        Ok((true, output)) => Verdict::Passed {
+            command,
+            output: clean(&output, dir),
+        },
+        Ok((false, output)) if only_insecure_scripts(&output) => Verdict::NotChecked {
+            reason: format!(
+                "`{command}` judges a script's security only when run as root (it said: {})",
+                clean(&output, dir).replace('\n', " | ")
+            ),
+        },
+        Ok((false, output)) => Verdict::Failed {
+            command,
+            output: clean(&output, dir),
+        },
+        Err(reason) => Verdict::NotChecked {
+            reason: clean(&reason, dir),
+        },
+    }
+}
+
+/// keepalived -t run by another user than root refuses every script as
+/// insecure (measured with 2.2.7): that says nothing about the file.
+fn only_insecure_scripts(output: &str) -> bool {
+    let mut lines = output.lines().map(str::trim).filter(|l| !l.is_empty());
+    let mut any = false;
+    let all = lines.all(|l| {
+        any = true;
+        l.starts_with("Disabling track script") && l.ends_with("due to insecure")
+    });
+    any && all
+}
+
 /// Where programs are looked for: PATH, then the folders the balancers
 /// install to that PATH often lacks (sbin without root on Linux; the
 /// archives' usual folders on Windows).
@@ -139,9 +256,13 @@ pub fn search_path() -> Vec<PathBuf> {
 
 /// The balancer's program in the first of `dirs` that has one.
 pub fn find_program(kind: Kind, dirs: &[PathBuf]) -> Option<PathBuf> {
+    find_named(kind.programs(), dirs)
+}
+
+/// The first of `programs` found in `dirs`.
+pub fn find_named(programs: &[&str], dirs: &[PathBuf]) -> Option<PathBuf> {
     let pathext = std::env::var("PATHEXT").ok();
-    let names: Vec<String> = kind
-        .programs()
+    let names: Vec<String> = programs
         .iter()
         .flat_map(|name| file_names(name, cfg!(windows), pathext.as_deref()))
         .collect();
@@ -516,6 +637,20 @@ mod tests {
                 clean(&said, Path::new(dir)),
                 "parsing [haproxy.cfg:42] and [haproxy.cfg:7] and [x.conf:1] in ."
             );
+        }
+    }
+
+    #[test]
+    fn only_a_refusal_of_the_script_as_insecure_is_not_a_failure() {
+        assert!(only_insecure_scripts(
+            "Disabling track script mdcluster_health due to insecure\n"
+        ));
+        for other in [
+            "",
+            "Disabling track script mdcluster_health due to insecure\n(keepalived.conf: Line 3) Unknown keyword 'x'",
+            "(keepalived.conf: Line 15) number '999' outside range [1, 255]",
+        ] {
+            assert!(!only_insecure_scripts(other), "{other}");
         }
     }
 

@@ -14,6 +14,9 @@
 //! - [`validate`]`(kind, &files)`: the balancer's own config check on the files
 //!   in a temporary folder; a [`Verdict`] (passed, failed with the check's
 //!   output, not installed, not checked). Never starts or reloads a balancer.
+//! - [`validate_keepalived`]`(&files)`: `keepalived -t` on each host's
+//!   keepalived.conf (`[load_balancer.ha]`), a [`HostVerdict`] each; empty
+//!   without HA. A refusal blocks writing as the balancer's own does.
 //! - [`failover`]`(plan, profile, kind, from, to)`: the configuration with the
 //!   sessions of node `from` moved to node `to`, and which files that changes
 //!   (Apache: only the failover include, as in the article's second listing).
@@ -23,6 +26,7 @@
 mod apache;
 pub mod check;
 mod haproxy;
+pub(crate) mod keepalived;
 mod model;
 mod nginx;
 mod template;
@@ -30,7 +34,7 @@ mod template;
 #[cfg(test)]
 mod tests;
 
-pub use check::{validate, Verdict};
+pub use check::{validate, validate_keepalived, HostVerdict, Verdict};
 pub use model::Move;
 
 use crate::plan::{HttpMode, Plan, Service};
@@ -114,16 +118,18 @@ fn render(
     failover: Option<&Move>,
 ) -> Result<Generated, Problem> {
     let model = Model::build(plan, failover)?;
-    let files = match kind {
+    let mut files = match kind {
         Kind::Haproxy => haproxy::render(&model)?,
         Kind::Nginx => nginx::render(&model)?,
         Kind::Apache => apache::render(&Model::build(plan, None)?, failover)?,
     };
-    Ok(Generated {
-        kind,
-        files,
-        notes: notes(&model, kind),
-    })
+    let mut notes = notes(&model, kind);
+    if let Some(ha) = &plan.load_balancer.ha {
+        // Built without the failover: the files stay the same when sessions move.
+        files.extend(keepalived::render(&Model::build(plan, None)?, ha, kind)?);
+        notes.extend(keepalived::notes(ha, kind, plan.load_balancer.listen));
+    }
+    Ok(Generated { kind, files, notes })
 }
 
 fn notes(model: &Model, kind: Kind) -> Vec<String> {

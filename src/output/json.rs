@@ -379,6 +379,8 @@ pub(crate) struct LbReport<'a> {
     pub failover: Option<&'a crate::lb::Move>,
     pub files: Vec<WrittenFile<'a>>,
     pub check: &'a Verdict,
+    /// `keepalived -t` on each balancer host's file (`[load_balancer.ha]`; else empty).
+    pub keepalived: &'a [crate::lb::HostVerdict],
     pub notes: &'a [String],
 }
 
@@ -484,6 +486,14 @@ mod tests {
             command: "haproxy -c -f haproxy.cfg".into(),
             output: String::new(),
         };
+        let keepalived = vec![crate::lb::HostVerdict {
+            host: "lb1".into(),
+            path: "keepalived/lb1/keepalived.conf".into(),
+            check: Verdict::Passed {
+                command: "keepalived -t -f check-keepalived.conf".into(),
+                output: String::new(),
+            },
+        }];
         let moved = crate::lb::Move {
             from: "MAIL2".into(),
             to: "MAIL1".into(),
@@ -650,6 +660,7 @@ mod tests {
                     about: "HAProxy configuration",
                 }],
                 check: &verdict,
+                keepalived: &keepalived,
                 notes: &strings,
             };
             events.push(match failover {

@@ -105,6 +105,8 @@ pub struct LbTable {
     pub backend_ports: PortsTable,
     #[serde(skip_serializing_if = "FailoverTable::is_empty")]
     pub failover: FailoverTable,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ha: Option<HaTable>,
 }
 
 /// `[load_balancer.failover]`: what differs from the defaults.
@@ -122,6 +124,29 @@ impl FailoverTable {
     fn is_empty(&self) -> bool {
         *self == FailoverTable::default()
     }
+}
+
+/// `[load_balancer.ha]` and its `[[load_balancer.ha.hosts]]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HaTable {
+    pub virtual_ip: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+    pub router_id: i64,
+    #[serde(skip_serializing_if = "is_false")]
+    pub health_check: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process: Option<String>,
+    pub hosts: Vec<HaHostTable>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HaHostTable {
+    pub name: String,
+    pub address: String,
+    pub priority: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
 }
 
 impl LbTable {

@@ -223,6 +223,9 @@ pub struct LoadBalancer {
     pub backend_ports: Ports,
     /// What the failover watch does (`mdcluster health --watch --failover`).
     pub failover: FailoverPolicy,
+    /// `[load_balancer.ha]`: balancer hosts sharing a virtual IP (keepalived).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ha: Option<super::ha::Ha>,
 }
 
 /// `[load_balancer.failover]`: when the failover watch moves a failed node's
@@ -262,6 +265,7 @@ impl LoadBalancer {
             ports,
             backend_ports: ports,
             failover: FailoverPolicy::default(),
+            ha: None,
         }
     }
 
@@ -294,6 +298,7 @@ pub(super) struct RawLoadBalancer {
     backend_ports: RawPorts,
     #[serde(default)]
     failover: RawFailover,
+    ha: Option<super::ha::RawHa>,
 }
 
 #[derive(Deserialize, Default)]
@@ -378,6 +383,7 @@ pub(super) fn validate(
     c: &mut Collector,
     raw: &RawLoadBalancer,
     profile: &Profile,
+    nodes: &[super::Node],
 ) -> LoadBalancer {
     let mut lb = LoadBalancer::defaults(profile);
     if let Some(kind) = &raw.kind {
@@ -448,6 +454,13 @@ pub(super) fn validate(
     validate_ports(c, raw, &mut lb);
     validate_backend_ports(c, raw, &mut lb, profile);
     lb.failover = validate_failover(c, &raw.failover);
+    if let Some(raw_ha) = &raw.ha {
+        lb.ha = super::ha::validate(c, raw_ha, nodes);
+        if let Some(ha) = &lb.ha {
+            let at = raw.listen.as_ref().map(|l| l.span().start).unwrap_or(0);
+            super::ha::check_listen(c, at, lb.listen, ha);
+        }
+    }
     lb
 }
 
@@ -613,5 +626,6 @@ pub(super) fn table(lb: &LoadBalancer, profile: &Profile) -> LbTable {
                 .then_some(lb.failover.restore_after),
             reload: (!lb.failover.reload.is_empty()).then(|| lb.failover.reload.clone()),
         },
+        ha: lb.ha.as_ref().map(super::ha::table),
     }
 }

@@ -7,6 +7,7 @@
 //! semantic error is reported, not just the first.
 
 pub mod file;
+mod ha;
 mod load_balancer;
 mod server_id;
 
@@ -16,6 +17,7 @@ pub use load_balancer::{
 };
 
 pub use file::PlanFile;
+pub use ha::{check_host_name, check_interface, check_process, Ha, HaHost};
 pub use server_id::ServerId;
 
 use crate::location::Mount;
@@ -254,7 +256,7 @@ impl Plan {
             check_shared_layout(&mut c, root, shared);
         }
         let nodes = validate_nodes(&mut c, &raw.nodes);
-        let load_balancer = load_balancer::validate(&mut c, &raw.load_balancer, profile);
+        let load_balancer = load_balancer::validate(&mut c, &raw.load_balancer, profile, &nodes);
         let mounts = validate_mounts(&mut c, &raw.mounts);
 
         match (root, shared_paths) {

@@ -155,6 +155,52 @@ fn verdict_check(kind: Kind, verdict: &Verdict) -> Check {
     }
 }
 
+/// The balancer's own check, and keepalived's of each HA host's file.
+fn push_checks(sp: &mut StepPlan, kind: Kind, files: &[lb::GeneratedFile]) {
+    sp.checks
+        .push(verdict_check(kind, &lb::validate(kind, files)));
+    for k in lb::validate_keepalived(files) {
+        sp.checks.push(keepalived_check(&k));
+    }
+}
+
+/// keepalived's check of one balancer host's file, as a preflight check: a
+/// refusal fails (nothing is written), as the balancer's own does.
+fn keepalived_check(k: &lb::HostVerdict) -> Check {
+    let name = format!("keepalived check ({})", k.host);
+    let hint = KEEPALIVED_HINT;
+    let joined = |o: &str| -> String {
+        let lines: Vec<&str> = o.lines().filter(|l| !l.trim().is_empty()).collect();
+        if lines.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", lines.join(" | "))
+        }
+    };
+    match &k.check {
+        Verdict::Passed { command, output } => {
+            Check::pass(&name, format!("passed `{command}`{}", joined(output)))
+        }
+        Verdict::Failed { command, output } => Check::fail(
+            &name,
+            format!("`{command}` refused {}{}", k.path.display(), joined(output)),
+            "the check's words name the line of keepalived.conf; correct [load_balancer.ha] in the plan. Nothing is written until the check passes",
+        ),
+        Verdict::NotInstalled { program } => Check::pass(
+            &name,
+            format!("not checked here: {program} is not installed on this machine; check the file on {} before restarting: {hint}", k.host),
+        ),
+        Verdict::NotChecked { reason } => Check::pass(
+            &name,
+            format!("not checked here: {reason}; check the file on {} before restarting: {hint}", k.host),
+        ),
+    }
+}
+
+/// How an administrator checks and applies a keepalived.conf (mdcluster never does).
+const KEEPALIVED_HINT: &str =
+    "keepalived -t -f /etc/keepalived/keepalived.conf && systemctl restart keepalived";
+
 /// The folders missing on the way to `dir` (and inside it, for files in
 /// sub-folders), outermost first.
 fn missing_folders(dir: &Path, files: &[&lb::GeneratedFile]) -> Vec<PathBuf> {
@@ -257,8 +303,7 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
     }
 
     let (writes, foreign) = target_files(&mut sp, &dir, &generated.files);
-    let verdict = lb::validate(kind, &generated.files);
-    sp.checks.push(verdict_check(kind, &verdict));
+    push_checks(&mut sp, kind, &generated.files);
     if !foreign.is_empty() {
         return Ok(sp);
     }
@@ -374,6 +419,14 @@ fn next_steps(sp: &mut StepPlan, kind: Kind, dir: &Path, writes: &[Write]) {
             "then check and reload the balancer there: {} (mdcluster starts and reloads nothing)",
             kind.reload_hint()
         ));
+        if writes
+            .iter()
+            .any(|(f, _)| lb::keepalived::host_of(&f.path).is_some())
+        {
+            sp.next.push(format!(
+                "and on each balancer host whose keepalived.conf changed: {KEEPALIVED_HINT}"
+            ));
+        }
     } else {
         sp.notes.push(format!(
             "the {} files in {} are up to date; the balancer uses them once they are copied to it and it is reloaded",

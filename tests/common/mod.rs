@@ -437,10 +437,33 @@ pub fn lb_program(kind: mdcluster::lb::Kind) -> Option<PathBuf> {
     found
 }
 
+/// Whether keepalived is installed here, as [`lb_program`] for a balancer.
+pub fn keepalived_program() -> Option<PathBuf> {
+    let found = mdcluster::lb::check::find_named(
+        &[mdcluster::lb::check::KEEPALIVED],
+        &mdcluster::lb::check::search_path(),
+    );
+    if found.is_none() {
+        let msg = "keepalived is not installed (bash scripts/test.sh installs it)";
+        assert!(
+            std::env::var_os("MDCLUSTER_REQUIRE_LB_TESTS").is_none(),
+            "{msg}, and MDCLUSTER_REQUIRE_LB_TESTS is set"
+        );
+        eprintln!("skipped: {msg}");
+    }
+    found
+}
+
 /// A PATH on which `haproxy` is a stand-in that refuses every
 /// configuration (`examples/refusing_balancer.rs`, which `cargo test`
 /// builds), put in `dir`; the rest of PATH follows.
 pub fn path_with_refusing_haproxy(dir: &Path) -> std::ffi::OsString {
+    path_with_refusing(dir, "haproxy")
+}
+
+/// A PATH on which `program` (a balancer, or keepalived) is the refusing
+/// stand-in of [`path_with_refusing_haproxy`].
+pub fn path_with_refusing(dir: &Path, program: &str) -> std::ffi::OsString {
     let exe = |name: &str| format!("{name}{}", std::env::consts::EXE_SUFFIX);
     // The test runs from target/<profile>/deps; examples are beside it.
     let built = std::env::current_exe()
@@ -455,7 +478,7 @@ pub fn path_with_refusing_haproxy(dir: &Path) -> std::ffi::OsString {
         "{} is not built (cargo build --examples)",
         built.display()
     );
-    std::fs::copy(&built, dir.join(exe("haproxy"))).unwrap();
+    std::fs::copy(&built, dir.join(exe(program))).unwrap();
     let rest = std::env::var_os("PATH").unwrap_or_default();
     std::env::join_paths(std::iter::once(dir.to_path_buf()).chain(std::env::split_paths(&rest)))
         .unwrap()

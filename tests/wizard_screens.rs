@@ -1162,3 +1162,96 @@ mod cluster {
         assert_eq!(d.app.screen, Screen::Steps);
     }
 }
+
+#[test]
+fn the_health_screen_shows_each_round_and_stops_when_left() {
+    use mdcluster::health::{Check, Round, State};
+    use mdcluster::wizard::app::{Cmd, Screen};
+    let lab = Lab::new("health");
+    let mut answers = lab.filled();
+    // Loopback only: the round the inline executor makes touches nothing else.
+    answers.node_address = "127.0.0.1".into();
+    let mut d = Driver::new(answers, true);
+    d.key(KeyCode::Char('h'));
+    assert_eq!(d.app.screen, Screen::Health);
+    // The inline executor ran one real round for the wizard's plan.
+    assert_eq!(d.app.health.rounds, 1, "{:?}", d.app.health.error);
+    let generation = d.app.health.generation;
+
+    // A round as a cluster of two would give it (fixed, for the snapshot).
+    let check = |node: Option<&str>, check: &str, state: State, ms: f64, detail: &str| {
+        let mut c = Check::new(node, check, "10.0.0.1:25", state).detail(detail);
+        c.latency_ms = Some(ms);
+        c
+    };
+    let round = Round {
+        checks: vec![
+            check(Some("MAIL1"), "smtp", State::Ok, 1.5, "an SMTP greeting"),
+            check(Some("MAIL1"), "http", State::Ok, 2.0, "HTTP 200"),
+            check(
+                Some("MAIL2"),
+                "smtp",
+                State::Critical,
+                0.2,
+                "connection refused",
+            ),
+            check(
+                Some("MAIL2"),
+                "http",
+                State::Critical,
+                0.2,
+                "connection refused",
+            ),
+            check(
+                None,
+                "share",
+                State::Warning,
+                1200.0,
+                "reachable and writable (slow: 1200 ms)",
+            ),
+            check(
+                Some("MAIL2"),
+                "cluster-log",
+                State::Critical,
+                0.0,
+                "connection lost: \u{1b}[2J lost connection to MAIL2",
+            ),
+        ],
+        state: State::Critical,
+        elapsed_ms: 5.2,
+    };
+    d.send(Msg::Health {
+        generation,
+        round: Ok((
+            round.clone(),
+            vec!["not in the cluster yet, not checked: MAIL3".into()],
+        )),
+    });
+    // The first round's state, and each change after it, is an event.
+    assert!(d.app.events.iter().any(|e| e.contains("cluster health: ")));
+    let screen = d.render(100, 30);
+    assert!(
+        screen.contains("CRITICAL: 6 checks, 3 critical, 1 warning"),
+        "{screen}"
+    );
+    assert!(screen.contains("connection refused"), "{screen}");
+    assert!(!screen.contains('\u{1b}'));
+    d.snap("health");
+    // An answer to an older screen is dropped.
+    d.send(Msg::Health {
+        generation: generation - 1,
+        round: Err("old".into()),
+    });
+    assert_eq!(d.app.health.error, None);
+    // Esc: back to the steps, and the rounds stop.
+    let cmds = d
+        .app
+        .update(Msg::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)));
+    assert!(cmds.iter().any(|c| matches!(c, Cmd::StopHealth)));
+    assert_eq!(d.app.screen, Screen::Steps);
+    d.send(Msg::Health {
+        generation,
+        round: Ok((round, Vec::new())),
+    });
+    assert_eq!(d.app.screen, Screen::Steps);
+}

@@ -78,6 +78,8 @@ fn kinds(cmds: &[Cmd]) -> Vec<&'static str> {
             Cmd::Join { .. } => "Join",
             Cmd::StopJoin => "StopJoin",
             Cmd::FollowLog { .. } => "FollowLog",
+            Cmd::WatchHealth { .. } => "WatchHealth",
+            Cmd::StopHealth => "StopHealth",
             Cmd::Apply { .. } => "Apply",
             Cmd::Undo { .. } => "Undo",
             Cmd::UndoList { .. } => "UndoList",

@@ -81,7 +81,7 @@ pub struct Check {
 }
 
 impl Check {
-    pub(crate) fn new(node: Option<&str>, check: &str, target: &str, state: State) -> Check {
+    pub fn new(node: Option<&str>, check: &str, target: &str, state: State) -> Check {
         Check {
             node: node.map(|n| crate::text::sanitize(n).into_owned()),
             check: check.to_string(),
@@ -95,7 +95,7 @@ impl Check {
             clock_offset_s: None,
         }
     }
-    pub(crate) fn detail(mut self, text: impl AsRef<str>) -> Check {
+    pub fn detail(mut self, text: impl AsRef<str>) -> Check {
         self.detail = clean(text.as_ref());
         self
     }

@@ -288,7 +288,13 @@ fn share_check(dir: &Path, t: &Thresholds) -> Check {
         return Check::new(None, "share", &shown, State::Critical)
             .detail("not reachable from this machine (not a folder here)");
     }
-    let folder = crate::cluster::manifest::dir_of(dir);
+    // mdcluster's folder on the share once setup made it; never made here.
+    let ours = crate::cluster::manifest::dir_of(dir);
+    let folder = if ours.is_dir() {
+        ours
+    } else {
+        dir.to_path_buf()
+    };
     let name = format!(
         ".health-{}-{}.tmp",
         crate::platform::hostname()
@@ -299,7 +305,6 @@ fn share_check(dir: &Path, t: &Thresholds) -> Check {
     );
     let file = folder.join(name);
     let result = (|| -> std::io::Result<()> {
-        std::fs::create_dir_all(&folder)?;
         let payload = format!(
             "mdcluster health probe {:?}\n",
             std::time::SystemTime::now()

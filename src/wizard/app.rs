@@ -45,6 +45,8 @@ pub enum Screen {
     SavePlan,
     /// This machine is a secondary: announce it to the primary (`J`).
     Join,
+    /// The cluster's health, round after round (`h`).
+    Health,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,6 +113,12 @@ pub enum Msg {
     },
     /// Registrations recorded in the manifest: (name, server ID).
     Registered(Result<Vec<(String, ServerId)>, String>),
+    /// A health round of [`Cmd::WatchHealth`] number `generation`, with
+    /// what was not checked; or why no round could run.
+    Health {
+        generation: u64,
+        round: Result<(crate::health::Round, Vec<String>), String>,
+    },
     /// The join screen: this node's facts, and where it stands.
     Joining {
         generation: u64,
@@ -189,6 +197,13 @@ pub enum Cmd {
         request: JoinRequest,
     },
     StopJoin,
+    /// Health rounds for this plan, one every [`HEALTH_INTERVAL`], until
+    /// a newer WatchHealth or StopHealth.
+    WatchHealth {
+        generation: u64,
+        plan: Box<Plan>,
+    },
+    StopHealth,
     /// Follow the cluster log for these nodes (until a newer FollowLog).
     FollowLog {
         generation: u64,
@@ -323,6 +338,22 @@ pub struct LogState {
     announced: bool,
 }
 
+/// The health screen: the latest round.
+#[derive(Default)]
+pub struct HealthState {
+    pub generation: u64,
+    pub round: Option<crate::health::Round>,
+    pub notes: Vec<String>,
+    pub error: Option<String>,
+    /// Rounds seen since the screen opened.
+    pub rounds: u64,
+    /// When the latest round arrived.
+    pub at: Option<Instant>,
+}
+
+/// Seconds between the starts of two health rounds on the health screen.
+pub const HEALTH_INTERVAL: Duration = Duration::from_secs(10);
+
 /// How many log lines step 10 keeps on screen.
 const LOG_LINES: usize = 8;
 
@@ -384,6 +415,7 @@ pub struct App {
     pub cluster: ClusterState,
     pub join: JoinState,
     pub log: LogState,
+    pub health: HealthState,
 }
 
 impl App {
@@ -450,6 +482,7 @@ impl App {
             cluster: ClusterState::default(),
             join: JoinState::default(),
             log: LogState::default(),
+            health: HealthState::default(),
         };
         app.event("mdcluster wizard started");
         // A journal that cannot be used (damaged, or from a newer mdcluster)
@@ -920,6 +953,12 @@ impl App {
             }
             Msg::ClusterLock { seq, answer } => {
                 self.lock_answered(seq, answer);
+                Vec::new()
+            }
+            Msg::Health { generation, round } => {
+                if generation == self.health.generation {
+                    self.health_round(round);
+                }
                 Vec::new()
             }
             Msg::Joining { generation, update } => {

@@ -30,6 +30,8 @@ pub enum Mode {
     Running,
     /// After a run.
     Summary,
+    /// The cluster's health.
+    Health,
 }
 
 /// What a key asks for.
@@ -52,6 +54,8 @@ pub enum Action {
     /// Undo only the latest run (in the undo question).
     UndoLatest,
     Join,
+    /// The cluster's health screen.
+    Health,
     /// Record that the awaited nodes are registered in MDaemon.
     Registered,
     NextField,
@@ -130,6 +134,9 @@ const UNDO: Binding = key(&[K::Char('u')], A::Undo, Some(("u", "undo")));
 const QUIT: Binding = key(&[K::Char('q'), K::Esc], A::Quit, Some(("q", "quit")));
 /// Join stays a key on the cluster steps, unsaid where the line is full.
 const JOIN_UNSAID: Binding = key(&[K::Char('J')], A::Join, None);
+/// The health screen, from the steps (unsaid: the line is full there; the
+/// balancer's step and the summary say it).
+const HEALTH_UNSAID: Binding = key(&[K::Char('h')], A::Health, None);
 /// Scrolling, not shown where the line has no room for it.
 const PAGE_DOWN_UNSAID: Binding = key(&[K::PageDown], A::PageDown, None);
 const HOME: Binding = key(&[K::Home], A::Home, None);
@@ -149,6 +156,7 @@ const STEPS: Keymap = Keymap {
         SAVE,
         UNDO,
         key(&[K::Char('J')], A::Join, Some(("J", "join"))),
+        HEALTH_UNSAID,
         QUIT,
     ],
 };
@@ -171,6 +179,7 @@ const STEPS_DISCOVER: Keymap = Keymap {
         SAVE,
         UNDO,
         JOIN_UNSAID,
+        HEALTH_UNSAID,
         QUIT,
     ],
 };
@@ -194,6 +203,7 @@ const STEPS_SERVER_IDS: Keymap = Keymap {
         SAVE,
         UNDO,
         JOIN_UNSAID,
+        HEALTH_UNSAID,
         QUIT,
     ],
 };
@@ -335,6 +345,23 @@ const SUMMARY: Keymap = Keymap {
             Some(("Enter", "back to the steps")),
         ),
         key(&[K::Char('s')], A::Save, Some(("s", "save plan"))),
+        key(&[K::Char('h')], A::Health, Some(("h", "health"))),
+        key(&[K::Char('q')], A::Quit, Some(("q", "quit"))),
+    ],
+};
+
+const HEALTH: Keymap = Keymap {
+    text: None,
+    bindings: &[
+        PAGE_DOWN,
+        PAGE_UP,
+        HOME,
+        END,
+        key(
+            &[K::Esc, K::Enter, K::Char('h')],
+            A::Back,
+            Some(("Esc", "back")),
+        ),
         key(&[K::Char('q')], A::Quit, Some(("q", "quit"))),
     ],
 };
@@ -355,6 +382,7 @@ pub(crate) fn keymap(mode: Mode) -> &'static Keymap {
         Mode::SavePlan => &SAVE_PLAN,
         Mode::Running => &RUNNING,
         Mode::Summary => &SUMMARY,
+        Mode::Health => &HEALTH,
     }
 }
 
@@ -424,7 +452,7 @@ fn altgr(key: &KeyEvent) -> bool {
 mod tests {
     use super::*;
 
-    const ALL: [Mode; 13] = [
+    const ALL: [Mode; 14] = [
         Mode::Steps,
         Mode::StepsDiscover,
         Mode::StepsServerIds,
@@ -438,6 +466,7 @@ mod tests {
         Mode::SavePlan,
         Mode::Running,
         Mode::Summary,
+        Mode::Health,
     ];
 
     #[test]
@@ -530,8 +559,9 @@ mod tests {
             ),
             (
                 Mode::Summary,
-                " Up/Down step  PgUp/PgDn scroll  Enter back to the steps  s save plan  q quit",
+                " Up/Down step  PgUp/PgDn scroll  Enter back to the steps  s save plan  h health  q quit",
             ),
+            (Mode::Health, " PgUp/PgDn scroll  Esc back  q quit"),
         ];
         assert_eq!(lines.len(), ALL.len());
         for (mode, line) in lines {

@@ -39,6 +39,7 @@ pub(crate) struct Threads {
     discovery: Arc<AtomicU64>,
     joining: Arc<AtomicU64>,
     logging: Arc<AtomicU64>,
+    health: Arc<AtomicU64>,
 }
 
 impl Threads {
@@ -49,6 +50,7 @@ impl Threads {
             discovery: Arc::new(AtomicU64::new(0)),
             joining: Arc::new(AtomicU64::new(0)),
             logging: Arc::new(AtomicU64::new(0)),
+            health: Arc::new(AtomicU64::new(0)),
         }
     }
 }
@@ -75,6 +77,14 @@ impl Executor for Threads {
                 std::thread::spawn(move || join(generation, &current, request, &profile, &tx));
             }
             Cmd::StopJoin => self.joining.store(0, Ordering::SeqCst),
+            Cmd::WatchHealth { generation, plan } => {
+                self.health.store(generation, Ordering::SeqCst);
+                let (current, profile) = (self.health.clone(), self.profile.clone());
+                std::thread::spawn(move || {
+                    watch_health(generation, &current, &plan, &profile, &tx)
+                });
+            }
+            Cmd::StopHealth => self.health.store(0, Ordering::SeqCst),
             Cmd::Discover {
                 generation,
                 plan,
@@ -112,6 +122,7 @@ impl Drop for Threads {
         self.discovery.store(u64::MAX, Ordering::SeqCst);
         self.joining.store(0, Ordering::SeqCst);
         self.logging.store(u64::MAX, Ordering::SeqCst);
+        self.health.store(0, Ordering::SeqCst);
     }
 }
 
@@ -133,7 +144,12 @@ impl Executor for Inline {
                 let _ = tx.send(Msg::ClusterLock { seq, answer });
             }
             Cmd::ReleaseLock => self.lock.release(),
-            Cmd::Discover { .. } | Cmd::Join { .. } | Cmd::StopJoin => {}
+            Cmd::Discover { .. } | Cmd::Join { .. } | Cmd::StopJoin | Cmd::StopHealth => {}
+            // One round, as it is.
+            Cmd::WatchHealth { generation, plan } => {
+                let round = health_round(&plan, &self.profile);
+                let _ = tx.send(Msg::Health { generation, round });
+            }
             // The log read once, as it is (tests write what MDaemon would).
             Cmd::FollowLog {
                 generation,
@@ -324,6 +340,45 @@ const JOIN_VERIFY_SECS: u64 = 120;
 /// (or the wizard ends).
 /// Step 10's follower: the cluster log from its beginning, then polled,
 /// posting what it confirms whenever something about the nodes happened.
+/// One health round for the plan, with what was not checked.
+fn health_round(
+    plan: &Plan,
+    profile: &Profile,
+) -> Result<(crate::health::Round, Vec<String>), String> {
+    let settings = crate::health::Settings::for_plan(
+        plan,
+        Duration::from_secs(5),
+        crate::health::Thresholds::default(),
+    )
+    .map_err(|p| p.what)?;
+    Ok((crate::health::round(&settings, profile), settings.notes))
+}
+
+/// Health rounds until `current` moves on from `generation`, one every
+/// [`super::app::HEALTH_INTERVAL`] (checked often, so leaving the screen
+/// ends the thread quickly).
+fn watch_health(
+    generation: u64,
+    current: &AtomicU64,
+    plan: &Plan,
+    profile: &Profile,
+    tx: &Sender<Msg>,
+) {
+    while current.load(Ordering::SeqCst) == generation {
+        let started = Instant::now();
+        let round = health_round(plan, profile);
+        if tx.send(Msg::Health { generation, round }).is_err() {
+            return;
+        }
+        while started.elapsed() < super::app::HEALTH_INTERVAL {
+            if current.load(Ordering::SeqCst) != generation {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
 fn follow_log(
     generation: u64,
     current: &AtomicU64,
@@ -469,7 +524,9 @@ pub(crate) fn execute(cmd: Cmd, profile: &Profile, tx: &Sender<Msg>) {
         | Cmd::Discover { .. }
         | Cmd::FollowLog { .. }
         | Cmd::Join { .. }
-        | Cmd::StopJoin => return,
+        | Cmd::StopJoin
+        | Cmd::WatchHealth { .. }
+        | Cmd::StopHealth => return,
         Cmd::Apply { plan_text, preview } => {
             let result = apply(&plan_text, &preview, profile, tx);
             Msg::Finished {

@@ -99,6 +99,7 @@ pub fn render(f: &mut Frame, app: &App) -> Drawn {
         Screen::Summary => screens::run::render_summary(f, main, app, &t, &mut drawn),
         Screen::Resume => screens::resume::render_resume(f, main, app, &t),
         Screen::Join => screens::join::render_join(f, main, app, &t),
+        Screen::Health => screens::health::render_health(f, main, app, &t, &mut drawn),
         _ => screens::steps::render_step(f, main, app, &t, &mut drawn),
     }
     render_events(f, events, app, &t);

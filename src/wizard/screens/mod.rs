@@ -4,6 +4,7 @@
 //! screens in [`super::view`].
 
 pub(crate) mod confirm;
+pub(crate) mod health;
 pub(crate) mod join;
 pub(crate) mod nodes;
 pub(crate) mod resume;
@@ -27,6 +28,7 @@ impl App {
             (Screen::SavePlan, _) => Mode::SavePlan,
             (Screen::Running, _) => Mode::Running,
             (Screen::Summary, _) => Mode::Summary,
+            (Screen::Health, _) => Mode::Health,
             (Screen::Steps, Focus::Field(_)) => Mode::Field,
             (Screen::Steps, Focus::Nodes) => Mode::Nodes,
             (Screen::Steps, Focus::ManualHost) => Mode::ManualHost,
@@ -73,6 +75,7 @@ impl App {
             Mode::Confirm => self.confirm_act(action),
             Mode::SavePlan => self.save_act(action),
             Mode::Running | Mode::Summary => self.run_act(action),
+            Mode::Health => self.health_act(action),
         }
     }
 

@@ -26,6 +26,7 @@ impl App {
                 Vec::new()
             }
             Action::Save => self.open_save(),
+            Action::Health => self.open_health(Screen::Summary),
             other => {
                 self.browse(other);
                 Vec::new()

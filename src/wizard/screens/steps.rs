@@ -72,6 +72,7 @@ impl App {
                 Vec::new()
             }
             Action::Save => self.open_save(),
+            Action::Health => self.open_health(Screen::Steps),
             Action::Join => {
                 self.screen = Screen::Join;
                 if self.join.name.is_empty() {

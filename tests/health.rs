@@ -208,6 +208,8 @@ fn every_service_of_every_node_answers_and_the_round_is_ok() {
     assert_eq!(perf.matches('=').count(), 7 + 6 + 1 + 2 + 1, "{perf}");
     assert!(perf.contains("'MAIL2 imap'="), "{perf}");
     assert!(out.lines().nth(1).unwrap().starts_with("NODE"), "{out}");
+    // After the first line a `|` would start more performance data.
+    assert!(out.lines().skip(1).all(|l| !l.contains('|')), "{out}");
 }
 
 #[test]
@@ -385,12 +387,35 @@ fn what_health_cannot_use_is_unknown_and_nothing_changes() {
         (vec!["--timeout", "0"], "0.1 to 3600"),
         (vec!["--timeout", "abc"], "not a number"),
         (vec!["--rounds", "2"], "--watch"),
+        (vec!["--watch", "--rounds", "0"], "--rounds"),
+        (vec!["--bogus"], "unexpected argument"),
     ];
     for (args, says) in cases {
         let (rc, out, err) = health(&lab.plan, &args);
         assert_eq!(rc, Some(3), "{args:?}: {out}{err}");
         assert!((out.clone() + &err).contains(says), "{args:?}: {out}{err}");
     }
+    // Options clap refuses: UNKNOWN too, also after a global option, with
+    // the status line on stdout (or the JSON error event).
+    let out = mdcluster()
+        .args([
+            "--profile",
+            "nowhere.toml",
+            "health",
+            "--timeout",
+            "abc",
+            "--plan",
+        ])
+        .arg(&lab.plan)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("MDCLUSTER UNKNOWN - invalid value 'abc'")
+    );
+    let (rc, out, _) = health(&lab.plan, &["--timeout", "abc", "--json"]);
+    assert_eq!(rc, Some(3));
+    assert_eq!(json_lines(out.as_bytes())[0]["exit"], 3, "{out}");
     let (rc, out, _) = health(&lab.tmp.path().join("missing.toml"), &[]);
     assert_eq!(rc, Some(3));
     assert!(
@@ -423,13 +448,22 @@ fn what_health_cannot_use_is_unknown_and_nothing_changes() {
             .replace("after = 0\nreload = []\n", ""),
     )
     .unwrap();
-    // A round writes nothing that stays (the share probe is removed).
+    // A round writes nothing that stays (the share probe is removed), and
+    // removes a probe file a killed check left 10 minutes ago or more.
+    let old = lab.share.join(".mdcluster-health-OLD-1-0.tmp");
+    let fresh = lab.share.join(".mdcluster-health-NEW-1-0.tmp");
+    std::fs::write(&old, "x").unwrap();
+    std::fs::write(&fresh, "x").unwrap();
+    let hour_ago = filetime::FileTime::from_system_time(
+        std::time::SystemTime::now() - Duration::from_secs(3600),
+    );
+    filetime::set_file_mtime(&old, hour_ago).unwrap();
     let _ = health(&lab.plan, &["--timeout", "0.5"]);
-    let mut after_plan = tree_map(lab.tmp.path(), false);
-    after_plan.remove("plan.toml");
-    let mut before_map = tree_map(lab.tmp.path(), false);
-    before_map.remove("plan.toml");
-    assert_eq!(after_plan, before_map);
+    assert!(!old.exists() && fresh.exists());
+    std::fs::remove_file(&fresh).unwrap();
+    let before_map = tree_map(lab.tmp.path(), false);
+    let _ = health(&lab.plan, &["--timeout", "0.5"]);
+    assert_eq!(tree_map(lab.tmp.path(), false), before_map);
     assert_ne!(before, String::new());
 }
 
@@ -576,6 +610,23 @@ fn the_failover_watch_moves_a_failed_nodes_sessions_and_back_journaled_and_undoa
     );
     assert_eq!(std::fs::read_to_string(&cfg).unwrap(), failed_over);
 
+    // An `apply` meanwhile writes the normal configuration: the watch sees
+    // it and moves the sessions again (MAIL2 is still down).
+    let out = lab.apply().args(["--yes"]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read(&cfg).unwrap(), normal);
+    let (_, out, err) = health(&lab.plan, &[&watch[..], &["--rounds", "2"]].concat());
+    assert!(
+        failover_events(&out).iter().any(|e| e["action"] == "moved"),
+        "{out}{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), failed_over);
+
     // MAIL2 is back: the normal configuration, byte for byte.
     let _b = standin("MAIL2", addrs[1], &services);
     let (_, out, err) = health(&lab.plan, &[&watch[..], &["--rounds", "1"]].concat());
@@ -585,7 +636,7 @@ fn the_failover_watch_moves_a_failed_nodes_sessions_and_back_journaled_and_undoa
     assert_eq!(std::fs::read(&cfg).unwrap(), normal);
 
     // Each change was a run of its own: undo --latest reverses the restore,
-    // then the failover.
+    // then the second failover.
     for expected in [failed_over.as_bytes(), normal.as_slice()] {
         let out = mdcluster()
             .args(["undo", "--latest", "--yes", "--plan"])

@@ -57,7 +57,7 @@ pub(crate) struct HealthArgs {
     #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = seconds, requires = "watch")]
     pub interval: Duration,
     /// Stop after this many rounds (--watch)
-    #[arg(long, value_name = "N", requires = "watch")]
+    #[arg(long, value_name = "N", requires = "watch", value_parser = clap::value_parser!(u64).range(1..))]
     pub rounds: Option<u64>,
     /// Move a failed node's sessions on the balancer and back when it returns (--watch; see [load_balancer.failover])
     #[arg(long, requires = "watch")]
@@ -85,6 +85,27 @@ pub(crate) fn main(profile: Result<Profile, Problem>, a: &HealthArgs) -> u8 {
             State::Unknown.code()
         }
     }
+}
+
+/// Options clap refused: UNKNOWN (exit 3) with the status line on stdout
+/// (JSON: the `error` event), clap's own words on stderr.
+pub(crate) fn bad_options(e: &clap::Error) -> u8 {
+    let json = std::env::args_os().any(|a| a == "--json");
+    let text = e.to_string();
+    let first = text
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim_start_matches("error: ")
+        .to_string();
+    let p = Problem::usage(first).fix("see `mdcluster health --help`");
+    if json {
+        unknown(&p, true);
+    } else {
+        say!("MDCLUSTER UNKNOWN - {}", p.what);
+        let _ = e.print();
+    }
+    State::Unknown.code()
 }
 
 /// A problem as the monitoring convention wants it: the status line on
@@ -174,6 +195,12 @@ fn watch(
 
 /// The failover watch's turn after a round.
 fn react(w: &mut Watcher, round: &Round, s: &Settings, plan: &Plan, profile: &Profile, json: bool) {
+    // What the files carry now: an `apply` or an undo may have changed them.
+    if let Ok(active) = crate::engine::Engine::open(plan.clone(), profile.clone())
+        .and_then(|e| e.failover_in_force())
+    {
+        w.set_active(active);
+    }
     let (decision, events) = w.decide(round, &s.nodes);
     for e in &events {
         report(e, json);
@@ -196,6 +223,7 @@ fn react(w: &mut Watcher, round: &Round, s: &Settings, plan: &Plan, profile: &Pr
         Err(p) => FailoverEvent::Refused {
             decision,
             why: p.to_string(),
+            written: p.exit == crate::problem::Exit::Failed,
         },
     };
     report(&event, json);
@@ -241,11 +269,20 @@ fn report(e: &FailoverEvent, json: bool) {
                 active.from, active.to
             )
         }
-        FailoverEvent::Refused { decision, why } => {
+        FailoverEvent::Nowhere { node } => {
+            r.action = "nowhere";
+            r.node = Some(node);
+            format!("failover: {node} failed, and no other node answers: there is nowhere to move its sessions")
+        }
+        FailoverEvent::Refused {
+            decision,
+            why,
+            written,
+        } => {
             let (_, m) = moved(decision);
-            r.action = "refused";
+            r.action = if *written { "failed" } else { "refused" };
             r.why = Some(why);
-            return emit_refused(r, m, why, json);
+            return emit_refused(r, m, why, *written, json);
         }
         FailoverEvent::Changed {
             decision,
@@ -263,11 +300,23 @@ fn report(e: &FailoverEvent, json: bool) {
     }
 }
 
-fn emit_refused<'a>(mut r: FailoverReport<'a>, m: &'a crate::lb::Move, why: &str, json: bool) {
+fn emit_refused<'a>(
+    mut r: FailoverReport<'a>,
+    m: &'a crate::lb::Move,
+    why: &str,
+    written: bool,
+    json: bool,
+) {
     r.from = Some(&m.from);
     r.to = Some(&m.to);
     if json {
         json_line(&JsonEvent::Failover(r));
+    } else if written {
+        say_err!(
+            "failover: writing the balancer's files for {} -> {} failed part-way (the journal keeps it: `mdcluster apply` finishes it, `mdcluster undo` reverses it): {why}",
+            m.from,
+            m.to
+        );
     } else {
         say_err!(
             "failover: moving the sessions of {} to {} was refused; nothing was written: {why}",
@@ -352,21 +401,14 @@ fn emit_changed<'a>(
 /// Where the grid goes: redrawn in place on a terminal, else one after another.
 struct Screen {
     live: bool,
-    drawn: u16,
 }
 
 impl Screen {
     fn plain() -> Screen {
-        Screen {
-            live: false,
-            drawn: 0,
-        }
+        Screen { live: false }
     }
     fn live() -> Screen {
-        Screen {
-            live: true,
-            drawn: 0,
-        }
+        Screen { live: true }
     }
 }
 
@@ -392,17 +434,21 @@ fn show(round: &Round, n: u64, s: &Settings, json: bool, screen: &mut Screen) {
         return;
     }
     let mut lines = vec![nagios::summary_line(round, &s.thresholds)];
-    lines.extend(grid(round));
-    lines.extend(s.notes.iter().map(|n| format!("note: {n}")));
+    // After the first line, a `|` would start more performance data.
+    lines.extend(
+        grid(round)
+            .into_iter()
+            .chain(s.notes.iter().map(|n| format!("note: {n}")))
+            .map(|l| l.replace('|', "/")),
+    );
     if screen.live {
         use crossterm::{cursor, terminal, QueueableCommand};
         let mut out = std::io::stdout();
-        if screen.drawn > 0 {
-            let _ = out.queue(cursor::MoveUp(screen.drawn));
-        }
-        let _ = out.queue(terminal::Clear(terminal::ClearType::FromCursorDown));
+        // The whole screen: lines that wrapped and the failover watch's
+        // messages are gone too.
+        let _ = out.queue(terminal::Clear(terminal::ClearType::All));
+        let _ = out.queue(cursor::MoveTo(0, 0));
         let _ = std::io::Write::flush(&mut out);
-        screen.drawn = u16::try_from(lines.len()).unwrap_or(u16::MAX);
     }
     for l in lines {
         say!("{l}");
@@ -422,7 +468,7 @@ fn grid(round: &Round) -> Vec<String> {
                 _ => String::new(),
             };
             let what = match &c.read {
-                Some(read) if c.state == State::Ok => format!("{} | {read}", c.detail),
+                Some(read) if c.state == State::Ok => format!("{}: {read}", c.detail),
                 Some(read) => format!("{}; read: {read}", c.detail),
                 None => c.detail.clone(),
             };

@@ -396,12 +396,12 @@ pub fn main() -> u8 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
+            if e.use_stderr() && health_command() {
+                // Monitoring reads 2 as CRITICAL: a bad option is UNKNOWN.
+                return health::bad_options(&e);
+            }
             let _ = e.print();
             return if e.use_stderr() {
-                if health_command() {
-                    // Monitoring reads 2 as CRITICAL: a bad option is UNKNOWN.
-                    return crate::health::State::Unknown.code();
-                }
                 Exit::Usage.code()
             } else {
                 Exit::Success.code()
@@ -430,12 +430,14 @@ Exit codes (the monitoring plugins' convention, not mdcluster's usual ones):
   2  CRITICAL: a service, the share or a node failed, or a critical threshold was crossed
   3  UNKNOWN: the plan, the profile or an option could not be used, or a check could not be made";
 
-/// Whether the command line names `health` (for its exit code on a bad option).
+/// Whether the command line names `health` (for its exit code on a bad
+/// option), as clap reads it despite the error.
 fn health_command() -> bool {
-    std::env::args_os()
-        .skip(1)
-        .find(|a| !a.to_string_lossy().starts_with('-'))
-        .is_some_and(|a| a == "health")
+    use clap::CommandFactory;
+    Cli::command()
+        .ignore_errors(true)
+        .try_get_matches()
+        .is_ok_and(|m| m.subcommand_name() == Some("health"))
 }
 
 impl Cli {

@@ -78,6 +78,9 @@ pub struct Check {
     /// The node's clock minus this machine's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clock_offset_s: Option<f64>,
+    /// The service or the share answered at all (slow answers count): what
+    /// a node being down and a latency of `U` are judged by.
+    pub answered: bool,
 }
 
 impl Check {
@@ -93,6 +96,7 @@ impl Check {
             last_confirmed: None,
             age_s: None,
             clock_offset_s: None,
+            answered: state != State::Critical,
         }
     }
     pub fn detail(mut self, text: impl AsRef<str>) -> Check {

@@ -91,10 +91,9 @@ pub fn perfdata(round: &Round, t: &Thresholds) -> String {
                 }
             }
             _ => {
-                let value = match (c.state, c.latency_ms) {
-                    (State::Critical, _) if c.detail_is_down() => "U".to_string(),
-                    (_, Some(v)) => format!("{}ms", ms(v)),
-                    (_, None) => "U".to_string(),
+                let value = match (c.answered, c.latency_ms) {
+                    (true, Some(v)) => format!("{}ms", ms(v)),
+                    _ => "U".to_string(),
                 };
                 out.push(format!(
                     "'{label}'={value};{};{};0",
@@ -112,13 +111,6 @@ fn label(c: &Check) -> String {
         None => c.check.clone(),
     };
     raw.replace('\'', "''").replace('=', "_")
-}
-
-impl Check {
-    /// A CRITICAL probe that got no answer at all (not a slow one).
-    fn detail_is_down(&self) -> bool {
-        !self.detail.contains("(slow:")
-    }
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use crate::plan::{Plan, Service};
 use crate::problem::Problem;
 use crate::profile::Profile;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// A node whose services are checked.
@@ -54,9 +55,14 @@ impl Round {
         let mut services = self
             .checks
             .iter()
-            .filter(|c| c.is_service() && c.node.as_deref() == Some(node))
+            .filter(|c| {
+                c.is_service()
+                    && c.node
+                        .as_deref()
+                        .is_some_and(|n| n.eq_ignore_ascii_case(node))
+            })
             .peekable();
-        services.peek().is_some() && services.all(|c| c.state == State::Critical)
+        services.peek().is_some() && services.all(|c| !c.answered)
     }
     /// The checks not OK, worst first.
     pub fn problems(&self) -> Vec<&Check> {
@@ -81,13 +87,31 @@ impl Settings {
     ) -> Result<Settings, Problem> {
         let resolver = Resolver::new(plan.mounts.clone());
         let mut notes = Vec::new();
-        let share = resolver
+        let mut share = resolver
             .locate(&plan.shared.path)
             .map(|l| l.local)
             .map_err(|p| p.what);
-        let manifest = match &share {
-            Ok(dir) if dir.is_dir() => Manifest::load(dir)?,
-            _ => None,
+        // A share that hangs (a hard mount, an SMB server gone) must not
+        // hold the check beyond its timeout.
+        let manifest = match share.clone() {
+            Ok(dir) => match within(timeout, move || match dir.is_dir() {
+                true => Manifest::load(&dir),
+                false => Ok(None),
+            }) {
+                Some(Ok(m)) => m,
+                Some(Err(p)) => {
+                    notes.push(format!("the cluster manifest cannot be read: {}", p.what));
+                    None
+                }
+                None => {
+                    share = Err(format!(
+                        "it did not answer within {} s",
+                        timeout.as_secs_f64()
+                    ));
+                    None
+                }
+            },
+            Err(_) => None,
         };
         let nodes = node_targets(plan, manifest.as_ref(), &mut notes);
         let log_root = resolver
@@ -175,8 +199,27 @@ fn node_targets(
         .collect()
 }
 
-/// One round: every probe and the share check in parallel, each bounded by
-/// the timeout; a probe that has not reported by then is CRITICAL.
+/// `f` on a thread of its own, if it ends within `timeout` (else it is left
+/// to end by itself).
+fn within<T: Send + 'static>(
+    timeout: Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(timeout).ok()
+}
+
+/// Set while a share probe runs: a hung share gets one probe, not one more
+/// thread per round of a watch.
+static SHARE_PROBE_RUNNING: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// One round: every probe, the share check and the cluster log in parallel,
+/// each bounded by the timeout; a probe that has not reported by then is
+/// CRITICAL.
 pub fn round(settings: &Settings, profile: &Profile) -> Round {
     let start = Instant::now();
     let (tx, rx) = crossbeam_channel::unbounded::<(usize, Check)>();
@@ -191,18 +234,26 @@ pub fn round(settings: &Settings, profile: &Profile) -> Round {
         });
     }
     let share_slot = probes.len();
+    let mut share_busy = false;
     if let Ok(dir) = settings.share.clone() {
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            let _ = tx.send((share_slot, share_check(&dir, &thresholds)));
-        });
+        share_busy = SHARE_PROBE_RUNNING.swap(true, Ordering::SeqCst);
+        if !share_busy {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let check = share_check(&dir, &thresholds);
+                SHARE_PROBE_RUNNING.store(false, Ordering::SeqCst);
+                let _ = tx.send((share_slot, check));
+            });
+        }
     }
     drop(tx);
-    let log_checks = settings
-        .log_root
-        .as_deref()
-        .map(|root| log_checks(root, profile, settings))
-        .unwrap_or_default();
+    let (log_tx, log_rx) = crossbeam_channel::bounded(1);
+    if let Some(root) = settings.log_root.clone() {
+        let (profile, s) = (profile.clone(), settings.clone());
+        std::thread::spawn(move || {
+            let _ = log_tx.send(log_checks(&root, &profile, &s));
+        });
+    }
     let mut slots: Vec<Option<Check>> = vec![None; probes.len() + 1];
     // Every probe stops itself at the timeout; the margin covers a name
     // lookup that does not (the system resolver has its own).
@@ -210,6 +261,20 @@ pub fn round(settings: &Settings, profile: &Profile) -> Round {
     while let Ok((i, check)) = rx.recv_deadline(deadline) {
         slots[i] = Some(check);
     }
+    let log_checks = match (&settings.log_root, log_rx.recv_deadline(deadline)) {
+        (None, _) => Vec::new(),
+        (Some(_), Ok(checks)) => checks,
+        (Some(root), Err(_)) => vec![(
+            Check::new(
+                None,
+                "cluster-log",
+                &root.display().to_string(),
+                State::Unknown,
+            )
+            .detail("the cluster log was not read within the timeout"),
+            NodeLog::default(),
+        )],
+    };
     let mut checks: Vec<Check> = Vec::new();
     for (i, (node, service, port)) in probes.iter().enumerate() {
         checks.push(slots[i].take().unwrap_or_else(|| {
@@ -227,8 +292,12 @@ pub fn round(settings: &Settings, profile: &Profile) -> Round {
             "the shared folder cannot be located on this machine: {why}"
         )),
         Ok(dir) => slots[share_slot].take().unwrap_or_else(|| {
-            Check::new(None, "share", &dir.display().to_string(), State::Critical)
-                .detail("no answer from the shared folder within the timeout")
+            let why = if share_busy {
+                "the share check of an earlier round has not ended: the shared folder hangs"
+            } else {
+                "no answer from the shared folder within the timeout"
+            };
+            Check::new(None, "share", &dir.display().to_string(), State::Critical).detail(why)
         }),
     });
     checks.extend(clock_checks(settings, &checks, &log_checks));
@@ -274,13 +343,17 @@ fn judge_probe(
     )
     .detail(detail);
     c.latency_ms = Some(a.latency_ms);
+    c.answered = a.up;
     c.read = (!a.read.is_empty()).then(|| clean(&a.read));
     c.clock_offset_s = a.clock_offset_s;
     c
 }
 
-/// The share reachable and writable: a small file written, flushed, read
-/// back and removed in mdcluster's folder on it.
+/// The share reachable and writable: a small file of a name of its own
+/// (never an existing one) written, flushed, read back and removed, in
+/// mdcluster's folder on the share once setup made it, else in the share's
+/// top folder (as the shared-path step's write probe does). Probe files an
+/// interrupted check left behind are removed once they are 10 minutes old.
 fn share_check(dir: &Path, t: &Thresholds) -> Check {
     let start = Instant::now();
     let shown = dir.display().to_string();
@@ -288,53 +361,89 @@ fn share_check(dir: &Path, t: &Thresholds) -> Check {
         return Check::new(None, "share", &shown, State::Critical)
             .detail("not reachable from this machine (not a folder here)");
     }
-    // mdcluster's folder on the share once setup made it; never made here.
     let ours = crate::cluster::manifest::dir_of(dir);
     let folder = if ours.is_dir() {
         ours
     } else {
         dir.to_path_buf()
     };
-    let name = format!(
-        ".health-{}-{}.tmp",
+    remove_stale_probes(&folder);
+    let file = folder.join(format!(
+        "{PROBE_PREFIX}{}-{}-{:016x}.tmp",
         crate::platform::hostname()
             .chars()
             .filter(|c| c.is_ascii_alphanumeric())
+            .take(15)
             .collect::<String>(),
-        std::process::id()
-    );
-    let file = folder.join(name);
-    let result = (|| -> std::io::Result<()> {
-        let payload = format!(
-            "mdcluster health probe {:?}\n",
-            std::time::SystemTime::now()
-        );
-        {
-            use std::io::Write;
-            let mut f = std::fs::File::create(&file)?;
-            f.write_all(payload.as_bytes())?;
-            f.sync_all()?;
-        }
-        let back = std::fs::read(&file)?;
-        std::fs::remove_file(&file)?;
-        if back != payload.as_bytes() {
-            return Err(std::io::Error::other(
-                "what was read back differs from what was written",
-            ));
-        }
-        Ok(())
-    })();
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    let payload = format!("mdcluster health probe {}\n", jiff::Timestamp::now());
+    let result = write_read_back(&file, payload.as_bytes());
+    let answered = result.is_ok();
     let ms = probe::ms(start.elapsed());
     let mut c = match result {
-        Ok(()) => Check::new(None, "share", &shown, t.latency(ms)).detail("reachable and writable"),
-        Err(e) => {
-            let _ = std::fs::remove_file(&file);
-            Check::new(None, "share", &shown, State::Critical)
-                .detail(format!("not writable from this machine: {e}"))
+        Ok(()) => {
+            let state = t.latency(ms);
+            let detail = if state == State::Ok {
+                "reachable and writable".to_string()
+            } else {
+                format!("reachable and writable (slow: {ms} ms)")
+            };
+            Check::new(None, "share", &shown, state).detail(detail)
         }
+        Err(e) => Check::new(None, "share", &shown, State::Critical)
+            .detail(format!("not writable from this machine: {e}")),
     };
+    c.answered = answered;
     c.latency_ms = Some(ms);
     c
+}
+
+/// The share probe's file names start with this.
+const PROBE_PREFIX: &str = ".mdcluster-health-";
+
+fn write_read_back(file: &Path, payload: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let written = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(file)?;
+        f.write_all(payload)?;
+        f.sync_all()
+    })();
+    let back = written.and_then(|()| std::fs::read(file));
+    let removed = std::fs::remove_file(file);
+    let back = back?;
+    removed?;
+    if back != payload {
+        return Err(std::io::Error::other(
+            "what was read back differs from what was written",
+        ));
+    }
+    Ok(())
+}
+
+/// Probe files older than 10 minutes: left by a check that was killed.
+fn remove_stale_probes(folder: &Path) {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return;
+    };
+    for e in entries.flatten().take(10_000) {
+        let name = e.file_name();
+        let stale = name.to_string_lossy().starts_with(PROBE_PREFIX)
+            && e.metadata().is_ok_and(|m| {
+                m.is_file()
+                    && m.modified()
+                        .ok()
+                        .and_then(|t| t.elapsed().ok())
+                        .is_some_and(|age| age > Duration::from_secs(600))
+            });
+        if stale {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// Per secondary: the cluster log's last confirmation and its age. The
@@ -409,7 +518,8 @@ fn log_check(node: &str, file: &str, log: &NodeLog, t: &Thresholds) -> Check {
     let state = age.map(|a| t.log_age(a)).unwrap_or(State::Ok);
     let mut c = new(state).detail(match age {
         Some(a) => format!("last confirmed {} ago", super::human_age(a)),
-        None => "confirmed (the time in the log could not be read)".into(),
+        None => "confirmed (its time in the log is unreadable, or later than this machine's clock)"
+            .into(),
     });
     c.last_confirmed = Some(clean(&time));
     c.age_s = age.map(|a| a.as_secs());

@@ -63,11 +63,13 @@ pub(crate) fn path_of(host: &str) -> PathBuf {
 }
 
 /// How far a failing health check lowers a host's priority: below every
-/// healthy host, whatever the priorities are.
+/// healthy host, whatever the priorities are; at most 253, the largest
+/// weight keepalived takes (priorities 254 and 1 then tie, and VRRP's own
+/// tie-break by address decides).
 fn health_drop(ha: &Ha) -> u8 {
     let max = ha.hosts.iter().map(|h| h.priority).max().unwrap_or(1);
     let min = ha.hosts.iter().map(|h| h.priority).min().unwrap_or(1);
-    (max - min).saturating_add(1)
+    (max - min).saturating_add(1).min(253)
 }
 
 /// One keepalived.conf per host of `ha`.

@@ -12,19 +12,22 @@
 //! - The TLS ports: a TLS alert record (a server that speaks TLS but
 //!   refuses; no certificate is involved).
 //!
-//! Each connection is bounded: at most 64 KiB read, 30 s idle.
+//! Bounded: at most 64 connections at once per service (more are closed at
+//! once), each at most 64 KiB read, 30 s idle and 2 minutes long.
 
 use crate::plan::Service;
 use crate::problem::{Exit, Problem};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 const IDLE: Duration = Duration::from_secs(30);
+const LIFETIME: Duration = Duration::from_secs(120);
 const MAX_IN: u64 = 64 * 1024;
+const MAX_CONNECTIONS: usize = 64;
 
 /// One simulated node's services.
 #[derive(Clone, Debug)]
@@ -70,19 +73,38 @@ fn accept_loop(
     silent: bool,
     stop: &AtomicBool,
 ) {
+    let open = Arc::new(AtomicUsize::new(0));
     while !stop.load(Ordering::SeqCst) {
         match listener.accept() {
             Ok((stream, _)) => {
-                let name = name.to_string();
+                if open.load(Ordering::SeqCst) >= MAX_CONNECTIONS {
+                    continue; // dropped: closed at once
+                }
+                open.fetch_add(1, Ordering::SeqCst);
+                let (name, open) = (name.to_string(), open.clone());
                 std::thread::spawn(move || {
                     let _ = stream.set_nonblocking(false);
                     let _ = stream.set_read_timeout(Some(IDLE));
                     let _ = stream.set_write_timeout(Some(IDLE));
+                    let ended = Arc::new(AtomicBool::new(false));
+                    if let Ok(s) = stream.try_clone() {
+                        let ended = ended.clone();
+                        // The whole connection's limit, whatever the client does.
+                        std::thread::spawn(move || {
+                            let start = std::time::Instant::now();
+                            while start.elapsed() < LIFETIME && !ended.load(Ordering::SeqCst) {
+                                std::thread::sleep(Duration::from_millis(200));
+                            }
+                            let _ = s.shutdown(std::net::Shutdown::Both);
+                        });
+                    }
                     if silent {
                         let _ = std::io::copy(&mut stream.take(MAX_IN), &mut std::io::sink());
                     } else {
                         let _ = answer(stream, service, &name);
                     }
+                    ended.store(true, Ordering::SeqCst);
+                    open.fetch_sub(1, Ordering::SeqCst);
                 });
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {

@@ -17,7 +17,7 @@ use crate::lb::Move;
 use crate::plan::{FailoverPolicy, Plan};
 use crate::problem::Problem;
 use crate::profile::Profile;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -45,10 +45,18 @@ pub enum FailoverEvent {
         files: Vec<PathBuf>,
         reload: Reload,
     },
-    /// A change was due but refused or failed; nothing was written.
-    Refused { decision: Decision, why: String },
+    /// A change was due but was refused before anything was written
+    /// (`written`: false), or failed part-way (true: the journal resumes
+    /// or undoes it).
+    Refused {
+        decision: Decision,
+        why: String,
+        written: bool,
+    },
     /// Another node failed while a failover is in force: left to the balancer.
     Also { node: String, active: Move },
+    /// A node failed and no other node answers: nowhere to move its sessions.
+    Nowhere { node: String },
 }
 
 /// How the balancer was told.
@@ -64,13 +72,20 @@ pub enum Reload {
     },
 }
 
-/// The watch's memory between rounds.
+/// The watch's memory between rounds. Node names are counted as Windows
+/// compares computer names: without regard to case.
 #[derive(Clone, Debug)]
 pub struct Watcher {
     policy: FailoverPolicy,
     down: BTreeMap<String, u32>,
     up: BTreeMap<String, u32>,
     active: Option<Move>,
+    /// Nodes whose failure was reported (once per failure).
+    reported: BTreeSet<String>,
+}
+
+fn key(name: &str) -> String {
+    name.to_ascii_uppercase()
 }
 
 impl Watcher {
@@ -81,11 +96,22 @@ impl Watcher {
             down: BTreeMap::new(),
             up: BTreeMap::new(),
             active,
+            reported: BTreeSet::new(),
         }
     }
 
     pub fn active(&self) -> Option<&Move> {
         self.active.as_ref()
+    }
+
+    /// What the balancer's files carry now (read again before each
+    /// decision: an `apply` or an undo may have changed them).
+    pub fn set_active(&mut self, active: Option<Move>) {
+        self.active = active;
+    }
+
+    fn down_rounds(&self, name: &str) -> u32 {
+        self.down.get(&key(name)).copied().unwrap_or(0)
     }
 
     /// Count the round; the change that is due, if any, and what to report.
@@ -94,17 +120,70 @@ impl Watcher {
         round: &Round,
         nodes: &[NodeTarget],
     ) -> (Option<Decision>, Vec<FailoverEvent>) {
+        let mut events = self.count(round, nodes);
+        let failed: Vec<&NodeTarget> = nodes
+            .iter()
+            .filter(|n| self.down_rounds(&n.name) >= self.policy.after)
+            .collect();
+        if let Some(active) = self.active.clone() {
+            for n in failed
+                .iter()
+                .filter(|n| !n.name.eq_ignore_ascii_case(&active.from))
+            {
+                if self.reported.insert(key(&n.name)) {
+                    events.push(FailoverEvent::Also {
+                        node: n.name.clone(),
+                        active: active.clone(),
+                    });
+                }
+            }
+            let back = self.up.get(&key(&active.from)).copied().unwrap_or(0);
+            let due = back >= self.policy.restore_after;
+            return (due.then_some(Decision::Restore(active)), events);
+        }
+        let Some(failed) = failed.first() else {
+            return (None, events);
+        };
+        // The primary takes the sessions when it is up, else the first node up.
+        let to = nodes
+            .iter()
+            .filter(|n| !n.name.eq_ignore_ascii_case(&failed.name) && !round.node_down(&n.name))
+            .min_by_key(|n| !n.primary);
+        match to {
+            Some(to) => {
+                let decision = Decision::Fail(Move {
+                    from: failed.name.clone(),
+                    to: to.name.clone(),
+                });
+                (Some(decision), events)
+            }
+            None => {
+                if self.reported.insert(key(&failed.name)) {
+                    events.push(FailoverEvent::Nowhere {
+                        node: failed.name.clone(),
+                    });
+                }
+                (None, events)
+            }
+        }
+    }
+
+    /// Count each node's rounds down or up in a row; a node counting toward
+    /// `after` is reported, and one that answers again may be reported anew.
+    fn count(&mut self, round: &Round, nodes: &[NodeTarget]) -> Vec<FailoverEvent> {
         let mut events = Vec::new();
         for n in nodes {
+            let k = key(&n.name);
             let down = round.node_down(&n.name);
             let (grow, reset) = if down {
                 (&mut self.down, &mut self.up)
             } else {
+                self.reported.remove(&k);
                 (&mut self.up, &mut self.down)
             };
-            reset.remove(&n.name);
-            *grow.entry(n.name.clone()).or_insert(0) += 1;
-            let rounds = self.down.get(&n.name).copied().unwrap_or(0);
+            reset.remove(&k);
+            *grow.entry(k).or_insert(0) += 1;
+            let rounds = self.down_rounds(&n.name);
             if down && rounds < self.policy.after {
                 events.push(FailoverEvent::Counting {
                     node: n.name.clone(),
@@ -113,38 +192,7 @@ impl Watcher {
                 });
             }
         }
-        if let Some(active) = &self.active {
-            let back = self.up.get(&active.from).copied().unwrap_or(0);
-            for n in nodes {
-                let rounds = self.down.get(&n.name).copied().unwrap_or(0);
-                if n.name != active.from && rounds == self.policy.after {
-                    events.push(FailoverEvent::Also {
-                        node: n.name.clone(),
-                        active: active.clone(),
-                    });
-                }
-            }
-            let due = back >= self.policy.restore_after;
-            return (due.then(|| Decision::Restore(active.clone())), events);
-        }
-        let failed = nodes
-            .iter()
-            .find(|n| self.down.get(&n.name).copied().unwrap_or(0) >= self.policy.after);
-        let Some(failed) = failed else {
-            return (None, events);
-        };
-        // The primary takes the sessions when it is up, else the first node up.
-        let to = nodes
-            .iter()
-            .filter(|n| n.name != failed.name && !round.node_down(&n.name))
-            .min_by_key(|n| !n.primary);
-        let decision = to.map(|to| {
-            Decision::Fail(Move {
-                from: failed.name.clone(),
-                to: to.name.clone(),
-            })
-        });
-        (decision, events)
+        events
     }
 
     /// The change was made: remember it.
@@ -309,8 +357,60 @@ mod tests {
         assert!(events
             .iter()
             .any(|e| matches!(e, FailoverEvent::Also { node, .. } if node == "SIM3")));
-        // Everything down: nowhere to move to.
+        // Reported once, not every round.
+        let (_, events) = w.decide(&round(&["MX1", "SIM3"]), &n);
+        assert!(!events
+            .iter()
+            .any(|e| matches!(e, FailoverEvent::Also { .. })));
+        // Everything down: nowhere to move to, said once.
         let mut w = Watcher::new(policy(1, 1), None);
-        assert_eq!(w.decide(&round(&["MX1", "SIM2", "SIM3"]), &n).0, None);
+        let (d, events) = w.decide(&round(&["MX1", "SIM2", "SIM3"]), &n);
+        assert_eq!(d, None);
+        assert!(matches!(&events[..], [.., FailoverEvent::Nowhere { node }] if node == "MX1"));
+        let (_, events) = w.decide(&round(&["MX1", "SIM2", "SIM3"]), &n);
+        assert!(!events
+            .iter()
+            .any(|e| matches!(e, FailoverEvent::Nowhere { .. })));
+    }
+
+    #[test]
+    fn a_slow_node_is_not_a_failed_one() {
+        let mut w = Watcher::new(policy(1, 1), None);
+        let mut slow = round(&["SIM2"]);
+        for c in slow.checks.iter_mut() {
+            c.answered = true; // CRITICAL for its latency, but it answered
+        }
+        assert!(!slow.node_down("SIM2"));
+        assert_eq!(w.decide(&slow, &nodes()).0, None);
+    }
+
+    #[test]
+    fn two_nodes_failing_together_and_names_in_another_case() {
+        let mut w = Watcher::new(policy(2, 1), None);
+        let n = nodes();
+        assert_eq!(w.decide(&round(&["SIM2", "SIM3"]), &n).0, None);
+        let (d, _) = w.decide(&round(&["SIM2", "SIM3"]), &n);
+        let mv = Move {
+            from: "SIM2".into(),
+            to: "MX1".into(),
+        };
+        assert_eq!(d, Some(Decision::Fail(mv)));
+        // The files name the node as the plan spells it: "sim2".
+        w.set_active(Some(Move {
+            from: "sim2".into(),
+            to: "MX1".into(),
+        }));
+        let (_, events) = w.decide(&round(&["SIM2", "SIM3"]), &n);
+        // SIM3, down as long as SIM2, is reported; SIM2 is not "also".
+        let also: Vec<&String> = events
+            .iter()
+            .filter_map(|e| match e {
+                FailoverEvent::Also { node, .. } => Some(node),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(also, ["SIM3"]);
+        let (d, _) = w.decide(&round(&["SIM3"]), &n);
+        assert!(matches!(d, Some(Decision::Restore(m)) if m.from == "sim2"));
     }
 }

@@ -276,9 +276,23 @@ fn keepalived_accepts_every_generated_file() {
     let Some(dirs) = keepalived_dirs() else {
         return;
     };
+    // The widest spread of priorities: the weight stays within keepalived's range.
+    let extremes = with_health(HA)
+        .replace(
+            "address = \"10.0.0.21\"\n",
+            "address = \"10.0.0.21\"\npriority = 254\n",
+        )
+        .replace("priority = 90", "priority = 1");
+    assert!(text_of(
+        &plan(&format!("[load_balancer]\n{extremes}")),
+        Kind::Haproxy,
+        "lb1"
+    )
+    .contains("weight -253\n"));
     for lb in [
         format!("[load_balancer]\n{HA}"),
         format!("[load_balancer]\n{}", with_health(HA)),
+        format!("[load_balancer]\n{extremes}"),
         format!("[load_balancer]\n{HA6}"),
     ] {
         for kind in Kind::ALL {

@@ -73,7 +73,8 @@ fn program(name: &str) -> PathBuf {
 /// MASTER), one advertisement a second, the virtual IP on `veth0`, and
 /// HAProxy followed by `check` (a script: keepalived's `track_process`
 /// needs the kernel's process events, which only the initial network
-/// namespace receives).
+/// namespace receives; in another, keepalived 2.2.7 logs "Failed to
+/// set/clear process event listen" and the instance stays FAULT).
 ///
 /// Until `[load_balancer.ha]` writes keepalived/<host>/keepalived.conf, this
 /// is the one place that says what keepalived runs with.

@@ -21,6 +21,7 @@ declare -A needs=(
     [umount]=mount
     [tmux]=tmux
     [haproxy]=haproxy
+    [keepalived]=keepalived
     [nginx]=nginx
     [apache2]=apache2
     [keepalived]=keepalived

@@ -24,7 +24,6 @@ declare -A needs=(
     [keepalived]=keepalived
     [nginx]=nginx
     [apache2]=apache2
-    [keepalived]=keepalived
     [curl]=curl
     [python3]=python3
     [ip]=iproute2

@@ -5,7 +5,7 @@
 //! (SIMULATED greetings and Webmail answering with the node's name).
 //!
 //! What it shows, with the times measured printed as `measured: ...`
-//! (docs/ha-measured.md keeps the numbers of a few runs):
+//! (docs/high-availability.md, "Measured in network namespaces" keeps the numbers of a few runs):
 //! 1. the client reaches Webmail through the virtual IP; the first answer
 //!    sets the route cookie and the requests that carry it stay on its node;
 //! 2. the MASTER balancer dies (off the network, its processes killed): the
@@ -68,50 +68,27 @@ fn program(name: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("{name} is not installed"))
 }
 
-/// keepalived.conf of the balancer `host` at `me`, its peer at `peer`:
-/// unicast VRRP, both starting as BACKUP (the higher priority becomes
-/// MASTER), one advertisement a second, the virtual IP on `veth0`, and
-/// HAProxy followed by `check` (a script: keepalived's `track_process`
-/// needs the kernel's process events, which only the initial network
-/// namespace receives; in another, keepalived 2.2.7 logs "Failed to
-/// set/clear process event listen" and the instance stays FAULT).
-///
-/// Until `[load_balancer.ha]` writes keepalived/<host>/keepalived.conf, this
-/// is the one place that says what keepalived runs with.
-fn keepalived_conf(host: &str, me: &str, peer: &str, priority: u8, check: &Path) -> String {
-    format!(
-        "global_defs {{
-    router_id {host}
-    script_user root
-}}
-
-vrrp_script haproxy {{
-    script \"{check}\"
-    interval 1
-    fall 2
-    rise 2
-}}
-
-vrrp_instance MDCLUSTER {{
-    state BACKUP
-    interface {LINK}
-    virtual_router_id 79
-    priority {priority}
-    advert_int 1
-    unicast_src_ip {me}
-    unicast_peer {{
-        {peer}
-    }}
-    virtual_ipaddress {{
-        {VIP}/24 dev {LINK}
-    }}
-    track_script {{
-        haproxy
-    }}
-}}
-",
-        check = check.display()
-    )
+/// The check keepalived runs on each balancer host (the plan's
+/// `check_script`): this host's HAProxy runs, its process exists and is not
+/// a zombie. keepalived's `track_process` needs the kernel's process
+/// events, which only the initial network namespace receives (in another,
+/// keepalived 2.2.7 logs "Failed to set/clear process event listen" and the
+/// instance stays FAULT), and `pidof` would see the other balancer's
+/// HAProxy (namespaces share the processes): one script for both hosts,
+/// which finds its own by the namespace it runs in.
+fn write_check_script(files: &Files, both: &[&Balancer]) {
+    let mut script = String::from("#!/bin/sh\ncase \"$(ip netns identify)\" in\n");
+    for b in both {
+        script.push_str(&format!(
+            "    {}) pid=$(cat {}) || exit 1 ;;\n",
+            b.ns,
+            files.pid(b).display()
+        ));
+    }
+    script.push_str("    *) exit 1 ;;\nesac\ngrep -q '^State:[[:space:]]*[^Z]' \"/proc/$pid/status\" 2>/dev/null\n");
+    std::fs::write(files.check_script(), script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(files.check_script(), std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 /// Every process the test starts; all killed when dropped (also while a
@@ -182,12 +159,13 @@ struct Balancer {
     label: &'static str,
     ns: String,
     address: &'static str,
-    priority: u8,
 }
 
 /// The test's files: HAProxy's pid files and stats sockets, keepalived's.
 struct Files {
     dir: PathBuf,
+    /// step 11's output folder
+    out: PathBuf,
     /// step 11's haproxy.cfg
     haproxy_cfg: PathBuf,
 }
@@ -206,6 +184,16 @@ impl Files {
     }
     fn log(&self, what: &str) -> PathBuf {
         self.dir.join(format!("{what}.log"))
+    }
+    fn check_script(&self) -> PathBuf {
+        self.dir.join("balancer-ok.sh")
+    }
+    /// step 11's keepalived.conf for the balancer host.
+    fn keepalived_conf(&self, b: &Balancer) -> PathBuf {
+        self.out
+            .join("keepalived")
+            .join(b.label)
+            .join("keepalived.conf")
     }
 }
 
@@ -245,29 +233,10 @@ fn start_haproxy(files: &Files, b: &Balancer, procs: &mut Procs) {
     );
 }
 
-/// keepalived in the balancer's namespace, in the foreground (`-n`) with
-/// pid files of its own; its check follows this balancer's HAProxy.
-fn start_keepalived(files: &Files, b: &Balancer, peer: &Balancer, procs: &mut Procs) {
-    // HAProxy runs: its process exists and is not a zombie (a daemon killed
-    // stays one until init reaps it, which here can take seconds; what
-    // `track_process` sees is the exit itself).
-    let check = files.dir.join(format!("{}-check.sh", b.label));
-    std::fs::write(
-        &check,
-        format!(
-            "#!/bin/sh\npid=$(cat {}) || exit 1\ngrep -q '^State:[[:space:]]*[^Z]' \"/proc/$pid/status\" 2>/dev/null\n",
-            files.pid(b).display()
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&check, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let conf = files.dir.join(format!("{}-keepalived.conf", b.label));
-    std::fs::write(
-        &conf,
-        keepalived_conf(b.label, b.address, peer.address, b.priority, &check),
-    )
-    .unwrap();
+/// keepalived in the balancer's namespace on step 11's keepalived.conf for
+/// it, in the foreground (`-n`) with pid files of its own.
+fn start_keepalived(files: &Files, b: &Balancer, procs: &mut Procs) {
+    let conf = files.keepalived_conf(b);
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -498,7 +467,7 @@ fn events(stdout: &str, kind: &str) -> Vec<Value> {
 /// HAProxy balancer with sticky Webmail writing to `out`, and a failover
 /// watch that reloads with `reload`; the cluster registered, as
 /// `mdcluster register` leaves it, so step 11 writes the balancer's files.
-fn cluster_plan(lab: &Lab, out: &Path, reload: &Path) {
+fn cluster_plan(lab: &Lab, out: &Path, reload: &Path, check: &Path) {
     lab.edit_plan("address = \"127.0.0.1\"", &format!("address = \"{MAIL1}\""));
     let mut ports = String::from("[load_balancer.ports]\n");
     let mut backend = String::from("[load_balancer.backend_ports]\n");
@@ -530,9 +499,24 @@ output = {out}
 after = 2
 restore_after = 2
 reload = [\"/bin/sh\", {reload}]
+
+[load_balancer.ha]
+virtual_ip = \"{VIP}/24\"
+interface = \"{LINK}\"
+router_id = 79
+check_script = {check}
+[[load_balancer.ha.hosts]]
+name = \"lb1\"
+address = \"{LB1}\"
+priority = 150
+[[load_balancer.ha.hosts]]
+name = \"lb2\"
+address = \"{LB2}\"
+priority = 100
 ",
             out = toml::Value::String(out.display().to_string()),
             reload = toml::Value::String(reload.display().to_string()),
+            check = toml::Value::String(check.display().to_string()),
         );
     std::fs::write(&lab.plan, text).unwrap();
     let plan =
@@ -562,13 +546,11 @@ fn the_virtual_ip_moves_sessions_stay_and_a_failed_node_is_taken_out() {
         label: "lb1",
         ns: net.host("lb1", &[&format!("{LB1}/24")]),
         address: LB1,
-        priority: 150,
     };
     let lb2 = Balancer {
         label: "lb2",
         ns: net.host("lb2", &[&format!("{LB2}/24")]),
         address: LB2,
-        priority: 100,
     };
     let client = net.host("cl", &[&format!("{CLIENT}/24")]);
     let node1 = net.host("m1", &[&format!("{MAIL1}/24")]);
@@ -580,8 +562,10 @@ fn the_virtual_ip_moves_sessions_stay_and_a_failed_node_is_taken_out() {
     let files = Files {
         dir: holder.path().join("run"),
         haproxy_cfg: out.join("haproxy.cfg"),
+        out: out.clone(),
     };
     std::fs::create_dir_all(&files.dir).unwrap();
+    write_check_script(&files, &both);
     // Dropped before `net` (declared after it): the processes go first.
     let mut procs = Procs::default();
 
@@ -604,7 +588,7 @@ fn the_virtual_ip_moves_sessions_stay_and_a_failed_node_is_taken_out() {
     std::fs::write(&reload, script).unwrap();
 
     let lab = small_lab();
-    cluster_plan(&lab, &out, &reload);
+    cluster_plan(&lab, &out, &reload, &files.check_script());
     let applied = lab.apply().args(["--yes", "--json"]).output().unwrap();
     assert_eq!(
         applied.status.code(),
@@ -631,8 +615,8 @@ fn the_virtual_ip_moves_sessions_stay_and_a_failed_node_is_taken_out() {
     for b in both {
         start_haproxy(&files, b, &mut procs);
     }
-    for (b, peer) in [(&lb1, &lb2), (&lb2, &lb1)] {
-        start_keepalived(&files, b, peer, &mut procs);
+    for b in both {
+        start_keepalived(&files, b, &mut procs);
     }
     // Both balancers answer on their own addresses before any holds the IP.
     for b in both {
@@ -721,7 +705,7 @@ fn the_virtual_ip_moves_sessions_stay_and_a_failed_node_is_taken_out() {
     ]);
     ip(&["-n", &master.ns, "link", "set", LINK, "up"]).unwrap();
     start_haproxy(&files, master, &mut procs);
-    start_keepalived(&files, master, backup, &mut procs);
+    start_keepalived(&files, master, &mut procs);
     reach(&client, master.address, None, master.label);
     // More than keepalived needs to decide (3 advertisements and the skew).
     std::thread::sleep(Duration::from_secs(5));

@@ -77,14 +77,12 @@ pub(crate) fn render(model: &Model, ha: &Ha, kind: Kind) -> Result<Vec<Generated
     let t = blocks();
     let vip = ha.virtual_ip_text();
     let drop = health_drop(ha).to_string();
-    let (health, track_script) = if ha.health_check {
-        (
-            t.render("health", &Vars::new().set("drop", drop))?,
-            t.render("track-script", &Vars::new())?,
-        )
+    let health = if ha.health_check {
+        t.render("health", &Vars::new().set("drop", drop))?
     } else {
-        (String::new(), String::new())
+        String::new()
     };
+    let (balancer, tracks) = balancer_tracking(&t, ha, kind)?;
     let mut files = Vec::new();
     for host in &ha.hosts {
         let vars = model
@@ -100,7 +98,8 @@ pub(crate) fn render(model: &Model, ha: &Ha, kind: Kind) -> Result<Vec<Generated
             .set("address", host.address.to_string())
             .set("peers", peers(ha, host))
             .set("health", health.clone())
-            .set("track_script", track_script.clone());
+            .set("balancer", balancer.clone())
+            .set("tracks", tracks.clone());
         files.push(GeneratedFile {
             path: path_of(&host.name),
             contents: t.render("head", &vars)?,
@@ -111,6 +110,40 @@ pub(crate) fn render(model: &Model, ha: &Ha, kind: Kind) -> Result<Vec<Generated
         });
     }
     Ok(files)
+}
+
+/// How the balancer is followed (its process, or the plan's check script)
+/// and the instance's track blocks (with the health check's script).
+fn balancer_tracking(t: &Blocks, ha: &Ha, kind: Kind) -> Result<(String, String), Problem> {
+    let mut scripts = Vec::new();
+    let mut tracks = Vec::new();
+    let balancer = match &ha.check_script {
+        Some(script) => {
+            scripts.push("mdcluster_balancer");
+            t.render(
+                "balancer-script",
+                &Vars::new().set("script", script.clone()),
+            )?
+        }
+        None => {
+            tracks.push(t.render("track-process", &Vars::new())?);
+            t.render(
+                "balancer-process",
+                &Vars::new().set("process", process(ha, kind)),
+            )?
+        }
+    };
+    if ha.health_check {
+        scripts.push("mdcluster_health");
+    }
+    if !scripts.is_empty() {
+        tracks.push(t.render(
+            "track-script",
+            &Vars::new().set("scripts", scripts.join("\n")),
+        )?);
+    }
+    let tracks: Vec<&str> = tracks.iter().map(|t| t.trim_end()).collect();
+    Ok((balancer, tracks.join("\n")))
 }
 
 /// The other hosts' addresses, one a line.

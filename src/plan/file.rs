@@ -137,6 +137,8 @@ pub struct HaTable {
     pub health_check: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub process: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check_script: Option<String>,
     pub hosts: Vec<HaHostTable>,
 }
 

@@ -8,6 +8,7 @@
 //! router_id = 51                 # virtual_router_id, 1-255, unique on the LAN
 //! health_check = false           # also follow `mdcluster health` (a vrrp_script)
 //! process = "haproxy"            # the process followed (default: the balancer's)
+//! check_script = "/usr/local/sbin/balancer-ok"   # instead: a command of yours, exit 0 while the balancer serves
 //! [[load_balancer.ha.hosts]]
 //! name = "lb1"
 //! address = "10.0.0.11"          # the host's own address (unicast VRRP)
@@ -46,6 +47,10 @@ pub struct Ha {
     pub health_check: bool,
     /// The process keepalived follows; None: the balancer's usual one.
     pub process: Option<String>,
+    /// A command (an absolute path) that exits 0 while this host's balancer
+    /// serves, run every second instead of following the process (where
+    /// keepalived cannot watch processes: containers, network namespaces).
+    pub check_script: Option<String>,
     pub hosts: Vec<HaHost>,
 }
 
@@ -82,6 +87,7 @@ pub(super) struct RawHa {
     router_id: Spanned<i64>,
     health_check: Option<bool>,
     process: Option<Spanned<String>>,
+    check_script: Option<Spanned<String>>,
     #[serde(default)]
     hosts: Vec<RawHaHost>,
 }
@@ -125,6 +131,24 @@ pub fn check_host_name(name: &str) -> Result<(), &'static str> {
         // The host's files go in a folder of its name, on Windows too.
         _ if crate::winpath::check_name(name).is_err() => {
             Err("is not a folder name Windows accepts (a device name such as NUL, or a final '.')")
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The most characters of `check_script`.
+const MAX_SCRIPT: usize = 255;
+
+/// A check command: an absolute path of letters, digits, '/', '-', '_' and
+/// '.', so it stands as one quoted word in keepalived.conf.
+pub fn check_script_path(path: &str) -> Result<(), &'static str> {
+    match path {
+        "" => Err("is empty"),
+        _ if !path.starts_with('/') => Err("is not an absolute path on the balancer host"),
+        _ if path.len() > MAX_SCRIPT => Err("is longer than 255 characters"),
+        _ if path.split('/').any(|part| part == "..") => Err("contains a '..' component"),
+        _ if !path.chars().all(|c| word_char(c) || c == '/') => {
+            Err("contains characters other than letters, digits, '/', '-', '_' and '.' (no arguments, no spaces)")
         }
         _ => Ok(()),
     }
@@ -229,6 +253,17 @@ pub(super) fn validate(c: &mut Collector, raw: &RawHa, nodes: &[Node]) -> Option
             None
         }
     });
+    let check_script = raw.check_script.as_ref().and_then(|p| match check_script_path(p.get_ref()) {
+        Ok(()) => Some(p.get_ref().clone()),
+        Err(why) => {
+            c.at(
+                p.span().start,
+                format!("load_balancer.ha.check_script \"{}\" {why}", crate::text::sanitize(p.get_ref())),
+                Some("give the path of a program on the balancer hosts that exits 0 while the balancer serves (write a small script for arguments), or leave it out to follow the balancer's process"),
+            );
+            None
+        }
+    });
     let hosts = validate_hosts(c, raw, vip.map(|v| v.0), raw.interface.is_some(), nodes);
     let ha = Ha {
         virtual_ip: vip?.0,
@@ -237,6 +272,7 @@ pub(super) fn validate(c: &mut Collector, raw: &RawHa, nodes: &[Node]) -> Option
         router_id: router_id?,
         health_check: raw.health_check.unwrap_or(false),
         process,
+        check_script,
         hosts: hosts?,
     };
     Some(ha)
@@ -469,6 +505,7 @@ pub(super) fn table(ha: &Ha) -> HaTable {
         router_id: i64::from(ha.router_id),
         health_check: ha.health_check,
         process: ha.process.clone(),
+        check_script: ha.check_script.clone(),
         hosts: ha
             .hosts
             .iter()

@@ -289,10 +289,15 @@ fn keepalived_accepts_every_generated_file() {
         "lb1"
     )
     .contains("weight -253\n"));
+    let scripted = with_health(HA).replace(
+        "router_id = 51\n",
+        "router_id = 51\ncheck_script = \"/bin/true\"\n",
+    );
     for lb in [
         format!("[load_balancer]\n{HA}"),
         format!("[load_balancer]\n{}", with_health(HA)),
         format!("[load_balancer]\n{extremes}"),
+        format!("[load_balancer]\n{scripted}"),
         format!("[load_balancer]\n{HA6}"),
     ] {
         for kind in Kind::ALL {
@@ -339,4 +344,36 @@ fn keepalived_refuses_a_broken_file_and_names_the_line() {
     assert!(verdicts[1].check.failed(), "{:?}", verdicts[1].check);
     assert!(!verdicts[2].check.failed(), "{:?}", verdicts[2].check);
     assert_eq!(verdicts[0].host, "lb1");
+}
+
+#[test]
+fn a_check_script_replaces_following_the_process() {
+    let ha = HA.replace(
+        "router_id = 51\n",
+        "router_id = 51\ncheck_script = \"/usr/local/sbin/haproxy-ok\"\n",
+    );
+    for (table, scripts) in [
+        (ha.clone(), "        mdcluster_balancer\n    }"),
+        (
+            with_health(&ha),
+            "        mdcluster_balancer\n        mdcluster_health\n    }",
+        ),
+    ] {
+        let t = text_of(
+            &plan(&format!("[load_balancer]\n{table}")),
+            Kind::Haproxy,
+            "lb1",
+        );
+        assert!(
+            t.contains(
+                "vrrp_script mdcluster_balancer {\n    script \"/usr/local/sbin/haproxy-ok\""
+            ),
+            "{t}"
+        );
+        assert!(
+            !t.contains("track_process") && !t.contains("vrrp_track_process"),
+            "{t}"
+        );
+        assert!(t.contains(&format!("track_script {{\n{scripts}")), "{t}");
+    }
 }

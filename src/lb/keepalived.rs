@@ -82,7 +82,7 @@ pub(crate) fn render(model: &Model, ha: &Ha, kind: Kind) -> Result<Vec<Generated
     } else {
         String::new()
     };
-    let (balancer, tracks) = balancer_tracking(&t, ha, kind)?;
+    let (balancer, tracks) = balancer_tracking(t, ha, kind)?;
     let mut files = Vec::new();
     for host in &ha.hosts {
         let vars = model

@@ -384,26 +384,16 @@ impl Engine {
                     )),
             );
         }
-        let install = Installation::open(&self.plan, &self.profile, &self.resolver)?;
-        let service = self.service_state(&install);
-        let cluster = self.cluster_view()?;
-        let now = self.clock.now();
-        let ctx = Context {
-            plan: &self.plan,
-            profile: &self.profile,
-            resolver: &self.resolver,
-            install: &install,
-            options: self.options,
-            service: &service,
-            cluster: &cluster,
-            now: &now,
-            failover: None,
-        };
+        self.with_context(None, |ctx| self.prepare_in(ctx))
+    }
+
+    /// [`Engine::prepare`] with the installation and the cluster read.
+    fn prepare_in(&self, ctx: &Context) -> Result<Preview, Problem> {
         let mut prepared = Vec::new();
         for step in StepId::ALL.into_iter().filter(|s| *s != StepId::SharedPath) {
-            prepared.push(self.step_plan(step, &ctx, &[])?);
+            prepared.push(self.step_plan(step, ctx, &[])?);
         }
-        let (plans, left_out) = self.settle_all(&ctx, &prepared)?;
+        let (plans, left_out) = self.settle_all(ctx, &prepared)?;
         // Never left out while the rest runs: the moves and the rewrite (the
         // store would be converted in part) and what an earlier run began.
         let unskippable = left_out
@@ -416,6 +406,7 @@ impl Engine {
             })
             .copied()
             .collect();
+        let install = ctx.install;
         let mut files = vec![(install.ini.clone(), install.ini_bytes.clone())];
         if let Some(userlist) = install.userlist.as_ref() {
             files.push(userlist.clone());
@@ -431,8 +422,8 @@ impl Engine {
             steps: plans,
             files,
             local_files,
-            service,
-            manifest: cluster.manifest.clone(),
+            service: ctx.service.clone(),
+            manifest: ctx.cluster.manifest.clone(),
             same_filesystem,
             left_out,
             unskippable,

@@ -87,16 +87,9 @@ pub(crate) fn validate_with(kind: Kind, files: &[GeneratedFile], dirs: &[PathBuf
             program: kind.programs().join(" or "),
         };
     };
-    let tmp = match tempfile::Builder::new()
-        .prefix("mdcluster-lb-check-")
-        .tempdir()
-    {
+    let tmp = match temp_folder("mdcluster-lb-check-") {
         Ok(t) => t,
-        Err(e) => {
-            return Verdict::NotChecked {
-                reason: format!("could not create a temporary folder: {e}"),
-            }
-        }
+        Err(v) => return v,
     };
     let dir = tmp.path();
     let staged = match stage(kind, files, &program, dir) {
@@ -168,16 +161,9 @@ pub const KEEPALIVED: &str = "keepalived";
 /// check usually runs on another machine than the balancer host. keepalived
 /// -t only reads: it starts nothing and writes no pid file.
 fn check_keepalived(program: &Path, contents: &str) -> Verdict {
-    let tmp = match tempfile::Builder::new()
-        .prefix("mdcluster-keepalived-check-")
-        .tempdir()
-    {
+    let tmp = match temp_folder("mdcluster-keepalived-check-") {
         Ok(t) => t,
-        Err(e) => {
-            return Verdict::NotChecked {
-                reason: format!("could not create a temporary folder: {e}"),
-            }
-        }
+        Err(v) => return v,
     };
     let dir = tmp.path();
     let harness = harness().render("keepalived", &Vars::new().set("file", keepalived::FILE));
@@ -532,6 +518,16 @@ fn apache_modules(program: &Path) -> Result<Vec<(String, String)>, String> {
         }
     }
     Ok(out)
+}
+
+/// A temporary folder for a check, or the verdict that it could not run.
+fn temp_folder(prefix: &str) -> Result<tempfile::TempDir, Verdict> {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .map_err(|e| Verdict::NotChecked {
+            reason: format!("could not create a temporary folder: {e}"),
+        })
 }
 
 /// Run a program with a deadline; stdout and stderr go to files in `dir`

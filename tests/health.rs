@@ -450,17 +450,27 @@ fn what_health_cannot_use_is_unknown_and_nothing_changes() {
     .unwrap();
     // A round writes nothing that stays (the share probe is removed), and
     // removes a probe file a killed check left 10 minutes ago or more.
-    let old = lab.share.join(".mdcluster-health-OLD-1-0.tmp");
-    let fresh = lab.share.join(".mdcluster-health-NEW-1-0.tmp");
+    let host: String = mdcluster::platform::hostname()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(15)
+        .collect();
+    let old = lab.share.join(format!(".mdcluster-health-{host}-1-0.tmp"));
+    let fresh = lab.share.join(format!(".mdcluster-health-{host}-2-0.tmp"));
+    // Another machine's: never touched here, however old.
+    let theirs = lab.share.join(".mdcluster-health-OTHERHOST-1-0.tmp");
+    std::fs::write(&theirs, "x").unwrap();
     std::fs::write(&old, "x").unwrap();
     std::fs::write(&fresh, "x").unwrap();
     let hour_ago = filetime::FileTime::from_system_time(
         std::time::SystemTime::now() - Duration::from_secs(3600),
     );
     filetime::set_file_mtime(&old, hour_ago).unwrap();
+    filetime::set_file_mtime(&theirs, hour_ago).unwrap();
     let _ = health(&lab.plan, &["--timeout", "0.5"]);
-    assert!(!old.exists() && fresh.exists());
+    assert!(!old.exists() && fresh.exists() && theirs.exists());
     std::fs::remove_file(&fresh).unwrap();
+    std::fs::remove_file(&theirs).unwrap();
     let before_map = tree_map(lab.tmp.path(), false);
     let _ = health(&lab.plan, &["--timeout", "0.5"]);
     assert_eq!(tree_map(lab.tmp.path(), false), before_map);

@@ -914,11 +914,12 @@ fn ha_keepalived_files_are_written_by_step_11_and_undone() {
     let original = before_undo(&lab, &out);
     let events = apply_ok(&lab);
     let preview = lb_preview(&events);
-    let files: Vec<&str> = preview["actions"][0]["action"]["files"]
+    let files: Vec<String> = preview["actions"][0]["action"]["files"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| f["path"].as_str().unwrap())
+        // Windows writes the relative paths with `\`.
+        .map(|f| f["path"].as_str().unwrap().replace('\\', "/"))
         .collect();
     assert_eq!(
         files,
@@ -992,7 +993,12 @@ fn a_refused_keepalived_conf_blocks_step_11() {
         .unwrap();
     assert_eq!(dry.status.code(), Some(3), "{dry:?}");
     let events = json_lines(&dry.stdout);
-    let what = events[0]["error"]["what"].as_str().unwrap();
+    // As Windows writes it too: `keepalived.exe`, `\` in the path.
+    let what = events[0]["error"]["what"]
+        .as_str()
+        .unwrap()
+        .replace('\\', "/")
+        .replace("keepalived.exe", "keepalived");
     assert!(what.contains("2 checks failed"), "{what}");
     for host in ["lb1", "lb2"] {
         assert!(

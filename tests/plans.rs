@@ -289,6 +289,8 @@ fn every_bad_ha_value_is_refused_naming_its_key() {
         "/usr/local/bin/ok;reboot",
         "/usr/local/../bin/ok",
         "/usr/local/bin/ok\n}",
+        "/",
+        "/usr/local/bin/",
         &format!("/{}", "x".repeat(255)),
     ] {
         let extra = format!("check_script = {}\n", q(script));
@@ -297,6 +299,17 @@ fn every_bad_ha_value_is_refused_naming_its_key() {
             "load_balancer.ha.check_script",
         ));
     }
+    cases.push((
+        ha(
+            "\"10.0.0.100\"",
+            "\"eth0\"",
+            "51",
+            "process = \"haproxy\"\ncheck_script = \"/usr/local/bin/ok\"\n",
+            h1,
+            h2,
+        ),
+        "process and check_script are both given",
+    ));
     // One host, none, and no interface for a host.
     let one = format!("{base}[load_balancer.ha]\nvirtual_ip = \"10.0.0.100\"\ninterface = \"eth0\"\nrouter_id = 51\n[[load_balancer.ha.hosts]]\n{h1}\n");
     cases.push((one, "at least two"));
@@ -335,7 +348,7 @@ fn every_bad_ha_value_is_refused_naming_its_key() {
             "\"2001:db8::100/64\"",
             "\"eth0\"",
             "255",
-            "health_check = true\nprocess = \"httpd\"\ncheck_script = \"/usr/local/sbin/lb_ok-2.sh\"\n",
+            "health_check = true\ncheck_script = \"/usr/local/sbin/lb_ok-2.sh\"\n",
             "name = \"lb1\"\naddress = \"2001:db8::21\"\npriority = 1",
             "name = \"lb-2.example\"\naddress = \"2001:db8::22\"\npriority = 254",
         ),

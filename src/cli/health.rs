@@ -92,17 +92,20 @@ pub(crate) fn main(profile: Result<Profile, Problem>, a: &HealthArgs) -> u8 {
 pub(crate) fn bad_options(e: &clap::Error) -> u8 {
     let json = std::env::args_os().any(|a| a == "--json");
     let text = e.to_string();
-    let first = text
+    // The message up to its first blank line (clap lists missing arguments
+    // on the lines after the first), on one line.
+    let what = text
         .lines()
-        .next()
-        .unwrap_or("")
-        .trim_start_matches("error: ")
-        .to_string();
-    let p = Problem::usage(first).fix("see `mdcluster health --help`");
+        .map(str::trim)
+        .take_while(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let what = what.trim_start_matches("error: ").to_string();
+    let p = Problem::usage(what).fix("see `mdcluster health --help`");
     if json {
         unknown(&p, true);
     } else {
-        say!("MDCLUSTER UNKNOWN - {}", p.what);
+        say!("MDCLUSTER UNKNOWN - {}", p.what.replace('|', "/"));
         let _ = e.print();
     }
     State::Unknown.code()
@@ -117,10 +120,9 @@ pub(crate) fn unknown(p: &Problem, json: bool) {
             error: p,
         });
     } else {
-        say!(
-            "MDCLUSTER UNKNOWN - {}",
-            p.what.lines().next().unwrap_or("")
-        );
+        // One line, and no `|`: it would start performance data.
+        let what = p.what.lines().collect::<Vec<_>>().join(" ");
+        say!("MDCLUSTER UNKNOWN - {}", what.replace('|', "/"));
         say_err!("error: {p}");
     }
 }
@@ -160,15 +162,16 @@ fn watch(
 ) -> Result<State, Problem> {
     let mut watcher = if a.failover {
         let engine = crate::engine::Engine::open(plan.clone(), profile.clone())?;
-        let active = engine.failover_in_force()?;
-        if let Some(m) = &active {
+        let mut w = Watcher::new(plan.load_balancer.failover.clone(), None);
+        w.files_are(&engine.failover_in_force()?);
+        if let Some(m) = w.active() {
             say_err!(
                 "The balancer's files carry a failover: the sessions of {} go to {}.",
                 m.from,
                 m.to
             );
         }
-        Some(Watcher::new(plan.load_balancer.failover.clone(), active))
+        Some(w)
     } else {
         None
     };
@@ -182,6 +185,7 @@ fn watch(
         n += 1;
         let started = Instant::now();
         let round = health::round(settings, profile);
+        screen.failover = watcher.as_ref().and_then(|w| w.active().cloned());
         show(&round, n, settings, a.json, &mut screen);
         if let Some(w) = watcher.as_mut() {
             react(w, &round, settings, plan, profile, a.json);
@@ -196,10 +200,8 @@ fn watch(
 /// The failover watch's turn after a round.
 fn react(w: &mut Watcher, round: &Round, s: &Settings, plan: &Plan, profile: &Profile, json: bool) {
     // What the files carry now: an `apply` or an undo may have changed them.
-    if let Ok(active) = crate::engine::Engine::open(plan.clone(), profile.clone())
-        .and_then(|e| e.failover_in_force())
-    {
-        w.set_active(active);
+    for e in w.look(plan, profile, s.timeout) {
+        report(&e, json);
     }
     let (decision, events) = w.decide(round, &s.nodes);
     for e in &events {
@@ -268,6 +270,11 @@ fn report(e: &FailoverEvent, json: bool) {
                 "failover: {node} failed too, while the sessions of {} are on {}: left to the balancer's own checks",
                 active.from, active.to
             )
+        }
+        FailoverEvent::Files { why } => {
+            r.action = "files";
+            r.why = Some(why);
+            format!("failover: {why}")
         }
         FailoverEvent::Nowhere { node } => {
             r.action = "nowhere";
@@ -401,14 +408,22 @@ fn emit_changed<'a>(
 /// Where the grid goes: redrawn in place on a terminal, else one after another.
 struct Screen {
     live: bool,
+    /// The failover the watch knows in force, shown under the grid.
+    failover: Option<crate::lb::Move>,
 }
 
 impl Screen {
     fn plain() -> Screen {
-        Screen { live: false }
+        Screen {
+            live: false,
+            failover: None,
+        }
     }
     fn live() -> Screen {
-        Screen { live: true }
+        Screen {
+            live: true,
+            failover: None,
+        }
     }
 }
 
@@ -441,13 +456,20 @@ fn show(round: &Round, n: u64, s: &Settings, json: bool, screen: &mut Screen) {
             .chain(s.notes.iter().map(|n| format!("note: {n}")))
             .map(|l| l.replace('|', "/")),
     );
+    if let Some(m) = &screen.failover {
+        lines.push(format!(
+            "failover in force: the sessions of {} go to {} (the watch's messages follow the grid)",
+            m.from, m.to
+        ));
+    }
     if screen.live {
         use crossterm::{cursor, terminal, QueueableCommand};
         let mut out = std::io::stdout();
-        // The whole screen: lines that wrapped and the failover watch's
-        // messages are gone too.
-        let _ = out.queue(terminal::Clear(terminal::ClearType::All));
+        // From the top down, in place: lines that wrapped and the watch's
+        // messages of the last round go too, and nothing is pushed into
+        // the terminal's scrollback.
         let _ = out.queue(cursor::MoveTo(0, 0));
+        let _ = out.queue(terminal::Clear(terminal::ClearType::FromCursorDown));
         let _ = std::io::Write::flush(&mut out);
     }
     for l in lines {

@@ -782,8 +782,9 @@ impl Engine {
         Ok((self.apply(&preview, command, events)?, files))
     }
 
-    /// The failover the balancer's files carry now, if any.
-    pub fn failover_in_force(&self) -> Result<Option<crate::lb::Move>, Problem> {
+    /// What the balancer's files carry now: the normal configuration, a
+    /// failover, or neither.
+    pub fn failover_in_force(&self) -> Result<steps::load_balancer::InForce, Problem> {
         self.with_context(None, |ctx| Ok(steps::load_balancer::failover_in_force(ctx)))
     }
 

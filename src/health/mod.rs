@@ -13,10 +13,12 @@
 //! data. Everything read from the network, the log and the disk is
 //! sanitized here, before it leaves the module.
 
+mod inflight;
 pub mod nagios;
 pub mod probe;
 mod round;
 
+pub(crate) use round::within;
 pub use round::{round, NodeTarget, Round, Settings};
 
 use serde::Serialize;
@@ -78,9 +80,11 @@ pub struct Check {
     /// The node's clock minus this machine's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clock_offset_s: Option<f64>,
-    /// The service or the share answered at all (slow answers count): what
-    /// a node being down and a latency of `U` are judged by.
-    pub answered: bool,
+    /// Whether the service or the share answered at all (slow answers
+    /// count), for the checks that ask: what a node being down and a
+    /// latency of `U` are judged by. None for the others.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answered: Option<bool>,
 }
 
 impl Check {
@@ -96,7 +100,7 @@ impl Check {
             last_confirmed: None,
             age_s: None,
             clock_offset_s: None,
-            answered: state != State::Critical,
+            answered: None,
         }
     }
     pub fn detail(mut self, text: impl AsRef<str>) -> Check {

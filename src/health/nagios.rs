@@ -92,7 +92,7 @@ pub fn perfdata(round: &Round, t: &Thresholds) -> String {
             }
             _ => {
                 let value = match (c.answered, c.latency_ms) {
-                    (true, Some(v)) => format!("{}ms", ms(v)),
+                    (Some(true), Some(v)) => format!("{}ms", ms(v)),
                     _ => "U".to_string(),
                 };
                 out.push(format!(
@@ -120,6 +120,7 @@ mod tests {
     fn check(node: Option<&str>, name: &str, state: State, ms: Option<f64>, detail: &str) -> Check {
         let mut c = Check::new(node, name, "10.0.0.1:25", state).detail(detail);
         c.latency_ms = ms;
+        c.answered = Some(state != State::Critical);
         c
     }
 

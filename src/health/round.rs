@@ -3,6 +3,7 @@
 //! every probe and the share at once in their own threads, the cluster log
 //! read meanwhile, each result judged against the thresholds.
 
+use super::inflight::Slot;
 use super::{clean, probe, Check, State, Thresholds};
 use crate::cluster::manifest::{registered_nodes, Manifest};
 use crate::clusterlog::confirm::NodeLog;
@@ -11,8 +12,9 @@ use crate::location::Resolver;
 use crate::plan::{Plan, Service};
 use crate::problem::Problem;
 use crate::profile::Profile;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// A node whose services are checked.
@@ -62,7 +64,7 @@ impl Round {
                         .is_some_and(|n| n.eq_ignore_ascii_case(node))
             })
             .peekable();
-        services.peek().is_some() && services.all(|c| !c.answered)
+        services.peek().is_some() && services.all(|c| c.answered != Some(true))
     }
     /// The checks not OK, worst first.
     pub fn problems(&self) -> Vec<&Check> {
@@ -87,30 +89,12 @@ impl Settings {
     ) -> Result<Settings, Problem> {
         let resolver = Resolver::new(plan.mounts.clone());
         let mut notes = Vec::new();
-        let mut share = resolver
+        let share = resolver
             .locate(&plan.shared.path)
             .map(|l| l.local)
             .map_err(|p| p.what);
-        // A share that hangs (a hard mount, an SMB server gone) must not
-        // hold the check beyond its timeout.
-        let manifest = match share.clone() {
-            Ok(dir) => match within(timeout, move || match dir.is_dir() {
-                true => Manifest::load(&dir),
-                false => Ok(None),
-            }) {
-                Some(Ok(m)) => m,
-                Some(Err(p)) => {
-                    notes.push(format!("the cluster manifest cannot be read: {}", p.what));
-                    None
-                }
-                None => {
-                    share = Err(format!(
-                        "it did not answer within {} s",
-                        timeout.as_secs_f64()
-                    ));
-                    None
-                }
-            },
+        let manifest = match &share {
+            Ok(dir) => read_manifest(dir, timeout, &mut notes),
             Err(_) => None,
         };
         let nodes = node_targets(plan, manifest.as_ref(), &mut notes);
@@ -199,9 +183,40 @@ fn node_targets(
         .collect()
 }
 
+/// The cluster manifest on the share, read within half the timeout (at most
+/// 2 s) so that a share that hangs (a hard mount, an SMB server gone) costs
+/// the check little; the round's share check then says it hangs. None (with
+/// a note) when it cannot be read in time.
+fn read_manifest(dir: &Path, timeout: Duration, notes: &mut Vec<String>) -> Option<Manifest> {
+    let Some(slot) = Slot::take(format!("manifest:{}", dir.display())) else {
+        notes.push("the shared folder still hangs (an earlier read of the cluster manifest waits): the plan's nodes are checked".into());
+        return None;
+    };
+    let dir = dir.to_path_buf();
+    let read = within(timeout.min(Duration::from_secs(2)) / 2, move || {
+        let _slot = slot;
+        if dir.is_dir() {
+            Manifest::load(&dir)
+        } else {
+            Ok(None)
+        }
+    });
+    match read {
+        Some(Ok(m)) => m,
+        Some(Err(p)) => {
+            notes.push(format!("the cluster manifest cannot be read: {}", p.what));
+            None
+        }
+        None => {
+            notes.push("the shared folder did not answer in time to read the cluster manifest: the plan's nodes are checked".into());
+            None
+        }
+    }
+}
+
 /// `f` on a thread of its own, if it ends within `timeout` (else it is left
 /// to end by itself).
-fn within<T: Send + 'static>(
+pub(crate) fn within<T: Send + 'static>(
     timeout: Duration,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Option<T> {
@@ -211,11 +226,6 @@ fn within<T: Send + 'static>(
     });
     rx.recv_timeout(timeout).ok()
 }
-
-/// Set while a share probe runs: a hung share gets one probe, not one more
-/// thread per round of a watch.
-static SHARE_PROBE_RUNNING: std::sync::atomic::AtomicBool =
-    std::sync::atomic::AtomicBool::new(false);
 
 /// One round: every probe, the share check and the cluster log in parallel,
 /// each bounded by the timeout; a probe that has not reported by then is
@@ -236,21 +246,27 @@ pub fn round(settings: &Settings, profile: &Profile) -> Round {
     let share_slot = probes.len();
     let mut share_busy = false;
     if let Ok(dir) = settings.share.clone() {
-        share_busy = SHARE_PROBE_RUNNING.swap(true, Ordering::SeqCst);
-        if !share_busy {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                let check = share_check(&dir, &thresholds);
-                SHARE_PROBE_RUNNING.store(false, Ordering::SeqCst);
-                let _ = tx.send((share_slot, check));
-            });
+        match Slot::take(format!("share:{}", dir.display())) {
+            Some(slot) => {
+                let tx = tx.clone();
+                std::thread::spawn(move || {
+                    let _slot = slot;
+                    let _ = tx.send((share_slot, share_check(&dir, &thresholds)));
+                });
+            }
+            None => share_busy = true,
         }
     }
     drop(tx);
     let (log_tx, log_rx) = crossbeam_channel::bounded(1);
-    if let Some(root) = settings.log_root.clone() {
+    let log_slot = settings
+        .log_root
+        .as_ref()
+        .and_then(|root| Slot::take(format!("log:{}", root.display())));
+    if let (Some(root), Some(slot)) = (settings.log_root.clone(), log_slot) {
         let (profile, s) = (profile.clone(), settings.clone());
         std::thread::spawn(move || {
+            let _slot = slot;
             let _ = log_tx.send(log_checks(&root, &profile, &s));
         });
     }
@@ -343,7 +359,7 @@ fn judge_probe(
     )
     .detail(detail);
     c.latency_ms = Some(a.latency_ms);
-    c.answered = a.up;
+    c.answered = Some(a.up);
     c.read = (!a.read.is_empty()).then(|| clean(&a.read));
     c.clock_offset_s = a.clock_offset_s;
     c
@@ -352,10 +368,10 @@ fn judge_probe(
 /// The share reachable and writable: a small file of a name of its own
 /// (never an existing one) written, flushed, read back and removed, in
 /// mdcluster's folder on the share once setup made it, else in the share's
-/// top folder (as the shared-path step's write probe does). Probe files an
-/// interrupted check left behind are removed once they are 10 minutes old.
+/// top folder (as the shared-path step's write probe does). Probe files
+/// this machine's killed checks left behind are removed once they are 10
+/// minutes old (looked for at most every 10 minutes).
 fn share_check(dir: &Path, t: &Thresholds) -> Check {
-    let start = Instant::now();
     let shown = dir.display().to_string();
     if !dir.is_dir() {
         return Check::new(None, "share", &shown, State::Critical)
@@ -367,14 +383,18 @@ fn share_check(dir: &Path, t: &Thresholds) -> Check {
     } else {
         dir.to_path_buf()
     };
-    remove_stale_probes(&folder);
-    let file = folder.join(format!(
-        "{PROBE_PREFIX}{}-{}-{:016x}.tmp",
+    let prefix = format!(
+        "{PROBE_PREFIX}{}-",
         crate::platform::hostname()
             .chars()
             .filter(|c| c.is_ascii_alphanumeric())
             .take(15)
-            .collect::<String>(),
+            .collect::<String>()
+    );
+    remove_stale_probes(&folder, &prefix);
+    let start = Instant::now();
+    let file = folder.join(format!(
+        "{prefix}{}-{:016x}.tmp",
         std::process::id(),
         rand::random::<u64>()
     ));
@@ -395,7 +415,7 @@ fn share_check(dir: &Path, t: &Thresholds) -> Check {
         Err(e) => Check::new(None, "share", &shown, State::Critical)
             .detail(format!("not writable from this machine: {e}")),
     };
-    c.answered = answered;
+    c.answered = Some(answered);
     c.latency_ms = Some(ms);
     c
 }
@@ -425,20 +445,32 @@ fn write_read_back(file: &Path, payload: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Probe files older than 10 minutes: left by a check that was killed.
-fn remove_stale_probes(folder: &Path) {
+/// When each folder was last looked at for stale probe files.
+static LOOKED_AT: Mutex<BTreeMap<PathBuf, Instant>> = Mutex::new(BTreeMap::new());
+
+/// This machine's probe files (`prefix`) older than 10 minutes: left by a
+/// check that was killed. At most every 10 minutes per folder.
+fn remove_stale_probes(folder: &Path, prefix: &str) {
+    const AGE: Duration = Duration::from_secs(600);
+    {
+        let mut looked = LOOKED_AT.lock().unwrap_or_else(|e| e.into_inner());
+        if looked.get(folder).is_some_and(|t| t.elapsed() < AGE) {
+            return;
+        }
+        looked.insert(folder.to_path_buf(), Instant::now());
+    }
     let Ok(entries) = std::fs::read_dir(folder) else {
         return;
     };
-    for e in entries.flatten().take(10_000) {
+    for e in entries.flatten() {
         let name = e.file_name();
-        let stale = name.to_string_lossy().starts_with(PROBE_PREFIX)
+        let stale = name.to_string_lossy().starts_with(prefix)
             && e.metadata().is_ok_and(|m| {
                 m.is_file()
                     && m.modified()
                         .ok()
                         .and_then(|t| t.elapsed().ok())
-                        .is_some_and(|age| age > Duration::from_secs(600))
+                        .is_some_and(|age| age > AGE)
             });
         if stale {
             let _ = std::fs::remove_file(e.path());

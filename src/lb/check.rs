@@ -191,9 +191,9 @@ fn check_keepalived(program: &Path, contents: &str) -> Verdict {
             command,
             output: clean(&output, dir),
         },
-        Ok((false, output)) if only_insecure_scripts(&output) => Verdict::NotChecked {
+        Ok((false, output)) if only_script_warnings(&output) => Verdict::NotChecked {
             reason: format!(
-                "`{command}` judges a script's security only when run as root (it said: {})",
+                "`{command}` judges scripts only where they are installed and it runs as root, as on the balancer host (it said: {})",
                 clean(&output, dir).replace('\n', " | ")
             ),
         },
@@ -208,13 +208,16 @@ fn check_keepalived(program: &Path, contents: &str) -> Verdict {
 }
 
 /// keepalived -t run by another user than root refuses every script as
-/// insecure (measured with 2.2.7): that says nothing about the file.
-fn only_insecure_scripts(output: &str) -> bool {
+/// insecure, and a script missing here (it is the balancer host's, e.g. a
+/// `check_script`) as not found (measured with 2.2.7): neither says
+/// anything about the file.
+fn only_script_warnings(output: &str) -> bool {
     let mut lines = output.lines().map(str::trim).filter(|l| !l.is_empty());
     let mut any = false;
     let all = lines.all(|l| {
         any = true;
-        l.starts_with("Disabling track script") && l.ends_with("due to insecure")
+        l.starts_with("Disabling track script")
+            && (l.ends_with("due to insecure") || l.ends_with("since not found/accessible"))
     });
     any && all
 }
@@ -637,16 +640,20 @@ mod tests {
     }
 
     #[test]
-    fn only_a_refusal_of_the_script_as_insecure_is_not_a_failure() {
-        assert!(only_insecure_scripts(
+    fn only_scripts_refused_as_insecure_or_missing_here_are_not_a_failure() {
+        assert!(only_script_warnings(
             "Disabling track script mdcluster_health due to insecure\n"
+        ));
+        assert!(only_script_warnings(
+            "Disabling track script mdcluster_balancer since not found/accessible\nDisabling track script mdcluster_health due to insecure\n"
         ));
         for other in [
             "",
             "Disabling track script mdcluster_health due to insecure\n(keepalived.conf: Line 3) Unknown keyword 'x'",
             "(keepalived.conf: Line 15) number '999' outside range [1, 255]",
+            "Disabling track script x since not found/accessible and more",
         ] {
-            assert!(!only_insecure_scripts(other), "{other}");
+            assert!(!only_script_warnings(other), "{other}");
         }
     }
 

@@ -679,7 +679,7 @@ mod tests {
             last_confirmed: Some("2026-11-22 10:15:02.117".into()),
             age_s: Some(60),
             clock_offset_s: Some(0.5),
-            answered: true,
+            answered: Some(true),
         };
         events.extend([
             JsonEvent::HealthCheck {

@@ -147,6 +147,7 @@ pub fn check_script_path(path: &str) -> Result<(), &'static str> {
         _ if !path.starts_with('/') => Err("is not an absolute path on the balancer host"),
         _ if path.len() > MAX_SCRIPT => Err("is longer than 255 characters"),
         _ if path.split('/').any(|part| part == "..") => Err("contains a '..' component"),
+        _ if path.ends_with('/') => Err("names a folder, not a program"),
         _ if !path.chars().all(|c| word_char(c) || c == '/') => {
             Err("contains characters other than letters, digits, '/', '-', '_' and '.' (no arguments, no spaces)")
         }
@@ -264,6 +265,13 @@ pub(super) fn validate(c: &mut Collector, raw: &RawHa, nodes: &[Node]) -> Option
             None
         }
     });
+    if let (Some(p), Some(s)) = (&raw.process, &raw.check_script) {
+        c.at(
+            s.span().start.max(p.span().start),
+            "load_balancer.ha.process and check_script are both given; keepalived follows one".to_string(),
+            Some("keep process (keepalived follows that process) or check_script (it runs your program instead), not both"),
+        );
+    }
     let hosts = validate_hosts(c, raw, vip.map(|v| v.0), raw.interface.is_some(), nodes);
     let ha = Ha {
         virtual_ip: vip?.0,

@@ -439,11 +439,24 @@ fn next_steps(sp: &mut StepPlan, kind: Kind, dir: &Path, writes: &[Write]) {
 #[cfg(test)]
 mod tests;
 
-/// The failover the balancer's files in the output folder carry, when they
-/// are exactly the configuration of one (the failover watch picks up where
-/// an earlier watch left). Generates without the balancer's check.
-pub(crate) fn failover_in_force(ctx: &Context) -> Option<lb::Move> {
-    let kind = ctx.plan.load_balancer.kind?;
+/// What the balancer's files in the output folder are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InForce {
+    /// The normal configuration (or none written yet, or no balancer chosen).
+    Normal,
+    /// Exactly the configuration of this failover.
+    Failover(lb::Move),
+    /// Neither: written for other nodes, changed by hand, or missing.
+    Unrecognised,
+}
+
+/// What the balancer's files in the output folder carry (the failover
+/// watch picks up where an earlier watch left, and sees an `apply` or an
+/// undo in between). Generates without the balancer's check.
+pub(crate) fn failover_in_force(ctx: &Context) -> InForce {
+    let Some(kind) = ctx.plan.load_balancer.kind else {
+        return InForce::Normal;
+    };
     let dir = output_dir(ctx, kind);
     let (nodes, _) = cluster_nodes(ctx);
     let mut plan = ctx.plan.clone();
@@ -453,14 +466,27 @@ pub(crate) fn failover_in_force(ctx: &Context) -> Option<lb::Move> {
             std::fs::read(dir.join(&f.path)).ok().as_deref() == Some(f.contents.as_bytes())
         })
     };
-    if lb::generate(&plan, ctx.profile, kind).is_ok_and(|g| on_disk(&g.files)) {
-        return None;
+    let normal = lb::generate(&plan, ctx.profile, kind);
+    let none_there = |files: &[lb::GeneratedFile]| {
+        files
+            .iter()
+            .all(|f| !crate::fsops::exists(&dir.join(&f.path)))
+    };
+    // Not written yet (step 11 has not run) carries no failover either.
+    if normal
+        .as_ref()
+        .is_ok_and(|g| on_disk(&g.files) || none_there(&g.files))
+    {
+        return InForce::Normal;
     }
     let names: Vec<&str> = plan.nodes.iter().map(|n| n.name.as_str()).collect();
-    names.iter().find_map(|from| {
-        names.iter().filter(|to| *to != from).find_map(|to| {
-            let moved = lb::failover(&plan, ctx.profile, kind, from, to).ok()?;
-            on_disk(&moved.config.files).then_some(moved.what)
+    names
+        .iter()
+        .find_map(|from| {
+            names.iter().filter(|to| *to != from).find_map(|to| {
+                let moved = lb::failover(&plan, ctx.profile, kind, from, to).ok()?;
+                on_disk(&moved.config.files).then_some(moved.what)
+            })
         })
-    })
+        .map_or(InForce::Unrecognised, InForce::Failover)
 }

@@ -340,17 +340,22 @@ const JOIN_VERIFY_SECS: u64 = 120;
 /// (or the wizard ends).
 /// Step 10's follower: the cluster log from its beginning, then polled,
 /// posting what it confirms whenever something about the nodes happened.
+/// What the health screen checks for the plan (read once per screen).
+fn health_settings(plan: &Plan) -> Result<crate::health::Settings, String> {
+    crate::health::Settings::for_plan(
+        plan,
+        Duration::from_secs(5),
+        crate::health::Thresholds::default(),
+    )
+    .map_err(|p| p.what)
+}
+
 /// One health round for the plan, with what was not checked.
 fn health_round(
     plan: &Plan,
     profile: &Profile,
 ) -> Result<(crate::health::Round, Vec<String>), String> {
-    let settings = crate::health::Settings::for_plan(
-        plan,
-        Duration::from_secs(5),
-        crate::health::Thresholds::default(),
-    )
-    .map_err(|p| p.what)?;
+    let settings = health_settings(plan)?;
     Ok((crate::health::round(&settings, profile), settings.notes))
 }
 
@@ -364,9 +369,22 @@ fn watch_health(
     profile: &Profile,
     tx: &Sender<Msg>,
 ) {
+    let settings = match health_settings(plan) {
+        Ok(s) => s,
+        Err(why) => {
+            let _ = tx.send(Msg::Health {
+                generation,
+                round: Err(why),
+            });
+            return;
+        }
+    };
     while current.load(Ordering::SeqCst) == generation {
         let started = Instant::now();
-        let round = health_round(plan, profile);
+        let round = Ok((
+            crate::health::round(&settings, profile),
+            settings.notes.clone(),
+        ));
         if tx.send(Msg::Health { generation, round }).is_err() {
             return;
         }

@@ -17,6 +17,7 @@ use crate::lb::Move;
 use crate::plan::{FailoverPolicy, Plan};
 use crate::problem::Problem;
 use crate::profile::Profile;
+use crate::steps::load_balancer::InForce;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -57,6 +58,9 @@ pub enum FailoverEvent {
     Also { node: String, active: Move },
     /// A node failed and no other node answers: nowhere to move its sessions.
     Nowhere { node: String },
+    /// The balancer's files could not be read, or are neither the normal
+    /// configuration nor a failover (said once per cause).
+    Files { why: String },
 }
 
 /// How the balancer was told.
@@ -82,6 +86,8 @@ pub struct Watcher {
     active: Option<Move>,
     /// Nodes whose failure was reported (once per failure).
     reported: BTreeSet<String>,
+    /// What was last said about the files (said again only when it changes).
+    files_said: Option<String>,
 }
 
 fn key(name: &str) -> String {
@@ -97,7 +103,39 @@ impl Watcher {
             up: BTreeMap::new(),
             active,
             reported: BTreeSet::new(),
+            files_said: None,
         }
+    }
+
+    /// Read what the balancer's files carry now (within `timeout`: the
+    /// installation or the share may hang) and take it in.
+    pub fn look(
+        &mut self,
+        plan: &Plan,
+        profile: &Profile,
+        timeout: Duration,
+    ) -> Vec<FailoverEvent> {
+        let (plan, profile) = (plan.clone(), profile.clone());
+        let now = crate::health::within(timeout, move || {
+            Engine::open(plan, profile)?.failover_in_force()
+        });
+        let said = match now {
+            Some(Ok(now)) => {
+                self.files_are(&now);
+                (now == InForce::Unrecognised).then(|| {
+                    "the balancer's files are neither the normal configuration nor a failover of this plan (another node list, a hand edit, or a write under way): the watch keeps what it knew".to_string()
+                })
+            }
+            Some(Err(p)) => Some(format!("the balancer's files could not be looked at: {}", p.what)),
+            None => Some("looking at the balancer's files took longer than the timeout (the installation or the share hangs)".to_string()),
+        };
+        if said == self.files_said {
+            return Vec::new();
+        }
+        self.files_said = said.clone();
+        said.map(|why| FailoverEvent::Files { why })
+            .into_iter()
+            .collect()
     }
 
     pub fn active(&self) -> Option<&Move> {
@@ -105,9 +143,16 @@ impl Watcher {
     }
 
     /// What the balancer's files carry now (read again before each
-    /// decision: an `apply` or an undo may have changed them).
-    pub fn set_active(&mut self, active: Option<Move>) {
-        self.active = active;
+    /// decision: an `apply` or an undo may have changed them). Files that
+    /// are neither the normal configuration nor a failover (other nodes
+    /// since, a hand edit, a write under way) change nothing: the watch
+    /// keeps what it knows.
+    pub fn files_are(&mut self, now: &InForce) {
+        match now {
+            InForce::Normal => self.active = None,
+            InForce::Failover(m) => self.active = Some(m.clone()),
+            InForce::Unrecognised => {}
+        }
     }
 
     fn down_rounds(&self, name: &str) -> u32 {
@@ -294,7 +339,11 @@ mod tests {
                 } else {
                     State::Ok
                 };
-                ["smtp", "http"].map(|s| Check::new(Some(&n.name), s, &n.address, state))
+                ["smtp", "http"].map(|s| {
+                    let mut c = Check::new(Some(&n.name), s, &n.address, state);
+                    c.answered = Some(state != State::Critical);
+                    c
+                })
             })
             .collect();
         Round {
@@ -378,7 +427,7 @@ mod tests {
         let mut w = Watcher::new(policy(1, 1), None);
         let mut slow = round(&["SIM2"]);
         for c in slow.checks.iter_mut() {
-            c.answered = true; // CRITICAL for its latency, but it answered
+            c.answered = Some(true); // CRITICAL for its latency, but it answered
         }
         assert!(!slow.node_down("SIM2"));
         assert_eq!(w.decide(&slow, &nodes()).0, None);
@@ -396,7 +445,7 @@ mod tests {
         };
         assert_eq!(d, Some(Decision::Fail(mv)));
         // The files name the node as the plan spells it: "sim2".
-        w.set_active(Some(Move {
+        w.files_are(&InForce::Failover(Move {
             from: "sim2".into(),
             to: "MX1".into(),
         }));
@@ -410,6 +459,8 @@ mod tests {
             })
             .collect();
         assert_eq!(also, ["SIM3"]);
+        // Files the watch does not recognise leave what it knows alone.
+        w.files_are(&InForce::Unrecognised);
         let (d, _) = w.decide(&round(&["SIM3"]), &n);
         assert!(matches!(d, Some(Decision::Restore(m)) if m.from == "sim2"));
     }

@@ -377,3 +377,23 @@ fn a_check_script_replaces_following_the_process() {
         assert!(t.contains(&format!("track_script {{\n{scripts}")), "{t}");
     }
 }
+
+#[test]
+fn a_check_script_missing_here_is_not_checked_rather_than_refused() {
+    let Some(dirs) = keepalived_dirs() else {
+        return;
+    };
+    let ha = HA.replace(
+        "router_id = 51\n",
+        "router_id = 51\ncheck_script = \"/nonexistent/mdcluster-test/balancer-ok\"\n",
+    );
+    let files = keepalived_files(&plan(&format!("[load_balancer]\n{ha}")), Kind::Haproxy);
+    for v in validate_keepalived_with(&files, &dirs) {
+        assert!(
+            matches!(&v.check, Verdict::NotChecked { reason } if reason.contains("where they are installed")),
+            "{}: {:?}",
+            v.host,
+            v.check
+        );
+    }
+}

@@ -14,7 +14,7 @@
 mod common;
 
 use common::cluster::{binary, code, discover_args, discovered, join_args, node, small_lab};
-use common::{mdcluster, Lab};
+use common::{lb_program, mdcluster, Lab};
 use mdcluster::cluster::manifest::{Manifest, Member};
 use mdcluster::plan::Role;
 use serde_json::Value;
@@ -637,14 +637,36 @@ fn the_headless_demo_ends_with_a_verified_cluster() {
     );
     for want in [
         "SIMULATED secondaries SIM2, SIM3",
+        // Each at its own loopback address, so the balancer tells them apart.
+        "SIM2 127.0.0.11, SIM3 127.0.0.12",
         "DEMO: SIM2 registered",
         "Verified: every registered secondary is connected and replicating.",
         "10. cluster-log    done",
+        "11. load-balancer  done",
     ] {
         assert!(text.contains(want), "{want} in {text}");
     }
     let manifest = Manifest::load(&dir.join("share")).unwrap().unwrap();
     assert_eq!(manifest.nodes.len(), 3);
+    // With HAProxy installed (CI installs it): the session stays on its node.
+    if lb_program(mdcluster::lb::Kind::Haproxy).is_some() {
+        assert!(
+            text.contains("sticky sessions work. HAProxy was stopped."),
+            "{text}"
+        );
+        let five = text
+            .lines()
+            .find(|l| l.contains("more with that cookie went to:"))
+            .unwrap_or_else(|| panic!("{text}"));
+        let first = text
+            .lines()
+            .find_map(|l| l.split("the first request went to ").nth(1))
+            .and_then(|l| l.split(' ').next())
+            .unwrap_or_else(|| panic!("{text}"));
+        assert_eq!(five.matches(first).count(), 5, "{five}");
+    } else {
+        assert!(text.contains("skipped: HAProxy is not installed"), "{text}");
+    }
 }
 
 /// The cluster log text of a simulated secondary (its own installation).

@@ -742,7 +742,22 @@ fn the_demo_wizard_adds_its_simulated_secondaries_and_the_simulated_log_confirms
     t.wait_for("the cluster log confirms every node", 60);
     let readme = std::fs::read_to_string(demo.join("simulation/SIMULATION-README.txt")).unwrap();
     assert!(readme.starts_with("SIMULATION"));
+    // Step 11 with the secondaries in the cluster: apply again, then the
+    // demo offers HAProxy's proof on the way out.
+    press_until(&t, "a", "Apply the changes of 1 step(s)?", 30);
+    t.keys(&["y"]);
+    t.wait_for("Applied: 1 step(s)", 60);
     t.keys(&["q"]);
+    t.wait_for(
+        "Show with HAProxy that a Webmail session stays on its node?",
+        30,
+    );
+    t.keys(&["y", "Enter"]);
+    if common::lb_program(mdcluster::lb::Kind::Haproxy).is_some() {
+        t.wait_for("sticky sessions work. HAProxy was stopped.", 60);
+    } else {
+        t.wait_for("skipped: HAProxy is not installed", 30);
+    }
     let end = t.wait_for("STTY=", 30);
     assert!(
         end.contains("EXIT=0") && end.contains("STTY=COOKED"),

@@ -628,23 +628,93 @@ pub fn demo(profile: Profile, d: &DemoArgs, plain: bool) -> Result<Exit, Problem
             )?),
             _ => None,
         };
-        return start_wizard(answers, earlier, profile, plain, scope);
+        // Step 11 answered, and services on every node for the balancer,
+        // when the simulated secondaries have addresses of their own.
+        let balancer = if scope.as_ref().is_some_and(own_addresses) && d.secondaries > 0 {
+            Some(super::demo::balancer_into_answers(
+                &profile,
+                &mut answers,
+                d.secondaries,
+            )?)
+        } else {
+            None
+        };
+        let _nodes = match &balancer {
+            Some(b) => {
+                let mut nodes = vec![("MAIL1".to_string(), std::net::IpAddr::from([127, 0, 0, 1]))];
+                nodes.extend(
+                    crate::simulation::default_names(d.secondaries)
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, n)| (n, crate::simulation::loopback_address(i))),
+                );
+                Some(super::demo::start_nodes(&nodes, b)?)
+            }
+            None => None,
+        };
+        let exit = start_wizard(answers, earlier, profile.clone(), plain, scope)?;
+        if let Some(b) = &balancer {
+            super::demo::offer_proof(&profile, &install, b, &dir)?;
+        }
+        return Ok(exit);
     }
     demo_headless(&profile, d, &dir, &intro)
 }
 
+/// The secondaries into the plan; with loopback addresses of their own, a
+/// balancer on loopback ports too and SIMULATED services on every node for
+/// it (running until the second value is dropped).
+fn demo_nodes(
+    profile: &Profile,
+    plan_file: &Path,
+    names: &[String],
+    scope: Option<&crate::discovery::Scope>,
+) -> Result<(Option<super::demo::Balancer>, Option<super::demo::Nodes>), Problem> {
+    if names.is_empty() {
+        return Ok((None, None));
+    }
+    let own = scope.is_some_and(own_addresses);
+    add_secondaries(profile, plan_file, names, own)?;
+    if !own {
+        return Ok((None, None));
+    }
+    let balancer = super::demo::balancer_into_plan(profile, plan_file)?;
+    let nodes = super::demo::start_nodes(
+        &super::demo::plan_nodes(&Plan::load(plan_file, profile)?),
+        &balancer,
+    )?;
+    Ok((Some(balancer), Some(nodes)))
+}
+
+/// Whether the simulated secondaries announce loopback addresses of their
+/// own (the simulation stays on loopback).
+fn own_addresses(scope: &crate::discovery::Scope) -> bool {
+    scope.loopback && scope.interfaces.is_empty()
+}
+
 /// The demo's secondaries into its plan, as an administrator adds them.
-/// All on this machine: they announce 127.0.0.1, so that is their address
-/// (step 11 needs distinct addresses and is left out).
-fn add_secondaries(profile: &Profile, plan_file: &Path, names: &[String]) -> Result<(), Problem> {
+/// All on this machine; with `own` each at its own loopback address
+/// (127.0.0.11, …), which it announces, so the balancer of step 11 can tell
+/// them apart; else at 127.0.0.1 (step 11 then waits).
+fn add_secondaries(
+    profile: &Profile,
+    plan_file: &Path,
+    names: &[String],
+    own: bool,
+) -> Result<(), Problem> {
     let mut plan = Plan::load(plan_file, profile)?;
-    plan.nodes.extend(names.iter().map(|n| crate::plan::Node {
-        name: n.clone(),
-        address: "127.0.0.1".into(),
-        role: crate::plan::Role::Secondary,
-        server_id: None,
-        replaces: None,
-    }));
+    plan.nodes
+        .extend(names.iter().enumerate().map(|(i, n)| crate::plan::Node {
+            name: n.clone(),
+            address: if own {
+                crate::simulation::loopback_address(i).to_string()
+            } else {
+                "127.0.0.1".into()
+            },
+            role: crate::plan::Role::Secondary,
+            server_id: None,
+            replaces: None,
+        }));
     std::fs::write(plan_file, plan.render(profile))
         .map_err(|e| Problem::io(Exit::Other, "write", plan_file, &e))
 }
@@ -671,9 +741,7 @@ fn demo_headless(
         Some(_) => crate::simulation::default_names(d.secondaries),
         None => Vec::new(),
     };
-    if !names.is_empty() {
-        add_secondaries(profile, &plan_file, &names)?;
-    }
+    let (balancer, _nodes) = demo_nodes(profile, &plan_file, &names, scope.as_ref())?;
     let _simulation = match &scope {
         Some(scope) if !names.is_empty() => Some(demo_simulation(
             profile,
@@ -728,6 +796,9 @@ fn demo_headless(
         std::time::Duration::from_secs(120),
         super::verify::Show::default(),
     )?;
+    if let (Exit::Success, Some(b)) = (exit, &balancer) {
+        balancer_step(profile, &plan_file, b, dir)?;
+    }
     say!("\nWhere every step stands now:");
     let engine = Engine::open(Plan::load(&plan_file, profile)?, profile.clone())?;
     for r in engine.status() {
@@ -747,6 +818,24 @@ fn demo_headless(
         );
     }
     Ok(exit)
+}
+
+/// Step 11 once the secondaries are in the cluster (a run of its own, as
+/// an administrator reruns `apply`), then HAProxy's stickiness proof.
+fn balancer_step(
+    profile: &Profile,
+    plan_file: &Path,
+    b: &super::demo::Balancer,
+    dir: &Path,
+) -> Result<(), Problem> {
+    say!("\nStep 11, now that the secondaries are in the cluster (apply again):");
+    let plan = Plan::load(plan_file, profile)?;
+    let mut engine = Engine::open(plan.clone(), profile.clone())?;
+    let preview = engine.preview()?;
+    show_preview(&engine, &preview, false, false);
+    let summary = engine.apply(&preview, "demo", &HumanSink::new())?;
+    say!("\nApplied: {} step(s) changed.", summary.changed.len());
+    super::demo::prove(profile, &plan, b, dir)
 }
 
 /// The demo's SIMULATED secondaries (`mdcluster simulate` in threads): they

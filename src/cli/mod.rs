@@ -2,6 +2,7 @@
 
 mod cluster;
 mod commands;
+mod demo;
 mod health;
 mod lb;
 mod simulate;

@@ -29,6 +29,7 @@ mod haproxy;
 pub(crate) mod keepalived;
 mod model;
 mod nginx;
+pub mod proof;
 mod template;
 
 #[cfg(test)]

@@ -177,6 +177,24 @@ pub(crate) fn default_names(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("SIM{}", i + 2)).collect()
 }
 
+/// The address the `i`-th simulated secondary (from 0) announces when the
+/// simulation stays on loopback: one of its own in 127.0.0.0/8 (127.0.0.11,
+/// .12, …), so a balancer can tell the nodes apart, as on a LAN.
+pub fn loopback_address(i: usize) -> std::net::IpAddr {
+    let last = u8::try_from(11 + i.min(200)).unwrap_or(211);
+    std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, last))
+}
+
+/// What the `i`-th simulated secondary announces: its own loopback
+/// address where the simulation stays on loopback, else the scope's.
+fn announced_addresses(scope: &crate::discovery::Scope, i: usize) -> Vec<std::net::IpAddr> {
+    if scope.loopback && scope.interfaces.is_empty() {
+        vec![loopback_address(i)]
+    } else {
+        scope.addresses()
+    }
+}
+
 #[derive(Clone, Debug)]
 enum NodeState {
     Waiting,
@@ -643,7 +661,7 @@ pub(crate) fn prepare(
                     &root,
                     &profile,
                     &name,
-                    scope.addresses(),
+                    announced_addresses(&scope, i),
                     Some(&share),
                     &crate::cluster::facts::CertificateStore::of(&root),
                 )

@@ -609,56 +609,63 @@ pub fn demo(profile: Profile, d: &DemoArgs, plain: bool) -> Result<Exit, Problem
     );
     if !d.yes {
         say!("{intro}");
-        let earlier = EarlierRun::read(&install, &profile);
-        let mut answers = crate::wizard::answers::Answers::from_disk(&install, &profile, &earlier);
-        answers.shared_path = crate::sandbox::DEMO_SHARE.into();
-        answers.shared_local = share.display().to_string();
-        answers.node_name = "MAIL1".into();
-        answers.node_address = "127.0.0.1".into();
-        // The demo's secondaries are sandboxes on this machine: loopback.
-        let scope = d.discovery.scope(true);
-        let _simulation = match &scope {
-            Some(scope) if d.secondaries > 0 => Some(demo_simulation(
-                &profile,
-                &dir,
-                &install,
-                &share,
-                d.secondaries,
-                scope,
-            )?),
-            _ => None,
-        };
-        // Step 11 answered, and services on every node for the balancer,
-        // when the simulated secondaries have addresses of their own.
-        let balancer = if scope.as_ref().is_some_and(own_addresses) && d.secondaries > 0 {
-            Some(super::demo::balancer_into_answers(
-                &profile,
-                &mut answers,
-                d.secondaries,
-            )?)
-        } else {
-            None
-        };
-        let _nodes = match &balancer {
-            Some(b) => {
-                let mut nodes = vec![("MAIL1".to_string(), std::net::IpAddr::from([127, 0, 0, 1]))];
-                nodes.extend(
-                    crate::simulation::default_names(d.secondaries)
-                        .into_iter()
-                        .enumerate()
-                        .map(|(i, n)| (n, crate::simulation::loopback_address(i))),
-                );
-                Some(super::demo::start_nodes(&nodes, b)?)
-            }
-            None => None,
-        };
-        let exit = start_wizard(answers, earlier, profile.clone(), plain, scope)?;
-        if let Some(b) = &balancer {
-            super::demo::offer_proof(&profile, &install, b, &dir)?;
-        }
-        return Ok(exit);
+        return demo_wizard(profile, d, &dir, plain);
     }
     demo_headless(&profile, d, &dir, &intro)
+}
+
+/// The interactive demo: the wizard on the sample installation, with the
+/// SIMULATED secondaries beside it and, when they have loopback addresses
+/// of their own, step 11 answered (HAProxy) and services on every node;
+/// the stickiness proof is offered on the way out.
+fn demo_wizard(profile: Profile, d: &DemoArgs, dir: &Path, plain: bool) -> Result<Exit, Problem> {
+    let (install, share) = (dir.join("MDaemon"), dir.join("share"));
+    let earlier = EarlierRun::read(&install, &profile);
+    let mut answers = crate::wizard::answers::Answers::from_disk(&install, &profile, &earlier);
+    answers.shared_path = crate::sandbox::DEMO_SHARE.into();
+    answers.shared_local = share.display().to_string();
+    answers.node_name = "MAIL1".into();
+    answers.node_address = "127.0.0.1".into();
+    // The demo's secondaries are sandboxes on this machine: loopback.
+    let scope = d.discovery.scope(true);
+    let _simulation = match &scope {
+        Some(scope) if d.secondaries > 0 => Some(demo_simulation(
+            &profile,
+            dir,
+            &install,
+            &share,
+            d.secondaries,
+            scope,
+        )?),
+        _ => None,
+    };
+    let balancer = if scope.as_ref().is_some_and(own_addresses) && d.secondaries > 0 {
+        Some(super::demo::balancer_into_answers(
+            &profile,
+            &mut answers,
+            d.secondaries,
+        )?)
+    } else {
+        None
+    };
+    let _nodes = match &balancer {
+        Some(b) => {
+            let mut nodes = vec![("MAIL1".to_string(), std::net::IpAddr::from([127, 0, 0, 1]))];
+            nodes.extend(
+                crate::simulation::default_names(d.secondaries)
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, n)| (n, crate::simulation::loopback_address(i))),
+            );
+            Some(super::demo::start_nodes(&nodes, b)?)
+        }
+        None => None,
+    };
+    let exit = start_wizard(answers, earlier, profile.clone(), plain, scope)?;
+    if balancer.is_some() {
+        super::demo::offer_proof(&profile, &install, dir);
+    }
+    Ok(exit)
 }
 
 /// The secondaries into the plan; with loopback addresses of their own, a
@@ -689,7 +696,7 @@ fn demo_nodes(
 /// Whether the simulated secondaries announce loopback addresses of their
 /// own (the simulation stays on loopback).
 fn own_addresses(scope: &crate::discovery::Scope) -> bool {
-    scope.loopback && scope.interfaces.is_empty()
+    scope.loopback && scope.interfaces.is_empty() && crate::simulation::own_loopback_addresses()
 }
 
 /// The demo's secondaries into its plan, as an administrator adds them.
@@ -796,20 +803,14 @@ fn demo_headless(
         std::time::Duration::from_secs(120),
         super::verify::Show::default(),
     )?;
-    if let (Exit::Success, Some(b)) = (exit, &balancer) {
-        balancer_step(profile, &plan_file, b, dir)?;
-    }
-    say!("\nWhere every step stands now:");
-    let engine = Engine::open(Plan::load(&plan_file, profile)?, profile.clone())?;
-    for r in engine.status() {
-        say!(
-            "{:>2}. {:<14} {:<15} {}",
-            r.step.number(),
-            r.step.id(),
-            r.state,
-            sanitize(&r.detail)
-        );
-    }
+    // A failure of step 11 or of the proof is said after where every step
+    // stands (and is the demo's exit code).
+    let step11 = match (exit, &balancer) {
+        (Exit::Success, Some(_)) => balancer_step(profile, &plan_file, dir, &install),
+        _ => Ok(()),
+    };
+    where_steps_stand(profile, &plan_file)?;
+    step11?;
     if exit == Exit::Success {
         say!(
             "\nThe cluster is verified. Look around in {}; rerun `mdcluster apply --plan {}` to see that nothing is left to do.",
@@ -820,13 +821,29 @@ fn demo_headless(
     Ok(exit)
 }
 
+/// `status` as text, for the end of the demo.
+fn where_steps_stand(profile: &Profile, plan_file: &Path) -> Result<(), Problem> {
+    say!("\nWhere every step stands now:");
+    let engine = Engine::open(Plan::load(plan_file, profile)?, profile.clone())?;
+    for r in engine.status() {
+        say!(
+            "{:>2}. {:<14} {:<15} {}",
+            r.step.number(),
+            r.step.id(),
+            r.state,
+            sanitize(&r.detail)
+        );
+    }
+    Ok(())
+}
+
 /// Step 11 once the secondaries are in the cluster (a run of its own, as
 /// an administrator reruns `apply`), then HAProxy's stickiness proof.
 fn balancer_step(
     profile: &Profile,
     plan_file: &Path,
-    b: &super::demo::Balancer,
     dir: &Path,
+    install: &Path,
 ) -> Result<(), Problem> {
     say!("\nStep 11, now that the secondaries are in the cluster (apply again):");
     let plan = Plan::load(plan_file, profile)?;
@@ -835,7 +852,7 @@ fn balancer_step(
     show_preview(&engine, &preview, false, false);
     let summary = engine.apply(&preview, "demo", &HumanSink::new())?;
     say!("\nApplied: {} step(s) changed.", summary.changed.len());
-    super::demo::prove(profile, &plan, b, dir)
+    super::demo::prove(&plan, install, dir)
 }
 
 /// The demo's SIMULATED secondaries (`mdcluster simulate` in threads): they

@@ -20,10 +20,8 @@ use std::sync::Arc;
 /// The services the demo's balancer carries.
 const CARRIED: [Service; 2] = [Service::Http, Service::Smtp];
 
-/// Where the demo's balancer listens and its nodes answer.
+/// Where the demo's nodes answer.
 pub(super) struct Balancer {
-    /// HAProxy's Webmail port on 127.0.0.1.
-    pub http: SocketAddr,
     /// The nodes' port per carried service.
     backend: Vec<(Service, u16)>,
 }
@@ -88,17 +86,16 @@ fn configure(
             lb.ports.set(s, 0);
         }
     }
-    let http = SocketAddr::new(lb.listen, lb.ports.get(Service::Http));
-    Ok(Balancer { http, backend })
+    Ok(Balancer { backend })
 }
 
-/// A port free on every address (and not one already chosen).
+/// A port free on every address (and not one already chosen), from
+/// 20000-32767: below the range Linux and Windows hand out for outgoing
+/// connections, so one of those is unlikely to take it before HAProxy or a
+/// node binds it (the proof also checks who answered).
 fn free_port(addresses: &[IpAddr], taken: &[u16]) -> Result<u16, Problem> {
-    for _ in 0..50 {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .map_err(|e| Problem::other(format!("no free port on loopback: {e}")))?;
+    for _ in 0..200 {
+        let port: u16 = rand::random_range(20000..32768);
         if !taken.contains(&port)
             && addresses
                 .iter()
@@ -162,80 +159,85 @@ pub(super) fn plan_nodes(plan: &Plan) -> Vec<(String, IpAddr)> {
         .collect()
 }
 
-/// After the interactive demo: once step 11 wrote the balancer's files,
-/// offer the proof (asked on a terminal; the wizard's plan is the one
-/// applied).
-pub(super) fn offer_proof(
-    profile: &Profile,
-    install: &Path,
-    b: &Balancer,
-    dir: &Path,
-) -> Result<(), Problem> {
+/// After the interactive demo: the proof, offered when step 11 wrote a
+/// HAProxy configuration with Webmail balanced by cookie and HAProxy is
+/// installed here (otherwise it says why not). Asked on the terminal; a
+/// failure is said, the wizard's exit code stays.
+pub(super) fn offer_proof(profile: &Profile, install: &Path, dir: &Path) {
     let state = install.join(crate::fsops::state_dir::STATE_DIR);
-    let written = state
-        .join(crate::steps::load_balancer::DEFAULT_DIR)
-        .join(Kind::Haproxy.key())
-        .join("haproxy.cfg");
-    if !crate::fsops::exists(&written) {
-        say!("\nStep 11 has not written the balancer's configuration yet: apply again once the secondaries are registered to see HAProxy keep a session on its node.");
-        return Ok(());
+    let plan = match Plan::load(&state.join(crate::workflows::start::WIZARD_PLAN), profile) {
+        Ok(p) => p,
+        Err(_) => return, // nothing applied
+    };
+    if let Err(why) = provable(&plan, install) {
+        say!("\nNo stickiness proof: {why}.");
+        return;
     }
     let ask = inquire::Confirm::new("Show with HAProxy that a Webmail session stays on its node?")
         .with_default(true)
         .prompt();
-    if !matches!(ask, Ok(true)) {
-        return Ok(());
+    if matches!(ask, Ok(true)) {
+        if let Err(p) = prove(&plan, install, dir) {
+            crate::output::print_problem(&p, false);
+        }
     }
-    let plan = Plan::load(&state.join(crate::workflows::start::WIZARD_PLAN), profile)?;
-    prove(profile, &plan, b, dir)
 }
 
-/// After step 11: HAProxy on the configuration it wrote, Webmail requests
-/// through it, and what they showed, said in words.
-pub(super) fn prove(
-    profile: &Profile,
-    plan: &Plan,
-    b: &Balancer,
-    dir: &Path,
-) -> Result<(), Problem> {
-    let generated = crate::lb::generate(plan, profile, Kind::Haproxy)?;
+/// Where step 11 wrote the HAProxy configuration of `plan`.
+fn written_config(plan: &Plan, install: &Path) -> std::path::PathBuf {
+    let dir = match &plan.load_balancer.output {
+        Some(dir) => dir.clone(),
+        None => install
+            .join(crate::fsops::state_dir::STATE_DIR)
+            .join(crate::steps::load_balancer::DEFAULT_DIR)
+            .join(Kind::Haproxy.key()),
+    };
+    dir.join("haproxy.cfg")
+}
+
+/// Whether the proof can run for `plan`, or why not.
+fn provable(plan: &Plan, install: &Path) -> Result<(), String> {
+    let lb = &plan.load_balancer;
+    if lb.kind != Some(Kind::Haproxy) {
+        return Err("the plan's balancer is not HAProxy".into());
+    }
+    if lb.http_mode != HttpMode::Balanced || lb.ports.get(Service::Http) == 0 {
+        return Err(
+            "Webmail is not balanced by cookie in the plan (http_mode = \"balanced\")".into(),
+        );
+    }
+    if !crate::fsops::exists(&written_config(plan, install)) {
+        return Err("step 11 has not written the balancer's configuration yet (apply again once the secondaries are registered)".into());
+    }
+    Ok(())
+}
+
+/// After step 11: HAProxy on the configuration step 11 wrote, Webmail
+/// requests through it, and what they showed, said in words.
+pub(super) fn prove(plan: &Plan, install: &Path, dir: &Path) -> Result<(), Problem> {
+    if let Err(why) = provable(plan, install) {
+        say!("\nNo stickiness proof: {why}.");
+        return Ok(());
+    }
+    let written = written_config(plan, install);
+    let contents = std::fs::read_to_string(&written)
+        .map_err(|e| Problem::io(Exit::Other, "read", &written, &e))?;
+    let files = [crate::lb::GeneratedFile {
+        path: "haproxy.cfg".into(),
+        contents,
+        about: "step 11's HAProxy configuration".into(),
+    }];
+    let lb = &plan.load_balancer;
+    let http = SocketAddr::new(lb.listen, lb.ports.get(Service::Http));
     let work = dir.join("haproxy-proof");
     std::fs::create_dir_all(&work).map_err(|e| Problem::io(Exit::Other, "create", &work, &e))?;
     say!(
-        "\nStickiness proof: HAProxy on step 11's configuration, Webmail on {} (in {}):",
-        b.http,
+        "\nStickiness proof: HAProxy on {} (step 11's file), Webmail on {http} (its log in {}):",
+        written.display(),
         work.display()
     );
-    match proof::sticky(&generated.files, b.http, &plan.load_balancer.cookie, &work) {
-        Proof::Shown(s) => {
-            say!(
-                "  the first request went to {} and got the cookie {}",
-                s.node,
-                s.cookie
-            );
-            say!(
-                "  {} more with that cookie went to: {}",
-                s.with_cookie.len(),
-                s.with_cookie.join(", ")
-            );
-            say!(
-                "  without a cookie, requests are spread: {}",
-                s.without_cookie.join(", ")
-            );
-            if s.held() {
-                say!(
-                    "  The session stayed on {}: sticky sessions work. HAProxy was stopped.",
-                    s.node
-                );
-                Ok(())
-            } else {
-                Err(Problem::new(
-                    Exit::Verification,
-                    format!("requests with the cookie for {} reached other nodes", s.node),
-                )
-                .fix("this is a bug in mdcluster's HAProxy configuration; please report it with the output above"))
-            }
-        }
+    match proof::sticky(&files, http, &lb.cookie, &work) {
+        Proof::Shown(s) => said(&s),
         Proof::Skipped(why) => {
             say!("  skipped: {why}");
             Ok(())
@@ -246,4 +248,33 @@ pub(super) fn prove(
         )
         .fix("HAProxy's own words are above; the demo's folder keeps its configuration and log")),
     }
+}
+
+fn said(s: &proof::Sticky) -> Result<(), Problem> {
+    say!(
+        "  the first request went to {} and got the cookie {}",
+        s.node,
+        s.cookie
+    );
+    say!(
+        "  {} more with that cookie went to: {}",
+        s.with_cookie.len(),
+        s.with_cookie.join(", ")
+    );
+    say!(
+        "  without a cookie, requests are spread: {}",
+        s.without_cookie.join(", ")
+    );
+    if s.held() {
+        say!(
+            "  The session stayed on {}: sticky sessions work. HAProxy was stopped.",
+            s.node
+        );
+        return Ok(());
+    }
+    Err(Problem::new(
+        Exit::Verification,
+        format!("requests with the cookie for {} reached other nodes", s.node),
+    )
+    .fix("this is a bug in mdcluster's HAProxy configuration; please report it with the output above"))
 }

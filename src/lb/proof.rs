@@ -77,7 +77,9 @@ impl Running {
         let _ = self.child.wait();
     }
     fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let bytes = std::fs::read(&self.log).unwrap_or_default();
+        let from = bytes.len().saturating_sub(4096);
+        let text = String::from_utf8_lossy(&bytes[from..]);
         let lines: Vec<&str> = text.lines().rev().take(5).collect();
         if lines.is_empty() {
             return String::new();
@@ -102,9 +104,18 @@ fn start(program: &Path, files: &[GeneratedFile], dir: &Path) -> Result<Running,
     // HAProxy runs as whoever runs the demo, on loopback only.
     let text = std::fs::read_to_string(&staged.config)
         .map_err(|e| format!("could not read the staged configuration: {e}"))?;
+    // Its log goes to its own output (the demo folder's haproxy.log), not
+    // to this machine's syslog.
     let kept: Vec<&str> = text
         .lines()
         .filter(|l| !matches!(l.trim(), "user haproxy" | "group haproxy"))
+        .map(|l| {
+            if l.trim().starts_with("log /dev/log") {
+                "    log stderr format raw local0"
+            } else {
+                l
+            }
+        })
         .collect();
     std::fs::write(&staged.config, kept.join("\n") + "\n")
         .map_err(|e| format!("could not write the staged configuration: {e}"))?;
@@ -145,6 +156,12 @@ fn requests(http: SocketAddr, cookie: &str, running: &mut Running) -> Result<Sti
     for _ in 0..3 {
         without_cookie.push(get(http, None)?.body);
     }
+    // Answered by this HAProxy, not by a program that had the port first.
+    if let Ok(Some(status)) = running.child.try_wait() {
+        return Err(format!(
+            "HAProxy ended ({status}) while the requests were answered: another program has {http}"
+        ));
+    }
     Ok(Sticky {
         node: first.body,
         cookie: pair,
@@ -180,9 +197,9 @@ struct Answer {
 
 /// `GET /` through the balancer, with a cookie or none; at most 64 KiB read.
 fn get(http: SocketAddr, cookie: Option<&str>) -> Result<Answer, String> {
+    let deadline = Instant::now() + WAIT;
     let mut s = TcpStream::connect_timeout(&http, WAIT)
         .map_err(|e| format!("no connection to the balancer: {e}"))?;
-    let _ = s.set_read_timeout(Some(WAIT));
     let _ = s.set_write_timeout(Some(WAIT));
     let cookie = cookie
         .map(|c| format!("Cookie: {c}\r\n"))
@@ -193,9 +210,23 @@ fn get(http: SocketAddr, cookie: Option<&str>) -> Result<Answer, String> {
     )
     .map_err(|e| format!("could not send a request: {e}"))?;
     let mut raw = Vec::new();
-    s.take(64 * 1024)
-        .read_to_end(&mut raw)
-        .map_err(|e| format!("no answer from the balancer: {e}"))?;
+    let mut chunk = [0u8; 4096];
+    while raw.len() < 64 * 1024 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(format!(
+                "no whole answer from the balancer within {} s",
+                WAIT.as_secs()
+            ));
+        }
+        let _ = s.set_read_timeout(Some(left));
+        match s.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("no answer from the balancer: {e}")),
+        }
+    }
     let text = String::from_utf8_lossy(&raw);
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head.lines().next().unwrap_or("");
@@ -212,6 +243,16 @@ fn get(http: SocketAddr, cookie: Option<&str>) -> Result<Answer, String> {
         .map(|(_, v)| v.trim().to_string())
         .collect();
     let body: String = body.trim().chars().take(64).collect();
+    // The SIMULATED node names itself in a header too: an answer without it
+    // came from somewhere else.
+    let named = head.lines().any(|l| {
+        l.split_once(':').is_some_and(|(k, v)| {
+            k.trim().eq_ignore_ascii_case("x-mdcluster-node") && v.trim() == body
+        })
+    });
+    if !named {
+        return Err("an answer through the balancer did not come from a SIMULATED node".into());
+    }
     Ok(Answer {
         set_cookies,
         body: crate::text::sanitize(&body).into_owned(),

@@ -185,10 +185,21 @@ pub fn loopback_address(i: usize) -> std::net::IpAddr {
     std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, last))
 }
 
+/// Whether this machine answers on loopback addresses beyond 127.0.0.1
+/// (Linux and Windows do for all of 127.0.0.0/8; macOS and the BSDs only
+/// for the addresses configured on lo0).
+pub fn own_loopback_addresses() -> bool {
+    static WORKS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *WORKS.get_or_init(|| {
+        std::net::TcpListener::bind(std::net::SocketAddr::new(loopback_address(0), 0)).is_ok()
+    })
+}
+
 /// What the `i`-th simulated secondary announces: its own loopback
-/// address where the simulation stays on loopback, else the scope's.
+/// address where the simulation stays on loopback (and the machine has
+/// them), else the scope's.
 fn announced_addresses(scope: &crate::discovery::Scope, i: usize) -> Vec<std::net::IpAddr> {
-    if scope.loopback && scope.interfaces.is_empty() {
+    if scope.loopback && scope.interfaces.is_empty() && own_loopback_addresses() {
         vec![loopback_address(i)]
     } else {
         scope.addresses()

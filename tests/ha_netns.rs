@@ -519,16 +519,7 @@ priority = 100
             check = toml::Value::String(check.display().to_string()),
         );
     std::fs::write(&lab.plan, text).unwrap();
-    let plan =
-        mdcluster::plan::Plan::load(&lab.plan, &mdcluster::profile::Profile::builtin()).unwrap();
-    let mut m = mdcluster::cluster::manifest::Manifest::default()
-        .with_plan(&plan, "2026-01-01T00:00:00Z")
-        .unwrap();
-    for n in m.nodes.iter_mut() {
-        n.registered
-            .get_or_insert_with(|| "2026-01-01T00:00:00Z".into());
-    }
-    m.save(&lab.share).unwrap();
+    lab.register_all();
 }
 
 fn cookie_names(a: &Answer, node: &str) -> bool {

@@ -10,15 +10,12 @@
 
 mod common;
 use common::*;
-use mdcluster::cluster::manifest::Manifest;
 use mdcluster::lb::{self, Kind, Verdict};
 use mdcluster::plan::Plan;
 use mdcluster::profile::Profile;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-const STAMP: &str = "2026-01-01T00:00:00Z";
 
 fn small_lab() -> Lab {
     Lab::with(
@@ -60,18 +57,6 @@ fn lb_table(kind: &str, output: Option<&Path>, extra: &str) -> String {
     t
 }
 
-/// The manifest as `mdcluster register` leaves it: every node of the plan,
-/// each secondary's registration in MDaemon confirmed.
-fn register_all(lab: &Lab) {
-    let plan = Plan::load(&lab.plan, &Profile::builtin()).unwrap();
-    let current = Manifest::load(&lab.share).unwrap().unwrap_or_default();
-    let mut m = current.with_plan(&plan, STAMP).unwrap();
-    for n in m.nodes.iter_mut() {
-        n.registered.get_or_insert_with(|| STAMP.to_string());
-    }
-    m.save(&lab.share).unwrap();
-}
-
 /// A lab whose cluster is MAIL1 and `secondaries` (registered), with `lb`.
 fn cluster_lab(secondaries: &[&str], lb: &str) -> Lab {
     let lab = small_lab();
@@ -80,7 +65,7 @@ fn cluster_lab(secondaries: &[&str], lb: &str) -> Lab {
     }
     set_lb(&lab, lb);
     if !secondaries.is_empty() {
-        register_all(&lab);
+        lab.register_all();
     }
     lab
 }
@@ -347,7 +332,7 @@ fn a_third_node_rewrites_only_the_files_that_change_and_undo_takes_it_all_back()
     assert!(!balancer_before.contains("MAIL3"));
 
     add_node(&lab, "MAIL3", 2);
-    register_all(&lab);
+    lab.register_all();
     let install_before = tree_hash(&lab.install, true);
     let (rc, events, text) = apply_json(&lab, &[]);
     assert_eq!(rc, Some(0), "{text}");
@@ -419,7 +404,7 @@ fn undo_latest_reverses_only_the_node_added_last() {
     let first = std::fs::read_to_string(&balancer).unwrap();
 
     add_node(&lab, "MAIL3", 2);
-    register_all(&lab);
+    lab.register_all();
     apply_ok(&lab);
     assert!(std::fs::read_to_string(&balancer)
         .unwrap()
@@ -527,7 +512,7 @@ fn a_stopped_run_and_its_finishing_rerun_are_not_undone_alone() {
     let original = before_undo(&lab, &out);
     apply_ok(&lab);
     add_node(&lab, "MAIL3", 2);
-    register_all(&lab);
+    lab.register_all();
     // Run 2 begins writing the balancer's files and stops.
     let stopped = lab
         .apply()
@@ -822,12 +807,12 @@ fn a_crash_at_any_journal_record_is_finished_by_a_rerun_or_undone() {
         let out = lab.tmp.path().join("balancer");
         add_node(&lab, "MAIL2", 1);
         set_lb(&lab, &table(&out));
-        register_all(&lab);
+        lab.register_all();
         (lab, out)
     };
     let grow = |lab: &Lab| {
         add_node(lab, "MAIL3", 2);
-        register_all(lab);
+        lab.register_all();
     };
     // References: uninterrupted runs.
     let (reference_one, reference_two) = {

@@ -345,22 +345,11 @@ fn emit_changed<'a>(
     r.from = Some(&m.from);
     r.to = Some(&m.to);
     r.files = files;
-    match reload {
-        Reload::Print(cmd) if !cmd.is_empty() => {
-            r.reload = Some(cmd.clone());
-            r.reload_ran = Some(false);
-        }
-        Reload::Print(_) => {}
-        Reload::Ran {
-            command,
-            ok,
-            output,
-        } => {
-            r.reload = Some(command.clone());
-            r.reload_ran = Some(true);
-            r.reload_ok = Some(*ok);
-            r.reload_output = Some(output);
-        }
+    if let Some((command, ok, output)) = reload.parts() {
+        r.reload = Some(command.to_string());
+        r.reload_ran = Some(ok.is_some());
+        r.reload_ok = ok;
+        r.reload_output = ok.is_some().then_some(output);
     }
     if json {
         json_line(&JsonEvent::Failover(r));
@@ -386,22 +375,18 @@ fn emit_changed<'a>(
             .collect::<Vec<_>>()
             .join(", ")
     );
-    match reload {
-        Reload::Print(cmd) if !cmd.is_empty() => {
+    match reload.parts() {
+        Some((cmd, None, _)) => {
             say_err!("failover: reload the balancer now (no reload command is configured): {cmd}")
         }
-        Reload::Print(_) => {}
-        Reload::Ran {
-            command,
-            ok,
-            output,
-        } => {
-            let verdict = if *ok { "reloaded" } else { "the reload FAILED" };
+        Some((command, Some(ok), output)) => {
+            let verdict = if ok { "reloaded" } else { "the reload FAILED" };
             say_err!("failover: `{command}`: {verdict}");
             for l in output.lines().take(20) {
                 say_err!("  | {l}");
             }
         }
+        None => {}
     }
 }
 
@@ -483,12 +468,7 @@ fn grid(round: &Round) -> Vec<String> {
         .checks
         .iter()
         .map(|c| {
-            let measure = match (c.check.as_str(), c.latency_ms, c.age_s, c.clock_offset_s) {
-                ("clock", _, _, Some(o)) => format!("{o:+.1} s"),
-                ("cluster-log", _, Some(age), _) => health::human_age(Duration::from_secs(age)),
-                (_, Some(ms), _, _) => format!("{ms} ms"),
-                _ => String::new(),
-            };
+            let measure = c.measure();
             let what = match &c.read {
                 Some(read) if c.state == State::Ok => format!("{}: {read}", c.detail),
                 Some(read) => format!("{}; read: {read}", c.detail),

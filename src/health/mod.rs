@@ -107,6 +107,21 @@ impl Check {
         self.detail = clean(text.as_ref());
         self
     }
+    /// The check's number for people: a latency, an age or a clock offset.
+    pub fn measure(&self) -> String {
+        match (
+            self.check.as_str(),
+            self.latency_ms,
+            self.age_s,
+            self.clock_offset_s,
+        ) {
+            ("clock", _, _, Some(o)) => format!("{o:+.1} s"),
+            ("cluster-log", _, Some(age), _) => human_age(Duration::from_secs(age)),
+            (_, Some(ms), _, _) => format!("{ms} ms"),
+            _ => String::new(),
+        }
+    }
+
     /// Whether this is a service probe (not the share, log or clock).
     pub fn is_service(&self) -> bool {
         !matches!(self.check.as_str(), "share" | "cluster-log" | "clock")

@@ -374,8 +374,10 @@ fn judge_probe(
 fn share_check(dir: &Path, t: &Thresholds) -> Check {
     let shown = dir.display().to_string();
     if !dir.is_dir() {
-        return Check::new(None, "share", &shown, State::Critical)
+        let mut c = Check::new(None, "share", &shown, State::Critical)
             .detail("not reachable from this machine (not a folder here)");
+        c.answered = Some(false);
+        return c;
     }
     let ours = crate::cluster::manifest::dir_of(dir);
     let folder = if ours.is_dir() {

@@ -76,6 +76,22 @@ pub enum Reload {
     },
 }
 
+impl Reload {
+    /// The command, whether it ran and succeeded (None: printed, not run),
+    /// and its output; None when nothing was to be reloaded.
+    pub fn parts(&self) -> Option<(&str, Option<bool>, &str)> {
+        match self {
+            Reload::Print(cmd) if cmd.is_empty() => None,
+            Reload::Print(cmd) => Some((cmd, None, "")),
+            Reload::Ran {
+                command,
+                ok,
+                output,
+            } => Some((command, Some(*ok), output)),
+        }
+    }
+}
+
 /// The watch's memory between rounds. Node names are counted as Windows
 /// compares computer names: without regard to case.
 #[derive(Clone, Debug)]

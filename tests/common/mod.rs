@@ -211,6 +211,22 @@ impl Lab {
         c
     }
 
+    /// The cluster manifest as `mdcluster register` leaves it: every node of
+    /// the plan, each secondary's registration in MDaemon confirmed.
+    pub fn register_all(&self) {
+        const STAMP: &str = "2026-01-01T00:00:00Z";
+        let profile = mdcluster::profile::Profile::builtin();
+        let plan = mdcluster::plan::Plan::load(&self.plan, &profile).unwrap();
+        let current = mdcluster::cluster::manifest::Manifest::load(&self.share)
+            .unwrap()
+            .unwrap_or_default();
+        let mut m = current.with_plan(&plan, STAMP).unwrap();
+        for n in m.nodes.iter_mut() {
+            n.registered.get_or_insert_with(|| STAMP.to_string());
+        }
+        m.save(&self.share).unwrap();
+    }
+
     /// `undo --yes` of this lab's plan, which must succeed.
     pub fn undo(&self) {
         mdcluster()

@@ -159,14 +159,7 @@ fn checks_table<'a>(round: &Round, t: &Theme) -> (Table<'a>, u16) {
         .checks
         .iter()
         .map(|c| {
-            let measure = match (c.check.as_str(), c.latency_ms, c.age_s, c.clock_offset_s) {
-                ("clock", _, _, Some(o)) => format!("{o:+.1} s"),
-                ("cluster-log", _, Some(a), _) => {
-                    crate::health::human_age(std::time::Duration::from_secs(a))
-                }
-                (_, Some(ms), _, _) => format!("{ms} ms"),
-                _ => String::new(),
-            };
+            let measure = c.measure();
             Row::new(vec![
                 Cell::from(safe(c.node.as_deref().unwrap_or("-"))),
                 Cell::from(safe(&c.check)),

@@ -132,13 +132,16 @@ fn only_changed_values_change_in_mdaemon_ini() {
         .filter(|(x, y)| x != y)
         .map(|(x, _)| String::from_utf8_lossy(x).into_owned())
         .collect();
-    assert_eq!(changed.len(), 6, "{changed:?}");
+    assert_eq!(changed.len(), 9, "{changed:?}");
     let keys = [
         "LockFiles=",
         "PEM=",
         "DKIMKeys=",
         "Users=",
         "PublicFolders=",
+        "Gateways=",
+        "Digests=",
+        "Archive=",
         "MailDir=",
     ];
     assert!(

@@ -92,10 +92,10 @@ fn store_contents(lab: &Lab) -> BTreeMap<String, blake3::Hash> {
 
 /// Where the message `key` (a key of `expected_on_share`) is in the installation.
 fn source_of(lab: &Lab, key: &str) -> PathBuf {
-    for d in ["Users", "Public Folders"] {
+    for d in SHARED_TREES {
         if let Some(rel) = key.strip_prefix(&format!("{d}/")) {
             let p = lab.install.join(d).join(rel);
-            if p.exists() || d == "Public Folders" {
+            if p.exists() || d != "Users" {
                 return p;
             }
             let extra = lab.install.join("MailExtra").join(rel);

@@ -1686,3 +1686,176 @@ fn userlist_a_link_to_a_file_elsewhere() {
         "restored byte for byte"
     );
 }
+
+// ===========================================================================
+// Gateways, digests and the archive (issue 17): the mail store's rules
+
+#[test]
+fn the_archive_inside_the_users_tree() {
+    let lab = lab(80);
+    std::fs::rename(
+        lab.install.join("Archive"),
+        lab.install.join("Users/Archive"),
+    )
+    .unwrap();
+    lab.edit_ini(
+        br"Archive=C:\MDaemon\Archive\",
+        br"Archive=C:\MDaemon\Users\Archive\",
+    );
+    refused(
+        &lab,
+        &[
+            "folders of their own",
+            r"the mail store tree ([Directories] Archive) C:\MDaemon\Users\Archive lies inside the mail store tree ([Directories] Users) C:\MDaemon\Users",
+        ],
+    );
+}
+
+#[test]
+fn the_gateways_are_the_digests_folder() {
+    let lab = lab(81);
+    lab.edit_ini(
+        br"Gateways=C:\MDaemon\Gateways\",
+        br"Gateways=C:\MDaemon\Digests\",
+    );
+    refused(&lab, &["folders of their own", r"C:\MDaemon\Digests"]);
+}
+
+/// The gateways' target reached through a `[[mounts]]` entry that leads to
+/// the digests folder of the installation: one folder under two names.
+#[test]
+fn a_mount_entry_makes_the_gateways_target_the_digests_folder() {
+    let lab = lab(82);
+    add_mount(&lab, r"\\otherserver\gw", &lab.install.join("Digests"));
+    set_shared(&lab, &[("gateways", r"\\otherserver\gw")]);
+    refused(&lab, &["folders of their own", r"\\otherserver\gw"]);
+}
+
+#[test]
+fn the_archive_target_inside_the_pem_target() {
+    let lab = lab(83);
+    set_shared(&lab, &[("archive", &format!(r"{SHARE}\PEM\Archive"))]);
+    refused(&lab, &["folders of their own", "the archive target"]);
+}
+
+/// A gateway's file name Windows refuses: found before anything moves.
+#[test]
+#[cfg(unix)]
+fn a_name_windows_refuses_in_the_gateways() {
+    let lab = lab(84);
+    let gw = lab.install.join("Gateways/partner-firma.example");
+    std::fs::write(gw.join("queued:1.msg"), b"x").unwrap();
+    refused(
+        &lab,
+        &[
+            "names valid on Windows",
+            r"\fileserver\mdaemon\Gateways\partner-firma.example\queued:1.msg",
+        ],
+    );
+}
+
+/// Two digests' folders whose names differ only in case would be one
+/// folder on Windows.
+#[test]
+#[cfg(unix)]
+fn two_digests_folders_whose_names_differ_only_in_case() {
+    let lab = lab(88);
+    let other = lab.install.join("Digests/NEWSLETTER@example.com");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("md50000000001.msg"), b"x").unwrap();
+    refused(
+        &lab,
+        &[
+            "folders of their own",
+            r"C:\MDaemon\Digests\NEWSLETTER@example.com is the same folder as the mail store folder C:\MDaemon\Digests\newsletter@example.com",
+        ],
+    );
+}
+
+#[test]
+#[cfg(unix)]
+fn the_archive_on_a_share_too_small() {
+    if !root("mount a tmpfs") {
+        return;
+    }
+    let lab = lab(85);
+    let tiny = TmpfsMount::new("size=64k").expect("mount a tmpfs");
+    add_mount(&lab, r"\\otherserver\archive", tiny.path());
+    set_shared(&lab, &[("archive", r"\\otherserver\archive\Mail")]);
+    refused(
+        &lab,
+        &["free space", "archive", &tiny.path().display().to_string()],
+    );
+}
+
+/// Without its key MDaemon would go on writing the archive where it was:
+/// refused, saying what to add or that the plan may keep it on each node;
+/// kept there, the rest moves and the archive stays as it was.
+#[test]
+fn no_archive_key_is_refused_unless_the_plan_keeps_it_local() {
+    let lab = lab(86);
+    lab.edit_ini(b"Archive=C:\\MDaemon\\Archive\\\r\n", b"");
+    refused(
+        &lab,
+        &[
+            "MDaemon.ini names the store",
+            r"Archive=C:\MDaemon\Archive\",
+            r#"keep_local = ["archive"]"#,
+        ],
+    );
+    let archive = files_below(&lab.install.join("Archive"));
+    lab.edit_plan(
+        &format!("path = '{SHARE}'"),
+        &format!("path = '{SHARE}'\nkeep_local = [\"archive\"]"),
+    );
+    moves_and_undoes(&lab, &[], |said| {
+        assert!(
+            said.contains("warning: kept on each node (keep_local in the plan): the mail archive"),
+            "{said}"
+        );
+        assert_eq!(files_below(&lab.install.join("Archive")), archive);
+    });
+}
+
+/// The gateways named under another key than the profile's guess: that
+/// value moves and is rewritten.
+#[test]
+fn the_gateways_named_under_another_key_move_and_that_value_follows() {
+    let lab = lab(87);
+    lab.edit_ini(
+        b"Gateways=C:\\MDaemon\\Gateways\\",
+        b"GatewayRoot=C:\\MDaemon\\Gateways\\",
+    );
+    moves_and_undoes(&lab, &[], |_| {
+        let root = ini_value(&lab, "Directories", "GatewayRoot").unwrap();
+        assert_eq!(root, format!(r"{SHARE}\Gateways\"));
+        assert!(files_below(&lab.install.join("Gateways")).is_empty());
+    });
+}
+
+/// A folder kept on each node that lies inside a tree that moves would
+/// move with it: refused, saying so.
+#[test]
+fn a_kept_archive_inside_the_users_tree() {
+    let lab = lab(89);
+    std::fs::rename(
+        lab.install.join("Archive"),
+        lab.install.join("Users/Archive"),
+    )
+    .unwrap();
+    lab.edit_ini(
+        br"Archive=C:\MDaemon\Archive\",
+        br"Archive=C:\MDaemon\Users\Archive\",
+    );
+    lab.edit_plan(
+        &format!("path = '{SHARE}'"),
+        &format!("path = '{SHARE}'\nkeep_local = [\"Archive\"]"),
+    );
+    refused(
+        &lab,
+        &[
+            "kept folders stay",
+            r"the plan keeps the mail archive on each node, but its folder C:\MDaemon\Users\Archive\ lies in the mailboxes C:\MDaemon\Users\, which moves",
+        ],
+    );
+}

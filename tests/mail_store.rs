@@ -459,3 +459,36 @@ fn links_and_special_files_are_reported_not_copied_and_not_followed() {
         b"must never be copied through a link"
     );
 }
+
+/// An installation whose gateways were kept on each node, shared later:
+/// with MDaemon running the look at the moves again does not hold the run
+/// back (a node could be added): it warns why the gateways stay, and
+/// changes nothing of them; with `--stop-mdaemon` they move.
+#[test]
+fn a_later_look_at_the_store_with_mdaemon_running_warns_and_waits() {
+    let lab = Lab::new();
+    let path = r"path = '\\fileserver\mdaemon'";
+    lab.edit_plan(path, &format!("{path}\nkeep_local = [\"gateways\"]"));
+    lab.apply().arg("--yes").assert().success();
+    lab.edit_plan(&format!("{path}\nkeep_local = [\"gateways\"]"), path);
+    let _sim = simulate(&lab);
+    let state_file = lab.install.join(mdcluster::service::SIMULATION_STATE);
+    let before = (std::fs::read(&state_file).unwrap(), lab.hash());
+    let out = lab.apply().arg("--yes").output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("which this run does not move") && said.contains("--stop-mdaemon"),
+        "{said}"
+    );
+    assert_eq!((std::fs::read(&state_file).unwrap(), lab.hash()), before);
+    lab.apply()
+        .args(["--yes", "--stop-mdaemon"])
+        .assert()
+        .success();
+    assert!(lab.share.join("Gateways/partner-firma.example").is_dir());
+}

@@ -370,3 +370,115 @@ fn make_fixtures() {
     )
     .unwrap();
 }
+
+/// A gateway's stored mail, as it arrives after an earlier mdcluster set
+/// the installation up (or stopped part-way).
+fn gateway_mail(root: &Path) {
+    let dir = root.join("MDaemon/Gateways/partner.example");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("md50000000001.msg");
+    std::fs::write(&file, b"Subject: held for the gateway\r\n\r\nSAMPLE\r\n").unwrap();
+    filetime::set_file_mtime(&file, filetime::FileTime::from_unix_time(1_700_000_000, 0)).unwrap();
+}
+
+/// A run an earlier mdcluster stopped in the middle of the mail store,
+/// with mail in the gateways it knew nothing of: the resumed run finishes
+/// what it began and leaves the gateways and their MDaemon.ini value as
+/// they are (never a value pointing at the share while the mail stays
+/// behind), saying so; the next apply moves them; undo restores it all.
+#[test]
+fn a_run_stopped_by_an_earlier_version_leaves_the_gateways_to_the_next_apply() {
+    let original = Unpacked::new("original.tar");
+    gateway_mail(original.tmp.path());
+    let stopped = Unpacked::new("stopped.tar");
+    gateway_mail(stopped.tmp.path());
+    let ini_of = |u: &Unpacked| {
+        String::from_utf8_lossy(&std::fs::read(u.install().join("App/MDaemon.ini")).unwrap())
+            .into_owned()
+    };
+    let held = stopped
+        .install()
+        .join("Gateways/partner.example/md50000000001.msg");
+
+    let out = stopped.run(&["apply", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("run apply again afterwards to move it"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        held.is_file(),
+        "the gateway's mail stays where MDaemon.ini says"
+    );
+    let ini = ini_of(&stopped);
+    assert!(
+        ini.contains("Gateways=C:\\MDaemon\\Gateways\\\r\n"),
+        "{ini}"
+    );
+    assert!(
+        ini.contains("Users=\\\\fileserver\\mdaemon\\Users\\\r\n"),
+        "{ini}"
+    );
+
+    let out = stopped.run(&["apply", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!held.exists());
+    assert!(stopped
+        .share()
+        .join("Gateways/partner.example/md50000000001.msg")
+        .is_file());
+    let ini = ini_of(&stopped);
+    assert!(
+        ini.contains("Gateways=\\\\fileserver\\mdaemon\\Gateways\\\r\n"),
+        "{ini}"
+    );
+
+    let out = stopped.run(&["undo", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(stopped.trees(), original.trees());
+}
+
+/// An installation set up by an earlier mdcluster, which left the
+/// gateways and digests where they were: the next `apply` moves what is
+/// there now (a gateway's stored mail), points MDaemon.ini at the share,
+/// and says the earlier steps' work is done; undo then restores it all.
+#[test]
+fn a_finished_run_of_an_earlier_version_moves_what_it_left_and_undo_restores_all() {
+    let original = Unpacked::new("original.tar");
+    gateway_mail(original.tmp.path());
+    let finished = Unpacked::new("finished.tar");
+    gateway_mail(finished.tmp.path());
+
+    let out = finished.run(&["apply", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("looked at again"), "{}", text(&out));
+    let moved = finished
+        .share()
+        .join("Gateways/partner.example/md50000000001.msg");
+    assert!(moved.is_file(), "the gateway's mail is on the share");
+    assert!(!finished.install().join("Gateways/partner.example").exists());
+    assert!(
+        finished.share().join("Digests").is_dir(),
+        "an empty tree's target is made"
+    );
+    let ini = String::from_utf8_lossy(
+        &std::fs::read(finished.install().join("App/MDaemon.ini")).unwrap(),
+    )
+    .into_owned();
+    assert!(
+        ini.contains("Gateways=\\\\fileserver\\mdaemon\\Gateways\\\r\n"),
+        "{ini}"
+    );
+    assert!(
+        ini.contains("Digests=\\\\fileserver\\mdaemon\\Digests\\\r\n"),
+        "{ini}"
+    );
+
+    let out = finished.run(&["apply", "--yes"]);
+    assert!(text(&out).contains("Nothing to do"), "{}", text(&out));
+
+    let out = finished.run(&["undo", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(finished.trees(), original.trees());
+}

@@ -1255,3 +1255,30 @@ fn the_health_screen_shows_each_round_and_stops_when_left() {
     });
     assert_eq!(d.app.screen, Screen::Steps);
 }
+
+/// A folder the answers keep on each node: the mail store's pane says what
+/// that costs, as a warning, and the plan the answers make keeps it.
+#[test]
+fn a_folder_kept_on_each_node_is_a_warning_in_the_step_pane() {
+    let lab = Lab::new("kept");
+    let mut answers = lab.filled();
+    answers.keep_local = "archive, Digests".into();
+    let mut d = Driver::new(answers, false);
+    assert!(d.app.can_apply().is_ok(), "{:?}", d.app.can_apply());
+    d.select(StepId::MailStore);
+    let screen = d.render(200, 80);
+    for needle in [
+        "warning: kept on each node (keep_local in the plan): the mail archive",
+        "warning: kept on each node (keep_local in the plan): the mailing-list digests",
+    ] {
+        assert!(screen.contains(needle), "{needle:?} in:\n{screen}");
+    }
+    assert!(
+        d.app
+            .answers
+            .plan_text()
+            .contains(r#"keep_local = ["archive", "digests"]"#),
+        "{}",
+        d.app.answers.plan_text()
+    );
+}

@@ -75,6 +75,16 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// The screen and everything scrolled off it, joined lines unwrapped.
+    fn history(&self) -> String {
+        let out = self
+            .tmux()
+            .args(["capture-pane", "-p", "-J", "-S", "-", "-t", "main"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Wait until the screen shows `text`; fail with the screen after `secs`.
     fn wait_for(&self, text: &str, secs: u64) -> String {
         let start = Instant::now();
@@ -301,6 +311,15 @@ fn the_plain_wizard_asks_the_same_questions() {
     t.keys(&["Enter"]);
     t.wait_for("Keep the old store", 5);
     t.keys(&["Enter"]);
+    t.wait_for("Folders kept on each node", 5);
+    t.type_text("queues");
+    t.keys(&["Enter"]);
+    t.wait_for("none of gateways, digests, archive", 5); // refused, asked again
+    for _ in 0..6 {
+        t.keys(&["BSpace"]);
+    }
+    t.type_text("archive");
+    t.keys(&["Enter"]);
     t.wait_for("Restart MDaemon", 5);
     t.keys(&["Enter"]);
     t.wait_for("Load balancer (haproxy, nginx, apache or none)", 5);
@@ -318,6 +337,11 @@ fn the_plain_wizard_asks_the_same_questions() {
     assert!(screen.contains("mdcluster join --share"), "{screen}");
     t.keys(&["Enter"]);
     t.wait_for("Apply these changes?", 15);
+    let preview = t.history();
+    assert!(
+        preview.contains("warning: kept on each node (keep_local in the plan): the mail archive"),
+        "{preview}"
+    );
     t.type_text("y");
     t.keys(&["Enter"]);
     t.wait_for("Save these answers", 30);
@@ -327,6 +351,12 @@ fn the_plain_wizard_asks_the_same_questions() {
     assert!(end.contains("EXIT=0"), "{end}");
     let ini = String::from_utf8_lossy(&lab.ini_bytes()).into_owned();
     assert!(ini.contains(r"PEM=\\fileserver\mdaemon\PEM\"), "{ini}");
+    assert!(
+        ini.contains(r"Gateways=\\fileserver\mdaemon\Gateways\"),
+        "{ini}"
+    );
+    assert!(ini.contains(r"Archive=C:\MDaemon\Archive\"), "{ini}");
+    assert!(lab.install.join("Archive").read_dir().unwrap().count() > 0);
 }
 
 #[test]

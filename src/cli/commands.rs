@@ -144,6 +144,7 @@ fn show_preview(engine: &Engine, preview: &Preview, json: bool, dry_run: bool) {
                 actions,
                 notes: &sp.notes,
                 next: &sp.next,
+                warnings: &sp.warnings,
             });
         }
         return;
@@ -417,10 +418,12 @@ pub fn validate(profile: &Profile, file: &Path, json: bool) -> Result<Exit, Prob
     say!("{}: valid plan", file.display());
     say!("  installation    {}", plan.install_root);
     say!("  shared path     {}", plan.shared.path);
-    say!("  mailboxes       {}", plan.shared.mailboxes);
-    say!("  public folders  {}", plan.shared.public_folders);
-    say!("  lock files      {}", plan.shared.lockfiles);
-    say!("  PEM             {}", plan.shared.pem);
+    for (what, target) in plan.shared.named().into_iter().skip(1) {
+        say!("  {what:<15} {target}");
+    }
+    for tree in plan.shared.kept_local() {
+        say!("  {:<15} kept on each node (keep_local)", tree.id());
+    }
     for n in &plan.nodes {
         say!(
             "  node            {} ({}), {:?}, server ID {}",

@@ -29,7 +29,7 @@ pub(crate) const FILE_NAME: &str = "journal.jsonl";
 
 /// The newest journal format this mdcluster reads. Raised only for a change
 /// older versions would misread; see docs/state-formats.md.
-pub(crate) const FORMAT: u32 = 2;
+pub(crate) const FORMAT: u32 = 3;
 /// The format of a run and of an undo of everything: what mdcluster 0.1.0
 /// reads too.
 pub(crate) const FORMAT_RUN: u32 = 1;
@@ -37,6 +37,11 @@ pub(crate) const FORMAT_RUN: u32 = 1;
 /// run, and a `latest-run-undone` record ends it): older versions would take
 /// it for an unfinished undo of everything, so they refuse it by name.
 pub(crate) const FORMAT_LATEST_UNDO: u32 = 2;
+/// The format of a run that takes up a data move a finished run did (a
+/// `step-again` of steps 2-5: what an earlier version left where it was).
+/// Older versions would resume the move and take the rewrite of
+/// MDaemon.ini for done, so they refuse it by name.
+pub(crate) const FORMAT_MOVES_AGAIN: u32 = 3;
 
 fn format_one() -> u32 {
     1
@@ -65,8 +70,9 @@ pub enum Record {
         step: StepId,
         actions: Vec<Action>,
     },
-    /// A cluster step judged again in a later run (a node added): its new
-    /// actions follow the earlier ones, and the step is in progress again.
+    /// A cluster step judged again in a later run (a node added), or a
+    /// move that finds what an earlier run left (format 3): its new actions
+    /// follow the earlier ones, and the step is in progress again.
     StepAgain {
         step: StepId,
         actions: Vec<Action>,
@@ -594,7 +600,7 @@ mod tests {
         let mut bytes = std::fs::read(&p).unwrap();
         bytes.extend_from_slice(
             concat!(
-                r#"{"seq":3,"time":"t","record":"run-begin","run":"r3","command":"apply","plan":"fp","plan_file":"p.toml","version":"9.1.0","format":3}"#,
+                r#"{"seq":3,"time":"t","record":"run-begin","run":"r3","command":"apply","plan":"fp","plan_file":"p.toml","version":"9.1.0","format":4}"#,
                 "\n",
                 r#"{"seq":4,"time":"t","record":"step-paused","step":"mail-store"}"#,
                 "\n"
@@ -605,8 +611,8 @@ mod tests {
         let err = read(&p).unwrap_err();
         let shown = err.to_string();
         assert!(
-            shown.contains("mdcluster 9.1.0 in journal format 3")
-                && shown.contains("reads format 2")
+            shown.contains("mdcluster 9.1.0 in journal format 4")
+                && shown.contains("reads format 3")
                 && shown.contains("with mdcluster 9.1.0 or newer")
                 && !shown.contains("damaged"),
             "{shown}"
@@ -616,7 +622,7 @@ mod tests {
         // Of two newer formats, the newest names the version to use.
         bytes.extend_from_slice(
             concat!(
-                r#"{"seq":5,"time":"t","record":"undo-begin","run":"r5","format":4,"version":"9.5.0"}"#,
+                r#"{"seq":5,"time":"t","record":"undo-begin","run":"r5","format":5,"version":"9.5.0"}"#,
                 "\n"
             )
             .as_bytes(),

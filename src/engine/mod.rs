@@ -17,6 +17,7 @@ pub mod actions;
 pub mod events;
 pub mod evidence;
 pub mod journal;
+mod together;
 
 use crate::fsops::lock;
 use crate::fsops::state_dir::{create_state_dir, STATE_DIR};
@@ -393,6 +394,7 @@ impl Engine {
         for step in StepId::ALL.into_iter().filter(|s| *s != StepId::SharedPath) {
             prepared.push(self.step_plan(step, ctx, &[])?);
         }
+        self.keep_moves_and_rewrites_together(ctx, &mut prepared)?;
         let (plans, left_out) = self.settle_all(ctx, &prepared)?;
         // Never left out while the rest runs: the moves and the rewrite (the
         // store would be converted in part) and what an earlier run began.
@@ -667,7 +669,7 @@ impl Engine {
             plan: self.plan.fingerprint(),
             plan_file: self.plan.file.display().to_string(),
             version: env!("CARGO_PKG_VERSION").into(),
-            format: journal::FORMAT_RUN,
+            format: self.run_format(preview),
         })?;
         summary.journal = Some(self.journal_path());
         summary.backups = Some(backups.clone());
@@ -856,13 +858,14 @@ impl Engine {
             number: step.number(),
             title: step.title(),
         });
-        // A cluster step done in an earlier run gets its new actions
-        // after the earlier ones, so undo still finds those.
+        // A step done in an earlier run (a cluster step, or a move that
+        // found more to do) gets its new actions after the earlier ones, so
+        // undo still finds those.
         let mut offset = 0;
         if sp.state == StepStatus::Ready {
             let all: Vec<Action> = sp.actions.iter().map(|(_, a)| a.clone()).collect();
             match self.replay.step(step) {
-                Some(rec) if step.per_node() => {
+                Some(rec) if step.per_node() || rec.finished.is_some() => {
                     offset = rec.actions.len();
                     j.append(Record::StepAgain { step, actions: all })?;
                 }
@@ -1043,6 +1046,25 @@ impl Engine {
         reports
     }
 
+    /// A step the journal has done, in words: for the store and the
+    /// rewrite, what an earlier run left that the next apply moves.
+    fn done_detail(&self, step: StepId, install: Option<&Installation>) -> String {
+        let left = match (step, install) {
+            (StepId::MailStore | StepId::Directories, Some(i)) => {
+                steps::mail_store::trees_left(&self.plan, &self.profile, i)
+            }
+            _ => Vec::new(),
+        };
+        if left.is_empty() {
+            "done (journal)".into()
+        } else {
+            format!(
+                "done (journal); MDaemon.ini still names {}: the next apply moves it",
+                left.join(", ")
+            )
+        }
+    }
+
     fn step_status(&self, step: StepId, install: Option<&Installation>) -> (StepStatus, String) {
         if self.replay.undone {
             return (StepStatus::Pending, "undone".into());
@@ -1065,7 +1087,7 @@ impl Engine {
             .filter(|rec| !(step.per_node() && rec.finished.is_some()));
         if let Some(rec) = journaled {
             if rec.finished.is_some() {
-                return (StepStatus::Done, "done (journal)".into());
+                return (StepStatus::Done, self.done_detail(step, install));
             }
             if let Some(err) = &rec.failed {
                 let first = err.lines().next().unwrap_or_default();
@@ -1277,11 +1299,19 @@ impl Engine {
     /// After `--keep-source`: delete the old store where its copy on the share
     /// is identical. Journaled as more actions of the mail-store step, so undo
     /// brings the deleted files back from the copy.
-    pub fn cleanup(&mut self, events: &dyn EventSink) -> Result<Summary, Problem> {
-        let mut summary = Summary::default();
-        let kept = self.replay.kept_sources();
-        if kept.is_empty() {
-            return Ok(summary);
+    /// Before `cleanup` deletes an old store: MDaemon.ini points at the
+    /// copy, and MDaemon was restarted since.
+    fn check_old_store_unused(&self) -> Result<(), Problem> {
+        // A run that stopped part-way may have copied more (a tree taken up
+        // again) without pointing MDaemon.ini at it yet.
+        if self.replay.interrupted() {
+            return Err(Problem::refused(
+                "a run stopped part-way: what it copied may not be in use yet",
+            )
+            .fix(format!(
+                "finish the run first: mdcluster apply --plan {}",
+                self.plan.file.display()
+            )));
         }
         if !self.replay.done_kind(StepId::Directories, "edit-ini")
             && !self.replay.finished(StepId::Directories)
@@ -1297,6 +1327,16 @@ impl Engine {
             return Err(Problem::refused("MDaemon may still use the old store: it was not restarted since MDaemon.ini was rewritten")
                 .fix("restart MDaemon so it uses the share, then rerun cleanup with --mdaemon-restarted"));
         }
+        Ok(())
+    }
+
+    pub fn cleanup(&mut self, events: &dyn EventSink) -> Result<Summary, Problem> {
+        let mut summary = Summary::default();
+        let kept = self.replay.kept_sources();
+        if kept.is_empty() {
+            return Ok(summary);
+        }
+        self.check_old_store_unused()?;
         for (source, copy) in &kept {
             steps::layout::check_apart(&self.resolver, source, copy)?;
         }

@@ -46,6 +46,8 @@ pub(crate) enum JsonEvent<'a> {
         notes: &'a [String],
         /// What the administrator does after the run.
         next: &'a [String],
+        /// What the run leaves as chosen, at a cost (a folder kept on each node).
+        warnings: &'a [String],
     },
     /// `status`: where one step stands.
     StepStatus {
@@ -580,6 +582,7 @@ mod tests {
                 }],
                 notes: &strings,
                 next: &strings,
+                warnings: &strings,
             },
             JsonEvent::StepStatus {
                 step,

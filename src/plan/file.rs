@@ -30,7 +30,7 @@ pub struct InstallTable {
 }
 
 /// `[shared]`: the sub-folders only where they differ from the defaults.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct SharedTable {
     pub path: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -41,6 +41,15 @@ pub struct SharedTable {
     pub lockfiles: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pem: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateways: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digests: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archive: Option<String>,
+    /// The trees kept on each node (`gateways`, `digests`, `archive`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub keep_local: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -22,7 +22,7 @@ pub use server_id::ServerId;
 
 use crate::location::Mount;
 use crate::problem::Problem;
-use crate::profile::Profile;
+use crate::profile::{Profile, Tree};
 use crate::winpath::{self, WinPath};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -61,6 +61,65 @@ pub struct SharedPaths {
     pub public_folders: WinPath,
     pub lockfiles: WinPath,
     pub pem: WinPath,
+    /// The gateways', digests' and archive's targets; None: the plan keeps
+    /// the folder on each node (`keep_local`).
+    pub gateways: Option<WinPath>,
+    pub digests: Option<WinPath>,
+    pub archive: Option<WinPath>,
+}
+
+impl SharedPaths {
+    /// Where a tree of shared data goes; None: it stays on each node.
+    pub fn tree(&self, tree: Tree) -> Option<&WinPath> {
+        match tree {
+            Tree::Mailboxes => Some(&self.mailboxes),
+            Tree::PublicFolders => Some(&self.public_folders),
+            Tree::Gateways => self.gateways.as_ref(),
+            Tree::Digests => self.digests.as_ref(),
+            Tree::Archive => self.archive.as_ref(),
+        }
+    }
+
+    /// Keep a tree on each node (for one run); false for the mail store,
+    /// which cannot be.
+    pub fn keep_local(&mut self, tree: Tree) -> bool {
+        match tree {
+            Tree::Gateways => self.gateways = None,
+            Tree::Digests => self.digests = None,
+            Tree::Archive => self.archive = None,
+            Tree::Mailboxes | Tree::PublicFolders => return false,
+        }
+        true
+    }
+
+    /// The trees the plan keeps on each node.
+    pub fn kept_local(&self) -> Vec<Tree> {
+        Tree::ALL
+            .into_iter()
+            .filter(|t| self.tree(*t).is_none())
+            .collect()
+    }
+
+    /// Every target by name, the shared path first: (what, where).
+    pub fn named(&self) -> Vec<(&'static str, &WinPath)> {
+        let mut named = vec![
+            ("shared path", &self.path),
+            ("mailboxes", &self.mailboxes),
+            ("public folders", &self.public_folders),
+            ("lock files", &self.lockfiles),
+            ("PEM", &self.pem),
+        ];
+        for (what, target) in [
+            ("gateways", &self.gateways),
+            ("digests", &self.digests),
+            ("archive", &self.archive),
+        ] {
+            if let Some(t) = target {
+                named.push((what, t));
+            }
+        }
+        named
+    }
 }
 
 /// A validated plan.
@@ -132,6 +191,10 @@ struct RawShared {
     public_folders: Option<Spanned<String>>,
     lockfiles: Option<Spanned<String>>,
     pem: Option<Spanned<String>>,
+    gateways: Option<Spanned<String>>,
+    digests: Option<Spanned<String>>,
+    archive: Option<Spanned<String>>,
+    keep_local: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Deserialize)]
@@ -259,11 +322,11 @@ impl Plan {
         let load_balancer = load_balancer::validate(&mut c, &raw.load_balancer, profile, &nodes);
         let mounts = validate_mounts(&mut c, &raw.mounts);
 
-        match (root, shared_paths) {
+        match (root, shared_paths.and_then(SharedAt::paths)) {
             (Some(install_root), Some(shared)) if c.errors.is_empty() => Ok(Plan {
                 file: file.to_path_buf(),
                 install_root,
-                shared: shared.paths(),
+                shared,
                 nodes,
                 mounts,
                 options: raw.options,
@@ -281,6 +344,10 @@ impl Plan {
     /// to another plan. Nodes are left out, so adding a node later is the same plan.
     pub fn fingerprint(&self) -> String {
         let mut h = blake3::Hasher::new();
+        // The gateways, digests and archive are left out: a journal of an
+        // earlier version (which moved none of them) still belongs to its
+        // plan, and a plan may share one later or keep it local (the engine
+        // checks that a run being finished goes where the plan says).
         for (k, p) in [
             ("install", &self.install_root),
             ("shared", &self.shared.path),
@@ -333,6 +400,27 @@ impl Plan {
                         .join(&profile.shared.lockfiles_under_mailboxes),
                 ),
                 pem: differs(&self.shared.pem, base.join(&profile.shared.pem)),
+                gateways: self
+                    .shared
+                    .gateways
+                    .as_ref()
+                    .and_then(|p| differs(p, base.join(&profile.tree(Tree::Gateways).shared))),
+                digests: self
+                    .shared
+                    .digests
+                    .as_ref()
+                    .and_then(|p| differs(p, base.join(&profile.tree(Tree::Digests).shared))),
+                archive: self
+                    .shared
+                    .archive
+                    .as_ref()
+                    .and_then(|p| differs(p, base.join(&profile.tree(Tree::Archive).shared))),
+                keep_local: self
+                    .shared
+                    .kept_local()
+                    .into_iter()
+                    .map(|t| t.id().to_string())
+                    .collect(),
             },
             nodes: self
                 .nodes
@@ -363,28 +451,30 @@ impl Plan {
 /// the position it was given at (a default: `shared.path`'s).
 struct SharedAt {
     base: (WinPath, usize),
-    /// mailboxes, public folders, lockfiles, pem.
-    subs: [(WinPath, usize); 4],
+    /// Each sub-folder by its key (`shared.mailboxes`); a tree the plan
+    /// keeps on each node has none.
+    subs: Vec<(&'static str, (WinPath, usize))>,
 }
 
 impl SharedAt {
-    const NAMES: [&'static str; 5] = [
-        "shared.path",
-        "shared.mailboxes",
-        "shared.public_folders",
-        "shared.lockfiles",
-        "shared.pem",
-    ];
+    fn sub(&self, name: &str) -> Option<WinPath> {
+        self.subs
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, (p, _))| p.clone())
+    }
 
-    fn paths(self) -> SharedPaths {
-        let [m, pf, l, pe] = self.subs;
-        SharedPaths {
+    fn paths(self) -> Option<SharedPaths> {
+        Some(SharedPaths {
+            mailboxes: self.sub("shared.mailboxes")?,
+            public_folders: self.sub("shared.public_folders")?,
+            lockfiles: self.sub("shared.lockfiles")?,
+            pem: self.sub("shared.pem")?,
+            gateways: self.sub("shared.gateways"),
+            digests: self.sub("shared.digests"),
+            archive: self.sub("shared.archive"),
             path: self.base.0,
-            mailboxes: m.0,
-            public_folders: pf.0,
-            lockfiles: l.0,
-            pem: pe.0,
-        }
+        })
     }
 }
 
@@ -399,6 +489,13 @@ fn shared_paths(c: &mut Collector, raw: &RawShared, profile: &Profile) -> Option
     let public_folders = optional(c, "shared.public_folders", &raw.public_folders);
     let lockfiles = optional(c, "shared.lockfiles", &raw.lockfiles);
     let pem = optional(c, "shared.pem", &raw.pem);
+    let kept = keep_local(c, raw);
+    let others = [
+        (Tree::Gateways, "shared.gateways", &raw.gateways),
+        (Tree::Digests, "shared.digests", &raw.digests),
+        (Tree::Archive, "shared.archive", &raw.archive),
+    ]
+    .map(|(tree, name, v)| (tree, name, optional(c, name, v)));
     let base = shared?;
     let path_at = raw.path.span().start;
     let pick = |given: Option<(Option<WinPath>, usize)>,
@@ -420,10 +517,70 @@ fn shared_paths(c: &mut Collector, raw: &RawShared, profile: &Profile) -> Option
     };
     let public_folders = pick(public_folders, base.join(&profile.shared.public_folders));
     let pem = pick(pem, base.join(&profile.shared.pem));
+    let mut subs = vec![
+        ("shared.mailboxes", mailboxes?),
+        ("shared.public_folders", public_folders?),
+        ("shared.lockfiles", lockfiles?),
+        ("shared.pem", pem?),
+    ];
+    for (tree, name, given) in others {
+        if kept.contains(&tree) {
+            if let Some((_, at)) = given {
+                c.at(
+                    at,
+                    format!(
+                        "{name} names a target, but keep_local keeps {} on each node",
+                        tree.what()
+                    ),
+                    Some("remove one of the two: the target to keep it on each node, or its name from keep_local to share it"),
+                );
+            }
+            continue;
+        }
+        subs.push((name, pick(given, base.join(&profile.tree(tree).shared))?));
+    }
     Some(SharedAt {
         base: (base, path_at),
-        subs: [mailboxes?, public_folders?, lockfiles?, pem?],
+        subs,
     })
+}
+
+/// `[shared] keep_local`: the trees kept on each node, each of those that
+/// may be.
+fn keep_local(c: &mut Collector, raw: &RawShared) -> Vec<Tree> {
+    let mut kept = Vec::new();
+    let Some(list) = &raw.keep_local else {
+        return kept;
+    };
+    let allowed: Vec<&str> = Tree::ALL
+        .into_iter()
+        .filter(|t| t.may_stay_local())
+        .map(Tree::id)
+        .collect();
+    for name in list.get_ref() {
+        match Tree::from_id(&name.get_ref().trim().to_ascii_lowercase()) {
+            Some(tree) if tree.may_stay_local() => {
+                if !kept.contains(&tree) {
+                    kept.push(tree);
+                }
+            }
+            Some(tree) => c.at(
+                name.span().start,
+                format!("keep_local: {} cannot stay on each node", tree.what()),
+                Some("the cluster works on one shared mail store: remove it from keep_local"),
+            ),
+            None => c.at(
+                name.span().start,
+                format!(
+                    "keep_local: '{}' is no folder mdcluster moves; it knows {}",
+                    crate::text::sanitize(name.get_ref()),
+                    allowed.join(", ")
+                ),
+                Some("correct the name, or remove it from keep_local"),
+            ),
+        }
+    }
+    kept
 }
 
 /// The shared folders lie outside the installation, and each is its own.
@@ -432,13 +589,12 @@ fn check_shared_layout(c: &mut Collector, root: &WinPath, shared: &SharedAt) {
     let subs = &shared.subs;
     // Sub-folders derived from shared.path share its position; report them
     // only when written out, so one mistake gives one error.
-    let all = std::iter::once((base, base_at))
-        .chain(subs.iter().map(|(p, at)| (p, *at)))
-        .zip(SharedAt::NAMES)
+    let all = std::iter::once(("shared.path", (base, base_at)))
+        .chain(subs.iter().map(|(name, (p, at))| (*name, (p, *at))))
         .enumerate()
-        .filter(|(i, ((_, at), _))| *i == 0 || *at != base_at)
+        .filter(|(i, (_, (_, at)))| *i == 0 || *at != base_at)
         .map(|(_, x)| x);
-    for ((p, at), name) in all {
+    for (name, (p, at)) in all {
         if p.starts_with(root) {
             c.at(
                 at,
@@ -455,15 +611,11 @@ fn check_shared_layout(c: &mut Collector, root: &WinPath, shared: &SharedAt) {
     }
     for i in 0..subs.len() {
         for j in (i + 1)..subs.len() {
-            if subs[i].0 == subs[j].0 {
+            let ((a, (pa, _)), (b, (pb, at))) = (&subs[i], &subs[j]);
+            if pa == pb {
                 c.at(
-                    subs[j].1,
-                    format!(
-                        "{} and {} are the same folder {}",
-                        SharedAt::NAMES[i + 1],
-                        SharedAt::NAMES[j + 1],
-                        subs[j].0
-                    ),
+                    *at,
+                    format!("{a} and {b} are the same folder {pb}"),
                     Some("give each kind of shared data its own folder"),
                 );
             }

@@ -58,6 +58,10 @@ pub struct Profile {
     pub install: Install,
     pub ini: Ini,
     pub shared: Shared,
+    /// Absent in profiles written before these folders moved: then the
+    /// built-in names apply (see [`Profile::tree`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub other_folders: Option<OtherFolders>,
     pub userlist: Userlist,
     pub domains: Domains,
     pub mailstore: Mailstore,
@@ -113,6 +117,99 @@ pub struct Shared {
     pub mailboxes: Fact<String>,
     pub public_folders: Fact<String>,
     pub pem: Fact<String>,
+}
+
+/// The gateways, digests and archive folders: the `[Directories]` key, the
+/// folder below the root where MDaemon.ini lacks it, the folder below the
+/// shared path.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtherFolders {
+    pub gateways_key: Fact<String>,
+    pub gateways_dir: Fact<String>,
+    pub gateways_shared: Fact<String>,
+    pub digests_key: Fact<String>,
+    pub digests_dir: Fact<String>,
+    pub digests_shared: Fact<String>,
+    pub archive_key: Fact<String>,
+    pub archive_dir: Fact<String>,
+    pub archive_shared: Fact<String>,
+}
+
+/// A tree of the data every node must share and the cluster service does
+/// not replicate: it moves to the share with the mail store (step 4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tree {
+    Mailboxes,
+    PublicFolders,
+    Gateways,
+    Digests,
+    Archive,
+}
+
+impl Tree {
+    pub const ALL: [Tree; 5] = [
+        Tree::Mailboxes,
+        Tree::PublicFolders,
+        Tree::Gateways,
+        Tree::Digests,
+        Tree::Archive,
+    ];
+
+    /// The plan's name: its key in `[shared]` and in `keep_local`.
+    pub fn id(self) -> &'static str {
+        match self {
+            Tree::Mailboxes => "mailboxes",
+            Tree::PublicFolders => "public_folders",
+            Tree::Gateways => "gateways",
+            Tree::Digests => "digests",
+            Tree::Archive => "archive",
+        }
+    }
+
+    pub fn from_id(id: &str) -> Option<Tree> {
+        Tree::ALL.into_iter().find(|t| t.id() == id)
+    }
+
+    /// What it is, for messages.
+    pub fn what(self) -> &'static str {
+        match self {
+            Tree::Mailboxes => "the mailboxes",
+            Tree::PublicFolders => "the public folders",
+            Tree::Gateways => "the domain gateways' mail",
+            Tree::Digests => "the mailing-list digests",
+            Tree::Archive => "the mail archive",
+        }
+    }
+
+    /// Whether a plan may keep it on each node (`keep_local`); the mail
+    /// store itself must be shared.
+    pub fn may_stay_local(self) -> bool {
+        matches!(self, Tree::Gateways | Tree::Digests | Tree::Archive)
+    }
+
+    /// What a tree kept on each node costs: the preview's warning.
+    pub fn when_kept_local(self) -> &'static str {
+        match self {
+            Tree::Gateways => "mail a node stores for a domain gateway is seen by that node alone, and lost to the cluster while it is down",
+            Tree::Digests => "each node collects digests of its own: subscribers get partial digests, some twice",
+            Tree::Archive => "each node archives only the mail it handled: the archive is split across the nodes",
+            Tree::Mailboxes | Tree::PublicFolders => "every node must share it",
+        }
+    }
+}
+
+/// What the profile names for one [`Tree`].
+pub struct TreeNames {
+    /// The `[Directories]` key naming the folder.
+    pub key: Fact<String>,
+    /// The profile entry holding the key, for messages (`ini.users_key`).
+    pub key_entry: &'static str,
+    /// MDaemon's folder below the root where MDaemon.ini lacks the key.
+    pub dir: Fact<String>,
+    /// The default folder below the shared path.
+    pub shared: Fact<String>,
 }
 
 /// Column range `[start, end)` of a fixed-width field.
@@ -281,10 +378,16 @@ pub struct Sandbox {
 impl Profile {
     /// The embedded profile. It is checked by a test, so failing here is a build defect.
     pub fn builtin() -> Profile {
-        match Profile::parse(DEFAULT_PROFILE, "built-in profile") {
-            Ok(p) => p,
-            Err(e) => panic!("the embedded profile is invalid: {e}"),
-        }
+        // Parsed once: the fallbacks for older profiles ask for it often.
+        static BUILTIN: std::sync::OnceLock<Profile> = std::sync::OnceLock::new();
+        BUILTIN
+            .get_or_init(
+                || match Profile::parse(DEFAULT_PROFILE, "built-in profile") {
+                    Ok(p) => p,
+                    Err(e) => panic!("the embedded profile is invalid: {e}"),
+                },
+            )
+            .clone()
     }
 
     /// The profile from `--profile FILE`, or the built-in one.
@@ -369,6 +472,65 @@ impl Profile {
         ]
     }
 
+    /// The names of a tree of shared data: this profile's, or the built-in
+    /// ones where the profile predates them.
+    pub(crate) fn tree(&self, tree: Tree) -> TreeNames {
+        let [users_key, public_key] = self.store_keys();
+        let other = || {
+            self.other_folders
+                .clone()
+                .or_else(|| Profile::builtin().other_folders)
+                .unwrap_or_else(|| panic!("the embedded profile has no [other_folders]"))
+        };
+        let names = |key, key_entry, dir, shared| TreeNames {
+            key,
+            key_entry,
+            dir,
+            shared,
+        };
+        match tree {
+            Tree::Mailboxes => names(
+                users_key,
+                "ini.users_key",
+                self.mailstore.users_dir.clone(),
+                self.shared.mailboxes.clone(),
+            ),
+            Tree::PublicFolders => names(
+                public_key,
+                "ini.public_folders_key",
+                self.mailstore.public_folders_dir.clone(),
+                self.shared.public_folders.clone(),
+            ),
+            Tree::Gateways => {
+                let o = other();
+                names(
+                    o.gateways_key,
+                    "other_folders.gateways_key",
+                    o.gateways_dir,
+                    o.gateways_shared,
+                )
+            }
+            Tree::Digests => {
+                let o = other();
+                names(
+                    o.digests_key,
+                    "other_folders.digests_key",
+                    o.digests_dir,
+                    o.digests_shared,
+                )
+            }
+            Tree::Archive => {
+                let o = other();
+                names(
+                    o.archive_key,
+                    "other_folders.archive_key",
+                    o.archive_dir,
+                    o.archive_shared,
+                )
+            }
+        }
+    }
+
     /// Values that must be usable names; checked once so later code can rely on them.
     fn check(&self, origin: &str) -> Result<(), Problem> {
         let bad = |what: &str, why: &str| {
@@ -433,6 +595,24 @@ impl Profile {
         ] {
             if value.trim().is_empty() {
                 return bad(what, "must not be empty");
+            }
+        }
+        if let Some(o) = &self.other_folders {
+            let all = [
+                ("gateways_key", &o.gateways_key),
+                ("gateways_dir", &o.gateways_dir),
+                ("gateways_shared", &o.gateways_shared),
+                ("digests_key", &o.digests_key),
+                ("digests_dir", &o.digests_dir),
+                ("digests_shared", &o.digests_shared),
+                ("archive_key", &o.archive_key),
+                ("archive_dir", &o.archive_dir),
+                ("archive_shared", &o.archive_shared),
+            ];
+            for (key, fact) in all {
+                if fact.trim().is_empty() {
+                    return bad(&format!("other_folders.{key}"), "must not be empty");
+                }
             }
         }
         Ok(())

@@ -205,6 +205,12 @@ fn render_step(
             }
         }
     }
+    for w in &sp.warnings {
+        out.push_str(&format!(
+            "      {}\n",
+            s.yellow(&format!("warning: {}", sanitize(w)))
+        ));
+    }
     for n in &sp.notes {
         out.push_str(&format!(
             "      {}\n",

@@ -3,7 +3,7 @@
 
 use super::{Account, Options, WINDOWS_ROOT};
 use crate::problem::{Exit, Problem};
-use crate::profile::Profile;
+use crate::profile::{Profile, Tree};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::path::Path;
@@ -309,21 +309,19 @@ fn directories(profile: &Profile) -> Vec<(String, String)> {
         .iter()
         .map(|[k, v]| (k.clone(), v.clone()))
         .collect();
-    // The mail store and the public folders where the profile reads them,
-    // then LockFiles and PEM, among the others as in a real file.
-    let [users, public] = profile.store_keys();
-    let at = d.len().min(7);
-    d.insert(
-        at,
-        (users.value, format!("{}\\", *profile.mailstore.users_dir)),
-    );
-    d.insert(
-        at + 1,
-        (
-            public.value,
-            format!("{}\\", *profile.mailstore.public_folders_dir),
-        ),
-    );
+    // The trees of shared data where the profile reads them (the mail store
+    // and the public folders among the first, the others after them), then
+    // LockFiles and PEM, among the others as in a real file.
+    let mut at = d.len().min(7);
+    for tree in Tree::ALL {
+        let names = profile.tree(tree);
+        // A profile written before a tree had its own key may list it
+        // among the extra ones: written once.
+        d.retain(|(k, _)| !k.eq_ignore_ascii_case(&names.key));
+        at = at.min(d.len());
+        d.insert(at, (names.key.value, format!("{}\\", *names.dir)));
+        at += 1;
+    }
     d.insert(
         3,
         (
@@ -523,6 +521,54 @@ pub(super) fn write_public_folders(
             parts.push(write_messages(
                 &folder, per_domain, &account, profile, &mut rng, &mut time,
             )?);
+        }
+    }
+    Ok(parts)
+}
+
+/// The other trees every node shares: a domain gateway's stored mail, the
+/// mailing-list digests collected so far, and the mail archive (inbound and
+/// outbound copies per account). Returns (files, bytes) per part.
+pub(super) fn write_other_trees(
+    dir: &Path,
+    profile: &Profile,
+    opts: &Options,
+    accounts: &[Account],
+) -> Result<Vec<(u64, u64)>, Problem> {
+    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ 0x6A7E);
+    let per_folder = (opts.messages / 100).clamp(2, 40);
+    let mut parts = Vec::new();
+    let write = |folder: &Path, a: &Account, rng: &mut ChaCha8Rng| {
+        std::fs::create_dir_all(folder).map_err(io_err("create", folder))?;
+        let mut time = EPOCH + rng.random_range(0..86_400);
+        write_messages(folder, per_folder, a, profile, rng, &mut time)
+    };
+    let holder =
+        |domain: &str, mailbox: &str, full_name: &str, base: &str, rng: &mut ChaCha8Rng| Account {
+            domain: domain.into(),
+            mailbox: mailbox.into(),
+            full_name: full_name.into(),
+            messages: per_folder,
+            seed: rng.random(),
+            base: base.into(),
+            message_size: opts.message_size,
+        };
+    let gateways = dir.join(&*profile.tree(Tree::Gateways).dir);
+    for domain in ["partner-firma.example", "filiale-süd.example"] {
+        let a = holder(domain, "gateway", "Domain gateway", "Gateways", &mut rng);
+        parts.push(write(&gateways.join(domain), &a, &mut rng)?);
+    }
+    let digests = dir.join(&*profile.tree(Tree::Digests).dir);
+    for list in ["newsletter@example.com", "team-news@example.org"] {
+        let (mailbox, domain) = list.split_once('@').unwrap_or((list, ""));
+        let a = holder(domain, mailbox, "Mailing list", "Digests", &mut rng);
+        parts.push(write(&digests.join(list), &a, &mut rng)?);
+    }
+    let archive = dir.join(&*profile.tree(Tree::Archive).dir);
+    for a in accounts.iter().take(3) {
+        for way in ["In", "Out"] {
+            let folder = archive.join(&a.domain).join(&a.mailbox).join(way);
+            parts.push(write(&folder, a, &mut rng)?);
         }
     }
     Ok(parts)

@@ -165,6 +165,7 @@ pub fn create(dir: &Path, profile: &Profile, opts: &Options) -> Result<Report, P
     }
     let mut extra = content::write_installation(dir, profile, opts, &accounts)?;
     extra.extend(content::write_public_folders(dir, profile, opts)?);
+    extra.extend(content::write_other_trees(dir, profile, opts, &accounts)?);
     for (files, bytes) in extra {
         report.files += files;
         report.bytes += bytes;

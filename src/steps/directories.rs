@@ -1,8 +1,10 @@
 //! Step 5: rewrite `[Directories]` in MDaemon.ini, after the data has moved.
 //! LockFiles and PEM get their shared folders; every other value that points
-//! into a relocated folder (LockFiles, PEM, the mail store, the public
-//! folders) is rebased the same way, and so is the "New Accounts" mail folder
-//! template where the profile locates it. Only those values' bytes change.
+//! into a relocated folder (LockFiles, PEM, the trees of the mail store:
+//! mailboxes, public folders, gateways, digests, archive) is rebased the same
+//! way, and so is the "New Accounts" mail folder template where the profile
+//! locates it. Only those values' bytes change; settings elsewhere that still
+//! name a moved folder are warned of ([`super::stale_references`]).
 
 use super::{Action, Check, Context, IniEdit, StepId, StepPlan, StepStatus};
 use crate::install::content_hash;
@@ -41,6 +43,7 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
             return Ok(sp);
         }
     };
+    super::stale_references::warn(ctx, &moves, &after, &mut sp);
     if let Err(why) = crate::fsops::atomic::check_replaceable(&install.ini.local) {
         sp.checks.push(Check::fail(
             "MDaemon.ini can be replaced",

@@ -11,8 +11,9 @@
 //! - what stays (the installation root, `App` with MDaemon.ini and
 //!   Userlist.dat, mdcluster's state folder) is never, and never lies inside,
 //!   a folder that moves or a target;
-//! - what moves (the LockFiles and PEM folders, the trees of the mail store,
-//!   every account folder) is never another folder that moves, nor inside
+//! - what moves (the LockFiles and PEM folders, the trees of the mail store
+//!   (mailboxes, public folders, gateways, digests, archive), every account
+//!   folder) is never another folder that moves, nor inside
 //!   one (the entries of a store tree being the documented exception), nor
 //!   inside mdcluster's state folder;
 //! - a target is never a folder of the installation side, nor inside one,
@@ -28,6 +29,7 @@ use super::{Action, Check, Context, StepId, StepPlan};
 use crate::fsops::identity::{self, OnDisk, Place};
 use crate::location::{Loc, Resolver};
 use crate::problem::Problem;
+use crate::profile::Tree;
 use crate::winpath::WinPath;
 use std::path::{Path, PathBuf};
 
@@ -50,7 +52,8 @@ enum Role {
 enum Kind {
     /// The shared folder.
     Share,
-    /// The mailboxes or public-folders target: store entries go below it.
+    /// The target of a store tree (mailboxes, public folders, gateways,
+    /// digests, archive): its entries go below it.
     Store,
     /// Where an entry of a store tree goes.
     Entry,
@@ -371,25 +374,19 @@ fn kept_spots(ctx: &Context, state_dir: &Path) -> Vec<Spot> {
 
 /// The plan's targets on the share.
 fn plan_targets(ctx: &Context) -> Vec<Target> {
-    vec![
-        (
-            Kind::Share,
-            StepId::SharedPath,
-            "the shared folder".into(),
-            ctx.plan.shared.path.clone(),
-        ),
-        (
-            Kind::Store,
-            StepId::MailStore,
-            "the mailboxes target".into(),
-            ctx.plan.shared.mailboxes.clone(),
-        ),
-        (
-            Kind::Store,
-            StepId::MailStore,
-            "the public-folders target".into(),
-            ctx.plan.shared.public_folders.clone(),
-        ),
+    let mut targets = vec![(
+        Kind::Share,
+        StepId::SharedPath,
+        "the shared folder".into(),
+        ctx.plan.shared.path.clone(),
+    )];
+    for tree in Tree::ALL {
+        if let Some(target) = ctx.plan.shared.tree(tree) {
+            let what = format!("the {} target", tree.id().replace('_', "-"));
+            targets.push((Kind::Store, StepId::MailStore, what, target.clone()));
+        }
+    }
+    targets.extend([
         (
             Kind::Folder,
             StepId::Lockfiles,
@@ -402,7 +399,8 @@ fn plan_targets(ctx: &Context) -> Vec<Target> {
             "the PEM target".into(),
             ctx.plan.shared.pem.clone(),
         ),
-    ]
+    ]);
+    targets
 }
 
 /// LockFiles and PEM where MDaemon.ini says, whenever the run points the

@@ -1,10 +1,13 @@
-//! Step 4: move the mail store (mailboxes and public folders) to the share and
-//! point every account at its new mail folder in Userlist.dat.
+//! Step 4: move the mail store to the share and point every account at its
+//! new mail folder in Userlist.dat. The store is every tree the cluster
+//! service does not replicate ([`Tree`]): the mailboxes, the public folders,
+//! the domain gateways' mail, the digests and the mail archive (the last
+//! three unless the plan keeps one on each node, with a warning).
 //!
 //! The store moves one top-level folder at a time (each domain folder of the
-//! Users tree, each public folder), so a target that already holds mdcluster's
-//! own LockFiles can receive it, and on one file system each folder moves with
-//! one rename. An account whose mail folder lies outside the Users tree moves
+//! Users tree, each public folder, each gateway's folder, …), so a target
+//! that already holds mdcluster's own LockFiles can receive it, and on one
+//! file system each folder moves with one rename. An account whose mail folder lies outside the Users tree moves
 //! to `<mailboxes>\<domain>\<mailbox>`. Before anything moves the whole store is
 //! checked for what Windows or the share would refuse: names invalid on Windows,
 //! names that differ only in case in one folder, paths over MAX_PATH, and mail
@@ -16,6 +19,7 @@ use crate::fsops;
 use crate::install::content_hash;
 use crate::location::Loc;
 use crate::problem::Problem;
+use crate::profile::Tree;
 use crate::text::size;
 use crate::userlist::{Layout, Userlist};
 use crate::winpath::{self, WinPath};
@@ -25,9 +29,10 @@ use std::path::Path;
 /// How many examples a preflight finding lists (the count is always complete).
 const EXAMPLES: usize = 10;
 
-/// One tree of the mail store that moves: the Users tree or the public
-/// folders, where MDaemon.ini says it is.
+/// One tree of the mail store that moves: the Users tree, the public
+/// folders, the gateways, digests or archive, where MDaemon.ini says it is.
 pub(crate) struct StoreRoot {
+    pub tree: Tree,
     /// The `[Directories]` key naming it, and the profile entry that names the key.
     pub key: String,
     pub profile_entry: &'static str,
@@ -40,41 +45,59 @@ pub(crate) struct StoreRoot {
     pub stated: bool,
 }
 
+/// Where a tree is on this installation: MDaemon.ini's `[Directories]`
+/// value, else MDaemon's default below the root; and whether MDaemon.ini
+/// names it (under its key, or its default folder under another key).
+pub(crate) fn tree_source(ctx: &Context, tree: Tree) -> Option<(WinPath, bool)> {
+    let names = ctx.profile.tree(tree);
+    match ctx.install.folder(&names.key) {
+        Some(v) => Some((v.path.clone(), true)),
+        None => {
+            let p = ctx.plan.install_root.join(&names.dir).ok()?;
+            let named = ctx.install.folders.iter().any(|f| f.path == p);
+            Some((p, named))
+        }
+    }
+}
+
+/// The trees MDaemon.ini still names under their key elsewhere than the
+/// plan's target (what an earlier run left), as "what in where", for
+/// `status`.
+pub(crate) fn trees_left(
+    plan: &crate::plan::Plan,
+    profile: &crate::profile::Profile,
+    install: &crate::install::Installation,
+) -> Vec<String> {
+    Tree::ALL
+        .into_iter()
+        .filter_map(|tree| {
+            let target = plan.shared.tree(tree)?;
+            let value = install.folder(&profile.tree(tree).key)?;
+            (value.path != *target)
+                .then(|| format!("{} in {}", tree.what(), value.path.to_dir_string()))
+        })
+        .collect()
+}
+
 /// The trees of the mail store, read from MDaemon.ini's `[Directories]`
 /// (MDaemon's default below the root where the file lacks the key), with
-/// their targets on the share. Trees already at their target are left out.
+/// their targets on the share. Trees already at their target, and those the
+/// plan keeps on each node, are left out.
 pub(crate) fn store_roots(ctx: &Context) -> Vec<StoreRoot> {
-    let [users_key, public_key] = ctx.profile.store_keys();
     let mut out = Vec::new();
-    for (key, profile_entry, default, target) in [
-        (
-            users_key.value,
-            "ini.users_key",
-            &*ctx.profile.mailstore.users_dir,
-            &ctx.plan.shared.mailboxes,
-        ),
-        (
-            public_key.value,
-            "ini.public_folders_key",
-            &*ctx.profile.mailstore.public_folders_dir,
-            &ctx.plan.shared.public_folders,
-        ),
-    ] {
-        let (from, stated) = match ctx.install.folder(&key) {
-            Some(v) => (v.path.clone(), true),
-            // MDaemon's default, unless another value names that folder.
-            None => match ctx.plan.install_root.join(default) {
-                Ok(p) => {
-                    let named = ctx.install.folders.iter().any(|f| f.path == p);
-                    (p, named)
-                }
-                Err(_) => continue,
-            },
+    for tree in Tree::ALL {
+        let Some(target) = ctx.plan.shared.tree(tree) else {
+            continue;
+        };
+        let Some((from, stated)) = tree_source(ctx, tree) else {
+            continue;
         };
         if from != *target {
+            let names = ctx.profile.tree(tree);
             out.push(StoreRoot {
-                key,
-                profile_entry,
+                tree,
+                key: names.key.value,
+                profile_entry: names.key_entry,
                 from,
                 to: target.clone(),
                 stated,
@@ -105,7 +128,11 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
     let mut sp = StepPlan::new(StepId::MailStore, StepStatus::NothingToDo);
     let roots = store_roots(ctx);
     unstated_roots(ctx, &roots, &mut sp)?;
-    let relocations: Vec<(WinPath, WinPath)> = roots.into_iter().map(|r| (r.from, r.to)).collect();
+    kept_local_warnings(ctx, &roots, &mut sp);
+    let relocations: Vec<(WinPath, WinPath)> = roots
+        .iter()
+        .map(|r| (r.from.clone(), r.to.clone()))
+        .collect();
     let Some((userlist_loc, userlist_bytes)) = ctx.install.userlist.clone() else {
         sp.checks.push(Check::fail(
             "Userlist.dat",
@@ -130,7 +157,7 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
     // The folders that move: each top-level entry of the Users tree and of the
     // public folders, then accounts whose mail folder lies elsewhere.
     let mut problems = Findings::default();
-    let mut sources = top_level_sources(ctx, &relocations, &mut sp, &mut problems)?;
+    let mut sources = top_level_sources(ctx, &roots, &mut sp, &mut problems)?;
     let moves = account_moves(
         ctx,
         &userlist,
@@ -173,7 +200,7 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
         return Ok(sp);
     }
 
-    let mut actions = move_actions(ctx, scanned, &relocations)?;
+    let mut actions = move_actions(ctx, scanned, &roots)?;
     if ctx.options.keep_source && !actions.is_empty() {
         sp.next.push(format!(
             "the source stays where it is until `mdcluster cleanup --plan {}` removes it, once MDaemon runs with the new folders",
@@ -204,17 +231,26 @@ fn unstated_roots(ctx: &Context, roots: &[StoreRoot], sp: &mut StepPlan) -> Resu
             ));
             continue;
         }
+        let keep = if r.tree.may_stay_local() {
+            format!(
+                ", or keep the folder on each node with keep_local = [\"{}\"] in the plan's [shared]",
+                r.tree.id()
+            )
+        } else {
+            String::new()
+        };
         sp.checks.push(Check::fail(
             "MDaemon.ini names the store",
             format!(
-                "MDaemon.ini has no [{section}] {} entry (nor another naming {}): moved, MDaemon \
-                 would go on looking for it there, where it is no more",
+                "MDaemon.ini has no [{section}] {} entry (nor another naming {}, {}): moved, \
+                 MDaemon would go on looking for it there, where it is no more",
                 r.key,
-                r.from.to_dir_string()
+                r.from.to_dir_string(),
+                r.tree.what()
             ),
             format!(
                 "add {}={} to [{section}] in MDaemon.ini (the folder MDaemon uses), or give the \
-                 key MDaemon really uses as {} in a profile (--profile), then rerun",
+                 key MDaemon really uses as {} in a profile (--profile){keep}, then rerun",
                 r.key,
                 r.from.to_dir_string(),
                 r.profile_entry
@@ -224,18 +260,59 @@ fn unstated_roots(ctx: &Context, roots: &[StoreRoot], sp: &mut StepPlan) -> Resu
     Ok(())
 }
 
+/// A warning for each tree the plan keeps on each node: what is not shared,
+/// and what that costs. One inside a tree that moves would move with it:
+/// refused.
+fn kept_local_warnings(ctx: &Context, roots: &[StoreRoot], sp: &mut StepPlan) {
+    for tree in ctx.plan.shared.kept_local() {
+        let Some((from, _)) = tree_source(ctx, tree) else {
+            continue;
+        };
+        if let Some(outer) = roots.iter().find(|r| from.starts_with(&r.from)) {
+            sp.checks.push(Check::fail(
+                "kept folders stay",
+                format!(
+                    "the plan keeps {} on each node, but its folder {} lies in {} {}, which moves",
+                    tree.what(),
+                    from.to_dir_string(),
+                    outer.tree.what(),
+                    outer.from.to_dir_string()
+                ),
+                format!(
+                    "give it a folder of its own outside the mail store in MDaemon, or share it \
+                     (take \"{}\" out of keep_local), then rerun",
+                    tree.id()
+                ),
+            ));
+            continue;
+        }
+        sp.warnings.push(format!(
+            "kept on each node (keep_local in the plan): {}, in {}; {}",
+            tree.what(),
+            from.to_dir_string(),
+            tree.when_kept_local()
+        ));
+    }
+}
+
 /// Each top-level entry of the store's trees, with where it goes.
 fn top_level_sources(
     ctx: &Context,
-    relocations: &[(WinPath, WinPath)],
+    roots: &[StoreRoot],
     sp: &mut StepPlan,
     problems: &mut Findings,
 ) -> Result<Vec<(Loc, Loc)>, Problem> {
     let mut sources = Vec::new();
-    for (from_root, to_root) in relocations {
+    for StoreRoot {
+        tree,
+        from: from_root,
+        to: to_root,
+        ..
+    } in roots
+    {
         let local = ctx.resolver.locate(from_root)?;
         sp.fact(
-            "store",
+            &tree.id().replace('_', " "),
             format!(
                 "{} -> {}",
                 from_root.to_dir_string(),
@@ -326,7 +403,16 @@ fn account_moves(
             .find_map(|(from, to)| old.rebase(from, to))
         {
             Some(new) => new,
-            None if relocations.iter().any(|(_, to)| old.starts_with(to)) => continue, // already moved
+            // Already moved: on the share, in the target of a tree (also one
+            // an earlier run moved, which is no relocation any more).
+            None if relocations.iter().any(|(_, to)| old.starts_with(to))
+                || Tree::ALL
+                    .into_iter()
+                    .filter_map(|t| ctx.plan.shared.tree(t))
+                    .any(|to| old.starts_with(to)) =>
+            {
+                continue
+            }
             None => match own_move(ctx, a, &old, relocations, &own)? {
                 Ok(target) => {
                     let from = ctx.resolver.locate(&old)?;
@@ -487,22 +573,27 @@ fn too_long_check(ctx: &Context, sp: &mut StepPlan, mut too_long: Vec<(String, u
 }
 
 /// The folders to create and the moves (or copies, with `keep_source`).
+/// Every tree's target is created where MDaemon.ini will point at it, even
+/// when nothing moves there yet (an empty gateways folder), so no value
+/// names a folder that is not there.
 fn move_actions(
     ctx: &Context,
     scanned: Vec<Source>,
-    relocations: &[(WinPath, WinPath)],
+    roots: &[StoreRoot],
 ) -> Result<Vec<Action>, Problem> {
     let mut actions = Vec::new();
-    for (_, to_root) in relocations {
-        if scanned.iter().any(|s| s.to.win.starts_with(to_root)) {
+    for root in roots {
+        let to_root = &root.to;
+        if root.stated || scanned.iter().any(|s| s.to.win.starts_with(to_root)) {
             let target = ctx.resolver.locate(to_root)?;
-            actions.extend(missing_parents(ctx, &target)?);
-            if !fsops::exists(&target.local)
-                && !actions
-                    .iter()
-                    .any(|a| matches!(a, Action::CreateFolder { folder } if folder.win == *to_root))
-            {
-                actions.push(Action::CreateFolder { folder: target });
+            let mut wanted = missing_parents(ctx, &target)?;
+            if !fsops::exists(&target.local) {
+                wanted.push(Action::CreateFolder { folder: target });
+            }
+            for a in wanted {
+                if !actions.contains(&a) {
+                    actions.push(a);
+                }
             }
         }
     }

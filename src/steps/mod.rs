@@ -18,6 +18,7 @@ pub mod load_balancer;
 pub mod mail_store;
 mod relocate;
 mod shared_path;
+mod stale_references;
 
 pub use action::{Action, FileWrite, IniEdit, UserlistEdit};
 pub(crate) use cluster::is_registration_of;
@@ -96,7 +97,7 @@ impl StepId {
             StepId::Lockfiles => "Move LockFiles to the share",
             StepId::Pem => "Copy PEM to the share",
             StepId::Directories => "Rewrite [Directories] in MDaemon.ini",
-            StepId::MailStore => "Move mailboxes and public folders",
+            StepId::MailStore => "Move mailboxes and other shared data",
             StepId::Certificates => "Certificates on every node",
             StepId::Secondaries => "MDaemon on each secondary",
             StepId::Discover => "Find the secondaries",
@@ -130,7 +131,7 @@ impl StepId {
             StepId::Lockfiles => "All nodes must see the same lock files, or two nodes could change one mailbox at once. The LockFiles folder moves to the share, below the mailboxes folder as MDaemon itself would put it.",
             StepId::Pem => "The DKIM keys in the PEM folder must be the same on every node. The manual says to copy the folder to the share; the original stays where it is.",
             StepId::Directories => "MDaemon finds its folders through [Directories] in MDaemon.ini. Only the values that point at moved folders change; every other byte stays. MDaemon reads them at start, so it must be restarted.",
-            StepId::MailStore => "Mailboxes and public folders are not replicated: every node works on the same store on the share. MDaemon cannot move them itself.",
+            StepId::MailStore => "Mailboxes, public folders, the domain gateways' mail, digests and the mail archive are not replicated: every node works on the same folders on the share. MDaemon cannot move them itself.",
             StepId::Certificates => "Certificate settings replicate, certificates do not: a node without the primary's certificates serves no SSL/TLS/HTTPS.",
             StepId::Secondaries => "Each secondary runs the same MDaemon version with its own licence key, and announces itself so the primary can find it.",
             StepId::Discover => "The primary finds the secondaries on the LAN and checks the cluster rules before one is added.",
@@ -326,6 +327,9 @@ pub struct StepPlan {
     /// a node, copy the balancer's files): shown with the notes, and what a
     /// run's summary lists as next.
     pub next: Vec<String>,
+    /// What the run leaves as the administrator chose, at a cost the
+    /// preview must show (a folder the plan keeps on each node).
+    pub warnings: Vec<String>,
 }
 
 impl StepPlan {
@@ -338,6 +342,7 @@ impl StepPlan {
             actions: Vec::new(),
             notes: Vec::new(),
             next: Vec::new(),
+            warnings: Vec::new(),
         }
     }
     pub fn fact(&mut self, label: &str, value: impl Into<String>) {

@@ -22,18 +22,16 @@ pub(super) fn prepare(ctx: &Context, destinations: &[(Loc, u64)]) -> Result<Step
         "shared path",
         format!("{} ({})", shared.path, loc.local.display()),
     );
-    sp.fact("mailboxes", shared.mailboxes.to_string());
-    sp.fact("public folders", shared.public_folders.to_string());
-    sp.fact("lock files", shared.lockfiles.to_string());
-    sp.fact("PEM", shared.pem.to_string());
-
-    let named = [
-        ("shared path", &shared.path),
-        ("mailboxes", &shared.mailboxes),
-        ("public folders", &shared.public_folders),
-        ("lock files", &shared.lockfiles),
-        ("PEM", &shared.pem),
-    ];
+    let named = shared.named();
+    for (what, target) in named.iter().skip(1) {
+        sp.fact(what, target.to_string());
+    }
+    for tree in shared.kept_local() {
+        sp.fact(
+            &tree.id().replace('_', " "),
+            "kept on each node (keep_local)",
+        );
+    }
     path_checks(&mut sp, &named);
 
     match std::fs::metadata(&loc.local) {
@@ -69,7 +67,7 @@ pub(super) fn prepare(ctx: &Context, destinations: &[(Loc, u64)]) -> Result<Step
 }
 
 /// The shared folders by name.
-type Named<'a> = [(&'static str, &'a WinPath); 5];
+type Named<'a> = [(&'static str, &'a WinPath)];
 
 /// Each target is a UNC path that fits MAX_PATH.
 fn path_checks(sp: &mut StepPlan, named: &Named) {

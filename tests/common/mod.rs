@@ -237,15 +237,17 @@ impl Lab {
     }
 }
 
+/// The sandbox's trees of shared data below the installation that move to
+/// folders of the same name on the share (the accounts outside the Users
+/// tree, in MailExtra, go to Users).
+pub const SHARED_TREES: [&str; 5] = ["Users", "Public Folders", "Gateways", "Digests", "Archive"];
+
 /// Every file of the mail store before the move, keyed by where it must end
 /// up on the share: (relative path on the share, description of the file).
 pub fn expected_on_share(lab: &Lab) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    for (dir, target) in [
-        ("Users", "Users"),
-        ("Public Folders", "Public Folders"),
-        ("MailExtra", "Users"),
-    ] {
+    let trees = SHARED_TREES.map(|t| (t, t));
+    for (dir, target) in trees.into_iter().chain([("MailExtra", "Users")]) {
         for (k, v) in tree_map(&lab.install.join(dir), false) {
             if v.starts_with("file") {
                 out.insert(format!("{target}/{k}"), v);
@@ -268,7 +270,7 @@ pub fn files_on_share(lab: &Lab) -> BTreeMap<String, String> {
 /// Whether the message `key` (a key of [`expected_on_share`]) is still at
 /// its place in the installation.
 pub fn at_source(lab: &Lab, key: &str) -> bool {
-    ["Users", "Public Folders"].iter().any(|d| {
+    SHARED_TREES.iter().any(|d| {
         key.strip_prefix(&format!("{d}/"))
             .is_some_and(|rel| lab.install.join(d).join(rel).exists())
     }) || key

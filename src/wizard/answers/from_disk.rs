@@ -5,7 +5,7 @@
 use super::{not_a_folder, windows_root_from_ini, Answers, FieldId};
 use crate::ini::IniDoc;
 use crate::plan::check_address;
-use crate::plan::file::LbTable;
+use crate::plan::file::{LbTable, SharedTable};
 use crate::profile::Profile;
 use crate::winpath::WinPath;
 use crate::workflows::start::EarlierRun;
@@ -65,12 +65,14 @@ impl Answers {
             server_id: "1".into(),
             stop_mdaemon: "n".into(),
             keep_source: "n".into(),
+            keep_local: String::new(),
             restart: "n".into(),
             secondaries: Vec::new(),
             lb_kind: "none".into(),
             lb_http_mode: "primary".into(),
             lb_output: String::new(),
             lb_kept: LbTable::default(),
+            shared_kept: SharedTable::default(),
         }
     }
 

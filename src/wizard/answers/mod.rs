@@ -22,6 +22,7 @@ pub enum FieldId {
     ServerId,
     StopMdaemon,
     KeepSource,
+    KeepLocal,
     Restart,
     LbKind,
     LbHttpMode,
@@ -36,7 +37,7 @@ pub struct Question {
     pub help: &'static str,
 }
 
-pub(crate) const QUESTIONS: [Question; 12] = [
+pub(crate) const QUESTIONS: [Question; 13] = [
     Question {
         id: FieldId::InstallRoot,
         step: StepId::SharedPath,
@@ -84,6 +85,12 @@ pub(crate) const QUESTIONS: [Question; 12] = [
         step: StepId::MailStore,
         label: "Keep the old store until cleanup (y/n)",
         help: "y copies the store and keeps the original until `mdcluster cleanup`; n moves it.",
+    },
+    Question {
+        id: FieldId::KeepLocal,
+        step: StepId::MailStore,
+        label: "Folders kept on each node (empty: none)",
+        help: "Gateways, digests and the archive move to the share with the mailboxes; name any to keep on each node instead (gateways, digests, archive), at the cost the preview warns of.",
     },
     Question {
         id: FieldId::Restart,
@@ -147,6 +154,8 @@ pub struct Answers {
     pub server_id: String,
     pub stop_mdaemon: String,
     pub keep_source: String,
+    /// The trees kept on each node, as typed (`archive, digests`).
+    pub keep_local: String,
     pub restart: String,
     /// The secondaries, in the order they were added.
     pub secondaries: Vec<Secondary>,
@@ -159,6 +168,9 @@ pub struct Answers {
     /// The rest of an earlier plan's `[load_balancer]` (cookie, listen,
     /// ports), kept as it was: the wizard does not ask for it.
     pub lb_kept: LbTable,
+    /// An earlier plan's own `[shared]` sub-folders (those not at their
+    /// defaults), kept as they were: the wizard does not ask for them.
+    pub shared_kept: SharedTable,
 }
 
 impl Answers {
@@ -187,6 +199,13 @@ impl Answers {
                 .to_string(),
             stop_mdaemon: yes_no(plan.options.stop_mdaemon),
             keep_source: yes_no(plan.options.keep_source),
+            keep_local: plan
+                .shared
+                .kept_local()
+                .iter()
+                .map(|t| t.id())
+                .collect::<Vec<_>>()
+                .join(", "),
             restart: yes_no(plan.options.restart),
             secondaries: plan
                 .nodes
@@ -210,6 +229,11 @@ impl Answers {
                 .map(|o| o.display().to_string())
                 .unwrap_or_default(),
             lb_kept: kept_lb_table(lb, profile),
+            shared_kept: SharedTable {
+                path: String::new(),
+                keep_local: Vec::new(),
+                ..plan.to_file(profile).shared
+            },
         }
     }
 
@@ -254,6 +278,7 @@ impl Answers {
             FieldId::ServerId => &self.server_id,
             FieldId::StopMdaemon => &self.stop_mdaemon,
             FieldId::KeepSource => &self.keep_source,
+            FieldId::KeepLocal => &self.keep_local,
             FieldId::Restart => &self.restart,
             FieldId::LbKind => &self.lb_kind,
             FieldId::LbHttpMode => &self.lb_http_mode,
@@ -271,6 +296,7 @@ impl Answers {
             FieldId::ServerId => &mut self.server_id,
             FieldId::StopMdaemon => &mut self.stop_mdaemon,
             FieldId::KeepSource => &mut self.keep_source,
+            FieldId::KeepLocal => &mut self.keep_local,
             FieldId::Restart => &mut self.restart,
             FieldId::LbKind => &mut self.lb_kind,
             FieldId::LbHttpMode => &mut self.lb_http_mode,
@@ -343,6 +369,7 @@ impl Answers {
                 "primary" | "balanced" => Ok(()),
                 _ => Err("answer primary (all Webmail to the primary) or balanced".into()),
             },
+            FieldId::KeepLocal => self.kept_local().map(|_| ()),
             FieldId::LbOutput if v.is_empty() => Ok(()),
             FieldId::LbOutput => crate::plan::check_output_dir(v).map(|_| ()).map_err(|why| {
                 format!("{v} {why}; give an absolute folder on this machine, or leave it empty")
@@ -355,6 +382,33 @@ impl Answers {
         self.fields()
             .into_iter()
             .find_map(|f| self.validate(f).err().map(|e| (f, e)))
+    }
+
+    /// The folders kept on each node, by their plan names: from a list
+    /// separated by commas or spaces.
+    fn kept_local(&self) -> Result<Vec<String>, String> {
+        let mut kept: Vec<String> = Vec::new();
+        for name in self
+            .keep_local
+            .split([',', ' ', ';'])
+            .filter(|n| !n.is_empty())
+        {
+            let name = name.to_ascii_lowercase();
+            match crate::profile::Tree::from_id(&name) {
+                Some(t) if t.may_stay_local() => {
+                    if !kept.contains(&name) {
+                        kept.push(name);
+                    }
+                }
+                _ => {
+                    return Err(format!(
+                    "'{}' is none of gateways, digests, archive; leave it empty to share them all",
+                    crate::text::sanitize(&name)
+                ))
+                }
+            }
+        }
+        Ok(kept)
     }
 
     /// The `[options]` the yes/no answers make.
@@ -405,15 +459,40 @@ impl Answers {
             install: InstallTable {
                 root: text(&self.install_root),
             },
-            shared: SharedTable {
-                path: text(&self.shared_path),
-                ..SharedTable::default()
-            },
+            shared: self.shared_table(),
             nodes,
             options: (&self.options()).into(),
             load_balancer: self.load_balancer_table(),
             mounts,
         }
+    }
+
+    /// `[shared]`: the path and the folders kept on each node as answered,
+    /// an earlier plan's own targets for the rest.
+    fn shared_table(&self) -> SharedTable {
+        // As typed where it is wrong: the plan parser says what is.
+        let keep_local = self.kept_local().unwrap_or_else(|_| {
+            self.keep_local
+                .split([',', ' ', ';'])
+                .filter(|n| !n.is_empty())
+                .map(str::to_string)
+                .collect()
+        });
+        let mut table = SharedTable {
+            path: self.shared_path.trim().to_string(),
+            keep_local,
+            ..self.shared_kept.clone()
+        };
+        // A folder now kept on each node has no target.
+        for kept in &table.keep_local {
+            match kept.as_str() {
+                "gateways" => table.gateways = None,
+                "digests" => table.digests = None,
+                "archive" => table.archive = None,
+                _ => {}
+            }
+        }
+        table
     }
 
     /// The answers as plan text.
@@ -534,6 +613,7 @@ mod tests {
             server_id: "1".into(),
             stop_mdaemon: "n".into(),
             keep_source: "n".into(),
+            keep_local: "archive".into(),
             restart: "n".into(),
             lb_kind: "nginx".into(),
             lb_http_mode: "balanced".into(),
@@ -542,6 +622,10 @@ mod tests {
                 cookie: Some("ROUTE".into()),
                 ports: PortsTable(vec![("http", 8080)]),
                 ..LbTable::default()
+            },
+            shared_kept: SharedTable {
+                gateways: Some(r"\\fileserver\gw".into()),
+                ..SharedTable::default()
             },
             secondaries: vec![
                 Secondary {

@@ -566,6 +566,12 @@ pub(crate) fn action_lines(
     } else {
         lines.push(Line::default());
     }
+    for w in &sp.warnings {
+        lines.push(Line::from(Span::styled(
+            format!(" warning: {}", safe(w)),
+            t.fg(Color::Yellow),
+        )));
+    }
     for n in &sp.notes {
         lines.push(Line::from(Span::styled(
             format!(" note: {}", safe(n)),

@@ -1804,10 +1804,7 @@ fn no_archive_key_is_refused_unless_the_plan_keeps_it_local() {
         ],
     );
     let archive = files_below(&lab.install.join("Archive"));
-    lab.edit_plan(
-        &format!("path = '{SHARE}'"),
-        &format!("path = '{SHARE}'\nkeep_local = [\"archive\"]"),
-    );
+    lab.keep_local(&["archive"]);
     moves_and_undoes(&lab, &[], |said| {
         assert!(
             said.contains("warning: kept on each node (keep_local in the plan): the mail archive"),
@@ -1847,10 +1844,7 @@ fn a_kept_archive_inside_the_users_tree() {
         br"Archive=C:\MDaemon\Archive\",
         br"Archive=C:\MDaemon\Users\Archive\",
     );
-    lab.edit_plan(
-        &format!("path = '{SHARE}'"),
-        &format!("path = '{SHARE}'\nkeep_local = [\"Archive\"]"),
-    );
+    lab.keep_local(&["Archive"]);
     refused(
         &lab,
         &[

@@ -467,10 +467,9 @@ fn links_and_special_files_are_reported_not_copied_and_not_followed() {
 #[test]
 fn a_later_look_at_the_store_with_mdaemon_running_warns_and_waits() {
     let lab = Lab::new();
-    let path = r"path = '\\fileserver\mdaemon'";
-    lab.edit_plan(path, &format!("{path}\nkeep_local = [\"gateways\"]"));
+    lab.keep_local(&["gateways"]);
     lab.apply().arg("--yes").assert().success();
-    lab.edit_plan(&format!("{path}\nkeep_local = [\"gateways\"]"), path);
+    lab.keep_local(&[]);
     let _sim = simulate(&lab);
     let state_file = lab.install.join(mdcluster::service::SIMULATION_STATE);
     let before = (std::fs::read(&state_file).unwrap(), lab.hash());

@@ -257,10 +257,7 @@ fn killed_while_a_tree_is_copied_a_rerun_finishes_and_undo_restores() {
 #[test]
 fn keep_local_leaves_a_tree_on_each_node_with_a_warning() {
     let lab = Lab::new();
-    lab.edit_plan(
-        r"path = '\\fileserver\mdaemon'",
-        "path = '\\\\fileserver\\mdaemon'\nkeep_local = [\"archive\"]",
-    );
+    lab.keep_local(&["archive"]);
     let archive = files(&lab.install.join("Archive"));
     let out = lab.apply().arg("--dry-run").output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -457,13 +454,12 @@ fn a_folder_shared_later_moves_in_the_next_apply() {
     set_mail_dir(&lab, line, &renamed);
     let original = lab.hash();
     let gateways = files(&lab.install.join("Gateways"));
-    let path = r"path = '\\fileserver\mdaemon'";
-    lab.edit_plan(path, &format!("{path}\nkeep_local = [\"gateways\"]"));
+    lab.keep_local(&["gateways"]);
     lab.apply().arg("--yes").assert().success();
     assert_eq!(files(&lab.install.join("Gateways")), gateways);
     let userlist = std::fs::read(lab.install.join("App/Userlist.dat")).unwrap();
 
-    lab.edit_plan(&format!("{path}\nkeep_local = [\"gateways\"]"), path);
+    lab.keep_local(&[]);
     let status = mdcluster()
         .args(["status", "--plan"])
         .arg(&lab.plan)
@@ -518,11 +514,10 @@ fn a_folder_shared_later_moves_in_the_next_apply() {
 fn a_look_again_stopped_in_the_middle_is_finished_with_its_rewrite() {
     let lab = Lab::new();
     let original = lab.hash();
-    let path = r"path = '\\fileserver\mdaemon'";
-    lab.edit_plan(path, &format!("{path}\nkeep_local = [\"gateways\"]"));
+    lab.keep_local(&["gateways"]);
     lab.apply().arg("--yes").assert().success();
     let gateways = files(&lab.install.join("Gateways"));
-    lab.edit_plan(&format!("{path}\nkeep_local = [\"gateways\"]"), path);
+    lab.keep_local(&[]);
     // The look again: create the target, move two gateways, rewrite. The
     // second move fails.
     let out = lab

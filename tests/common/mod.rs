@@ -182,6 +182,26 @@ impl Lab {
         std::fs::write(&self.plan, text.replace(from, to)).unwrap();
     }
 
+    /// Set the plan's `[shared] keep_local` (empty: the key taken out).
+    pub fn keep_local(&self, trees: &[&str]) {
+        let text = std::fs::read_to_string(&self.plan).unwrap();
+        let rest: String = text
+            .lines()
+            .filter(|l| !l.starts_with("keep_local = "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let list: Vec<String> = trees.iter().map(|t| format!("\"{t}\"")).collect();
+        let text = match list.is_empty() {
+            true => rest,
+            false => rest.replacen(
+                "[shared]\n",
+                &format!("[shared]\nkeep_local = [{}]\n", list.join(", ")),
+                1,
+            ),
+        };
+        std::fs::write(&self.plan, text).unwrap();
+    }
+
     pub fn edit_ini(&self, from: &[u8], to: &[u8]) {
         let bytes = self.ini_bytes();
         let pos = bytes

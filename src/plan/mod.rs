@@ -1007,6 +1007,34 @@ mod tests {
     }
 
     #[test]
+    fn the_other_trees_default_below_the_share_and_may_stay_local() {
+        let plan = parse(MINIMAL).unwrap();
+        assert_eq!(
+            plan.shared.tree(Tree::Gateways).unwrap().to_string(),
+            r"\\fs\mdaemon\Gateways"
+        );
+        assert_eq!(plan.shared.kept_local(), Vec::<Tree>::new());
+        let kept = MINIMAL.to_string()
+            + "keep_local = [\"Archive\", \"digests\", \"archive\"]\ngateways = '\\\\fs2\\gw'\n";
+        let plan_kept = parse(&kept).unwrap();
+        assert_eq!(
+            plan_kept.shared.kept_local(),
+            [Tree::Digests, Tree::Archive]
+        );
+        assert_eq!(
+            plan_kept.shared.tree(Tree::Gateways).unwrap().to_string(),
+            r"\\fs2\gw"
+        );
+        // What is kept and where these trees go is no part of the plan's
+        // identity (a journal of an earlier version stays its plan's).
+        assert_eq!(plan_kept.fingerprint(), plan.fingerprint());
+        // Saved and read back, the plan is the same.
+        let profile = Profile::builtin();
+        let again = parse(&plan_kept.render(&profile)).unwrap();
+        assert_eq!(again.shared, plan_kept.shared);
+    }
+
+    #[test]
     fn problems_of_shape_are_said_in_words_and_all_reported() {
         assert_eq!(
             in_words("invalid type: boolean `true`, expected a string"),

@@ -673,6 +673,25 @@ mod tests {
     }
 
     #[test]
+    fn a_profile_without_other_folders_takes_the_built_in_names() {
+        let start = DEFAULT_PROFILE.find("[other_folders]").unwrap();
+        let end = DEFAULT_PROFILE.find("[userlist]").unwrap();
+        let older = format!("{}{}", &DEFAULT_PROFILE[..start], &DEFAULT_PROFILE[end..]);
+        let p = Profile::parse(&older, "older").unwrap();
+        assert!(p.other_folders.is_none());
+        let names = p.tree(Tree::Archive);
+        assert_eq!(names.key.value, "Archive");
+        assert!(!names.key.source.verified());
+        assert_eq!(names.key_entry, "other_folders.archive_key");
+        let empty = DEFAULT_PROFILE.replace(
+            r#"digests_dir = { value = "Digests""#,
+            r#"digests_dir = { value = " ""#,
+        );
+        let e = Profile::parse(&empty, "x").unwrap_err();
+        assert!(e.to_string().contains("other_folders.digests_dir"), "{e}");
+    }
+
+    #[test]
     fn every_entry_is_listed_with_its_source() {
         let entries = Profile::builtin().entries();
         assert!(entries

@@ -7,11 +7,12 @@
 //! The store moves one top-level folder at a time (each domain folder of the
 //! Users tree, each public folder, each gateway's folder, …), so a target
 //! that already holds mdcluster's own LockFiles can receive it, and on one
-//! file system each folder moves with one rename. An account whose mail folder lies outside the Users tree moves
-//! to `<mailboxes>\<domain>\<mailbox>`. Before anything moves the whole store is
-//! checked for what Windows or the share would refuse: names invalid on Windows,
-//! names that differ only in case in one folder, paths over MAX_PATH, and mail
-//! folder paths that do not fit Userlist.dat's fixed-width field.
+//! file system each folder moves with one rename. An account whose mail
+//! folder lies outside the Users tree moves to `<mailboxes>\<domain>\<mailbox>`.
+//! Before anything moves the whole store is checked for what Windows or the
+//! share would refuse: names invalid on Windows, names that differ only in
+//! case in one folder, paths over MAX_PATH, and mail folder paths that do
+//! not fit Userlist.dat's fixed-width field.
 
 use super::relocate::{foreign_content, missing_parents};
 use super::{service_check, Action, Check, Context, StepId, StepPlan, StepStatus, UserlistEdit};

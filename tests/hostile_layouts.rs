@@ -716,7 +716,7 @@ fn a_link_for_the_public_folders_target_to_the_users_tree() {
         &lab,
         &[
             "folders of their own",
-            r"C:\MDaemon\Users is the same folder as the public-folders target \\fileserver\mdaemon\Public Folders on disk",
+            r"C:\MDaemon\Users is the same folder as the public folders target \\fileserver\mdaemon\Public Folders on disk",
         ],
     );
 }
@@ -1848,8 +1848,36 @@ fn a_kept_archive_inside_the_users_tree() {
     refused(
         &lab,
         &[
-            "kept folders stay",
-            r"the plan keeps the mail archive on each node, but its folder C:\MDaemon\Users\Archive\ lies in the mailboxes C:\MDaemon\Users\, which moves",
+            "folders of their own",
+            r"the archive folder kept on each node C:\MDaemon\Users\Archive lies inside the mail store tree ([Directories] Users) C:\MDaemon\Users",
+            "take it out of keep_local",
+        ],
+    );
+}
+
+/// The same through a link: the kept archive's folder is, on disk, a
+/// folder of the Users tree under another name.
+#[test]
+#[cfg(unix)]
+fn a_kept_archive_that_is_a_users_folder_through_a_link() {
+    let lab = lab(90);
+    std::fs::rename(
+        lab.install.join("Archive"),
+        lab.install.join("Users/Archive"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(
+        lab.install.join("Users/Archive"),
+        lab.install.join("Archive"),
+    )
+    .unwrap();
+    lab.keep_local(&["archive"]);
+    refused(
+        &lab,
+        &[
+            "folders of their own",
+            r"the archive folder kept on each node C:\MDaemon\Archive",
+            "on disk",
         ],
     );
 }

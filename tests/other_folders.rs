@@ -19,6 +19,15 @@ fn files(root: &std::path::Path) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The `step-preview` JSON event of `step` in a dry run.
+fn json_preview(lab: &Lab, step: &str) -> serde_json::Value {
+    let out = lab.apply().args(["--dry-run", "--json"]).output().unwrap();
+    json_lines(&out.stdout)
+        .into_iter()
+        .find(|e| e["event"] == "step-preview" && e["step"] == step)
+        .unwrap_or_else(|| panic!("no preview of {step}"))
+}
+
 /// `bytes` with each `(old, new)` line replaced, each exactly once.
 fn replaced(bytes: &[u8], lines: &[(&str, &str)]) -> Vec<u8> {
     let mut out = bytes.to_vec();
@@ -272,12 +281,7 @@ fn keep_local_leaves_a_tree_on_each_node_with_a_warning() {
     );
     assert!(!text.contains(r"move C:\MDaemon\Archive\"), "{text}");
 
-    let out = lab.apply().args(["--dry-run", "--json"]).output().unwrap();
-    let events = json_lines(&out.stdout);
-    let store = events
-        .iter()
-        .find(|e| e["event"] == "step-preview" && e["step"] == "mail-store")
-        .expect("the mail store's preview");
+    let store = json_preview(&lab, "mail-store");
     let warnings = store["warnings"].as_array().expect("warnings");
     assert_eq!(warnings.len(), 1, "{store}");
     assert!(warnings[0].as_str().unwrap().contains("the mail archive"));
@@ -411,12 +415,7 @@ fn settings_elsewhere_that_name_a_moved_folder_are_warned_of() {
         "GatewaysOld is another folder:\n{text}"
     );
 
-    let out = lab.apply().args(["--dry-run", "--json"]).output().unwrap();
-    let events = json_lines(&out.stdout);
-    let dirs = events
-        .iter()
-        .find(|e| e["event"] == "step-preview" && e["step"] == "directories")
-        .expect("the directories step's preview");
+    let dirs = json_preview(&lab, "directories");
     assert_eq!(dirs["warnings"].as_array().unwrap().len(), 2, "{dirs}");
 
     lab.apply().arg("--yes").assert().success();

@@ -422,7 +422,7 @@ pub fn validate(profile: &Profile, file: &Path, json: bool) -> Result<Exit, Prob
         say!("  {what:<15} {target}");
     }
     for tree in plan.shared.kept_local() {
-        say!("  {:<15} kept on each node (keep_local)", tree.id());
+        say!("  {:<15} kept on each node (keep_local)", tree.label());
     }
     for n in &plan.nodes {
         say!(

@@ -1296,11 +1296,8 @@ impl Engine {
         }
     }
 
-    /// After `--keep-source`: delete the old store where its copy on the share
-    /// is identical. Journaled as more actions of the mail-store step, so undo
-    /// brings the deleted files back from the copy.
-    /// Before `cleanup` deletes an old store: MDaemon.ini points at the
-    /// copy, and MDaemon was restarted since.
+    /// Before `cleanup` deletes an old store: no run is unfinished,
+    /// MDaemon.ini points at the copy, and MDaemon was restarted since.
     fn check_old_store_unused(&self) -> Result<(), Problem> {
         // A run that stopped part-way may have copied more (a tree taken up
         // again) without pointing MDaemon.ini at it yet.
@@ -1330,6 +1327,9 @@ impl Engine {
         Ok(())
     }
 
+    /// After `--keep-source`: delete the old store where its copy on the share
+    /// is identical. Journaled as more actions of the mail-store step, so undo
+    /// brings the deleted files back from the copy.
     pub fn cleanup(&mut self, events: &dyn EventSink) -> Result<Summary, Problem> {
         let mut summary = Summary::default();
         let kept = self.replay.kept_sources();

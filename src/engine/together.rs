@@ -60,11 +60,13 @@ impl Engine {
         if MOVES.iter().all(|s| state(*s) == Some(Done)) {
             return self.look_again(ctx, prepared, &roots);
         }
-        let before_undone = MOVES[..3].iter().any(|s| state(*s) != Some(Done));
         let store_journaled = journaled(StepId::MailStore);
-        if !((dirs == Some(Done) && before_undone)
-            || (store_journaled && !journaled(StepId::Directories)))
-        {
+        // Step 5 done while a move before it is not (being finished, or
+        // found anew); or step 4 from the journal and step 5 not begun.
+        let moves_after_rewrite =
+            dirs == Some(Done) && MOVES[..3].iter().any(|s| state(*s) != Some(Done));
+        let rewrite_after_journal = store_journaled && !journaled(StepId::Directories);
+        if !moves_after_rewrite && !rewrite_after_journal {
             return Ok(());
         }
         // Step 5 afresh, for what this run and the journal move.

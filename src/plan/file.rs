@@ -52,6 +52,20 @@ pub struct SharedTable {
     pub keep_local: Vec<String>,
 }
 
+impl SharedTable {
+    /// Take a tree's own target out (it is kept on each node).
+    pub fn clear_target(&mut self, tree: crate::profile::Tree) {
+        use crate::profile::Tree;
+        match tree {
+            Tree::Gateways => self.gateways = None,
+            Tree::Digests => self.digests = None,
+            Tree::Archive => self.archive = None,
+            Tree::Mailboxes => self.mailboxes = None,
+            Tree::PublicFolders => self.public_folders = None,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct NodeTable {
     pub name: String,

@@ -102,23 +102,19 @@ impl SharedPaths {
 
     /// Every target by name, the shared path first: (what, where).
     pub fn named(&self) -> Vec<(&'static str, &WinPath)> {
-        let mut named = vec![
-            ("shared path", &self.path),
-            ("mailboxes", &self.mailboxes),
-            ("public folders", &self.public_folders),
-            ("lock files", &self.lockfiles),
-            ("PEM", &self.pem),
-        ];
-        for (what, target) in [
-            ("gateways", &self.gateways),
-            ("digests", &self.digests),
-            ("archive", &self.archive),
-        ] {
-            if let Some(t) = target {
-                named.push((what, t));
-            }
-        }
-        named
+        let trees = |local: bool| {
+            Tree::ALL
+                .into_iter()
+                .filter(move |t| t.may_stay_local() == local)
+                .filter_map(|t| self.tree(t).map(|p| (t.label(), p)))
+        };
+        // In the order of the plan file: the mail store, LockFiles, PEM,
+        // then the others.
+        std::iter::once(("shared path", &self.path))
+            .chain(trees(false))
+            .chain([("lock files", &self.lockfiles), ("PEM", &self.pem)])
+            .chain(trees(true))
+            .collect()
     }
 }
 
@@ -381,6 +377,11 @@ impl Plan {
         let differs = |value: &WinPath, default: Result<WinPath, winpath::WinPathError>| {
             (default.ok().as_ref() != Some(value)).then(|| value.to_string())
         };
+        // A tree's target where it is not the default below the share.
+        let other = |tree: Tree| {
+            let default = base.join(&profile.tree(tree).shared);
+            self.shared.tree(tree).and_then(|p| differs(p, default))
+        };
         PlanFile {
             version: VERSION,
             install: file::InstallTable {
@@ -400,21 +401,9 @@ impl Plan {
                         .join(&profile.shared.lockfiles_under_mailboxes),
                 ),
                 pem: differs(&self.shared.pem, base.join(&profile.shared.pem)),
-                gateways: self
-                    .shared
-                    .gateways
-                    .as_ref()
-                    .and_then(|p| differs(p, base.join(&profile.tree(Tree::Gateways).shared))),
-                digests: self
-                    .shared
-                    .digests
-                    .as_ref()
-                    .and_then(|p| differs(p, base.join(&profile.tree(Tree::Digests).shared))),
-                archive: self
-                    .shared
-                    .archive
-                    .as_ref()
-                    .and_then(|p| differs(p, base.join(&profile.tree(Tree::Archive).shared))),
+                gateways: other(Tree::Gateways),
+                digests: other(Tree::Digests),
+                archive: other(Tree::Archive),
                 keep_local: self
                     .shared
                     .kept_local()
@@ -552,13 +541,8 @@ fn keep_local(c: &mut Collector, raw: &RawShared) -> Vec<Tree> {
     let Some(list) = &raw.keep_local else {
         return kept;
     };
-    let allowed: Vec<&str> = Tree::ALL
-        .into_iter()
-        .filter(|t| t.may_stay_local())
-        .map(Tree::id)
-        .collect();
     for name in list.get_ref() {
-        match Tree::from_id(&name.get_ref().trim().to_ascii_lowercase()) {
+        match Tree::from_id(name.get_ref()) {
             Some(tree) if tree.may_stay_local() => {
                 if !kept.contains(&tree) {
                     kept.push(tree);
@@ -574,7 +558,7 @@ fn keep_local(c: &mut Collector, raw: &RawShared) -> Vec<Tree> {
                 format!(
                     "keep_local: '{}' is no folder mdcluster moves; it knows {}",
                     crate::text::sanitize(name.get_ref()),
-                    allowed.join(", ")
+                    Tree::local_choices()
                 ),
                 Some("correct the name, or remove it from keep_local"),
             ),

@@ -168,8 +168,30 @@ impl Tree {
         }
     }
 
+    /// The tree a plan or an answer names, without case.
     pub fn from_id(id: &str) -> Option<Tree> {
-        Tree::ALL.into_iter().find(|t| t.id() == id)
+        Tree::ALL
+            .into_iter()
+            .find(|t| t.id().eq_ignore_ascii_case(id.trim()))
+    }
+
+    /// Its name for people: the plan's name with spaces (`public folders`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Tree::PublicFolders => "public folders",
+            other => other.id(),
+        }
+    }
+
+    /// The names a plan may keep on each node, for messages
+    /// (`gateways, digests, archive`).
+    pub fn local_choices() -> String {
+        Tree::ALL
+            .into_iter()
+            .filter(|t| t.may_stay_local())
+            .map(Tree::id)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// What it is, for messages.

@@ -9,8 +9,8 @@
 //! relation holds is judged by what the places are:
 //!
 //! - what stays (the installation root, `App` with MDaemon.ini and
-//!   Userlist.dat, mdcluster's state folder) is never, and never lies inside,
-//!   a folder that moves or a target;
+//!   Userlist.dat, mdcluster's state folder, a folder the plan keeps on each
+//!   node) is never, and never lies inside, a folder that moves or a target;
 //! - what moves (the LockFiles and PEM folders, the trees of the mail store
 //!   (mailboxes, public folders, gateways, digests, archive), every account
 //!   folder) is never another folder that moves, nor inside
@@ -245,8 +245,10 @@ fn breach_check(
 /// roles forbid it; None when allowed.
 fn breach(spots: &[Spot], a: usize, b: usize, rel: OnDisk) -> Option<&'static str> {
     const KEEP: &str = "a folder that moves may not be or hold the installation, its App folder \
-        (MDaemon.ini, Userlist.dat) or mdcluster's state folder: point its [Directories] value, \
-        or the account's mail folder, at a folder of its own in MDaemon, then rerun; nothing was changed";
+        (MDaemon.ini, Userlist.dat), mdcluster's state folder or a folder the plan keeps on each \
+        node: point its [Directories] value, or the account's mail folder, at a folder of its own \
+        in MDaemon (or share the kept folder: take it out of keep_local), then rerun; nothing was \
+        changed";
     const APART: &str = "folders that move may not be one another or lie inside one another: give \
         each its own folder in MDaemon (its [Directories] value, or the account's mail folder), then \
         rerun; nothing was changed";
@@ -369,6 +371,25 @@ fn kept_spots(ctx: &Context, state_dir: &Path) -> Vec<Spot> {
             state_dir,
         )
     });
+    // A folder the plan keeps on each node stays too (one already on the
+    // share, moved before it was kept, is no concern of this run).
+    let shared = ctx.plan.shared.named();
+    for tree in ctx.plan.shared.kept_local() {
+        let Some((from, _)) = super::mail_store::tree_source(ctx, tree) else {
+            continue;
+        };
+        if shared.iter().any(|(_, target)| from.starts_with(target)) {
+            continue;
+        }
+        let what = format!("the {} folder kept on each node", tree.label());
+        spots.extend(Spot::installed(
+            ctx,
+            Role::Kept { state: false },
+            what,
+            &from,
+            StepId::MailStore,
+        ));
+    }
     spots
 }
 
@@ -382,7 +403,7 @@ fn plan_targets(ctx: &Context) -> Vec<Target> {
     )];
     for tree in Tree::ALL {
         if let Some(target) = ctx.plan.shared.tree(tree) {
-            let what = format!("the {} target", tree.id().replace('_', "-"));
+            let what = format!("the {} target", tree.label());
             targets.push((Kind::Store, StepId::MailStore, what, target.clone()));
         }
     }

@@ -129,7 +129,7 @@ pub(super) fn prepare(ctx: &Context) -> Result<StepPlan, Problem> {
     let mut sp = StepPlan::new(StepId::MailStore, StepStatus::NothingToDo);
     let roots = store_roots(ctx);
     unstated_roots(ctx, &roots, &mut sp)?;
-    kept_local_warnings(ctx, &roots, &mut sp);
+    kept_local_warnings(ctx, &mut sp);
     let relocations: Vec<(WinPath, WinPath)> = roots
         .iter()
         .map(|r| (r.from.clone(), r.to.clone()))
@@ -262,31 +262,13 @@ fn unstated_roots(ctx: &Context, roots: &[StoreRoot], sp: &mut StepPlan) -> Resu
 }
 
 /// A warning for each tree the plan keeps on each node: what is not shared,
-/// and what that costs. One inside a tree that moves would move with it:
-/// refused.
-fn kept_local_warnings(ctx: &Context, roots: &[StoreRoot], sp: &mut StepPlan) {
+/// and what that costs. (One inside a folder that moves is refused by the
+/// layout check, by name and on disk.)
+fn kept_local_warnings(ctx: &Context, sp: &mut StepPlan) {
     for tree in ctx.plan.shared.kept_local() {
         let Some((from, _)) = tree_source(ctx, tree) else {
             continue;
         };
-        if let Some(outer) = roots.iter().find(|r| from.starts_with(&r.from)) {
-            sp.checks.push(Check::fail(
-                "kept folders stay",
-                format!(
-                    "the plan keeps {} on each node, but its folder {} lies in {} {}, which moves",
-                    tree.what(),
-                    from.to_dir_string(),
-                    outer.tree.what(),
-                    outer.from.to_dir_string()
-                ),
-                format!(
-                    "give it a folder of its own outside the mail store in MDaemon, or share it \
-                     (take \"{}\" out of keep_local), then rerun",
-                    tree.id()
-                ),
-            ));
-            continue;
-        }
         sp.warnings.push(format!(
             "kept on each node (keep_local in the plan): {}, in {}; {}",
             tree.what(),
@@ -313,7 +295,7 @@ fn top_level_sources(
     {
         let local = ctx.resolver.locate(from_root)?;
         sp.fact(
-            &tree.id().replace('_', " "),
+            tree.label(),
             format!(
                 "{} -> {}",
                 from_root.to_dir_string(),

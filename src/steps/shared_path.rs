@@ -27,10 +27,7 @@ pub(super) fn prepare(ctx: &Context, destinations: &[(Loc, u64)]) -> Result<Step
         sp.fact(what, target.to_string());
     }
     for tree in shared.kept_local() {
-        sp.fact(
-            &tree.id().replace('_', " "),
-            "kept on each node (keep_local)",
-        );
+        sp.fact(tree.label(), "kept on each node (keep_local)");
     }
     path_checks(&mut sp, &named);
 

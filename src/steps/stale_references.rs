@@ -45,8 +45,17 @@ pub(super) fn warn(
             .as_ref()
             .and_then(|(loc, _)| loc.win.file_name().map(str::to_string));
         let skip = [Some(ini_name.as_str()), userlist.as_deref()];
-        for (name, bytes) in settings_files(app, &skip) {
+        let (files, unread) = settings_files(app, &skip);
+        for (name, bytes) in files {
             found.extend(references(&name, &bytes, moves));
+        }
+        if unread > 0 {
+            sp.notes.push(format!(
+                "{unread} settings file(s) of {} were not read for names of moved folders \
+                 (more than {MAX_FILES} files, or over {} MiB each)",
+                app.display(),
+                MAX_FILE / (1024 * 1024)
+            ));
         }
     }
     if found.is_empty() {
@@ -68,10 +77,11 @@ pub(super) fn warn(
 }
 
 /// The regular files of `app` with a settings extension, by name, except
-/// those named in `skip` (compared without case); bounded in number and size.
-fn settings_files(app: &Path, skip: &[Option<&str>]) -> Vec<(String, Vec<u8>)> {
+/// those named in `skip` (compared without case); bounded in number and
+/// size. Also how many were left unread for those bounds.
+fn settings_files(app: &Path, skip: &[Option<&str>]) -> (Vec<(String, Vec<u8>)>, usize) {
     let Ok(entries) = std::fs::read_dir(app) else {
-        return Vec::new();
+        return (Vec::new(), 0);
     };
     let mut names: Vec<String> = entries
         .flatten()
@@ -83,18 +93,22 @@ fn settings_files(app: &Path, skip: &[Option<&str>]) -> Vec<(String, Vec<u8>)> {
         })
         .collect();
     names.sort();
-    names
-        .into_iter()
-        .take(MAX_FILES)
-        .filter_map(|name| {
-            let path = app.join(&name);
-            let meta = std::fs::symlink_metadata(&path).ok()?;
-            if !meta.is_file() || meta.len() > MAX_FILE {
-                return None;
-            }
-            Some((name, std::fs::read(&path).ok()?))
-        })
-        .collect()
+    let mut unread = names.len().saturating_sub(MAX_FILES);
+    let mut files = Vec::new();
+    for name in names.into_iter().take(MAX_FILES) {
+        let path = app.join(&name);
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if !meta.is_file() {
+            continue;
+        }
+        match (meta.len() <= MAX_FILE).then(|| std::fs::read(&path)) {
+            Some(Ok(bytes)) => files.push((name, bytes)),
+            _ => unread += 1,
+        }
+    }
+    (files, unread)
 }
 
 /// One warning per line of `bytes` that names a folder of `moves`.

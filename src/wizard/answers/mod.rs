@@ -7,7 +7,7 @@ mod from_disk;
 use crate::ini::IniDoc;
 use crate::plan::file::{InstallTable, LbTable, MountTable, NodeTable, PlanFile, SharedTable};
 use crate::plan::{check_address, check_computer_name, Plan, PlanError, Role, ServerId};
-use crate::profile::Profile;
+use crate::profile::{Profile, Tree};
 use crate::steps::StepId;
 use crate::winpath::WinPath;
 use std::path::{Path, PathBuf};
@@ -384,31 +384,35 @@ impl Answers {
             .find_map(|f| self.validate(f).err().map(|e| (f, e)))
     }
 
-    /// The folders kept on each node, by their plan names: from a list
-    /// separated by commas or spaces.
-    fn kept_local(&self) -> Result<Vec<String>, String> {
-        let mut kept: Vec<String> = Vec::new();
-        for name in self
+    /// The names typed for the folders kept on each node (separated by
+    /// commas or spaces), each once.
+    fn kept_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for n in self
             .keep_local
             .split([',', ' ', ';'])
             .filter(|n| !n.is_empty())
         {
-            let name = name.to_ascii_lowercase();
-            match crate::profile::Tree::from_id(&name) {
-                Some(t) if t.may_stay_local() => {
-                    if !kept.contains(&name) {
-                        kept.push(name);
-                    }
-                }
-                _ => {
-                    return Err(format!(
-                    "'{}' is none of gateways, digests, archive; leave it empty to share them all",
-                    crate::text::sanitize(&name)
-                ))
-                }
+            if !names.iter().any(|k| k.eq_ignore_ascii_case(n)) {
+                names.push(n.to_string());
             }
         }
-        Ok(kept)
+        names
+    }
+
+    /// The folders kept on each node, as the plan names them.
+    fn kept_local(&self) -> Result<Vec<Tree>, String> {
+        self.kept_names()
+            .iter()
+            .map(|n| match Tree::from_id(n) {
+                Some(t) if t.may_stay_local() => Ok(t),
+                _ => Err(format!(
+                    "'{}' is none of {}; leave it empty to share them all",
+                    crate::text::sanitize(n),
+                    Tree::local_choices()
+                )),
+            })
+            .collect()
     }
 
     /// The `[options]` the yes/no answers make.
@@ -470,27 +474,20 @@ impl Answers {
     /// `[shared]`: the path and the folders kept on each node as answered,
     /// an earlier plan's own targets for the rest.
     fn shared_table(&self) -> SharedTable {
-        // As typed where it is wrong: the plan parser says what is.
-        let keep_local = self.kept_local().unwrap_or_else(|_| {
-            self.keep_local
-                .split([',', ' ', ';'])
-                .filter(|n| !n.is_empty())
-                .map(str::to_string)
-                .collect()
-        });
         let mut table = SharedTable {
             path: self.shared_path.trim().to_string(),
-            keep_local,
             ..self.shared_kept.clone()
         };
-        // A folder now kept on each node has no target.
-        for kept in &table.keep_local {
-            match kept.as_str() {
-                "gateways" => table.gateways = None,
-                "digests" => table.digests = None,
-                "archive" => table.archive = None,
-                _ => {}
+        match self.kept_local() {
+            Ok(kept) => {
+                // A folder now kept on each node has no target.
+                for tree in kept {
+                    table.clear_target(tree);
+                    table.keep_local.push(tree.id().to_string());
+                }
             }
+            // As typed: the plan parser says what is wrong.
+            Err(_) => table.keep_local = self.kept_names(),
         }
         table
     }
